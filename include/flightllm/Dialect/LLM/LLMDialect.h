@@ -1,0 +1,18 @@
+//===- LLMDialect.h - The llm dialect ---------------------------*- C++ -*-===//
+
+#ifndef FLIGHTLLM_DIALECT_LLM_LLMDIALECT_H
+#define FLIGHTLLM_DIALECT_LLM_LLMDIALECT_H
+
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Dialect.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/Interfaces/InferTypeOpInterface.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include "flightllm/Dialect/LLM/LLMOpsDialect.h.inc"
+
+#define GET_OP_CLASSES
+#include "flightllm/Dialect/LLM/LLMOps.h.inc"
+
+#endif // FLIGHTLLM_DIALECT_LLM_LLMDIALECT_H

@@ -1,0 +1,23 @@
+//===- InitAll.cpp - Register every FlightLLM dialect and pass ------------===//
+
+#include "flightllm/InitAll.h"
+
+#include "flightllm/Dialect/Flight/FlightDialect.h"
+#include "flightllm/Dialect/LLM/LLMDialect.h"
+#include "flightllm/Dialect/ONNX/ONNXDialect.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+void flightllm::registerAllDialects(mlir::DialectRegistry &registry) {
+  registry.insert<mlir::func::FuncDialect, onnxir::ONNXDialect, llm::LLMDialect,
+                  flight::FlightDialect>();
+}
+
+void flightllm::registerAllPasses() {
+  // Upstream cleanups are useful between our passes in lit tests.
+  mlir::registerCanonicalizerPass();
+  mlir::registerCSEPass();
+  mlir::registerSymbolDCEPass();
+}
