@@ -1,0 +1,696 @@
+//===- ONNXImporter.cpp - ONNX model -> onnx dialect ----------------------===//
+
+#include "flightllm/Import/ONNXImporter.h"
+
+#include "TensorImport.h"
+
+#include "flightllm/Dialect/ONNX/ONNXDialect.h"
+#include "flightllm/Dialect/ONNX/ONNXTypes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Verifier.h"
+#include "llvm/ADT/MapVector.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Regex.h"
+
+#include "onnx/defs/parser.h"
+#include "onnx/defs/schema.h"
+#include "onnx/onnx_pb.h"
+#include "onnx/shape_inference/implementation.h"
+
+#include <google/protobuf/io/coded_stream.h>
+
+#include <climits>
+#include <map>
+#include <unordered_map>
+
+using namespace mlir;
+using namespace flightllm;
+
+namespace {
+
+bool isDefaultDomain(const std::string &domain) {
+  return domain.empty() || domain == "ai.onnx";
+}
+
+/// Builds the func.func for one ONNX graph.
+class GraphImporter {
+public:
+  GraphImporter(MLIRContext *ctx, StringRef modelName, int opset,
+                TensorImporter &tensors,
+                const std::map<std::string, unsigned> &lineOfOutput)
+      : ctx(ctx), builder(ctx), modelName(modelName), opset(opset),
+        tensors(tensors), lineOfOutput(lineOfOutput) {}
+
+  LogicalResult importGraph(onnx::GraphProto &graph, ModuleOp module);
+
+  /// The location of a node: its name (or its first output's name when the
+  /// node is unnamed), wrapped around the text line when known.
+  Location nodeLoc(const onnx::NodeProto &node, size_t index) {
+    std::string name = node.name();
+    if (name.empty())
+      name = node.output_size() && !node.output(0).empty()
+                 ? node.output(0)
+                 : node.op_type() + "_" + std::to_string(index);
+    return namedLoc(name, node.output_size() ? node.output(0) : "");
+  }
+
+  Location namedLoc(StringRef name, const std::string &definedValue) {
+    Location child = UnknownLoc::get(ctx);
+    auto it = lineOfOutput.find(definedValue);
+    if (it != lineOfOutput.end())
+      child = FileLineColLoc::get(ctx, modelName, it->second, 1);
+    return NameLoc::get(StringAttr::get(ctx, name), child);
+  }
+
+private:
+  Type convertType(const onnx::TypeProto &type, Location loc,
+                   StringRef what);
+  ArrayAttr dimParams(const onnx::TypeProto &type);
+  FailureOr<Attribute> convertAttribute(const onnx::AttributeProto &attr,
+                                        Location loc);
+  LogicalResult importNode(onnx::NodeProto &node, size_t index);
+  LogicalResult importConstantNode(onnx::NodeProto &node, Location loc);
+
+  MLIRContext *ctx;
+  OpBuilder builder;
+  StringRef modelName;
+  int opset;
+  TensorImporter &tensors;
+  const std::map<std::string, unsigned> &lineOfOutput;
+  std::unordered_map<std::string, const onnx::TypeProto *> valueTypes;
+  std::unordered_map<std::string, Value> values;
+};
+
+} // namespace
+
+Type GraphImporter::convertType(const onnx::TypeProto &type, Location loc,
+                                StringRef what) {
+  if (!type.has_tensor_type()) {
+    emitError(loc) << what << " is not a tensor (sequence, map and optional "
+                   << "types are not supported)";
+    return {};
+  }
+  const auto &tt = type.tensor_type();
+  Type elementType = onnxir::getElementType(ctx, tt.elem_type());
+  if (!elementType) {
+    StringRef name = onnxir::getDataTypeName(tt.elem_type());
+    emitError(loc) << what << " has unsupported element type "
+                   << (name.empty() ? std::to_string(tt.elem_type())
+                                    : name.str());
+    return {};
+  }
+  if (!tt.has_shape())
+    return UnrankedTensorType::get(elementType);
+  SmallVector<int64_t> shape;
+  for (const auto &dim : tt.shape().dim()) {
+    if (dim.has_dim_value() && dim.dim_value() >= 0)
+      shape.push_back(dim.dim_value());
+    else
+      shape.push_back(ShapedType::kDynamic);
+  }
+  return RankedTensorType::get(shape, elementType);
+}
+
+/// The symbolic names of a value's dimensions ("" where a dimension has
+/// none), or null when no dimension is symbolic.
+ArrayAttr GraphImporter::dimParams(const onnx::TypeProto &type) {
+  if (!type.has_tensor_type() || !type.tensor_type().has_shape())
+    return {};
+  SmallVector<Attribute> names;
+  bool any = false;
+  for (const auto &dim : type.tensor_type().shape().dim()) {
+    any |= dim.has_dim_param();
+    names.push_back(StringAttr::get(ctx, dim.has_dim_param()
+                                             ? dim.dim_param()
+                                             : std::string()));
+  }
+  return any ? ArrayAttr::get(ctx, names) : ArrayAttr();
+}
+
+FailureOr<Attribute>
+GraphImporter::convertAttribute(const onnx::AttributeProto &attr,
+                                Location loc) {
+  auto type = attr.type();
+  if (type == onnx::AttributeProto::UNDEFINED) {
+    // Old producers leave the type out; it follows from the field set.
+    if (attr.has_f())
+      type = onnx::AttributeProto::FLOAT;
+    else if (attr.has_i())
+      type = onnx::AttributeProto::INT;
+    else if (attr.has_s())
+      type = onnx::AttributeProto::STRING;
+    else if (attr.has_t())
+      type = onnx::AttributeProto::TENSOR;
+    else if (attr.floats_size())
+      type = onnx::AttributeProto::FLOATS;
+    else if (attr.ints_size())
+      type = onnx::AttributeProto::INTS;
+    else if (attr.strings_size())
+      type = onnx::AttributeProto::STRINGS;
+  }
+  switch (type) {
+  case onnx::AttributeProto::INT:
+    return Attribute(builder.getI64IntegerAttr(attr.i()));
+  case onnx::AttributeProto::FLOAT:
+    return Attribute(builder.getF32FloatAttr(attr.f()));
+  case onnx::AttributeProto::STRING:
+    return Attribute(builder.getStringAttr(attr.s()));
+  case onnx::AttributeProto::INTS:
+    return Attribute(builder.getDenseI64ArrayAttr(
+        SmallVector<int64_t>(attr.ints().begin(), attr.ints().end())));
+  case onnx::AttributeProto::FLOATS:
+    return Attribute(builder.getDenseF32ArrayAttr(
+        SmallVector<float>(attr.floats().begin(), attr.floats().end())));
+  case onnx::AttributeProto::STRINGS: {
+    SmallVector<Attribute> strs;
+    for (const auto &s : attr.strings())
+      strs.push_back(builder.getStringAttr(s));
+    return Attribute(builder.getArrayAttr(strs));
+  }
+  case onnx::AttributeProto::TENSOR: {
+    ElementsAttr value = tensors.importTensor(
+        const_cast<onnx::TensorProto &>(attr.t()), loc,
+        "attribute '" + attr.name() + "'");
+    if (!value)
+      return failure();
+    return Attribute(value);
+  }
+  default:
+    emitError(loc) << "attribute '" << attr.name()
+                   << "' has an unsupported kind (graphs, sparse tensors and "
+                      "type protos are not supported)";
+    return failure();
+  }
+}
+
+LogicalResult GraphImporter::importConstantNode(onnx::NodeProto &node,
+                                                Location loc) {
+  // Normalise every form of Constant into one dense `value` tensor.
+  if (node.attribute_size() != 1) {
+    emitError(loc) << "Constant must have exactly one value attribute, has "
+                   << node.attribute_size();
+    return failure();
+  }
+  onnx::AttributeProto &attr = *node.mutable_attribute(0);
+  ElementsAttr value;
+  const std::string &name = attr.name();
+  if (name == "value") {
+    value = tensors.importTensor(*attr.mutable_t(), loc, "Constant value");
+    if (!value)
+      return failure();
+  } else if (name == "value_float") {
+    value = DenseElementsAttr::get(RankedTensorType::get({}, builder.getF32Type()),
+                                   attr.f());
+  } else if (name == "value_int") {
+    value = DenseElementsAttr::get(RankedTensorType::get({}, builder.getI64Type()),
+                                   int64_t(attr.i()));
+  } else if (name == "value_floats") {
+    SmallVector<float> v(attr.floats().begin(), attr.floats().end());
+    value = DenseElementsAttr::get(
+        RankedTensorType::get({int64_t(v.size())}, builder.getF32Type()),
+        ArrayRef<float>(v));
+  } else if (name == "value_ints") {
+    SmallVector<int64_t> v(attr.ints().begin(), attr.ints().end());
+    value = DenseElementsAttr::get(
+        RankedTensorType::get({int64_t(v.size())}, builder.getI64Type()),
+        ArrayRef<int64_t>(v));
+  } else {
+    emitError(loc) << "Constant attribute '" << name
+                   << "' is not supported (string and sparse constants have "
+                      "no tensor counterpart)";
+    return failure();
+  }
+  if (node.output_size() != 1 || node.output(0).empty()) {
+    emitError(loc) << "Constant must have one output";
+    return failure();
+  }
+  auto op = onnxir::ConstantOp::create(
+      builder, loc, TypeRange{value.getType()}, ValueRange{},
+      {builder.getNamedAttr("value", value)});
+  values[node.output(0)] = op.getResult();
+  return success();
+}
+
+LogicalResult GraphImporter::importNode(onnx::NodeProto &node, size_t index) {
+  Location loc = nodeLoc(node, index);
+  if (node.op_type() == "Constant")
+    return importConstantNode(node, loc);
+
+  const onnx::OpSchema *schema =
+      onnx::OpSchemaRegistry::Schema(node.op_type(), opset, "");
+  // Unsupported ops were rejected up front; a schema is always there.
+  assert(schema && "unsupported op slipped through");
+
+  OperationState state(loc, "onnx." + node.op_type());
+
+  // Operands, following the schema's formal parameters.
+  const auto &formals = schema->inputs();
+  SmallVector<int32_t> segments;
+  int next = 0;
+  for (const auto &formal : formals) {
+    int count = 0;
+    auto take = [&](int i) -> LogicalResult {
+      const std::string &name = node.input(i);
+      auto it = values.find(name);
+      if (it == values.end()) {
+        emitError(loc) << node.op_type() << " input '" << name
+                       << "' is not defined before its use (ONNX graphs must "
+                          "be topologically sorted)";
+        return failure();
+      }
+      state.operands.push_back(it->second);
+      return success();
+    };
+    switch (formal.GetOption()) {
+    case onnx::OpSchema::Single:
+      if (next >= node.input_size() || node.input(next).empty()) {
+        emitError(loc) << node.op_type() << " is missing its required input '"
+                       << formal.GetName() << "'";
+        return failure();
+      }
+      if (failed(take(next++)))
+        return failure();
+      count = 1;
+      break;
+    case onnx::OpSchema::Optional:
+      if (next < node.input_size()) {
+        if (!node.input(next).empty()) {
+          if (failed(take(next)))
+            return failure();
+          count = 1;
+        }
+        ++next;
+      }
+      break;
+    case onnx::OpSchema::Variadic:
+      for (; next < node.input_size(); ++next, ++count)
+        if (node.input(next).empty() || failed(take(next))) {
+          if (node.input(next).empty())
+            emitError(loc) << node.op_type()
+                           << " has an empty name in its variadic input '"
+                           << formal.GetName() << "'";
+          return failure();
+        }
+      break;
+    }
+    segments.push_back(count);
+  }
+  if (next < node.input_size()) {
+    emitError(loc) << node.op_type() << " has " << node.input_size()
+                   << " inputs, more than its schema allows";
+    return failure();
+  }
+  if (state.name.hasTrait<OpTrait::AttrSizedOperandSegments>())
+    state.addAttribute("operandSegmentSizes",
+                       builder.getDenseI32ArrayAttr(segments));
+
+  // Results: the value types come from the model or from shape inference.
+  SmallVector<std::pair<std::string, unsigned>> definedOutputs;
+  SmallVector<int32_t> resultSegments;
+  next = 0;
+  for (const auto &formal : schema->outputs()) {
+    int count = 0;
+    auto addResult = [&](int i) -> LogicalResult {
+      const std::string &name = node.output(i);
+      auto it = valueTypes.find(name);
+      Type type = it == valueTypes.end()
+                      ? Type()
+                      : convertType(*it->second, loc,
+                                    "output '" + name + "'");
+      if (!type) {
+        if (it == valueTypes.end())
+          emitError(loc) << "cannot determine the type of output '" << name
+                         << "' of " << node.op_type()
+                         << " (shape inference gave none)";
+        return failure();
+      }
+      definedOutputs.push_back({name, unsigned(state.types.size())});
+      state.types.push_back(type);
+      return success();
+    };
+    if (formal.GetOption() == onnx::OpSchema::Variadic) {
+      for (; next < node.output_size(); ++next, ++count)
+        if (failed(addResult(next)))
+          return failure();
+    } else if (next < node.output_size()) {
+      if (!node.output(next).empty()) {
+        if (failed(addResult(next)))
+          return failure();
+        count = 1;
+      } else if (formal.GetOption() == onnx::OpSchema::Single) {
+        emitError(loc) << node.op_type() << " output '" << formal.GetName()
+                       << "' has no name";
+        return failure();
+      }
+      ++next;
+    } else if (formal.GetOption() == onnx::OpSchema::Single) {
+      emitError(loc) << node.op_type() << " is missing its output '"
+                     << formal.GetName() << "'";
+      return failure();
+    }
+    resultSegments.push_back(count);
+  }
+  if (next < node.output_size()) {
+    emitError(loc) << node.op_type() << " has " << node.output_size()
+                   << " outputs, more than its schema allows";
+    return failure();
+  }
+  if (state.name.hasTrait<OpTrait::AttrSizedResultSegments>())
+    state.addAttribute("resultSegmentSizes",
+                       builder.getDenseI32ArrayAttr(resultSegments));
+
+  // Attributes: the node's own, then the schema defaults for the rest.
+  llvm::StringSet<> seen;
+  for (const auto &attr : node.attribute()) {
+    if (!schema->attributes().count(attr.name())) {
+      emitError(loc) << node.op_type() << " has no attribute '" << attr.name()
+                     << "' at opset " << opset;
+      return failure();
+    }
+    FailureOr<Attribute> value = convertAttribute(attr, loc);
+    if (failed(value))
+      return failure();
+    state.addAttribute(attr.name(), *value);
+    seen.insert(attr.name());
+  }
+  for (const auto &[name, attr] : schema->attributes()) {
+    if (seen.contains(name) ||
+        attr.default_value.type() == onnx::AttributeProto::UNDEFINED)
+      continue;
+    FailureOr<Attribute> value = convertAttribute(attr.default_value, loc);
+    if (failed(value))
+      return failure();
+    state.addAttribute(name, *value);
+  }
+
+  Operation *op = builder.create(state);
+  for (auto &[name, resultIndex] : definedOutputs)
+    values[name] = op->getResult(resultIndex);
+  return success();
+}
+
+LogicalResult GraphImporter::importGraph(onnx::GraphProto &graph,
+                                         ModuleOp module) {
+  // Declared types first (they are the graph's contract), then inferred ones.
+  for (const auto &vi : graph.input())
+    valueTypes.emplace(vi.name(), &vi.type());
+  for (const auto &vi : graph.output())
+    valueTypes.emplace(vi.name(), &vi.type());
+  for (const auto &vi : graph.value_info())
+    valueTypes.emplace(vi.name(), &vi.type());
+
+  std::unordered_map<std::string, onnx::TensorProto *> initializers;
+  for (auto &init : *graph.mutable_initializer())
+    initializers[init.name()] = &init;
+
+  // Arguments: graph inputs that are not initializers.
+  SmallVector<Type> argTypes;
+  SmallVector<const onnx::ValueInfoProto *> argInfos;
+  for (const auto &vi : graph.input()) {
+    if (initializers.count(vi.name()))
+      continue;
+    Type t = convertType(vi.type(), namedLoc(vi.name(), ""),
+                         "graph input '" + vi.name() + "'");
+    if (!t)
+      return failure();
+    argTypes.push_back(t);
+    argInfos.push_back(&vi);
+  }
+
+  builder.setInsertionPointToEnd(module.getBody());
+  auto func = func::FuncOp::create(builder, namedLoc(graph.name(), ""),
+                                   "main", builder.getFunctionType(argTypes, {}));
+  Block *entry = new Block();
+  func.getBody().push_back(entry);
+  for (auto [type, info] : llvm::zip(argTypes, argInfos))
+    entry->addArgument(type, namedLoc(info->name(), ""));
+  for (auto [i, info] : llvm::enumerate(argInfos)) {
+    values[info->name()] = entry->getArgument(i);
+    func.setArgAttr(i, "onnx.name", builder.getStringAttr(info->name()));
+    if (ArrayAttr dims = dimParams(info->type()))
+      func.setArgAttr(i, "onnx.dim_params", dims);
+  }
+  builder.setInsertionPointToStart(entry);
+
+  for (auto &init : *graph.mutable_initializer()) {
+    Location loc = namedLoc(init.name(), "");
+    ElementsAttr value =
+        tensors.importTensor(init, loc, "initializer '" + init.name() + "'");
+    if (!value)
+      return failure();
+    auto op = onnxir::ConstantOp::create(
+        builder, loc, TypeRange{value.getType()}, ValueRange{},
+        {builder.getNamedAttr("value", value)});
+    values[init.name()] = op.getResult();
+  }
+
+  for (auto [index, node] : llvm::enumerate(*graph.mutable_node()))
+    if (failed(importNode(node, index)))
+      return failure();
+
+  SmallVector<Value> results;
+  for (const auto &vi : graph.output()) {
+    auto it = values.find(vi.name());
+    if (it == values.end()) {
+      emitError(namedLoc(vi.name(), "")) << "graph output '" << vi.name()
+                                         << "' is not produced by any node "
+                                            "(is the model truncated?)";
+      return failure();
+    }
+    results.push_back(it->second);
+  }
+  func::ReturnOp::create(builder, func.getLoc(), results);
+  func.setType(builder.getFunctionType(argTypes, ValueRange(results).getTypes()));
+  for (auto [i, vi] : llvm::enumerate(graph.output())) {
+    func.setResultAttr(i, "onnx.name", builder.getStringAttr(vi.name()));
+    if (ArrayAttr dims = dimParams(vi.type()))
+      func.setResultAttr(i, "onnx.dim_params", dims);
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Model-level checks and entry points
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// Rejects, with one error listing everything, the operators and element
+/// types the dialect cannot represent.
+LogicalResult checkSupported(const onnx::ModelProto &model, int opset,
+                             MLIRContext *ctx, Location modelLoc) {
+  llvm::MapVector<std::string, SmallVector<std::string>,
+                  std::map<std::string, unsigned>>
+      unsupported;
+  for (const auto &[index, node] : llvm::enumerate(model.graph().node())) {
+    std::string key = isDefaultDomain(node.domain())
+                          ? node.op_type()
+                          : node.domain() + "::" + node.op_type();
+    bool ok = isDefaultDomain(node.domain()) &&
+              ctx->isOperationRegistered("onnx." + node.op_type()) &&
+              onnx::OpSchemaRegistry::Schema(node.op_type(), opset, "");
+    if (!ok)
+      unsupported[key].push_back(
+          !node.name().empty() ? node.name()
+          : node.output_size()  ? "(unnamed, output '" + node.output(0) + "')"
+                                : "(unnamed node #" + std::to_string(index) + ")");
+  }
+  if (unsupported.empty())
+    return success();
+  size_t total = 0;
+  for (auto &entry : unsupported)
+    total += entry.second.size();
+  InFlightDiagnostic diag = emitError(modelLoc);
+  diag << "model uses " << unsupported.size()
+       << " unsupported ONNX operator type" << (unsupported.size() > 1 ? "s" : "")
+       << " in " << total << " node" << (total > 1 ? "s" : "") << " (opset "
+       << opset << "):";
+  for (auto &[op, nodes] : unsupported) {
+    diag << "\n  " << op << " x" << nodes.size() << ": ";
+    for (size_t i = 0; i < nodes.size() && i < 8; ++i)
+      diag << (i ? ", " : "") << nodes[i];
+    if (nodes.size() > 8)
+      diag << ", ... (" << nodes.size() - 8 << " more)";
+  }
+  return failure();
+}
+
+/// Maps each value defined on a line of ONNX text syntax (`a, b = Op(...)`)
+/// to that line so diagnostics can point at it.
+std::map<std::string, unsigned> lineMapOfText(StringRef text) {
+  std::map<std::string, unsigned> lines;
+  llvm::Regex assign("^[ \t]*([A-Za-z_][A-Za-z0-9_./:-]*([ \t]*,[ \t]*[A-Za-z_"
+                     "][A-Za-z0-9_./:-]*)*)[ \t]*=[ \t]*[A-Za-z_]");
+  SmallVector<StringRef> textLines;
+  text.split(textLines, '\n');
+  for (auto [i, line] : llvm::enumerate(textLines)) {
+    SmallVector<StringRef> m;
+    if (!assign.match(line, &m))
+      continue;
+    SmallVector<StringRef> names;
+    m[1].split(names, ',');
+    for (StringRef n : names)
+      lines.emplace(n.trim().str(), unsigned(i + 1));
+  }
+  return lines;
+}
+
+bool looksLikeText(const llvm::MemoryBuffer &buffer) {
+  StringRef id = buffer.getBufferIdentifier();
+  if (id.ends_with(".onnxtxt") || id.ends_with(".txt"))
+    return true;
+  StringRef data = buffer.getBuffer().ltrim();
+  return !data.empty() && (data.front() == '<' || data.front() == '#');
+}
+
+OwningOpRef<ModuleOp> importModel(onnx::ModelProto &model, StringRef name,
+                                  StringRef baseDir, MLIRContext *ctx,
+                                  const ONNXImportOptions &options,
+                                  const std::map<std::string, unsigned> &lines) {
+  ctx->loadDialect<onnxir::ONNXDialect, func::FuncDialect>();
+  Location modelLoc = FileLineColLoc::get(ctx, name, 0, 0);
+
+  int opset = -1;
+  for (const auto &imp : model.opset_import())
+    if (isDefaultDomain(imp.domain()))
+      opset = imp.version();
+  if (opset < kMinONNXOpset || opset > kMaxONNXOpset) {
+    if (opset < 0)
+      emitError(modelLoc) << "model imports no default-domain opset";
+    else
+      emitError(modelLoc) << "unsupported opset " << opset
+                          << " (supported: " << kMinONNXOpset << " to "
+                          << kMaxONNXOpset << ")";
+    return {};
+  }
+  if (!model.has_graph()) {
+    emitError(modelLoc) << "model has no graph (is the file truncated?)";
+    return {};
+  }
+  if (failed(checkSupported(model, opset, ctx, modelLoc)))
+    return {};
+  if (model.graph().sparse_initializer_size()) {
+    emitError(modelLoc) << "sparse initializers are not supported";
+    return {};
+  }
+
+  // Strict shape inference catches malformed models, but its messages name
+  // only the op type. On failure, infer leniently and import anyway so that
+  // our own checks can point at the node; the strict message becomes a note.
+  std::string inferenceError;
+  if (options.inferShapes) {
+    auto infer = [&](int strict) {
+      onnx::ShapeInferenceOptions inferOptions(/*check_type=*/true, strict,
+                                               /*data_prop=*/true);
+      onnx::shape_inference::InferShapes(
+          model, onnx::OpSchemaRegistry::Instance(), inferOptions);
+    };
+    try {
+      infer(/*strict=*/1);
+    } catch (const std::exception &e) {
+      inferenceError = StringRef(e.what()).trim().str();
+      try {
+        infer(/*strict=*/0);
+      } catch (const std::exception &) {
+      }
+    }
+  }
+  ScopedDiagnosticHandler addInferenceNote(ctx, [&](Diagnostic &diag) {
+    if (!inferenceError.empty() && diag.getSeverity() == DiagnosticSeverity::Error)
+      diag.attachNote() << "ONNX shape inference reported: " << inferenceError;
+    return failure(); // Let the diagnostic through to the outer handler.
+  });
+
+  OpBuilder builder(ctx);
+  OwningOpRef<ModuleOp> module = ModuleOp::create(modelLoc);
+  (*module)->setAttr("onnx.opset", builder.getI64IntegerAttr(opset));
+  (*module)->setAttr("onnx.ir_version",
+                     builder.getI64IntegerAttr(model.ir_version()));
+  if (!model.producer_name().empty())
+    (*module)->setAttr("onnx.producer",
+                       builder.getStringAttr(model.producer_name() + " " +
+                                             model.producer_version()));
+  if (!model.graph().name().empty())
+    (*module)->setAttr("onnx.graph_name",
+                       builder.getStringAttr(model.graph().name()));
+
+  TensorImporter tensors(ctx, baseDir, options.denseAttrMaxBytes);
+  GraphImporter graph(ctx, name, opset, tensors, lines);
+  if (failed(graph.importGraph(*model.mutable_graph(), *module)))
+    return {};
+  if (failed(verify(*module)))
+    return {};
+  if (!inferenceError.empty()) {
+    emitError(modelLoc) << "ONNX shape inference failed: " << inferenceError;
+    return {};
+  }
+  return module;
+}
+
+} // namespace
+
+OwningOpRef<ModuleOp> flightllm::importONNXBuffer(
+    const llvm::MemoryBuffer &buffer, StringRef baseDir, MLIRContext *ctx,
+    const ONNXImportOptions &options, ONNXInputFormat format) {
+  StringRef name = buffer.getBufferIdentifier();
+  Location fileLoc = FileLineColLoc::get(ctx, name, 0, 0);
+  onnx::ModelProto model;
+  std::map<std::string, unsigned> lines;
+  if (format == ONNXInputFormat::Auto)
+    format = looksLikeText(buffer) ? ONNXInputFormat::Text
+                                   : ONNXInputFormat::Binary;
+  if (format == ONNXInputFormat::Text) {
+    std::string text = buffer.getBuffer().str();
+    auto status = onnx::OnnxParser::Parse(model, text.c_str());
+    if (!status.IsOK()) {
+      emitError(fileLoc) << "cannot parse ONNX text syntax: "
+                         << status.ErrorMessage();
+      return {};
+    }
+    lines = lineMapOfText(text);
+  } else {
+    size_t size = buffer.getBufferSize();
+    if (size > size_t(INT_MAX)) {
+      emitError(fileLoc) << "file is " << size
+                         << " bytes; protobuf files are limited to 2 GiB "
+                            "(store the weights as external data)";
+      return {};
+    }
+    google::protobuf::io::CodedInputStream input(
+        reinterpret_cast<const uint8_t *>(buffer.getBufferStart()), int(size));
+    input.SetTotalBytesLimit(INT_MAX);
+    if (!model.ParseFromCodedStream(&input) || !input.ConsumedEntireMessage()) {
+      emitError(fileLoc) << "not a valid ONNX protobuf: parsing stopped at byte "
+                            "offset "
+                         << input.CurrentPosition() << " of " << size
+                         << " (truncated or corrupted file?)";
+      return {};
+    }
+  }
+  return importModel(model, name, baseDir, ctx, options, lines);
+}
+
+OwningOpRef<ModuleOp> flightllm::importONNXFile(StringRef path,
+                                                MLIRContext *ctx,
+                                                const ONNXImportOptions &options,
+                                                ONNXInputFormat format) {
+  auto buffer = llvm::MemoryBuffer::getFileOrSTDIN(
+      path, /*IsText=*/false, /*RequiresNullTerminator=*/false);
+  if (std::error_code ec = buffer.getError()) {
+    emitError(UnknownLoc::get(ctx))
+        << "cannot open '" << path << "': " << ec.message();
+    return {};
+  }
+  SmallString<256> baseDir(path == "-" ? "." : path);
+  llvm::sys::path::remove_filename(baseDir);
+  if (baseDir.empty())
+    baseDir = ".";
+  return importONNXBuffer(**buffer, baseDir, ctx, options, format);
+}

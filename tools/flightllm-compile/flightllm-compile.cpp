@@ -1,0 +1,166 @@
+//===- flightllm-compile.cpp - The FlightLLM compiler driver --------------===//
+//
+// The front door: reads an ONNX model and emits the requested stage.
+//
+//   flightllm-compile MODEL.onnx --emit=onnx -o model.mlir
+//   flightllm-compile MODEL.onnx --emit=summary
+//
+// On any error it prints diagnostics naming the place (ONNX node, file
+// offset), exits non-zero and leaves no output file behind.
+//===----------------------------------------------------------------------===//
+
+#include "flightllm/Import/ModelSummary.h"
+#include "flightllm/Import/NodeDiagnostics.h"
+#include "flightllm/Import/ONNXImporter.h"
+#include "flightllm/InitAll.h"
+#include "flightllm/Version.h"
+
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Support/FileUtilities.h"
+#include "mlir/Support/ToolUtilities.h"
+#include "llvm/ADT/SmallString.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
+
+using namespace mlir;
+namespace cl = llvm::cl;
+
+namespace {
+
+cl::OptionCategory category("flightllm-compile options");
+
+enum class EmitKind { ONNX, Summary };
+
+cl::opt<std::string> inputFilename(cl::Positional, cl::desc("<model.onnx>"),
+                                   cl::Required, cl::cat(category));
+
+cl::opt<std::string> outputFilename("o", cl::desc("Output file ('-' for stdout)"),
+                                    cl::value_desc("file"), cl::init("-"),
+                                    cl::cat(category));
+
+cl::opt<EmitKind> emit(
+    "emit", cl::desc("What to emit"), cl::init(EmitKind::ONNX),
+    cl::values(clEnumValN(EmitKind::ONNX, "onnx",
+                          "MLIR of the onnx dialect, as imported"),
+               clEnumValN(EmitKind::Summary, "summary",
+                          "a human-readable summary of the model")),
+    cl::cat(category));
+
+cl::opt<flightllm::ONNXInputFormat> inputFormat(
+    "input-format", cl::desc("How to read the model"),
+    cl::init(flightllm::ONNXInputFormat::Auto),
+    cl::values(clEnumValN(flightllm::ONNXInputFormat::Auto, "auto",
+                          "by extension or content (default)"),
+               clEnumValN(flightllm::ONNXInputFormat::Binary, "binary",
+                          "ONNX protobuf"),
+               clEnumValN(flightllm::ONNXInputFormat::Text, "text",
+                          "ONNX text syntax")),
+    cl::cat(category));
+
+cl::opt<bool> elideWeights(
+    "elide-weights",
+    cl::desc("Print weight blobs as '__elided__' (output does not re-parse)"),
+    cl::init(false), cl::cat(category));
+
+cl::opt<bool> printLocations(
+    "print-locations",
+    cl::desc("Print op locations (ONNX node names) inline; for reading, "
+             "the weight blobs are left out"),
+    cl::init(false), cl::cat(category));
+
+cl::opt<bool> verifyDiagnostics(
+    "verify-diagnostics",
+    cl::desc("Check diagnostics against expected-* comments in the input "
+             "(ONNX text syntax only)"),
+    cl::init(false), cl::cat(category));
+
+} // namespace
+
+static LogicalResult compile(MLIRContext &context,
+                             const llvm::MemoryBuffer &input,
+                             llvm::StringRef baseDir, llvm::raw_ostream &os) {
+  OwningOpRef<ModuleOp> module =
+      flightllm::importONNXBuffer(input, baseDir, &context, {}, inputFormat);
+  if (!module)
+    return failure();
+  switch (emit) {
+  case EmitKind::ONNX: {
+    OpPrintingFlags flags;
+    if (elideWeights)
+      flags.elideLargeResourceString(64);
+    if (printLocations)
+      flags.enableDebugInfo(/*enable=*/true, /*prettyForm=*/false).useLocalScope();
+    module->print(os, flags);
+    os << "\n";
+    return success();
+  }
+  case EmitKind::Summary:
+    os << "model " << input.getBufferIdentifier() << ": ";
+    flightllm::printModelSummary(*module, os);
+    return success();
+  }
+  return failure();
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(category);
+  cl::AddExtraVersionPrinter([](llvm::raw_ostream &os) {
+    os << "FlightLLM " << FLIGHTLLM_VERSION << " (ONNX opsets "
+       << flightllm::kMinONNXOpset << "-" << flightllm::kMaxONNXOpset
+       << ")\n";
+  });
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "FlightLLM compiler: ONNX decoder-only LLMs to FlightLLM accelerator "
+      "binaries\n");
+
+  DialectRegistry registry;
+  flightllm::registerAllDialects(registry);
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+
+  std::string error;
+  auto file = openInputFile(inputFilename, &error);
+  if (!file) {
+    llvm::errs() << "flightllm-compile: error: " << error << "\n";
+    return 1;
+  }
+  llvm::SmallString<256> baseDir(
+      inputFilename == "-" ? std::string(".") : inputFilename.getValue());
+  llvm::sys::path::remove_filename(baseDir);
+  if (baseDir.empty())
+    baseDir = ".";
+
+  // The output is only kept when everything succeeded.
+  auto output = openOutputFile(outputFilename, &error);
+  if (!output) {
+    llvm::errs() << "flightllm-compile: error: " << error << "\n";
+    return 1;
+  }
+
+  llvm::SourceMgr sourceMgr;
+  const llvm::MemoryBuffer *input = file.get();
+  sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+  LogicalResult result = failure();
+  if (verifyDiagnostics) {
+    context.printOpOnDiagnostic(false);
+    SourceMgrDiagnosticVerifierHandler handler(sourceMgr, &context);
+    (void)compile(context, *input, baseDir, output->os());
+    result = handler.verify();
+  } else {
+    SourceMgrDiagnosticHandler handler(sourceMgr, &context);
+    flightllm::NodeDiagnosticHandler nodeHandler(&context,
+                                                 input->getBufferIdentifier());
+    result = compile(context, *input, baseDir, output->os());
+  }
+  if (failed(result))
+    return 1;
+  output->keep();
+  return 0;
+}
