@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# FlightLLM on a fresh Debian 12 machine, as root:
+#   scripts/bootstrap.sh run    install, build, compile and run the bundled example
+#   scripts/bootstrap.sh test   install, build, run the whole test suite (ctest)
+# BUILD_DIR (default build) and FLIGHTLLM_WERROR (default OFF, CI sets ON)
+# may be set in the environment.
+set -euo pipefail
+mode=${1:-}
+case "$mode" in run|test) ;; *) echo "usage: $0 run|test" >&2; exit 2 ;; esac
+cd "$(dirname "$0")/.."
+root=$PWD
+build=${BUILD_DIR:-build}
+
+# 1. Packages (skipped when everything is already installed).
+mapfile -t pkgs < <(grep -v '^#' scripts/debian-packages.txt | grep -v '^$')
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# 2. onnxruntime for Node, the reference executor of the tests (its install
+#    script would download a binary; the package ships the native library).
+if [ -f python/ort/package.json ] && [ ! -d python/ort/node_modules/onnxruntime-node ]; then
+  echo "== installing onnxruntime-node"
+  (cd python/ort && npm ci --ignore-scripts --no-audit --no-fund)
+fi
+
+# 3. Build.
+echo "== building in $build"
+cmake -G Ninja -S . -B "$build" -DCMAKE_BUILD_TYPE=Release \
+  -DLLVM_EXTERNAL_LIT=/usr/lib/llvm-22/bin/lit \
+  -DFLIGHTLLM_WERROR="${FLIGHTLLM_WERROR:-OFF}"
+cmake --build "$build"
+
+# 4. Run.
+if [ "$mode" = test ]; then
+  cd "$build"
+  ctest --output-on-failure -j"$(nproc)"
+else
+  exec "$root/scripts/demo.sh" "$build"
+fi
