@@ -1,22 +1,60 @@
-//===- FlightOps.td - The flight dialect ------------------------*- tablegen -*-===//
+//===- FlightOps.td - The flight dialect ops ---------------*- tablegen -*-===//
 
 #ifndef FLIGHTLLM_DIALECT_FLIGHT_FLIGHTOPS_TD
 #define FLIGHTLLM_DIALECT_FLIGHT_FLIGHTOPS_TD
 
-include "mlir/IR/OpBase.td"
+include "flightllm/Dialect/Flight/FlightDialect.td"
+include "flightllm/Dialect/Flight/FlightAttrs.td"
+include "flightllm/Dialect/Flight/FlightTypes.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
-def Flight_Dialect : Dialect {
-  let name = "flight";
-  let summary = "The FlightLLM accelerator: buffers, instructions, queues";
-  let cppNamespace = "::flightllm::flight";
-}
+def Flight_AllocOp : Flight_Op<"alloc", [Pure]> {
+  let summary = "Bind a buffer to a byte offset in a memory space";
+  let description = [{
+    Names the region of memory space `space` that starts `offset` bytes from
+    the start of the space and holds a `!flight.buffer` of the result type.
+    Nothing happens at run time: the compiler places buffers statically, so
+    two allocs with the same space, offset and type denote the same memory
+    (the op is pure), and regions of different allocs may overlap when their
+    lifetimes do not.
 
-class Flight_Op<string mnemonic, list<Trait> traits = []>
-    : Op<Flight_Dialect, mnemonic, traits>;
+    ```mlir
+    %a = flight.alloc act offset 0 : !flight.buffer<128x4096xi8, act>
+    %w = flight.alloc hbm offset 1048576 : !flight.buffer<4096x4096xi4, hbm>
+    ```
+
+    `space` must be the memory space of the result type, and `offset` must be
+    non-negative and a multiple of the space's alignment: 64 bytes for the
+    on-chip buffers (one 512-bit buffer row, 64 INT8 lanes), 32 bytes for
+    `hbm` and `ddr` (one 256-bit HBM pseudo-channel / AXI beat).
+  }];
+  let arguments = (ins Flight_MemorySpaceAttr:$space, I64Attr:$offset);
+  let results = (outs Flight_BufferType:$result);
+  let assemblyFormat = [{
+    custom<MemorySpace>($space) `offset` $offset attr-dict `:`
+    qualified(type($result))
+  }];
+  let builders = [
+    // The space is the result type's.
+    OpBuilder<(ins "::flightllm::flight::BufferType":$type,
+                   "int64_t":$offset), [{
+      build($_builder, $_state, type, type.getSpace(), offset);
+    }]>
+  ];
+  let hasVerifier = 1;
+}
 
 def Flight_SyncOp : Flight_Op<"sync"> {
   let summary = "Wait until every instruction queue has drained";
+  let description = [{
+    A full barrier: instructions after it start only once every instruction
+    before it, on every queue (load, store, matrix, misc, sys), has finished.
+    The op declares no memory effects and is therefore never moved or erased.
+
+    ```mlir
+    flight.sync
+    ```
+  }];
   let assemblyFormat = "attr-dict";
 }
 
