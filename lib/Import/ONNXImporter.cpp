@@ -16,7 +16,9 @@
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/Process.h"
 #include "llvm/Support/Regex.h"
 
 #include "onnx/defs/parser.h"
@@ -25,6 +27,7 @@
 #include "onnx/shape_inference/implementation.h"
 
 #include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl.h>
 
 #include <climits>
 #include <map>
@@ -636,6 +639,30 @@ OwningOpRef<ModuleOp> importModel(onnx::ModelProto &model, StringRef name,
 
 } // namespace
 
+/// Parses a binary ModelProto from `stream`; on failure reports the byte
+/// offset where parsing stopped.
+static LogicalResult parseBinary(google::protobuf::io::ZeroCopyInputStream &stream,
+                                 uint64_t size, Location fileLoc,
+                                 onnx::ModelProto &model) {
+  if (size > uint64_t(INT_MAX)) {
+    emitError(fileLoc) << "file is " << size
+                       << " bytes; protobuf files are limited to 2 GiB "
+                          "(store the weights as external data)";
+    return failure();
+  }
+  google::protobuf::io::CodedInputStream input(&stream);
+  input.SetTotalBytesLimit(INT_MAX);
+  if (!model.ParseFromCodedStream(&input) || !input.ConsumedEntireMessage() ||
+      uint64_t(input.CurrentPosition()) != size) {
+    emitError(fileLoc) << "not a valid ONNX protobuf: parsing stopped at byte "
+                          "offset "
+                       << input.CurrentPosition() << " of " << size
+                       << " (truncated or corrupted file?)";
+    return failure();
+  }
+  return success();
+}
+
 OwningOpRef<ModuleOp> flightllm::importONNXBuffer(
     const llvm::MemoryBuffer &buffer, StringRef baseDir, MLIRContext *ctx,
     const ONNXImportOptions &options, ONNXInputFormat format) {
@@ -656,23 +683,11 @@ OwningOpRef<ModuleOp> flightllm::importONNXBuffer(
     }
     lines = lineMapOfText(text);
   } else {
-    size_t size = buffer.getBufferSize();
-    if (size > size_t(INT_MAX)) {
-      emitError(fileLoc) << "file is " << size
-                         << " bytes; protobuf files are limited to 2 GiB "
-                            "(store the weights as external data)";
+    google::protobuf::io::ArrayInputStream stream(
+        buffer.getBufferStart(),
+        int(std::min<size_t>(buffer.getBufferSize(), INT_MAX)));
+    if (failed(parseBinary(stream, buffer.getBufferSize(), fileLoc, model)))
       return {};
-    }
-    google::protobuf::io::CodedInputStream input(
-        reinterpret_cast<const uint8_t *>(buffer.getBufferStart()), int(size));
-    input.SetTotalBytesLimit(INT_MAX);
-    if (!model.ParseFromCodedStream(&input) || !input.ConsumedEntireMessage()) {
-      emitError(fileLoc) << "not a valid ONNX protobuf: parsing stopped at byte "
-                            "offset "
-                         << input.CurrentPosition() << " of " << size
-                         << " (truncated or corrupted file?)";
-      return {};
-    }
   }
   return importModel(model, name, baseDir, ctx, options, lines);
 }
@@ -681,6 +696,40 @@ OwningOpRef<ModuleOp> flightllm::importONNXFile(StringRef path,
                                                 MLIRContext *ctx,
                                                 const ONNXImportOptions &options,
                                                 ONNXInputFormat format) {
+  SmallString<256> baseDir(path == "-" ? "." : path);
+  llvm::sys::path::remove_filename(baseDir);
+  if (baseDir.empty())
+    baseDir = ".";
+
+  // A binary file is parsed as a stream: mapping it whole would hold every
+  // embedded weight twice (the mapped pages and the parsed strings).
+  if (path != "-" && format != ONNXInputFormat::Text) {
+    auto prefix = llvm::MemoryBuffer::getFileSlice(path, 64, 0);
+    bool binary = format == ONNXInputFormat::Binary ||
+                  (prefix && !looksLikeText(**prefix) &&
+                   !path.ends_with(".onnxtxt") && !path.ends_with(".txt"));
+    if (binary) {
+      Location fileLoc = FileLineColLoc::get(ctx, path, 0, 0);
+      int fd = -1;
+      if (std::error_code ec = llvm::sys::fs::openFileForRead(path, fd)) {
+        emitError(fileLoc) << "cannot open '" << path << "': " << ec.message();
+        return {};
+      }
+      uint64_t size = 0;
+      llvm::sys::fs::file_status status;
+      if (!llvm::sys::fs::status(fd, status))
+        size = status.getSize();
+      onnx::ModelProto model;
+      LogicalResult parsed = [&] {
+        google::protobuf::io::FileInputStream stream(fd);
+        return parseBinary(stream, size, fileLoc, model);
+      }();
+      llvm::sys::Process::SafelyCloseFileDescriptor(fd);
+      if (failed(parsed))
+        return {};
+      return importModel(model, path, baseDir, ctx, options, {});
+    }
+  }
   auto buffer = llvm::MemoryBuffer::getFileOrSTDIN(
       path, /*IsText=*/false, /*RequiresNullTerminator=*/false);
   if (std::error_code ec = buffer.getError()) {
@@ -688,9 +737,5 @@ OwningOpRef<ModuleOp> flightllm::importONNXFile(StringRef path,
         << "cannot open '" << path << "': " << ec.message();
     return {};
   }
-  SmallString<256> baseDir(path == "-" ? "." : path);
-  llvm::sys::path::remove_filename(baseDir);
-  if (baseDir.empty())
-    baseDir = ".";
   return importONNXBuffer(**buffer, baseDir, ctx, options, format);
 }

@@ -81,11 +81,16 @@ cl::opt<bool> verifyDiagnostics(
 
 } // namespace
 
+/// Imports the model (from `input` when given, else from the file) and emits
+/// the requested stage.
 static LogicalResult compile(MLIRContext &context,
-                             const llvm::MemoryBuffer &input,
+                             const llvm::MemoryBuffer *input,
                              llvm::StringRef baseDir, llvm::raw_ostream &os) {
   OwningOpRef<ModuleOp> module =
-      flightllm::importONNXBuffer(input, baseDir, &context, {}, inputFormat);
+      input ? flightllm::importONNXBuffer(*input, baseDir, &context, {},
+                                          inputFormat)
+            : flightllm::importONNXFile(inputFilename, &context, {},
+                                        inputFormat);
   if (!module)
     return failure();
   switch (emit) {
@@ -100,7 +105,7 @@ static LogicalResult compile(MLIRContext &context,
     return success();
   }
   case EmitKind::Summary:
-    os << "model " << input.getBufferIdentifier() << ": ";
+    os << "model " << inputFilename << ": ";
     flightllm::printModelSummary(*module, os);
     return success();
   }
@@ -126,11 +131,6 @@ int main(int argc, char **argv) {
   context.loadAllAvailableDialects();
 
   std::string error;
-  auto file = openInputFile(inputFilename, &error);
-  if (!file) {
-    llvm::errs() << "flightllm-compile: error: " << error << "\n";
-    return 1;
-  }
   llvm::SmallString<256> baseDir(
       inputFilename == "-" ? std::string(".") : inputFilename.getValue());
   llvm::sys::path::remove_filename(baseDir);
@@ -145,19 +145,26 @@ int main(int argc, char **argv) {
   }
 
   llvm::SourceMgr sourceMgr;
-  const llvm::MemoryBuffer *input = file.get();
-  sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
   LogicalResult result = failure();
   if (verifyDiagnostics) {
+    // The expected-* comments live in the (text) model, so it is loaded here.
+    auto file = openInputFile(inputFilename, &error);
+    if (!file) {
+      llvm::errs() << "flightllm-compile: error: " << error << "\n";
+      return 1;
+    }
+    const llvm::MemoryBuffer *input = file.get();
+    sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
     context.printOpOnDiagnostic(false);
     SourceMgrDiagnosticVerifierHandler handler(sourceMgr, &context);
-    (void)compile(context, *input, baseDir, output->os());
+    (void)compile(context, input, baseDir, output->os());
     result = handler.verify();
   } else {
+    // Binary models are streamed by the importer; text lines shown in
+    // diagnostics are loaded by the handler on demand.
     SourceMgrDiagnosticHandler handler(sourceMgr, &context);
-    flightllm::NodeDiagnosticHandler nodeHandler(&context,
-                                                 input->getBufferIdentifier());
-    result = compile(context, *input, baseDir, output->os());
+    flightllm::NodeDiagnosticHandler nodeHandler(&context, inputFilename);
+    result = compile(context, nullptr, baseDir, output->os());
   }
   if (failed(result))
     return 1;
