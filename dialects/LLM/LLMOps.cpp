@@ -1,0 +1,381 @@
+//===- LLMOps.cpp - Verifiers and folders of the llm ops ------------------===//
+//
+// ODS checks element types and attribute ranges; the verifiers here check the
+// shape rules of docs/llm-dialect.md. Dimensions may be dynamic, so every rule
+// compares only the sizes that are static.
+//
+//===----------------------------------------------------------------------===//
+
+#include "flightllm/Dialect/LLM/LLMDialect.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/OpImplementation.h"
+
+#include <string>
+
+using namespace mlir;
+using namespace flightllm::llm;
+
+namespace {
+
+/// Collects the sizes that several operands and results give to one logical
+/// dimension (batch, head size, ...) and reports the first static size that
+/// disagrees with an earlier static one.
+class DimAgreement {
+public:
+  DimAgreement(Operation *op, std::string what)
+      : op(op), what(std::move(what)) {}
+
+  LogicalResult add(StringRef source, int64_t size) {
+    if (ShapedType::isDynamic(size))
+      return success();
+    if (!known) {
+      known = size;
+      knownSource = source.str();
+      return success();
+    }
+    if (*known == size)
+      return success();
+    return op->emitOpError() << what << " mismatch: " << source << " has "
+                             << size << ", " << knownSource << " has "
+                             << *known;
+  }
+
+  /// The static size, if any source gave one.
+  std::optional<int64_t> get() const { return known; }
+
+private:
+  Operation *op;
+  std::string what;
+  std::optional<int64_t> known;
+  std::string knownSource;
+};
+
+} // namespace
+
+static RankedTensorType rankedType(Value v) {
+  return cast<RankedTensorType>(v.getType());
+}
+
+/// Requires `v` to have rank `rank`; `layout` spells the expected shape.
+static LogicalResult verifyRank(Operation *op, StringRef name, Value v,
+                                int64_t rank, StringRef layout) {
+  int64_t actual = rankedType(v).getRank();
+  if (actual == rank)
+    return success();
+  return op->emitOpError() << name << " must be " << layout << ", got rank "
+                           << actual;
+}
+
+static LogicalResult verifyNotScalar(Operation *op, StringRef name, Value v) {
+  if (rankedType(v).getRank() >= 1)
+    return success();
+  return op->emitOpError() << name << " must have at least one dimension";
+}
+
+static LogicalResult verifySameType(Operation *op, StringRef name, Value v,
+                                    StringRef refName, Value ref) {
+  if (v.getType() == ref.getType())
+    return success();
+  return op->emitOpError() << name << " type " << v.getType()
+                           << " must equal " << refName << "'s type "
+                           << ref.getType();
+}
+
+/// `size / divisor` when `size` is static (and divisible), dynamic otherwise.
+static int64_t divideDim(int64_t size, int64_t divisor) {
+  return ShapedType::isDynamic(size) ? ShapedType::kDynamic : size / divisor;
+}
+
+static LogicalResult verifyDivisible(Operation *op, StringRef name,
+                                     int64_t size, StringRef attrName,
+                                     int64_t divisor) {
+  if (ShapedType::isDynamic(size) || size % divisor == 0)
+    return success();
+  return op->emitOpError() << name << " hidden size " << size
+                           << " is not divisible by " << attrName << " "
+                           << divisor;
+}
+
+//===----------------------------------------------------------------------===//
+// WeightOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult WeightOp::verify() {
+  if (getName().empty())
+    return emitOpError() << "name must not be empty";
+  return success();
+}
+
+OpFoldResult WeightOp::fold(FoldAdaptor) { return getValueAttr(); }
+
+//===----------------------------------------------------------------------===//
+// EmbeddingOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult EmbeddingOp::verify() {
+  if (failed(verifyRank(*this, "table", getTable(), 2, "[V, D]")))
+    return failure();
+  RankedTensorType table = rankedType(getTable());
+  RankedTensorType ids = rankedType(getIds());
+  RankedTensorType result = rankedType(getResult());
+  if (result.getElementType() != table.getElementType())
+    return emitOpError() << "result element type " << result.getElementType()
+                         << " must equal the table's "
+                         << table.getElementType();
+  if (result.getRank() != ids.getRank() + 1)
+    return emitOpError() << "result must be [ids dims..., D] of rank "
+                         << ids.getRank() + 1 << ", got rank "
+                         << result.getRank();
+  for (int64_t i = 0, e = ids.getRank(); i < e; ++i) {
+    DimAgreement dim(*this, "dim " + std::to_string(i));
+    if (failed(dim.add("ids", ids.getDimSize(i))) ||
+        failed(dim.add("result", result.getDimSize(i))))
+      return failure();
+  }
+  DimAgreement hidden(*this, "embedding size");
+  return failure(failed(hidden.add("table", table.getDimSize(1))) ||
+                 failed(hidden.add("result", result.getShape().back())));
+}
+
+//===----------------------------------------------------------------------===//
+// LinearOp, LogitsOp
+//===----------------------------------------------------------------------===//
+
+/// The rules `llm.linear` and `llm.logits` share: x `[..., K]` times a `[K, N]`
+/// weight (`[N, K]` when transposed) plus an optional `[N]` bias gives
+/// `[..., N]` with x's leading dims and element type.
+static LogicalResult verifyMatmulLike(Operation *op, Value x, Value weight,
+                                      Value bias, Value result,
+                                      bool transposeWeight) {
+  if (failed(verifyNotScalar(op, "x", x)) ||
+      failed(verifyRank(op, "weight", weight, 2,
+                        transposeWeight ? "[N, K] (transpose_weight)"
+                                        : "[K, N]")))
+    return failure();
+  RankedTensorType xType = rankedType(x);
+  RankedTensorType wType = rankedType(weight);
+  RankedTensorType rType = rankedType(result);
+  if (rType.getElementType() != xType.getElementType())
+    return op->emitOpError()
+           << "result element type " << rType.getElementType()
+           << " must equal x's " << xType.getElementType();
+  if (rType.getRank() != xType.getRank())
+    return op->emitOpError() << "result rank " << rType.getRank()
+                             << " must equal x's rank " << xType.getRank();
+  for (int64_t i = 0, e = xType.getRank() - 1; i < e; ++i) {
+    DimAgreement dim(op, "dim " + std::to_string(i));
+    if (failed(dim.add("x", xType.getDimSize(i))) ||
+        failed(dim.add("result", rType.getDimSize(i))))
+      return failure();
+  }
+
+  int64_t kDim = transposeWeight ? 1 : 0;
+  DimAgreement k(op, "reduction size");
+  if (failed(k.add("x", xType.getShape().back())) ||
+      failed(k.add("weight", wType.getDimSize(kDim))))
+    return failure();
+
+  DimAgreement n(op, "output size");
+  if (failed(n.add("weight", wType.getDimSize(1 - kDim))))
+    return failure();
+  if (bias) {
+    if (failed(verifyRank(op, "bias", bias, 1, "[N]")) ||
+        failed(n.add("bias", rankedType(bias).getDimSize(0))))
+      return failure();
+  }
+  return n.add("result", rType.getShape().back());
+}
+
+LogicalResult LinearOp::verify() {
+  return verifyMatmulLike(*this, getX(), getWeight(), getBias(), getResult(),
+                          getTransposeWeight());
+}
+
+LogicalResult LogitsOp::verify() {
+  return verifyMatmulLike(*this, getX(), getWeight(), /*bias=*/Value(),
+                          getResult(), getTransposeWeight());
+}
+
+//===----------------------------------------------------------------------===//
+// LayerNormOp, RMSNormOp
+//===----------------------------------------------------------------------===//
+
+/// Normalizations work over x's last dim `D`, with `[D]` scale and shift.
+static LogicalResult verifyNorm(Operation *op, Value x, Value gamma,
+                                Value beta, Value result,
+                                const APFloat &epsilon) {
+  if (failed(verifyNotScalar(op, "x", x)) ||
+      failed(verifySameType(op, "result", result, "x", x)))
+    return failure();
+  // Written to reject NaN as well.
+  if (!(epsilon.convertToDouble() >= 0.0))
+    return op->emitOpError() << "epsilon must be non-negative, got "
+                             << epsilon.convertToDouble();
+  DimAgreement d(op, "normalized size");
+  if (failed(d.add("x", rankedType(x).getShape().back())) ||
+      failed(verifyRank(op, "gamma", gamma, 1, "[D]")) ||
+      failed(d.add("gamma", rankedType(gamma).getDimSize(0))))
+    return failure();
+  if (beta && (failed(verifyRank(op, "beta", beta, 1, "[D]")) ||
+               failed(d.add("beta", rankedType(beta).getDimSize(0)))))
+    return failure();
+  return success();
+}
+
+LogicalResult LayerNormOp::verify() {
+  return verifyNorm(*this, getX(), getGamma(), getBeta(), getResult(),
+                    getEpsilon());
+}
+
+LogicalResult RMSNormOp::verify() {
+  return verifyNorm(*this, getX(), getGamma(), /*beta=*/Value(), getResult(),
+                    getEpsilon());
+}
+
+//===----------------------------------------------------------------------===//
+// RopeOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult RopeOp::verify() {
+  if (failed(verifyRank(*this, "x", getX(), 3, "[B, S, H*Dh]")) ||
+      failed(verifySameType(*this, "result", getResult(), "x", getX())) ||
+      failed(verifyRank(*this, "cos", getCos(), 2, "[MaxPos, Dh]")) ||
+      failed(verifySameType(*this, "sin", getSin(), "cos", getCos())))
+    return failure();
+  RankedTensorType x = rankedType(getX());
+  RankedTensorType table = rankedType(getCos());
+  int64_t numHeads = getNumHeads();
+
+  int64_t hidden = x.getDimSize(2);
+  if (failed(verifyDivisible(*this, "x", hidden, "num_heads", numHeads)))
+    return failure();
+  DimAgreement headSize(*this, "head size");
+  if (failed(headSize.add("x", divideDim(hidden, numHeads))) ||
+      failed(headSize.add("cos/sin", table.getDimSize(1))))
+    return failure();
+  // Every element needs a partner to rotate with.
+  if (headSize.get() && *headSize.get() % 2 != 0)
+    return emitOpError() << "head size " << *headSize.get()
+                         << " must be even";
+
+  RankedTensorType positions = rankedType(getPositions());
+  if (positions.getRank() != 1 && positions.getRank() != 2)
+    return emitOpError() << "positions must be [B, S] or [S], got rank "
+                         << positions.getRank();
+  if (positions.getRank() == 2) {
+    DimAgreement batch(*this, "batch size");
+    if (failed(batch.add("x", x.getDimSize(0))) ||
+        failed(batch.add("positions", positions.getDimSize(0))))
+      return failure();
+  }
+  DimAgreement seq(*this, "sequence length");
+  return failure(failed(seq.add("x", x.getDimSize(1))) ||
+                 failed(seq.add("positions", positions.getShape().back())));
+}
+
+//===----------------------------------------------------------------------===//
+// AttentionOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult AttentionOp::verify() {
+  int64_t numHeads = getNumHeads();
+  int64_t numKVHeads = getNumKvHeads();
+  Value pastKey = getPastKey();
+  Value pastValue = getPastValue();
+
+  if (failed(verifyRank(*this, "query", getQuery(), 3, "[B, S, Hq*Dh]")) ||
+      failed(verifyRank(*this, "key", getKey(), 3, "[B, S, Hkv*Dh]")) ||
+      failed(verifyRank(*this, "value", getValue(), 3, "[B, S, Hkv*Dh]")) ||
+      failed(verifySameType(*this, "output", getOutput(), "query",
+                            getQuery())))
+    return failure();
+  if (bool(pastKey) != bool(pastValue))
+    return emitOpError() << "past_key and past_value must be given together";
+
+  // One element type throughout: the cache is stored as computed.
+  Type elementType = rankedType(getQuery()).getElementType();
+  for (Value v : getOperation()->getOperands())
+    if (rankedType(v).getElementType() != elementType)
+      return emitOpError()
+             << "all operands and results must have element type "
+             << elementType << " (the query's)";
+  for (Value v : getOperation()->getResults())
+    if (rankedType(v).getElementType() != elementType)
+      return emitOpError()
+             << "all operands and results must have element type "
+             << elementType << " (the query's)";
+
+  if (numHeads % numKVHeads != 0)
+    return emitOpError() << "num_heads " << numHeads
+                         << " is not a multiple of num_kv_heads "
+                         << numKVHeads;
+
+  DimAgreement batch(*this, "batch size");
+  DimAgreement seq(*this, "sequence length");
+  DimAgreement headSize(*this, "head size");
+  DimAgreement kvHeads(*this, "key/value head count");
+  if (failed(kvHeads.add("num_kv_heads", numKVHeads)))
+    return failure();
+
+  struct NewTokens {
+    StringRef name;
+    Value value;
+    StringRef attrName;
+    int64_t heads;
+  };
+  for (const NewTokens &t : {NewTokens{"query", getQuery(), "num_heads",
+                                       numHeads},
+                             NewTokens{"key", getKey(), "num_kv_heads",
+                                       numKVHeads},
+                             NewTokens{"value", getValue(), "num_kv_heads",
+                                       numKVHeads}}) {
+    RankedTensorType type = rankedType(t.value);
+    int64_t hidden = type.getDimSize(2);
+    if (failed(verifyDivisible(*this, t.name, hidden, t.attrName, t.heads)) ||
+        failed(batch.add(t.name, type.getDimSize(0))) ||
+        failed(seq.add(t.name, type.getDimSize(1))) ||
+        failed(headSize.add(t.name, divideDim(hidden, t.heads))))
+      return failure();
+  }
+
+  // Caches are [B, Hkv, length, Dh]; checks all but the length.
+  auto verifyCache = [&](StringRef name, Value cache,
+                         StringRef layout) -> LogicalResult {
+    if (failed(verifyRank(*this, name, cache, 4, layout)))
+      return failure();
+    RankedTensorType type = rankedType(cache);
+    return failure(failed(batch.add(name, type.getDimSize(0))) ||
+                   failed(kvHeads.add(name, type.getDimSize(1))) ||
+                   failed(headSize.add(name, type.getDimSize(3))));
+  };
+
+  // Without a cache the past length is 0.
+  std::optional<int64_t> pastLength = 0;
+  if (pastKey) {
+    DimAgreement past(*this, "past length");
+    if (failed(verifyCache("past_key", pastKey, "[B, Hkv, P, Dh]")) ||
+        failed(verifyCache("past_value", pastValue, "[B, Hkv, P, Dh]")) ||
+        failed(past.add("past_key", rankedType(pastKey).getDimSize(2))) ||
+        failed(past.add("past_value", rankedType(pastValue).getDimSize(2))))
+      return failure();
+    pastLength = past.get();
+  }
+
+  DimAgreement present(*this, "present length");
+  if (pastLength && seq.get() &&
+      failed(present.add("past length + sequence length",
+                         *pastLength + *seq.get())))
+    return failure();
+  for (auto [name, cache] :
+       {std::pair<StringRef, Value>{"present_key", getPresentKey()},
+        {"present_value", getPresentValue()}})
+    if (failed(verifyCache(name, cache, "[B, Hkv, P+S, Dh]")) ||
+        failed(present.add(name, rankedType(cache).getDimSize(2))))
+      return failure();
+  return success();
+}
+
+#define GET_OP_CLASSES
+#include "flightllm/Dialect/LLM/LLMOps.cpp.inc"
