@@ -238,6 +238,20 @@ LogicalResult RMSNormOp::verify() {
 // RopeOp
 //===----------------------------------------------------------------------===//
 
+LogicalResult PositionIdsOp::verify() {
+  if (failed(verifyRank(*this, "ids", getIds(), 2, "[B, S]")) ||
+      failed(verifyRank(*this, "past_key", getPastKey(), 4, "[B, Hkv, P, Dh]")) ||
+      failed(verifySameType(*this, "result", getResult(), "ids", getIds())))
+    return failure();
+  if (int64_t(getOffset()) < 0)
+    return emitOpError() << "offset must be non-negative, got "
+                         << int64_t(getOffset());
+  DimAgreement batch(*this, "batch size");
+  return failure(
+      failed(batch.add("ids", rankedType(getIds()).getDimSize(0))) ||
+      failed(batch.add("past_key", rankedType(getPastKey()).getDimSize(0))));
+}
+
 LogicalResult RopeOp::verify() {
   if (failed(verifyRank(*this, "x", getX(), 3, "[B, S, H*Dh]")) ||
       failed(verifySameType(*this, "result", getResult(), "x", getX())) ||

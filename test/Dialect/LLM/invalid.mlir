@@ -633,3 +633,43 @@ func.func @swiglu_shapes(%g: tensor<2x8xf32>, %u: tensor<2x4xf32>) {
   %0 = "llm.swiglu"(%g, %u) : (tensor<2x8xf32>, tensor<2x4xf32>) -> tensor<2x8xf32>
   return
 }
+
+// -----
+
+func.func @position_ids_rank(%ids: tensor<?xi64>, %pk: tensor<1x2x?x8xf32>) -> tensor<?xi64> {
+  // expected-error @+1 {{'llm.position_ids' op ids must be [B, S], got rank 1}}
+  %0 = llm.position_ids %ids, %pk : (tensor<?xi64>, tensor<1x2x?x8xf32>) -> tensor<?xi64>
+  return %0 : tensor<?xi64>
+}
+
+// -----
+
+func.func @position_ids_past_rank(%ids: tensor<1x?xi64>, %pk: tensor<1x?x8xf32>) -> tensor<1x?xi64> {
+  // expected-error @+1 {{'llm.position_ids' op past_key must be [B, Hkv, P, Dh], got rank 3}}
+  %0 = llm.position_ids %ids, %pk : (tensor<1x?xi64>, tensor<1x?x8xf32>) -> tensor<1x?xi64>
+  return %0 : tensor<1x?xi64>
+}
+
+// -----
+
+func.func @position_ids_result(%ids: tensor<1x?xi64>, %pk: tensor<1x2x?x8xf32>) -> tensor<1x?xi32> {
+  // expected-error @+1 {{'llm.position_ids' op result type 'tensor<1x?xi32>' must equal ids's type 'tensor<1x?xi64>'}}
+  %0 = llm.position_ids %ids, %pk : (tensor<1x?xi64>, tensor<1x2x?x8xf32>) -> tensor<1x?xi32>
+  return %0 : tensor<1x?xi32>
+}
+
+// -----
+
+func.func @position_ids_offset(%ids: tensor<1x?xi64>, %pk: tensor<1x2x?x8xf32>) -> tensor<1x?xi64> {
+  // expected-error @+1 {{'llm.position_ids' op offset must be non-negative, got -1}}
+  %0 = llm.position_ids %ids, %pk {offset = -1 : i64} : (tensor<1x?xi64>, tensor<1x2x?x8xf32>) -> tensor<1x?xi64>
+  return %0 : tensor<1x?xi64>
+}
+
+// -----
+
+func.func @position_ids_batch(%ids: tensor<1x?xi64>, %pk: tensor<2x2x?x8xf32>) -> tensor<1x?xi64> {
+  // expected-error @+1 {{'llm.position_ids' op batch size}}
+  %0 = llm.position_ids %ids, %pk : (tensor<1x?xi64>, tensor<2x2x?x8xf32>) -> tensor<1x?xi64>
+  return %0 : tensor<1x?xi64>
+}

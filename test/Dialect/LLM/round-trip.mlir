@@ -171,3 +171,12 @@ func.func @add_mul(%a: tensor<2x3xf16>, %b: tensor<2x3xf16>) -> tensor<2x3xf16> 
     }
   }
 #-}
+
+// CHECK-LABEL: func @position_ids
+// CHECK: llm.position_ids %{{.*}}, %{{.*}} : (tensor<1x?xi64>, tensor<1x2x?x8xf32>) -> tensor<1x?xi64>
+// CHECK: llm.position_ids %{{.*}}, %{{.*}} {offset = 2 : i64}
+func.func @position_ids(%ids: tensor<1x?xi64>, %pk: tensor<1x2x?x8xf32>) -> (tensor<1x?xi64>, tensor<1x?xi64>) {
+  %0 = llm.position_ids %ids, %pk : (tensor<1x?xi64>, tensor<1x2x?x8xf32>) -> tensor<1x?xi64>
+  %1 = llm.position_ids %ids, %pk {offset = 2 : i64} : (tensor<1x?xi64>, tensor<1x2x?x8xf32>) -> tensor<1x?xi64>
+  return %0, %1 : tensor<1x?xi64>, tensor<1x?xi64>
+}

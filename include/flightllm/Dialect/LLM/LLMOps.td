@@ -201,6 +201,35 @@ def LLM_RMSNormOp : LLM_Op<"rms_norm", [Pure]> {
 // Rotary position embedding
 //===----------------------------------------------------------------------===//
 
+def LLM_PositionIdsOp : LLM_Op<"position_ids", [Pure]> {
+  let summary = "Absolute positions of the new tokens";
+  let description = [{
+    The position of each new token when `P` tokens are already in the KV
+    cache: `P` is dimension 2 of `past_key` (`[B, Hkv, P, Dh]`), `ids` is
+    `[B, S]`, and
+
+    ```
+    result[b, s] = P + s + offset
+    ```
+
+    `offset` covers models whose learned position table starts later (OPT
+    reserves its first two rows). The positions feed `llm.rope` and the
+    position `llm.embedding` of GPT-2/OPT style models.
+
+    ```mlir
+    %pos = llm.position_ids %ids, %past_key_0
+        : (tensor<1x?xi64>, tensor<1x2x?x8xf32>) -> tensor<1x?xi64>
+    ```
+  }];
+  let arguments = (ins LLM_Indices:$ids, LLM_Activation:$past_key,
+                       DefaultValuedAttr<I64Attr, "0">:$offset);
+  let results = (outs LLM_Indices:$result);
+  let assemblyFormat = [{
+    $ids `,` $past_key attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 def LLM_RopeOp : LLM_Op<"rope", [Pure]> {
   let summary = "Rotary position embedding, applied per head";
   let description = [{
