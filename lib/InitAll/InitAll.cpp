@@ -2,6 +2,8 @@
 
 #include "flightllm/InitAll.h"
 
+#include "flightllm/Conversion/ONNXToLLM/Passes.h"
+
 #include "flightllm/Dialect/Flight/FlightDialect.h"
 #include "flightllm/Dialect/LLM/LLMDialect.h"
 #include "flightllm/Dialect/ONNX/ONNXDialect.h"
@@ -11,8 +13,8 @@
 #include "mlir/Transforms/Passes.h"
 
 void flightllm::registerAllDialects(mlir::DialectRegistry &registry) {
-  registry.insert<mlir::func::FuncDialect, onnxir::ONNXDialect, llm::LLMDialect,
-                  flight::FlightDialect>();
+  registry.insert<mlir::func::FuncDialect, mlir::tensor::TensorDialect,
+                  onnxir::ONNXDialect, llm::LLMDialect, flight::FlightDialect>();
 }
 
 void flightllm::registerAllPasses() {
@@ -20,4 +22,5 @@ void flightllm::registerAllPasses() {
   mlir::registerCanonicalizerPass();
   mlir::registerCSEPass();
   mlir::registerSymbolDCEPass();
+  registerONNXToLLMPipeline();
 }

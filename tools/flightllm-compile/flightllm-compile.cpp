@@ -9,6 +9,7 @@
 // offset), exits non-zero and leaves no output file behind.
 //===----------------------------------------------------------------------===//
 
+#include "flightllm/Conversion/ONNXToLLM/Passes.h"
 #include "flightllm/Import/ModelSummary.h"
 #include "flightllm/Import/NodeDiagnostics.h"
 #include "flightllm/Import/ONNXImporter.h"
@@ -18,6 +19,7 @@
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/ToolUtilities.h"
 #include "llvm/ADT/SmallString.h"
@@ -34,7 +36,7 @@ namespace {
 
 cl::OptionCategory category("flightllm-compile options");
 
-enum class EmitKind { ONNX, Summary };
+enum class EmitKind { ONNX, LLM, Summary };
 
 cl::opt<std::string> inputFilename(cl::Positional, cl::desc("<model.onnx>"),
                                    cl::Required, cl::cat(category));
@@ -47,6 +49,8 @@ cl::opt<EmitKind> emit(
     "emit", cl::desc("What to emit"), cl::init(EmitKind::ONNX),
     cl::values(clEnumValN(EmitKind::ONNX, "onnx",
                           "MLIR of the onnx dialect, as imported"),
+               clEnumValN(EmitKind::LLM, "llm",
+                          "MLIR of the llm dialect: the raised model program"),
                clEnumValN(EmitKind::Summary, "summary",
                           "a human-readable summary of the model")),
     cl::cat(category));
@@ -93,7 +97,14 @@ static LogicalResult compile(MLIRContext &context,
                                         inputFormat);
   if (!module)
     return failure();
+  if (emit == EmitKind::LLM) {
+    PassManager pm(&context);
+    flightllm::buildONNXToLLMPipeline(pm);
+    if (failed(pm.run(*module)))
+      return failure();
+  }
   switch (emit) {
+  case EmitKind::LLM:
   case EmitKind::ONNX: {
     OpPrintingFlags flags;
     if (elideWeights)

@@ -1,0 +1,30 @@
+//===- Passes.h - Raising the onnx dialect to the llm dialect ---*- C++ -*-===//
+
+#ifndef FLIGHTLLM_CONVERSION_ONNXTOLLM_PASSES_H
+#define FLIGHTLLM_CONVERSION_ONNXTOLLM_PASSES_H
+
+#include "flightllm/Dialect/LLM/LLMDialect.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassManager.h"
+
+namespace flightllm {
+
+#define GEN_PASS_DECL
+#include "flightllm/Conversion/ONNXToLLM/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "flightllm/Conversion/ONNXToLLM/Passes.h.inc"
+
+/// The whole raising, from an imported ONNX graph to an llm program.
+void buildONNXToLLMPipeline(mlir::OpPassManager &pm);
+
+/// Registers the passes and the `onnx-to-llm` pipeline.
+void registerONNXToLLMPipeline();
+
+} // namespace flightllm
+
+#endif // FLIGHTLLM_CONVERSION_ONNXTOLLM_PASSES_H

@@ -1,0 +1,65 @@
+//===- Pipeline.cpp - The onnx-to-llm pipeline ----------------------------===//
+
+#include "RaiseSweeps.h"
+
+#include "flightllm/Conversion/ONNXToLLM/Passes.h"
+
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+namespace flightllm {
+#define GEN_PASS_DEF_RAISELAYERSPASS
+#include "flightllm/Conversion/ONNXToLLM/Passes.h.inc"
+} // namespace flightllm
+
+using namespace mlir;
+using namespace flightllm;
+using namespace flightllm::raising;
+
+namespace {
+struct RaiseLayersPass : public flightllm::impl::RaiseLayersPassBase<RaiseLayersPass> {
+  using Base::Base;
+  void runOnOperation() override {
+    func::FuncOp func = getOperation();
+    auto model = ModelInterface::get(func);
+    if (failed(model))
+      return signalPassFailure();
+    for (unsigned sweep = 0; sweep < maxSweeps; ++sweep) {
+      unsigned changed = raiseElementwise(func, *model);
+      changed += raiseNorms(func, *model);
+      changed += raiseActivations(func, *model);
+      FailureOr<unsigned> attention =
+          raiseAttention(func, *model, /*report=*/false);
+      if (failed(attention))
+        return signalPassFailure();
+      changed += *attention;
+      eraseDeadOps(func);
+      refreshFunctionType(func);
+      if (!changed)
+        break;
+    }
+    // What is still there is reported where it stands.
+    if (failed(raiseAttention(func, *model, /*report=*/true)))
+      return signalPassFailure();
+    refreshFunctionType(func);
+  }
+};
+} // namespace
+
+void flightllm::buildONNXToLLMPipeline(OpPassManager &pm) {
+  pm.addPass(createRaiseSignaturePass());
+  OpPassManager &fpm = pm.nest<func::FuncOp>();
+  fpm.addPass(createRaiseEmbeddingsPass());
+  fpm.addPass(createRaiseLinearPass());
+  fpm.addPass(createRaiseLayersPass());
+  pm.addPass(createFinalizeRaisingPass());
+  pm.addPass(createCSEPass());
+}
+
+void flightllm::registerONNXToLLMPipeline() {
+  registerONNXToLLMPasses();
+  PassPipelineRegistration<>(
+      "onnx-to-llm",
+      "Raise an imported ONNX decoder graph to an llm program",
+      buildONNXToLLMPipeline);
+}

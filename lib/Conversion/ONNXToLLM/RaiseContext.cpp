@@ -1,0 +1,650 @@
+//===- RaiseContext.cpp - Shared machinery of the raising passes ----------===//
+
+#include "RaiseContext.h"
+
+#include "flightllm/Reference/ONNXEvaluator.h"
+
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinDialect.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/SmallPtrSet.h"
+
+#include <cmath>
+#include <limits>
+
+using namespace mlir;
+using namespace flightllm;
+using namespace flightllm::raising;
+namespace onnxir = flightllm::onnxir;
+
+ArrayRef<DimAssignment> raising::probeAssignments(bool hasPast) {
+  // Distinct values for every symbol (and B != S, S != P) so that an
+  // accidental equality cannot pass for a relation.
+  static const DimAssignment withPast[] = {{1, 3, 2}, {2, 2, 5}, {1, 1, 7}};
+  static const DimAssignment prefillOnly[] = {{1, 3, 0}, {2, 5, 0}, {1, 2, 0}};
+  return hasPast ? ArrayRef<DimAssignment>(withPast)
+                 : ArrayRef<DimAssignment>(prefillOnly);
+}
+
+//===----------------------------------------------------------------------===//
+// ModelInterface
+//===----------------------------------------------------------------------===//
+
+FailureOr<ModelInterface> ModelInterface::get(func::FuncOp func) {
+  ModelInterface m;
+  m.graphHasPast = func->hasAttr("llm.graph_has_past");
+  std::map<int64_t, BlockArgument> keys, vals;
+  for (BlockArgument arg : func.getArguments()) {
+    auto name = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "llm.name");
+    if (!name)
+      continue;
+    StringRef n = name.getValue();
+    if (n == "input_ids") {
+      m.inputIds = arg;
+      continue;
+    }
+    int64_t layer;
+    if (n.consume_front("past_key_values.")) {
+      StringRef idx = n.take_until([](char c) { return c == '.'; });
+      if (!idx.getAsInteger(10, layer)) {
+        if (n.ends_with(".key"))
+          keys[layer] = arg;
+        else if (n.ends_with(".value"))
+          vals[layer] = arg;
+      }
+    }
+  }
+  if (!m.inputIds)
+    return func.emitError(
+        "expected the llm program signature (run -llm-raise-signature first)");
+  for (auto &[layer, arg] : keys)
+    m.pastKeys.push_back(arg);
+  for (auto &[layer, arg] : vals)
+    m.pastValues.push_back(arg);
+  return m;
+}
+
+SmallVector<int64_t> ModelInterface::argShape(BlockArgument arg,
+                                              const DimAssignment &a) const {
+  auto type = cast<RankedTensorType>(arg.getType());
+  SmallVector<int64_t> shape(type.getShape());
+  if (arg == inputIds) {
+    shape[0] = a.batch;
+    shape[1] = a.newTokens;
+  } else {
+    // Past caches [B, Hkv, P, Dh].
+    shape[0] = a.batch;
+    shape[2] = a.past;
+  }
+  return shape;
+}
+
+//===----------------------------------------------------------------------===//
+// Evaluator
+//===----------------------------------------------------------------------===//
+
+bool raising::isRaised(Value v) {
+  Operation *op = v.getDefiningOp();
+  return op && isa<llm::LLMDialect>(op->getDialect());
+}
+
+ElementsAttr raising::getConstant(Value v) {
+  if (auto c = v.getDefiningOp<onnxir::ConstantOp>())
+    return c.getValueAttr();
+  if (auto w = v.getDefiningOp<llm::WeightOp>())
+    return w.getValue();
+  return {};
+}
+
+/// numpy broadcasting of two shapes; fails when they are incompatible.
+static FailureOr<SmallVector<int64_t>> broadcast(ArrayRef<int64_t> a,
+                                                 ArrayRef<int64_t> b) {
+  size_t rank = std::max(a.size(), b.size());
+  SmallVector<int64_t> out(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    int64_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
+    int64_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
+    if (da != db && da != 1 && db != 1)
+      return failure();
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+static int64_t normAxis(int64_t axis, int64_t rank) {
+  return axis < 0 ? axis + rank : axis;
+}
+
+FailureOr<HostTensor> Evaluator::eval(Value v) {
+  auto it = values.find(v);
+  if (it != values.end())
+    return it->second;
+  Operation *op = v.getDefiningOp();
+  if (!op)
+    return failure(); // Argument data is never read unless bound.
+
+  // Silence the evaluators' diagnostics: a failed probe is an answer.
+  ScopedDiagnosticHandler silence(op->getContext(),
+                                  [](Diagnostic &) { return success(); });
+  SmallVector<HostTensor> results;
+  if (auto shapeOp = dyn_cast<onnxir::ShapeOp>(op)) {
+    auto s = shape(shapeOp.getData());
+    if (failed(s))
+      return failure();
+    int64_t rank = s->size();
+    int64_t start = std::clamp<int64_t>(normAxis(shapeOp.getStart(), rank), 0, rank);
+    int64_t end = shapeOp.getEnd() ? std::clamp<int64_t>(
+                                         normAxis(*shapeOp.getEnd(), rank), 0, rank)
+                                   : rank;
+    SmallVector<int64_t> dims(s->begin() + start,
+                              s->begin() + std::max(start, end));
+    results.push_back(HostTensor::get<int64_t>({int64_t(dims.size())}, dims));
+  } else if (ElementsAttr c = getConstant(v)) {
+    auto t = HostTensor::fromElementsAttr(c);
+    if (!t) {
+      llvm::consumeError(t.takeError());
+      return failure();
+    }
+    results.push_back(std::move(*t));
+  } else if (auto castOp = dyn_cast<tensor::CastOp>(op)) {
+    auto t = eval(castOp.getSource());
+    if (failed(t))
+      return failure();
+    results.push_back(std::move(*t));
+  } else {
+    SmallVector<HostTensor> operands;
+    for (Value operand : op->getOperands()) {
+      auto t = eval(operand);
+      if (failed(t))
+        return failure();
+      operands.push_back(std::move(*t));
+    }
+    FailureOr<SmallVector<HostTensor>> r = failure();
+    if (isa<onnxir::ONNXDialect>(op->getDialect())) {
+      reference::EvaluatorOptions options;
+      options.maxResultElements = int64_t(1) << 24;
+      r = reference::evaluateONNXOp(op, operands, options);
+    } else if (isa<llm::LLMDialect>(op->getDialect())) {
+      r = evaluateLLMOp(op, operands);
+    }
+    if (failed(r))
+      return failure();
+    results = std::move(*r);
+  }
+  for (auto [result, t] : llvm::zip(op->getResults(), results))
+    values[result] = t;
+  return values[v];
+}
+
+FailureOr<SmallVector<int64_t>> Evaluator::shape(Value v) {
+  if (auto it = shapes.find(v); it != shapes.end())
+    return it->second;
+  if (auto it = values.find(v); it != values.end())
+    return SmallVector<int64_t>(it->second.getShape());
+  FailureOr<SmallVector<int64_t>> s = failure();
+  if (auto arg = dyn_cast<BlockArgument>(v)) {
+    if (auto t = dyn_cast<RankedTensorType>(arg.getType()))
+      s = model.argShape(arg, assignment);
+  } else if (auto t = dyn_cast<RankedTensorType>(v.getType());
+             t && t.hasStaticShape()) {
+    s = SmallVector<int64_t>(t.getShape());
+  } else {
+    s = inferShape(v.getDefiningOp(), cast<OpResult>(v).getResultNumber());
+    if (failed(s)) {
+      // Shape-determined values (masks, index tensors) evaluate cheaply.
+      if (isShapeDetermined(v)) {
+        auto t = eval(v);
+        if (succeeded(t))
+          s = SmallVector<int64_t>(t->getShape());
+      }
+    }
+  }
+  if (succeeded(s))
+    shapes[v] = *s;
+  return s;
+}
+
+FailureOr<SmallVector<int64_t>> Evaluator::inferShape(Operation *op,
+                                                      unsigned result) {
+  auto operandShape = [&](unsigned i) { return shape(op->getOperand(i)); };
+  auto ints = [&](Value v) -> FailureOr<SmallVector<int64_t>> {
+    auto t = eval(v);
+    if (failed(t))
+      return failure();
+    return t->toInt64Vector();
+  };
+
+  // llm ops: from their documented semantics.
+  if (auto o = dyn_cast<llm::EmbeddingOp>(op)) {
+    auto ids = shape(o.getIds());
+    if (failed(ids))
+      return failure();
+    ids->push_back(cast<ShapedType>(o.getTable().getType()).getDimSize(1));
+    return ids;
+  }
+  if (isa<llm::LinearOp, llm::LogitsOp>(op)) {
+    auto x = operandShape(0);
+    if (failed(x))
+      return failure();
+    auto w = cast<ShapedType>(op->getOperand(1).getType());
+    bool transposed = isa<llm::LinearOp>(op)
+                          ? cast<llm::LinearOp>(op).getTransposeWeight()
+                          : cast<llm::LogitsOp>(op).getTransposeWeight();
+    x->back() = transposed ? w.getDimSize(0) : w.getDimSize(1);
+    return x;
+  }
+  if (auto a = dyn_cast<llm::AttentionOp>(op)) {
+    auto q = shape(a.getQuery());
+    if (failed(q))
+      return failure();
+    if (result == 0)
+      return q;
+    int64_t dh = q->back() / int64_t(a.getNumHeads());
+    int64_t past = 0;
+    if (a.getPastKey()) {
+      auto p = shape(a.getPastKey());
+      if (failed(p))
+        return failure();
+      past = (*p)[2];
+    }
+    return SmallVector<int64_t>(
+        {(*q)[0], int64_t(a.getNumKvHeads()), past + (*q)[1], dh});
+  }
+  if (isa<llm::LLMDialect>(op->getDialect()) || isa<tensor::CastOp>(op))
+    return operandShape(0); // Element-wise, norms, rope, position_ids.
+
+  if (!isa<onnxir::ONNXDialect>(op->getDialect()))
+    return failure();
+
+  // onnx ops whose shape follows from operand shapes (and small operands).
+  if (isa<onnxir::AddOp, onnxir::SubOp, onnxir::MulOp, onnxir::DivOp,
+          onnxir::PowOp, onnxir::EqualOp, onnxir::GreaterOp, onnxir::LessOp,
+          onnxir::AndOp, onnxir::WhereOp, onnxir::MaxOp, onnxir::MinOp>(op)) {
+    SmallVector<int64_t> out;
+    for (unsigned i = 0; i < op->getNumOperands(); ++i) {
+      auto s = operandShape(i);
+      if (failed(s))
+        return failure();
+      auto b = broadcast(out, *s);
+      if (failed(b))
+        return failure();
+      out = *b;
+    }
+    return out;
+  }
+  if (isa<onnxir::SqrtOp, onnxir::ReciprocalOp, onnxir::NegOp, onnxir::ExpOp,
+          onnxir::ErfOp, onnxir::TanhOp, onnxir::SigmoidOp, onnxir::ReluOp,
+          onnxir::SoftmaxOp, onnxir::CastOp, onnxir::IdentityOp, onnxir::NotOp,
+          onnxir::CumSumOp, onnxir::TriluOp, onnxir::LayerNormalizationOp>(op))
+    return operandShape(0);
+  if (isa<onnxir::MatMulOp>(op)) {
+    auto a = operandShape(0), b = operandShape(1);
+    if (failed(a) || failed(b) || a->empty() || b->empty())
+      return failure();
+    SmallVector<int64_t> sa = *a, sb = *b;
+    bool vecA = sa.size() == 1, vecB = sb.size() == 1;
+    if (vecA)
+      sa.insert(sa.begin(), 1);
+    if (vecB)
+      sb.push_back(1);
+    auto batch = broadcast(ArrayRef<int64_t>(sa).drop_back(2),
+                           ArrayRef<int64_t>(sb).drop_back(2));
+    if (failed(batch))
+      return failure();
+    SmallVector<int64_t> out = *batch;
+    if (!vecA)
+      out.push_back(sa[sa.size() - 2]);
+    if (!vecB)
+      out.push_back(sb.back());
+    return out;
+  }
+  if (auto t = dyn_cast<onnxir::TransposeOp>(op)) {
+    auto in = operandShape(0);
+    if (failed(in))
+      return failure();
+    SmallVector<int64_t> out;
+    std::optional<ArrayRef<int64_t>> perm = t.getPerm();
+    if (!perm) {
+      out.assign(in->rbegin(), in->rend());
+      return out;
+    }
+    for (int64_t p : *perm)
+      out.push_back((*in)[p]);
+    return out;
+  }
+  if (auto r = dyn_cast<onnxir::ReshapeOp>(op)) {
+    auto in = operandShape(0);
+    auto target = ints(r.getShape());
+    if (failed(in) || failed(target))
+      return failure();
+    SmallVector<int64_t> out = *target;
+    int64_t known = 1, inferred = -1;
+    for (auto [i, d] : llvm::enumerate(out)) {
+      if (d == 0 && !r.getAllowzero())
+        d = i < in->size() ? (*in)[i] : 0;
+      if (d == -1)
+        inferred = i;
+      else
+        known *= d;
+    }
+    if (inferred >= 0)
+      out[inferred] = known ? reference::getNumElements(*in) / known : 0;
+    return out;
+  }
+  if (isa<onnxir::UnsqueezeOp, onnxir::SqueezeOp>(op)) {
+    auto in = operandShape(0);
+    if (failed(in))
+      return failure();
+    SmallVector<int64_t> axes;
+    if (op->getNumOperands() > 1) {
+      auto a = ints(op->getOperand(1));
+      if (failed(a))
+        return failure();
+      axes = *a;
+    }
+    if (isa<onnxir::UnsqueezeOp>(op)) {
+      int64_t rank = in->size() + axes.size();
+      SmallVector<int64_t> out(rank, -1);
+      for (int64_t a : axes)
+        out[normAxis(a, rank)] = 1;
+      auto src = in->begin();
+      for (int64_t &d : out)
+        if (d == -1)
+          d = *src++;
+      return out;
+    }
+    SmallVector<int64_t> out;
+    for (auto [i, d] : llvm::enumerate(*in)) {
+      bool drop = axes.empty() ? d == 1
+                               : llvm::any_of(axes, [&](int64_t a) {
+                                   return normAxis(a, in->size()) == int64_t(i);
+                                 });
+      if (!drop)
+        out.push_back(d);
+    }
+    return out;
+  }
+  if (auto c = dyn_cast<onnxir::ConcatOp>(op)) {
+    SmallVector<int64_t> out;
+    for (auto [i, operand] : llvm::enumerate(c.getInputs())) {
+      auto s = shape(operand);
+      if (failed(s))
+        return failure();
+      int64_t axis = normAxis(c.getAxis(), s->size());
+      if (i == 0)
+        out = *s;
+      else
+        out[axis] += (*s)[axis];
+    }
+    return out;
+  }
+  if (auto g = dyn_cast<onnxir::GatherOp>(op)) {
+    auto data = operandShape(0), idx = operandShape(1);
+    if (failed(data) || failed(idx))
+      return failure();
+    int64_t axis = normAxis(g.getAxis(), data->size());
+    SmallVector<int64_t> out(data->begin(), data->begin() + axis);
+    out.append(idx->begin(), idx->end());
+    out.append(data->begin() + axis + 1, data->end());
+    return out;
+  }
+  if (auto e = dyn_cast<onnxir::ExpandOp>(op)) {
+    auto in = operandShape(0);
+    auto target = ints(e.getShape());
+    if (failed(in) || failed(target))
+      return failure();
+    return broadcast(*in, *target);
+  }
+  if (auto s = dyn_cast<onnxir::SliceOp>(op)) {
+    auto in = operandShape(0);
+    auto starts = ints(s.getStarts()), ends = ints(s.getEnds());
+    if (failed(in) || failed(starts) || failed(ends))
+      return failure();
+    SmallVector<int64_t> axes, steps;
+    for (size_t i = 0; i < starts->size(); ++i)
+      axes.push_back(i);
+    steps.assign(starts->size(), 1);
+    if (s.getAxes()) {
+      auto a = ints(s.getAxes());
+      if (failed(a))
+        return failure();
+      axes = *a;
+    }
+    if (s.getSteps()) {
+      auto st = ints(s.getSteps());
+      if (failed(st))
+        return failure();
+      steps = *st;
+    }
+    SmallVector<int64_t> out = *in;
+    for (size_t i = 0; i < axes.size(); ++i) {
+      int64_t axis = normAxis(axes[i], in->size());
+      int64_t dim = (*in)[axis], step = steps[i];
+      if (step == 0)
+        return failure();
+      auto clampIndex = [&](int64_t v, int64_t lo, int64_t hi) {
+        if (v < 0)
+          v += dim;
+        return std::clamp(v, lo, hi);
+      };
+      int64_t b, e;
+      if (step > 0) {
+        b = clampIndex((*starts)[i], 0, dim);
+        e = clampIndex((*ends)[i], 0, dim);
+        out[axis] = e > b ? (e - b + step - 1) / step : 0;
+      } else {
+        b = clampIndex((*starts)[i], -1, dim - 1);
+        e = clampIndex((*ends)[i], -1, dim - 1);
+        out[axis] = b > e ? (b - e - step - 1) / -step : 0;
+      }
+    }
+    return out;
+  }
+  if (auto sp = dyn_cast<onnxir::SplitOp>(op)) {
+    auto in = operandShape(0);
+    if (failed(in))
+      return failure();
+    int64_t axis = normAxis(sp.getAxis(), in->size());
+    SmallVector<int64_t> out = *in;
+    if (sp.getSplit()) {
+      auto parts = ints(sp.getSplit());
+      if (failed(parts) || result >= parts->size())
+        return failure();
+      out[axis] = (*parts)[result];
+    } else {
+      int64_t n = op->getNumResults();
+      out[axis] = ((*in)[axis] + n - 1) / n;
+      if (result == unsigned(n - 1))
+        out[axis] = (*in)[axis] - out[axis] * (n - 1);
+    }
+    return out;
+  }
+  if (auto r = dyn_cast<onnxir::ReduceMeanOp>(op)) {
+    auto in = operandShape(0);
+    if (failed(in))
+      return failure();
+    SmallVector<int64_t> axes;
+    std::optional<ArrayRef<int64_t>> reduced = r.getAxes();
+    if (reduced)
+      for (int64_t a : *reduced)
+        axes.push_back(normAxis(a, in->size()));
+    SmallVector<int64_t> out;
+    for (auto [i, d] : llvm::enumerate(*in)) {
+      bool reduced = axes.empty() || llvm::is_contained(axes, int64_t(i));
+      if (!reduced)
+        out.push_back(d);
+      else if (r.getKeepdims())
+        out.push_back(1);
+    }
+    return out;
+  }
+  if (auto g = dyn_cast<onnxir::GemmOp>(op)) {
+    auto a = operandShape(0), b = operandShape(1);
+    if (failed(a) || failed(b) || a->size() != 2 || b->size() != 2)
+      return failure();
+    return SmallVector<int64_t>{(*a)[g.getTransA() ? 1 : 0],
+                                (*b)[g.getTransB() ? 0 : 1]};
+  }
+  return failure();
+}
+
+void raising::eraseDeadOps(func::FuncOp func) {
+  bool changed = true;
+  while (changed) {
+    changed = false;
+    for (Operation &op :
+         llvm::make_early_inc_range(llvm::reverse(func.getBody().front())))
+      if (op.use_empty() && !op.hasTrait<OpTrait::IsTerminator>() &&
+          isMemoryEffectFree(&op)) {
+        op.erase();
+        changed = true;
+      }
+  }
+}
+
+void raising::refreshFunctionType(func::FuncOp func) {
+  auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
+  func.setType(FunctionType::get(func.getContext(), func.getArgumentTypes(),
+                                 ret.getOperandTypes()));
+}
+
+bool raising::isShapeDetermined(Value v) {
+  llvm::SmallPtrSet<Operation *, 16> visited;
+  SmallVector<Value> work{v};
+  while (!work.empty()) {
+    Value cur = work.pop_back_val();
+    Operation *op = cur.getDefiningOp();
+    if (!op)
+      return false;
+    if (!visited.insert(op).second)
+      continue;
+    if (isa<onnxir::ShapeOp>(op) || getConstant(cur))
+      continue;
+    if (isa<llm::LLMDialect>(op->getDialect()))
+      return false;
+    for (Value operand : op->getOperands())
+      work.push_back(operand);
+  }
+  return true;
+}
+
+FailureOr<SmallVector<HostTensor>> raising::probe(const ModelInterface &model,
+                                                  Value v) {
+  SmallVector<HostTensor> out;
+  for (const DimAssignment &a : probeAssignments(model.graphHasPast)) {
+    Evaluator e(model, a);
+    auto t = e.eval(v);
+    if (failed(t))
+      return failure();
+    out.push_back(std::move(*t));
+  }
+  return out;
+}
+
+FailureOr<SmallVector<SmallVector<int64_t>>>
+raising::probeShapes(const ModelInterface &model, Value v) {
+  SmallVector<SmallVector<int64_t>> out;
+  for (const DimAssignment &a : probeAssignments(model.graphHasPast)) {
+    Evaluator e(model, a);
+    auto s = e.shape(v);
+    if (failed(s))
+      return failure();
+    out.push_back(*s);
+  }
+  return out;
+}
+
+std::optional<double> raising::probeScalar(const ModelInterface &model,
+                                           Value v) {
+  if (!isShapeDetermined(v))
+    return std::nullopt;
+  auto values = probe(model, v);
+  if (failed(values))
+    return std::nullopt;
+  std::optional<double> result;
+  for (const HostTensor &t : *values) {
+    if (t.getNumElements() != 1 || (!reference::isFloatKind(t.getKind()) &&
+                                    t.getKind() != reference::ElementKind::I64))
+      return std::nullopt;
+    double x = t.getDouble(0);
+    if (result && *result != x)
+      return std::nullopt;
+    result = x;
+  }
+  return result;
+}
+
+//===----------------------------------------------------------------------===//
+// Numeric checks and IR helpers
+//===----------------------------------------------------------------------===//
+
+HostTensor RandomTensors::uniform(ArrayRef<int64_t> shape, float lo, float hi) {
+  HostTensor t(reference::ElementKind::F32, shape);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  for (float &x : t.getMutableValues<float>())
+    x = dist(rng);
+  return t;
+}
+
+double raising::relativeError(const HostTensor &actual,
+                              const HostTensor &expected) {
+  if (actual.getShape() != expected.getShape())
+    return std::numeric_limits<double>::infinity();
+  double worst = 0;
+  for (int64_t i = 0; i < actual.getNumElements(); ++i) {
+    double a = actual.getDouble(i), e = expected.getDouble(i);
+    if (std::isnan(a) || std::isnan(e))
+      return std::numeric_limits<double>::infinity();
+    worst = std::max(worst, std::abs(a - e) / (1.0 + std::abs(e)));
+  }
+  return worst;
+}
+
+Value raising::getOrCreateWeight(OpBuilder &b, func::FuncOp func,
+                                 Value constant,
+                                 std::optional<ArrayRef<int64_t>> shape) {
+  ElementsAttr value = getConstant(constant);
+  assert(value && "not a constant");
+  if (shape && ArrayRef<int64_t>(cast<ShapedType>(value.getType()).getShape()) !=
+                   *shape) {
+    auto type = RankedTensorType::get(
+        *shape, cast<ShapedType>(value.getType()).getElementType());
+    if (auto dense = dyn_cast<DenseElementsAttr>(value))
+      value = dense.reshape(type);
+    else if (auto res = dyn_cast<DenseResourceElementsAttr>(value))
+      value = DenseResourceElementsAttr::get(type, res.getRawHandle());
+  }
+  std::string name = "weight";
+  if (auto w = constant.getDefiningOp<llm::WeightOp>())
+    name = w.getName().str();
+  else if (auto loc = dyn_cast<NameLoc>(constant.getLoc()))
+    name = loc.getName().str();
+  for (auto w : func.getOps<llm::WeightOp>())
+    if (w.getValue() == value && w.getName() == name)
+      return w.getResult();
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(&func.getBody().front());
+  return llm::WeightOp::create(b, constant.getLoc(), value.getType(),
+                               b.getStringAttr(name), value)
+      .getResult();
+}
+
+Value raising::castTo(OpBuilder &b, Location loc, Value v, Type type) {
+  if (v.getType() == type)
+    return v;
+  return tensor::CastOp::create(b, loc, type, v).getResult();
+}
+
+RankedTensorType raising::symbolicType(ArrayRef<SmallVector<int64_t>> shapes,
+                                       Type elementType) {
+  SmallVector<int64_t> dims(shapes.front());
+  for (const auto &s : shapes.drop_front())
+    for (auto [d, x] : llvm::zip(dims, s))
+      if (d != x)
+        d = ShapedType::kDynamic;
+  return RankedTensorType::get(dims, elementType);
+}

@@ -1,0 +1,162 @@
+//===- RaiseContext.h - Shared machinery of the raising passes --*- C++ -*-===//
+//
+// The raising recognises model-level structure in exported graphs by two
+// means that do not depend on how an exporter happened to spell it:
+//
+// * Symbolic dimensions are probed: the graph's dynamic sizes are the batch
+//   B, the new-token count S and the past length P, read off the function's
+//   arguments. A value whose computation reads the inputs only through
+//   `Shape` (shape arithmetic, masks, position ids, computed scales) can be
+//   evaluated for any concrete (B, S, P); evaluating it for several tells
+//   what it is (a constant, `P + s`, a causal mask, ...).
+// * Subgraphs between already-raised values are checked numerically: bind
+//   their inputs to random tensors, evaluate the ONNX ops, and compare with
+//   candidate llm ops evaluated on the same inputs.
+//===----------------------------------------------------------------------===//
+
+#ifndef FLIGHTLLM_LIB_CONVERSION_ONNXTOLLM_RAISECONTEXT_H
+#define FLIGHTLLM_LIB_CONVERSION_ONNXTOLLM_RAISECONTEXT_H
+
+#include "flightllm/Dialect/LLM/LLMDialect.h"
+#include "flightllm/Dialect/ONNX/ONNXDialect.h"
+#include "flightllm/Reference/HostTensor.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/SmallVector.h"
+
+#include <optional>
+#include <random>
+
+namespace flightllm::raising {
+
+using reference::HostTensor;
+
+/// Concrete values of the symbolic dimensions.
+struct DimAssignment {
+  int64_t batch, newTokens, past;
+};
+
+/// The assignments every probe is run with: they differ in every symbol so
+/// that a value equal across them is a constant, and keep sizes tiny.
+llvm::ArrayRef<DimAssignment> probeAssignments(bool hasPast);
+
+/// What the @forward arguments and results are.
+struct ModelInterface {
+  mlir::BlockArgument inputIds;
+  llvm::SmallVector<mlir::BlockArgument> pastKeys, pastValues;
+  /// True when the ONNX graph read its past arguments (decoder-with-past).
+  bool graphHasPast = false;
+
+  /// Reads the roles from the `llm.name` argument attributes written by
+  /// -llm-raise-signature. Fails (with a diagnostic) on other functions.
+  static mlir::FailureOr<ModelInterface> get(mlir::func::FuncOp func);
+
+  /// The concrete shape of an argument under `a`.
+  llvm::SmallVector<int64_t> argShape(mlir::BlockArgument arg,
+                                      const DimAssignment &a) const;
+};
+
+/// Evaluates values of a function (mixed onnx and llm ops) under one
+/// dimension assignment. Values can be bound to tensors; `onnx.Shape` of any
+/// value needs only that value's shape, which is derived from types,
+/// argument roles and op semantics without evaluating data.
+class Evaluator {
+public:
+  Evaluator(const ModelInterface &model, DimAssignment assignment)
+      : model(model), assignment(assignment) {}
+
+  void bind(mlir::Value v, HostTensor t) { values[v] = std::move(t); }
+
+  /// The value's data. Fails when it depends on unbound argument data or on
+  /// an op that cannot be evaluated; never emits diagnostics.
+  mlir::FailureOr<HostTensor> eval(mlir::Value v);
+  /// The value's concrete shape.
+  mlir::FailureOr<llvm::SmallVector<int64_t>> shape(mlir::Value v);
+
+  const DimAssignment &getAssignment() const { return assignment; }
+
+private:
+  mlir::FailureOr<llvm::SmallVector<int64_t>> inferShape(mlir::Operation *op,
+                                                         unsigned result);
+
+  const ModelInterface &model;
+  DimAssignment assignment;
+  llvm::DenseMap<mlir::Value, HostTensor> values;
+  llvm::DenseMap<mlir::Value, llvm::SmallVector<int64_t>> shapes;
+};
+
+/// True when `v` can be computed from constants and input shapes alone.
+bool isShapeDetermined(mlir::Value v);
+
+/// Evaluates a shape-determined value under every probe assignment.
+mlir::FailureOr<llvm::SmallVector<HostTensor>>
+probe(const ModelInterface &model, mlir::Value v);
+
+/// A scalar that is the same under every probe (a constant, or a constant
+/// computed from shapes such as GPT-2's sqrt(head size)).
+std::optional<double> probeScalar(const ModelInterface &model, mlir::Value v);
+
+/// The constant behind `v` (onnx.Constant or llm.weight), or null.
+mlir::ElementsAttr getConstant(mlir::Value v);
+
+/// Deterministic random tensors for numeric checks.
+class RandomTensors {
+public:
+  explicit RandomTensors(unsigned seed = 0x5eed) : rng(seed) {}
+  HostTensor uniform(llvm::ArrayRef<int64_t> shape, float lo = -1.f,
+                     float hi = 1.f);
+
+private:
+  std::mt19937 rng;
+};
+
+/// Largest |a - e| / (1 + |e|) over the elements, or infinity when the
+/// shapes or kinds differ.
+double relativeError(const HostTensor &actual, const HostTensor &expected);
+
+/// Tolerance of the numeric checks (fp32 round-off of the small probes).
+constexpr double kMatchTolerance = 2e-4;
+
+/// Creates (or reuses) the llm.weight holding the constant behind `v`,
+/// reshaped to `shape` when given. Weights are placed at the top of the
+/// function and named after the ONNX initializer.
+mlir::Value getOrCreateWeight(mlir::OpBuilder &b, mlir::func::FuncOp func,
+                              mlir::Value constant,
+                              std::optional<llvm::ArrayRef<int64_t>> shape = {});
+
+/// `v` with type `type`, through a tensor.cast when it differs (the casts
+/// between raised values fold away once their producers are raised too).
+mlir::Value castTo(mlir::OpBuilder &b, mlir::Location loc, mlir::Value v,
+                   mlir::Type type);
+
+/// The symbolic type of a value whose concrete shapes under the probe
+/// assignments are `shapes`: dimensions equal across them are static.
+mlir::RankedTensorType
+symbolicType(llvm::ArrayRef<llvm::SmallVector<int64_t>> shapes,
+             mlir::Type elementType);
+
+/// Concrete shapes of `v` under every probe assignment.
+mlir::FailureOr<llvm::SmallVector<llvm::SmallVector<int64_t>>>
+probeShapes(const ModelInterface &model, mlir::Value v);
+
+/// Erases every op without uses or side effects, last to first, until none
+/// is left: the ONNX shape arithmetic and the subgraphs llm ops replaced.
+void eraseDeadOps(mlir::func::FuncOp func);
+
+/// Makes the function's result types those of the values it returns (the
+/// raised values have more precise types than the exported graph's).
+void refreshFunctionType(mlir::func::FuncOp func);
+
+/// True for ops of the llm dialect (raised values are their results).
+bool isRaised(mlir::Value v);
+
+/// Evaluates one llm op on host tensors (the reference interpreter's
+/// semantics).
+mlir::FailureOr<llvm::SmallVector<HostTensor>>
+evaluateLLMOp(mlir::Operation *op, llvm::ArrayRef<HostTensor> operands);
+
+} // namespace flightllm::raising
+
+#endif // FLIGHTLLM_LIB_CONVERSION_ONNXTOLLM_RAISECONTEXT_H

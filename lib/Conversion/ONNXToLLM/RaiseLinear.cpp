@@ -1,0 +1,275 @@
+//===- RaiseLinear.cpp - MatMul/Gemm with constant weights -> llm.linear --===//
+
+#include "RaiseContext.h"
+#include "RaiseSweeps.h"
+
+#include "flightllm/Conversion/ONNXToLLM/Passes.h"
+
+namespace flightllm {
+#define GEN_PASS_DEF_RAISELINEARPASS
+#include "flightllm/Conversion/ONNXToLLM/Passes.h.inc"
+} // namespace flightllm
+
+using namespace mlir;
+using namespace flightllm;
+using namespace flightllm::raising;
+namespace onnxir = flightllm::onnxir;
+
+namespace {
+
+/// A constant matrix operand, possibly behind a 2-D transpose.
+struct WeightRef {
+  Value constant;
+  bool transposed = false;
+};
+
+std::optional<WeightRef> matchWeight(Value v) {
+  if (ElementsAttr c = getConstant(v))
+    if (cast<ShapedType>(c.getType()).getRank() == 2)
+      return WeightRef{v, false};
+  if (auto t = v.getDefiningOp<onnxir::TransposeOp>()) {
+    ElementsAttr c = getConstant(t.getData());
+    bool swap = !t.getPerm() || (t.getPerm()->size() == 2 &&
+                                 (*t.getPerm())[0] == 1 && (*t.getPerm())[1] == 0);
+    if (c && cast<ShapedType>(c.getType()).getRank() == 2 && swap)
+      return WeightRef{t.getData(), true};
+  }
+  return std::nullopt;
+}
+
+int64_t outFeatures(const WeightRef &w) {
+  auto type = cast<ShapedType>(getConstant(w.constant).getType());
+  return type.getDimSize(w.transposed ? 0 : 1);
+}
+
+/// A constant bias `[N]` (or `[1, .., N]`) added to `v`, when that Add is
+/// `v`'s only use.
+std::pair<Value, Operation *> matchBias(Value v, int64_t n) {
+  if (!v.hasOneUse())
+    return {};
+  auto add = dyn_cast<onnxir::AddOp>(*v.getUsers().begin());
+  if (!add)
+    return {};
+  Value other = add.getA() == v ? add.getB() : add.getA();
+  ElementsAttr c = getConstant(other);
+  if (!c)
+    return {};
+  auto type = cast<ShapedType>(c.getType());
+  if (type.getNumElements() != n || type.getRank() < 1 ||
+      type.getShape().back() != n)
+    return {};
+  return {other, add};
+}
+
+struct LinearRaiser {
+  func::FuncOp func;
+  const ModelInterface &model;
+  OpBuilder b;
+
+  LinearRaiser(func::FuncOp func, const ModelInterface &model)
+      : func(func), model(model), b(func.getContext()) {}
+
+  /// Builds `llm.linear(x, w, bias)` replacing `result`.
+  bool build(Operation *at, Value x, const WeightRef &w, Value bias,
+             Value result) {
+    auto xType = probedType(model, x);
+    if (failed(xType) || xType->getRank() < 1)
+      return false;
+    b.setInsertionPoint(at);
+    Value xc = castTo(b, at->getLoc(), x, *xType);
+    SmallVector<int64_t> shape(xType->getShape());
+    shape.back() = outFeatures(w);
+    auto type = RankedTensorType::get(shape, xType->getElementType());
+    Value weight = getOrCreateWeight(b, func, w.constant);
+    Value biasWeight;
+    if (bias) {
+      int64_t n = outFeatures(w);
+      biasWeight = getOrCreateWeight(b, func, bias, ArrayRef<int64_t>{n});
+    }
+    auto linear = llm::LinearOp::create(b, at->getLoc(), type, xc, weight,
+                                        biasWeight, w.transposed);
+    result.replaceAllUsesWith(linear.getResult());
+    return true;
+  }
+
+  bool raiseMatMul(onnxir::MatMulOp mm) {
+    std::optional<WeightRef> w = matchWeight(mm.getB());
+    if (!w || getConstant(mm.getA()))
+      return false;
+    auto [bias, add] = matchBias(mm.getY(), outFeatures(*w));
+    Value result = add ? add->getResult(0) : Value(mm.getY());
+    return build(add ? add : mm.getOperation(), mm.getA(), *w, bias, result);
+  }
+
+  bool raiseGemm(onnxir::GemmOp g) {
+    std::optional<WeightRef> w = matchWeight(g.getB());
+    if (!w || w->transposed || g.getTransA() || g.getAlpha().convertToFloat() != 1.0f)
+      return false;
+    w->transposed = g.getTransB() != 0;
+    Value bias = g.getC();
+    if (bias) {
+      ElementsAttr c = getConstant(bias);
+      if (!c || g.getBeta().convertToFloat() != 1.0f ||
+          cast<ShapedType>(c.getType()).getNumElements() != outFeatures(*w))
+        return false;
+    }
+    // GPT-2's Conv1D: Reshape(x, [-1, K]) -> Gemm -> Reshape(., [.., N]).
+    // The linear applies to the unflattened x when the outer reshape
+    // restores its leading dimensions.
+    Value x = g.getA(), result = g.getY();
+    Operation *at = g;
+    auto inner = x.getDefiningOp<onnxir::ReshapeOp>();
+    if (inner && g.getY().hasOneUse())
+      if (auto outer = dyn_cast<onnxir::ReshapeOp>(*g.getY().getUsers().begin())) {
+        auto inShapes = probeShapes(model, inner.getData());
+        auto outShapes = probeShapes(model, outer.getReshaped());
+        bool restores = succeeded(inShapes) && succeeded(outShapes);
+        for (size_t i = 0; restores && i < inShapes->size(); ++i) {
+          SmallVector<int64_t> want = (*inShapes)[i];
+          want.back() = outFeatures(*w);
+          restores = want == (*outShapes)[i];
+        }
+        if (restores) {
+          x = inner.getData();
+          result = outer.getReshaped();
+          at = outer;
+        }
+      }
+    return build(at, x, *w, bias, result);
+  }
+
+  /// One linear per part of a split output (fused QKV), slicing the weight.
+  bool raiseSplitOf(onnxir::SplitOp split) {
+    auto linear = split.getInput().getDefiningOp<llm::LinearOp>();
+    if (!linear || !linear.getResult().hasOneUse())
+      return false;
+    auto type = cast<RankedTensorType>(linear.getResult().getType());
+    int64_t axis = int64_t(split.getAxis());
+    if (axis < 0)
+      axis += type.getRank();
+    if (axis != type.getRank() - 1)
+      return false;
+    int64_t n = type.getShape().back();
+    SmallVector<int64_t> sizes;
+    if (split.getSplit()) {
+      auto values = probe(model, split.getSplit());
+      if (failed(values))
+        return false;
+      sizes = values->front().toInt64Vector();
+    } else {
+      int64_t parts = split.getNumResults();
+      if (n % parts)
+        return false;
+      sizes.assign(parts, n / parts);
+    }
+    if (sizes.size() != split.getNumResults())
+      return false;
+    auto weight = HostTensor::fromElementsAttr(
+        getConstant(linear.getWeight()));
+    std::optional<HostTensor> bias;
+    if (linear.getBias()) {
+      auto t = HostTensor::fromElementsAttr(getConstant(linear.getBias()));
+      if (!t) {
+        llvm::consumeError(t.takeError());
+        return false;
+      }
+      bias = std::move(*t);
+    }
+    if (!weight) {
+      llvm::consumeError(weight.takeError());
+      return false;
+    }
+    bool transposed = linear.getTransposeWeight();
+    auto weightOp = linear.getWeight().getDefiningOp<llm::WeightOp>();
+    b.setInsertionPoint(split);
+    int64_t start = 0;
+    for (auto [i, size] : llvm::enumerate(sizes)) {
+      HostTensor part = sliceColumns(*weight, start, size, transposed);
+      auto attr = part.toDenseElementsAttr(b.getContext());
+      std::string name = weightOp.getName().str() + ".part" + std::to_string(i);
+      Value w = createWeight(name, attr, linear.getLoc());
+      Value bw;
+      if (bias) {
+        HostTensor bpart = sliceColumns(bias->reshaped({1, n}), start, size,
+                                        /*transposed=*/false)
+                               .reshaped({size});
+        bw = createWeight(name + ".bias", bpart.toDenseElementsAttr(b.getContext()),
+                          linear.getLoc());
+      }
+      SmallVector<int64_t> shape(type.getShape());
+      shape.back() = size;
+      auto partType = RankedTensorType::get(shape, type.getElementType());
+      auto partLinear = llm::LinearOp::create(b, split.getLoc(), partType,
+                                              linear.getX(), w, bw, transposed);
+      split.getResult(i).replaceAllUsesWith(partLinear.getResult());
+      start += size;
+    }
+    split.erase();
+    linear.erase();
+    return true;
+  }
+
+  Value createWeight(StringRef name, DenseElementsAttr value, Location loc) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&func.getBody().front());
+    return llm::WeightOp::create(b, loc, value.getType(), b.getStringAttr(name),
+                                 value)
+        .getResult();
+  }
+
+  /// Columns [start, start + size) of a [K, N] matrix (rows of [N, K]).
+  static HostTensor sliceColumns(const HostTensor &w, int64_t start,
+                                 int64_t size, bool transposed) {
+    int64_t rows = w.getDim(0), cols = w.getDim(1);
+    unsigned elem = w.getElementSize();
+    ArrayRef<char> src = w.getRawData();
+    if (transposed) {
+      HostTensor out(w.getKind(), {size, cols});
+      std::memcpy(out.getMutableRawData().data(),
+                  src.data() + start * cols * elem, size * cols * elem);
+      return out;
+    }
+    HostTensor out(w.getKind(), {rows, size});
+    for (int64_t r = 0; r < rows; ++r)
+      std::memcpy(out.getMutableRawData().data() + r * size * elem,
+                  src.data() + (r * cols + start) * elem, size * elem);
+    return out;
+  }
+};
+
+} // namespace
+
+unsigned raising::raiseLinear(func::FuncOp func, const ModelInterface &model) {
+  LinearRaiser raiser(func, model);
+  unsigned changed = 0;
+  SmallVector<Operation *> candidates;
+  func.walk([&](Operation *op) {
+    if (isa<onnxir::MatMulOp, onnxir::GemmOp>(op))
+      candidates.push_back(op);
+  });
+  for (Operation *op : candidates) {
+    bool done = false;
+    if (auto mm = dyn_cast<onnxir::MatMulOp>(op))
+      done = raiser.raiseMatMul(mm);
+    else
+      done = raiser.raiseGemm(cast<onnxir::GemmOp>(op));
+    changed += done;
+  }
+  SmallVector<onnxir::SplitOp> splits;
+  func.walk([&](onnxir::SplitOp s) { splits.push_back(s); });
+  for (onnxir::SplitOp s : splits)
+    changed += raiser.raiseSplitOf(s);
+  return changed;
+}
+
+namespace {
+struct RaiseLinearPass : public flightllm::impl::RaiseLinearPassBase<RaiseLinearPass> {
+  void runOnOperation() override {
+    auto model = ModelInterface::get(getOperation());
+    if (failed(model))
+      return signalPassFailure();
+    raiseLinear(getOperation(), *model);
+    refreshFunctionType(getOperation());
+  }
+};
+} // namespace

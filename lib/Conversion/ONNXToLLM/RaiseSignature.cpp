@@ -1,0 +1,225 @@
+//===- RaiseSignature.cpp - The llm program signature ---------------------===//
+
+#include "RaiseSweeps.h"
+
+#include "flightllm/Conversion/ONNXToLLM/Passes.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "llvm/ADT/StringExtras.h"
+
+namespace flightllm {
+#define GEN_PASS_DEF_RAISESIGNATUREPASS
+#include "flightllm/Conversion/ONNXToLLM/Passes.h.inc"
+} // namespace flightllm
+
+using namespace mlir;
+using namespace flightllm;
+
+namespace {
+
+func::ReturnOp ret(func::FuncOp func) {
+  return cast<func::ReturnOp>(func.getBody().front().getTerminator());
+}
+
+enum class Role { InputIds, PastKey, PastValue, Logits, PresentKey, PresentValue };
+
+struct Slot {
+  Role role;
+  int64_t layer = -1;
+};
+
+/// Parses an HF optimum name (`past_key_values.3.value`, `present.3.key`);
+/// `_` may stand for `.` (the ONNX text syntax has no dots in names).
+std::optional<Slot> parseName(StringRef rawName, bool result) {
+  std::string dotted = rawName.str();
+  for (StringRef prefix : {"past_key_values_", "present_"})
+    if (StringRef(dotted).starts_with(prefix)) {
+      dotted[prefix.size() - 1] = '.';
+      size_t last = dotted.rfind('_');
+      if (last != std::string::npos && last >= prefix.size())
+        dotted[last] = '.';
+    }
+  StringRef name = dotted;
+  if (!result && name == "input_ids")
+    return Slot{Role::InputIds};
+  if (result && name == "logits")
+    return Slot{Role::Logits};
+  StringRef prefix = result ? "present." : "past_key_values.";
+  if (!name.consume_front(prefix))
+    return std::nullopt;
+  auto [index, kind] = name.split('.');
+  int64_t layer;
+  if (index.getAsInteger(10, layer) || layer < 0)
+    return std::nullopt;
+  if (kind == "key")
+    return Slot{result ? Role::PresentKey : Role::PastKey, layer};
+  if (kind == "value")
+    return Slot{result ? Role::PresentValue : Role::PastValue, layer};
+  return std::nullopt;
+}
+
+std::string slotName(const Slot &s) {
+  switch (s.role) {
+  case Role::InputIds:
+    return "input_ids";
+  case Role::Logits:
+    return "logits";
+  case Role::PastKey:
+    return "past_key_values." + std::to_string(s.layer) + ".key";
+  case Role::PastValue:
+    return "past_key_values." + std::to_string(s.layer) + ".value";
+  case Role::PresentKey:
+    return "present." + std::to_string(s.layer) + ".key";
+  case Role::PresentValue:
+    return "present." + std::to_string(s.layer) + ".value";
+  }
+  return "";
+}
+
+/// The slot a value of `type` takes when it has no recognisable name: the
+/// position among the graph's values decides the layer, as in HF exports.
+std::optional<Slot> slotByShape(Type type, bool result, unsigned index) {
+  auto t = dyn_cast<RankedTensorType>(type);
+  if (!t)
+    return std::nullopt;
+  if (!result && index == 0 && t.getRank() == 2 &&
+      t.getElementType().isSignlessInteger())
+    return Slot{Role::InputIds};
+  if (result && index == 0 && t.getRank() == 3)
+    return Slot{Role::Logits};
+  if (t.getRank() == 4 && index >= 1) {
+    int64_t layer = (index - 1) / 2;
+    bool key = (index - 1) % 2 == 0;
+    if (result)
+      return Slot{key ? Role::PresentKey : Role::PresentValue, layer};
+    return Slot{key ? Role::PastKey : Role::PastValue, layer};
+  }
+  return std::nullopt;
+}
+
+/// Where a slot must stand: input_ids / logits first, then key and value of
+/// layer 0, 1, ...
+unsigned expectedIndex(const Slot &s) {
+  if (s.role == Role::InputIds || s.role == Role::Logits)
+    return 0;
+  bool key = s.role == Role::PastKey || s.role == Role::PresentKey;
+  return 1 + 2 * s.layer + (key ? 0 : 1);
+}
+
+struct RaiseSignaturePass
+    : public flightllm::impl::RaiseSignaturePassBase<RaiseSignaturePass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto funcs = llvm::to_vector(module.getOps<func::FuncOp>());
+    if (funcs.size() != 1) {
+      module.emitError() << "expected one graph function, found "
+                         << funcs.size();
+      return signalPassFailure();
+    }
+    func::FuncOp func = funcs.front();
+    if (failed(raise(func)))
+      signalPassFailure();
+  }
+
+  LogicalResult raise(func::FuncOp func) {
+    OpBuilder b(func.getContext());
+    auto nameOf = [&](DictionaryAttr attrs) -> StringRef {
+      if (auto n = attrs ? attrs.getAs<StringAttr>("onnx.name") : StringAttr())
+        return n.getValue();
+      if (auto n = attrs ? attrs.getAs<StringAttr>("llm.name") : StringAttr())
+        return n.getValue();
+      return "";
+    };
+
+    // Arguments.
+    bool hasPast = false;
+    for (BlockArgument arg : func.getArguments()) {
+      unsigned i = arg.getArgNumber();
+      StringRef name = nameOf(func.getArgAttrDict(i));
+      std::optional<Slot> slot = parseName(name, /*result=*/false);
+      if (!slot && name.empty())
+        slot = slotByShape(arg.getType(), false, i);
+      if (!slot)
+        return emitError(arg.getLoc())
+               << "unsupported model input '" << name
+               << "': the llm program takes input_ids and "
+                  "past_key_values.N.key/value only";
+      if (expectedIndex(*slot) != i)
+        return emitError(arg.getLoc())
+               << "model input '" << name << "' is at position " << i
+               << ", expected " << expectedIndex(*slot)
+               << " (input_ids, then each layer's past key and value)";
+      hasPast |= slot->role != Role::InputIds;
+      func.setArgAttrs(i, b.getDictionaryAttr(b.getNamedAttr(
+                              "llm.name", b.getStringAttr(slotName(*slot)))));
+    }
+    if (!func.getNumArguments() ||
+        !isa<RankedTensorType>(func.getArgument(0).getType()))
+      return func.emitError("the model has no input_ids input");
+
+    // Results.
+    SmallVector<Type> presentTypes;
+    for (unsigned i = 0; i < func.getNumResults(); ++i) {
+      StringRef name = nameOf(func.getResultAttrDict(i));
+      std::optional<Slot> slot = parseName(name, /*result=*/true);
+      if (!slot && name.empty())
+        slot = slotByShape(func.getResultTypes()[i], true, i);
+      if (!slot)
+        return func.emitError() << "unsupported model output '" << name
+                                << "': the llm program returns logits and "
+                                   "present.N.key/value only";
+      if (expectedIndex(*slot) != i)
+        return func.emitError()
+               << "model output '" << name << "' is at position " << i
+               << ", expected " << expectedIndex(*slot);
+      func.setResultAttrs(i, b.getDictionaryAttr(b.getNamedAttr(
+                                 "llm.name", b.getStringAttr(slotName(*slot)))));
+      if (slot->role != Role::Logits)
+        presentTypes.push_back(func.getResultTypes()[i]);
+    }
+    if (presentTypes.empty() || presentTypes.size() % 2)
+      return func.emitError(
+          "expected present.N.key/value outputs for every layer");
+
+    // A prefill graph gets the past arguments the program always has. Their
+    // head count and head size are the presents'; exporters often leave
+    // those dynamic in the types, so they are probed.
+    if (!hasPast) {
+      raising::ModelInterface model;
+      model.inputIds = func.getArgument(0);
+      for (auto [i, type] : llvm::enumerate(presentTypes)) {
+        Value present = ret(func).getOperand(1 + i);
+        auto probed = raising::probedType(model, present);
+        auto t = dyn_cast<RankedTensorType>(type);
+        if (succeeded(probed) && (!t || !t.hasStaticShape()))
+          t = *probed;
+        if (!t || t.getRank() != 4 || t.isDynamicDim(1) || t.isDynamicDim(3))
+          return func.emitError()
+                 << "present output " << i
+                 << " must be [batch, kv_heads, length, head_dim] with static "
+                    "heads and head size, got "
+                 << type;
+        SmallVector<int64_t> shape(t.getShape());
+        shape[0] = shape[2] = ShapedType::kDynamic;
+        Slot slot{i % 2 ? Role::PastValue : Role::PastKey, int64_t(i / 2)};
+        if (failed(func.insertArgument(
+                1 + i, RankedTensorType::get(shape, t.getElementType()),
+                b.getDictionaryAttr(b.getNamedAttr(
+                    "llm.name", b.getStringAttr(slotName(slot)))),
+                func.getLoc())))
+          return failure();
+      }
+    } else {
+      func->setAttr("llm.graph_has_past", b.getUnitAttr());
+    }
+    if (func.getNumArguments() != 1 + presentTypes.size())
+      return func.emitError() << "the model has " << func.getNumArguments() - 1
+                              << " past inputs but " << presentTypes.size()
+                              << " present outputs";
+    func.setSymName("forward");
+    return success();
+  }
+};
+
+} // namespace
