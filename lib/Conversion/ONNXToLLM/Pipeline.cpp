@@ -24,6 +24,7 @@ struct RaiseLayersPass : public flightllm::impl::RaiseLayersPassBase<RaiseLayers
     auto model = ModelInterface::get(func);
     if (failed(model))
       return signalPassFailure();
+    eraseDeadOps(func);
     for (unsigned sweep = 0; sweep < maxSweeps; ++sweep) {
       unsigned changed = raiseElementwise(func, *model);
       changed += raiseNorms(func, *model);

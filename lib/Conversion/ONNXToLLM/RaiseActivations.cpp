@@ -81,11 +81,8 @@ namespace {
 struct RaiseActivationsPass
     : public flightllm::impl::RaiseActivationsPassBase<RaiseActivationsPass> {
   void runOnOperation() override {
-    auto model = ModelInterface::get(getOperation());
-    if (failed(model))
-      return signalPassFailure();
-    raiseActivations(getOperation(), *model);
-    refreshFunctionType(getOperation());
+    if (failed(runOneSweep(getOperation(), raiseActivations)))
+      signalPassFailure();
   }
 };
 } // namespace

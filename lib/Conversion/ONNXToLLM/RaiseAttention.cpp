@@ -238,8 +238,15 @@ struct AttentionRaiser {
       return fail("expected two rotary tables (cos and sin)");
     }
 
+    // Right after the last input: the present caches may already be read
+    // (by Shape ops) before the attention output is computed.
     Location loc = softmax.getLoc();
-    b.setInsertionPoint(site->out.getDefiningOp());
+    Operation *last = nullptr;
+    for (Value in : {site->q, site->k, site->v})
+      if (Operation *def = in.getDefiningOp())
+        if (!last || last->isBeforeInBlock(def))
+          last = def;
+    b.setInsertionPointAfter(last);
     Value q = castTo(b, loc, site->q, *qType);
     Value k = castTo(b, loc, site->k, *kType);
     Value v = castTo(b, loc, site->v, *vType);
@@ -318,9 +325,12 @@ struct RaiseAttentionPass
     : public flightllm::impl::RaiseAttentionPassBase<RaiseAttentionPass> {
   void runOnOperation() override {
     auto model = ModelInterface::get(getOperation());
-    if (failed(model) ||
-        failed(raiseAttention(getOperation(), *model, /*report=*/true)))
+    if (failed(model))
       return signalPassFailure();
+    eraseDeadOps(getOperation());
+    if (failed(raiseAttention(getOperation(), *model, /*report=*/true)))
+      return signalPassFailure();
+    eraseDeadOps(getOperation());
     refreshFunctionType(getOperation());
   }
 };

@@ -621,6 +621,9 @@ Value raising::getOrCreateWeight(OpBuilder &b, func::FuncOp func,
   std::string name = "weight";
   if (auto w = constant.getDefiningOp<llm::WeightOp>())
     name = w.getName().str();
+  else if (auto attr = constant.getDefiningOp()->getAttrOfType<StringAttr>(
+               "onnx.name"))
+    name = attr.str();
   else if (auto loc = dyn_cast<NameLoc>(constant.getLoc()))
     name = loc.getName().str();
   for (auto w : func.getOps<llm::WeightOp>())

@@ -65,11 +65,8 @@ namespace {
 struct RaiseElementwisePass
     : public flightllm::impl::RaiseElementwisePassBase<RaiseElementwisePass> {
   void runOnOperation() override {
-    auto model = ModelInterface::get(getOperation());
-    if (failed(model))
-      return signalPassFailure();
-    raiseElementwise(getOperation(), *model);
-    refreshFunctionType(getOperation());
+    if (failed(runOneSweep(getOperation(), raiseElementwise)))
+      signalPassFailure();
   }
 };
 } // namespace

@@ -104,11 +104,8 @@ namespace {
 struct RaiseEmbeddingsPass
     : public flightllm::impl::RaiseEmbeddingsPassBase<RaiseEmbeddingsPass> {
   void runOnOperation() override {
-    auto model = ModelInterface::get(getOperation());
-    if (failed(model))
-      return signalPassFailure();
-    raiseEmbeddings(getOperation(), *model);
-    refreshFunctionType(getOperation());
+    if (failed(runOneSweep(getOperation(), raiseEmbeddings)))
+      signalPassFailure();
   }
 };
 } // namespace

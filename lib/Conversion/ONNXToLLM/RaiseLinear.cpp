@@ -265,11 +265,8 @@ unsigned raising::raiseLinear(func::FuncOp func, const ModelInterface &model) {
 namespace {
 struct RaiseLinearPass : public flightllm::impl::RaiseLinearPassBase<RaiseLinearPass> {
   void runOnOperation() override {
-    auto model = ModelInterface::get(getOperation());
-    if (failed(model))
-      return signalPassFailure();
-    raiseLinear(getOperation(), *model);
-    refreshFunctionType(getOperation());
+    if (failed(runOneSweep(getOperation(), raiseLinear)))
+      signalPassFailure();
   }
 };
 } // namespace

@@ -64,8 +64,23 @@ struct NormRaiser {
     return true;
   }
 
+  /// The variance of a LayerNorm: mean((x - anchor)^2).
+  static bool isOwnVariance(Operation *op, onnxir::ReduceMeanOp anchor) {
+    auto r = dyn_cast<onnxir::ReduceMeanOp>(op);
+    Operation *square = r ? r.getData().getDefiningOp() : nullptr;
+    if (!square || !isa<onnxir::PowOp, onnxir::MulOp>(square))
+      return false;
+    auto sub = square->getOperand(0).getDefiningOp<onnxir::SubOp>();
+    return sub && sub.getB() == anchor.getReduced();
+  }
+
   bool raiseAround(onnxir::ReduceMeanOp anchor) {
-    auto region = collectRegion(anchor, /*maxOps=*/32, isNormOp);
+    // Another norm's ReduceMean downstream ends this one.
+    auto region = collectRegion(anchor, /*maxOps=*/32, isNormOp,
+                                [&](Operation *op) {
+                                  return isa<onnxir::ReduceMeanOp>(op) &&
+                                         !isOwnVariance(op, anchor);
+                                });
     if (failed(region) || region->inputs.size() != 1 ||
         region->outputs.size() != 1)
       return false;
@@ -162,11 +177,8 @@ unsigned raising::raiseNorms(func::FuncOp func, const ModelInterface &model) {
 namespace {
 struct RaiseNormsPass : public flightllm::impl::RaiseNormsPassBase<RaiseNormsPass> {
   void runOnOperation() override {
-    auto model = ModelInterface::get(getOperation());
-    if (failed(model))
-      return signalPassFailure();
-    raiseNorms(getOperation(), *model);
-    refreshFunctionType(getOperation());
+    if (failed(runOneSweep(getOperation(), raiseNorms)))
+      signalPassFailure();
   }
 };
 } // namespace

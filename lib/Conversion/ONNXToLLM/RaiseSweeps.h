@@ -25,6 +25,20 @@ mlir::FailureOr<unsigned> raiseAttention(mlir::func::FuncOp func,
                                          const ModelInterface &model,
                                          bool reportFailures);
 
+/// The body of a pass that runs one sweep: read the model interface, sweep,
+/// and give the function the refined result types.
+template <typename Sweep>
+mlir::LogicalResult runOneSweep(mlir::func::FuncOp func, Sweep sweep) {
+  auto model = ModelInterface::get(func);
+  if (mlir::failed(model))
+    return mlir::failure();
+  eraseDeadOps(func); // Replaced subgraphs would look like live users.
+  sweep(func, *model);
+  eraseDeadOps(func);
+  refreshFunctionType(func);
+  return mlir::success();
+}
+
 /// The shared `llm.position_ids` with `offset`, created on first use.
 mlir::Value getOrCreatePositionIds(mlir::OpBuilder &b, mlir::func::FuncOp func,
                                    const ModelInterface &model, int64_t offset);
@@ -43,9 +57,12 @@ struct Subgraph {
 /// reads no data) and everything they compute from, back to raised values,
 /// arguments, constants and shape-determined values. Fails when it grows past
 /// `maxOps` or meets an op outside `allowed` (when given).
+/// Users for which `isBoundary` holds are left out (what they read becomes an
+/// output).
 mlir::FailureOr<Subgraph>
 collectRegion(mlir::Operation *anchor, unsigned maxOps,
-              llvm::function_ref<bool(mlir::Operation *)> allowed = nullptr);
+              llvm::function_ref<bool(mlir::Operation *)> allowed = nullptr,
+              llvm::function_ref<bool(mlir::Operation *)> isBoundary = nullptr);
 
 /// Backward closure of `v` through onnx ops (same stopping rules).
 Subgraph backwardRegion(mlir::Value v);

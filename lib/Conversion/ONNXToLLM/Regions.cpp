@@ -35,7 +35,8 @@ static Operation *classifyOperand(Value v, Subgraph &r) {
 }
 
 FailureOr<Subgraph> raising::collectRegion(Operation *anchor, unsigned maxOps,
-                                         function_ref<bool(Operation *)> allowed) {
+                                         function_ref<bool(Operation *)> allowed,
+                                         function_ref<bool(Operation *)> isBoundary) {
   Subgraph r;
   llvm::DenseSet<Operation *> forwardOps;
   std::deque<std::pair<Operation *, bool>> work{{anchor, true}};
@@ -50,7 +51,8 @@ FailureOr<Subgraph> raising::collectRegion(Operation *anchor, unsigned maxOps,
       return failure();
     if (forward)
       for (Operation *user : op->getUsers())
-        if (isONNX(user) && !isa<onnxir::ShapeOp>(user))
+        if (isONNX(user) && !isa<onnxir::ShapeOp>(user) &&
+            !(isBoundary && isBoundary(user)))
           work.push_back({user, true});
     for (Value operand : op->getOperands()) {
       Operation *def = classifyOperand(operand, r);
