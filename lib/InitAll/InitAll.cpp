@@ -7,6 +7,7 @@
 #include "flightllm/Dialect/Flight/FlightDialect.h"
 #include "flightllm/Dialect/LLM/LLMDialect.h"
 #include "flightllm/Dialect/ONNX/ONNXDialect.h"
+#include "flightllm/Dialect/ONNX/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/DialectRegistry.h"
@@ -22,5 +23,6 @@ void flightllm::registerAllPasses() {
   mlir::registerCanonicalizerPass();
   mlir::registerCSEPass();
   mlir::registerSymbolDCEPass();
+  onnxir::registerONNXTransformsPasses();
   registerONNXToLLMPipeline();
 }

@@ -1,0 +1,59 @@
+//===- Interpreter.h - fp32 reference interpreter of llm functions -*- C++ -*-===//
+//
+// Executes a function of `llm` ops on the host, op by op, with the semantics
+// written in docs/llm-dialect.md. Arithmetic is f32; a value whose element
+// type is f16 or bf16 is rounded to that type after the op that produces it,
+// so narrow programs see the same rounding as the spec prescribes.
+//
+// Preparing a function checks that every op is supported and decodes every
+// `llm.weight` once (any element type, dense or dense_resource); runs then
+// only execute the compute ops. Problems are reported as MLIR diagnostics at
+// the location of the op (or function) at fault, never as crashes: runtime
+// shapes that disagree, ids outside a table, positions outside a rotary
+// table.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef FLIGHTLLM_INTERPRETER_INTERPRETER_H
+#define FLIGHTLLM_INTERPRETER_INTERPRETER_H
+
+#include "flightllm/Reference/HostTensor.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Support/LLVM.h"
+#include "llvm/ADT/SmallVector.h"
+
+#include <memory>
+
+namespace flightllm::interpreter {
+
+using reference::HostTensor;
+
+class Interpreter {
+public:
+  /// Checks that `func` is a single block of supported ops (llm ops and the
+  /// return) and decodes its weights. Emits an error at each unsupported op
+  /// and returns failure if there is one. `func` must outlive the result.
+  static mlir::FailureOr<std::unique_ptr<Interpreter>>
+  create(mlir::func::FuncOp func);
+  ~Interpreter();
+
+  /// Runs the function on `args`, one tensor per argument. Each argument is
+  /// converted to its declared element type (floats to floats, integers to
+  /// integers) and must match the static dimensions of its type. Results
+  /// have their declared element types.
+  mlir::FailureOr<llvm::SmallVector<HostTensor>>
+  run(llvm::ArrayRef<HostTensor> args);
+
+  mlir::func::FuncOp getFunction() const;
+
+  class Impl;
+
+private:
+  explicit Interpreter(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl;
+};
+
+} // namespace flightllm::interpreter
+
+#endif // FLIGHTLLM_INTERPRETER_INTERPRETER_H
