@@ -25,6 +25,6 @@ llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 tool_dirs = [config.flightllm_tools_dir, config.llvm_tools_dir]
-tools = ["flightllm-opt", "flightllm-compile"]
+tools = ["flightllm-opt", "flightllm-compile", "flightllm-run"]
 llvm_config.add_tool_substitutions(
     [ToolSubst(t, unresolved="ignore") for t in tools], tool_dirs)

@@ -341,10 +341,11 @@ FailureOr<Results> onnxeval::evaluate(EvalContext &ctx, onnxir::SliceOp op) {
         count = int64_t((uint64_t(start - end) + magnitude - 1) / magnitude);
     }
     shape[axis] = count;
-    if (count) {
+    if (count)
       base += start * inStrides[axis];
-      strides[axis] = step * inStrides[axis]; // |step| < 2 * dim here.
-    }
+    // With two or more elements |step| < dim, so the product cannot
+    // overflow; a single element never moves along the axis.
+    strides[axis] = count > 1 ? step * inStrides[axis] : 0;
   }
   return single(gatherStrided(ctx, data, shape, strides, base));
 }
@@ -357,15 +358,18 @@ FailureOr<Results> onnxeval::evaluate(EvalContext &ctx, onnxir::SplitOp op) {
   int64_t dim = input.getDim(*axis);
   int64_t numOutputs = op->getNumResults();
   SmallVector<int64_t> sizes;
-  if (const HostTensor *split = ctx.operand(op, 1)) {
+  // An empty `split` means equal parts, as if it were absent.
+  const HostTensor *split = ctx.operand(op, 1);
+  if (split && split->getNumElements() != 0) {
     auto v = readVector(ctx, *split, "split");
     if (failed(v))
       return failure();
     sizes = *v;
     int64_t total = 0;
     for (int64_t s : sizes) {
-      if (s < 0) {
-        ctx.error() << "split sizes must be non-negative";
+      if (s < 0 || s > dim) {
+        ctx.error() << "split size " << s << " is out of range [0, " << dim
+                    << "]";
         return failure();
       }
       total += s;

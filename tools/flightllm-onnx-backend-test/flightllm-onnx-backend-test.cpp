@@ -11,7 +11,8 @@
 // allow-list), then a per-operator table and `N passed, M failed` over the
 // allow-listed tests. The exit code is non-zero iff an allow-listed test
 // does not pass. Outputs are compared like the ONNX backend does: rtol 1e-3,
-// atol 1e-7, integers and bools exactly, NaN equal to NaN.
+// atol 1e-7, integers and bools exactly, NaN equal to NaN. With
+// --fold-constants the models go through onnx-fold-constants first.
 //===----------------------------------------------------------------------===//
 
 #include "flightllm/Import/ONNXImporter.h"
@@ -19,11 +20,13 @@
 #include "flightllm/Reference/ONNXEvaluator.h"
 
 #include "flightllm/Dialect/ONNX/ONNXDialect.h"
+#include "flightllm/Dialect/ONNX/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/TypeUtilities.h"
+#include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringMap.h"
@@ -64,6 +67,12 @@ cl::opt<std::string> filter("filter",
                             cl::desc("Only run tests whose name matches"),
                             cl::value_desc("regex"), cl::cat(category));
 
+cl::opt<bool> foldConstants(
+    "fold-constants",
+    cl::desc("Run onnx-fold-constants on each model before evaluating it "
+             "(checks that folding preserves the results)"),
+    cl::init(false), cl::cat(category));
+
 cl::opt<bool> verbose("v", cl::desc("Print every diagnostic and data set"),
                       cl::init(false), cl::cat(category));
 
@@ -84,8 +93,12 @@ StringRef statusName(Status s) {
 }
 
 struct Outcome {
-  Status status = Status::Pass;
+  Outcome(Status status = Status::Pass, std::string reason = {})
+      : status(status), reason(std::move(reason)) {}
+  Status status;
   std::string reason;
+  /// With -v: one line per data set that matched.
+  std::string details;
 };
 
 /// Collects diagnostics as text while alive.
@@ -193,10 +206,18 @@ Outcome runTest(StringRef testDir, MLIRContext &ctx) {
     if (!module)
       return {Status::ImportError, diags.summary()};
   }
+  if (foldConstants) {
+    DiagnosticCollector diags(&ctx);
+    PassManager pm(&ctx);
+    pm.addPass(onnxir::createONNXFoldConstantsPass());
+    if (failed(pm.run(*module)))
+      return {Status::EvalError, "onnx-fold-constants: " + diags.summary()};
+  }
   auto func = module->lookupSymbol<func::FuncOp>("main");
   if (!func)
     return {Status::ImportError, "the module has no @main"};
 
+  Outcome outcome;
   std::vector<std::string> sets = listDirs(testDir, "test_data_set_");
   if (sets.empty())
     return {Status::Fail, "no test_data_set_* directory"};
@@ -228,11 +249,11 @@ Outcome runTest(StringRef testDir, MLIRContext &ctx) {
         return {Status::Fail,
                 set + " output " + std::to_string(k) + ": " + *mismatch};
     }
-    if (verbose)
-      llvm::outs() << "  " << set << ": " << inputs->size() << " inputs, "
-                   << expected->size() << " outputs match\n";
+    outcome.details += "  " + set + ": " + std::to_string(inputs->size()) +
+                       " inputs, " + std::to_string(expected->size()) +
+                       " outputs match\n";
   }
-  return {};
+  return outcome;
 }
 
 /// Reads the allow-list: one test name per line, '#' starts a comment.
@@ -319,6 +340,8 @@ int main(int argc, char **argv) {
                    << (listed ? "" : " (not in allow-list)") << ": "
                    << outcome.reason << "\n";
     }
+    if (verbose)
+      llvm::outs() << outcome.details;
   }
   // Allow-listed tests that were not found (or use unsupported ops) fail.
   for (const auto &entry : *allowlist) {

@@ -47,6 +47,8 @@ private:
   std::optional<SmallVector<HostTensor>>
   evaluateOnConstants(Operation *op, llvm::SetVector<Operation *> &operandDefs);
   std::optional<SmallVector<HostTensor>> foldStaticShape(ShapeOp op);
+  std::optional<SmallVector<HostTensor>>
+  foldGatherOfShape(GatherOp op, llvm::SetVector<Operation *> &operandDefs);
   /// Replaces the results of `op` by constants; returns true if `op` is gone.
   bool replaceWithConstants(Operation *op, ArrayRef<HostTensor> values);
 };
@@ -91,21 +93,62 @@ ONNXFoldConstantsPass::evaluateOnConstants(
   return std::move(*results);
 }
 
-std::optional<SmallVector<HostTensor>>
-ONNXFoldConstantsPass::foldStaticShape(ShapeOp op) {
-  auto type = dyn_cast<RankedTensorType>(op.getData().getType());
+/// The dimensions of `shape`'s input that it selects, if its input is ranked.
+std::optional<ArrayRef<int64_t>> selectedDims(ShapeOp shape) {
+  auto type = dyn_cast<RankedTensorType>(shape.getData().getType());
   if (!type)
     return std::nullopt;
   std::optional<int64_t> end;
-  if (op.getEnd())
-    end = int64_t(*op.getEnd());
-  auto [first, last] =
-      reference::getShapeOpRange(type.getRank(), int64_t(op.getStart()), end);
-  ArrayRef<int64_t> dims = type.getShape().slice(first, last - first);
-  if (llvm::any_of(dims, ShapedType::isDynamic))
+  if (shape.getEnd())
+    end = int64_t(*shape.getEnd());
+  auto [first, last] = reference::getShapeOpRange(
+      type.getRank(), int64_t(shape.getStart()), end);
+  return type.getShape().slice(first, last - first);
+}
+
+std::optional<SmallVector<HostTensor>>
+ONNXFoldConstantsPass::foldStaticShape(ShapeOp op) {
+  std::optional<ArrayRef<int64_t>> dims = selectedDims(op);
+  if (!dims || llvm::any_of(*dims, ShapedType::isDynamic))
     return std::nullopt;
   SmallVector<HostTensor> results;
-  results.push_back(HostTensor::get<int64_t>({int64_t(dims.size())}, dims));
+  results.push_back(HostTensor::get<int64_t>({int64_t(dims->size())}, *dims));
+  return results;
+}
+
+std::optional<SmallVector<HostTensor>> ONNXFoldConstantsPass::foldGatherOfShape(
+    GatherOp op, llvm::SetVector<Operation *> &operandDefs) {
+  // Gather(Shape(x), constant indices) picking static dimensions of x, the
+  // usual way exporters read one dimension (x.size(1)).
+  auto shape = op.getData().getDefiningOp<ShapeOp>();
+  ElementsAttr indices;
+  if (!shape || !matchPattern(op.getIndices(), m_Constant(&indices)))
+    return std::nullopt;
+  std::optional<ArrayRef<int64_t>> dims = selectedDims(shape);
+  std::optional<int64_t> count = staticNumElements(indices.getType());
+  if (!dims || !count || *count > maxElements)
+    return std::nullopt;
+  auto idx = HostTensor::fromElementsAttr(indices);
+  if (!idx) {
+    llvm::consumeError(idx.takeError());
+    return std::nullopt;
+  }
+  int64_t n = dims->size();
+  HostTensor result(reference::ElementKind::I64, idx->getShape());
+  MutableArrayRef<int64_t> values = result.getMutableValues<int64_t>();
+  for (int64_t i = 0; i < *count; ++i) {
+    int64_t k = idx->getInt(i);
+    if (k < -n || k >= n)
+      return std::nullopt; // Out of range: the evaluator would reject it.
+    int64_t dim = (*dims)[k < 0 ? k + n : k];
+    if (ShapedType::isDynamic(dim))
+      return std::nullopt;
+    values[i] = dim;
+  }
+  operandDefs.insert(shape);
+  operandDefs.insert(op.getIndices().getDefiningOp());
+  SmallVector<HostTensor> results;
+  results.push_back(std::move(result));
   return results;
 }
 
@@ -144,19 +187,22 @@ void ONNXFoldConstantsPass::runOnOperation() {
     if (isa_and_nonnull<ONNXDialect>(op->getDialect()) && !isa<ConstantOp>(op))
       ops.push_back(op);
   });
-  // Constants whose users were folded; erased at the end if now unused.
+  // Producers of folded ops' operands (constants, a Shape read by a
+  // Gather); erased at the end if nothing uses them any more.
   llvm::SetVector<Operation *> operandDefs;
   for (Operation *op : ops) {
     std::optional<SmallVector<HostTensor>> values;
     if (auto shape = dyn_cast<ShapeOp>(op))
       values = foldStaticShape(shape);
+    else if (auto gather = dyn_cast<GatherOp>(op))
+      values = foldGatherOfShape(gather, operandDefs);
     if (!values)
       values = evaluateOnConstants(op, operandDefs);
     if (values)
       replaceWithConstants(op, *values);
   }
   for (Operation *def : operandDefs)
-    if (isa<ConstantOp>(def) && def->use_empty())
+    if (isa<ConstantOp, ShapeOp>(def) && def->use_empty())
       def->erase();
 }
 

@@ -43,6 +43,32 @@ func.func @shape_dynamic_dimension(%x: tensor<?x3x5xf32>) -> tensor<2xi64> {
 
 // -----
 
+// Gather of a Shape picks static dimensions (negative indices too) of an
+// input whose other dimensions are dynamic; the Shape goes away with it.
+// CHECK-LABEL: func @gather_static_dims_of_shape
+// CHECK-NEXT: %[[D:.*]] = "onnx.Constant"() <{value = dense<[8, 4]> : tensor<2xi64>}>
+// CHECK-NEXT: return %[[D]]
+func.func @gather_static_dims_of_shape(%x: tensor<?x4x?x8xf32>) -> tensor<2xi64> {
+  %s = "onnx.Shape"(%x) : (tensor<?x4x?x8xf32>) -> tensor<4xi64>
+  %i = "onnx.Constant"() <{value = dense<[-1, 1]> : tensor<2xi64>}> : () -> tensor<2xi64>
+  %g = "onnx.Gather"(%s, %i) <{axis = 0 : i64}> : (tensor<4xi64>, tensor<2xi64>) -> tensor<2xi64>
+  return %g : tensor<2xi64>
+}
+
+// -----
+
+// CHECK-LABEL: func @gather_dynamic_dim_of_shape
+// CHECK: "onnx.Shape"
+// CHECK: "onnx.Gather"
+func.func @gather_dynamic_dim_of_shape(%x: tensor<?x4xf32>) -> tensor<i64> {
+  %s = "onnx.Shape"(%x) : (tensor<?x4xf32>) -> tensor<2xi64>
+  %i = "onnx.Constant"() <{value = dense<0> : tensor<i64>}> : () -> tensor<i64>
+  %g = "onnx.Gather"(%s, %i) <{axis = 0 : i64}> : (tensor<2xi64>, tensor<i64>) -> tensor<i64>
+  return %g : tensor<i64>
+}
+
+// -----
+
 // A result type more precise than the declared one goes to onnx users; the
 // function's return keeps the op whose declared type it needs.
 // CHECK-LABEL: func @range_refines_type

@@ -13,7 +13,9 @@ def ONNXFoldConstantsPass : Pass<"onnx-fold-constants"> {
     with `onnx.Constant`s holding dense values. Ops are visited in order, so
     chains (Shape -> Gather -> Unsqueeze -> Concat -> Reshape's shape) fold in
     one run. `onnx.Shape` also folds when the dimensions it selects are
-    static, whatever its input's data.
+    static, whatever its input's data, and so does `onnx.Gather` of an
+    `onnx.Shape` with constant indices that pick static dimensions (how
+    exporters read `x.size(i)` of a tensor with other dimensions dynamic).
 
     Nothing larger than `max-elements` is read or materialized: an op is left
     alone when an operand or a result has more elements, so weights stay

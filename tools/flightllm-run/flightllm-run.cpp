@@ -1,0 +1,383 @@
+//===- flightllm-run.cpp - Greedy generation with an llm program ----------===//
+//
+// Loads a model (an llm program in .mlir, or an ONNX model that it raises to
+// one), prefills the prompt, then decodes greedily on the chosen engine:
+//
+//   flightllm-run model.mlir --tokens 1,2,3 --max-new-tokens 8
+//   flightllm-run model.onnx --prompt "Permission is " --max-new-tokens 64 --json
+//   flightllm-run model.mlir --tokens 5 --max-new-tokens 4 --dump-logits l.npy
+//
+// Every error (flags, model, tokens, context length, the program itself) is a
+// message and exit status 1; the logits file is written only on success.
+//===----------------------------------------------------------------------===//
+
+#include "flightllm/Import/NodeDiagnostics.h"
+#include "flightllm/Import/ONNXImporter.h"
+#include "flightllm/InitAll.h"
+#include "flightllm/Interpreter/Session.h"
+#include "flightllm/Version.h"
+
+#if defined(FLIGHTLLM_RUN_HAVE_RAISING) &&                                     \
+    __has_include("flightllm/Conversion/ONNXToLLM/Passes.h")
+#include "flightllm/Conversion/ONNXToLLM/Passes.h"
+#include "mlir/Pass/PassManager.h"
+#define FLIGHTLLM_RUN_RAISING 1
+#endif
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Support/FileUtilities.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/bit.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/Endian.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
+
+#include <chrono>
+#include <limits>
+#include <string>
+#include <vector>
+
+using namespace mlir;
+using flightllm::interpreter::HostTensor;
+using flightllm::interpreter::Session;
+namespace cl = llvm::cl;
+
+namespace {
+
+cl::OptionCategory category("flightllm-run options");
+
+enum class Engine { Reference };
+
+cl::opt<std::string> modelFilename(cl::Positional,
+                                   cl::desc("<model.mlir | model.onnx>"),
+                                   cl::Required, cl::cat(category));
+
+cl::opt<std::string> tokensOption(
+    "tokens", cl::desc("Prompt token ids, comma separated (e.g. 1,2,3)"),
+    cl::value_desc("ids"), cl::cat(category));
+
+cl::opt<std::string> promptOption(
+    "prompt",
+    cl::desc("Prompt text, for byte-level models (vocabulary 256, one token "
+             "per byte)"),
+    cl::value_desc("text"), cl::cat(category));
+
+cl::opt<int> maxNewTokens("max-new-tokens",
+                          cl::desc("Number of tokens to generate (required)"),
+                          cl::value_desc("n"), cl::init(-1), cl::cat(category));
+
+cl::opt<Engine> engine(
+    "engine", cl::desc("Where to run the model"), cl::init(Engine::Reference),
+    cl::values(clEnumValN(Engine::Reference, "reference",
+                          "the fp32 reference interpreter on the host "
+                          "(default)")),
+    cl::cat(category));
+
+cl::opt<bool> jsonOutput("json",
+                         cl::desc("Print one JSON object instead of text"),
+                         cl::init(false), cl::cat(category));
+
+cl::opt<std::string> dumpLogits(
+    "dump-logits",
+    cl::desc("Write the logits of every generation step as a float32 .npy "
+             "array [steps, V]"),
+    cl::value_desc("file.npy"), cl::cat(category));
+
+/// Prints `flightllm-run: error: ...` and returns the exit status.
+int fail(const llvm::Twine &message) {
+  llvm::errs() << "flightllm-run: error: " << message << "\n";
+  return 1;
+}
+
+/// Parses "1,2,3" (spaces allowed around the ids).
+std::optional<std::vector<int64_t>> parseTokenList(llvm::StringRef text) {
+  std::vector<int64_t> ids;
+  llvm::SmallVector<llvm::StringRef> parts;
+  text.split(parts, ',');
+  for (llvm::StringRef part : parts) {
+    int64_t id;
+    if (part.trim().getAsInteger(10, id))
+      return std::nullopt;
+    ids.push_back(id);
+  }
+  return ids;
+}
+
+/// The engine's name as --engine spells it.
+llvm::StringRef engineName(Engine e) {
+  switch (e) {
+  case Engine::Reference:
+    return "reference";
+  }
+  return "";
+}
+
+/// Loads MODEL: .mlir/.mlirbc files are parsed, anything else is imported
+/// as ONNX and raised to an llm program. Diagnostics go to the handlers.
+OwningOpRef<ModuleOp> loadModel(MLIRContext &context,
+                                llvm::SourceMgr &sourceMgr) {
+  std::string error;
+  std::unique_ptr<llvm::MemoryBuffer> file =
+      openInputFile(modelFilename, &error);
+  if (!file) {
+    fail(error);
+    return nullptr;
+  }
+  llvm::StringRef ext = llvm::sys::path::extension(modelFilename);
+  if (ext == ".mlir" || ext == ".mlirbc") {
+    sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+    return parseSourceFile<ModuleOp>(sourceMgr, ParserConfig(&context));
+  }
+  // The importer maps the model itself.
+  file.reset();
+#ifdef FLIGHTLLM_RUN_RAISING
+  OwningOpRef<ModuleOp> module =
+      flightllm::importONNXFile(modelFilename, &context);
+  if (!module)
+    return nullptr;
+  PassManager pm(&context);
+  flightllm::buildONNXToLLMPipeline(pm);
+  if (failed(pm.run(*module)))
+    return nullptr;
+  return module;
+#else
+  fail("'" + modelFilename +
+       "' is not an .mlir file: ONNX input needs the raising pipeline, "
+       "which this build does not have");
+  return nullptr;
+#endif
+}
+
+/// The id with the largest logit; the lowest id on ties.
+int64_t argmax(llvm::ArrayRef<float> row) {
+  int64_t best = 0;
+  float bestValue = -std::numeric_limits<float>::infinity();
+  for (auto [id, value] : llvm::enumerate(row))
+    if (value > bestValue) {
+      bestValue = value;
+      best = int64_t(id);
+    }
+  return best;
+}
+
+/// Writes a little-endian float32 .npy file (format version 1.0).
+void writeNpy(llvm::raw_ostream &os, llvm::ArrayRef<int64_t> shape,
+              llvm::ArrayRef<float> data) {
+  // Python tuple syntax: "(5, 16)", "(16,)", "()".
+  std::string dims;
+  for (int64_t d : shape)
+    dims += (dims.empty() ? "" : ", ") + std::to_string(d);
+  if (shape.size() == 1)
+    dims += ",";
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" +
+                       dims + "), }";
+  // Magic (6) + version (2) + header length (2) + header, padded with spaces
+  // and ended by a newline to a multiple of 64 bytes.
+  size_t total = (10 + header.size() + 1 + 63) / 64 * 64;
+  header.append(total - 10 - header.size() - 1, ' ');
+  header += '\n';
+  os << "\x93NUMPY" << char(1) << char(0);
+  char length[2];
+  llvm::support::endian::write16le(length, uint16_t(header.size()));
+  os.write(length, 2);
+  os << header;
+  for (float value : data) {
+    char bytes[4];
+    llvm::support::endian::write32le(bytes, llvm::bit_cast<uint32_t>(value));
+    os.write(bytes, 4);
+  }
+}
+
+struct Generation {
+  std::vector<int64_t> tokens;
+  /// Logits rows: the last prompt position, then every decode step.
+  std::vector<float> logits;
+  int64_t steps = 0;
+  double prefillMs = 0;
+  double decodeMs = 0;
+  int64_t decodeSteps = 0;
+};
+
+/// Prefills `prompt` and decodes greedily until `count` tokens exist.
+FailureOr<Generation> generate(Session &session,
+                               llvm::ArrayRef<int64_t> prompt, int count) {
+  using Clock = std::chrono::steady_clock;
+  auto ms = [](Clock::duration d) {
+    return std::chrono::duration<double, std::milli>(d).count();
+  };
+  Generation gen;
+  int64_t vocab = session.getVocabSize();
+  auto record = [&](llvm::ArrayRef<float> row) {
+    gen.logits.insert(gen.logits.end(), row.begin(), row.end());
+    ++gen.steps;
+    if (int64_t(gen.tokens.size()) < count)
+      gen.tokens.push_back(argmax(row));
+  };
+
+  Clock::time_point start = Clock::now();
+  FailureOr<HostTensor> logits = session.prefill(prompt);
+  if (failed(logits))
+    return failure();
+  gen.prefillMs = ms(Clock::now() - start);
+  record(logits->getValues<float>().take_back(vocab));
+
+  start = Clock::now();
+  while (int64_t(gen.tokens.size()) < count) {
+    FailureOr<HostTensor> next = session.decodeStep(gen.tokens.back());
+    if (failed(next))
+      return failure();
+    record(next->getValues<float>());
+    ++gen.decodeSteps;
+  }
+  gen.decodeMs = ms(Clock::now() - start);
+  return gen;
+}
+
+void printReport(llvm::raw_ostream &os, const Generation &gen,
+                 llvm::ArrayRef<int64_t> prompt, bool byteLevel) {
+  double perToken = gen.decodeSteps ? gen.decodeMs / gen.decodeSteps : 0;
+  double tokensPerS = gen.decodeMs > 0 ? gen.decodeSteps * 1000 / gen.decodeMs
+                                       : 0;
+  std::string text;
+  for (int64_t token : gen.tokens)
+    text += char(token);
+
+  if (jsonOutput) {
+    llvm::json::OStream json(os);
+    json.object([&] {
+      json.attribute("engine", engineName(engine));
+      json.attributeArray("prompt_tokens", [&] {
+        for (int64_t token : prompt)
+          json.value(token);
+      });
+      json.attributeArray("generated_tokens", [&] {
+        for (int64_t token : gen.tokens)
+          json.value(token);
+      });
+      if (byteLevel)
+        json.attribute("text", llvm::json::isUTF8(text)
+                                   ? text
+                                   : llvm::json::fixUTF8(text));
+      json.attribute("prefill_ms", gen.prefillMs);
+      json.attribute("decode_ms_per_token", perToken);
+      json.attribute("tokens_per_s", tokensPerS);
+    });
+    os << "\n";
+    return;
+  }
+
+  os << "generated " << gen.tokens.size() << " tokens:";
+  if (byteLevel) {
+    os << "\n" << text << "\n";
+  } else {
+    for (int64_t token : gen.tokens)
+      os << " " << token;
+    os << "\n";
+  }
+  os << llvm::format("prefill: %zu tokens in %.3f ms\n", prompt.size(),
+                     gen.prefillMs);
+  os << llvm::format("decode: %lld steps, %.3f ms/token, %.1f tokens/s\n",
+                     (long long)gen.decodeSteps, perToken, tokensPerS);
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(category);
+  cl::AddExtraVersionPrinter([](llvm::raw_ostream &os) {
+    os << "FlightLLM " << FLIGHTLLM_VERSION << "\n";
+  });
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "FlightLLM runner: greedy generation with an llm program\n");
+
+  // Flags first, before any model is loaded.
+  bool haveTokens = tokensOption.getNumOccurrences() > 0;
+  bool havePrompt = promptOption.getNumOccurrences() > 0;
+  if (haveTokens == havePrompt)
+    return fail("give the prompt as exactly one of --tokens and --prompt");
+  if (maxNewTokens.getNumOccurrences() == 0)
+    return fail("--max-new-tokens is required");
+  if (maxNewTokens < 0)
+    return fail("--max-new-tokens must not be negative, got " +
+                llvm::Twine(int(maxNewTokens)));
+  std::vector<int64_t> prompt;
+  if (haveTokens) {
+    std::optional<std::vector<int64_t>> ids = parseTokenList(tokensOption);
+    if (!ids)
+      return fail("--tokens must be comma-separated integers, got '" +
+                  tokensOption + "'");
+    prompt = std::move(*ids);
+  } else {
+    for (unsigned char byte : promptOption)
+      prompt.push_back(byte);
+  }
+  if (prompt.empty())
+    return fail("the prompt is empty");
+
+  std::unique_ptr<llvm::ToolOutputFile> logitsFile;
+  if (!dumpLogits.empty()) {
+    std::string error;
+    logitsFile = openOutputFile(dumpLogits, &error);
+    if (!logitsFile)
+      return fail("cannot write '" + dumpLogits + "': " + error);
+  }
+
+  DialectRegistry registry;
+  flightllm::registerAllDialects(registry);
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  // Errors show the source line (or ONNX node); a dump of the op, or of a
+  // whole function for contract errors, would only bury them.
+  context.printOpOnDiagnostic(false);
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler sourceHandler(sourceMgr, &context);
+  flightllm::NodeDiagnosticHandler nodeHandler(&context, modelFilename);
+
+  OwningOpRef<ModuleOp> module = loadModel(context, sourceMgr);
+  if (!module)
+    return 1;
+  FailureOr<std::unique_ptr<Session>> session = Session::create(*module);
+  if (failed(session))
+    return 1;
+
+  int64_t vocab = (*session)->getVocabSize();
+  bool byteLevel = vocab == 256;
+  if (havePrompt && !byteLevel)
+    return fail("--prompt needs a byte-level model (vocabulary of 256); this "
+                "one has " +
+                llvm::Twine(vocab) + " tokens, use --tokens");
+  for (int64_t token : prompt)
+    if (token < 0 || token >= vocab)
+      return fail("token " + llvm::Twine(token) +
+                  " is outside the model's vocabulary [0, " +
+                  llvm::Twine(vocab) + ")");
+  // The last generated token is never run, hence the - 1.
+  int64_t needed =
+      int64_t(prompt.size()) + std::max<int64_t>(int64_t(maxNewTokens) - 1, 0);
+  if (std::optional<int64_t> limit = (*session)->getMaxPositions();
+      limit && needed > *limit)
+    return fail("context overflow: " + llvm::Twine(prompt.size()) +
+                " prompt tokens and " + llvm::Twine(int(maxNewTokens)) +
+                " new ones need " + llvm::Twine(needed) +
+                " positions, the model has " + llvm::Twine(*limit) +
+                " (llm.max_positions)");
+
+  FailureOr<Generation> gen = generate(**session, prompt, maxNewTokens);
+  if (failed(gen))
+    return 1;
+  printReport(llvm::outs(), *gen, prompt, byteLevel);
+  if (logitsFile) {
+    writeNpy(logitsFile->os(), {gen->steps, vocab}, gen->logits);
+    logitsFile->keep();
+  }
+  return 0;
+}
