@@ -81,25 +81,46 @@ struct NormRaiser {
                                   return isa<onnxir::ReduceMeanOp>(op) &&
                                          !isOwnVariance(op, anchor);
                                 });
-    if (failed(region) || region->inputs.size() != 1 ||
-        region->outputs.size() != 1)
+    if (failed(region) || region->inputs.size() != 1)
       return false;
     Value x = region->inputs.front();
     if (!isRaised(x) && !isa<BlockArgument>(x))
       return false;
-    Value y = region->outputs.front();
     auto xType = probedType(model, x);
     if (failed(xType) || !reducesLastAxis(anchor, xType->getRank()))
       return false;
-    int64_t d = xType->getShape().back();
+    // The norm's output is the region's output when the next consumer is
+    // already raised; otherwise (another norm follows directly) the latest
+    // value that still checks out as a norm.
+    SmallVector<Value> outputs;
+    if (region->outputs.size() == 1)
+      outputs.push_back(region->outputs.front());
+    for (Operation *op : llvm::reverse(region->ops))
+      if (op != anchor && op->getNumResults() == 1 &&
+          !llvm::is_contained(outputs, op->getResult(0)) && outputs.size() < 8)
+        outputs.push_back(op->getResult(0));
+    llvm::sort(outputs.begin() + (region->outputs.size() == 1), outputs.end(),
+               [](Value a, Value b) {
+                 return b.getDefiningOp()->isBeforeInBlock(a.getDefiningOp());
+               });
+    for (Value y : outputs)
+      if (tryOutput(x, *xType, y))
+        return true;
+    return false;
+  }
+
+  /// Checks whether `y` is a norm of `x` and raises it if so.
+  bool tryOutput(Value x, RankedTensorType xType, Value y) {
+    int64_t d = xType.getShape().back();
     if (ShapedType::isDynamic(d))
       return false;
+    Subgraph region = backwardRegion(y);
+    if (region.inputs.size() != 1 || region.inputs.front() != x)
+      return false;
 
-    // Scale and bias are the [D] constants the region multiplies and adds;
-    // epsilon is its small positive scalar constant.
     Value gamma, beta;
     SmallVector<double> epsilons;
-    for (Operation *op : region->ops)
+    for (Operation *op : region.ops)
       for (Value operand : op->getOperands()) {
         ElementsAttr c = getConstant(operand);
         if (!c)
@@ -123,7 +144,7 @@ struct NormRaiser {
 
     b.setInsertionPoint(y.getDefiningOp());
     Location loc = y.getLoc();
-    Value xc = castTo(b, loc, x, *xType);
+    Value xc = castTo(b, loc, x, xType);
     Value g = getOrCreateWeight(b, func, gamma, ArrayRef<int64_t>{d});
     Value bt = beta ? getOrCreateWeight(b, func, beta, ArrayRef<int64_t>{d})
                     : Value();
@@ -131,12 +152,12 @@ struct NormRaiser {
     for (double eps : epsilons) {
       FloatAttr e = b.getF32FloatAttr(float(eps));
       if (bt) {
-        auto op = llm::LayerNormOp::create(b, loc, *xType, xc, g, bt, e);
+        auto op = llm::LayerNormOp::create(b, loc, xType, xc, g, bt, e);
         candidates.push_back({{op.getResult()}, {op}});
       }
-      auto ln = llm::LayerNormOp::create(b, loc, *xType, xc, g, Value(), e);
+      auto ln = llm::LayerNormOp::create(b, loc, xType, xc, g, Value(), e);
       candidates.push_back({{ln.getResult()}, {ln}});
-      auto rms = llm::RMSNormOp::create(b, loc, *xType, xc, g, e);
+      auto rms = llm::RMSNormOp::create(b, loc, xType, xc, g, e);
       candidates.push_back({{rms.getResult()}, {rms}});
     }
     std::optional<unsigned> chosen =
