@@ -23,6 +23,8 @@ config.substitutions.append(("%python", "/usr/bin/python3"))
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+# Scripts run from tests (%python ...) find our tools on PATH.
+llvm_config.with_environment("PATH", config.flightllm_tools_dir, append_path=True)
 
 tool_dirs = [config.flightllm_tools_dir, config.llvm_tools_dir]
 tools = ["flightllm-opt", "flightllm-compile", "flightllm-run"]
