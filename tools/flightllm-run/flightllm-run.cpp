@@ -17,12 +17,12 @@
 #include "flightllm/Interpreter/Session.h"
 #include "flightllm/Version.h"
 
-#if defined(FLIGHTLLM_RUN_HAVE_RAISING) &&                                     \
-    __has_include("flightllm/Conversion/ONNXToLLM/Passes.h")
+#include "CaseCheck.h"
+
 #include "flightllm/Conversion/ONNXToLLM/Passes.h"
+#include "flightllm/Reference/Npy.h"
+
 #include "mlir/Pass/PassManager.h"
-#define FLIGHTLLM_RUN_RAISING 1
-#endif
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
@@ -58,6 +58,16 @@ enum class Engine { Reference };
 cl::opt<std::string> modelFilename(cl::Positional,
                                    cl::desc("<model.mlir | model.onnx>"),
                                    cl::Required, cl::cat(category));
+
+cl::opt<std::string> caseDir(
+    "case",
+    cl::desc("Instead of generating, run one forward call on DIR/inputs/*.npy "
+             "and compare with DIR/outputs/*.npy"),
+    cl::value_desc("DIR"), cl::cat(category));
+
+cl::opt<double> caseTolerance(
+    "atol", cl::desc("Largest absolute difference --case accepts (1e-4)"),
+    cl::init(1e-4), cl::cat(category));
 
 cl::opt<std::string> tokensOption(
     "tokens", cl::desc("Prompt token ids, comma separated (e.g. 1,2,3)"),
@@ -137,7 +147,6 @@ OwningOpRef<ModuleOp> loadModel(MLIRContext &context,
   }
   // The importer maps the model itself.
   file.reset();
-#ifdef FLIGHTLLM_RUN_RAISING
   OwningOpRef<ModuleOp> module =
       flightllm::importONNXFile(modelFilename, &context);
   if (!module)
@@ -147,12 +156,6 @@ OwningOpRef<ModuleOp> loadModel(MLIRContext &context,
   if (failed(pm.run(*module)))
     return nullptr;
   return module;
-#else
-  fail("'" + modelFilename +
-       "' is not an .mlir file: ONNX input needs the raising pipeline, "
-       "which this build does not have");
-  return nullptr;
-#endif
 }
 
 /// The id with the largest logit; the lowest id on ties.
@@ -165,34 +168,6 @@ int64_t argmax(llvm::ArrayRef<float> row) {
       best = int64_t(id);
     }
   return best;
-}
-
-/// Writes a little-endian float32 .npy file (format version 1.0).
-void writeNpy(llvm::raw_ostream &os, llvm::ArrayRef<int64_t> shape,
-              llvm::ArrayRef<float> data) {
-  // Python tuple syntax: "(5, 16)", "(16,)", "()".
-  std::string dims;
-  for (int64_t d : shape)
-    dims += (dims.empty() ? "" : ", ") + std::to_string(d);
-  if (shape.size() == 1)
-    dims += ",";
-  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" +
-                       dims + "), }";
-  // Magic (6) + version (2) + header length (2) + header, padded with spaces
-  // and ended by a newline to a multiple of 64 bytes.
-  size_t total = (10 + header.size() + 1 + 63) / 64 * 64;
-  header.append(total - 10 - header.size() - 1, ' ');
-  header += '\n';
-  os << "\x93NUMPY" << char(1) << char(0);
-  char length[2];
-  llvm::support::endian::write16le(length, uint16_t(header.size()));
-  os.write(length, 2);
-  os << header;
-  for (float value : data) {
-    char bytes[4];
-    llvm::support::endian::write32le(bytes, llvm::bit_cast<uint32_t>(value));
-    os.write(bytes, 4);
-  }
 }
 
 struct Generation {
@@ -299,6 +274,26 @@ int main(int argc, char **argv) {
       argc, argv,
       "FlightLLM runner: greedy generation with an llm program\n");
 
+  if (!caseDir.empty()) {
+    if (tokensOption.getNumOccurrences() || promptOption.getNumOccurrences() ||
+        maxNewTokens.getNumOccurrences() || !dumpLogits.empty())
+      return fail("--case runs one forward call: it takes no --tokens, "
+                  "--prompt, --max-new-tokens or --dump-logits");
+    DialectRegistry registry;
+    flightllm::registerAllDialects(registry);
+    MLIRContext context(registry);
+    context.loadAllAvailableDialects();
+    context.printOpOnDiagnostic(false);
+    llvm::SourceMgr sourceMgr;
+    SourceMgrDiagnosticHandler sourceHandler(sourceMgr, &context);
+    flightllm::NodeDiagnosticHandler nodeHandler(&context, modelFilename);
+    OwningOpRef<ModuleOp> module = loadModel(context, sourceMgr);
+    if (!module)
+      return 1;
+    return failed(flightllm::checkCase(*module, caseDir, caseTolerance,
+                                       llvm::outs()));
+  }
+
   // Flags first, before any model is loaded.
   bool haveTokens = tokensOption.getNumOccurrences() > 0;
   bool havePrompt = promptOption.getNumOccurrences() > 0;
@@ -376,7 +371,9 @@ int main(int argc, char **argv) {
     return 1;
   printReport(llvm::outs(), *gen, prompt, byteLevel);
   if (logitsFile) {
-    writeNpy(logitsFile->os(), {gen->steps, vocab}, gen->logits);
+    HostTensor logits = HostTensor::get<float>({gen->steps, vocab}, gen->logits);
+    if (llvm::Error e = flightllm::reference::writeNpy(logitsFile->os(), logits))
+      return fail(llvm::toString(std::move(e)));
     logitsFile->keep();
   }
   return 0;
