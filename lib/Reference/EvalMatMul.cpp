@@ -51,6 +51,8 @@ template <typename T> T narrow(AccT<T> acc) {
 
 FailureOr<Results> onnxeval::evaluate(EvalContext &ctx, onnxir::MatMulOp op) {
   const HostTensor &a = *ctx.operand(op, 0), &b = *ctx.operand(op, 1);
+  if (failed(ctx.requireSameKind({&a, &b})))
+    return failure();
   if (a.getRank() == 0 || b.getRank() == 0) {
     ctx.error() << "operands must have rank >= 1";
     return failure();
@@ -106,6 +108,8 @@ FailureOr<Results> onnxeval::evaluate(EvalContext &ctx, onnxir::MatMulOp op) {
 FailureOr<Results> onnxeval::evaluate(EvalContext &ctx, onnxir::GemmOp op) {
   const HostTensor &a = *ctx.operand(op, 0), &b = *ctx.operand(op, 1);
   const HostTensor *c = ctx.operand(op, 2);
+  if (failed(ctx.requireSameKind({&a, &b, c})))
+    return failure();
   if (a.getRank() != 2 || b.getRank() != 2) {
     ctx.error() << "A and B must be matrices";
     return failure();

@@ -138,6 +138,8 @@ FailureOr<Results> onnxeval::evaluate(EvalContext &ctx,
   // InvStdDev; then, in X's type, Y = N * Scale + B.
   const HostTensor &x = *ctx.operand(op, 0), &scale = *ctx.operand(op, 1);
   const HostTensor *bias = ctx.operand(op, 2);
+  if (failed(ctx.requireSameKind({&x, &scale, bias})))
+    return failure();
   int64_t rank = x.getRank();
   auto axis = ctx.normalizeAxis(int64_t(op.getAxis()), rank);
   if (failed(axis))

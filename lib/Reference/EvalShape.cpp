@@ -471,6 +471,8 @@ FailureOr<Results> onnxeval::evaluate(EvalContext &ctx, onnxir::ExpandOp op) {
 FailureOr<Results> onnxeval::evaluate(EvalContext &ctx, onnxir::RangeOp op) {
   const HostTensor &start = *ctx.operand(op, 0), &limit = *ctx.operand(op, 1),
                    &delta = *ctx.operand(op, 2);
+  if (failed(ctx.requireSameKind({&start, &limit, &delta})))
+    return failure();
   for (const HostTensor *t : {&start, &limit, &delta})
     if (t->getNumElements() != 1 || t->getRank() > 1) {
       ctx.error() << "start, limit and delta must be scalars";

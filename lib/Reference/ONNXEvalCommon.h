@@ -27,8 +27,9 @@ using Results = llvm::SmallVector<HostTensor>;
   X(Add)                                                                       \
   X(Sub)                                                                       \
   X(Mul)                                                                       \
-  X(Div) X(Pow) X(Sqrt) X(Reciprocal) X(Neg) X(Exp) X(Erf) X(Tanh) X(Sigmoid)  \
-      X(Relu) X(Softmax) X(ReduceMean) X(MatMul) X(Gemm) X(Gather) X(Reshape)  \
+  X(Div)                                                                       \
+  X(Pow) X(Sqrt) X(Reciprocal) X(Neg) X(Exp) X(Erf) X(Tanh) X(Sigmoid) X(Relu) \
+      X(Softmax) X(ReduceMean) X(MatMul) X(Gemm) X(Gather) X(Reshape)          \
           X(Transpose) X(Unsqueeze) X(Squeeze) X(Concat) X(Slice) X(Split)     \
               X(Shape) X(ConstantOfShape) X(Expand) X(Where) X(Equal)          \
                   X(Greater) X(Less) X(Cast) X(Range) X(Trilu) X(Constant)     \
@@ -78,6 +79,12 @@ public:
   /// Reads a scalar (rank 0 or one element) integer operand.
   mlir::FailureOr<int64_t> scalarInt(const HostTensor &t,
                                      llvm::StringRef what) const;
+
+  /// Checks that the present tensors share one element kind (the IR's type
+  /// constraints say so; unverified IR must not make the evaluator read
+  /// memory as the wrong type).
+  mlir::LogicalResult
+  requireSameKind(llvm::ArrayRef<const HostTensor *> tensors) const;
 
   /// numpy broadcasting of several shapes, or an error naming them.
   mlir::FailureOr<llvm::SmallVector<int64_t>>
@@ -231,6 +238,8 @@ template <typename In, typename Out, size_t N, typename Fn>
 mlir::FailureOr<HostTensor>
 broadcastMap(const EvalContext &ctx, std::array<const HostTensor *, N> inputs,
              Fn &&fn) {
+  if (mlir::failed(ctx.requireSameKind(inputs)))
+    return mlir::failure();
   auto b = prepareBroadcast(ctx, inputs, ElementKindOf<Out>::value);
   if (mlir::failed(b))
     return mlir::failure();

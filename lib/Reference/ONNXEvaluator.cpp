@@ -78,6 +78,23 @@ FailureOr<int64_t> EvalContext::scalarInt(const HostTensor &t,
   return t.getInt(0);
 }
 
+LogicalResult
+EvalContext::requireSameKind(ArrayRef<const HostTensor *> tensors) const {
+  const HostTensor *first = nullptr;
+  for (const HostTensor *t : tensors) {
+    if (!t)
+      continue;
+    if (first && t->getKind() != first->getKind()) {
+      error() << "operands must share one element type, got "
+              << getElementKindName(first->getKind()) << " and "
+              << getElementKindName(t->getKind());
+      return failure();
+    }
+    first = first ? first : t;
+  }
+  return success();
+}
+
 FailureOr<SmallVector<int64_t>>
 EvalContext::broadcastShapes(ArrayRef<ArrayRef<int64_t>> shapes) const {
   size_t rank = 0;

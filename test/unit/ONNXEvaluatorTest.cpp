@@ -53,7 +53,7 @@ protected:
   /// nothing and leaves the diagnostics in `diagnostics`.
   std::optional<SmallVector<HostTensor>>
   eval(ArrayRef<HostTensor> args, StringRef body, ArrayRef<std::string> results,
-       const EvaluatorOptions &options = {}) {
+       const EvaluatorOptions &options = {}, bool verify = true) {
     std::string src = "func.func @f(";
     for (auto [i, a] : llvm::enumerate(args))
       src += (i ? ", %a" : "%a") + std::to_string(i) + ": " + a.describeType();
@@ -69,7 +69,8 @@ protected:
       diagnostics += d.str() + "\n";
       return success();
     });
-    OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(src, &ctx);
+    ParserConfig config(&ctx, /*verifyAfterParse=*/verify);
+    OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(src, config);
     if (!module) {
       ADD_FAILURE() << "cannot parse:\n" << src << diagnostics;
       return std::nullopt;
@@ -499,6 +500,17 @@ TEST_F(ONNXEvaluatorTest, ReportsProblemsInsteadOfCrashing) {
           {"tensor<?x?xf32>"}, small)
           .has_value());
   EXPECT_NE(diagnostics.find("more than 100 elements"), std::string::npos)
+      << diagnostics;
+  // Unverified IR mixing element types is rejected, not misread.
+  EXPECT_FALSE(
+      eval(
+          {x, tensor<int8_t>({2}, {1, 2})},
+          R"(%r = "onnx.Add"(%a0, %a1) : (tensor<2xf32>, tensor<2xi8>) -> tensor<2xf32>)",
+          {"tensor<2xf32>"}, {}, /*verify=*/false)
+          .has_value());
+  EXPECT_NE(diagnostics.find("operands must share one element type, got f32 "
+                             "and i8"),
+            std::string::npos)
       << diagnostics;
   expectError(
       {x, i64s({5})},
