@@ -26,6 +26,12 @@ fi
 
 # 2. onnxruntime for Node, the reference executor of the tests (its install
 #    script would download a binary; the package ships the native library).
+#    Node.js comes with the machine image; Debian's is only a fallback (its
+#    npm package conflicts with an image's nodejs that bundles npm).
+if ! command -v npm >/dev/null 2>&1; then
+  echo "== installing nodejs and npm"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nodejs npm
+fi
 if [ -f python/ort/package.json ] && [ ! -d python/ort/node_modules/onnxruntime-node ]; then
   echo "== installing onnxruntime-node"
   (cd python/ort && npm ci --ignore-scripts --no-audit --no-fund)
