@@ -237,6 +237,7 @@ LogicalResult GraphImporter::importConstantNode(onnx::NodeProto &node,
   auto op = onnxir::ConstantOp::create(
       builder, loc, TypeRange{value.getType()}, ValueRange{},
       {builder.getNamedAttr("value", value)});
+  op->setAttr("onnx.name", builder.getStringAttr(node.output(0)));
   values[node.output(0)] = op.getResult();
   return success();
 }
@@ -451,6 +452,8 @@ LogicalResult GraphImporter::importGraph(onnx::GraphProto &graph,
     auto op = onnxir::ConstantOp::create(
         builder, loc, TypeRange{value.getType()}, ValueRange{},
         {builder.getNamedAttr("value", value)});
+    // The name survives printing without locations; weights are named by it.
+    op->setAttr("onnx.name", builder.getStringAttr(init.name()));
     values[init.name()] = op.getResult();
   }
 
@@ -525,6 +528,58 @@ LogicalResult checkSupported(const onnx::ModelProto &model, int opset,
   return failure();
 }
 
+/// Checks the graph's structure before ONNX's shape inference sees it:
+/// inference trusts it and crashes on, e.g., a node reading a value nothing
+/// defines or a Gather with one input. Every node must match its schema
+/// (inputs, outputs, attributes) and read only values defined before it.
+LogicalResult checkGraphStructure(const onnx::ModelProto &model, int opset,
+                                  MLIRContext *ctx, StringRef fileName,
+                                  const std::map<std::string, unsigned> &lines) {
+  const onnx::GraphProto &graph = model.graph();
+  llvm::StringSet<> defined;
+  for (const auto &vi : graph.input())
+    defined.insert(vi.name());
+  for (const auto &init : graph.initializer())
+    defined.insert(init.name());
+  bool ok = true;
+  for (const auto &[index, node] : llvm::enumerate(graph.node())) {
+    std::string name = !node.name().empty() ? node.name()
+                       : node.output_size() ? node.output(0)
+                                            : node.op_type() + "_" +
+                                                  std::to_string(index);
+    Location child = UnknownLoc::get(ctx);
+    if (node.output_size())
+      if (auto it = lines.find(node.output(0)); it != lines.end())
+        child = FileLineColLoc::get(ctx, fileName, it->second, 1);
+    Location loc = NameLoc::get(StringAttr::get(ctx, name), child);
+    try {
+      onnx::OpSchemaRegistry::Schema(node.op_type(), opset, "")->Verify(node);
+    } catch (const std::exception &e) {
+      emitError(loc) << node.op_type() << " node is malformed: "
+                     << StringRef(e.what()).trim();
+      ok = false;
+    }
+    for (const std::string &input : node.input())
+      if (!input.empty() && !defined.contains(input)) {
+        emitError(loc) << node.op_type() << " input '" << input
+                       << "' is not defined before its use (ONNX graphs must "
+                          "be topologically sorted)";
+        ok = false;
+      }
+    for (const std::string &output : node.output())
+      if (!output.empty())
+        defined.insert(output);
+  }
+  for (const auto &vi : graph.output())
+    if (!defined.contains(vi.name())) {
+      emitError(NameLoc::get(StringAttr::get(ctx, vi.name())))
+          << "graph output '" << vi.name()
+          << "' is not produced by any node (is the model truncated?)";
+      ok = false;
+    }
+  return success(ok);
+}
+
 /// Maps each value defined on a line of ONNX text syntax (`a, b = Op(...)`)
 /// to that line so diagnostics can point at it.
 std::map<std::string, unsigned> lineMapOfText(StringRef text) {
@@ -577,7 +632,8 @@ OwningOpRef<ModuleOp> importModel(onnx::ModelProto &model, StringRef name,
     emitError(modelLoc) << "model has no graph (is the file truncated?)";
     return {};
   }
-  if (failed(checkSupported(model, opset, ctx, modelLoc)))
+  if (failed(checkSupported(model, opset, ctx, modelLoc)) ||
+      failed(checkGraphStructure(model, opset, ctx, name, lines)))
     return {};
   if (model.graph().sparse_initializer_size()) {
     emitError(modelLoc) << "sparse initializers are not supported";
@@ -591,7 +647,7 @@ OwningOpRef<ModuleOp> importModel(onnx::ModelProto &model, StringRef name,
   if (options.inferShapes) {
     auto infer = [&](int strict) {
       onnx::ShapeInferenceOptions inferOptions(/*check_type=*/true, strict,
-                                               /*data_prop=*/true);
+                                               /*data_prop=*/false);
       onnx::shape_inference::InferShapes(
           model, onnx::OpSchemaRegistry::Instance(), inferOptions);
     };
