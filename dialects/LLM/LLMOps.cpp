@@ -188,14 +188,48 @@ static LogicalResult verifyMatmulLike(Operation *op, Value x, Value weight,
   return n.add("result", rType.getShape().back());
 }
 
+/// The quantization attributes: an integer weight needs its per-channel
+/// scales (and only an integer weight has them); scales are positive.
+static LogicalResult verifyQuantization(Operation *op, Value weight,
+                                        bool transposeWeight,
+                                        ElementsAttr weightScales,
+                                        std::optional<APFloat> inputScale) {
+  RankedTensorType wType = rankedType(weight);
+  bool integer = isa<IntegerType>(wType.getElementType());
+  if (integer != bool(weightScales))
+    return op->emitOpError()
+           << (integer ? "an integer weight needs weight_scales"
+                       : "weight_scales needs an integer (quantized) weight");
+  if (weightScales) {
+    auto sType = cast<ShapedType>(weightScales.getType());
+    int64_t n = wType.getDimSize(transposeWeight ? 0 : 1);
+    if (sType.getRank() != 1 || !sType.getElementType().isF32() ||
+        (!ShapedType::isDynamic(n) && sType.getDimSize(0) != n))
+      return op->emitOpError() << "weight_scales must be f32 [" << n
+                               << "] (one per output channel), got "
+                               << sType;
+  }
+  if (inputScale && !(inputScale->convertToFloat() > 0))
+    return op->emitOpError() << "input_scale must be positive";
+  if (inputScale && !weightScales)
+    return op->emitOpError() << "input_scale needs a quantized weight";
+  return success();
+}
+
 LogicalResult LinearOp::verify() {
-  return verifyMatmulLike(*this, getX(), getWeight(), getBias(), getResult(),
-                          getTransposeWeight());
+  if (failed(verifyMatmulLike(*this, getX(), getWeight(), getBias(),
+                              getResult(), getTransposeWeight())))
+    return failure();
+  return verifyQuantization(*this, getWeight(), getTransposeWeight(),
+                            getWeightScalesAttr(), getInputScale());
 }
 
 LogicalResult LogitsOp::verify() {
-  return verifyMatmulLike(*this, getX(), getWeight(), /*bias=*/Value(),
-                          getResult(), getTransposeWeight());
+  if (failed(verifyMatmulLike(*this, getX(), getWeight(), /*bias=*/Value(),
+                              getResult(), getTransposeWeight())))
+    return failure();
+  return verifyQuantization(*this, getWeight(), getTransposeWeight(),
+                            getWeightScalesAttr(), getInputScale());
 }
 
 //===----------------------------------------------------------------------===//

@@ -6,6 +6,7 @@
 
 #include "flightllm/Dialect/Flight/FlightDialect.h"
 #include "flightllm/Dialect/LLM/LLMDialect.h"
+#include "flightllm/Dialect/LLM/Transforms/Passes.h"
 #include "flightllm/Dialect/ONNX/ONNXDialect.h"
 #include "flightllm/Dialect/ONNX/Transforms/Passes.h"
 
@@ -25,4 +26,5 @@ void flightllm::registerAllPasses() {
   mlir::registerSymbolDCEPass();
   onnxir::registerONNXTransformsPasses();
   registerONNXToLLMPipeline();
+  llm::registerLLMTransformsPasses();
 }

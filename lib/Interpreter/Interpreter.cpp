@@ -105,6 +105,7 @@ public:
   FailureOr<SmallVector<HostTensor>> run(ArrayRef<HostTensor> args);
 
   func::FuncOp func;
+  std::function<void(Value, const HostTensor &)> observer;
 
 private:
   unsigned slotOf(Value v) const { return slotIndex.lookup(v); }
@@ -126,8 +127,18 @@ private:
   LogicalResult execute(llm::AttentionOp op);
   LogicalResult executeActivation(Operation *op, kernels::Activation kind);
   LogicalResult executeBinary(Operation *op, kernels::Binary kind);
+  /// `weightOverride` replaces the weight's value (a dequantized copy).
   LogicalResult executeMatmul(Operation *op, Value x, Value weight, Value bias,
-                              bool transposed);
+                              bool transposed,
+                              const HostTensor *weightOverride = nullptr);
+  LogicalResult executeQuantizedMatmul(Operation *op, Value x, Value weight,
+                                       Value bias, bool transposed,
+                                       ElementsAttr weightScales,
+                                       float inputScale);
+  FailureOr<HostTensor> dequantized(Operation *op, Value weight,
+                                    bool transposed, ElementsAttr weightScales);
+  template <typename OpTy>
+  LogicalResult executeProjection(OpTy op, Value bias);
   LogicalResult executeNorm(Operation *op, Value x, Value gamma, Value beta,
                             const APFloat &epsilon, bool center);
 
@@ -293,6 +304,9 @@ Interpreter::Impl::run(ArrayRef<HostTensor> args) {
   for (auto [index, op] : llvm::enumerate(program)) {
     if (failed(execute(op)))
       return failure();
+    if (observer)
+      for (Value result : op->getResults())
+        observer(result, get(result));
     for (unsigned slot : releaseAfter[index])
       release(slot);
   }
@@ -367,9 +381,11 @@ LogicalResult Interpreter::Impl::execute(llm::EmbeddingOp op) {
 LogicalResult Interpreter::Impl::executeMatmul(Operation *op, Value xValue,
                                                Value weightValue,
                                                Value biasValue,
-                                               bool transposed) {
+                                               bool transposed,
+                                               const HostTensor *weightOverride) {
   const HostTensor &x = getFloat(xValue);
-  const HostTensor &weight = getFloat(weightValue);
+  const HostTensor &weight =
+      weightOverride ? *weightOverride : getFloat(weightValue);
   if (x.getRank() < 1)
     return shapeError(op, "x", x, "[..., K]");
   if (weight.getRank() != 2)
@@ -396,14 +412,95 @@ LogicalResult Interpreter::Impl::executeMatmul(Operation *op, Value xValue,
   return setResult(op, op->getResult(0), std::move(result));
 }
 
+/// W8A8 (docs/llm-dialect.md, llm.linear): int8 x, integer weight, exact
+/// int32 products, then one f32 rescale per output channel.
+LogicalResult Interpreter::Impl::executeQuantizedMatmul(
+    Operation *op, Value xValue, Value weightValue, Value biasValue,
+    bool transposed, ElementsAttr weightScales, float inputScale) {
+  const HostTensor &x = getFloat(xValue);
+  const HostTensor &weight = get(weightValue);
+  int64_t k = x.getShape().back();
+  int64_t n = weight.getDim(transposed ? 0 : 1);
+  if (weight.getDim(transposed ? 1 : 0) != k)
+    return shapeError(op, "weight", weight,
+                      transposed ? "[N, " + std::to_string(k) + "]"
+                                 : "[" + std::to_string(k) + ", N]");
+  auto scales = HostTensor::fromElementsAttr(weightScales);
+  if (!scales)
+    return op->emitError() << "weight_scales: "
+                           << llvm::toString(scales.takeError());
+  const float *bias = nullptr;
+  if (biasValue) {
+    const HostTensor &b = getFloat(biasValue);
+    if (b.getRank() != 1 || b.getDim(0) != n)
+      return shapeError(op, "bias", b, "[" + std::to_string(n) + "]");
+    bias = b.getValues<float>().data();
+  }
+  int64_t m = leadingElements(x.getShape());
+  std::vector<int8_t> xq(size_t(m * k));
+  for (auto [i, v] : llvm::enumerate(x.getValues<float>()))
+    xq[i] = kernels::quantizeInt8(v, inputScale);
+  std::vector<int32_t> acc(size_t(m * n));
+  kernels::matmulInt8(xq.data(), m, k, weight.getValues<int64_t>().data(), n,
+                      transposed, acc.data());
+  SmallVector<int64_t> shape(x.getShape().drop_back());
+  shape.push_back(n);
+  HostTensor result(ElementKind::F32, shape);
+  float *out = result.getMutableValues<float>().data();
+  ArrayRef<float> s = scales->getValues<float>();
+  for (int64_t row = 0; row < m; ++row)
+    for (int64_t col = 0; col < n; ++col) {
+      float scale = inputScale * s[col];
+      float y = float(acc[row * n + col]) * scale;
+      out[row * n + col] = bias ? y + bias[col] : y;
+    }
+  return setResult(op, op->getResult(0), std::move(result));
+}
+
+/// A quantized weight without an input scale meets float activations:
+/// W[k, n] = Wq[k, n] * weight_scales[n].
+FailureOr<HostTensor> Interpreter::Impl::dequantized(Operation *op,
+                                                     Value weightValue,
+                                                     bool transposed,
+                                                     ElementsAttr weightScales) {
+  auto scales = HostTensor::fromElementsAttr(weightScales);
+  if (!scales)
+    return op->emitError() << "weight_scales: "
+                           << llvm::toString(scales.takeError());
+  HostTensor w = getFloat(weightValue);
+  int64_t rows = w.getDim(0), cols = w.getDim(1);
+  MutableArrayRef<float> values = w.getMutableValues<float>();
+  ArrayRef<float> s = scales->getValues<float>();
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      values[r * cols + c] *= s[transposed ? r : c];
+  return w;
+}
+
+template <typename OpTy>
+LogicalResult Interpreter::Impl::executeProjection(OpTy op, Value bias) {
+  ElementsAttr scales = op.getWeightScalesAttr();
+  if (!scales)
+    return executeMatmul(op, op.getX(), op.getWeight(), bias,
+                         op.getTransposeWeight());
+  if (std::optional<APFloat> inputScale = op.getInputScale())
+    return executeQuantizedMatmul(op, op.getX(), op.getWeight(), bias,
+                                  op.getTransposeWeight(), scales,
+                                  inputScale->convertToFloat());
+  FailureOr<HostTensor> w =
+      dequantized(op, op.getWeight(), op.getTransposeWeight(), scales);
+  if (failed(w))
+    return failure();
+  return executeMatmul(op, op.getX(), op.getWeight(), bias,
+                       op.getTransposeWeight(), &*w);
+}
+
 LogicalResult Interpreter::Impl::execute(llm::LinearOp op) {
-  return executeMatmul(op, op.getX(), op.getWeight(), op.getBias(),
-                       op.getTransposeWeight());
+  return executeProjection(op, op.getBias());
 }
 
 LogicalResult Interpreter::Impl::execute(llm::LogitsOp op) {
-  return executeMatmul(op, op.getX(), op.getWeight(), Value(),
-                       op.getTransposeWeight());
+  return executeProjection(op, Value());
 }
 
 /// Layer norm (`center`) and RMS norm: x `[..., D]` and `[D]` parameters.
@@ -609,3 +706,8 @@ Interpreter::run(ArrayRef<HostTensor> args) {
 }
 
 func::FuncOp Interpreter::getFunction() const { return impl->func; }
+
+void Interpreter::setObserver(
+    std::function<void(mlir::Value, const HostTensor &)> fn) {
+  impl->observer = std::move(fn);
+}

@@ -234,3 +234,38 @@ void flightllm::interpreter::kernels::binary(Binary kind, const float *a,
     return;
   }
 }
+
+void flightllm::interpreter::kernels::matmulInt8(const int8_t *xq, int64_t m,
+                                                 int64_t k, const int64_t *w,
+                                                 int64_t n, bool transposed,
+                                                 int32_t *acc) {
+  for (int64_t row = 0; row < m; ++row) {
+    const int8_t *x = xq + row * k;
+    int32_t *out = acc + row * n;
+    for (int64_t col = 0; col < n; ++col)
+      out[col] = 0;
+    if (transposed) {
+      for (int64_t col = 0; col < n; ++col) {
+        const int64_t *wr = w + col * k;
+        int32_t sum = 0;
+        for (int64_t i = 0; i < k; ++i)
+          sum += int32_t(x[i]) * int32_t(wr[i]);
+        out[col] = sum;
+      }
+    } else {
+      for (int64_t i = 0; i < k; ++i) {
+        int32_t xi = x[i];
+        if (!xi)
+          continue;
+        const int64_t *wr = w + i * n;
+        for (int64_t col = 0; col < n; ++col)
+          out[col] += xi * int32_t(wr[col]);
+      }
+    }
+  }
+}
+
+int8_t flightllm::interpreter::kernels::quantizeInt8(float x, float scale) {
+  float q = std::nearbyint(x / scale); // Round half to even (default mode).
+  return int8_t(std::clamp(q, -127.0f, 127.0f));
+}

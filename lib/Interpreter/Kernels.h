@@ -22,6 +22,16 @@ namespace flightllm::interpreter::kernels {
 void matmul(const float *x, int64_t m, int64_t k, const float *w, int64_t n,
             bool transposed, const float *bias, float *y);
 
+/// The integer core of a W8A8 linear: acc[m, n] = sum_k xq[m, k] * W[k, n]
+/// in int32 (exact: |xq|, |W| <= 127 keeps K * 127^2 far below 2^31). `w` is
+/// `[k, n]`, or `[n, k]` when `transposed`, held as int64 (the interpreter's
+/// integer storage).
+void matmulInt8(const int8_t *xq, int64_t m, int64_t k, const int64_t *w,
+                int64_t n, bool transposed, int32_t *acc);
+
+/// int8 symmetric quantization: clamp(round_half_even(x / scale), -127, 127).
+int8_t quantizeInt8(float x, float scale);
+
 /// Normalizes `rows` rows of `d` elements: with `center`, layer norm
 /// ((x - mean) / sqrt(var + eps) * gamma + beta), without, RMS norm (the
 /// same with mean 0). `beta` may be null.

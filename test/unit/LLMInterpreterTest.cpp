@@ -201,15 +201,53 @@ TEST_F(InterpreterTest, LinearBothLayoutsWithBias) {
                {2, 2}, expected);
 }
 
-TEST_F(InterpreterTest, LinearIntegerWeightActsAsItsValues) {
+TEST_F(InterpreterTest, LinearQuantizedWeightIsDequantized) {
+  // Without input_scale the activations stay float: W = Wq * weight_scales.
   expectTensor(runOne(R"mlir(
     func.func @f(%x: tensor<1x2xf32>) -> tensor<1x2xf32> {
       %w = llm.weight "w" = dense<[[2, -1], [3, 4]]> : tensor<2x2xi8>
-      %y = llm.linear %x, %w : (tensor<1x2xf32>, tensor<2x2xi8>) -> tensor<1x2xf32>
+      %y = llm.linear %x, %w {weight_scales = dense<[1.0, 0.5]> : tensor<2xf32>}
+          : (tensor<1x2xf32>, tensor<2x2xi8>) -> tensor<1x2xf32>
       return %y : tensor<1x2xf32>
     })mlir",
                       {f32({1, 2}, {1, 10})}),
-               {1, 2}, {32, 39});
+               {1, 2}, {32, 19.5f});
+}
+
+TEST_F(InterpreterTest, LinearW8A8IsExactIntegerMath) {
+  // xq = round_half_even(x / 0.025) = [20, -48, 120]; acc = [-724, 488];
+  // y = acc * (0.025 * scale[n]) + bias.
+  HostTensor y = runOne(R"mlir(
+    func.func @f(%x: tensor<1x3xf32>) -> tensor<1x2xf32> {
+      %w = llm.weight "w" = dense<[[1, -2], [3, 4], [-5, 6]]> : tensor<3x2xi8>
+      %b = llm.weight "b" = dense<[1.0, 0.0]> : tensor<2xf32>
+      %y = llm.linear %x, %w, %b {input_scale = 0.025 : f32,
+                                  weight_scales = dense<[0.5, 0.25]> : tensor<2xf32>}
+          : (tensor<1x3xf32>, tensor<3x2xi8>, tensor<2xf32>) -> tensor<1x2xf32>
+      return %y : tensor<1x2xf32>
+    })mlir",
+                        {f32({1, 3}, {0.5f, -1.2f, 3.0f})});
+  ASSERT_EQ(y.getNumElements(), 2);
+  // Bit-exact: the same f32 operations as the definition.
+  EXPECT_EQ(y.getValues<float>()[0], float(-724) * (0.025f * 0.5f) + 1.0f);
+  EXPECT_EQ(y.getValues<float>()[1], float(488) * (0.025f * 0.25f));
+}
+
+TEST_F(InterpreterTest, LinearW8A8SaturatesAndRoundsHalfToEven) {
+  // 2.5 -> 2 and 3.5 -> 4 (half to even); 1000 saturates at 127.
+  HostTensor y = runOne(R"mlir(
+    func.func @f(%x: tensor<3x1xf32>) -> tensor<3x1xf32> {
+      %w = llm.weight "w" = dense<[[1]]> : tensor<1x1xi8>
+      %y = llm.linear %x, %w {input_scale = 1.0 : f32,
+                              weight_scales = dense<[1.0]> : tensor<1xf32>}
+          : (tensor<3x1xf32>, tensor<1x1xi8>) -> tensor<3x1xf32>
+      return %y : tensor<3x1xf32>
+    })mlir",
+                        {f32({3, 1}, {2.5f, 3.5f, 1000.0f})});
+  ASSERT_EQ(y.getNumElements(), 3);
+  EXPECT_EQ(y.getValues<float>()[0], 2.0f);
+  EXPECT_EQ(y.getValues<float>()[1], 4.0f);
+  EXPECT_EQ(y.getValues<float>()[2], 127.0f);
 }
 
 /// Large enough for the kernels' weight chunking; checked against a plain

@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "flightllm/Conversion/ONNXToLLM/Passes.h"
+#include "flightllm/Dialect/LLM/Transforms/Passes.h"
 #include "flightllm/Import/ModelSummary.h"
 #include "flightllm/Import/NodeDiagnostics.h"
 #include "flightllm/Import/ONNXImporter.h"
@@ -66,6 +67,22 @@ cl::opt<flightllm::ONNXInputFormat> inputFormat(
                           "ONNX text syntax")),
     cl::cat(category));
 
+enum class Quantization { None, W8A8 };
+
+cl::opt<Quantization> quantize(
+    "quantize", cl::desc("Precision of the llm program (--emit=llm)"),
+    cl::init(Quantization::None),
+    cl::values(clEnumValN(Quantization::None, "none", "fp32 (default)"),
+               clEnumValN(Quantization::W8A8, "w8a8",
+                          "int8 weights per output channel, int8 activations "
+                          "with scales from --calibration")),
+    cl::cat(category));
+
+cl::opt<std::string> calibrationFile(
+    "calibration",
+    cl::desc("Calibration text for --quantize=w8a8 (bytes as tokens)"),
+    cl::value_desc("file"), cl::cat(category));
+
 cl::opt<bool> elideWeights(
     "elide-weights",
     cl::desc("Print weight blobs as '__elided__' (output does not re-parse)"),
@@ -100,6 +117,12 @@ static LogicalResult compile(MLIRContext &context,
   if (emit == EmitKind::LLM) {
     PassManager pm(&context);
     flightllm::buildONNXToLLMPipeline(pm);
+    if (quantize == Quantization::W8A8) {
+      pm.addPass(flightllm::llm::createQuantizeWeightsPass());
+      flightllm::llm::CalibratePassOptions options;
+      options.textFile = calibrationFile;
+      pm.addPass(flightllm::llm::createCalibratePass(options));
+    }
     if (failed(pm.run(*module)))
       return failure();
   }
@@ -135,6 +158,16 @@ int main(int argc, char **argv) {
       argc, argv,
       "FlightLLM compiler: ONNX decoder-only LLMs to FlightLLM accelerator "
       "binaries\n");
+  if (quantize == Quantization::W8A8 && calibrationFile.empty()) {
+    llvm::errs() << "flightllm-compile: error: --quantize=w8a8 needs "
+                    "--calibration=FILE\n";
+    return 1;
+  }
+  if (quantize != Quantization::None && emit != EmitKind::LLM) {
+    llvm::errs() << "flightllm-compile: error: --quantize applies to "
+                    "--emit=llm\n";
+    return 1;
+  }
 
   DialectRegistry registry;
   flightllm::registerAllDialects(registry);

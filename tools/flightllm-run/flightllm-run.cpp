@@ -35,11 +35,14 @@
 #include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <limits>
 #include <string>
 #include <vector>
@@ -64,6 +67,13 @@ cl::opt<std::string> caseDir(
     cl::desc("Instead of generating, run one forward call on DIR/inputs/*.npy "
              "and compare with DIR/outputs/*.npy"),
     cl::value_desc("DIR"), cl::cat(category));
+
+cl::opt<std::string> perplexityFile(
+    "perplexity",
+    cl::desc("Instead of generating, report the per-token perplexity of the "
+             "model on FILE (bytes as tokens: byte-level models), in windows "
+             "of the model's context"),
+    cl::value_desc("FILE"), cl::cat(category));
 
 cl::opt<double> caseTolerance(
     "atol", cl::desc("Largest absolute difference --case accepts (1e-4)"),
@@ -170,6 +180,50 @@ int64_t argmax(llvm::ArrayRef<float> row) {
   return best;
 }
 
+struct Perplexity {
+  double value = 0;
+  int64_t tokens = 0, windows = 0;
+};
+
+/// exp(mean negative log-likelihood) of every byte given the ones before it
+/// in its window; windows are as long as the model's context allows (256 at
+/// most) and each starts from an empty cache.
+FailureOr<Perplexity> perplexity(Session &session, llvm::StringRef text) {
+  int64_t window = std::min<int64_t>(session.getMaxPositions().value_or(256), 256);
+  double nll = 0;
+  Perplexity result;
+  int64_t vocab = session.getVocabSize();
+  for (size_t start = 0; start + 1 < text.size(); start += window) {
+    size_t count = std::min<size_t>(window, text.size() - start);
+    if (count < 2)
+      break;
+    std::vector<int64_t> ids;
+    for (unsigned char c : text.substr(start, count))
+      ids.push_back(c);
+    session.reset();
+    FailureOr<HostTensor> logits = session.prefill(ids);
+    if (failed(logits))
+      return failure();
+    llvm::ArrayRef<float> all = logits->getValues<float>();
+    for (size_t i = 0; i + 1 < count; ++i) {
+      llvm::ArrayRef<float> row = all.slice(i * vocab, vocab);
+      float maxLogit = *std::max_element(row.begin(), row.end());
+      double sum = 0;
+      for (float v : row)
+        sum += std::exp(double(v) - maxLogit);
+      nll += std::log(sum) + maxLogit - row[ids[i + 1]];
+      ++result.tokens;
+    }
+    ++result.windows;
+  }
+  if (!result.tokens) {
+    fail("the perplexity text needs at least two bytes");
+    return failure();
+  }
+  result.value = std::exp(nll / double(result.tokens));
+  return result;
+}
+
 struct Generation {
   std::vector<int64_t> tokens;
   /// Logits rows: the last prompt position, then every decode step.
@@ -273,6 +327,50 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(
       argc, argv,
       "FlightLLM runner: greedy generation with an llm program\n");
+
+  if (!perplexityFile.empty()) {
+    if (tokensOption.getNumOccurrences() || promptOption.getNumOccurrences() ||
+        maxNewTokens.getNumOccurrences() || !dumpLogits.empty() ||
+        !caseDir.empty())
+      return fail("--perplexity takes no --tokens, --prompt, --max-new-tokens, "
+                  "--dump-logits or --case");
+    auto text = llvm::MemoryBuffer::getFile(perplexityFile, /*IsText=*/false);
+    if (!text)
+      return fail("cannot read '" + perplexityFile +
+                  "': " + text.getError().message());
+    DialectRegistry registry;
+    flightllm::registerAllDialects(registry);
+    MLIRContext context(registry);
+    context.loadAllAvailableDialects();
+    context.printOpOnDiagnostic(false);
+    llvm::SourceMgr sourceMgr;
+    SourceMgrDiagnosticHandler sourceHandler(sourceMgr, &context);
+    flightllm::NodeDiagnosticHandler nodeHandler(&context, modelFilename);
+    OwningOpRef<ModuleOp> module = loadModel(context, sourceMgr);
+    if (!module)
+      return 1;
+    FailureOr<std::unique_ptr<Session>> session = Session::create(*module);
+    if (failed(session))
+      return 1;
+    if ((*session)->getVocabSize() != 256)
+      return fail("--perplexity reads bytes as tokens and needs a byte-level "
+                  "model (vocabulary 256)");
+    FailureOr<Perplexity> ppl =
+        perplexity(**session, (*text)->getBuffer());
+    if (failed(ppl))
+      return 1;
+    if (jsonOutput) {
+      llvm::json::Object o{{"perplexity", ppl->value},
+                           {"tokens", ppl->tokens},
+                           {"windows", ppl->windows}};
+      llvm::outs() << llvm::json::Value(std::move(o)) << "\n";
+    } else {
+      llvm::outs() << llvm::format(
+          "perplexity %.4f over %lld predicted tokens (%lld windows)\n",
+          ppl->value, (long long)ppl->tokens, (long long)ppl->windows);
+    }
+    return 0;
+  }
 
   if (!caseDir.empty()) {
     if (tokensOption.getNumOccurrences() || promptOption.getNumOccurrences() ||

@@ -23,6 +23,7 @@
 #include "mlir/Support/LLVM.h"
 #include "llvm/ADT/SmallVector.h"
 
+#include <functional>
 #include <memory>
 
 namespace flightllm::interpreter {
@@ -46,6 +47,10 @@ public:
   run(llvm::ArrayRef<HostTensor> args);
 
   mlir::func::FuncOp getFunction() const;
+
+  /// Called with every op result as it is computed (calibration reads the
+  /// activations this way); null to stop.
+  void setObserver(std::function<void(mlir::Value, const HostTensor &)> fn);
 
   class Impl;
 

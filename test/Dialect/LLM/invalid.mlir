@@ -673,3 +673,43 @@ func.func @position_ids_batch(%ids: tensor<1x?xi64>, %pk: tensor<2x2x?x8xf32>) -
   %0 = llm.position_ids %ids, %pk : (tensor<1x?xi64>, tensor<2x2x?x8xf32>) -> tensor<1x?xi64>
   return %0 : tensor<1x?xi64>
 }
+
+// -----
+
+func.func @int_weight_without_scales(%x: tensor<1x2xf32>, %w: tensor<2x2xi8>) -> tensor<1x2xf32> {
+  // expected-error @+1 {{'llm.linear' op an integer weight needs weight_scales}}
+  %0 = llm.linear %x, %w : (tensor<1x2xf32>, tensor<2x2xi8>) -> tensor<1x2xf32>
+  return %0 : tensor<1x2xf32>
+}
+
+// -----
+
+func.func @scales_on_float_weight(%x: tensor<1x2xf32>, %w: tensor<2x2xf32>) -> tensor<1x2xf32> {
+  // expected-error @+1 {{'llm.linear' op weight_scales needs an integer (quantized) weight}}
+  %0 = llm.linear %x, %w {weight_scales = dense<1.0> : tensor<2xf32>} : (tensor<1x2xf32>, tensor<2x2xf32>) -> tensor<1x2xf32>
+  return %0 : tensor<1x2xf32>
+}
+
+// -----
+
+func.func @scales_per_channel(%x: tensor<1x2xf32>, %w: tensor<2x3xi8>) -> tensor<1x3xf32> {
+  // expected-error @+1 {{'llm.linear' op weight_scales must be f32 [3] (one per output channel), got 'tensor<2xf32>'}}
+  %0 = llm.linear %x, %w {weight_scales = dense<1.0> : tensor<2xf32>} : (tensor<1x2xf32>, tensor<2x3xi8>) -> tensor<1x3xf32>
+  return %0 : tensor<1x3xf32>
+}
+
+// -----
+
+func.func @input_scale_positive(%x: tensor<1x2xf32>, %w: tensor<2x2xi8>) -> tensor<1x2xf32> {
+  // expected-error @+1 {{'llm.linear' op input_scale must be positive}}
+  %0 = llm.linear %x, %w {input_scale = 0.0 : f32, weight_scales = dense<1.0> : tensor<2xf32>} : (tensor<1x2xf32>, tensor<2x2xi8>) -> tensor<1x2xf32>
+  return %0 : tensor<1x2xf32>
+}
+
+// -----
+
+func.func @input_scale_needs_quantized_weight(%x: tensor<1x2xf32>, %w: tensor<2x2xf32>) -> tensor<1x2xf32> {
+  // expected-error @+1 {{'llm.logits' op input_scale needs a quantized weight}}
+  %0 = llm.logits %x, %w {input_scale = 1.0 : f32} : (tensor<1x2xf32>, tensor<2x2xf32>) -> tensor<1x2xf32>
+  return %0 : tensor<1x2xf32>
+}

@@ -54,8 +54,8 @@ func.func @linear_transposed_bias(%x: tensor<1x?x64xbf16>, %w: tensor<256x64xbf1
 // Quantized weights keep the activation's element type in the result.
 // CHECK-LABEL: func @linear_int_weight_dynamic
 func.func @linear_int_weight_dynamic(%x: tensor<?x?x?xf16>, %w: tensor<?x?xi8>) -> tensor<?x?x?xf16> {
-  // CHECK: llm.linear %{{.*}}, %{{.*}} : (tensor<?x?x?xf16>, tensor<?x?xi8>) -> tensor<?x?x?xf16>
-  %0 = llm.linear %x, %w : (tensor<?x?x?xf16>, tensor<?x?xi8>) -> tensor<?x?x?xf16>
+  // CHECK: llm.linear %{{.*}}, %{{.*}} {input_scale = 5.000000e-01 : f32, weight_scales = dense<2.500000e-01> : tensor<4xf32>} : (tensor<?x?x?xf16>, tensor<?x?xi8>) -> tensor<?x?x?xf16>
+  %0 = llm.linear %x, %w {input_scale = 0.5 : f32, weight_scales = dense<0.25> : tensor<4xf32>} : (tensor<?x?x?xf16>, tensor<?x?xi8>) -> tensor<?x?x?xf16>
   return %0 : tensor<?x?x?xf16>
 }
 

@@ -88,6 +88,20 @@ def LLM_LinearOp : LLM_Op<"linear", [Pure]> {
     is `[..., N]` with `x`'s leading dimensions and element type. Products
     accumulate in f32.
 
+    Quantized form (W8A8): an integer `weight` holds `Wq`, and
+    `weight_scales` (`[N]` f32) its per-output-channel scales, so that the
+    weight means `Wq[k, n] * weight_scales[n]`. With `input_scale` as well,
+    x is quantized to int8 and the products are exact integers:
+
+    ```
+    xq[.., k]   = clamp(round_half_even(x[.., k] / input_scale), -127, 127)
+    acc[.., n]  = sum_k xq[.., k] * Wq[k, n]                  (int32)
+    result      = f32(acc) * (input_scale * weight_scales[n]) (+ bias[n])
+    ```
+
+    (the scale product is one f32 multiply, then one multiply and one add).
+    Without `input_scale`, x stays float and meets the dequantized weight.
+
     ```mlir
     %y = llm.linear %x, %w, %b {transpose_weight = true}
         : (tensor<1x?x64xf32>, tensor<256x64xf32>, tensor<256xf32>)
@@ -96,7 +110,9 @@ def LLM_LinearOp : LLM_Op<"linear", [Pure]> {
   }];
   let arguments = (ins LLM_Activation:$x, LLM_Weight:$weight,
                        Optional<LLM_Weight>:$bias,
-                       DefaultValuedAttr<BoolAttr, "false">:$transpose_weight);
+                       DefaultValuedAttr<BoolAttr, "false">:$transpose_weight,
+                       OptionalAttr<ElementsAttr>:$weight_scales,
+                       OptionalAttr<F32Attr>:$input_scale);
   let results = (outs LLM_Activation:$result);
   let assemblyFormat = [{
     $x `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)
@@ -127,7 +143,9 @@ def LLM_LogitsOp : LLM_Op<"logits", [Pure]> {
     ```
   }];
   let arguments = (ins LLM_Activation:$x, LLM_Weight:$weight,
-                       DefaultValuedAttr<BoolAttr, "false">:$transpose_weight);
+                       DefaultValuedAttr<BoolAttr, "false">:$transpose_weight,
+                       OptionalAttr<ElementsAttr>:$weight_scales,
+                       OptionalAttr<F32Attr>:$input_scale);
   let results = (outs LLM_Activation:$result);
   let assemblyFormat = [{
     $x `,` $weight attr-dict `:` functional-type(operands, results)
