@@ -168,6 +168,30 @@ OwningOpRef<ModuleOp> loadModel(MLIRContext &context,
   return module;
 }
 
+/// A context with every dialect and the diagnostic handlers the tool uses;
+/// loads MODEL into it.
+class ModelLoader {
+public:
+  ModelLoader() : context(makeRegistry()) {
+    context.loadAllAvailableDialects();
+    // Errors show the source line (or ONNX node); a dump of the op, or of a
+    // whole function for contract errors, would only bury them.
+    context.printOpOnDiagnostic(false);
+  }
+  OwningOpRef<ModuleOp> load() { return loadModel(context, sourceMgr); }
+
+private:
+  static DialectRegistry makeRegistry() {
+    DialectRegistry registry;
+    flightllm::registerAllDialects(registry);
+    return registry;
+  }
+  MLIRContext context;
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler sourceHandler{sourceMgr, &context};
+  flightllm::NodeDiagnosticHandler nodeHandler{&context, modelFilename};
+};
+
 /// The id with the largest logit; the lowest id on ties.
 int64_t argmax(llvm::ArrayRef<float> row) {
   int64_t best = 0;
@@ -338,15 +362,8 @@ int main(int argc, char **argv) {
     if (!text)
       return fail("cannot read '" + perplexityFile +
                   "': " + text.getError().message());
-    DialectRegistry registry;
-    flightllm::registerAllDialects(registry);
-    MLIRContext context(registry);
-    context.loadAllAvailableDialects();
-    context.printOpOnDiagnostic(false);
-    llvm::SourceMgr sourceMgr;
-    SourceMgrDiagnosticHandler sourceHandler(sourceMgr, &context);
-    flightllm::NodeDiagnosticHandler nodeHandler(&context, modelFilename);
-    OwningOpRef<ModuleOp> module = loadModel(context, sourceMgr);
+    ModelLoader loader;
+    OwningOpRef<ModuleOp> module = loader.load();
     if (!module)
       return 1;
     FailureOr<std::unique_ptr<Session>> session = Session::create(*module);
@@ -377,15 +394,8 @@ int main(int argc, char **argv) {
         maxNewTokens.getNumOccurrences() || !dumpLogits.empty())
       return fail("--case runs one forward call: it takes no --tokens, "
                   "--prompt, --max-new-tokens or --dump-logits");
-    DialectRegistry registry;
-    flightllm::registerAllDialects(registry);
-    MLIRContext context(registry);
-    context.loadAllAvailableDialects();
-    context.printOpOnDiagnostic(false);
-    llvm::SourceMgr sourceMgr;
-    SourceMgrDiagnosticHandler sourceHandler(sourceMgr, &context);
-    flightllm::NodeDiagnosticHandler nodeHandler(&context, modelFilename);
-    OwningOpRef<ModuleOp> module = loadModel(context, sourceMgr);
+    ModelLoader loader;
+    OwningOpRef<ModuleOp> module = loader.load();
     if (!module)
       return 1;
     return failed(flightllm::checkCase(*module, caseDir, caseTolerance,
@@ -424,18 +434,8 @@ int main(int argc, char **argv) {
       return fail("cannot write '" + dumpLogits + "': " + error);
   }
 
-  DialectRegistry registry;
-  flightllm::registerAllDialects(registry);
-  MLIRContext context(registry);
-  context.loadAllAvailableDialects();
-  // Errors show the source line (or ONNX node); a dump of the op, or of a
-  // whole function for contract errors, would only bury them.
-  context.printOpOnDiagnostic(false);
-  llvm::SourceMgr sourceMgr;
-  SourceMgrDiagnosticHandler sourceHandler(sourceMgr, &context);
-  flightllm::NodeDiagnosticHandler nodeHandler(&context, modelFilename);
-
-  OwningOpRef<ModuleOp> module = loadModel(context, sourceMgr);
+  ModelLoader loader;
+  OwningOpRef<ModuleOp> module = loader.load();
   if (!module)
     return 1;
   FailureOr<std::unique_ptr<Session>> session = Session::create(*module);
