@@ -57,7 +57,8 @@ struct FinalizeRaisingPass
         b.setInsertionPoint(linear);
         auto logits = llm::LogitsOp::create(
             b, linear.getLoc(), linear.getType(), linear.getX(),
-            linear.getWeight(), linear.getTransposeWeight());
+            linear.getWeight(), linear.getTransposeWeight(),
+            linear.getWeightScalesAttr(), linear.getInputScaleAttr());
         ret.setOperand(0, logits.getResult());
         if (linear.use_empty())
           linear.erase();

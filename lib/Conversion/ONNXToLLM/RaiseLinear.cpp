@@ -87,7 +87,9 @@ struct LinearRaiser {
       biasWeight = getOrCreateWeight(b, func, bias, ArrayRef<int64_t>{n});
     }
     auto linear = llm::LinearOp::create(b, at->getLoc(), type, xc, weight,
-                                        biasWeight, w.transposed);
+                                        biasWeight, w.transposed,
+                                        /*weight_scales=*/nullptr,
+                                        /*input_scale=*/nullptr);
     result.replaceAllUsesWith(linear.getResult());
     return true;
   }
@@ -199,8 +201,9 @@ struct LinearRaiser {
       SmallVector<int64_t> shape(type.getShape());
       shape.back() = size;
       auto partType = RankedTensorType::get(shape, type.getElementType());
-      auto partLinear = llm::LinearOp::create(b, split.getLoc(), partType,
-                                              linear.getX(), w, bw, transposed);
+      auto partLinear = llm::LinearOp::create(
+          b, split.getLoc(), partType, linear.getX(), w, bw, transposed,
+          /*weight_scales=*/nullptr, /*input_scale=*/nullptr);
       split.getResult(i).replaceAllUsesWith(partLinear.getResult());
       start += size;
     }
