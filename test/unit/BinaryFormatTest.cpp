@@ -87,16 +87,24 @@ TEST(BinaryFormat, RecordsUseTheDocumentedOffsets) {
   b.maxLength = 32;
   b.streamId = 9;
   b.repeatCount = 32;
-  b.weightStride = 0x100;
-  b.kvStride = 0x40;
+  b.baseOrigin[0] = 0x1000;
+  b.baseOrigin[2] = 0x3000;
+  b.baseStride[1] = 0x40;
+  b.baseStride[2] = 0x50;
   b.encode(e);
   EXPECT_EQ(readU16(e, 0), 1u);
   EXPECT_EQ(readU32(e, 4), 17u);
   EXPECT_EQ(readU32(e, 12), 9u);
-  EXPECT_EQ(readU32(e, 24), 0x40u);
+  EXPECT_EQ(readU32(e, 16), 32u);
+  EXPECT_EQ(readU32(e, 24), 0x1000u);
+  EXPECT_EQ(readU32(e, 32), 0x3000u);
+  EXPECT_EQ(readU32(e, 40), 0x40u);
+  EXPECT_EQ(readU32(e, 44), 0x50u);
   BucketEntry back = BucketEntry::decode(e);
   EXPECT_EQ(back.maxLength, 32u);
-  EXPECT_EQ(back.weightStride, 0x100u);
+  EXPECT_EQ(back.baseOrigin[2], 0x3000u);
+  EXPECT_EQ(back.baseStride[1], 0x40u);
+  EXPECT_EQ(back.baseStride[0], 0u);
 
   uint8_t m[kModelMetadataSize];
   ModelMetadata meta;

@@ -327,7 +327,7 @@ TEST(BinaryValidator, SectionContentRules) {
 /// Forward compatibility: a hand-built file of a later minor version with a
 /// longer header, longer section entries and a longer bucket record.
 TEST(BinaryValidator, AcceptsLongerRecordsOfALaterMinorVersion) {
-  const uint32_t headerSize = 80, entrySize = 40, bucketSize = 40;
+  const uint32_t headerSize = 80, entrySize = 40, bucketSize = 56;
   std::vector<uint8_t> f(512, 0);
   FileHeader h;
   h.versionMinor = 3;

@@ -3,6 +3,7 @@
 #include "Example.h"
 
 #include "flightllm/Binary/Writer.h"
+#include "flightllm/ISA/Disassembler.h"
 
 #include <vector>
 
@@ -20,12 +21,57 @@ std::vector<uint8_t> fillerBytes(size_t size, uint32_t seed) {
   return bytes;
 }
 
-/// A stand-in instruction stream: `count` words tagged with the stream id.
-std::vector<uint32_t> exampleStream(uint32_t id, uint32_t count) {
-  std::vector<uint32_t> words;
-  for (uint32_t i = 0; i < count; ++i)
-    words.push_back(0xF0000000u | (id << 16) | i);
-  return words;
+/// One decoder layer's worth of a stream, enough to exercise the
+/// disassembler: load an activation row and a weight tile (relative to base
+/// register B1), a matrix op (MM for prefill, MV for decode), a masked softmax
+/// at the current position, the result stored into the KV cache (B2 + P rows),
+/// end. `k` varies per stream so that the streams differ.
+llvm::Error exampleStream(bool prefill, unsigned k,
+                          llvm::SmallVectorImpl<uint32_t> &words) {
+  namespace isa = flightllm::isa;
+  using isa::Queue;
+  isa::Instruction loadAct(isa::Opcode::LD);
+  loadAct.set(isa::LD::buf, isa::Buffer::act)
+      .set(isa::LD::length, 2)
+      .set(isa::LD::loop1, 1)
+      .set(isa::LD::loop2, 1)
+      .set(isa::LD::loop3, 1);
+  isa::Instruction loadWeights(isa::Opcode::LD);
+  loadWeights.set(isa::LD::buf, isa::Buffer::weight)
+      .set(isa::LD::base, isa::BaseReg::B1)
+      .set(isa::LD::length, 1)
+      .set(isa::LD::loop1, 1)
+      .set(isa::LD::loop2, 1)
+      .set(isa::LD::loop3, 1)
+      .releaseTo(Queue::matrix);
+  isa::Instruction matrix(prefill ? isa::Opcode::MM : isa::Opcode::MV);
+  matrix.set(prefill ? isa::MM::k_blocks : isa::MV::k_blocks, k / 16)
+      .set(prefill ? isa::MM::wbits : isa::MV::wbits, isa::WeightBits::int4)
+      .waitOn(Queue::load)
+      .releaseTo(Queue::misc);
+  isa::Instruction softmax(isa::Opcode::MISC);
+  softmax.set(isa::MISC::kind, isa::MiscKind::softmax)
+      .set(isa::MISC::masked, 1)
+      .set(isa::MISC::pos_param, isa::ParamReg::P)
+      .set(isa::MISC::a_space, isa::ASpace::acc)
+      .set(isa::MISC::k, k)
+      .waitOn(Queue::matrix)
+      .releaseTo(Queue::store);
+  isa::Instruction store(isa::Opcode::ST);
+  store.set(isa::ST::buf, isa::Buffer::act)
+      .set(isa::ST::channel, 1)
+      .set(isa::ST::base, isa::BaseReg::B2)
+      .set(isa::ST::param, isa::ParamReg::P)
+      .set(isa::ST::scale, 2)
+      .set(isa::ST::length, 2)
+      .waitOn(Queue::misc);
+  isa::Instruction end(isa::Opcode::SYS);
+  end.set(isa::SYS::kind, isa::SysKind::end);
+  for (const isa::Instruction &inst :
+       {loadAct, loadWeights, matrix, softmax, store, end})
+    if (llvm::Error e = isa::encodeInstruction(inst, words))
+      return e;
+  return llvm::Error::success();
 }
 
 } // namespace
@@ -52,10 +98,13 @@ llvm::Error flightllm::objdump::writeExampleBinary(llvm::StringRef path) {
   writer.setMetadata(meta);
 
   // Streams 0 (prefill) and 1-3 (decode), each compiled for one layer and
-  // run once per layer; decode contexts 17-48 share stream 2.
-  const uint32_t streamWords[] = {6, 4, 5, 3};
-  for (uint32_t id = 0; id < 4; ++id)
-    writer.takeStream(id, exampleStream(id, streamWords[id]));
+  // started once per layer; decode contexts 17-48 share stream 2.
+  for (uint32_t id = 0; id < 4; ++id) {
+    llvm::SmallVector<uint32_t> words;
+    if (llvm::Error e = exampleStream(id == 0, 16 * (id + 1), words))
+      return e;
+    writer.takeStream(id, std::vector<uint32_t>(words.begin(), words.end()));
+  }
   auto bucket = [&](Stage stage, uint32_t lo, uint32_t hi, uint32_t stream) {
     BucketEntry b;
     b.stage = static_cast<uint16_t>(stage);
@@ -63,8 +112,13 @@ llvm::Error flightllm::objdump::writeExampleBinary(llvm::StringRef path) {
     b.maxLength = hi;
     b.streamId = stream;
     b.repeatCount = meta.numLayers;
-    b.weightStride = 0x4000;
-    b.kvStride = 0x1000;
+    // In 32-byte units: B1 = this layer's 32 bytes of weights in channel 0
+    // (the scales follow at byte 64), B2 = this layer's KV cache, 256 bytes
+    // per layer from byte 512 of channel 1.
+    b.baseOrigin[0] = 0;
+    b.baseStride[0] = 1;
+    b.baseOrigin[1] = 0x10;
+    b.baseStride[1] = 0x8;
     writer.addBucket(b);
   };
   // Added out of order on purpose: the writer sorts the table.

@@ -2,8 +2,9 @@
 //
 //   flightllm-objdump model.flb                      header, sections, model,
 //                                                    buckets, quant params
-//   flightllm-objdump model.flb --verify             every checksum; exit 1 on
-//                                                    a bad file
+//   flightllm-objdump model.flb --verify             every checksum, every
+//                                                    instruction decoded; exit
+//                                                    1 on a bad file
 //   flightllm-objdump model.flb --disassemble[=ID]   instruction streams
 //   flightllm-objdump model.flb --rom=coe --section=stream:0 -o stream0.coe
 //
@@ -17,6 +18,7 @@
 #include "flightllm/Binary/Reader.h"
 #include "flightllm/Binary/Rom.h"
 #include "flightllm/Binary/Writer.h"
+#include "flightllm/ISA/Disassembler.h"
 #include "flightllm/Version.h"
 
 #include "llvm/ADT/StringExtras.h"
@@ -44,7 +46,8 @@ cl::opt<std::string> inputFilename(cl::Positional, cl::desc("<file.flb>"),
 
 cl::opt<bool> verify("verify",
                      cl::desc("Check every checksum (sections and the whole "
-                              "file) and print the verdict"),
+                              "file), decode every instruction stream and "
+                              "print the verdict"),
                      cl::cat(category));
 
 cl::opt<std::string> expectedFingerprint(
@@ -96,6 +99,7 @@ cl::opt<std::string> writeExample(
     cl::value_desc("file"), cl::cat(category));
 
 int fail(const llvm::Twine &message) {
+  llvm::outs().flush(); // what was printed comes before the error
   llvm::WithColor::error(llvm::errs(), "flightllm-objdump") << message << "\n";
   return 1;
 }
@@ -201,19 +205,25 @@ void printSummary(const BinaryView &view, llvm::StringRef path, bool verified,
 
   const uint32_t buckets = view.bucketCount();
   os << "\nbuckets: " << buckets << "\n";
+  // Base register Bb = origin + L * stride (32-byte units), L the layer.
+  const char *row = "  {0,-8} {1,-13} {2,6} {3,6}  {4,-14} {5,-14} {6}\n";
   if (buckets > 0)
-    os << llvm::formatv("  {0,-8} {1,-13} {2,6} {3,6} {4,13} {5,10}\n", "stage",
-                        "lengths", "stream", "repeat", "weight-stride",
-                        "kv-stride");
+    os << llvm::formatv(row, "stage", "lengths", "stream", "repeat", "B1", "B2",
+                        "B3");
   for (uint32_t i = 0; i < buckets; ++i) {
     BucketEntry b;
     view.bucket(i, b);
-    os << llvm::formatv(
-        "  {0,-8} {1,-13} {2,6} {3,6} {4,13} {5,10}\n",
-        nameOr(stageName(b.stage), b.stage),
-        std::to_string(b.minLength) + "-" + std::to_string(b.maxLength),
-        b.streamId, b.repeatCount, llvm::formatv("{0:x}", b.weightStride).str(),
-        llvm::formatv("{0:x}", b.kvStride).str());
+    std::string base[kNumBaseRegisters];
+    for (unsigned r = 0; r < kNumBaseRegisters; ++r)
+      base[r] =
+          b.baseOrigin[r] == 0 && b.baseStride[r] == 0
+              ? "0"
+              : llvm::formatv("{0:x}+L*{1:x}", b.baseOrigin[r], b.baseStride[r])
+                    .str();
+    os << llvm::formatv(row, nameOr(stageName(b.stage), b.stage),
+                        std::to_string(b.minLength) + "-" +
+                            std::to_string(b.maxLength),
+                        b.streamId, b.repeatCount, base[0], base[1], base[2]);
   }
 
   const uint32_t quant = view.quantCount();
@@ -241,6 +251,41 @@ void printSummary(const BinaryView &view, llvm::StringRef path, bool verified,
   }
 }
 
+/// The words of stream `id` (which exists).
+std::vector<uint32_t> streamWords(const BinaryView &view, uint32_t id) {
+  StreamRef stream;
+  view.stream(id, stream);
+  std::vector<uint32_t> words(stream.wordCount);
+  for (uint64_t w = 0; w < stream.wordCount; ++w)
+    words[w] = stream.word(w);
+  return words;
+}
+
+/// `e` prefixed with "stream ID: ".
+llvm::Error inStream(uint32_t id, llvm::Error e) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                 "stream " + llvm::Twine(id) + ": " +
+                                     llvm::toString(std::move(e)));
+}
+
+/// Decodes every instruction stream; the error names the stream.
+llvm::Error decodeStreams(const BinaryView &view, uint64_t &streams,
+                          uint64_t &instructions) {
+  streams = instructions = 0;
+  for (uint32_t i = 0; i < view.sectionCount(); ++i) {
+    SectionEntry s = view.section(i);
+    if (s.kind != static_cast<uint32_t>(SectionKind::InstructionStream))
+      continue;
+    llvm::SmallVector<flightllm::isa::Instruction> decoded;
+    if (llvm::Error e =
+            flightllm::isa::decodeStream(streamWords(view, s.index), decoded))
+      return inStream(s.index, std::move(e));
+    ++streams;
+    instructions += decoded.size();
+  }
+  return llvm::Error::success();
+}
+
 llvm::Error printStreams(const BinaryView &view, std::optional<uint32_t> only,
                          llvm::raw_ostream &os) {
   const uint32_t streamKind =
@@ -251,15 +296,11 @@ llvm::Error printStreams(const BinaryView &view, std::optional<uint32_t> only,
     if (s.kind != streamKind || (only && s.index != *only))
       continue;
     found = true;
-    StreamRef stream;
-    view.stream(s.index, stream);
-    std::vector<uint32_t> words(stream.wordCount);
-    for (uint64_t w = 0; w < stream.wordCount; ++w)
-      words[w] = stream.word(w);
+    std::vector<uint32_t> words = streamWords(view, s.index);
     os << "stream " << s.index << ": " << words.size() << " words ("
        << bucketsOfStream(view, s.index) << ")\n";
     if (llvm::Error e = flightllm::objdump::printStream(words, os, 0))
-      return e;
+      return inStream(s.index, std::move(e));
   }
   if (only && !found)
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
@@ -352,10 +393,14 @@ int main(int argc, char **argv) {
 
   const bool summary = !verify && !disassemble.getNumOccurrences() && !rom;
   if (verify) {
+    uint64_t streams, instructions;
+    if (llvm::Error e = decodeStreams(view, streams, instructions))
+      return fail(inputFilename + ": " + llvm::toString(std::move(e)));
     const FileHeader &h = view.header();
     llvm::outs() << inputFilename << ": OK (format " << h.versionMajor << "."
-                 << h.versionMinor << ", " << h.sectionCount
-                 << " sections, file crc32c " << hex32(h.fileChecksum) << ")\n";
+                 << h.versionMinor << ", " << h.sectionCount << " sections, "
+                 << instructions << " instructions in " << streams
+                 << " streams, file crc32c " << hex32(h.fileChecksum) << ")\n";
   }
   if (summary)
     printSummary(view, inputFilename, verify, llvm::outs());

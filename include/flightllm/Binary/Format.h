@@ -468,27 +468,30 @@ inline const char *stageName(uint16_t stage) {
   return nullptr;
 }
 
-inline constexpr uint32_t kBucketEntrySize = 32;
+inline constexpr uint32_t kBucketEntrySize = 48;
+/// Base registers B1..B3 of the ISA (BaseReg; BaseReg::zero reads 0).
+inline constexpr unsigned kNumBaseRegisters = 3;
 
 namespace bucket_offset {
-inline constexpr size_t Stage = 0;         // u16 Stage
-inline constexpr size_t Flags = 2;         // u16, 0
-inline constexpr size_t MinLength = 4;     // u32
-inline constexpr size_t MaxLength = 8;     // u32
-inline constexpr size_t StreamId = 12;     // u32
-inline constexpr size_t RepeatCount = 16;  // u32
-inline constexpr size_t WeightStride = 20; // u32
-inline constexpr size_t KVStride = 24;     // u32
-inline constexpr size_t Reserved = 28;     // u32, 0
+inline constexpr size_t Stage = 0;        // u16 Stage
+inline constexpr size_t Flags = 2;        // u16, 0
+inline constexpr size_t MinLength = 4;    // u32
+inline constexpr size_t MaxLength = 8;    // u32
+inline constexpr size_t StreamId = 12;    // u32
+inline constexpr size_t RepeatCount = 16; // u32
+inline constexpr size_t Reserved = 20;    // u32, 0
+inline constexpr size_t BaseOrigin = 24;  // u32[3], origin of B1, B2, B3
+inline constexpr size_t BaseStride = 36;  // u32[3], stride of B1, B2, B3
 } // namespace bucket_offset
 
 /// One length bucket: requests of `minLength..maxLength` tokens (prefill: the
 /// prompt length; decode: the context length including the new token) run
-/// instruction stream `streamId`, `repeatCount` times in a row; before
-/// repetition r the runtime adds r * weightStride to the weight base address
-/// and r * kvStride to the KV-cache base address (a stream compiled for one
-/// layer and repeated per layer has repeatCount = layers; a stream covering
-/// the whole model has repeatCount = 1 and strides 0).
+/// instruction stream `streamId`. Before starting it the runtime loads the
+/// ISA's base registers: origin[b] and stride[b] of B1..B3 (32-byte units;
+/// register Bb reads origin[b] + L * stride[b], L the layer register). It
+/// starts the stream `repeatCount` times, with L = 0, 1, ...: a stream that
+/// holds one decoder layer has repeatCount = layers, one that loops over the
+/// layers itself (SYS loop) or covers the model has repeatCount = 1.
 struct BucketEntry {
   uint16_t stage = 0;
   uint16_t flags = 0;
@@ -496,8 +499,8 @@ struct BucketEntry {
   uint32_t maxLength = 0;
   uint32_t streamId = 0;
   uint32_t repeatCount = 1;
-  uint32_t weightStride = 0;
-  uint32_t kvStride = 0;
+  uint32_t baseOrigin[kNumBaseRegisters] = {};
+  uint32_t baseStride[kNumBaseRegisters] = {};
 
   static BucketEntry decode(const uint8_t *p) {
     namespace o = bucket_offset;
@@ -508,8 +511,10 @@ struct BucketEntry {
     b.maxLength = readU32(p, o::MaxLength);
     b.streamId = readU32(p, o::StreamId);
     b.repeatCount = readU32(p, o::RepeatCount);
-    b.weightStride = readU32(p, o::WeightStride);
-    b.kvStride = readU32(p, o::KVStride);
+    for (unsigned r = 0; r < kNumBaseRegisters; ++r) {
+      b.baseOrigin[r] = readU32(p, o::BaseOrigin + 4 * r);
+      b.baseStride[r] = readU32(p, o::BaseStride + 4 * r);
+    }
     return b;
   }
   void encode(uint8_t *p) const {
@@ -520,9 +525,11 @@ struct BucketEntry {
     writeU32(p, o::MaxLength, maxLength);
     writeU32(p, o::StreamId, streamId);
     writeU32(p, o::RepeatCount, repeatCount);
-    writeU32(p, o::WeightStride, weightStride);
-    writeU32(p, o::KVStride, kvStride);
     writeU32(p, o::Reserved, 0);
+    for (unsigned r = 0; r < kNumBaseRegisters; ++r) {
+      writeU32(p, o::BaseOrigin + 4 * r, baseOrigin[r]);
+      writeU32(p, o::BaseStride + 4 * r, baseStride[r]);
+    }
   }
 };
 
