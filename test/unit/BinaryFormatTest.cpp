@@ -42,6 +42,33 @@ TEST(BinaryFormat, Crc32cChains) {
   EXPECT_EQ(crc32cZeros(40, 0x1234u), crc32c(zeros.data(), 40, 0x1234u));
 }
 
+TEST(BinaryFormat, Crc32cMatchesTheBitwiseDefinition) {
+  // The polynomial division bit by bit, as docs/binary-format.md states it.
+  auto reference = [](const uint8_t *p, size_t n) {
+    uint32_t crc = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; ++i) {
+      crc ^= p[i];
+      for (int bit = 0; bit < 8; ++bit)
+        crc = (crc >> 1) ^ ((crc & 1u) ? 0x82F63B78u : 0u);
+    }
+    return ~crc;
+  };
+  std::vector<uint8_t> bytes(300);
+  uint32_t seed = 7;
+  for (uint8_t &b : bytes) {
+    seed = seed * 1103515245u + 12345u;
+    b = static_cast<uint8_t>(seed >> 16);
+  }
+  // Every length up to 64 at every start alignment, and a long run.
+  for (size_t start = 0; start < 8; ++start)
+    for (size_t n = 0; n <= 64; ++n)
+      ASSERT_EQ(crc32c(bytes.data() + start, n),
+                reference(bytes.data() + start, n))
+          << "start " << start << " length " << n;
+  EXPECT_EQ(crc32c(bytes.data(), bytes.size()),
+            reference(bytes.data(), bytes.size()));
+}
+
 TEST(BinaryFormat, LittleEndianHelpers) {
   uint8_t b[8] = {};
   writeU16(b, 0x1234);
