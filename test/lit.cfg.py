@@ -27,6 +27,6 @@ llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.flightllm_tools_dir, append_path=True)
 
 tool_dirs = [config.flightllm_tools_dir, config.llvm_tools_dir]
-tools = ["flightllm-opt", "flightllm-compile", "flightllm-run"]
+tools = ["flightllm-opt", "flightllm-compile", "flightllm-run", "flightllm-objdump", "flightllm-translate"]
 llvm_config.add_tool_substitutions(
     [ToolSubst(t, unresolved="ignore") for t in tools], tool_dirs)

@@ -6,6 +6,7 @@
 include "flightllm/Dialect/Flight/FlightDialect.td"
 include "flightllm/Dialect/Flight/FlightAttrs.td"
 include "flightllm/Dialect/Flight/FlightTypes.td"
+include "mlir/IR/SymbolInterfaces.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
 def Flight_AllocOp : Flight_Op<"alloc", [Pure]> {
@@ -57,5 +58,36 @@ def Flight_SyncOp : Flight_Op<"sync"> {
   }];
   let assemblyFormat = "attr-dict";
 }
+
+//===----------------------------------------------------------------------===//
+// Instruction streams
+//===----------------------------------------------------------------------===//
+
+def Flight_StreamOp : Flight_Op<"stream", [
+    Symbol, IsolatedFromAbove, SingleBlock, NoTerminator]> {
+  let summary = "One instruction stream of the accelerator";
+  let description = [{
+    The instructions of one stream, in program order: the body holds only
+    instruction ops (`flight.ld`, `flight.st`, `flight.mm`, `flight.mv`,
+    `flight.misc`, `flight.sys`). The compiler emits one stream per length
+    bucket; `flightllm::flight::encodeStream` turns a stream into the words
+    the accelerator reads (docs/isa.md), `decodeStream` back.
+
+    ```mlir
+    flight.stream @prefill_128 {
+      flight.ld release [matrix] buf = weight, addr = 4096, length = 16
+      flight.mm wait [load] k_blocks = 4
+      flight.sys kind = end
+    }
+    ```
+  }];
+  let arguments = (ins SymbolNameAttr:$sym_name);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "$sym_name attr-dict-with-keyword $body";
+  let hasRegionVerifier = 1;
+}
+
+// One op per ISA instruction, generated from Instructions.def.
+include "flightllm/Dialect/Flight/FlightInstructions.gen.td"
 
 #endif // FLIGHTLLM_DIALECT_FLIGHT_FLIGHTOPS_TD

@@ -1,0 +1,139 @@
+//===- flightllm-translate.cpp - flight streams <-> instruction words -----===//
+//
+//   --flight-to-words  every flight.stream of the input, encoded with the
+//                      ISA (flightllm::flight::encodeStream), as text:
+//                        // stream @name
+//                        0x1006c000
+//                        ...
+//   --flight-to-disasm the same words printed by the ISA's disassembler
+//                      (isa::disassemble, as flightllm-objdump prints them).
+//   --words-to-flight  the inverse: hexadecimal words, one per line (blank
+//                      lines and `//` or `#` comments ignored); a comment
+//                      `stream @name` starts a new stream of that name.
+//
+//===----------------------------------------------------------------------===//
+
+#include "flightllm/Dialect/Flight/Encoding.h"
+#include "flightllm/Dialect/Flight/FlightDialect.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/Tools/mlir-translate/MlirTranslateMain.h"
+#include "mlir/Tools/mlir-translate/Translation.h"
+
+#include "flightllm/ISA/Disassembler.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/SourceMgr.h"
+
+using namespace mlir;
+using namespace flightllm;
+
+static void registerFlight(DialectRegistry &registry) {
+  registry.insert<flight::FlightDialect>();
+}
+
+/// Encodes every stream under `root` and prints it with `print`.
+template <typename PrintFn>
+static LogicalResult forEachEncodedStream(Operation *root,
+                                          llvm::raw_ostream &os,
+                                          PrintFn &&print) {
+  bool failedAny = false;
+  root->walk([&](flight::StreamOp stream) {
+    FailureOr<std::vector<uint32_t>> words = flight::encodeStream(stream);
+    if (failed(words) || failedAny) {
+      failedAny = true;
+      return;
+    }
+    os << "// stream @" << stream.getSymName() << '\n';
+    if (failed(print(stream, *words)))
+      failedAny = true;
+  });
+  return failure(failedAny);
+}
+
+static LogicalResult flightToWords(Operation *root, llvm::raw_ostream &os) {
+  return forEachEncodedStream(
+      root, os, [&](flight::StreamOp, ArrayRef<uint32_t> words) {
+        for (uint32_t word : words)
+          os << llvm::format("0x%08x", word) << '\n';
+        return success();
+      });
+}
+
+static LogicalResult flightToDisasm(Operation *root, llvm::raw_ostream &os) {
+  return forEachEncodedStream(
+      root, os,
+      [&](flight::StreamOp stream, ArrayRef<uint32_t> words) -> LogicalResult {
+        if (llvm::Error err = isa::disassemble(words, os))
+          return stream.emitError(llvm::toString(std::move(err)));
+        return success();
+      });
+}
+
+static OwningOpRef<Operation *> wordsToFlight(llvm::SourceMgr &sourceMgr,
+                                              MLIRContext *context) {
+  context->getOrLoadDialect<flight::FlightDialect>();
+  const llvm::MemoryBuffer *buffer =
+      sourceMgr.getMemoryBuffer(sourceMgr.getMainFileID());
+  StringRef bufferName = buffer->getBufferIdentifier();
+  Location fileLoc = FileLineColLoc::get(context, bufferName, 1, 1);
+  OwningOpRef<ModuleOp> module = ModuleOp::create(fileLoc);
+  OpBuilder builder = OpBuilder::atBlockEnd(module->getBody());
+
+  struct Pending {
+    std::string name;
+    Location loc;
+    SmallVector<uint32_t> words;
+  };
+  SmallVector<Pending> streams;
+  SmallVector<StringRef> lines;
+  buffer->getBuffer().split(lines, '\n');
+  for (auto [index, rawLine] : llvm::enumerate(lines)) {
+    Location loc = FileLineColLoc::get(context, bufferName, index + 1, 1);
+    StringRef line = rawLine.trim();
+    if (line.consume_front("//") || line.consume_front("#")) {
+      line = line.trim();
+      if (line.consume_front("stream")) {
+        line = line.trim();
+        line.consume_front("@");
+        streams.push_back({line.trim().str(), loc, {}});
+      }
+      continue;
+    }
+    if (line.empty())
+      continue;
+    StringRef digits = line;
+    if (!digits.consume_front("0x"))
+      digits.consume_front("0X");
+    uint64_t value;
+    if (digits.getAsInteger(16, value) || value > UINT32_MAX) {
+      emitError(loc, "expected a 32-bit hexadecimal word, got '")
+          << line << "'";
+      return nullptr;
+    }
+    if (streams.empty())
+      streams.push_back({"stream", loc, {}});
+    streams.back().words.push_back(static_cast<uint32_t>(value));
+  }
+  for (Pending &stream : streams)
+    if (failed(flight::decodeStream(stream.words, builder, stream.loc,
+                                    stream.name)))
+      return nullptr;
+  return OwningOpRef<Operation *>(module.release());
+}
+
+int main(int argc, char **argv) {
+  TranslateFromMLIRRegistration toWords(
+      "flight-to-words", "encode every flight.stream as hexadecimal words",
+      flightToWords, registerFlight);
+  TranslateFromMLIRRegistration toDisasm(
+      "flight-to-disasm",
+      "disassemble every flight.stream's words with the ISA's printer",
+      flightToDisasm, registerFlight);
+  TranslateToMLIRRegistration fromWords(
+      "words-to-flight", "decode hexadecimal words into flight.stream ops",
+      wordsToFlight, registerFlight);
+  return failed(mlirTranslateMain(argc, argv, "FlightLLM translation tool"));
+}
