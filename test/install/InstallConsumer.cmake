@@ -45,7 +45,7 @@ foreach(_path
 endforeach()
 file(GLOB_RECURSE _headers RELATIVE ${_prefix}/include ${_prefix}/include/*)
 foreach(_header IN LISTS _headers)
-  if(NOT _header MATCHES "^flightllm/.*\\.(h|td|inc)$")
+  if(NOT _header MATCHES "^flightllm/.*\\.(h|td|inc|def)$")
     message(FATAL_ERROR "install-consumer: unexpected file include/${_header}")
   endif()
 endforeach()
