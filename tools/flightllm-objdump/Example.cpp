@@ -4,6 +4,7 @@
 
 #include "flightllm/Binary/Writer.h"
 #include "flightllm/ISA/Disassembler.h"
+#include "flightllm/Target/TargetDescription.h"
 
 #include <vector>
 
@@ -77,7 +78,11 @@ llvm::Error exampleStream(bool prefill, unsigned k,
 } // namespace
 
 llvm::Error flightllm::objdump::writeExampleBinary(llvm::StringRef path) {
-  BinaryWriter writer(0x0123456789ABCDEFull);
+  // Compiled for the U280 preset.
+  llvm::Expected<target::TargetDescription> u280 = target::loadTarget("u280");
+  if (!u280)
+    return u280.takeError();
+  BinaryWriter writer(u280->fingerprint());
 
   ModelMetadata meta;
   meta.name = writer.addString("tiny-llama");

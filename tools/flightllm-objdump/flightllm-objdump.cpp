@@ -19,6 +19,7 @@
 #include "flightllm/Binary/Rom.h"
 #include "flightllm/Binary/Writer.h"
 #include "flightllm/ISA/Disassembler.h"
+#include "flightllm/Target/TargetDescription.h"
 #include "flightllm/Version.h"
 
 #include "llvm/ADT/StringExtras.h"
@@ -49,6 +50,12 @@ cl::opt<bool> verify("verify",
                               "file), decode every instruction stream and "
                               "print the verdict"),
                      cl::cat(category));
+
+cl::opt<std::string> expectedTarget(
+    "target",
+    cl::desc("Reject the file unless it was compiled for this target: a "
+             "preset name (u280, vhk158) or a target JSON file"),
+    cl::value_desc("name|file.json"), cl::cat(category));
 
 cl::opt<std::string> expectedFingerprint(
     "target-fingerprint",
@@ -107,6 +114,24 @@ int fail(const llvm::Twine &message) {
 std::string hex64(uint64_t v) { return llvm::formatv("{0:x16}", v).str(); }
 std::string hex32(uint32_t v) { return llvm::formatv("{0:x8}", v).str(); }
 
+/// "0x0123456789abcdef (u280)": the fingerprint and the embedded target
+/// presets that have it.
+std::string describeFingerprint(uint64_t fingerprint) {
+  std::string text = hex64(fingerprint);
+  std::string presets;
+  for (llvm::StringRef name : flightllm::target::presetNames()) {
+    llvm::Expected<flightllm::target::TargetDescription> target =
+        flightllm::target::loadTarget(name);
+    if (!target) {
+      llvm::consumeError(target.takeError());
+      continue;
+    }
+    if (target->fingerprint() == fingerprint)
+      presets += (presets.empty() ? "" : ", ") + name.str();
+  }
+  return text + " (" + (presets.empty() ? "no preset" : presets) + ")";
+}
+
 std::string kindLabel(uint32_t kind) {
   const char *name = sectionKindName(kind);
   return name ? std::string(name) : "kind-" + std::to_string(kind);
@@ -156,7 +181,8 @@ void printSummary(const BinaryView &view, llvm::StringRef path,
   const FileHeader &h = view.header();
   os << path << ": FlightLLM binary, format " << h.versionMajor << "."
      << h.versionMinor << ", " << h.fileSize << " bytes\n"
-     << "target fingerprint: " << hex64(h.targetFingerprint) << "\n"
+     << "target fingerprint: " << describeFingerprint(h.targetFingerprint)
+     << "\n"
      << "header: " << h.headerSize << " bytes, flags " << hex32(h.flags) << "\n"
      << "crc32c: header " << hex32(h.headerChecksum) << ", section table "
      << hex32(h.sectionTableChecksum) << ", file " << hex32(h.fileChecksum)
@@ -335,6 +361,17 @@ int main(int argc, char **argv) {
   ValidateOptions validateOptions;
   validateOptions.checkSectionChecksums = verify;
   validateOptions.checkFileChecksum = verify;
+  if (expectedTarget.getNumOccurrences() &&
+      expectedFingerprint.getNumOccurrences())
+    return fail("--target and --target-fingerprint are alternatives");
+  if (expectedTarget.getNumOccurrences()) {
+    llvm::Expected<flightllm::target::TargetDescription> target =
+        flightllm::target::loadTarget(expectedTarget);
+    if (!target)
+      return fail("--target: " + llvm::toString(target.takeError()));
+    validateOptions.checkTarget = true;
+    validateOptions.expectedFingerprint = target->fingerprint();
+  }
   if (expectedFingerprint.getNumOccurrences()) {
     validateOptions.checkTarget = true;
     if (llvm::StringRef(expectedFingerprint)
@@ -386,11 +423,19 @@ int main(int argc, char **argv) {
   BinaryView view;
   Error err;
   if (view.open(data, buffer.getBufferSize(), err, validateOptions) !=
-      Status::Ok)
-    return fail(llvm::formatv("{0}: {1} at offset {2} ({3:x}) [{4}]",
-                              inputFilename, err.message, err.offset,
-                              err.offset, statusName(err.status))
-                    .str());
+      Status::Ok) {
+    std::string message = llvm::formatv("{0}: {1} at offset {2} ({3:x}) [{4}]",
+                                        inputFilename, err.message, err.offset,
+                                        err.offset, statusName(err.status))
+                              .str();
+    if (err.status == Status::TargetMismatch)
+      message +=
+          "; the file's is " +
+          describeFingerprint(FileHeader::decode(data).targetFingerprint) +
+          ", expected " +
+          describeFingerprint(validateOptions.expectedFingerprint);
+    return fail(message);
+  }
 
   const bool summary = !verify && !disassemble.getNumOccurrences() && !rom;
   if (verify) {
