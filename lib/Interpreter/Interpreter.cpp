@@ -139,6 +139,10 @@ private:
                                     bool transposed, ElementsAttr weightScales);
   template <typename OpTy>
   LogicalResult executeProjection(OpTy op, Value bias);
+  FailureOr<int64_t> checkProjection(Operation *op, const HostTensor &x,
+                                     const HostTensor &weight, bool transposed);
+  FailureOr<const float *> readBias(Operation *op, Value bias, int64_t n);
+  FailureOr<HostTensor> readScales(Operation *op, ElementsAttr scales);
   LogicalResult executeNorm(Operation *op, Value x, Value gamma, Value beta,
                             const APFloat &epsilon, bool center);
 
@@ -378,6 +382,44 @@ LogicalResult Interpreter::Impl::execute(llm::EmbeddingOp op) {
   return setResult(op, op.getResult(), std::move(result));
 }
 
+/// Checks x `[..., K]` against a `[K, N]` (or transposed `[N, K]`) weight;
+/// returns N.
+FailureOr<int64_t> Interpreter::Impl::checkProjection(Operation *op,
+                                                      const HostTensor &x,
+                                                      const HostTensor &weight,
+                                                      bool transposed) {
+  if (x.getRank() < 1)
+    return shapeError(op, "x", x, "[..., K]");
+  if (weight.getRank() != 2)
+    return shapeError(op, "weight", weight, transposed ? "[N, K]" : "[K, N]");
+  int64_t k = x.getShape().back();
+  if (weight.getDim(transposed ? 1 : 0) != k)
+    return shapeError(op, "weight", weight,
+                      transposed ? "[N, " + std::to_string(k) + "]"
+                                 : "[" + std::to_string(k) + ", N]");
+  return weight.getDim(transposed ? 0 : 1);
+}
+
+/// The `[N]` bias as f32 data, or null when there is none.
+FailureOr<const float *> Interpreter::Impl::readBias(Operation *op, Value bias,
+                                                     int64_t n) {
+  if (!bias)
+    return static_cast<const float *>(nullptr);
+  const HostTensor &b = getFloat(bias);
+  if (b.getRank() != 1 || b.getDim(0) != n)
+    return shapeError(op, "bias", b, "[" + std::to_string(n) + "]");
+  return b.getValues<float>().data();
+}
+
+FailureOr<HostTensor> Interpreter::Impl::readScales(Operation *op,
+                                                    ElementsAttr scales) {
+  auto t = HostTensor::fromElementsAttr(scales);
+  if (!t)
+    return op->emitError() << "weight_scales: "
+                           << llvm::toString(t.takeError());
+  return std::move(*t);
+}
+
 LogicalResult Interpreter::Impl::executeMatmul(Operation *op, Value xValue,
                                                Value weightValue,
                                                Value biasValue,
@@ -386,28 +428,18 @@ LogicalResult Interpreter::Impl::executeMatmul(Operation *op, Value xValue,
   const HostTensor &x = getFloat(xValue);
   const HostTensor &weight =
       weightOverride ? *weightOverride : getFloat(weightValue);
-  if (x.getRank() < 1)
-    return shapeError(op, "x", x, "[..., K]");
-  if (weight.getRank() != 2)
-    return shapeError(op, "weight", weight, transposed ? "[N, K]" : "[K, N]");
-  int64_t k = x.getShape().back();
-  int64_t n = weight.getDim(transposed ? 0 : 1);
-  if (weight.getDim(transposed ? 1 : 0) != k)
-    return shapeError(op, "weight", weight,
-                      transposed ? "[N, " + std::to_string(k) + "]"
-                                 : "[" + std::to_string(k) + ", N]");
-  const float *bias = nullptr;
-  if (biasValue) {
-    const HostTensor &b = getFloat(biasValue);
-    if (b.getRank() != 1 || b.getDim(0) != n)
-      return shapeError(op, "bias", b, "[" + std::to_string(n) + "]");
-    bias = b.getValues<float>().data();
-  }
+  FailureOr<int64_t> outputs = checkProjection(op, x, weight, transposed);
+  if (failed(outputs))
+    return failure();
+  int64_t k = x.getShape().back(), n = *outputs;
+  FailureOr<const float *> bias = readBias(op, biasValue, n);
+  if (failed(bias))
+    return failure();
   SmallVector<int64_t> shape(x.getShape().drop_back());
   shape.push_back(n);
   HostTensor result(ElementKind::F32, shape);
   kernels::matmul(x.getValues<float>().data(), leadingElements(x.getShape()),
-                  k, weight.getValues<float>().data(), n, transposed, bias,
+                  k, weight.getValues<float>().data(), n, transposed, *bias,
                   result.getMutableValues<float>().data());
   return setResult(op, op->getResult(0), std::move(result));
 }
@@ -419,23 +451,14 @@ LogicalResult Interpreter::Impl::executeQuantizedMatmul(
     bool transposed, ElementsAttr weightScales, float inputScale) {
   const HostTensor &x = getFloat(xValue);
   const HostTensor &weight = get(weightValue);
-  int64_t k = x.getShape().back();
-  int64_t n = weight.getDim(transposed ? 0 : 1);
-  if (weight.getDim(transposed ? 1 : 0) != k)
-    return shapeError(op, "weight", weight,
-                      transposed ? "[N, " + std::to_string(k) + "]"
-                                 : "[" + std::to_string(k) + ", N]");
-  auto scales = HostTensor::fromElementsAttr(weightScales);
-  if (!scales)
-    return op->emitError() << "weight_scales: "
-                           << llvm::toString(scales.takeError());
-  const float *bias = nullptr;
-  if (biasValue) {
-    const HostTensor &b = getFloat(biasValue);
-    if (b.getRank() != 1 || b.getDim(0) != n)
-      return shapeError(op, "bias", b, "[" + std::to_string(n) + "]");
-    bias = b.getValues<float>().data();
-  }
+  FailureOr<int64_t> outputs = checkProjection(op, x, weight, transposed);
+  if (failed(outputs))
+    return failure();
+  int64_t k = x.getShape().back(), n = *outputs;
+  FailureOr<HostTensor> scales = readScales(op, weightScales);
+  FailureOr<const float *> bias = readBias(op, biasValue, n);
+  if (failed(scales) || failed(bias))
+    return failure();
   int64_t m = leadingElements(x.getShape());
   std::vector<int8_t> xq(size_t(m * k));
   for (auto [i, v] : llvm::enumerate(x.getValues<float>()))
@@ -452,7 +475,7 @@ LogicalResult Interpreter::Impl::executeQuantizedMatmul(
     for (int64_t col = 0; col < n; ++col) {
       float scale = inputScale * s[col];
       float y = float(acc[row * n + col]) * scale;
-      out[row * n + col] = bias ? y + bias[col] : y;
+      out[row * n + col] = *bias ? y + (*bias)[col] : y;
     }
   return setResult(op, op->getResult(0), std::move(result));
 }
@@ -463,10 +486,9 @@ FailureOr<HostTensor> Interpreter::Impl::dequantized(Operation *op,
                                                      Value weightValue,
                                                      bool transposed,
                                                      ElementsAttr weightScales) {
-  auto scales = HostTensor::fromElementsAttr(weightScales);
-  if (!scales)
-    return op->emitError() << "weight_scales: "
-                           << llvm::toString(scales.takeError());
+  FailureOr<HostTensor> scales = readScales(op, weightScales);
+  if (failed(scales))
+    return failure();
   HostTensor w = getFloat(weightValue);
   int64_t rows = w.getDim(0), cols = w.getDim(1);
   MutableArrayRef<float> values = w.getMutableValues<float>();

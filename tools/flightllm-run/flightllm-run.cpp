@@ -179,6 +179,14 @@ public:
     context.printOpOnDiagnostic(false);
   }
   OwningOpRef<ModuleOp> load() { return loadModel(context, sourceMgr); }
+  /// Loads MODEL and prepares a generation session on it (the loader keeps
+  /// the module alive).
+  FailureOr<std::unique_ptr<Session>> loadSession() {
+    module = load();
+    if (!module)
+      return failure();
+    return Session::create(*module);
+  }
 
 private:
   static DialectRegistry makeRegistry() {
@@ -188,6 +196,7 @@ private:
   }
   MLIRContext context;
   llvm::SourceMgr sourceMgr;
+  OwningOpRef<ModuleOp> module;
   SourceMgrDiagnosticHandler sourceHandler{sourceMgr, &context};
   flightllm::NodeDiagnosticHandler nodeHandler{&context, modelFilename};
 };
@@ -363,10 +372,7 @@ int main(int argc, char **argv) {
       return fail("cannot read '" + perplexityFile +
                   "': " + text.getError().message());
     ModelLoader loader;
-    OwningOpRef<ModuleOp> module = loader.load();
-    if (!module)
-      return 1;
-    FailureOr<std::unique_ptr<Session>> session = Session::create(*module);
+    FailureOr<std::unique_ptr<Session>> session = loader.loadSession();
     if (failed(session))
       return 1;
     if ((*session)->getVocabSize() != 256)
@@ -435,10 +441,7 @@ int main(int argc, char **argv) {
   }
 
   ModelLoader loader;
-  OwningOpRef<ModuleOp> module = loader.load();
-  if (!module)
-    return 1;
-  FailureOr<std::unique_ptr<Session>> session = Session::create(*module);
+  FailureOr<std::unique_ptr<Session>> session = loader.loadSession();
   if (failed(session))
     return 1;
 
