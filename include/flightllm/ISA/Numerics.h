@@ -1,0 +1,435 @@
+//===- Numerics.h - The accelerator's arithmetic, bit for bit ---*- C++ -*-===//
+//
+// Section 1 of docs/execution-model.md: fp16 conversion, integer rounding,
+// the special function unit (MISC) kinds over one row, quantize_dynamic and
+// the MM/MV output rule. The simulator and the host quantized reference both
+// call these functions, so they cannot drift apart.
+//
+// Header-only C++17, no exceptions, no heap. Every translation unit that
+// includes it must be compiled with -ffp-contract=off (the top-level
+// CMakeLists.txt adds it globally): a fused multiply-add would change the
+// rounding of `x * r * g + be` and friends.
+//
+// Pointers are raw rows: fp16 values as uint16_t bit patterns, fp32 as float,
+// int8 as int8_t, int32 accumulators as int32_t. With `masked`, every kind
+// except softmax writes +0 to output columns i > pos (the inputs of those
+// columns are not read by any reduction except where noted).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef FLIGHTLLM_ISA_NUMERICS_H
+#define FLIGHTLLM_ISA_NUMERICS_H
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+namespace flightllm {
+namespace numerics {
+
+/// Bytes per on-chip row; parameter lists in MISC operand b start on rows.
+constexpr uint32_t kRowBytes = 64;
+
+/// `bytes` rounded up to whole rows, in bytes.
+constexpr uint32_t roundUpRow(uint32_t bytes) {
+  return (bytes + kRowBytes - 1) / kRowBytes * kRowBytes;
+}
+
+//===----------------------------------------------------------------------===//
+// fp16
+//===----------------------------------------------------------------------===//
+
+inline uint32_t floatBits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof(u));
+  return u;
+}
+
+inline float bitsFloat(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, sizeof(f));
+  return f;
+}
+
+/// Largest finite half, 65504.
+constexpr uint16_t kF16MaxBits = 0x7BFF;
+
+/// fp32 -> fp16: round to nearest, ties to even; magnitudes beyond 65504
+/// (including infinity) saturate to +-65504; NaN stays a (quiet) NaN with the
+/// top payload bits kept.
+inline uint16_t toF16(float f) {
+  uint32_t x = floatBits(f);
+  uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000u);
+  uint32_t ax = x & 0x7FFFFFFFu;
+  if (ax > 0x7F800000u) // NaN
+    return static_cast<uint16_t>(sign | 0x7E00u | ((ax >> 13) & 0x3FFu));
+  if (ax >= 0x477FE000u) // >= 65504 (incl. inf): everything above saturates
+    return static_cast<uint16_t>(sign | kF16MaxBits);
+  if (ax >= 0x38800000u) { // normal half (>= 2^-14)
+    uint32_t h = (((ax >> 23) - 112u) << 10) | ((ax >> 13) & 0x3FFu);
+    uint32_t rem = ax & 0x1FFFu;
+    if (rem > 0x1000u || (rem == 0x1000u && (h & 1u)))
+      ++h; // a carry into the exponent is the correct result
+    return static_cast<uint16_t>(sign | h);
+  }
+  if (ax < 0x33000000u) // < 2^-25: rounds to zero (2^-25 itself ties to 0)
+    return sign;
+  // Subnormal half: units of 2^-24.
+  uint32_t mant = (ax & 0x7FFFFFu) | 0x800000u;
+  uint32_t shift = 126u - (ax >> 23); // 14..24
+  uint32_t h = mant >> shift;
+  uint32_t rem = mant & ((1u << shift) - 1u);
+  uint32_t half = 1u << (shift - 1u);
+  if (rem > half || (rem == half && (h & 1u)))
+    ++h; // may carry into the smallest normal, which is correct
+  return static_cast<uint16_t>(sign | h);
+}
+
+/// fp16 -> fp32, exact.
+inline float fromF16(uint16_t h) {
+  uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  uint32_t exp = (h >> 10) & 0x1Fu;
+  uint32_t mant = h & 0x3FFu;
+  if (exp == 0) {
+    if (mant == 0)
+      return bitsFloat(sign);
+    float v = static_cast<float>(mant) * 5.9604644775390625e-8f; // 2^-24, exact
+    return sign ? -v : v;
+  }
+  if (exp == 31)
+    return bitsFloat(sign | 0x7F800000u | (mant << 13));
+  return bitsFloat(sign | ((exp + 112u) << 23) | (mant << 13));
+}
+
+/// h(x) of the contract: the fp32 value of the nearest fp16.
+inline float roundF16(float x) { return fromF16(toF16(x)); }
+
+//===----------------------------------------------------------------------===//
+// Integer rounding
+//===----------------------------------------------------------------------===//
+
+/// Round to nearest integer, ties to even (nearbyintf, default mode).
+inline float rne(float x) { return std::nearbyint(x); }
+
+/// clamp(x, -127, 127) of an already rounded value (NaN gives 0).
+inline int8_t sat8(float x) {
+  if (!(x == x))
+    return 0;
+  if (x > 127.0f)
+    return 127;
+  if (x < -127.0f)
+    return -127;
+  return static_cast<int8_t>(x);
+}
+
+/// sat8(rne(x * inv)): one element of `quantize` (and of the KV cache).
+inline int8_t quantizeOne(float x, float inv) { return sat8(rne(x * inv)); }
+
+//===----------------------------------------------------------------------===//
+// MISC kinds, one row of k elements
+//===----------------------------------------------------------------------===//
+
+inline bool isMasked(bool masked, int64_t pos, uint32_t i) {
+  return masked && static_cast<int64_t>(i) > pos;
+}
+
+inline void miscAdd(const uint16_t *a, const uint16_t *b, uint16_t *out,
+                    uint32_t k, bool masked = false, int64_t pos = 0) {
+  for (uint32_t i = 0; i < k; ++i)
+    out[i] = isMasked(masked, pos, i) ? 0 : toF16(fromF16(a[i]) + fromF16(b[i]));
+}
+
+inline void miscMul(const uint16_t *a, const uint16_t *b, uint16_t *out,
+                    uint32_t k, bool masked = false, int64_t pos = 0) {
+  for (uint32_t i = 0; i < k; ++i)
+    out[i] = isMasked(masked, pos, i) ? 0 : toF16(fromF16(a[i]) * fromF16(b[i]));
+}
+
+inline float reluValue(float x) { return x > 0 ? x : 0.0f; }
+inline float siluValue(float x) { return x / (1 + std::exp(-x)); }
+inline float geluValue(float x) {
+  return 0.5f * x * (1 + std::erf(x * 0.70710678f));
+}
+inline float geluTanhValue(float x) {
+  return 0.5f * x *
+         (1 + std::tanh(0.7978845608f * (x + 0.044715f * x * x * x)));
+}
+
+inline void miscRelu(const uint16_t *a, uint16_t *out, uint32_t k,
+                     bool masked = false, int64_t pos = 0) {
+  for (uint32_t i = 0; i < k; ++i)
+    out[i] = isMasked(masked, pos, i) ? 0 : toF16(reluValue(fromF16(a[i])));
+}
+
+inline void miscSilu(const uint16_t *a, uint16_t *out, uint32_t k,
+                     bool masked = false, int64_t pos = 0) {
+  for (uint32_t i = 0; i < k; ++i)
+    out[i] = isMasked(masked, pos, i) ? 0 : toF16(siluValue(fromF16(a[i])));
+}
+
+inline void miscGelu(const uint16_t *a, uint16_t *out, uint32_t k,
+                     bool masked = false, int64_t pos = 0) {
+  for (uint32_t i = 0; i < k; ++i)
+    out[i] = isMasked(masked, pos, i) ? 0 : toF16(geluValue(fromF16(a[i])));
+}
+
+inline void miscGeluTanh(const uint16_t *a, uint16_t *out, uint32_t k,
+                         bool masked = false, int64_t pos = 0) {
+  for (uint32_t i = 0; i < k; ++i)
+    out[i] =
+        isMasked(masked, pos, i) ? 0 : toF16(geluTanhValue(fromF16(a[i])));
+}
+
+inline void miscSwiglu(const uint16_t *a, const uint16_t *b, uint16_t *out,
+                       uint32_t k, bool masked = false, int64_t pos = 0) {
+  for (uint32_t i = 0; i < k; ++i)
+    out[i] = isMasked(masked, pos, i)
+                 ? 0
+                 : toF16(siluValue(fromF16(a[i])) * fromF16(b[i]));
+}
+
+/// Byte offsets of the layernorm parameters in operand b: gamma fp16[k] at 0,
+/// beta fp16[k] and eps fp32 each on the next row.
+constexpr uint32_t layerNormBetaOffset(uint32_t k) { return roundUpRow(2 * k); }
+constexpr uint32_t layerNormEpsOffset(uint32_t k) {
+  return 2 * roundUpRow(2 * k);
+}
+/// rmsnorm: gamma fp16[k] at 0, eps fp32 on the next row.
+constexpr uint32_t rmsNormEpsOffset(uint32_t k) { return roundUpRow(2 * k); }
+/// rope: cos fp32[k] at 0, sin fp32[k] on the next row.
+constexpr uint32_t ropeSinOffset(uint32_t k) { return roundUpRow(4 * k); }
+/// quantize_dynamic output: int8 q[k] at 0, the fp32 scale on the next row.
+constexpr uint32_t qvecScaleOffset(uint32_t k) { return roundUpRow(k); }
+/// Rows of a qvec of k values: ceil(k/64) + 1.
+constexpr uint32_t qvecRows(uint32_t k) { return roundUpRow(k) / kRowBytes + 1; }
+
+inline void miscLayerNorm(const uint16_t *a, const uint16_t *gamma,
+                          const uint16_t *beta, float eps, uint16_t *out,
+                          uint32_t k, bool masked = false, int64_t pos = 0) {
+  float sum = 0.0f;
+  for (uint32_t i = 0; i < k; ++i)
+    sum = sum + fromF16(a[i]);
+  float m = sum / static_cast<float>(k);
+  float sq = 0.0f;
+  for (uint32_t i = 0; i < k; ++i) {
+    float d = fromF16(a[i]) - m;
+    sq = sq + d * d;
+  }
+  float v = sq / static_cast<float>(k);
+  float r = 1 / std::sqrt(v + eps);
+  for (uint32_t i = 0; i < k; ++i) {
+    if (isMasked(masked, pos, i)) {
+      out[i] = 0;
+      continue;
+    }
+    float y = (fromF16(a[i]) - m) * r * fromF16(gamma[i]) + fromF16(beta[i]);
+    out[i] = toF16(y);
+  }
+}
+
+inline void miscRmsNorm(const uint16_t *a, const uint16_t *gamma, float eps,
+                        uint16_t *out, uint32_t k, bool masked = false,
+                        int64_t pos = 0) {
+  float sq = 0.0f;
+  for (uint32_t i = 0; i < k; ++i) {
+    float x = fromF16(a[i]);
+    sq = sq + x * x;
+  }
+  float ms = sq / static_cast<float>(k);
+  float r = 1 / std::sqrt(ms + eps);
+  for (uint32_t i = 0; i < k; ++i)
+    out[i] = isMasked(masked, pos, i)
+                 ? 0
+                 : toF16(fromF16(a[i]) * r * fromF16(gamma[i]));
+}
+
+/// Rotate-half rope: pairs (i, i + k/2); cos/sin are this row's fp32 rows.
+inline void miscRope(const uint16_t *a, const float *cosRow,
+                     const float *sinRow, uint16_t *out, uint32_t k,
+                     bool masked = false, int64_t pos = 0) {
+  uint32_t half = k / 2;
+  for (uint32_t i = 0; i < k; ++i) {
+    if (isMasked(masked, pos, i)) {
+      out[i] = 0;
+      continue;
+    }
+    float x = fromF16(a[i]);
+    float rot = i < half ? -fromF16(a[i + half]) : fromF16(a[i - half]);
+    float p0 = x * cosRow[i];
+    float p1 = rot * sinRow[i];
+    out[i] = toF16(p0 + p1);
+  }
+}
+
+/// Interleaved rope: pairs (2j, 2j + 1).
+inline void miscRopeInterleaved(const uint16_t *a, const float *cosRow,
+                                const float *sinRow, uint16_t *out, uint32_t k,
+                                bool masked = false, int64_t pos = 0) {
+  for (uint32_t i = 0; i < k; ++i) {
+    if (isMasked(masked, pos, i)) {
+      out[i] = 0;
+      continue;
+    }
+    float x = fromF16(a[i]);
+    float rot = (i % 2 == 0) ? -fromF16(a[i + 1]) : fromF16(a[i - 1]);
+    float p0 = x * cosRow[i];
+    float p1 = rot * sinRow[i];
+    out[i] = toF16(p0 + p1);
+  }
+}
+
+/// Softmax of x * scale over the allowed columns (all i < k; with `masked`
+/// only i <= pos); the others get +0.
+inline void miscSoftmax(const uint16_t *a, float scale, uint16_t *out,
+                        uint32_t k, bool masked = false, int64_t pos = 0) {
+  uint32_t n = k;
+  if (masked) {
+    if (pos < 0)
+      n = 0;
+    else if (pos + 1 < static_cast<int64_t>(k))
+      n = static_cast<uint32_t>(pos + 1);
+  }
+  float m = 0.0f;
+  for (uint32_t i = 0; i < n; ++i) {
+    float z = fromF16(a[i]) * scale;
+    if (i == 0 || z > m)
+      m = z;
+  }
+  float s = 0.0f;
+  for (uint32_t i = 0; i < n; ++i)
+    s = s + std::exp(fromF16(a[i]) * scale - m);
+  for (uint32_t i = 0; i < k; ++i) {
+    if (i >= n) {
+      out[i] = 0;
+      continue;
+    }
+    float e = std::exp(fromF16(a[i]) * scale - m);
+    out[i] = toF16(e / s);
+  }
+}
+
+/// Static quantization with fp32 inverse scales inv[k].
+inline void miscQuantize(const uint16_t *a, const float *inv, int8_t *out,
+                         uint32_t k, bool masked = false, int64_t pos = 0) {
+  for (uint32_t i = 0; i < k; ++i)
+    out[i] = isMasked(masked, pos, i) ? 0 : quantizeOne(fromF16(a[i]), inv[i]);
+}
+
+/// quantize_dynamic over fp32 values (already fp16-representable in the
+/// contract); returns the scale s. amax == 0 gives q = 0, s = 1. With
+/// `masked`, columns i > pos are excluded from amax and written 0.
+inline float quantizeDynamic(const float *x, int8_t *q, uint32_t k,
+                             bool masked = false, int64_t pos = 0) {
+  float amax = 0.0f;
+  for (uint32_t i = 0; i < k; ++i) {
+    if (isMasked(masked, pos, i))
+      continue;
+    float ax = std::fabs(x[i]);
+    if (ax > amax)
+      amax = ax;
+  }
+  if (amax == 0.0f) {
+    for (uint32_t i = 0; i < k; ++i)
+      q[i] = 0;
+    return 1.0f;
+  }
+  float r = 127.0f / amax;
+  float s = amax / 127.0f;
+  for (uint32_t i = 0; i < k; ++i)
+    q[i] = isMasked(masked, pos, i) ? 0 : sat8(rne(x[i] * r));
+  return s;
+}
+
+/// The MISC quantize_dynamic kind on an fp16 row; returns the scale (which
+/// the instruction stores at qvecScaleOffset(k) bytes after q).
+inline float miscQuantizeDynamic(const uint16_t *a, int8_t *q, uint32_t k,
+                                 bool masked = false, int64_t pos = 0) {
+  float amax = 0.0f;
+  for (uint32_t i = 0; i < k; ++i) {
+    if (isMasked(masked, pos, i))
+      continue;
+    float ax = std::fabs(fromF16(a[i]));
+    if (ax > amax)
+      amax = ax;
+  }
+  if (amax == 0.0f) {
+    for (uint32_t i = 0; i < k; ++i)
+      q[i] = 0;
+    return 1.0f;
+  }
+  float r = 127.0f / amax;
+  float s = amax / 127.0f;
+  for (uint32_t i = 0; i < k; ++i)
+    q[i] = isMasked(masked, pos, i) ? 0 : sat8(rne(fromF16(a[i]) * r));
+  return s;
+}
+
+/// int32 accumulators times fp32 per-element scales, to fp16.
+inline void miscDequantize(const int32_t *a, const float *scales,
+                           uint16_t *out, uint32_t k, bool masked = false,
+                           int64_t pos = 0) {
+  for (uint32_t i = 0; i < k; ++i)
+    out[i] = isMasked(masked, pos, i)
+                 ? 0
+                 : toF16(static_cast<float>(a[i]) * scales[i]);
+}
+
+/// k bytes unchanged (masking does not apply to bytes).
+inline void miscCopy(const void *a, void *out, uint32_t k) {
+  std::memmove(out, a, k);
+}
+
+//===----------------------------------------------------------------------===//
+// MM / MV output rule
+//===----------------------------------------------------------------------===//
+
+/// One output value in fp32: float(acc) * (aScale * wScale) (the product
+/// first), plus the bias, then relu.
+inline float mmValue(int32_t acc, float aScale, float wScale,
+                     bool hasBias = false, float bias = 0.0f,
+                     bool relu = false) {
+  float scale = aScale * wScale;
+  float v = static_cast<float>(acc) * scale;
+  if (hasBias)
+    v = v + bias;
+  if (relu)
+    v = v > 0 ? v : 0.0f;
+  return v;
+}
+
+/// The f16 output format: toF16 of mmValue.
+inline uint16_t mmOutputF16(int32_t acc, float aScale, float wScale,
+                            bool hasBias = false, float bias = 0.0f,
+                            bool relu = false) {
+  return toF16(mmValue(acc, aScale, wScale, hasBias, bias, relu));
+}
+
+/// The f32 output format.
+inline float mmOutputF32(int32_t acc, float aScale, float wScale,
+                         bool hasBias = false, float bias = 0.0f,
+                         bool relu = false) {
+  return mmValue(acc, aScale, wScale, hasBias, bias, relu);
+}
+
+/// The i32 output format: acc (plus the old value with accumulate); relu
+/// clamps at 0.
+inline int32_t mmOutputI32(int32_t acc, int32_t old = 0, bool accumulate = false,
+                           bool relu = false) {
+  int32_t v = accumulate ? static_cast<int32_t>(static_cast<uint32_t>(acc) +
+                                                static_cast<uint32_t>(old))
+                         : acc;
+  return relu && v < 0 ? 0 : v;
+}
+
+/// Exact int8 dot product of length n with int32 accumulation.
+inline int32_t dotI8(const int8_t *a, const int8_t *b, uint32_t n) {
+  int32_t acc = 0;
+  for (uint32_t i = 0; i < n; ++i)
+    acc += static_cast<int32_t>(a[i]) * static_cast<int32_t>(b[i]);
+  return acc;
+}
+
+} // namespace numerics
+} // namespace flightllm
+
+#endif // FLIGHTLLM_ISA_NUMERICS_H
