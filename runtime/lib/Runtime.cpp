@@ -1,0 +1,675 @@
+//===- Runtime.cpp - The FlightLLM embedded runtime -----------------------===//
+//
+// The C API of runtime.h over the HAL of hal.h. Freestanding: no exceptions,
+// RTTI, heap or library calls other than memcpy/memset (as compiler
+// builtins). The .flb is validated and read only through
+// flightllm/Binary/Reader.h. docs/runtime.md, docs/execution-model.md §3-4.
+//
+//===----------------------------------------------------------------------===//
+
+#include "flightllm/runtime/runtime.h"
+
+#include "flightllm/Binary/Format.h"
+#include "flightllm/Binary/Reader.h"
+#include "flightllm/ISA/ISA.h"
+
+#include <new> // placement new only (freestanding)
+
+using namespace flightllm;
+using namespace flightllm::binary;
+
+namespace {
+
+constexpr uint32_t kRuntimeMagic = 0x464C5254u; // "TRLF"
+constexpr uint32_t kClosedMagic = 0x434C5344u;
+/// Instruction streams are placed in DDR channel 0 at 64-byte boundaries.
+constexpr uint64_t kStreamAlignment = 64;
+constexpr uint64_t kUnitBytes = isa::kOffChipUnitBytes;
+constexpr size_t kArenaAlignment = 16;
+
+/// The parts of the DeviceMap section the runtime uses, offsets in bytes.
+struct DeviceLayout {
+  uint32_t embedChannel = 0;
+  uint64_t embedOffset = 0;
+  uint32_t rowBytes = 0;
+  uint32_t vocab = 0;
+  uint32_t hiddenSize = 0;
+  uint32_t inputChannel = 0;
+  uint64_t inputOffset = 0;
+  uint32_t inputRows = 0;
+  uint32_t logitsChannel = 0;
+  uint64_t logitsOffset = 0;
+  uint32_t logitsCount = 0;
+  uint32_t streamChannel = 0;
+};
+
+struct StreamSlot {
+  uint32_t id;
+  uint32_t offset; // bytes in DDR channel 0
+  uint32_t words;
+};
+
+} // namespace
+
+struct flight_runtime {
+  uint32_t magic;
+  bool open;
+  uint32_t flags;
+  flight_hal hal;
+  BinaryView view;
+  ModelMetadata meta;
+  DeviceLayout map;
+  uint32_t past; // P
+  uint32_t streamCount;
+  StreamSlot streams[FLIGHT_RUNTIME_MAX_STREAMS];
+  flight_run_observer observer;
+  void *observerUser;
+  uint8_t *rowBuffer;
+  size_t rowBufferBytes;
+  char error[FLIGHT_RUNTIME_ERROR_BYTES];
+};
+
+namespace {
+
+//===----------------------------------------------------------------------===//
+// Error messages without a C library
+//===----------------------------------------------------------------------===//
+
+class Message {
+public:
+  explicit Message(flight_runtime *target) : rt(target) { rt->error[0] = '\0'; }
+  Message &operator<<(const char *s) {
+    if (s == nullptr)
+      s = "(null)";
+    while (*s != '\0' && used + 1 < sizeof(rt->error))
+      rt->error[used++] = *s++;
+    rt->error[used] = '\0';
+    return *this;
+  }
+  Message &operator<<(uint64_t v) {
+    char digits[21];
+    size_t n = 0;
+    do {
+      digits[n++] = static_cast<char>('0' + v % 10);
+      v /= 10;
+    } while (v != 0);
+    char text[21];
+    for (size_t i = 0; i < n; ++i)
+      text[i] = digits[n - 1 - i];
+    text[n] = '\0';
+    return *this << static_cast<const char *>(text);
+  }
+  Message &operator<<(uint32_t v) { return *this << static_cast<uint64_t>(v); }
+  Message &operator<<(int32_t v) {
+    if (v < 0)
+      return *this << "-" << (static_cast<uint64_t>(-(static_cast<int64_t>(v))));
+    return *this << static_cast<uint64_t>(v);
+  }
+
+private:
+  flight_runtime *rt;
+  size_t used = 0;
+};
+
+void setOk(flight_runtime *rt) {
+  rt->error[0] = 'o';
+  rt->error[1] = 'k';
+  rt->error[2] = '\0';
+}
+
+bool isLive(const flight_runtime *rt) {
+  return rt != nullptr && rt->magic == kRuntimeMagic;
+}
+
+/// `offset + size <= limit` without overflow.
+bool fits(uint64_t offset, uint64_t size, uint64_t limit) {
+  return size <= limit && offset <= limit - size;
+}
+
+//===----------------------------------------------------------------------===//
+// HAL calls: every failure becomes FLIGHT_ERR_HAL naming the call
+//===----------------------------------------------------------------------===//
+
+int halFailed(flight_runtime *rt, const char *call, int code) {
+  Message m(rt);
+  m << "HAL " << call << " failed (returned ";
+  m << static_cast<int32_t>(code) << ")";
+  return FLIGHT_ERR_HAL;
+}
+
+int memWrite(flight_runtime *rt, uint32_t mem, uint32_t channel,
+             uint64_t offset, const void *src, uint64_t bytes) {
+  int code = rt->hal.mem_write(rt->hal.ctx, mem, channel, offset, src, bytes);
+  return code == 0 ? FLIGHT_OK : halFailed(rt, "mem_write", code);
+}
+
+int memRead(flight_runtime *rt, uint32_t mem, uint32_t channel,
+            uint64_t offset, void *dst, uint64_t bytes) {
+  int code = rt->hal.mem_read(rt->hal.ctx, mem, channel, offset, dst, bytes);
+  return code == 0 ? FLIGHT_OK : halFailed(rt, "mem_read", code);
+}
+
+int regWrite(flight_runtime *rt, uint32_t reg, uint32_t value) {
+  int code = rt->hal.reg_write(rt->hal.ctx, reg, value);
+  return code == 0 ? FLIGHT_OK : halFailed(rt, "reg_write", code);
+}
+
+int regRead(flight_runtime *rt, uint32_t reg, uint32_t &value) {
+  value = 0;
+  int code = rt->hal.reg_read(rt->hal.ctx, reg, &value);
+  return code == 0 ? FLIGHT_OK : halFailed(rt, "reg_read", code);
+}
+
+//===----------------------------------------------------------------------===//
+// Opening
+//===----------------------------------------------------------------------===//
+
+int badBinary(flight_runtime *rt, const char *what) {
+  Message(rt) << "bad binary: " << what;
+  return FLIGHT_ERR_BAD_BINARY;
+}
+
+/// Reads the DeviceMap section (kind 7, index 0: a 64-byte record of u32
+/// fields; offsets in 32-byte units).
+bool readDeviceMap(const BinaryView &view, DeviceLayout &out) {
+  SectionEntry s;
+  if (!view.findSection(7u, 0, s) || s.size < 64)
+    return false;
+  const uint8_t *p = view.sectionData(s);
+  out.embedChannel = readU32(p, 0);
+  out.embedOffset = readU32(p, 4) * kUnitBytes;
+  out.rowBytes = readU32(p, 8);
+  out.vocab = readU32(p, 12);
+  out.hiddenSize = readU32(p, 16);
+  out.inputChannel = readU32(p, 20);
+  out.inputOffset = readU32(p, 24) * kUnitBytes;
+  out.inputRows = readU32(p, 28);
+  out.logitsChannel = readU32(p, 32);
+  out.logitsOffset = readU32(p, 36) * kUnitBytes;
+  out.logitsCount = readU32(p, 40);
+  out.streamChannel = readU32(p, 44);
+  return true;
+}
+
+/// Checks what the runtime needs beyond the format: metadata, buckets, the
+/// device map and its agreement with the metadata.
+int checkModel(flight_runtime *rt) {
+  const BinaryView &view = rt->view;
+  if (!view.metadata(rt->meta))
+    return badBinary(rt, "no model metadata section");
+  const ModelMetadata &meta = rt->meta;
+  if (meta.vocabSize == 0 || meta.hiddenSize == 0 || meta.maxContext == 0)
+    return badBinary(rt, "model metadata has a zero vocabulary, hidden size "
+                         "or maximum context");
+  SectionEntry buckets;
+  if (!view.findSection(SectionKind::BucketTable, 0, buckets) ||
+      view.bucketCount() == 0)
+    return badBinary(rt, "no bucket table (or an empty one)");
+  if (!readDeviceMap(view, rt->map))
+    return badBinary(rt, "no device map section (or one shorter than 64 "
+                         "bytes)");
+  const DeviceLayout &map = rt->map;
+  Message m(rt);
+  if (map.vocab != meta.vocabSize || map.logitsCount != meta.vocabSize) {
+    m << "bad binary: device map vocabulary " << map.vocab << " / logits "
+      << map.logitsCount << " differ from the metadata's " << meta.vocabSize;
+    return FLIGHT_ERR_BAD_BINARY;
+  }
+  if (map.hiddenSize != meta.hiddenSize ||
+      static_cast<uint64_t>(map.rowBytes) < 2ull * map.hiddenSize) {
+    m << "bad binary: device map row of " << map.rowBytes
+      << " bytes does not hold the hidden size " << meta.hiddenSize;
+    return FLIGHT_ERR_BAD_BINARY;
+  }
+  if (map.streamChannel != 0) {
+    m << "bad binary: device map stream channel " << map.streamChannel
+      << " (streams run from DDR channel 0)";
+    return FLIGHT_ERR_BAD_BINARY;
+  }
+  if (map.rowBytes > rt->rowBufferBytes) {
+    m << "embedding row of " << map.rowBytes
+      << " bytes does not fit the arena's row buffer of "
+      << static_cast<uint64_t>(rt->rowBufferBytes) << " bytes";
+    return FLIGHT_ERR_ARENA_TOO_SMALL;
+  }
+  // Every bucket must fit the input rows; decode needs one.
+  if (map.inputRows == 0)
+    return badBinary(rt, "device map has no input rows");
+  const uint32_t count = view.bucketCount();
+  for (uint32_t i = 0; i < count; ++i) {
+    BucketEntry b;
+    if (!view.bucket(i, b))
+      return badBinary(rt, "unreadable bucket");
+    if (b.stage == static_cast<uint16_t>(Stage::Prefill) &&
+        b.maxLength > map.inputRows) {
+      m << "bad binary: prefill bucket " << i << " (" << b.minLength << "-"
+        << b.maxLength << ") exceeds the " << map.inputRows << " input rows";
+      return FLIGHT_ERR_BAD_BINARY;
+    }
+  }
+  setOk(rt);
+  return FLIGHT_OK;
+}
+
+/// Writes every instruction stream to DDR channel 0, 64-byte aligned and
+/// consecutive, and remembers where each one went.
+int loadStreams(flight_runtime *rt) {
+  const BinaryView &view = rt->view;
+  uint64_t next = 0;
+  rt->streamCount = 0;
+  const uint32_t sections = view.sectionCount();
+  for (uint32_t i = 0; i < sections; ++i) {
+    SectionEntry s = view.section(i);
+    if (s.kind != static_cast<uint32_t>(SectionKind::InstructionStream))
+      continue;
+    if (rt->streamCount == FLIGHT_RUNTIME_MAX_STREAMS) {
+      Message(rt) << "bad binary: more than "
+                  << static_cast<uint32_t>(FLIGHT_RUNTIME_MAX_STREAMS)
+                  << " instruction streams (FLIGHT_RUNTIME_MAX_STREAMS)";
+      return FLIGHT_ERR_BAD_BINARY;
+    }
+    const uint64_t words = s.size / 4;
+    if (next > 0xFFFFFFFFull || words > 0xFFFFFFFFull ||
+        !fits(next, s.size, 0x100000000ull)) {
+      Message(rt) << "bad binary: instruction stream " << s.index
+                  << " does not fit the 32-bit stream offset register";
+      return FLIGHT_ERR_BAD_BINARY;
+    }
+    StreamSlot &slot = rt->streams[rt->streamCount++];
+    slot.id = s.index;
+    slot.offset = static_cast<uint32_t>(next);
+    slot.words = static_cast<uint32_t>(words);
+    if (s.size != 0) {
+      int status = memWrite(rt, FLIGHT_MEM_DDR, rt->map.streamChannel, next,
+                            view.sectionData(s), s.size);
+      if (status != FLIGHT_OK)
+        return status;
+    }
+    next = (next + s.size + kStreamAlignment - 1) & ~(kStreamAlignment - 1);
+  }
+  return FLIGHT_OK;
+}
+
+int loadWeights(flight_runtime *rt) {
+  const BinaryView &view = rt->view;
+  const uint32_t sections = view.sectionCount();
+  for (uint32_t i = 0; i < sections; ++i) {
+    SectionEntry s = view.section(i);
+    if (s.kind != static_cast<uint32_t>(SectionKind::WeightImage) ||
+        s.size == 0)
+      continue;
+    int status =
+        memWrite(rt, FLIGHT_MEM_HBM, s.index, 0, view.sectionData(s), s.size);
+    if (status != FLIGHT_OK)
+      return status;
+  }
+  return FLIGHT_OK;
+}
+
+//===----------------------------------------------------------------------===//
+// Running
+//===----------------------------------------------------------------------===//
+
+const StreamSlot *findStream(const flight_runtime *rt, uint32_t id) {
+  for (uint32_t i = 0; i < rt->streamCount; ++i)
+    if (rt->streams[i].id == id)
+      return &rt->streams[i];
+  return nullptr;
+}
+
+/// The bucket of `stage` holding `length` and its index in the table.
+bool pickBucket(const flight_runtime *rt, Stage stage, uint32_t length,
+                BucketEntry &bucket, uint32_t &index) {
+  if (!rt->view.findBucket(stage, length, bucket))
+    return false;
+  const uint32_t count = rt->view.bucketCount();
+  for (index = 0; index < count; ++index) {
+    BucketEntry b;
+    if (rt->view.bucket(index, b) && b.stage == bucket.stage &&
+        b.minLength == bucket.minLength)
+      return true;
+  }
+  return false;
+}
+
+int checkTokens(flight_runtime *rt, const int32_t *tokens, uint32_t count) {
+  for (uint32_t i = 0; i < count; ++i)
+    if (tokens[i] < 0 ||
+        static_cast<uint32_t>(tokens[i]) >= rt->meta.vocabSize) {
+      Message(rt) << "token " << tokens[i] << " at position " << i
+                  << " is outside the vocabulary [0, " << rt->meta.vocabSize
+                  << ")";
+      return FLIGHT_ERR_BAD_TOKEN;
+    }
+  return FLIGHT_OK;
+}
+
+/// Copies the embedding row of each token to input rows 0, 1, ...
+int writeInputs(flight_runtime *rt, const int32_t *tokens, uint32_t count) {
+  const DeviceLayout &map = rt->map;
+  for (uint32_t i = 0; i < count; ++i) {
+    const uint64_t from = map.embedOffset +
+                          static_cast<uint64_t>(tokens[i]) * map.rowBytes;
+    const uint64_t to =
+        map.inputOffset + static_cast<uint64_t>(i) * map.rowBytes;
+    int status = memRead(rt, FLIGHT_MEM_HBM, map.embedChannel, from,
+                         rt->rowBuffer, map.rowBytes);
+    if (status == FLIGHT_OK)
+      status = memWrite(rt, FLIGHT_MEM_HBM, map.inputChannel, to,
+                        rt->rowBuffer, map.rowBytes);
+    if (status != FLIGHT_OK)
+      return status;
+  }
+  return FLIGHT_OK;
+}
+
+int readLogits(flight_runtime *rt, float *logits) {
+  const DeviceLayout &map = rt->map;
+  int status = memRead(rt, FLIGHT_MEM_HBM, map.logitsChannel,
+                       map.logitsOffset, logits,
+                       static_cast<uint64_t>(map.logitsCount) * 4);
+  if (status != FLIGHT_OK)
+    return status;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  // The device stores little-endian fp32.
+  for (uint32_t i = 0; i < map.logitsCount; ++i) {
+    uint32_t bits;
+    __builtin_memcpy(&bits, &logits[i], 4);
+    bits = readU32(reinterpret_cast<const uint8_t *>(&bits));
+    __builtin_memcpy(&logits[i], &bits, 4);
+  }
+#endif
+  return FLIGHT_OK;
+}
+
+/// Sets the registers of `bucket` and starts its stream repeatCount times.
+int runBucket(flight_runtime *rt, Stage stage, const BucketEntry &bucket,
+              uint32_t bucketIndex, uint32_t newTokens) {
+  const StreamSlot *stream = findStream(rt, bucket.streamId);
+  if (stream == nullptr) {
+    Message(rt) << "bad binary: bucket " << bucketIndex
+                << " names instruction stream " << bucket.streamId
+                << ", which was not loaded";
+    return FLIGHT_ERR_BAD_BINARY;
+  }
+  const uint32_t regs[][2] = {
+      {FLIGHT_REG_P, rt->past},
+      {FLIGHT_REG_S, newTokens},
+      {FLIGHT_REG_B1_ORIGIN, bucket.baseOrigin[0]},
+      {FLIGHT_REG_B2_ORIGIN, bucket.baseOrigin[1]},
+      {FLIGHT_REG_B3_ORIGIN, bucket.baseOrigin[2]},
+      {FLIGHT_REG_B1_STRIDE, bucket.baseStride[0]},
+      {FLIGHT_REG_B2_STRIDE, bucket.baseStride[1]},
+      {FLIGHT_REG_B3_STRIDE, bucket.baseStride[2]},
+      {FLIGHT_REG_STREAM_OFFSET, stream->offset},
+      {FLIGHT_REG_STREAM_WORDS, stream->words},
+  };
+  for (const auto &reg : regs) {
+    int status = regWrite(rt, reg[0], reg[1]);
+    if (status != FLIGHT_OK)
+      return status;
+  }
+  for (uint32_t layer = 0; layer < bucket.repeatCount; ++layer) {
+    int status = regWrite(rt, FLIGHT_REG_L, layer);
+    if (status != FLIGHT_OK)
+      return status;
+    const int ran = rt->hal.run(rt->hal.ctx);
+    uint32_t fault = 0;
+    status = regRead(rt, FLIGHT_REG_STATUS, fault);
+    if (status != FLIGHT_OK)
+      return status;
+    if (fault != 0) {
+      Message(rt) << "device fault " << fault << " in " << stageName(
+                         static_cast<uint16_t>(stage))
+                  << " bucket " << bucketIndex << " (" << bucket.minLength
+                  << "-" << bucket.maxLength << "), L = " << layer;
+      return FLIGHT_ERR_DEVICE_FAULT;
+    }
+    if (ran != 0)
+      return halFailed(rt, "run", ran);
+    if (rt->observer != nullptr) {
+      uint32_t lo = 0, hi = 0;
+      status = regRead(rt, FLIGHT_REG_CYCLES_LO, lo);
+      if (status == FLIGHT_OK)
+        status = regRead(rt, FLIGHT_REG_CYCLES_HI, hi);
+      if (status != FLIGHT_OK)
+        return status;
+      rt->observer(rt->observerUser, static_cast<uint32_t>(stage), bucketIndex,
+                   (static_cast<uint64_t>(hi) << 32) | lo);
+    }
+  }
+  return FLIGHT_OK;
+}
+
+/// One request: `count` new tokens after P past ones.
+int runRequest(flight_runtime *rt, Stage stage, uint32_t length,
+               const int32_t *tokens, uint32_t count, float *logits) {
+  BucketEntry bucket;
+  uint32_t index = 0;
+  if (!pickBucket(rt, stage, length, bucket, index)) {
+    Message(rt) << "no " << stageName(static_cast<uint16_t>(stage))
+                << " bucket holds "
+                << (stage == Stage::Prefill ? "a prompt of " : "a context of ")
+                << length << " tokens";
+    return FLIGHT_ERR_NO_BUCKET;
+  }
+  int status = checkTokens(rt, tokens, count);
+  if (status == FLIGHT_OK)
+    status = writeInputs(rt, tokens, count);
+  if (status == FLIGHT_OK)
+    status = runBucket(rt, stage, bucket, index, count);
+  if (status == FLIGHT_OK)
+    status = readLogits(rt, logits);
+  if (status != FLIGHT_OK)
+    return status;
+  rt->past += count;
+  setOk(rt);
+  return FLIGHT_OK;
+}
+
+int notOpen(const flight_runtime *rt) {
+  return rt == nullptr ? FLIGHT_ERR_INVALID_ARGUMENT : FLIGHT_ERR_STATE;
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// C API
+//===----------------------------------------------------------------------===//
+
+extern "C" {
+
+size_t flight_runtime_arena_bytes(void) {
+  return sizeof(flight_runtime) + FLIGHT_RUNTIME_MAX_ROW_BYTES +
+         kArenaAlignment;
+}
+
+int flight_open(flight_runtime **out, void *arena, size_t arena_bytes,
+                const void *flb, size_t flb_bytes, const flight_hal *hal,
+                uint64_t expected_fingerprint, uint32_t flags) {
+  if (out == nullptr)
+    return FLIGHT_ERR_INVALID_ARGUMENT;
+  *out = nullptr;
+  if (arena == nullptr)
+    return FLIGHT_ERR_INVALID_ARGUMENT;
+  const uintptr_t base = reinterpret_cast<uintptr_t>(arena);
+  const size_t pad = static_cast<size_t>(
+      (kArenaAlignment - base % kArenaAlignment) % kArenaAlignment);
+  if (arena_bytes < pad || arena_bytes - pad < sizeof(flight_runtime))
+    return FLIGHT_ERR_ARENA_TOO_SMALL;
+  uint8_t *start = static_cast<uint8_t *>(arena) + pad;
+  __builtin_memset(start, 0, sizeof(flight_runtime));
+  flight_runtime *rt = new (start) flight_runtime;
+  rt->magic = kClosedMagic;
+  rt->rowBuffer = start + sizeof(flight_runtime);
+  rt->rowBufferBytes = arena_bytes - pad - sizeof(flight_runtime);
+  setOk(rt);
+  *out = rt;
+
+  if (flb == nullptr || hal == nullptr || hal->mem_write == nullptr ||
+      hal->mem_read == nullptr || hal->reg_write == nullptr ||
+      hal->reg_read == nullptr || hal->run == nullptr) {
+    Message(rt) << "flight_open: NULL binary, HAL or HAL function";
+    return FLIGHT_ERR_INVALID_ARGUMENT;
+  }
+  if (rt->rowBufferBytes < FLIGHT_RUNTIME_MAX_ROW_BYTES) {
+    Message(rt) << "arena of " << static_cast<uint64_t>(arena_bytes)
+                << " bytes is smaller than flight_runtime_arena_bytes() = "
+                << static_cast<uint64_t>(flight_runtime_arena_bytes());
+    return FLIGHT_ERR_ARENA_TOO_SMALL;
+  }
+  rt->hal = *hal;
+  rt->flags = flags;
+
+  ValidateOptions options;
+  options.checkTarget = expected_fingerprint != 0;
+  options.expectedFingerprint = expected_fingerprint;
+  Error err;
+  Status status = rt->view.open(static_cast<const uint8_t *>(flb), flb_bytes,
+                                err, options);
+  if (status != Status::Ok) {
+    Message m(rt);
+    m << (status == Status::TargetMismatch ? "" : "bad binary: ")
+      << statusName(status) << ": " << err.message << " (at byte "
+      << err.offset << ")";
+    return status == Status::TargetMismatch ? FLIGHT_ERR_TARGET_MISMATCH
+                                            : FLIGHT_ERR_BAD_BINARY;
+  }
+  int result = checkModel(rt);
+  if (result == FLIGHT_OK)
+    result = loadStreams(rt);
+  if (result == FLIGHT_OK && (flags & FLIGHT_OPEN_SKIP_WEIGHTS) == 0)
+    result = loadWeights(rt);
+  if (result != FLIGHT_OK)
+    return result;
+  rt->magic = kRuntimeMagic;
+  rt->open = true;
+  rt->past = 0;
+  setOk(rt);
+  return FLIGHT_OK;
+}
+
+int flight_model(const flight_runtime *rt, flight_model_info *info) {
+  if (!isLive(rt) || info == nullptr)
+    return info == nullptr ? FLIGHT_ERR_INVALID_ARGUMENT : notOpen(rt);
+  const ModelMetadata &m = rt->meta;
+  info->family = m.family;
+  info->num_layers = m.numLayers;
+  info->hidden_size = m.hiddenSize;
+  info->num_heads = m.numHeads;
+  info->num_kv_heads = m.numKVHeads;
+  info->head_dim = m.headDim;
+  info->vocab_size = m.vocabSize;
+  info->max_context = m.maxContext;
+  info->prefill_bucket_width = m.prefillBucketWidth;
+  info->decode_bucket_width = m.decodeBucketWidth;
+  info->target_fingerprint = rt->view.header().targetFingerprint;
+  return FLIGHT_OK;
+}
+
+int flight_prefill(flight_runtime *rt, const int32_t *tokens, uint32_t count,
+                   float *logits) {
+  if (!isLive(rt))
+    return notOpen(rt);
+  if (tokens == nullptr || logits == nullptr || count == 0) {
+    Message(rt) << "flight_prefill: "
+                << (count == 0 ? "empty prompt" : "NULL tokens or logits");
+    return FLIGHT_ERR_INVALID_ARGUMENT;
+  }
+  if (rt->past != 0) {
+    Message(rt) << "flight_prefill needs an empty context, it holds "
+                << rt->past << " tokens (flight_reset first)";
+    return FLIGHT_ERR_STATE;
+  }
+  if (count > rt->meta.maxContext) {
+    Message(rt) << "prompt of " << count
+                << " tokens exceeds the maximum context of "
+                << rt->meta.maxContext;
+    return FLIGHT_ERR_CONTEXT_FULL;
+  }
+  return runRequest(rt, Stage::Prefill, count, tokens, count, logits);
+}
+
+int flight_decode_step(flight_runtime *rt, int32_t token, float *logits) {
+  if (!isLive(rt))
+    return notOpen(rt);
+  if (logits == nullptr) {
+    Message(rt) << "flight_decode_step: NULL logits";
+    return FLIGHT_ERR_INVALID_ARGUMENT;
+  }
+  if (rt->past >= rt->meta.maxContext) {
+    Message(rt) << "context full: " << rt->past
+                << " tokens, the model's maximum context is "
+                << rt->meta.maxContext << " (flight_reset to start over)";
+    return FLIGHT_ERR_CONTEXT_FULL;
+  }
+  return runRequest(rt, Stage::Decode, rt->past + 1, &token, 1, logits);
+}
+
+uint32_t flight_context_length(const flight_runtime *rt) {
+  return isLive(rt) ? rt->past : 0;
+}
+
+int flight_reset(flight_runtime *rt) {
+  if (!isLive(rt))
+    return notOpen(rt);
+  rt->past = 0;
+  setOk(rt);
+  return FLIGHT_OK;
+}
+
+void flight_close(flight_runtime *rt) {
+  if (rt == nullptr ||
+      (rt->magic != kRuntimeMagic && rt->magic != kClosedMagic))
+    return;
+  rt->magic = 0;
+  rt->open = false;
+  rt->view = BinaryView();
+  rt->observer = nullptr;
+}
+
+const char *flight_last_error(const flight_runtime *rt) {
+  if (rt == nullptr)
+    return "no runtime (flight_open failed before it had an arena)";
+  if (rt->magic != kRuntimeMagic && rt->magic != kClosedMagic)
+    return "not an open runtime";
+  return rt->error;
+}
+
+const char *flight_status_name(int status) {
+  switch (status) {
+  case FLIGHT_OK:
+    return "ok";
+  case FLIGHT_ERR_INVALID_ARGUMENT:
+    return "invalid-argument";
+  case FLIGHT_ERR_BAD_BINARY:
+    return "bad-binary";
+  case FLIGHT_ERR_TARGET_MISMATCH:
+    return "target-mismatch";
+  case FLIGHT_ERR_ARENA_TOO_SMALL:
+    return "arena-too-small";
+  case FLIGHT_ERR_NO_BUCKET:
+    return "no-bucket";
+  case FLIGHT_ERR_CONTEXT_FULL:
+    return "context-full";
+  case FLIGHT_ERR_BAD_TOKEN:
+    return "bad-token";
+  case FLIGHT_ERR_HAL:
+    return "hal";
+  case FLIGHT_ERR_DEVICE_FAULT:
+    return "device-fault";
+  case FLIGHT_ERR_STATE:
+    return "state";
+  }
+  return "unknown";
+}
+
+void flight_set_observer(flight_runtime *rt, flight_run_observer fn,
+                         void *user) {
+  if (!isLive(rt))
+    return;
+  rt->observer = fn;
+  rt->observerUser = user;
+}
+
+} // extern "C"
