@@ -1,6 +1,7 @@
 //===- QuantizeWeights.cpp - int8 per-output-channel weights --------------===//
 
 #include "flightllm/Dialect/LLM/Transforms/Passes.h"
+#include "flightllm/Dialect/LLM/WeightQuantization.h"
 #include "flightllm/Reference/HostTensor.h"
 
 #include "mlir/IR/Builders.h"
@@ -39,12 +40,10 @@ QuantizedWeight quantize(const HostTensor &w, bool transposed,
     float maxAbs = 0;
     for (int64_t i = 0; i < k; ++i)
       maxAbs = std::max(maxAbs, std::abs(v[at(ch, i)]));
-    float s = maxAbs > 0 ? maxAbs / 127.0f : 1.0f;
+    float s = llm::weightChannelScale(maxAbs);
     scales[ch] = s;
-    for (int64_t i = 0; i < k; ++i) {
-      float r = std::nearbyint(v[at(ch, i)] / s);
-      q[at(ch, i)] = int8_t(std::clamp(r, -127.0f, 127.0f));
-    }
+    for (int64_t i = 0; i < k; ++i)
+      q[at(ch, i)] = llm::quantizeWeight(v[at(ch, i)], s);
   }
   Builder b(ctx);
   auto qType = RankedTensorType::get({rows, cols}, b.getIntegerType(8));
