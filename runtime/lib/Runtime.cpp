@@ -240,6 +240,15 @@ int checkModel(flight_runtime *rt) {
     BucketEntry b;
     if (!view.bucket(i, b))
       return badBinary(rt, "unreadable bucket");
+    // A stream is started once per layer at most (a per-layer stream has
+    // repeat_count = num_layers, a whole-model one 1).
+    const uint32_t maxRepeat = meta.numLayers > 1 ? meta.numLayers : 1;
+    if (b.repeatCount > maxRepeat) {
+      m << "bad binary: bucket " << i << " repeats its stream "
+        << b.repeatCount << " times, the model has " << meta.numLayers
+        << " layers";
+      return FLIGHT_ERR_BAD_BINARY;
+    }
     if (b.stage == static_cast<uint16_t>(Stage::Prefill) &&
         b.maxLength > map.inputRows) {
       m << "bad binary: prefill bucket " << i << " (" << b.minLength << "-"
@@ -512,7 +521,8 @@ int flight_open(flight_runtime **out, void *arena, size_t arena_bytes,
     Message(rt) << "flight_open: NULL binary, HAL or HAL function";
     return FLIGHT_ERR_INVALID_ARGUMENT;
   }
-  if (rt->rowBufferBytes < FLIGHT_RUNTIME_MAX_ROW_BYTES) {
+  // Whatever the arena's alignment: the documented size is the requirement.
+  if (arena_bytes < flight_runtime_arena_bytes()) {
     Message(rt) << "arena of " << static_cast<uint64_t>(arena_bytes)
                 << " bytes is smaller than flight_runtime_arena_bytes() = "
                 << static_cast<uint64_t>(flight_runtime_arena_bytes());

@@ -1,0 +1,20 @@
+#!/bin/sh
+# check-symbols.sh NM FILE...: the embedded runtime may reference no symbol
+# but memcpy/memset/memmove (and the compiler's own helpers: the ARM EABI
+# run-time helpers __aeabi_*, the GOT). Anything else - malloc/free,
+# operator new/delete, the C++ exception or RTTI runtime, stdio - fails.
+set -eu
+nm=$1
+shift
+undefined=$("$nm" -u "$@" | awk 'NF == 2 && $1 == "U" { print $2 } NF == 1 && $1 !~ /:$/ { print $1 }' | sort -u)
+echo "undefined symbols of $*:"
+echo "${undefined:-  (none)}" | sed 's/^/  /'
+bad=$(echo "$undefined" | grep -Ev '^(|memcpy|memset|memmove|_GLOBAL_OFFSET_TABLE_|__aeabi_[A-Za-z0-9_]+)$' || true)
+if [ -n "$bad" ]; then
+  echo "error: the runtime references symbols outside memcpy/memset:" >&2
+  echo "$bad" | sed 's/^/  /' >&2
+  echo "$bad" | grep -E 'malloc|free|_Zn[wa]|_Zd[la]|__cxa_|_Unwind|__gxx_personality' >/dev/null &&
+    echo "  (heap, new/delete or exceptions)" >&2
+  exit 1
+fi
+echo "ok: no heap, new/delete, exceptions or library calls"
