@@ -1,0 +1,1607 @@
+//===- Simulator.cpp - Cycle-level, bit-exact accelerator simulator -------===//
+//
+// The dispatcher, the queues, the token counters and the timing model
+// (docs/simulator.md), and the functional execution of every instruction
+// (docs/execution-model.md, through flightllm/ISA/Numerics.h).
+//
+//===----------------------------------------------------------------------===//
+
+#include "flightllm/Simulator/Simulator.h"
+
+#include "Memory.h"
+
+#include "flightllm/ISA/Numerics.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <unordered_map>
+
+using namespace flightllm;
+using namespace flightllm::sim;
+using namespace flightllm::isa;
+
+//===----------------------------------------------------------------------===//
+// Names and counters
+//===----------------------------------------------------------------------===//
+
+const char *flightllm::sim::faultName(Fault f) {
+  switch (f) {
+  case Fault::None:
+    return "ok";
+  case Fault::Decode:
+    return "decode";
+  case Fault::BufferRange:
+    return "buffer-range";
+  case Fault::ChannelRange:
+    return "channel-range";
+  case Fault::BadSys:
+    return "bad-sys";
+  case Fault::TokensLeft:
+    return "tokens-left";
+  case Fault::Deadlock:
+    return "deadlock";
+  case Fault::Unsupported:
+    return "unsupported";
+  case Fault::StreamRange:
+    return "stream-range";
+  }
+  return "unknown";
+}
+
+const char *flightllm::sim::kindName(Kind k) {
+  static const char *names[kNumKinds] = {"LD", "ST", "MM", "MV", "MISC", "SYS"};
+  return names[static_cast<unsigned>(k)];
+}
+
+uint64_t Counters::totalInstructions() const {
+  uint64_t n = 0;
+  for (uint64_t v : instructions)
+    n += v;
+  return n;
+}
+
+static void addVector(std::vector<uint64_t> &to,
+                      const std::vector<uint64_t> &from) {
+  if (to.size() < from.size())
+    to.resize(from.size());
+  for (size_t i = 0; i < from.size(); ++i)
+    to[i] += from[i];
+}
+
+void Counters::add(const Counters &o) {
+  runs += o.runs;
+  cachedRuns += o.cachedRuns;
+  cycles += o.cycles;
+  for (unsigned i = 0; i < kNumKinds; ++i) {
+    instructions[i] += o.instructions[i];
+    kindBusyCycles[i] += o.kindBusyCycles[i];
+  }
+  for (unsigned i = 0; i < kNumQueues; ++i)
+    queueBusyCycles[i] += o.queueBusyCycles[i];
+  hbmReadBytes += o.hbmReadBytes;
+  hbmWriteBytes += o.hbmWriteBytes;
+  addVector(hbmReadBytesPerChannel, o.hbmReadBytesPerChannel);
+  addVector(hbmWriteBytesPerChannel, o.hbmWriteBytesPerChannel);
+  ddrReadBytes += o.ddrReadBytes;
+  ddrFetchBytes += o.ddrFetchBytes;
+  zeroFillBytes += o.zeroFillBytes;
+  mmMacs += o.mmMacs;
+  mvMacs += o.mvMacs;
+  sfuElements += o.sfuElements;
+}
+
+//===----------------------------------------------------------------------===//
+// Helpers
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+enum : unsigned { QLoad = 0, QStore = 1, QMatrix = 2, QMisc = 3, QSys = 4 };
+const char *const kQueueNames[kNumQueues] = {"load", "store", "matrix", "misc",
+                                             "sys"};
+
+template <typename T> class Ring {
+public:
+  void init(size_t capacity) {
+    data_.assign(capacity, T());
+    head_ = count_ = 0;
+  }
+  bool empty() const { return count_ == 0; }
+  bool full() const { return count_ == data_.size(); }
+  size_t size() const { return count_; }
+  T &front() { return data_[head_]; }
+  const T &front() const { return data_[head_]; }
+  T &push() {
+    T &slot = data_[(head_ + count_) % data_.size()];
+    ++count_;
+    return slot;
+  }
+  void pop() {
+    head_ = (head_ + 1) % data_.size();
+    --count_;
+  }
+
+private:
+  std::vector<T> data_;
+  size_t head_ = 0, count_ = 0;
+};
+
+Kind kindOf(Opcode op) {
+  switch (op) {
+  case Opcode::LD:
+    return Kind::LD;
+  case Opcode::ST:
+    return Kind::ST;
+  case Opcode::MM:
+    return Kind::MM;
+  case Opcode::MV:
+    return Kind::MV;
+  case Opcode::MISC:
+    return Kind::MISC;
+  case Opcode::SYS:
+    break;
+  }
+  return Kind::SYS;
+}
+
+/// A dispatched instruction with what the dispatcher fixed for it.
+struct Entry {
+  Instruction inst;
+  uint32_t index = 0; ///< position in the stream (instructions)
+  uint32_t word = 0;  ///< word offset in the stream
+  Kind kind = Kind::SYS;
+  uint64_t offAddr = 0; ///< LD/ST: effective off-chip byte address
+  int64_t pos = 0;      ///< MISC: position of row 0
+  uint64_t issueAt = 0, doneAt = 0;
+};
+
+const char *bufferName(unsigned b) {
+  static const char *names[4] = {"act", "weight", "meta", "acc"};
+  return b < 4 ? names[b] : "?";
+}
+
+const char *miscKindName(MiscKind k) {
+  const char *n = enumValueName(EnumId::MiscKind, static_cast<int64_t>(k));
+  return n ? n : "?";
+}
+
+const char *sysKindName(SysKind k) {
+  const char *n = enumValueName(EnumId::SysKind, static_cast<int64_t>(k));
+  return n ? n : "?";
+}
+
+uint64_t ceilDiv(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+uint64_t roundUpRow(uint64_t bytes) { return (bytes + 63) / 64 * 64; }
+
+/// SFU passes over a row per MISC kind (docs/simulator.md).
+unsigned sfuPasses(MiscKind k) {
+  switch (k) {
+  case MiscKind::softmax:
+  case MiscKind::layernorm:
+    return 3;
+  case MiscKind::rmsnorm:
+  case MiscKind::quantize_dynamic:
+    return 2;
+  default:
+    return 1;
+  }
+}
+
+struct MiscSizes {
+  uint64_t a = 0, b = 0, out = 0;
+};
+
+MiscSizes miscSizes(MiscKind kind, uint64_t k) {
+  MiscSizes s;
+  s.a = 2 * k;
+  s.out = 2 * k;
+  switch (kind) {
+  case MiscKind::add:
+  case MiscKind::mul:
+  case MiscKind::swiglu:
+    s.b = 2 * k;
+    break;
+  case MiscKind::softmax:
+    s.b = 4;
+    break;
+  case MiscKind::layernorm:
+    s.b = 2 * roundUpRow(2 * k) + 4;
+    break;
+  case MiscKind::rmsnorm:
+    s.b = roundUpRow(2 * k) + 4;
+    break;
+  case MiscKind::rope:
+  case MiscKind::rope_interleaved:
+    s.b = roundUpRow(4 * k) + 4 * k;
+    break;
+  case MiscKind::quantize:
+    s.b = 4 * k;
+    s.out = k;
+    break;
+  case MiscKind::quantize_dynamic:
+    s.out = roundUpRow(k) + 4;
+    break;
+  case MiscKind::dequantize:
+    s.a = 4 * k;
+    s.b = 4 * k;
+    break;
+  case MiscKind::copy:
+    s.a = k;
+    s.out = k;
+    break;
+  case MiscKind::silu:
+  case MiscKind::gelu:
+  case MiscKind::gelu_tanh:
+  case MiscKind::relu:
+    break;
+  }
+  return s;
+}
+
+struct CacheKey {
+  uint64_t offset, words, generation;
+  uint32_t origin[3], stride[3];
+  bool operator==(const CacheKey &o) const {
+    return offset == o.offset && words == o.words &&
+           generation == o.generation &&
+           std::equal(origin, origin + 3, o.origin) &&
+           std::equal(stride, stride + 3, o.stride);
+  }
+};
+struct CacheKeyHash {
+  size_t operator()(const CacheKey &k) const {
+    uint64_t h = 1469598103934665603ull;
+    auto mix = [&](uint64_t v) { h = (h ^ v) * 1099511628211ull; };
+    mix(k.offset);
+    mix(k.words);
+    mix(k.generation);
+    for (int i = 0; i < 3; ++i) {
+      mix(k.origin[i]);
+      mix(k.stride[i]);
+    }
+    return static_cast<size_t>(h);
+  }
+};
+
+/// Chrome trace-event JSON, written as events arrive.
+class TraceWriter {
+public:
+  TraceWriter(const std::string &path, uint64_t maxEvents, double clockMHz)
+      : maxEvents_(maxEvents), clockMHz_(clockMHz) {
+    file_ = std::fopen(path.c_str(), "w");
+    if (!file_)
+      return;
+    std::fputs("{\"traceEvents\":[\n", file_);
+    std::fputs("{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":0,\"tid\":0,"
+               "\"args\":{\"name\":\"flightllm-sim core\"}}",
+               file_);
+    for (unsigned q = 0; q < kNumQueues; ++q)
+      std::fprintf(file_,
+                   ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":0,"
+                   "\"tid\":%u,\"args\":{\"name\":\"%s\"}}",
+                   q, kQueueNames[q]);
+  }
+  ~TraceWriter() { close(); }
+  bool ok() const { return file_ != nullptr; }
+
+  void event(const char *name, const char *detail, unsigned tid,
+             uint64_t start, uint64_t dur, uint32_t index, uint32_t word) {
+    if (!file_)
+      return;
+    if (written_ >= maxEvents_) {
+      ++dropped_;
+      return;
+    }
+    ++written_;
+    std::fprintf(file_,
+                 ",\n{\"name\":\"%s%s%s\",\"ph\":\"X\",\"pid\":0,\"tid\":%u,"
+                 "\"ts\":%.4f,\"dur\":%.4f,\"args\":{\"index\":%u,\"word\":%u}}",
+                 name, detail ? " " : "", detail ? detail : "", tid,
+                 (base_ + start) / clockMHz_, dur / clockMHz_, index, word);
+  }
+  void endRun(uint64_t cycles) {
+    base_ += cycles;
+    ++runs_;
+  }
+  void close() {
+    if (!file_)
+      return;
+    std::fprintf(file_,
+                 "\n],\n\"displayTimeUnit\":\"ns\",\n\"otherData\":{"
+                 "\"generator\":\"flightllm simulator\",\"clock_mhz\":%g,"
+                 "\"runs\":%" PRIu64 ",\"events\":%" PRIu64
+                 ",\"event_limit\":%" PRIu64 ",\"events_dropped\":%" PRIu64
+                 ",\"note\":\"%s\"}}\n",
+                 clockMHz_, runs_, written_, maxEvents_, dropped_,
+                 dropped_ ? "recording stopped at event_limit; later "
+                            "instructions are not in this trace"
+                          : "complete");
+    std::fclose(file_);
+    file_ = nullptr;
+  }
+
+private:
+  std::FILE *file_ = nullptr;
+  uint64_t maxEvents_, written_ = 0, dropped_ = 0, base_ = 0, runs_ = 0;
+  double clockMHz_;
+};
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Simulator state
+//===----------------------------------------------------------------------===//
+
+struct Simulator::Impl {
+  const target::TargetDescription &t;
+  const Options &opt;
+  std::vector<PagedMemory> hbm, ddr;
+  std::vector<uint8_t> buffers[4];
+  uint64_t bufferSize[4] = {};
+  uint32_t regs[FLIGHT_REG_COUNT] = {};
+  uint64_t ddrGeneration = 0;
+  std::unordered_map<CacheKey, Counters, CacheKeyHash> cache;
+  std::unique_ptr<TraceWriter> trace;
+  double hbmRate = 0, ddrRate = 0; // bytes per cycle per channel
+
+  Impl(const target::TargetDescription &t, const Options &opt)
+      : t(t), opt(opt) {
+    for (uint64_t c = 0; c < t.hbmChannels; ++c)
+      hbm.emplace_back(t.hbmBytesPerChannel, opt.functional);
+    for (uint64_t c = 0; c < t.ddrChannels; ++c)
+      ddr.emplace_back(t.ddrBytesPerChannel, true);
+    for (unsigned b = 0; b < 4; ++b) {
+      bufferSize[b] = t.bufferBytes(static_cast<Buffer>(b));
+      if (opt.functional)
+        buffers[b].assign(bufferSize[b], 0);
+    }
+    double clock = t.clockMHz * 1e6;
+    hbmRate = t.hbmGBPerSPerChannel * 1e9 * t.hbmEfficiencyWithinChannel / clock;
+    ddrRate = t.ddrGBPerSPerChannel * 1e9 *
+              (opt.timing.ddrUsesHbmEfficiency ? t.hbmEfficiencyWithinChannel
+                                               : 1.0) /
+              clock;
+    if (!opt.tracePath.empty())
+      trace = std::make_unique<TraceWriter>(opt.tracePath, opt.maxTraceEvents,
+                                            t.clockMHz);
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// The engine: one run of one stream
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+struct FaultInfo {
+  Fault code = Fault::None;
+  std::string message;
+};
+
+class Engine {
+public:
+  Engine(Simulator::Impl &s, const uint32_t *words, size_t nwords,
+         Counters &c, FaultInfo &fault)
+      : s(s), t(s.t), tp(s.opt.timing), functional(s.opt.functional),
+        words(words), nwords(nwords), c(c), fault(fault) {
+    for (unsigned q = 0; q < kNumQueues; ++q)
+      fifo[q].init(tp.fifoDepth);
+    inflightCap[QLoad] = tp.loadInFlight;
+    inflightCap[QStore] = tp.storeInFlight;
+    inflightCap[QMatrix] = tp.matrixInFlight;
+    inflightCap[QMisc] = tp.miscInFlight;
+    for (unsigned q = 0; q < QSys; ++q)
+      inflight[q].init(std::max(1u, inflightCap[q]));
+    P = s.regs[FLIGHT_REG_P];
+    S = s.regs[FLIGHT_REG_S];
+    L = s.regs[FLIGHT_REG_L];
+    for (int b = 0; b < 3; ++b) {
+      origin[b + 1] = s.regs[FLIGHT_REG_B1_ORIGIN + b];
+      stride[b + 1] = s.regs[FLIGHT_REG_B1_STRIDE + b];
+    }
+    hbmFree.assign(t.hbmChannels, 0);
+    ddrFree.assign(t.ddrChannels, 0);
+  }
+
+  /// Runs to SYS end or a fault; returns the cycles.
+  uint64_t run();
+
+private:
+  // --- registers -----------------------------------------------------------
+  uint64_t baseValue(BaseReg b) const {
+    unsigned i = static_cast<unsigned>(b);
+    return i == 0 ? 0 : origin[i] + static_cast<uint64_t>(L) * stride[i];
+  }
+  int64_t paramValue(ParamReg p) const {
+    switch (p) {
+    case ParamReg::zero:
+      return 0;
+    case ParamReg::P:
+      return P;
+    case ParamReg::S:
+      return S;
+    case ParamReg::T:
+      return P + S;
+    }
+    return 0;
+  }
+
+  // --- faults --------------------------------------------------------------
+  bool failAt(Fault code, uint32_t index, uint32_t word, const char *mnemonic,
+              const std::string &what) {
+    if (fault.code != Fault::None)
+      return false;
+    fault.code = code;
+    char head[160];
+    std::snprintf(head, sizeof(head), "instruction %u (word %u, %s): ", index,
+                  word, mnemonic);
+    fault.message = head + what;
+    return false;
+  }
+  bool fail(Fault code, const Entry &e, const std::string &what) {
+    std::string mnemonic = e.inst.info().mnemonic;
+    if (e.inst.opcode == Opcode::MISC)
+      mnemonic += std::string(" ") +
+                  miscKindName(e.inst.getEnum<MiscKind>(MISC::kind));
+    if (e.inst.opcode == Opcode::SYS)
+      mnemonic +=
+          std::string(" ") + sysKindName(e.inst.getEnum<SysKind>(SYS::kind));
+    return failAt(code, e.index, e.word, mnemonic.c_str(), what);
+  }
+  bool checkBuffer(const Entry &e, unsigned buf, uint64_t byteOffset,
+                   uint64_t bytes, const char *operand) {
+    if (byteOffset <= s.bufferSize[buf] &&
+        bytes <= s.bufferSize[buf] - byteOffset)
+      return true;
+    char msg[200];
+    std::snprintf(msg, sizeof(msg),
+                  "%s: bytes [%" PRIu64 ", %" PRIu64
+                  ") outside the %s buffer (%" PRIu64 " bytes)",
+                  operand, byteOffset, byteOffset + bytes, bufferName(buf),
+                  s.bufferSize[buf]);
+    return fail(Fault::BufferRange, e, msg);
+  }
+
+  // --- dispatch-time checks ------------------------------------------------
+  bool prepare(Entry &e);
+  bool prepareLoad(Entry &e);
+  bool prepareStore(Entry &e);
+  bool prepareMatrix(Entry &e);
+  bool prepareMisc(Entry &e);
+
+  // --- functional execution at retirement ----------------------------------
+  void execute(const Entry &e);
+  void executeLoad(const Entry &e);
+  void executeStore(const Entry &e);
+  void executeMatrix(const Entry &e);
+  void executeMisc(const Entry &e);
+
+  // --- pipeline ------------------------------------------------------------
+  bool tokensAvailable(uint8_t waitMask, unsigned q) const {
+    for (unsigned p = 0; p < kNumQueues; ++p)
+      if ((waitMask >> p & 1) && tok[p][q] == 0)
+        return false;
+    return true;
+  }
+  bool releaseRoom(uint8_t releaseMask, unsigned q) const {
+    for (unsigned r = 0; r < kNumQueues; ++r)
+      if ((releaseMask >> r & 1) && tok[q][r] >= kMaxTokensPerCounter)
+        return false;
+    return true;
+  }
+  void takeTokens(uint8_t waitMask, unsigned q) {
+    for (unsigned p = 0; p < kNumQueues; ++p)
+      if (waitMask >> p & 1)
+        --tok[p][q];
+  }
+  void giveTokens(uint8_t releaseMask, unsigned q) {
+    for (unsigned r = 0; r < kNumQueues; ++r)
+      if (releaseMask >> r & 1)
+        ++tok[q][r];
+  }
+  bool queuesIdle() const {
+    for (unsigned q = 0; q < QSys; ++q)
+      if (!fifo[q].empty() || !inflight[q].empty())
+        return false;
+    return true;
+  }
+
+  bool retire(unsigned q);
+  bool issue(unsigned q);
+  bool dispatch();
+  bool executeSys(Entry &e);
+  std::string describeBlocked() const;
+  void timeIssue(Entry &e, unsigned q);
+
+  Simulator::Impl &s;
+  const target::TargetDescription &t;
+  const TimingParams &tp;
+  bool functional;
+  const uint32_t *words;
+  size_t nwords;
+  Counters &c;
+  FaultInfo &fault;
+
+  // registers (the dispatcher's working copies)
+  int64_t P = 0, S = 0, L = 0;
+  uint64_t origin[4] = {}, stride[4] = {};
+
+  // dispatcher
+  uint64_t now = 0;
+  uint64_t dispatchAt = 0;
+  size_t pc = 0;       // word offset of the next instruction
+  uint32_t index = 0;  // its index
+  bool havePending = false;
+  Entry pending;
+  size_t pendingWords = 0;
+  bool dispatchBlocked = false;
+  std::string blockReason;
+  bool inLoop = false;
+  int64_t loopLeft = 0;
+  size_t loopPc = 0;
+  uint32_t loopIndex = 0;
+  bool ended = false;
+  uint64_t fetchedBytes = 0;
+
+  // queues
+  Ring<Entry> fifo[kNumQueues];
+  Ring<Entry> inflight[kNumQueues];
+  unsigned inflightCap[kNumQueues] = {};
+  uint64_t nextIssueAt[kNumQueues] = {};
+  uint64_t busyUntil[kNumQueues] = {};
+  uint16_t tok[kNumQueues][kNumQueues] = {};
+
+  // resources
+  std::vector<uint64_t> hbmFree, ddrFree;
+  uint64_t zeroFillFree = 0;
+};
+
+//----------------------------------------------------------------------------
+// Dispatch-time checks: effective addresses are fixed here, in program order.
+//----------------------------------------------------------------------------
+
+bool Engine::prepare(Entry &e) {
+  switch (e.inst.opcode) {
+  case Opcode::LD:
+    return prepareLoad(e);
+  case Opcode::ST:
+    return prepareStore(e);
+  case Opcode::MM:
+  case Opcode::MV:
+    return prepareMatrix(e);
+  case Opcode::MISC:
+    return prepareMisc(e);
+  case Opcode::SYS:
+    break;
+  }
+  return true;
+}
+
+bool Engine::prepareLoad(Entry &e) {
+  const Instruction &in = e.inst;
+  uint64_t l1 = in.get(LD::loop1), l2 = in.get(LD::loop2),
+           l3 = in.get(LD::loop3), len = in.get(LD::length);
+  uint64_t bytes = l1 * l2 * l3 * len * kOffChipUnitBytes;
+  unsigned buf = static_cast<unsigned>(in.get(LD::buf));
+  if (!checkBuffer(e, buf, kOnChipRowBytes * in.get(LD::onchip_addr), bytes,
+                   "destination"))
+    return false;
+  if (in.get(LD::zero_fill) || bytes == 0)
+    return true;
+  bool isHbm = in.getEnum<Memory>(LD::mem) == Memory::hbm;
+  uint64_t channels = isHbm ? t.hbmChannels : t.ddrChannels;
+  uint64_t channel = in.get(LD::channel);
+  if (channel >= channels)
+    return fail(Fault::ChannelRange, e,
+                std::string(isHbm ? "HBM" : "DDR") + " channel " +
+                    std::to_string(channel) + " of " +
+                    std::to_string(channels));
+  int64_t param = paramValue(in.getEnum<ParamReg>(LD::param));
+  uint64_t units = baseValue(in.getEnum<BaseReg>(LD::base)) +
+                   static_cast<uint64_t>(in.get(LD::addr)) +
+                   static_cast<uint64_t>(param) * in.get(LD::scale);
+  uint64_t span = (l3 - 1) * in.get(LD::stride3) +
+                  (l2 - 1) * in.get(LD::stride2) +
+                  (l1 - 1) * in.get(LD::stride1) + len;
+  e.offAddr = units * kOffChipUnitBytes;
+  uint64_t end = (units + span) * kOffChipUnitBytes;
+  uint64_t size = isHbm ? t.hbmBytesPerChannel : t.ddrBytesPerChannel;
+  if (end > size) {
+    char msg[200];
+    std::snprintf(msg, sizeof(msg),
+                  "source bytes [%" PRIu64 ", %" PRIu64
+                  ") outside %s channel %" PRIu64 " (%" PRIu64 " bytes)",
+                  e.offAddr, end, isHbm ? "HBM" : "DDR", channel, size);
+    return fail(Fault::ChannelRange, e, msg);
+  }
+  return true;
+}
+
+bool Engine::prepareStore(Entry &e) {
+  const Instruction &in = e.inst;
+  uint64_t bytes = in.get(ST::length) * kOffChipUnitBytes;
+  unsigned buf = static_cast<unsigned>(in.get(ST::buf));
+  if (!checkBuffer(e, buf, kOnChipRowBytes * in.get(ST::onchip_addr), bytes,
+                   "source"))
+    return false;
+  if (bytes == 0)
+    return true;
+  uint64_t channel = in.get(ST::channel);
+  if (channel >= t.hbmChannels)
+    return fail(Fault::ChannelRange, e,
+                "HBM channel " + std::to_string(channel) + " of " +
+                    std::to_string(t.hbmChannels));
+  int64_t param = paramValue(in.getEnum<ParamReg>(ST::param));
+  uint64_t units = baseValue(in.getEnum<BaseReg>(ST::base)) +
+                   static_cast<uint64_t>(in.get(ST::addr)) +
+                   static_cast<uint64_t>(param) * in.get(ST::scale);
+  e.offAddr = units * kOffChipUnitBytes;
+  if (e.offAddr + bytes > t.hbmBytesPerChannel) {
+    char msg[200];
+    std::snprintf(msg, sizeof(msg),
+                  "destination bytes [%" PRIu64 ", %" PRIu64
+                  ") outside HBM channel %" PRIu64 " (%" PRIu64 " bytes)",
+                  e.offAddr, e.offAddr + bytes, channel, t.hbmBytesPerChannel);
+    return fail(Fault::ChannelRange, e, msg);
+  }
+  return true;
+}
+
+bool Engine::prepareMatrix(Entry &e) {
+  const Instruction &in = e.inst;
+  bool mm = in.opcode == Opcode::MM;
+  // The fields of MM and MV sit at the same places; read them through MM's
+  // or MV's handles.
+  auto get = [&](Field mmField, Field mvField) {
+    return static_cast<uint64_t>(in.get(mm ? mmField : mvField));
+  };
+  if (get(MM::sparsity, MV::sparsity) != 0)
+    return fail(Fault::Unsupported, e,
+                "unsupported: N:M sparsity (this version runs dense B only)");
+  uint64_t K = kKBlock * get(MM::k_blocks, MV::k_blocks);
+  uint64_t n = get(MM::n, MV::n);
+  uint64_t tokens = mm ? t.mmTokens : 1;
+  bool int4 = get(MM::wbits, MV::wbits) == 1;
+  auto format = static_cast<OutFormat>(get(MM::out_format, MV::out_format));
+  if (n == 0 || K == 0)
+    return true;
+  uint64_t qrows = numerics::qvecRows(static_cast<uint32_t>(K));
+  if (!checkBuffer(e, 0, kOnChipRowBytes * get(MM::a_addr, MV::a_addr),
+                   tokens * qrows * kOnChipRowBytes, "A"))
+    return false;
+  uint64_t bBytes;
+  if (!get(MM::b_kmajor, MV::b_kmajor))
+    bBytes = n * roundUpRow(int4 ? K / 2 : K);
+  else
+    bBytes = K * roundUpRow(int4 ? (n + 1) / 2 : n);
+  if (!checkBuffer(e, 1, kOnChipRowBytes * get(MM::b_addr, MV::b_addr), bBytes,
+                   "B"))
+    return false;
+  if (format != OutFormat::i32) {
+    uint64_t sBytes = roundUpRow(4 * n) * (get(MM::bias, MV::bias) ? 2 : 1);
+    if (!checkBuffer(e, 2, kOnChipRowBytes * get(MM::scale_addr, MV::scale_addr),
+                     sBytes, "scales"))
+      return false;
+  }
+  uint64_t size = format == OutFormat::f16 ? 2 : 4;
+  unsigned outBuf = format == OutFormat::i32 ? 3 : 0;
+  uint64_t last = kOnChipRowBytes * (get(MM::out_addr, MV::out_addr) +
+                                     (tokens - 1) *
+                                         get(MM::out_stride, MV::out_stride));
+  return checkBuffer(e, outBuf, last, n * size, "output");
+}
+
+bool Engine::prepareMisc(Entry &e) {
+  const Instruction &in = e.inst;
+  auto kind = in.getEnum<MiscKind>(MISC::kind);
+  uint64_t k = in.get(MISC::k), rows = in.get(MISC::rows);
+  e.pos = paramValue(in.getEnum<ParamReg>(MISC::pos_param)) +
+          in.get(MISC::pos_off);
+  if ((kind == MiscKind::rope || kind == MiscKind::rope_interleaved) &&
+      (k % 2) != 0)
+    return fail(Fault::Unsupported, e, "rope needs an even k");
+  if (rows == 0 || k == 0)
+    return true;
+  MiscSizes sz = miscSizes(kind, k);
+  uint64_t r = rows - 1;
+  unsigned aBuf = in.get(MISC::a_space) ? 3 : 0;
+  unsigned bBuf = in.get(MISC::b_space) ? 2 : 0;
+  if (!checkBuffer(e, aBuf,
+                   kOnChipRowBytes *
+                       (in.get(MISC::a_addr) + r * in.get(MISC::a_step)),
+                   sz.a, "a"))
+    return false;
+  if (sz.b && !checkBuffer(e, bBuf,
+                           kOnChipRowBytes * (in.get(MISC::b_addr) +
+                                              r * in.get(MISC::b_step)),
+                           sz.b, "b"))
+    return false;
+  return checkBuffer(e, 0,
+                     kOnChipRowBytes *
+                         (in.get(MISC::out_addr) + r * in.get(MISC::out_step)),
+                     sz.out, "output");
+}
+
+//----------------------------------------------------------------------------
+// Functional execution
+//----------------------------------------------------------------------------
+
+void Engine::execute(const Entry &e) {
+  switch (e.inst.opcode) {
+  case Opcode::LD:
+    return executeLoad(e);
+  case Opcode::ST:
+    return executeStore(e);
+  case Opcode::MM:
+  case Opcode::MV:
+    return executeMatrix(e);
+  case Opcode::MISC:
+    return executeMisc(e);
+  case Opcode::SYS:
+    break;
+  }
+}
+
+void Engine::executeLoad(const Entry &e) {
+  const Instruction &in = e.inst;
+  uint64_t l1 = in.get(LD::loop1), l2 = in.get(LD::loop2),
+           l3 = in.get(LD::loop3);
+  uint64_t run = in.get(LD::length) * kOffChipUnitBytes;
+  uint8_t *dst = s.buffers[in.get(LD::buf)].data() +
+                 kOnChipRowBytes * in.get(LD::onchip_addr);
+  uint64_t bytes = l1 * l2 * l3 * run;
+  if (bytes == 0)
+    return;
+  if (in.get(LD::zero_fill)) {
+    std::memset(dst, 0, bytes);
+    return;
+  }
+  const PagedMemory &mem = in.getEnum<Memory>(LD::mem) == Memory::hbm
+                               ? s.hbm[in.get(LD::channel)]
+                               : s.ddr[in.get(LD::channel)];
+  uint64_t s1 = in.get(LD::stride1) * kOffChipUnitBytes,
+           s2 = in.get(LD::stride2) * kOffChipUnitBytes,
+           s3 = in.get(LD::stride3) * kOffChipUnitBytes;
+  for (uint64_t i3 = 0; i3 < l3; ++i3)
+    for (uint64_t i2 = 0; i2 < l2; ++i2)
+      for (uint64_t i1 = 0; i1 < l1; ++i1) {
+        mem.read(e.offAddr + i3 * s3 + i2 * s2 + i1 * s1, dst, run);
+        dst += run;
+      }
+}
+
+void Engine::executeStore(const Entry &e) {
+  const Instruction &in = e.inst;
+  uint64_t bytes = in.get(ST::length) * kOffChipUnitBytes;
+  if (bytes == 0)
+    return;
+  const uint8_t *src = s.buffers[in.get(ST::buf)].data() +
+                       kOnChipRowBytes * in.get(ST::onchip_addr);
+  s.hbm[in.get(ST::channel)].write(e.offAddr, src, bytes);
+}
+
+template <typename T> static T loadAs(const uint8_t *p) {
+  T v;
+  std::memcpy(&v, p, sizeof(T));
+  return v;
+}
+template <typename T> static void storeAs(uint8_t *p, T v) {
+  std::memcpy(p, &v, sizeof(T));
+}
+
+void Engine::executeMatrix(const Entry &e) {
+  const Instruction &in = e.inst;
+  bool mm = in.opcode == Opcode::MM;
+  auto get = [&](Field mmField, Field mvField) {
+    return static_cast<uint64_t>(in.get(mm ? mmField : mvField));
+  };
+  uint32_t K = static_cast<uint32_t>(kKBlock * get(MM::k_blocks, MV::k_blocks));
+  uint64_t n = get(MM::n, MV::n);
+  if (n == 0)
+    return;
+  uint64_t tokens = mm ? t.mmTokens : 1;
+  bool int4 = get(MM::wbits, MV::wbits) == 1;
+  bool kmajor = get(MM::b_kmajor, MV::b_kmajor);
+  bool hasBias = get(MM::bias, MV::bias);
+  bool relu = get(MM::relu, MV::relu);
+  bool accumulate = get(MM::accumulate, MV::accumulate);
+  auto format = static_cast<OutFormat>(get(MM::out_format, MV::out_format));
+
+  // B as int8 [n][K].
+  const uint8_t *b =
+      s.buffers[1].data() + kOnChipRowBytes * get(MM::b_addr, MV::b_addr);
+  std::vector<int8_t> B(n * K);
+  auto nibble = [](uint8_t byte, uint64_t which) {
+    int v = which ? byte >> 4 : byte & 0xF;
+    return static_cast<int8_t>(v >= 8 ? v - 16 : v);
+  };
+  if (!kmajor) {
+    uint64_t row = roundUpRow(int4 ? K / 2 : K);
+    for (uint64_t ch = 0; ch < n; ++ch) {
+      const uint8_t *src = b + ch * row;
+      int8_t *dst = &B[ch * K];
+      for (uint32_t k = 0; k < K; ++k)
+        dst[k] = int4 ? nibble(src[k / 2], k & 1)
+                      : static_cast<int8_t>(src[k]);
+    }
+  } else {
+    uint64_t row = roundUpRow(int4 ? (n + 1) / 2 : n);
+    for (uint32_t k = 0; k < K; ++k) {
+      const uint8_t *src = b + k * row;
+      for (uint64_t ch = 0; ch < n; ++ch)
+        B[ch * K + k] = int4 ? nibble(src[ch / 2], ch & 1)
+                             : static_cast<int8_t>(src[ch]);
+    }
+  }
+  std::vector<float> wScale, bias;
+  if (format != OutFormat::i32) {
+    const uint8_t *m = s.buffers[2].data() +
+                       kOnChipRowBytes * get(MM::scale_addr, MV::scale_addr);
+    wScale.resize(n);
+    std::memcpy(wScale.data(), m, 4 * n);
+    if (hasBias) {
+      bias.resize(n);
+      std::memcpy(bias.data(), m + roundUpRow(4 * n), 4 * n);
+    }
+  }
+  uint64_t qrows = numerics::qvecRows(K);
+  uint64_t outStride = get(MM::out_stride, MV::out_stride);
+  // Every input is read before any output is written, so an output that
+  // overlaps A (or old i32 values) is well defined.
+  std::vector<int32_t> accs(tokens * n);
+  std::vector<float> aScales(tokens);
+  std::vector<int8_t> a(K);
+  for (uint64_t tk = 0; tk < tokens; ++tk) {
+    const uint8_t *arow = s.buffers[0].data() +
+                          kOnChipRowBytes *
+                              (get(MM::a_addr, MV::a_addr) + tk * qrows);
+    std::memcpy(a.data(), arow, K);
+    aScales[tk] = loadAs<float>(arow + numerics::qvecScaleOffset(K));
+    for (uint64_t ch = 0; ch < n; ++ch)
+      accs[tk * n + ch] = numerics::dotI8(a.data(), &B[ch * K], K);
+  }
+  for (uint64_t tk = 0; tk < tokens; ++tk) {
+    float aScale = aScales[tk];
+    uint64_t outByte =
+        kOnChipRowBytes * (get(MM::out_addr, MV::out_addr) + tk * outStride);
+    for (uint64_t ch = 0; ch < n; ++ch) {
+      int32_t acc = accs[tk * n + ch];
+      switch (format) {
+      case OutFormat::f16:
+        storeAs<uint16_t>(s.buffers[0].data() + outByte + 2 * ch,
+                          numerics::mmOutputF16(acc, aScale, wScale[ch],
+                                                hasBias,
+                                                hasBias ? bias[ch] : 0.0f,
+                                                relu));
+        break;
+      case OutFormat::f32:
+        storeAs<float>(s.buffers[0].data() + outByte + 4 * ch,
+                       numerics::mmOutputF32(acc, aScale, wScale[ch], hasBias,
+                                             hasBias ? bias[ch] : 0.0f, relu));
+        break;
+      case OutFormat::i32: {
+        uint8_t *p = s.buffers[3].data() + outByte + 4 * ch;
+        storeAs<int32_t>(p, numerics::mmOutputI32(acc, loadAs<int32_t>(p),
+                                                  accumulate, relu));
+        break;
+      }
+      }
+    }
+  }
+}
+
+void Engine::executeMisc(const Entry &e) {
+  const Instruction &in = e.inst;
+  auto kind = in.getEnum<MiscKind>(MISC::kind);
+  uint32_t k = static_cast<uint32_t>(in.get(MISC::k));
+  uint64_t rows = in.get(MISC::rows);
+  if (rows == 0 || k == 0)
+    return;
+  bool masked = in.get(MISC::masked);
+  MiscSizes sz = miscSizes(kind, k);
+  uint8_t *aBuf = s.buffers[in.get(MISC::a_space) ? 3 : 0].data();
+  uint8_t *bBuf = s.buffers[in.get(MISC::b_space) ? 2 : 0].data();
+  uint8_t *outBuf = s.buffers[0].data();
+  std::vector<uint8_t> aBytes(sz.a), bBytes(sz.b), outBytes(sz.out);
+  std::vector<uint16_t> a16, b16, o16(k);
+  std::vector<float> f1, f2;
+  std::vector<int8_t> q(k);
+  std::vector<int32_t> a32;
+  for (uint64_t r = 0; r < rows; ++r) {
+    int64_t pos = e.pos + static_cast<int64_t>(r);
+    uint64_t aAt = kOnChipRowBytes * (in.get(MISC::a_addr) + r * in.get(MISC::a_step));
+    uint64_t bAt = kOnChipRowBytes * (in.get(MISC::b_addr) + r * in.get(MISC::b_step));
+    uint64_t oAt =
+        kOnChipRowBytes * (in.get(MISC::out_addr) + r * in.get(MISC::out_step));
+    std::memcpy(aBytes.data(), aBuf + aAt, sz.a);
+    if (sz.b)
+      std::memcpy(bBytes.data(), bBuf + bAt, sz.b);
+    auto asF16 = [&](const std::vector<uint8_t> &bytes, size_t offset,
+                     std::vector<uint16_t> &to) {
+      to.resize(k);
+      std::memcpy(to.data(), bytes.data() + offset, 2 * size_t(k));
+    };
+    auto asF32 = [&](const std::vector<uint8_t> &bytes, size_t offset,
+                     size_t count, std::vector<float> &to) {
+      to.resize(count);
+      std::memcpy(to.data(), bytes.data() + offset, 4 * count);
+    };
+    bool writeF16 = true;
+    switch (kind) {
+    case MiscKind::add:
+    case MiscKind::mul:
+    case MiscKind::swiglu:
+      asF16(aBytes, 0, a16);
+      asF16(bBytes, 0, b16);
+      if (kind == MiscKind::add)
+        numerics::miscAdd(a16.data(), b16.data(), o16.data(), k, masked, pos);
+      else if (kind == MiscKind::mul)
+        numerics::miscMul(a16.data(), b16.data(), o16.data(), k, masked, pos);
+      else
+        numerics::miscSwiglu(a16.data(), b16.data(), o16.data(), k, masked,
+                             pos);
+      break;
+    case MiscKind::silu:
+      asF16(aBytes, 0, a16);
+      numerics::miscSilu(a16.data(), o16.data(), k, masked, pos);
+      break;
+    case MiscKind::gelu:
+      asF16(aBytes, 0, a16);
+      numerics::miscGelu(a16.data(), o16.data(), k, masked, pos);
+      break;
+    case MiscKind::gelu_tanh:
+      asF16(aBytes, 0, a16);
+      numerics::miscGeluTanh(a16.data(), o16.data(), k, masked, pos);
+      break;
+    case MiscKind::relu:
+      asF16(aBytes, 0, a16);
+      numerics::miscRelu(a16.data(), o16.data(), k, masked, pos);
+      break;
+    case MiscKind::softmax:
+      asF16(aBytes, 0, a16);
+      numerics::miscSoftmax(a16.data(), loadAs<float>(bBytes.data()),
+                            o16.data(), k, masked, pos);
+      break;
+    case MiscKind::layernorm: {
+      asF16(aBytes, 0, a16);
+      asF16(bBytes, 0, b16);
+      std::vector<uint16_t> beta;
+      asF16(bBytes, numerics::layerNormBetaOffset(k), beta);
+      float eps = loadAs<float>(bBytes.data() + numerics::layerNormEpsOffset(k));
+      numerics::miscLayerNorm(a16.data(), b16.data(), beta.data(), eps,
+                              o16.data(), k, masked, pos);
+      break;
+    }
+    case MiscKind::rmsnorm: {
+      asF16(aBytes, 0, a16);
+      asF16(bBytes, 0, b16);
+      float eps = loadAs<float>(bBytes.data() + numerics::rmsNormEpsOffset(k));
+      numerics::miscRmsNorm(a16.data(), b16.data(), eps, o16.data(), k, masked,
+                            pos);
+      break;
+    }
+    case MiscKind::rope:
+    case MiscKind::rope_interleaved:
+      asF16(aBytes, 0, a16);
+      asF32(bBytes, 0, k, f1);
+      asF32(bBytes, numerics::ropeSinOffset(k), k, f2);
+      if (kind == MiscKind::rope)
+        numerics::miscRope(a16.data(), f1.data(), f2.data(), o16.data(), k,
+                           masked, pos);
+      else
+        numerics::miscRopeInterleaved(a16.data(), f1.data(), f2.data(),
+                                      o16.data(), k, masked, pos);
+      break;
+    case MiscKind::quantize:
+      asF16(aBytes, 0, a16);
+      asF32(bBytes, 0, k, f1);
+      numerics::miscQuantize(a16.data(), f1.data(), q.data(), k, masked, pos);
+      std::memcpy(outBytes.data(), q.data(), k);
+      writeF16 = false;
+      break;
+    case MiscKind::quantize_dynamic: {
+      asF16(aBytes, 0, a16);
+      float scale =
+          numerics::miscQuantizeDynamic(a16.data(), q.data(), k, masked, pos);
+      // Bytes between q and the scale row are left unchanged.
+      std::memcpy(outBytes.data(), outBuf + oAt, sz.out);
+      std::memcpy(outBytes.data(), q.data(), k);
+      storeAs<float>(outBytes.data() + numerics::qvecScaleOffset(k), scale);
+      writeF16 = false;
+      break;
+    }
+    case MiscKind::dequantize:
+      a32.resize(k);
+      std::memcpy(a32.data(), aBytes.data(), 4 * size_t(k));
+      asF32(bBytes, 0, k, f1);
+      numerics::miscDequantize(a32.data(), f1.data(), o16.data(), k, masked,
+                               pos);
+      break;
+    case MiscKind::copy:
+      std::memcpy(outBytes.data(), aBytes.data(), k);
+      writeF16 = false;
+      break;
+    }
+    if (writeF16)
+      std::memcpy(outBuf + oAt, o16.data(), 2 * size_t(k));
+    else
+      std::memcpy(outBuf + oAt, outBytes.data(), sz.out);
+  }
+}
+
+//----------------------------------------------------------------------------
+// Timing
+//----------------------------------------------------------------------------
+
+void Engine::timeIssue(Entry &e, unsigned q) {
+  const Instruction &in = e.inst;
+  e.issueAt = now;
+  uint64_t compute = 0; // cycles the unit is occupied (matrix, misc)
+  switch (in.opcode) {
+  case Opcode::LD: {
+    uint64_t bytes = in.get(LD::loop1) * in.get(LD::loop2) *
+                     in.get(LD::loop3) * in.get(LD::length) *
+                     kOffChipUnitBytes;
+    nextIssueAt[q] = now + 1;
+    if (bytes == 0) {
+      e.doneAt = now + 1;
+    } else if (in.get(LD::zero_fill)) {
+      uint64_t start = std::max(now, zeroFillFree);
+      zeroFillFree = start + ceilDiv(bytes, tp.onChipBytesPerCycle);
+      e.doneAt = zeroFillFree;
+      c.zeroFillBytes += bytes;
+    } else {
+      bool isHbm = in.getEnum<Memory>(LD::mem) == Memory::hbm;
+      uint64_t ch = in.get(LD::channel);
+      uint64_t &free = isHbm ? hbmFree[ch] : ddrFree[ch];
+      double rate = isHbm ? s.hbmRate : s.ddrRate;
+      uint64_t start = std::max(now, free);
+      uint64_t xfer = static_cast<uint64_t>(std::ceil(bytes / rate));
+      free = start + xfer;
+      e.doneAt = free + (isHbm ? tp.hbmLatency : tp.ddrLatency);
+      if (isHbm) {
+        c.hbmReadBytes += bytes;
+        c.hbmReadBytesPerChannel[ch] += bytes;
+      } else {
+        c.ddrReadBytes += bytes;
+      }
+    }
+    break;
+  }
+  case Opcode::ST: {
+    uint64_t bytes = in.get(ST::length) * kOffChipUnitBytes;
+    nextIssueAt[q] = now + 1;
+    if (bytes == 0) {
+      e.doneAt = now + 1;
+    } else {
+      uint64_t ch = in.get(ST::channel);
+      uint64_t start = std::max(now, hbmFree[ch]);
+      hbmFree[ch] = start + static_cast<uint64_t>(std::ceil(bytes / s.hbmRate));
+      e.doneAt = hbmFree[ch] + tp.hbmLatency;
+      c.hbmWriteBytes += bytes;
+      c.hbmWriteBytesPerChannel[ch] += bytes;
+    }
+    break;
+  }
+  case Opcode::MM:
+  case Opcode::MV: {
+    bool mm = in.opcode == Opcode::MM;
+    uint64_t kb = in.get(mm ? MM::k_blocks : MV::k_blocks);
+    uint64_t n = in.get(mm ? MM::n : MV::n);
+    uint64_t lanes = mm ? t.mmChannels : t.mvChannels;
+    compute = std::max<uint64_t>(1, ceilDiv(n, lanes) * kb);
+    nextIssueAt[q] = now + compute;
+    e.doneAt = now + compute + tp.matrixLatency;
+    uint64_t macs = (mm ? t.mmTokens : 1) * n * kKBlock * kb;
+    (mm ? c.mmMacs : c.mvMacs) += macs;
+    break;
+  }
+  case Opcode::MISC: {
+    auto kind = in.getEnum<MiscKind>(MISC::kind);
+    uint64_t k = in.get(MISC::k), rows = in.get(MISC::rows);
+    uint64_t perCycle = kind == MiscKind::copy ? 2 * t.sfuLanes : t.sfuLanes;
+    compute = std::max<uint64_t>(1, rows * ceilDiv(k, perCycle) *
+                                        sfuPasses(kind));
+    nextIssueAt[q] = now + compute;
+    e.doneAt = now + compute + tp.sfuLatency;
+    c.sfuElements += rows * k;
+    break;
+  }
+  case Opcode::SYS:
+    break;
+  }
+  unsigned kind = static_cast<unsigned>(e.kind);
+  if (q == QLoad || q == QStore) {
+    // Busy: cycles with at least one transfer outstanding.
+    if (e.issueAt >= busyUntil[q])
+      c.queueBusyCycles[q] += e.doneAt - e.issueAt;
+    else if (e.doneAt > busyUntil[q])
+      c.queueBusyCycles[q] += e.doneAt - busyUntil[q];
+    busyUntil[q] = std::max(busyUntil[q], e.doneAt);
+    c.kindBusyCycles[kind] += e.doneAt - e.issueAt;
+  } else {
+    c.queueBusyCycles[q] += compute;
+    c.kindBusyCycles[kind] += compute;
+  }
+  if (s.trace) {
+    const char *detail = nullptr;
+    if (in.opcode == Opcode::MISC)
+      detail = miscKindName(in.getEnum<MiscKind>(MISC::kind));
+    s.trace->event(in.info().mnemonic, detail, q, e.issueAt,
+                   e.doneAt - e.issueAt, e.index, e.word);
+  }
+}
+
+bool Engine::retire(unsigned q) {
+  bool changed = false;
+  while (!inflight[q].empty()) {
+    Entry &e = inflight[q].front();
+    if (e.doneAt > now || !releaseRoom(e.inst.release, q))
+      break;
+    if (functional)
+      execute(e);
+    giveTokens(e.inst.release, q);
+    inflight[q].pop();
+    changed = true;
+  }
+  return changed;
+}
+
+bool Engine::issue(unsigned q) {
+  if (fifo[q].empty() || inflight[q].size() >= inflightCap[q] ||
+      nextIssueAt[q] > now)
+    return false;
+  Entry &head = fifo[q].front();
+  if (!tokensAvailable(head.inst.wait, q))
+    return false;
+  takeTokens(head.inst.wait, q);
+  Entry &slot = inflight[q].push();
+  slot = head;
+  fifo[q].pop();
+  timeIssue(slot, q);
+  return true;
+}
+
+bool Engine::executeSys(Entry &e) {
+  const Instruction &in = e.inst;
+  auto kind = in.getEnum<SysKind>(SYS::kind);
+  int64_t imm = in.get(SYS::imm);
+  auto reg = in.getEnum<ParamReg>(SYS::reg);
+  auto regName = [&] {
+    return std::string(enumValueName(EnumId::ParamReg,
+                                     static_cast<int64_t>(reg)));
+  };
+  auto setReg = [&](int64_t value, const char *what) {
+    if (reg != ParamReg::P && reg != ParamReg::S)
+      return fail(Fault::BadSys, e, std::string(what) + " writes register " +
+                                        regName() + " (only P and S)");
+    if (value < 0 || value > int64_t(UINT32_MAX))
+      return fail(Fault::BadSys, e,
+                  std::string(what) + " makes " + regName() + " " +
+                      std::to_string(value));
+    (reg == ParamReg::P ? P : S) = value;
+    return true;
+  };
+  switch (kind) {
+  case SysKind::nop:
+  case SysKind::barrier:
+  case SysKind::end:
+    return true;
+  case SysKind::set_param:
+    return setReg(imm, "set_param");
+  case SysKind::add_param:
+    return setReg(paramValue(reg) + imm, "add_param");
+  case SysKind::set_layer:
+  case SysKind::add_layer: {
+    int64_t value = kind == SysKind::set_layer ? imm : L + imm;
+    if (value < 0 || value > int64_t(UINT32_MAX))
+      return fail(Fault::BadSys, e, "L would be " + std::to_string(value));
+    L = value;
+    return true;
+  }
+  case SysKind::loop:
+    if (inLoop)
+      return fail(Fault::BadSys, e, "nested loop (loops do not nest)");
+    if (imm < 1)
+      return fail(Fault::BadSys, e,
+                  "loop count " + std::to_string(imm) + " (at least 1)");
+    inLoop = true;
+    loopLeft = imm;
+    loopPc = pc + pendingWords;
+    loopIndex = index + 1;
+    return true;
+  case SysKind::endloop:
+    if (!inLoop)
+      return fail(Fault::BadSys, e, "endloop without loop");
+    return true; // the jump is done by dispatch()
+  }
+  return true;
+}
+
+bool Engine::dispatch() {
+  if (ended || fault.code != Fault::None || dispatchAt > now)
+    return false;
+  dispatchBlocked = false;
+  if (!havePending) {
+    if (pc >= nwords) {
+      failAt(Fault::StreamRange, index, static_cast<uint32_t>(pc), "-",
+             "the stream ends without SYS end");
+      return false;
+    }
+    FieldId bad{};
+    Status st = decode(words + pc, nwords - pc, pending.inst, pendingWords, &bad);
+    if (st != Status::Ok) {
+      std::string what = statusName(st);
+      if (st == Status::FieldOutOfRange)
+        what += std::string(" (field ") + kFields[static_cast<unsigned>(bad)].name + ")";
+      char word0[32];
+      std::snprintf(word0, sizeof(word0), " in word 0x%08x", words[pc]);
+      failAt(Fault::Decode, index, static_cast<uint32_t>(pc), "?",
+             "cannot decode: " + what + word0);
+      return false;
+    }
+    pending.index = index;
+    pending.word = static_cast<uint32_t>(pc);
+    pending.kind = kindOf(pending.inst.opcode);
+    havePending = true;
+  }
+  Entry &e = pending;
+  unsigned q = static_cast<unsigned>(e.inst.queue());
+  if (q == QSys) {
+    auto kind = e.inst.getEnum<SysKind>(SYS::kind);
+    if (!tokensAvailable(e.inst.wait, QSys)) {
+      dispatchBlocked = true;
+      blockReason = "SYS waits for tokens";
+      return false;
+    }
+    if ((kind == SysKind::barrier || kind == SysKind::end) && !queuesIdle()) {
+      dispatchBlocked = true;
+      blockReason = "SYS barrier/end waits for the queues";
+      return false;
+    }
+    if (!releaseRoom(e.inst.release, QSys)) {
+      dispatchBlocked = true;
+      blockReason = "SYS release: a token counter is full";
+      return false;
+    }
+    takeTokens(e.inst.wait, QSys);
+    if (!executeSys(e))
+      return false;
+    giveTokens(e.inst.release, QSys);
+    if (s.trace && (e.inst.wait || kind == SysKind::barrier ||
+                    kind == SysKind::end))
+      s.trace->event("SYS", sysKindName(kind), QSys, now, 1, e.index, e.word);
+    if (kind == SysKind::end) {
+      for (unsigned p = 0; p < kNumQueues; ++p)
+        for (unsigned r = 0; r < kNumQueues; ++r)
+          if (tok[p][r] != 0) {
+            std::string what = "token counters not 0 at end:";
+            for (unsigned p2 = 0; p2 < kNumQueues; ++p2)
+              for (unsigned r2 = 0; r2 < kNumQueues; ++r2)
+                if (tok[p2][r2])
+                  what += std::string(" ") + kQueueNames[p2] + "->" +
+                          kQueueNames[r2] + "=" + std::to_string(tok[p2][r2]);
+            fail(Fault::TokensLeft, e, what);
+            return false;
+          }
+      ended = true;
+    }
+    ++c.instructions[static_cast<unsigned>(Kind::SYS)];
+    ++c.kindBusyCycles[static_cast<unsigned>(Kind::SYS)];
+    if (kind == SysKind::endloop && --loopLeft > 0) {
+      pc = loopPc;
+      index = loopIndex;
+    } else {
+      if (kind == SysKind::endloop)
+        inLoop = false;
+      pc += pendingWords;
+      ++index;
+    }
+  } else {
+    if (fifo[q].full()) {
+      dispatchBlocked = true;
+      blockReason = std::string("the ") + kQueueNames[q] + " FIFO is full";
+      return false;
+    }
+    if (!prepare(e))
+      return false;
+    fifo[q].push() = e;
+    ++c.instructions[static_cast<unsigned>(e.kind)];
+    pc += pendingWords;
+    ++index;
+  }
+  havePending = false;
+  fetchedBytes += 4 * pendingWords;
+  ++c.queueBusyCycles[QSys];
+  uint64_t fetchReady =
+      static_cast<uint64_t>(std::ceil(fetchedBytes / s.ddrRate));
+  dispatchAt = std::max(now + 1, fetchReady);
+  return true;
+}
+
+std::string Engine::describeBlocked() const {
+  std::string out;
+  for (unsigned q = 0; q < QSys; ++q) {
+    if (fifo[q].empty())
+      continue;
+    const Entry &h = fifo[q].front();
+    out += std::string("; ") + kQueueNames[q] + " waits at instruction " +
+           std::to_string(h.index) + " (" + h.inst.info().mnemonic +
+           ") for tokens from";
+    for (unsigned p = 0; p < kNumQueues; ++p)
+      if ((h.inst.wait >> p & 1) && tok[p][q] == 0)
+        out += std::string(" ") + kQueueNames[p];
+  }
+  for (unsigned q = 0; q < QSys; ++q)
+    if (!inflight[q].empty())
+      out += std::string("; ") + kQueueNames[q] +
+             " cannot release (a token counter is full)";
+  if (dispatchBlocked)
+    out += "; dispatcher: " + blockReason + " at instruction " +
+           std::to_string(pending.index);
+  return out;
+}
+
+uint64_t Engine::run() {
+  c.hbmReadBytesPerChannel.assign(t.hbmChannels, 0);
+  c.hbmWriteBytesPerChannel.assign(t.hbmChannels, 0);
+  while (true) {
+    bool changed;
+    do {
+      changed = false;
+      for (unsigned q = 0; q < QSys; ++q)
+        changed |= retire(q);
+      for (unsigned q = 0; q < QSys; ++q)
+        changed |= issue(q);
+      changed |= dispatch();
+      if (fault.code != Fault::None)
+        return now;
+    } while (changed);
+    if (ended)
+      break;
+    uint64_t next = UINT64_MAX;
+    for (unsigned q = 0; q < QSys; ++q) {
+      if (!inflight[q].empty() && inflight[q].front().doneAt > now)
+        next = std::min(next, inflight[q].front().doneAt);
+      if (!fifo[q].empty() && nextIssueAt[q] > now &&
+          inflight[q].size() < inflightCap[q] &&
+          tokensAvailable(fifo[q].front().inst.wait, q))
+        next = std::min(next, nextIssueAt[q]);
+    }
+    if (dispatchAt > now && !dispatchBlocked)
+      next = std::min(next, dispatchAt);
+    if (next == UINT64_MAX) {
+      std::string what = "deadlock: every queue is blocked" + describeBlocked();
+      failAt(Fault::Deadlock, havePending ? pending.index : index,
+             havePending ? pending.word : static_cast<uint32_t>(pc),
+             havePending ? pending.inst.info().mnemonic : "-", what);
+      return now;
+    }
+    now = next;
+  }
+  c.ddrFetchBytes += fetchedBytes;
+  return now + 1; // SYS end takes its cycle
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Simulator
+//===----------------------------------------------------------------------===//
+
+Simulator::Simulator(const target::TargetDescription &target, Options options)
+    : target_(target), options_(std::move(options)) {
+  impl_ = std::make_unique<Impl>(target_, options_);
+  resetCounters();
+}
+
+Simulator::~Simulator() { flushTrace(); }
+
+void Simulator::resetCounters() {
+  last_ = Counters();
+  total_ = Counters();
+  for (Counters *c : {&last_, &total_}) {
+    c->hbmReadBytesPerChannel.assign(target_.hbmChannels, 0);
+    c->hbmWriteBytesPerChannel.assign(target_.hbmChannels, 0);
+  }
+}
+
+void Simulator::flushTrace() {
+  if (impl_ && impl_->trace)
+    impl_->trace->close();
+}
+
+size_t Simulator::timingCacheSize() const { return impl_->cache.size(); }
+
+uint8_t *Simulator::buffer(isa::Buffer b) {
+  auto &v = impl_->buffers[static_cast<unsigned>(b)];
+  return v.empty() ? nullptr : v.data();
+}
+
+uint64_t Simulator::bufferBytes(isa::Buffer b) const {
+  return impl_->bufferSize[static_cast<unsigned>(b)];
+}
+
+int Simulator::memWrite(uint32_t mem, uint32_t channel, uint64_t offset,
+                        const void *src, uint64_t bytes) {
+  std::vector<PagedMemory> *mems = mem == FLIGHT_MEM_HBM   ? &impl_->hbm
+                                   : mem == FLIGHT_MEM_DDR ? &impl_->ddr
+                                                           : nullptr;
+  if (!mems || channel >= mems->size() ||
+      !(*mems)[channel].inRange(offset, bytes) || (!src && bytes)) {
+    halError_ = "mem_write: mem " + std::to_string(mem) + " channel " +
+                std::to_string(channel) + " bytes [" + std::to_string(offset) +
+                ", +" + std::to_string(bytes) + ") out of range";
+    return -1;
+  }
+  (*mems)[channel].write(offset, static_cast<const uint8_t *>(src), bytes);
+  if (mem == FLIGHT_MEM_DDR && channel == 0)
+    ++impl_->ddrGeneration;
+  return 0;
+}
+
+int Simulator::memRead(uint32_t mem, uint32_t channel, uint64_t offset,
+                       void *dst, uint64_t bytes) {
+  std::vector<PagedMemory> *mems = mem == FLIGHT_MEM_HBM   ? &impl_->hbm
+                                   : mem == FLIGHT_MEM_DDR ? &impl_->ddr
+                                                           : nullptr;
+  if (!mems || channel >= mems->size() ||
+      !(*mems)[channel].inRange(offset, bytes) || (!dst && bytes)) {
+    halError_ = "mem_read: mem " + std::to_string(mem) + " channel " +
+                std::to_string(channel) + " bytes [" + std::to_string(offset) +
+                ", +" + std::to_string(bytes) + ") out of range";
+    return -1;
+  }
+  (*mems)[channel].read(offset, static_cast<uint8_t *>(dst), bytes);
+  return 0;
+}
+
+int Simulator::regWrite(uint32_t reg, uint32_t value) {
+  if (reg >= FLIGHT_REG_COUNT || reg == FLIGHT_REG_STATUS ||
+      reg == FLIGHT_REG_CYCLES_LO || reg == FLIGHT_REG_CYCLES_HI) {
+    halError_ = "reg_write: register " + std::to_string(reg) +
+                " is not writable";
+    return -1;
+  }
+  impl_->regs[reg] = value;
+  return 0;
+}
+
+int Simulator::regRead(uint32_t reg, uint32_t *value) const {
+  if (reg >= FLIGHT_REG_COUNT || !value)
+    return -1;
+  *value = impl_->regs[reg];
+  return 0;
+}
+
+int Simulator::run() {
+  Impl &s = *impl_;
+  fault_ = Fault::None;
+  faultMessage_.clear();
+  last_ = Counters();
+  last_.hbmReadBytesPerChannel.assign(target_.hbmChannels, 0);
+  last_.hbmWriteBytesPerChannel.assign(target_.hbmChannels, 0);
+  last_.runs = 1;
+
+  auto finish = [&](Fault f, std::string message) {
+    fault_ = f;
+    faultMessage_ = std::move(message);
+    s.regs[FLIGHT_REG_STATUS] = static_cast<uint32_t>(f);
+    s.regs[FLIGHT_REG_CYCLES_LO] = static_cast<uint32_t>(last_.cycles);
+    s.regs[FLIGHT_REG_CYCLES_HI] = static_cast<uint32_t>(last_.cycles >> 32);
+    total_.add(last_);
+    return f == Fault::None ? 0 : 1;
+  };
+
+  uint64_t offset = s.regs[FLIGHT_REG_STREAM_OFFSET];
+  uint64_t nwords = s.regs[FLIGHT_REG_STREAM_WORDS];
+  if (nwords == 0 || offset % 4 != 0 || s.ddr.empty() ||
+      !s.ddr[0].inRange(offset, 4 * nwords))
+    return finish(Fault::StreamRange,
+                  "the stream (offset " + std::to_string(offset) + ", " +
+                      std::to_string(nwords) +
+                      " words) is empty, misaligned or outside DDR channel 0");
+
+  CacheKey key{offset, nwords, s.ddrGeneration, {}, {}};
+  for (int b = 0; b < 3; ++b) {
+    key.origin[b] = s.regs[FLIGHT_REG_B1_ORIGIN + b];
+    key.stride[b] = s.regs[FLIGHT_REG_B1_STRIDE + b];
+  }
+  bool useCache = !options_.functional && options_.timingCache;
+  if (useCache) {
+    auto it = s.cache.find(key);
+    if (it != s.cache.end()) {
+      last_ = it->second;
+      last_.cachedRuns = 1;
+      if (s.trace) {
+        s.trace->event("run (timing cache)", nullptr, QSys, 0, last_.cycles, 0,
+                       0);
+        s.trace->endRun(last_.cycles);
+      }
+      return finish(Fault::None, "");
+    }
+  }
+
+  std::vector<uint32_t> words(nwords);
+  std::vector<uint8_t> bytes(4 * nwords);
+  s.ddr[0].read(offset, bytes.data(), bytes.size());
+  for (uint64_t i = 0; i < nwords; ++i)
+    words[i] = loadWordLE(&bytes[4 * i]);
+
+  FaultInfo fault;
+  Engine engine(s, words.data(), words.size(), last_, fault);
+  last_.cycles = engine.run();
+  if (s.trace)
+    s.trace->endRun(last_.cycles);
+  if (fault.code == Fault::None && useCache)
+    s.cache.emplace(key, last_);
+  return finish(fault.code, fault.message);
+}
+
+//===----------------------------------------------------------------------===//
+// Metrics
+//===----------------------------------------------------------------------===//
+
+Metrics Simulator::metrics(const Counters &c) const {
+  Metrics m;
+  const target::TargetDescription &t = target_;
+  double hz = t.clockMHz * 1e6;
+  m.seconds = c.cycles / hz;
+  double peakBytesPerCycle = t.hbmPeakGBPerS() * 1e9 / hz;
+  uint64_t hbmBytes = c.hbmReadBytes + c.hbmWriteBytes;
+  if (c.cycles) {
+    m.hbmBandwidthUtilization = hbmBytes / (c.cycles * peakBytesPerCycle);
+    m.macUtilization =
+        c.mmMacs / (double(c.cycles) * t.mmMacsPerCycle()) +
+        c.mvMacs / (double(c.cycles) * t.mvMacsPerCycle());
+    m.hbmGBPerS = hbmBytes / m.seconds / 1e9;
+  }
+  const PowerParams &p = options_.power;
+  m.staticJoules = p.staticWatts * m.seconds;
+  m.hbmJoules = hbmBytes * p.hbmPicojoulesPerByte * 1e-12;
+  m.ddrJoules =
+      (c.ddrReadBytes + c.ddrFetchBytes) * p.ddrPicojoulesPerByte * 1e-12;
+  m.macJoules = (c.mmMacs + c.mvMacs) * p.macPicojoules * 1e-12;
+  m.sfuJoules = c.sfuElements * p.sfuPicojoulesPerElement * 1e-12;
+  m.energyJoules =
+      m.staticJoules + m.hbmJoules + m.ddrJoules + m.macJoules + m.sfuJoules;
+  m.averageWatts = m.seconds > 0 ? m.energyJoules / m.seconds : 0;
+  return m;
+}
+
+//===----------------------------------------------------------------------===//
+// The HAL
+//===----------------------------------------------------------------------===//
+
+namespace {
+Simulator &sim(void *ctx) { return *static_cast<Simulator *>(ctx); }
+int halMemWrite(void *ctx, uint32_t mem, uint32_t channel, uint64_t offset,
+                const void *src, uint64_t bytes) {
+  return sim(ctx).memWrite(mem, channel, offset, src, bytes);
+}
+int halMemRead(void *ctx, uint32_t mem, uint32_t channel, uint64_t offset,
+               void *dst, uint64_t bytes) {
+  return sim(ctx).memRead(mem, channel, offset, dst, bytes);
+}
+int halRegWrite(void *ctx, uint32_t reg, uint32_t value) {
+  return sim(ctx).regWrite(reg, value);
+}
+int halRegRead(void *ctx, uint32_t reg, uint32_t *value) {
+  return sim(ctx).regRead(reg, value);
+}
+int halRun(void *ctx) { return sim(ctx).run(); }
+} // namespace
+
+flight_hal Simulator::hal() {
+  flight_hal h;
+  h.ctx = this;
+  h.mem_write = halMemWrite;
+  h.mem_read = halMemRead;
+  h.reg_write = halRegWrite;
+  h.reg_read = halRegRead;
+  h.run = halRun;
+  return h;
+}
