@@ -232,6 +232,13 @@ int checkModel(flight_runtime *rt) {
       << static_cast<uint64_t>(rt->rowBufferBytes) << " bytes";
     return FLIGHT_ERR_ARENA_TOO_SMALL;
   }
+  // The regions the runtime addresses stay within 64-bit offsets.
+  const uint64_t limit = ~0ull;
+  if (!fits(map.embedOffset, static_cast<uint64_t>(map.vocab) * map.rowBytes,
+            limit) ||
+      !fits(map.inputOffset,
+            static_cast<uint64_t>(map.inputRows) * map.rowBytes, limit))
+    return badBinary(rt, "device map regions overflow 64-bit offsets");
   // Every bucket must fit the input rows; decode needs one.
   if (map.inputRows == 0)
     return badBinary(rt, "device map has no input rows");
@@ -426,7 +433,7 @@ int runBucket(flight_runtime *rt, Stage stage, const BucketEntry &bucket,
     uint32_t fault = 0;
     status = regRead(rt, FLIGHT_REG_STATUS, fault);
     if (status != FLIGHT_OK)
-      return status;
+      return ran != 0 ? halFailed(rt, "run", ran) : status;
     if (fault != 0) {
       Message(rt) << "device fault " << fault << " in " << stageName(
                          static_cast<uint16_t>(stage))
