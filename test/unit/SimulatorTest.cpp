@@ -16,6 +16,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cinttypes>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -1080,4 +1082,55 @@ TEST(Simulator, TraceIsChromeTraceJson) {
   ASSERT_TRUE(other);
   EXPECT_EQ(other->getInteger("events_dropped"), 3); // 2 LDs, SYS end
   std::remove(path.c_str());
+}
+
+//===----------------------------------------------------------------------===//
+// Speed (prints instructions per host second; docs/simulator.md quotes it)
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// A decode-like stream: per group an LD of a 64-channel weight tile, an MV
+/// over it and a MISC on its output, chained by tokens.
+Stream decodeLikeStream(unsigned groups) {
+  Stream s;
+  for (unsigned g = 0; g < groups; ++g) {
+    uint32_t wrow = (g % 2) * 4096;
+    s.add(ld(Buffer::weight, wrow, Memory::hbm, g % 32, (g / 32) * 1024, 1024)
+              .releaseTo(Queue::matrix));
+    Instruction mv(Opcode::MV);
+    mv.set(MV::k_blocks, 32).set(MV::n, 64).set(MV::b_addr, wrow);
+    mv.set(MV::out_format, OutFormat::f16).set(MV::out_addr, 8 + g % 64);
+    s.add(mv.waitOn(Queue::load).releaseTo(Queue::misc));
+    Instruction misc(Opcode::MISC);
+    misc.set(MISC::kind, MiscKind::silu).set(MISC::k, 64).set(MISC::rows, 1);
+    misc.set(MISC::a_addr, 8 + g % 64).set(MISC::out_addr, 100 + g % 64);
+    s.add(misc.waitOn(Queue::matrix));
+  }
+  s.end();
+  return s;
+}
+} // namespace
+
+TEST(Simulator, Speed) {
+  for (bool functional : {false, true}) {
+    unsigned groups = functional ? 5000 : 100000;
+    Options o;
+    o.functional = functional;
+    o.timingCache = false;
+    Simulator sim(u280(), o);
+    Stream s = decodeLikeStream(groups);
+    auto start = std::chrono::steady_clock::now();
+    ASSERT_EQ(runStream(sim, s), 0) << sim.faultMessage();
+    double secs = std::chrono::duration<double>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
+    uint64_t n = sim.lastRun().totalInstructions();
+    EXPECT_EQ(n, 3u * groups + 1);
+    Metrics m = sim.metrics(sim.lastRun());
+    std::printf("%s: %" PRIu64 " instructions in %.3f s: %.2f M instructions/s"
+                " (simulated %" PRIu64 " cycles, HBM utilization %.3f)\n",
+                functional ? "functional" : "timing-only", n, secs,
+                n / secs / 1e6, sim.lastRun().cycles,
+                m.hbmBandwidthUtilization);
+  }
 }

@@ -6,6 +6,8 @@
 //   flightllm-run model.mlir --tokens 1,2,3 --max-new-tokens 8
 //   flightllm-run model.onnx --prompt "Permission is " --max-new-tokens 64 --json
 //   flightllm-run model.mlir --tokens 5 --max-new-tokens 4 --dump-logits l.npy
+//   flightllm-run model.flb --prompt "Hi" --max-new-tokens 8   (simulator)
+//   flightllm-run model.flb --tokens 1 --max-new-tokens 32 --timing-only
 //
 // Every error (flags, model, tokens, context length, the program itself) is a
 // message and exit status 1; the logits file is written only on success.
@@ -18,6 +20,7 @@
 #include "flightllm/Version.h"
 
 #include "CaseCheck.h"
+#include "SimRun.h"
 
 #include "flightllm/Conversion/ONNXToLLM/Passes.h"
 #include "flightllm/Reference/Npy.h"
@@ -56,10 +59,10 @@ namespace {
 
 cl::OptionCategory category("flightllm-run options");
 
-enum class Engine { Reference };
+enum class Engine { Reference, Sim };
 
 cl::opt<std::string> modelFilename(cl::Positional,
-                                   cl::desc("<model.mlir | model.onnx>"),
+                                   cl::desc("<model.mlir | model.onnx | model.flb>"),
                                    cl::Required, cl::cat(category));
 
 cl::opt<std::string> caseDir(
@@ -97,8 +100,30 @@ cl::opt<Engine> engine(
     "engine", cl::desc("Where to run the model"), cl::init(Engine::Reference),
     cl::values(clEnumValN(Engine::Reference, "reference",
                           "the fp32 reference interpreter on the host "
-                          "(default)")),
+                          "(default for .onnx/.mlir)"),
+               clEnumValN(Engine::Sim, "sim",
+                          "a compiled .flb through the embedded runtime on "
+                          "the cycle-level simulator (default for .flb)")),
     cl::cat(category));
+
+cl::opt<std::string> targetOption(
+    "target",
+    cl::desc("--engine=sim: the hardware (u280, vhk158 or FILE.json); "
+             "default: the preset whose fingerprint the binary carries"),
+    cl::value_desc("name|file"), cl::cat(category));
+
+cl::opt<bool> timingOnly(
+    "timing-only",
+    cl::desc("--engine=sim: simulate timing only, without data (fast, for "
+             "7B-sized models); the generated tokens are then a fixed token, "
+             "not model output"),
+    cl::init(false), cl::cat(category));
+
+cl::opt<std::string> traceFile(
+    "trace",
+    cl::desc("--engine=sim: write a Chrome trace-event JSON of the "
+             "instructions (Perfetto; the first 200000 events)"),
+    cl::value_desc("file.json"), cl::cat(category));
 
 cl::opt<bool> jsonOutput("json",
                          cl::desc("Print one JSON object instead of text"),
@@ -135,6 +160,8 @@ llvm::StringRef engineName(Engine e) {
   switch (e) {
   case Engine::Reference:
     return "reference";
+  case Engine::Sim:
+    return "sim";
   }
   return "";
 }
@@ -361,6 +388,25 @@ int main(int argc, char **argv) {
       argc, argv,
       "FlightLLM runner: greedy generation with an llm program\n");
 
+  bool isBinary = llvm::sys::path::extension(modelFilename) == ".flb";
+  Engine chosen = engine.getNumOccurrences() ? engine.getValue()
+                                             : (isBinary ? Engine::Sim
+                                                         : Engine::Reference);
+  if (chosen == Engine::Sim && !isBinary)
+    return fail("--engine=sim runs a compiled binary (.flb, from "
+                "flightllm-compile --emit=bin); got '" +
+                modelFilename + "'");
+  if (chosen == Engine::Reference && isBinary)
+    return fail("--engine=reference runs an .onnx or .mlir model; a .flb "
+                "runs on --engine=sim");
+  if (chosen != Engine::Sim &&
+      (targetOption.getNumOccurrences() || timingOnly.getNumOccurrences() ||
+       traceFile.getNumOccurrences()))
+    return fail("--target, --timing-only and --trace apply to --engine=sim");
+  if (isBinary && (!perplexityFile.empty() || !caseDir.empty()))
+    return fail("--perplexity and --case run on the reference engine (.onnx "
+                "or .mlir models)");
+
   if (!perplexityFile.empty()) {
     if (tokensOption.getNumOccurrences() || promptOption.getNumOccurrences() ||
         maxNewTokens.getNumOccurrences() || !dumpLogits.empty() ||
@@ -431,6 +477,22 @@ int main(int argc, char **argv) {
   }
   if (prompt.empty())
     return fail("the prompt is empty");
+
+  if (isBinary) {
+    flightllm::SimRunConfig config;
+    config.binaryPath = modelFilename;
+    config.target = targetOption;
+    if (haveTokens)
+      config.tokens = prompt;
+    else
+      config.prompt = std::string(promptOption);
+    config.maxNewTokens = maxNewTokens;
+    config.json = jsonOutput;
+    config.timingOnly = timingOnly;
+    config.tracePath = traceFile;
+    config.dumpLogits = dumpLogits;
+    return flightllm::runBinaryOnSimulator(config, llvm::outs());
+  }
 
   std::unique_ptr<llvm::ToolOutputFile> logitsFile;
   if (!dumpLogits.empty()) {

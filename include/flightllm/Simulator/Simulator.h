@@ -49,7 +49,7 @@ const char *kindName(Kind k);
 /// docs/simulator.md gives the reasons for the defaults.
 struct TimingParams {
   unsigned fifoDepth = 32;          ///< entries of each queue's FIFO
-  unsigned loadInFlight = 16;       ///< LDs issued and not yet retired
+  unsigned loadInFlight = 32;       ///< LDs issued and not yet retired
   unsigned storeInFlight = 8;       ///< STs issued and not yet retired
   unsigned matrixInFlight = 4;      ///< MM/MV in the engine's pipeline
   unsigned miscInFlight = 4;        ///< MISC in the SFU pipeline

@@ -1,0 +1,34 @@
+//===- SimRun.h - flightllm-run on a compiled .flb, in the simulator ------===//
+
+#ifndef FLIGHTLLM_TOOLS_RUN_SIMRUN_H
+#define FLIGHTLLM_TOOLS_RUN_SIMRUN_H
+
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace flightllm {
+
+struct SimRunConfig {
+  std::string binaryPath;
+  std::string target; ///< preset or JSON path; empty: match the fingerprint
+  std::optional<std::vector<int64_t>> tokens; ///< --tokens
+  std::optional<std::string> prompt;          ///< --prompt
+  int maxNewTokens = 0;
+  bool json = false;
+  bool timingOnly = false;
+  std::string tracePath;
+  std::string dumpLogits;
+};
+
+/// Runs the binary through the embedded runtime on the simulator's HAL and
+/// prints the report; returns the exit status (errors are printed).
+int runBinaryOnSimulator(const SimRunConfig &config, llvm::raw_ostream &os);
+
+} // namespace flightllm
+
+#endif // FLIGHTLLM_TOOLS_RUN_SIMRUN_H
