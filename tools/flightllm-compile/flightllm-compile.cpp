@@ -2,14 +2,18 @@
 //
 // The front door: reads an ONNX model and emits the requested stage.
 //
-//   flightllm-compile MODEL.onnx --emit=onnx -o model.mlir
-//   flightllm-compile MODEL.onnx --emit=summary
+//   flightllm-compile MODEL.onnx -o model.flb [--target=u280] [--report=r.json]
+//   flightllm-compile MODEL.onnx --emit=flight --buckets=decode:16
+//   flightllm-compile MODEL.onnx --emit=llm|onnx|summary
 //
 // On any error it prints diagnostics naming the place (ONNX node, file
 // offset), exits non-zero and leaves no output file behind.
 //===----------------------------------------------------------------------===//
 
+#include "flightllm/Conversion/LLMToFlight/LLMToFlight.h"
 #include "flightllm/Conversion/ONNXToLLM/Passes.h"
+#include "flightllm/Dialect/Flight/Encoding.h"
+#include "flightllm/Target/TargetDescription.h"
 #include "flightllm/Dialect/LLM/Transforms/Passes.h"
 #include "flightllm/Import/ModelSummary.h"
 #include "flightllm/Import/NodeDiagnostics.h"
@@ -37,7 +41,7 @@ namespace {
 
 cl::OptionCategory category("flightllm-compile options");
 
-enum class EmitKind { ONNX, LLM, Summary };
+enum class EmitKind { ONNX, LLM, Summary, Flight, Bin };
 
 cl::opt<std::string> inputFilename(cl::Positional, cl::desc("<model.onnx>"),
                                    cl::Required, cl::cat(category));
@@ -47,8 +51,14 @@ cl::opt<std::string> outputFilename("o", cl::desc("Output file ('-' for stdout)"
                                     cl::cat(category));
 
 cl::opt<EmitKind> emit(
-    "emit", cl::desc("What to emit"), cl::init(EmitKind::ONNX),
-    cl::values(clEnumValN(EmitKind::ONNX, "onnx",
+    "emit", cl::desc("What to emit"), cl::init(EmitKind::Bin),
+    cl::values(clEnumValN(EmitKind::Bin, "bin",
+                          "the accelerator binary (.flb) and a compile "
+                          "report (default)"),
+               clEnumValN(EmitKind::Flight, "flight",
+                          "MLIR of the flight dialect: the instruction "
+                          "streams of the buckets"),
+               clEnumValN(EmitKind::ONNX, "onnx",
                           "MLIR of the onnx dialect, as imported"),
                clEnumValN(EmitKind::LLM, "llm",
                           "MLIR of the llm dialect: the raised model program"),
@@ -80,8 +90,47 @@ cl::opt<Quantization> quantize(
 
 cl::opt<std::string> calibrationFile(
     "calibration",
-    cl::desc("Calibration text for --quantize=w8a8 (bytes as tokens)"),
+    cl::desc("Calibration text for W8A8 (bytes as tokens); 'none' for the "
+             "binary: no calibration run, fixed KV-cache ranges (for "
+             "benchmarks of models too large to run on the host)"),
     cl::value_desc("file"), cl::cat(category));
+
+cl::opt<std::string> targetName(
+    "target", cl::desc("Hardware: u280, vhk158 or a description FILE.json"),
+    cl::value_desc("name|file"), cl::init("u280"), cl::cat(category));
+
+cl::opt<unsigned> maxContext(
+    "max-context",
+    cl::desc("Longest context to compile for (default: 2048, or the model's "
+             "own limit when smaller)"),
+    cl::init(0), cl::cat(category));
+
+cl::opt<unsigned> prefillBucket(
+    "prefill-bucket", cl::desc("Prefill bucket width in tokens"),
+    cl::init(128), cl::cat(category));
+
+cl::opt<unsigned> decodeBucket(
+    "decode-bucket", cl::desc("Decode bucket width in context tokens"),
+    cl::init(16), cl::cat(category));
+
+cl::list<std::string> bucketFilter(
+    "buckets",
+    cl::desc("Only these buckets, as STAGE:MAXLEN (prefill:128,decode:16); "
+             "for inspecting streams with --emit=flight"),
+    cl::CommaSeparated, cl::cat(category));
+
+cl::opt<std::string> reportFile(
+    "report", cl::desc("Also write the compile report as JSON"),
+    cl::value_desc("file.json"), cl::cat(category));
+
+cl::list<std::string> romFormats(
+    "rom",
+    cl::desc("Also write every instruction stream as ROM images next to the "
+             "output: bin, coe, mem, h (comma separated)"),
+    cl::CommaSeparated, cl::cat(category));
+
+cl::opt<bool> quietReport("quiet", cl::desc("Do not print the compile report"),
+                          cl::init(false), cl::cat(category));
 
 cl::opt<bool> elideWeights(
     "elide-weights",
@@ -102,11 +151,84 @@ cl::opt<bool> verifyDiagnostics(
 
 } // namespace
 
+/// Quantizes and calibrates the raised program as the accelerator runs it:
+/// INT8 weights per output channel, INT8 activations per token, INT8 KV
+/// cache with calibrated per-channel scales.
+static void addAcceleratorQuantization(PassManager &pm) {
+  pm.addPass(flightllm::llm::createQuantizeWeightsPass());
+  flightllm::llm::CalibratePassOptions options;
+  options.textFile = calibrationFile;
+  pm.addPass(flightllm::llm::createCalibratePass(options));
+}
+
+static bool noCalibration() { return calibrationFile == "none"; }
+
+/// Lowers the llm program for --emit=flight and --emit=bin.
+static FailureOr<flightllm::lowering::LoweredModel>
+lowerModule(ModuleOp module, const flightllm::target::TargetDescription &target) {
+  flightllm::lowering::LoweringOptions options;
+  options.maxContext = maxContext;
+  options.prefillBucket = prefillBucket;
+  options.decodeBucket = decodeBucket;
+  if (noCalibration())
+    options.uncalibratedKVRange = 8.0f;
+  for (const std::string &b : bucketFilter) {
+    llvm::StringRef stage, len;
+    std::tie(stage, len) = llvm::StringRef(b).split(':');
+    unsigned n = 0;
+    if ((stage != "prefill" && stage != "decode") || len.getAsInteger(10, n)) {
+      llvm::errs() << "flightllm-compile: error: --buckets: '" << b
+                   << "' is not STAGE:MAXLEN (prefill:128, decode:16)\n";
+      return failure();
+    }
+    options.onlyBuckets.push_back(
+        {stage == "prefill" ? flightllm::binary::Stage::Prefill
+                            : flightllm::binary::Stage::Decode,
+         n});
+  }
+  return flightllm::lowering::lowerToFlight(module, target, options);
+}
+
+/// The streams as flight IR: one flight.stream per bucket.
+static LogicalResult printFlight(const flightllm::lowering::LoweredModel &model,
+                                 MLIRContext &context, llvm::raw_ostream &os) {
+  OpBuilder b(&context);
+  Location loc = b.getUnknownLoc();
+  OwningOpRef<ModuleOp> out = ModuleOp::create(loc);
+  b.setInsertionPointToEnd(out->getBody());
+  for (const auto &s : model.streams) {
+    auto stream = flightllm::flight::decodeStream(s.words, b, loc, s.name);
+    if (failed(stream))
+      return failure();
+    (*stream)->setAttr("stage", b.getStringAttr(
+                                    s.stage == flightllm::binary::Stage::Prefill
+                                        ? "prefill"
+                                        : "decode"));
+    (*stream)->setAttr("min_length", b.getI64IntegerAttr(s.minLength));
+    (*stream)->setAttr("max_length", b.getI64IntegerAttr(s.maxLength));
+    b.setInsertionPointToEnd(out->getBody());
+  }
+  out->print(os);
+  os << "\n";
+  return success();
+}
+
 /// Imports the model (from `input` when given, else from the file) and emits
-/// the requested stage.
+/// the requested stage. For --emit=bin, `binaryPath` receives the .flb.
 static LogicalResult compile(MLIRContext &context,
                              const llvm::MemoryBuffer *input,
-                             llvm::StringRef baseDir, llvm::raw_ostream &os) {
+                             llvm::StringRef baseDir, llvm::raw_ostream &os,
+                             llvm::StringRef binaryPath = {}) {
+  std::optional<flightllm::target::TargetDescription> target;
+  if (emit == EmitKind::Flight || emit == EmitKind::Bin) {
+    auto t = flightllm::target::loadTarget(targetName);
+    if (!t) {
+      llvm::errs() << "flightllm-compile: error: --target: "
+                   << llvm::toString(t.takeError()) << "\n";
+      return failure();
+    }
+    target = *t;
+  }
   OwningOpRef<ModuleOp> module =
       input ? flightllm::importONNXBuffer(*input, baseDir, &context, {},
                                           inputFormat)
@@ -114,15 +236,12 @@ static LogicalResult compile(MLIRContext &context,
                                         inputFormat);
   if (!module)
     return failure();
-  if (emit == EmitKind::LLM) {
+  if (emit != EmitKind::ONNX && emit != EmitKind::Summary) {
     PassManager pm(&context);
     flightllm::buildONNXToLLMPipeline(pm);
-    if (quantize == Quantization::W8A8) {
-      pm.addPass(flightllm::llm::createQuantizeWeightsPass());
-      flightllm::llm::CalibratePassOptions options;
-      options.textFile = calibrationFile;
-      pm.addPass(flightllm::llm::createCalibratePass(options));
-    }
+    bool accelerator = emit == EmitKind::Flight || emit == EmitKind::Bin;
+    if (quantize == Quantization::W8A8 || (accelerator && !noCalibration()))
+      addAcceleratorQuantization(pm);
     if (failed(pm.run(*module)))
       return failure();
   }
@@ -142,6 +261,43 @@ static LogicalResult compile(MLIRContext &context,
     os << "model " << inputFilename << ": ";
     flightllm::printModelSummary(*module, os);
     return success();
+  case EmitKind::Flight: {
+    auto model = lowerModule(*module, *target);
+    if (failed(model))
+      return failure();
+    return printFlight(*model, context, os);
+  }
+  case EmitKind::Bin: {
+    auto model = lowerModule(*module, *target);
+    if (failed(model))
+      return failure();
+    // The source module (and its weights) is not needed any more.
+    module = nullptr;
+    if (llvm::Error e = flightllm::lowering::writeBinary(*model, *target, binaryPath)) {
+      llvm::errs() << "flightllm-compile: error: " << binaryPath << ": "
+                   << llvm::toString(std::move(e)) << "\n";
+      return failure();
+    }
+    if (!romFormats.empty())
+      if (llvm::Error e = flightllm::lowering::writeStreamRoms(*model, binaryPath, romFormats)) {
+        llvm::errs() << "flightllm-compile: error: --rom: "
+                     << llvm::toString(std::move(e)) << "\n";
+        return failure();
+      }
+    if (!reportFile.empty()) {
+      std::string error;
+      auto report = openOutputFile(reportFile, &error);
+      if (!report) {
+        llvm::errs() << "flightllm-compile: error: " << error << "\n";
+        return failure();
+      }
+      flightllm::lowering::printReportJSON(*model, *target, report->os());
+      report->keep();
+    }
+    if (!quietReport)
+      flightllm::lowering::printReport(*model, *target, os);
+    return success();
+  }
   }
   return failure();
 }
@@ -158,14 +314,14 @@ int main(int argc, char **argv) {
       argc, argv,
       "FlightLLM compiler: ONNX decoder-only LLMs to FlightLLM accelerator "
       "binaries\n");
-  if (quantize == Quantization::W8A8 && calibrationFile.empty()) {
-    llvm::errs() << "flightllm-compile: error: --quantize=w8a8 needs "
-                    "--calibration=FILE\n";
-    return 1;
-  }
   if (quantize != Quantization::None && emit != EmitKind::LLM) {
     llvm::errs() << "flightllm-compile: error: --quantize applies to "
-                    "--emit=llm\n";
+                    "--emit=llm (the binary is always W8A8)\n";
+    return 1;
+  }
+  if (noCalibration() && emit == EmitKind::LLM) {
+    llvm::errs() << "flightllm-compile: error: --calibration=none applies to "
+                    "--emit=bin and --emit=flight\n";
     return 1;
   }
 
@@ -181,6 +337,17 @@ int main(int argc, char **argv) {
   if (baseDir.empty())
     baseDir = ".";
 
+  // --emit=bin writes the binary itself (atomically) and the report to
+  // stdout; without -o the binary goes next to the working directory.
+  std::string binaryPath;
+  if (emit == EmitKind::Bin) {
+    binaryPath = outputFilename;
+    if (outputFilename.getNumOccurrences() == 0 || binaryPath == "-") {
+      llvm::SmallString<256> stem(llvm::sys::path::stem(inputFilename));
+      binaryPath = (stem + ".flb").str();
+    }
+    outputFilename = "-";
+  }
   // The output is only kept when everything succeeded.
   auto output = openOutputFile(outputFilename, &error);
   if (!output) {
@@ -201,14 +368,14 @@ int main(int argc, char **argv) {
     sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
     context.printOpOnDiagnostic(false);
     SourceMgrDiagnosticVerifierHandler handler(sourceMgr, &context);
-    (void)compile(context, input, baseDir, output->os());
+    (void)compile(context, input, baseDir, output->os(), binaryPath);
     result = handler.verify();
   } else {
     // Binary models are streamed by the importer; text lines shown in
     // diagnostics are loaded by the handler on demand.
     SourceMgrDiagnosticHandler handler(sourceMgr, &context);
     flightllm::NodeDiagnosticHandler nodeHandler(&context, inputFilename);
-    result = compile(context, nullptr, baseDir, output->os());
+    result = compile(context, nullptr, baseDir, output->os(), binaryPath);
   }
   if (failed(result))
     return 1;

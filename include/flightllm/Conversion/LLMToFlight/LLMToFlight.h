@@ -1,0 +1,112 @@
+//===- LLMToFlight.h - Lowering llm programs to accelerator streams -*- C++ -*-===//
+//
+// Compiles the `llm` program of a decoder-only model (func @forward, one
+// decoder layer repeated) into what the accelerator runs: one instruction
+// stream per length bucket (prefill by token count, decode by context
+// length), each computing one layer body once inside a SYS loop over the
+// layers with per-layer base registers, plus the HBM image every channel
+// starts with (INT8 weight tiles spread across the channels, scales, norm and
+// rotary parameters, embedding tables). docs/lowering.md describes the
+// layout and the schedule; docs/execution-model.md what every instruction
+// computes.
+//===----------------------------------------------------------------------===//
+
+#ifndef FLIGHTLLM_CONVERSION_LLMTOFLIGHT_LLMTOFLIGHT_H
+#define FLIGHTLLM_CONVERSION_LLMTOFLIGHT_LLMTOFLIGHT_H
+
+#include "flightllm/Binary/Format.h"
+#include "flightllm/Target/TargetDescription.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Support/LogicalResult.h"
+
+#include "llvm/Support/Error.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace flightllm::lowering {
+
+struct LoweringOptions {
+  /// Longest context (prompt + generated tokens); 0: the model's own limit,
+  /// at most 2048.
+  uint32_t maxContext = 0;
+  uint32_t prefillBucket = 128;
+  uint32_t decodeBucket = 16;
+  /// Only emit these buckets' streams (stage, maximum length); empty: all.
+  /// For inspecting one stream (--emit=flight) without compiling them all.
+  std::vector<std::pair<binary::Stage, uint32_t>> onlyBuckets;
+  /// KV-cache scale for attention ops without calibrated k/v scales; 0
+  /// means such ops are an error.
+  float uncalibratedKVRange = 0;
+};
+
+struct StreamInfo {
+  std::string name;
+  binary::Stage stage;
+  uint32_t minLength = 0, maxLength = 0;
+  std::vector<uint32_t> words;
+  uint64_t instructions = 0;
+  uint64_t perOpcode[16] = {};
+  /// Bytes one run moves, by kind (the layer loop counted as many times as
+  /// it runs).
+  uint64_t weightLoadBytes = 0, kvLoadBytes = 0, kvStoreBytes = 0;
+  uint64_t activationStoreBytes = 0, activationLoadBytes = 0;
+  uint64_t outputStoreBytes = 0, inputLoadBytes = 0;
+  /// Instructions of the layer body and of the rest, to size an unshared
+  /// (one copy per layer) stream.
+  uint64_t bodyWords = 0, otherWords = 0;
+};
+
+struct LoweredModel {
+  binary::ModelMetadata metadata;
+  std::string name;
+  /// What the runtime touches (docs/execution-model.md section 3); byte
+  /// offsets are multiples of 32.
+  struct DeviceMapInfo {
+    uint32_t embedChannel = 0, embedRowBytes = 0, vocab = 0, hiddenSize = 0;
+    uint64_t embedOffset = 0;
+    uint32_t inputChannel = 0, inputRows = 0;
+    uint64_t inputOffset = 0;
+    uint32_t logitsChannel = 0, logitsCount = 0;
+    uint64_t logitsOffset = 0;
+  } deviceMap;
+  /// B1 = layer weights, B2 = layer KV cache (32-byte units).
+  uint32_t baseOrigin[3] = {}, baseStride[3] = {};
+  std::vector<StreamInfo> streams;
+  /// One image per HBM channel.
+  std::vector<std::vector<uint8_t>> hbm;
+  uint64_t quantizedWeightBytes = 0;
+  uint64_t kvCacheBytes = 0;
+  uint32_t numLayers = 0;
+  /// On-chip peak rows per buffer over all streams.
+  uint64_t peakActBytes = 0, peakWeightBytes = 0, peakMetaBytes = 0;
+};
+
+/// Lowers `module` (an llm program). Errors are emitted as diagnostics at the
+/// offending op.
+mlir::FailureOr<LoweredModel> lowerToFlight(mlir::ModuleOp module,
+                                           const target::TargetDescription &target,
+                                           const LoweringOptions &options);
+
+/// The compile report: per bucket and totals, and what one stream per exact
+/// length would take.
+void printReport(const LoweredModel &model, const target::TargetDescription &target,
+                 llvm::raw_ostream &os);
+void printReportJSON(const LoweredModel &model,
+                     const target::TargetDescription &target, llvm::raw_ostream &os);
+
+/// Writes the .flb (docs/binary-format.md) atomically.
+llvm::Error writeBinary(const LoweredModel &model,
+                        const target::TargetDescription &target,
+                        llvm::StringRef path);
+/// Writes every stream as ROM images `<path without .flb>.<stream>.<ext>`
+/// in each of `formats` (bin, coe, mem, h); words are little-endian 32-bit.
+llvm::Error writeStreamRoms(const LoweredModel &model, llvm::StringRef path,
+                            llvm::ArrayRef<std::string> formats);
+
+} // namespace flightllm::lowering
+
+#endif

@@ -1,0 +1,106 @@
+//===- Lowering.h - State of one model's lowering -------------------------===//
+
+#ifndef FLIGHTLLM_LIB_CONVERSION_LLMTOFLIGHT_LOWERING_H
+#define FLIGHTLLM_LIB_CONVERSION_LLMTOFLIGHT_LOWERING_H
+
+#include "Layouts.h"
+#include "ModelStructure.h"
+#include "OnChipAllocator.h"
+#include "ParameterImage.h"
+#include "StreamEmitter.h"
+
+#include "flightllm/Conversion/LLMToFlight/LLMToFlight.h"
+
+#include "llvm/ADT/DenseMap.h"
+
+#include <map>
+#include <optional>
+
+namespace flightllm::lowering {
+
+/// Output channels per weight tile of a linear and its sizes.
+struct LinearPlan {
+  int64_t kLogical = 0, nLogical = 0;
+  Layout in, out;
+  int64_t kPhys = 0;     ///< reduction length, a multiple of 16
+  uint64_t rowBytes = 0; ///< bytes of one channel's weights
+  int64_t nPhys = 0, tileN = 0, tiles = 0;
+  bool bias = false, f32Out = false;
+  int64_t tileChannels(int64_t t) const {
+    return std::min(tileN, nPhys - t * tileN);
+  }
+  uint64_t metaBytes(int64_t n) const {
+    return roundUp(4 * n, kRowBytes) * (bias ? 2 : 1);
+  }
+};
+
+/// Where a stream is: which tile of a prefill bucket, its context length.
+struct TileContext {
+  binary::Stage stage;
+  uint32_t tile = 0;       ///< prefill: 128-token tile index
+  uint32_t tokens = 1;     ///< rows per tile: mm.tokens in prefill, 1 in decode
+  uint32_t context = 0;    ///< key positions attention loads (bucket bound)
+  bool last = true;        ///< the tile whose last token gives the logits
+  uint64_t loopTrip = 1;   ///< times the code being emitted runs per stream
+};
+
+class ModelLowering {
+public:
+  ModelLowering(mlir::ModuleOp module, ModelStructure structure,
+                const target::TargetDescription &target,
+                const LoweringOptions &options);
+  mlir::FailureOr<LoweredModel> run();
+
+private:
+  // Analysis.
+  mlir::LogicalResult chooseLayouts();
+  mlir::LogicalResult checkOps();
+  LinearPlan planLinear(mlir::Operation *op);
+  Layout layoutOf(mlir::Value v) const;
+
+  // HBM image.
+  mlir::LogicalResult packGlobals(ImagePacker &packer);
+  mlir::LogicalResult packLayer(unsigned layer, ImagePacker &packer);
+  mlir::LogicalResult packLinear(mlir::Operation *op, uintptr_t key,
+                                 ImagePacker &packer,
+                                 std::map<ParamKey, HBMLoc> &locs);
+  void placeRunTimeAreas();
+
+  // Streams.
+  mlir::LogicalResult emitBucket(binary::Stage stage, uint32_t minLen,
+                                 uint32_t maxLen);
+
+  mlir::ModuleOp module;
+  ModelStructure s;
+  const target::TargetDescription &target;
+  LoweringOptions options;
+  LoweredModel result;
+
+  llvm::DenseMap<mlir::Value, Layout> layouts;
+  std::map<ParamKey, HBMLoc> globalLocs, layerLocs;
+  bool packing = false; ///< the filling pass (else sizing)
+
+  // Model facts.
+  int64_t hidden = 0, vocab = 0, numHeads = 0, numKVHeads = 0, headDim = 0;
+  int64_t intermediate = 0;
+  uint32_t maxContext = 0, kvRows = 0;
+  mlir::Operation *tokenEmbedding = nullptr, *positionEmbedding = nullptr;
+  int64_t positionOffset = 0;
+  mlir::Operation *ropeCos = nullptr, *ropeSin = nullptr; // llm.weight ops
+  float softmaxScale = 1;
+
+  // HBM addresses (bytes).
+  uint64_t globalBytes = 0, layerStride = 0, kvOrigin = 0, kvStride = 0;
+  std::vector<uint64_t> kvOffset; ///< per kv head: K at 2g, V at 2g + 1
+  std::vector<uint32_t> kvChannel;
+  uint64_t scratchOffset = 0, runTimeEnd = 0;
+  uint32_t scratchChannel = 0;
+  HBMLoc tokenTable, positionTable, ropeTable, constants;
+  uint64_t ropeRowBytes = 0;
+
+  friend class StreamLowering;
+};
+
+} // namespace flightllm::lowering
+
+#endif

@@ -1,0 +1,611 @@
+//===- ModelLowering.cpp - Layouts, weight tiles and the HBM image --------===//
+
+#include "Lowering.h"
+#include "WeightData.h"
+
+#include "flightllm/Dialect/LLM/LLMDialect.h"
+#include "flightllm/Dialect/LLM/WeightQuantization.h"
+#include "flightllm/ISA/Numerics.h"
+
+#include "mlir/IR/BuiltinTypes.h"
+
+#include <cmath>
+#include <cstring>
+
+using namespace mlir;
+using namespace flightllm;
+using namespace flightllm::lowering;
+
+namespace {
+
+int64_t lastDim(Value v) { return cast<ShapedType>(v.getType()).getShape().back(); }
+
+void putF32(uint8_t *p, float v) { std::memcpy(p, &v, 4); }
+void putF16(uint8_t *p, float v) {
+  uint16_t h = numerics::toF16(v);
+  std::memcpy(p, &h, 2);
+}
+
+llm::WeightOp weightOf(Value v) { return v.getDefiningOp<llm::WeightOp>(); }
+
+} // namespace
+
+ModelLowering::ModelLowering(ModuleOp module, ModelStructure structure,
+                             const target::TargetDescription &target,
+                             const LoweringOptions &options)
+    : module(module), s(std::move(structure)), target(target), options(options) {}
+
+Layout ModelLowering::layoutOf(Value v) const {
+  auto it = layouts.find(v);
+  return it != layouts.end() ? it->second : Layout::dense(lastDim(v));
+}
+
+LogicalResult ModelLowering::chooseLayouts() {
+  auto assign = [&](Value v, Layout l, Operation *at) -> LogicalResult {
+    auto [it, inserted] = layouts.try_emplace(v, l);
+    if (!inserted && it->second != l)
+      return at->emitError("a value is split into heads in two different ways");
+    return success();
+  };
+  for (Operation *op : s.ops) {
+    if (auto att = dyn_cast<llm::AttentionOp>(op)) {
+      int64_t hq = att.getNumHeads(), hkv = att.getNumKvHeads();
+      int64_t dh = lastDim(att.getQuery()) / hq;
+      if (failed(assign(att.getQuery(), Layout::heads(hq, dh), op)) ||
+          failed(assign(att.getKey(), Layout::heads(hkv, dh), op)) ||
+          failed(assign(att.getValue(), Layout::heads(hkv, dh), op)) ||
+          failed(assign(att.getOutput(), Layout::heads(hq, dh), op)))
+        return failure();
+    }
+  }
+  // Rope keeps its operand's layout; walk backwards through it.
+  for (auto it = s.ops.rbegin(); it != s.ops.rend(); ++it)
+    if (auto rope = dyn_cast<llm::RopeOp>(*it)) {
+      Layout l = layoutOf(rope.getResult());
+      if (l.groups == 1) {
+        int64_t h = rope.getNumHeads();
+        l = Layout::heads(h, lastDim(rope.getX()) / h);
+        if (failed(assign(rope.getResult(), l, rope)))
+          return failure();
+      }
+      if (failed(assign(rope.getX(), l, rope)))
+        return failure();
+    }
+  // Element-wise ops: operands and result share one layout.
+  for (Operation *op : s.ops)
+    if ((llvm::isa<llm::AddOp, llm::MulOp, llm::SwiGLUOp, llm::SiluOp>(op) ||
+        llvm::isa<llm::GeluOp, llm::GeluTanhOp, llm::ReluOp>(op))) {
+      Layout l = layoutOf(op->getResult(0));
+      for (Value v : op->getOperands())
+        if (layoutOf(v).groups > 1)
+          l = layoutOf(v);
+      if (l.groups > 1)
+        for (Value v : llvm::concat<Value>(op->getOperands(), op->getResults()))
+          if (failed(assign(v, l, op)))
+            return failure();
+    }
+  for (Operation *op : s.ops)
+    if (llvm::isa<llm::LayerNormOp, llm::RMSNormOp>(op) &&
+        layoutOf(op->getOperand(0)).groups > 1)
+      return op->emitError("a norm over values split into heads is not supported");
+  return success();
+}
+
+LogicalResult ModelLowering::checkOps() {
+  for (Operation *op : s.ops) {
+    if (auto lin = dyn_cast<llm::LinearOp>(op)) {
+      if (!weightOf(lin.getWeight()) || (lin.getBias() && !weightOf(lin.getBias())))
+        return op->emitError("linear weights must be llm.weight constants");
+      continue;
+    }
+    if (auto logits = dyn_cast<llm::LogitsOp>(op)) {
+      if (!weightOf(logits.getWeight()))
+        return op->emitError("logits weights must be llm.weight constants");
+      continue;
+    }
+    if (auto att = dyn_cast<llm::AttentionOp>(op)) {
+      if (!att.getCausal())
+        return op->emitError("only causal attention is supported");
+      int64_t dh = lastDim(att.getQuery()) / att.getNumHeads();
+      auto ks = floatList(op->getAttr("k_scales"));
+      auto vs = floatList(op->getAttr("v_scales"));
+      int64_t want = att.getNumKvHeads() * dh;
+      if ((ks.empty() || vs.empty()) && options.uncalibratedKVRange <= 0)
+        return op->emitError("attention has no calibrated KV-cache scales "
+                             "(k_scales/v_scales): compile with "
+                             "--calibration=FILE, or --calibration=none to use "
+                             "a fixed range");
+      if ((!ks.empty() && int64_t(ks.size()) != want) ||
+          (!vs.empty() && int64_t(vs.size()) != want))
+        return op->emitError() << "k_scales/v_scales must have " << want
+                               << " values";
+      continue;
+    }
+    if (auto rope = dyn_cast<llm::RopeOp>(op)) {
+      if (!rope.getPositions().getDefiningOp<llm::PositionIdsOp>() ||
+          !weightOf(rope.getCos()) || !weightOf(rope.getSin()))
+        return op->emitError("rope needs llm.position_ids positions and "
+                             "constant cos/sin tables");
+      if (rope.getPositions().getDefiningOp<llm::PositionIdsOp>().getOffset() != 0)
+        return op->emitError("rope positions with an offset are not supported");
+      continue;
+    }
+    if (auto emb = dyn_cast<llm::EmbeddingOp>(op)) {
+      if (!weightOf(emb.getTable()))
+        return op->emitError("embedding tables must be llm.weight constants");
+      continue;
+    }
+    if (llvm::isa<llm::LayerNormOp, llm::RMSNormOp>(op)) {
+      for (Value v : op->getOperands().drop_front())
+        if (!weightOf(v))
+          return op->emitError("norm parameters must be llm.weight constants");
+      continue;
+    }
+    if ((llvm::isa<llm::AddOp, llm::MulOp, llm::SwiGLUOp, llm::SiluOp>(op) ||
+        llvm::isa<llm::GeluOp, llm::GeluTanhOp, llm::ReluOp>(op))) {
+      for (Value v : op->getOperands())
+        if (weightOf(v))
+          return op->emitError("element-wise ops on constants are not supported");
+      continue;
+    }
+    return op->emitError() << "'" << op->getName()
+                           << "' has no accelerator lowering";
+  }
+  for (BlockArgument arg : s.func.getArguments())
+    if (auto t = dyn_cast<ShapedType>(arg.getType()); t && t.hasStaticShape() &&
+        t.getDimSize(0) != 1)
+      return s.func.emitError("the accelerator runs batch 1");
+  return success();
+}
+
+LinearPlan ModelLowering::planLinear(Operation *op) {
+  LinearPlan p;
+  Value x = op->getOperand(0), w = op->getOperand(1);
+  auto wt = cast<ShapedType>(w.getType());
+  bool transposed = llvm::isa<llm::LinearOp>(op)
+                        ? cast<llm::LinearOp>(op).getTransposeWeight()
+                        : cast<llm::LogitsOp>(op).getTransposeWeight();
+  p.kLogical = transposed ? wt.getDimSize(1) : wt.getDimSize(0);
+  p.nLogical = transposed ? wt.getDimSize(0) : wt.getDimSize(1);
+  p.in = layoutOf(x);
+  p.out = layoutOf(op->getResult(0));
+  p.kPhys = roundUp(p.in.physical(), isa::kKBlock);
+  p.rowBytes = roundUp(p.kPhys, kRowBytes);
+  p.nPhys = p.out.physical();
+  p.bias = llvm::isa<llm::LinearOp>(op) && cast<llm::LinearOp>(op).getBias();
+  p.f32Out = llvm::isa<llm::LogitsOp>(op);
+  // Four tiles in flight (two linears fused, double-buffered) share the
+  // weight buffer; tiles are whole multiples of a row of outputs.
+  uint64_t granule = kRowBytes / 2;
+  uint64_t budget = target.weightBufferBytes / 4;
+  uint64_t n = std::max<uint64_t>(granule, budget / p.rowBytes / granule * granule);
+  n = std::min<uint64_t>(n, roundUp(p.nPhys, granule));
+  n = std::min<uint64_t>(n, isa::MM::n.max() / granule * granule);
+  p.tileN = static_cast<int64_t>(n);
+  p.tiles = (p.nPhys + p.tileN - 1) / p.tileN;
+  return p;
+}
+
+LogicalResult ModelLowering::packLinear(Operation *op, uintptr_t key,
+                                        ImagePacker &packer,
+                                        std::map<ParamKey, HBMLoc> &locs) {
+  LinearPlan p = planLinear(op);
+  auto wOp = weightOf(op->getOperand(1));
+  bool transposed = llvm::isa<llm::LinearOp>(op)
+                        ? cast<llm::LinearOp>(op).getTransposeWeight()
+                        : cast<llm::LogitsOp>(op).getTransposeWeight();
+  Attribute scalesAttr = op->getAttr("weight_scales");
+  bool quantized = bool(scalesAttr);
+  llvm::ArrayRef<float> wf;
+  llvm::ArrayRef<int8_t> wi;
+  std::vector<float> fStore, scaleList;
+  std::vector<int8_t> iStore;
+  llvm::ArrayRef<float> bias;
+  std::vector<float> biasStore;
+  if (packing) {
+    bool ok = quantized ? viewI8(wOp.getValue(), wi, iStore)
+                        : viewF32(wOp.getValue(), wf, fStore);
+    if (!ok)
+      return op->emitError() << "cannot read weight '" << wOp.getName() << "'";
+    if (quantized)
+      scaleList = floatList(scalesAttr);
+    if (p.bias && !viewF32(weightOf(op->getOperand(2)).getValue(), bias, biasStore))
+      return op->emitError("cannot read the bias");
+  }
+  auto at = [&](int64_t c, int64_t k) -> size_t {
+    return transposed ? size_t(c * p.kLogical + k) : size_t(k * p.nLogical + c);
+  };
+  for (int64_t t = 0; t < p.tiles; ++t) {
+    int64_t c0 = t * p.tileN, n = p.tileChannels(t);
+    std::vector<float> tileScales(n, 1.0f);
+    locs[{key, 0, int(t)}] = packer.place(n * p.rowBytes, [&](uint8_t *dst) {
+      std::memset(dst, 0, n * p.rowBytes);
+      for (int64_t i = 0; i < n; ++i) {
+        int64_t c = p.out.logicalIndex(c0 + i);
+        if (c < 0)
+          continue;
+        int8_t *row = reinterpret_cast<int8_t *>(dst + i * p.rowBytes);
+        float scale;
+        if (quantized) {
+          scale = scaleList[c];
+        } else {
+          float maxAbs = 0;
+          for (int64_t k = 0; k < p.kLogical; ++k)
+            maxAbs = std::max(maxAbs, std::abs(wf[at(c, k)]));
+          scale = llm::weightChannelScale(maxAbs);
+        }
+        tileScales[i] = scale;
+        for (int64_t k = 0; k < p.kLogical; ++k) {
+          int64_t kp = p.in.physicalIndex(k);
+          row[kp] = quantized ? wi[at(c, k)] : llm::quantizeWeight(wf[at(c, k)], scale);
+        }
+      }
+    });
+    locs[{key, 1, int(t)}] = packer.place(p.metaBytes(n), [&](uint8_t *dst) {
+      std::memset(dst, 0, p.metaBytes(n));
+      for (int64_t i = 0; i < n; ++i) {
+        putF32(dst + 4 * i, tileScales[i]);
+        int64_t c = p.out.logicalIndex(c0 + i);
+        if (p.bias && c >= 0)
+          putF32(dst + roundUp(4 * n, kRowBytes) + 4 * i, bias[c]);
+      }
+    });
+  }
+  if (packing) {
+    if (!wf.empty())
+      releasePages(wf.data(), wf.size() * 4);
+    if (!wi.empty())
+      releasePages(wi.data(), wi.size());
+  }
+  if (quantized || !packing)
+    return success();
+  result.quantizedWeightBytes += uint64_t(p.kLogical) * p.nLogical;
+  return success();
+}
+
+LogicalResult ModelLowering::packGlobals(ImagePacker &packer) {
+  uint32_t rowBytesD = Layout::dense(hidden).rowsPerToken() * kRowBytes;
+  // Token embedding table: fp16 rows, channel 0 (the runtime copies rows).
+  {
+    std::vector<float> store;
+    llvm::ArrayRef<float> table;
+    auto w = weightOf(tokenEmbedding->getOperand(0));
+    if (packing && !viewF32(w.getValue(), table, store))
+      return tokenEmbedding->emitError("cannot read the embedding table");
+    tokenTable = packer.place(uint64_t(vocab) * rowBytesD, [&](uint8_t *dst) {
+      std::memset(dst, 0, uint64_t(vocab) * rowBytesD);
+      for (int64_t r = 0; r < vocab; ++r)
+        for (int64_t d = 0; d < hidden; ++d)
+          putF16(dst + r * rowBytesD + 2 * d, table[r * hidden + d]);
+    }, 0);
+  }
+  if (positionEmbedding) {
+    std::vector<float> store;
+    llvm::ArrayRef<float> table;
+    auto w = weightOf(positionEmbedding->getOperand(0));
+    int64_t rows = cast<ShapedType>(w.getType()).getDimSize(0);
+    if (packing && !viewF32(w.getValue(), table, store))
+      return positionEmbedding->emitError("cannot read the position table");
+    uint64_t need = uint64_t(kvRows + positionOffset);
+    positionTable = packer.place(need * rowBytesD, [&](uint8_t *dst) {
+      std::memset(dst, 0, need * rowBytesD);
+      for (int64_t r = 0; r < std::min<int64_t>(rows, need); ++r)
+        for (int64_t d = 0; d < hidden; ++d)
+          putF16(dst + r * rowBytesD + 2 * d, table[r * hidden + d]);
+    });
+  }
+  if (ropeCos) {
+    std::vector<float> cs, ss;
+    llvm::ArrayRef<float> cosT, sinT;
+    auto cw = cast<llm::WeightOp>(ropeCos), sw = cast<llm::WeightOp>(ropeSin);
+    int64_t rows = cast<ShapedType>(cw.getType()).getDimSize(0);
+    if (packing && (!viewF32(cw.getValue(), cosT, cs) || !viewF32(sw.getValue(), sinT, ss)))
+      return cw->emitError("cannot read the rotary tables");
+    uint64_t half = roundUp(4 * headDim, kRowBytes);
+    ropeRowBytes = 2 * half;
+    ropeTable = packer.place(uint64_t(kvRows) * ropeRowBytes, [&](uint8_t *dst) {
+      std::memset(dst, 0, uint64_t(kvRows) * ropeRowBytes);
+      for (int64_t r = 0; r < std::min<int64_t>(rows, kvRows); ++r)
+        for (int64_t j = 0; j < headDim; ++j) {
+          putF32(dst + r * ropeRowBytes + 4 * j, cosT[r * headDim + j]);
+          putF32(dst + r * ropeRowBytes + half + 4 * j, sinT[r * headDim + j]);
+        }
+    });
+  }
+  // Constants: the softmax scale row, then ones for the score scales.
+  constants = packer.place(kRowBytes + roundUp(4ull * kvRows, kRowBytes), [&](uint8_t *dst) {
+    std::memset(dst, 0, kRowBytes + roundUp(4ull * kvRows, kRowBytes));
+    putF32(dst, softmaxScale);
+    for (uint32_t i = 0; i < kvRows; ++i)
+      putF32(dst + kRowBytes + 4 * i, 1.0f);
+  });
+  // Epilogue parameters.
+  for (Operation *op : s.epilogue()) {
+    uintptr_t key = reinterpret_cast<uintptr_t>(op);
+    if (llvm::isa<llm::LogitsOp>(op)) {
+      if (failed(packLinear(op, key, packer, globalLocs)))
+        return failure();
+      continue;
+    }
+    // A norm: gamma fp16, (beta fp16), eps fp32, each starting on a row.
+    bool ln = llvm::isa<llm::LayerNormOp>(op);
+    int64_t d = lastDim(op->getOperand(0));
+    uint64_t g = roundUp(2 * d, kRowBytes);
+    uint64_t bytes = g * (ln ? 2 : 1) + kRowBytes;
+    std::vector<float> gs, bs;
+    llvm::ArrayRef<float> gamma, beta;
+    if (packing) {
+      viewF32(weightOf(op->getOperand(1)).getValue(), gamma, gs);
+      if (ln && op->getNumOperands() > 2)
+        viewF32(weightOf(op->getOperand(2)).getValue(), beta, bs);
+    }
+    float eps = ln ? cast<llm::LayerNormOp>(op).getEpsilon().convertToFloat()
+                   : cast<llm::RMSNormOp>(op).getEpsilon().convertToFloat();
+    globalLocs[{key, 2, 0}] = packer.place(bytes, [&](uint8_t *dst) {
+      std::memset(dst, 0, bytes);
+      for (int64_t i = 0; i < d; ++i) {
+        putF16(dst + 2 * i, gamma[i]);
+        if (ln)
+          putF16(dst + g + 2 * i, beta.empty() ? 0.0f : beta[i]);
+      }
+      putF32(dst + g * (ln ? 2 : 1), eps);
+    });
+  }
+  return success();
+}
+
+LogicalResult ModelLowering::packLayer(unsigned layer, ImagePacker &packer) {
+  llvm::ArrayRef<Operation *> ops = s.layerOps(layer);
+  for (size_t j = 0; j < ops.size(); ++j) {
+    Operation *op = ops[j];
+    if (llvm::isa<llm::LinearOp>(op)) {
+      if (failed(packLinear(op, j, packer, layerLocs)))
+        return failure();
+    } else if (llvm::isa<llm::LayerNormOp, llm::RMSNormOp>(op)) {
+      bool ln = llvm::isa<llm::LayerNormOp>(op);
+      int64_t d = lastDim(op->getOperand(0));
+      uint64_t g = roundUp(2 * d, kRowBytes);
+      uint64_t bytes = g * (ln ? 2 : 1) + kRowBytes;
+      std::vector<float> gs, bs;
+      llvm::ArrayRef<float> gamma, beta;
+      if (packing) {
+        viewF32(weightOf(op->getOperand(1)).getValue(), gamma, gs);
+        if (ln && op->getNumOperands() > 2)
+          viewF32(weightOf(op->getOperand(2)).getValue(), beta, bs);
+      }
+      float eps = ln ? cast<llm::LayerNormOp>(op).getEpsilon().convertToFloat()
+                     : cast<llm::RMSNormOp>(op).getEpsilon().convertToFloat();
+      layerLocs[{j, 2, 0}] = packer.place(bytes, [&](uint8_t *dst) {
+        std::memset(dst, 0, bytes);
+        for (int64_t i = 0; i < d; ++i) {
+          putF16(dst + 2 * i, gamma[i]);
+          if (ln)
+            putF16(dst + g + 2 * i, beta.empty() ? 0.0f : beta[i]);
+        }
+        putF32(dst + g * (ln ? 2 : 1), eps);
+      });
+    } else if (auto att = dyn_cast<llm::AttentionOp>(op)) {
+      int64_t hkv = att.getNumKvHeads(), dh = headDim;
+      int64_t dhPad = Layout::heads(1, dh).pad;
+      std::vector<float> ks = floatList(op->getAttr("k_scales"));
+      std::vector<float> vs = floatList(op->getAttr("v_scales"));
+      float fallback = options.uncalibratedKVRange / 127.0f;
+      if (ks.empty())
+        ks.assign(hkv * dh, fallback);
+      if (vs.empty())
+        vs.assign(hkv * dh, fallback);
+      // Per kv head: k scale fp16 (for q), 1/k scale fp32, 1/v scale fp32,
+      // v scale fp32 (PV output scales, zero on padding channels).
+      uint64_t a = roundUp(2 * dh, kRowBytes), b = roundUp(4 * dh, kRowBytes),
+               c = roundUp(4 * dhPad, kRowBytes);
+      for (int64_t g = 0; g < hkv; ++g)
+        layerLocs[{j, 3, int(g)}] = packer.place(a + 2 * b + c, [&](uint8_t *dst) {
+          std::memset(dst, 0, a + 2 * b + c);
+          for (int64_t i = 0; i < dh; ++i) {
+            float k = ks[g * dh + i], v = vs[g * dh + i];
+            putF16(dst + 2 * i, k);
+            putF32(dst + a + 4 * i, 1.0f / k);
+            putF32(dst + a + b + 4 * i, 1.0f / v);
+            putF32(dst + a + 2 * b + 4 * i, v);
+          }
+        });
+    }
+  }
+  return success();
+}
+
+void ModelLowering::placeRunTimeAreas() {
+  unsigned nch = target.hbmChannels;
+  uint64_t top = globalBytes + uint64_t(s.numLayers) * layerStride;
+  kvOrigin = roundUp(top, kUnitBytes);
+  uint64_t rowKV = roundUp(headDim, kRowBytes);
+  std::vector<uint64_t> used(nch, 0);
+  kvOffset.assign(2 * numKVHeads, 0);
+  kvChannel.assign(2 * numKVHeads, 0);
+  for (int64_t i = 0; i < 2 * numKVHeads; ++i) {
+    unsigned ch = i % nch;
+    kvChannel[i] = ch;
+    kvOffset[i] = used[ch];
+    used[ch] += uint64_t(kvRows) * rowKV;
+  }
+  kvStride = 0;
+  for (uint64_t u : used)
+    kvStride = std::max(kvStride, u);
+  kvStride = roundUp(kvStride, kUnitBytes);
+  result.kvCacheBytes = kvStride * nch * s.numLayers;
+  uint64_t io = kvOrigin + kvStride * s.numLayers;
+  uint32_t rowBytesD = Layout::dense(hidden).rowsPerToken() * kRowBytes;
+  auto &dm = result.deviceMap;
+  dm.embedChannel = tokenTable.channel;
+  dm.embedOffset = tokenTable.offset;
+  dm.embedRowBytes = rowBytesD;
+  dm.vocab = vocab;
+  dm.hiddenSize = hidden;
+  dm.inputRows = roundUp(maxContext, options.prefillBucket);
+  // Input rows, logits and the prefill spill area, each in its own channel
+  // when there are enough.
+  std::vector<uint64_t> cursor(nch, io);
+  auto take = [&](unsigned ch, uint64_t bytes) {
+    uint64_t at = cursor[ch];
+    cursor[ch] += roundUp(bytes, kUnitBytes);
+    return at;
+  };
+  dm.inputChannel = 0;
+  dm.inputOffset = take(0, uint64_t(dm.inputRows) * rowBytesD);
+  dm.logitsChannel = 1 % nch;
+  dm.logitsOffset = take(dm.logitsChannel, 4ull * vocab);
+  dm.logitsCount = vocab;
+  // The gap in front of the spill area lets one LD with param S pick row
+  // S - 1 of the last tile (docs/lowering.md).
+  scratchChannel = 2 % nch;
+  take(scratchChannel, uint64_t(dm.inputRows) * rowBytesD);
+  scratchOffset = take(scratchChannel, uint64_t(target.mmTokens) * rowBytesD);
+  runTimeEnd = 0;
+  for (uint64_t c : cursor)
+    runTimeEnd = std::max(runTimeEnd, c);
+}
+
+FailureOr<LoweredModel> ModelLowering::run() {
+  if (failed(checkOps()) || failed(chooseLayouts()))
+    return failure();
+  // Model facts.
+  for (Operation *op : s.prologue()) {
+    auto emb = dyn_cast<llm::EmbeddingOp>(op);
+    if (!emb)
+      continue;
+    if (auto pos = emb.getIds().getDefiningOp<llm::PositionIdsOp>()) {
+      positionEmbedding = op;
+      positionOffset = pos.getOffset();
+    } else if (llvm::isa<BlockArgument>(emb.getIds())) {
+      tokenEmbedding = op;
+    }
+  }
+  if (!tokenEmbedding)
+    return s.func.emitError("no token embedding of the input ids");
+  auto tableType = cast<ShapedType>(tokenEmbedding->getOperand(0).getType());
+  vocab = tableType.getDimSize(0);
+  hidden = tableType.getDimSize(1);
+  for (Operation *op : s.layerOps(0)) {
+    if (auto att = dyn_cast<llm::AttentionOp>(op)) {
+      numHeads = att.getNumHeads();
+      numKVHeads = att.getNumKvHeads();
+      headDim = lastDim(att.getQuery()) / numHeads;
+      softmaxScale = att.getScale().convertToFloat();
+    }
+    if (auto rope = dyn_cast<llm::RopeOp>(op)) {
+      ropeCos = rope.getCos().getDefiningOp();
+      ropeSin = rope.getSin().getDefiningOp();
+    }
+    if (auto lin = dyn_cast<llm::LinearOp>(op))
+      intermediate = std::max(intermediate, lastDim(lin.getResult()));
+  }
+  if (auto logits = dyn_cast<llm::LogitsOp>(s.ops.back()))
+    vocab = lastDim(logits.getResult());
+  // Context limit: the option, the model's own, 2048.
+  maxContext = options.maxContext ? options.maxContext : 2048;
+  if (auto limit = module->getAttrOfType<IntegerAttr>("llm.max_positions"))
+    maxContext = std::min<uint32_t>(maxContext, limit.getInt());
+  if (options.prefillBucket % target.mmTokens != 0 || options.decodeBucket % 16 != 0 ||
+      options.prefillBucket == 0 || options.decodeBucket == 0)
+    return s.func.emitError() << "bucket widths must be multiples of the MM "
+                              << "tile (" << target.mmTokens << " tokens) for "
+                              << "prefill and of 16 for decode";
+  kvRows = roundUp(maxContext, options.prefillBucket);
+  if (kvRows > isa::MM::n.max() || kvRows > (1u << 12) * 16)
+    return s.func.emitError() << "context " << maxContext << " is beyond the ISA's limits";
+
+  // Size the image: globals, then one layer.
+  unsigned nch = target.hbmChannels;
+  ImagePacker sizeGlobals(nch, false), sizeLayer(nch, true);
+  if (failed(packGlobals(sizeGlobals)) || failed(packLayer(0, sizeLayer)))
+    return failure();
+  globalBytes = roundUp(sizeGlobals.maxUsed(), kUnitBytes);
+  layerStride = roundUp(sizeLayer.maxUsed(), kUnitBytes);
+  placeRunTimeAreas();
+  uint64_t needed = runTimeEnd;
+  if (needed > target.hbmBytesPerChannel)
+    return s.func.emitError() << "the model needs " << needed << " bytes of each "
+                              << "HBM channel (weights, KV cache for context "
+                              << maxContext << ", I/O) but the target's channels "
+                              << "hold " << target.hbmBytesPerChannel;
+
+  // Fill.
+  packing = true;
+  result.hbm.assign(nch, std::vector<uint8_t>(globalBytes + s.numLayers * layerStride, 0));
+  ImagePacker fillGlobals(nch, false);
+  fillGlobals.fillInto(&result.hbm, 0);
+  globalLocs.clear();
+  if (failed(packGlobals(fillGlobals)))
+    return failure();
+  for (unsigned l = 0; l < s.numLayers; ++l) {
+    ImagePacker layer(nch, true);
+    layer.fillInto(&result.hbm, globalBytes + l * layerStride);
+    if (l > 0) {
+      // Layers after the first reuse layer 0's map; pack into a scratch map.
+      std::map<ParamKey, HBMLoc> keep = std::move(layerLocs);
+      layerLocs.clear();
+      if (failed(packLayer(l, layer)))
+        return failure();
+      layerLocs = std::move(keep);
+    } else if (failed(packLayer(0, layer))) {
+      return failure();
+    }
+  }
+  result.baseOrigin[0] = globalBytes / kUnitBytes;
+  result.baseStride[0] = layerStride / kUnitBytes;
+  result.baseOrigin[1] = kvOrigin / kUnitBytes;
+  result.baseStride[1] = kvStride / kUnitBytes;
+  result.numLayers = s.numLayers;
+
+  auto &m = result.metadata;
+  StringRef family = "unknown";
+  if (auto f = module->getAttrOfType<StringAttr>("llm.family"))
+    family = f.getValue();
+  m.family = family == "gpt2"   ? uint32_t(binary::ModelFamily::GPT2)
+             : family == "opt"  ? uint32_t(binary::ModelFamily::OPT)
+             : family == "llama" ? uint32_t(binary::ModelFamily::Llama)
+                                 : uint32_t(binary::ModelFamily::Unknown);
+  result.name = family.str();
+  m.numLayers = s.numLayers;
+  m.hiddenSize = hidden;
+  m.numHeads = numHeads;
+  m.numKVHeads = numKVHeads;
+  m.headDim = headDim;
+  m.intermediateSize = intermediate;
+  m.vocabSize = vocab;
+  m.maxContext = maxContext;
+  m.prefillBucketWidth = options.prefillBucket;
+  m.decodeBucketWidth = options.decodeBucket;
+  m.weightPrecision = uint16_t(binary::Precision::I8);
+  m.activationPrecision = uint16_t(binary::Precision::I8);
+  m.kvPrecision = uint16_t(binary::Precision::I8);
+
+  auto wanted = [&](binary::Stage st, uint32_t maxLen) {
+    if (options.onlyBuckets.empty())
+      return true;
+    for (auto &[s2, len] : options.onlyBuckets)
+      if (s2 == st && len == maxLen)
+        return true;
+    return false;
+  };
+  for (uint32_t lo = 1; lo <= maxContext; lo += options.prefillBucket) {
+    uint32_t hi = std::min(maxContext, lo + options.prefillBucket - 1);
+    if (wanted(binary::Stage::Prefill, hi) &&
+        failed(emitBucket(binary::Stage::Prefill, lo, hi)))
+      return failure();
+  }
+  for (uint32_t lo = 1; lo <= maxContext; lo += options.decodeBucket) {
+    uint32_t hi = std::min(maxContext, lo + options.decodeBucket - 1);
+    if (wanted(binary::Stage::Decode, hi) &&
+        failed(emitBucket(binary::Stage::Decode, lo, hi)))
+      return failure();
+  }
+  if (!result.quantizedWeightBytes) {
+    // Already-quantized programs: count the INT8 weights of every linear.
+    for (Operation *op : s.ops)
+      if (llvm::isa<llm::LinearOp, llm::LogitsOp>(op))
+        result.quantizedWeightBytes +=
+            cast<ShapedType>(op->getOperand(1).getType()).getNumElements();
+  }
+  return std::move(result);
+}

@@ -1,0 +1,50 @@
+//===- ModelStructure.h - Prologue, repeated layers, epilogue -------------===//
+//
+// Splits the ops of an llm @forward into the prologue (embeddings), N
+// structurally identical decoder layers and the epilogue (final norm,
+// logits), and checks the layers really are identical (same ops, attributes,
+// weight shapes and dataflow), which is what lets one instruction sequence
+// serve every layer through base registers.
+//===----------------------------------------------------------------------===//
+
+#ifndef FLIGHTLLM_LIB_CONVERSION_LLMTOFLIGHT_MODELSTRUCTURE_H
+#define FLIGHTLLM_LIB_CONVERSION_LLMTOFLIGHT_MODELSTRUCTURE_H
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Operation.h"
+#include "mlir/Support/LogicalResult.h"
+
+#include <vector>
+
+namespace flightllm::lowering {
+
+struct ModelStructure {
+  mlir::func::FuncOp func;
+  /// Ops that compute (no llm.weight, llm.position_ids or return), in order.
+  std::vector<mlir::Operation *> ops;
+  size_t prologueEnd = 0; ///< ops[0, prologueEnd) are the prologue
+  size_t layerLength = 0; ///< ops per layer
+  unsigned numLayers = 0;
+  /// The hidden state entering layer i (i = numLayers: leaving the last).
+  std::vector<mlir::Value> layerInputs;
+
+  size_t layerBegin(unsigned layer) const {
+    return prologueEnd + layer * layerLength;
+  }
+  size_t epilogueBegin() const { return layerBegin(numLayers); }
+  llvm::ArrayRef<mlir::Operation *> layerOps(unsigned layer) const {
+    return llvm::ArrayRef(ops).slice(layerBegin(layer), layerLength);
+  }
+  llvm::ArrayRef<mlir::Operation *> prologue() const {
+    return llvm::ArrayRef(ops).take_front(prologueEnd);
+  }
+  llvm::ArrayRef<mlir::Operation *> epilogue() const {
+    return llvm::ArrayRef(ops).drop_front(epilogueBegin());
+  }
+};
+
+mlir::FailureOr<ModelStructure> analyzeModelStructure(mlir::ModuleOp module);
+
+} // namespace flightllm::lowering
+
+#endif

@@ -1,0 +1,152 @@
+//===- Report.cpp - The compile report ------------------------------------===//
+//
+// Instructions and bytes per bucket and in total, next to what one stream
+// per exact length would take (each length of a bucket getting its own copy
+// of the bucket's stream) and what that would take without sharing the
+// layer body between layers (FlightLLM's per-length instruction files).
+//===----------------------------------------------------------------------===//
+
+#include "flightllm/Conversion/LLMToFlight/LLMToFlight.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/JSON.h"
+
+using namespace flightllm;
+using namespace flightllm::lowering;
+
+namespace {
+
+struct Totals {
+  uint64_t instructions = 0, bytes = 0;
+  uint64_t exactLengthBytes = 0, exactLengthUnsharedBytes = 0;
+  uint64_t decodeActivationStoreMax = 0;
+  uint64_t prefillBytes = 0, decodeBytes = 0;
+};
+
+uint64_t unsharedBytes(const StreamInfo &s, uint32_t layers) {
+  return 4 * (s.otherWords + s.bodyWords * layers);
+}
+
+Totals totals(const LoweredModel &m) {
+  Totals t;
+  for (const StreamInfo &s : m.streams) {
+    uint64_t bytes = 4 * s.words.size();
+    uint64_t lengths = s.maxLength - s.minLength + 1;
+    t.instructions += s.instructions;
+    t.bytes += bytes;
+    t.exactLengthBytes += bytes * lengths;
+    t.exactLengthUnsharedBytes += unsharedBytes(s, m.numLayers) * lengths;
+    if (s.stage == binary::Stage::Decode)
+      t.decodeActivationStoreMax =
+          std::max(t.decodeActivationStoreMax, s.activationStoreBytes);
+    (s.stage == binary::Stage::Prefill ? t.prefillBytes : t.decodeBytes) += bytes;
+  }
+  return t;
+}
+
+const char *stageName(binary::Stage s) {
+  return s == binary::Stage::Prefill ? "prefill" : "decode";
+}
+
+} // namespace
+
+void flightllm::lowering::printReport(const LoweredModel &m,
+                                      const target::TargetDescription &target,
+                                      llvm::raw_ostream &os) {
+  Totals t = totals(m);
+  os << "model: " << m.name << ", " << m.numLayers << " layers, hidden "
+     << m.metadata.hiddenSize << ", vocab " << m.metadata.vocabSize
+     << ", max context " << m.metadata.maxContext << "\n";
+  os << "target: " << target.name << " (fingerprint "
+     << llvm::format_hex(target.fingerprint(), 18) << ")\n";
+  os << "weights: " << m.quantizedWeightBytes << " bytes INT8; HBM image "
+     << m.hbm.size() << " channels x "
+     << (m.hbm.empty() ? 0 : m.hbm.front().size()) << " bytes; KV cache "
+     << m.kvCacheBytes << " bytes\n";
+  os << "on-chip peak: act " << m.peakActBytes << " / "
+     << target.actBufferBytes << ", weight " << m.peakWeightBytes << " / "
+     << target.weightBufferBytes << ", meta " << m.peakMetaBytes << " / "
+     << target.metaBufferBytes << " bytes\n";
+  os << llvm::format("%-8s %7s %7s %12s %12s %14s %14s\n", "stage", "min",
+                     "max", "instructions", "bytes", "weights/run",
+                     "act-spill/run");
+  for (const StreamInfo &s : m.streams)
+    os << llvm::format("%-8s %7u %7u %12llu %12llu %14llu %14llu\n",
+                       stageName(s.stage), s.minLength, s.maxLength,
+                       (unsigned long long)s.instructions,
+                       (unsigned long long)(4 * s.words.size()),
+                       (unsigned long long)s.weightLoadBytes,
+                       (unsigned long long)s.activationStoreBytes);
+  os << "total: " << m.streams.size() << " streams, " << t.instructions
+     << " instructions, " << t.bytes << " bytes (prefill " << t.prefillBytes
+     << ", decode " << t.decodeBytes << ")\n";
+  os << "one stream per exact length: " << t.exactLengthBytes << " bytes ("
+     << llvm::format("%.1f", t.bytes ? double(t.exactLengthBytes) / t.bytes : 0)
+     << "x the buckets); without layer sharing: " << t.exactLengthUnsharedBytes
+     << " bytes ("
+     << llvm::format("%.1f", t.bytes ? double(t.exactLengthUnsharedBytes) / t.bytes : 0)
+     << "x)\n";
+  os << "HBM activation bytes written per decode step: "
+     << t.decodeActivationStoreMax << "\n";
+}
+
+void flightllm::lowering::printReportJSON(const LoweredModel &m,
+                                          const target::TargetDescription &target,
+                                          llvm::raw_ostream &os) {
+  Totals t = totals(m);
+  llvm::json::OStream j(os, 2);
+  j.object([&] {
+    j.attribute("model", m.name);
+    j.attribute("layers", m.numLayers);
+    j.attribute("hidden_size", m.metadata.hiddenSize);
+    j.attribute("vocab_size", m.metadata.vocabSize);
+    j.attribute("max_context", m.metadata.maxContext);
+    j.attribute("prefill_bucket", m.metadata.prefillBucketWidth);
+    j.attribute("decode_bucket", m.metadata.decodeBucketWidth);
+    j.attribute("target", target.name);
+    j.attribute("target_fingerprint", llvm::utohexstr(target.fingerprint()));
+    j.attribute("quantized_weight_bytes", int64_t(m.quantizedWeightBytes));
+    j.attribute("hbm_image_bytes_per_channel",
+                int64_t(m.hbm.empty() ? 0 : m.hbm.front().size()));
+    j.attribute("hbm_channels", int64_t(m.hbm.size()));
+    j.attribute("kv_cache_bytes", int64_t(m.kvCacheBytes));
+    j.attributeObject("on_chip_peak_bytes", [&] {
+      j.attribute("act", int64_t(m.peakActBytes));
+      j.attribute("weight", int64_t(m.peakWeightBytes));
+      j.attribute("meta", int64_t(m.peakMetaBytes));
+    });
+    j.attributeArray("buckets", [&] {
+      for (const StreamInfo &s : m.streams)
+        j.object([&] {
+          j.attribute("stage", stageName(s.stage));
+          j.attribute("min_length", s.minLength);
+          j.attribute("max_length", s.maxLength);
+          j.attribute("stream", s.name);
+          j.attribute("instructions", int64_t(s.instructions));
+          j.attribute("bytes", int64_t(4 * s.words.size()));
+          j.attribute("unshared_bytes", int64_t(unsharedBytes(s, m.numLayers)));
+          j.attribute("weight_load_bytes", int64_t(s.weightLoadBytes));
+          j.attribute("kv_load_bytes", int64_t(s.kvLoadBytes));
+          j.attribute("kv_store_bytes", int64_t(s.kvStoreBytes));
+          j.attribute("activation_store_bytes", int64_t(s.activationStoreBytes));
+          j.attribute("activation_load_bytes", int64_t(s.activationLoadBytes));
+          j.attribute("input_load_bytes", int64_t(s.inputLoadBytes));
+          j.attribute("output_store_bytes", int64_t(s.outputStoreBytes));
+        });
+    });
+    j.attribute("total_instructions", int64_t(t.instructions));
+    j.attribute("total_instruction_bytes", int64_t(t.bytes));
+    j.attribute("prefill_instruction_bytes", int64_t(t.prefillBytes));
+    j.attribute("decode_instruction_bytes", int64_t(t.decodeBytes));
+    j.attribute("exact_length_bytes", int64_t(t.exactLengthBytes));
+    j.attribute("exact_length_ratio",
+                t.bytes ? double(t.exactLengthBytes) / t.bytes : 0.0);
+    j.attribute("exact_length_unshared_bytes", int64_t(t.exactLengthUnsharedBytes));
+    j.attribute("exact_length_unshared_ratio",
+                t.bytes ? double(t.exactLengthUnsharedBytes) / t.bytes : 0.0);
+    j.attribute("decode_hbm_activation_bytes_per_step",
+                int64_t(t.decodeActivationStoreMax));
+  });
+  os << "\n";
+}

@@ -1,0 +1,148 @@
+//===- StreamEmitter.cpp - Instruction streams with dependency tokens -----===//
+
+#include "StreamEmitter.h"
+
+#include "flightllm/ISA/Disassembler.h"
+
+#include "llvm/Support/ErrorHandling.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+
+using namespace flightllm;
+using namespace flightllm::lowering;
+
+namespace {
+constexpr unsigned kReleaseLsb = 18; // docs/isa.md: release mask [22:18]
+} // namespace
+
+void StreamEmitter::reset() {
+  writers.clear();
+  readers.clear();
+  offChip.clear();
+  for (auto &row : covered)
+    for (int64_t &c : row)
+      c = -1;
+  // Instructions before a barrier have completed: nothing to wait for.
+  for (int64_t &l : lastOfQueue)
+    l = -1;
+  initialized = true;
+}
+
+void StreamEmitter::need(uint8_t producer, int64_t producerIndex,
+                         uint8_t consumer, uint32_t &waitMask) {
+  if (producer == consumer || producerIndex < 0)
+    return;
+  if (covered[producer][consumer] >= producerIndex)
+    return;
+  // Release from the newest instruction of the producer queue: it completes
+  // after (in its queue's order) every earlier one, so one token covers them.
+  int64_t r = lastOfQueue[producer];
+  stream[instStart[r]] |= 1u << (kReleaseLsb + consumer);
+  waitMask |= 1u << producer;
+  covered[producer][consumer] = r;
+}
+
+void StreamEmitter::emit(isa::Instruction inst, const Access &access) {
+  if (!initialized)
+    reset();
+  uint8_t q = static_cast<uint8_t>(inst.queue());
+  uint32_t waitMask = 0;
+  for (const Region &r : access.reads)
+    for (const Use &w : writers)
+      if (w.region.overlaps(r))
+        need(w.queue, w.index, q, waitMask);
+  for (const Region &r : access.writes) {
+    for (const Use &w : writers)
+      if (w.region.overlaps(r))
+        need(w.queue, w.index, q, waitMask);
+    for (const Use &rd : readers)
+      if (rd.region.overlaps(r))
+        need(rd.queue, rd.index, q, waitMask);
+  }
+  for (const OffChipUse &u : offChip) {
+    if (access.offChipRead != OffChip::None && u.write &&
+        u.what == access.offChipRead)
+      need(u.queue, u.index, q, waitMask);
+    if (access.offChipWrite != OffChip::None && u.what == access.offChipWrite)
+      need(u.queue, u.index, q, waitMask);
+  }
+  inst.wait = static_cast<uint8_t>(waitMask);
+  uint32_t buf[isa::kMaxWords];
+  isa::FieldId bad{};
+  isa::Status s = isa::encode(inst, buf, isa::kMaxWords, &bad);
+  if (s != isa::Status::Ok) {
+    // A value the ISA cannot hold is a lowering bug or a model beyond the
+    // ISA's limits; the driver checks shapes against the limits first.
+    llvm::SmallVector<uint32_t, 8> scratch;
+    llvm::Error e = isa::encodeInstruction(inst, scratch);
+    std::string msg;
+    llvm::raw_string_ostream os(msg);
+    os << "flightllm lowering: cannot encode an instruction: "
+       << llvm::toString(std::move(e));
+    llvm::report_fatal_error(llvm::StringRef(msg));
+  }
+  uint32_t index = static_cast<uint32_t>(instStart.size());
+  instStart.push_back(static_cast<uint32_t>(stream.size()));
+  unsigned n = isa::instructionWords(buf[0]);
+  stream.insert(stream.end(), buf, buf + n);
+  ++counts.instructions;
+  counts.words += n;
+  ++counts.perOpcode[static_cast<unsigned>(inst.opcode) & 15];
+  lastOfQueue[q] = index;
+
+  // Track; drop what this access supersedes to keep the lists short.
+  for (const Region &r : access.writes) {
+    auto contained = [&](const Use &u) {
+      return u.region.buffer == r.buffer && u.region.row >= r.row &&
+             u.region.row + u.region.rows <= r.row + r.rows;
+    };
+    writers.erase(std::remove_if(writers.begin(), writers.end(), contained),
+                  writers.end());
+    readers.erase(std::remove_if(readers.begin(), readers.end(), contained),
+                  readers.end());
+  }
+  for (const Region &r : access.writes)
+    writers.push_back({r, q, index});
+  for (const Region &r : access.reads)
+    readers.push_back({r, q, index});
+  if (access.offChipRead != OffChip::None)
+    offChip.push_back({access.offChipRead, q, index, false});
+  if (access.offChipWrite != OffChip::None)
+    offChip.push_back({access.offChipWrite, q, index, true});
+  if (offChip.size() > 64) {
+    // Keep only the newest use per (what, queue, write): older ones of the
+    // same queue are covered by in-order completion.
+    std::vector<OffChipUse> kept;
+    for (auto it = offChip.rbegin(); it != offChip.rend(); ++it) {
+      bool dup = false;
+      for (const OffChipUse &k : kept)
+        dup |= k.what == it->what && k.queue == it->queue && k.write == it->write;
+      if (!dup)
+        kept.push_back(*it);
+    }
+    std::reverse(kept.begin(), kept.end());
+    offChip = std::move(kept);
+  }
+}
+
+void StreamEmitter::sys(isa::SysKind kind, int64_t imm, isa::ParamReg reg) {
+  if (!initialized)
+    reset();
+  isa::Instruction inst(isa::Opcode::SYS);
+  inst.set(isa::SYS::kind, kind).set(isa::SYS::imm, imm).set(isa::SYS::reg, reg);
+  uint32_t buf[isa::kMaxWords];
+  isa::FieldId bad{};
+  if (isa::encode(inst, buf, isa::kMaxWords, &bad) != isa::Status::Ok)
+    llvm::report_fatal_error("flightllm lowering: bad SYS instruction");
+  instStart.push_back(static_cast<uint32_t>(stream.size()));
+  stream.push_back(buf[0]);
+  ++counts.instructions;
+  ++counts.words;
+  ++counts.perOpcode[static_cast<unsigned>(isa::Opcode::SYS)];
+}
+
+void StreamEmitter::barrier() {
+  sys(isa::SysKind::barrier);
+  reset();
+}

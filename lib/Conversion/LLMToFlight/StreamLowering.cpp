@@ -1,0 +1,803 @@
+//===- StreamLowering.cpp - One bucket's instruction stream ---------------===//
+//
+// Emits the instructions of one length bucket: per 128-token tile (prefill)
+// or for the one new token (decode) the prologue (input rows, position
+// embeddings), the decoder layer once inside a SYS loop over the layers, and
+// for the last tile the epilogue (final norm, logits, stored to HBM). Values
+// live in act rows allocated by liveness; weight tiles and KV rows stream
+// through the weight buffer, parameters through meta. Fusions: the gate/up
+// linears of a SwiGLU share their tile loop with the SwiGLU, a ReLU after a
+// linear becomes the MM's relu flag, one quantized copy of an input serves
+// every linear reading it, and element-wise ops work in place when their
+// operand dies. docs/lowering.md.
+//===----------------------------------------------------------------------===//
+
+#include "Lowering.h"
+
+#include "flightllm/Dialect/LLM/LLMDialect.h"
+
+#include "mlir/IR/BuiltinTypes.h"
+
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
+
+using namespace mlir;
+using flightllm::lowering::Region;
+using namespace flightllm;
+using namespace flightllm::lowering;
+using isa::Buffer;
+using isa::Instruction;
+using isa::Opcode;
+
+namespace flightllm::lowering {
+
+class StreamLowering {
+public:
+  StreamLowering(ModelLowering &m, StreamInfo &info)
+      : m(m), info(info),
+        act(Buffer::act, rowsOf(m.target.actBufferBytes)),
+        weight(Buffer::weight, rowsOf(m.target.weightBufferBytes)),
+        meta(Buffer::meta, rowsOf(m.target.metaBufferBytes)) {}
+
+  LogicalResult emit(binary::Stage stage, uint32_t minLen, uint32_t maxLen);
+  uint32_t peakAct() const { return act.peakRows(); }
+  uint32_t peakWeight() const { return weight.peakRows(); }
+  uint32_t peakMeta() const { return meta.peakRows(); }
+
+private:
+  static uint32_t rowsOf(uint64_t bytes) {
+    return static_cast<uint32_t>(std::min<uint64_t>(bytes / kRowBytes, 1u << 16));
+  }
+  struct Val {
+    Region region;
+    Layout layout;
+    std::optional<Region> qvec;
+    bool pinned = false;
+  };
+
+  // Allocation.
+  Region alloc(OnChipAllocator &a, uint32_t rows, Operation *at);
+  void release(Value v);
+  void consumed(Operation *op);
+
+  // Instructions.
+  void ld(Region dst, uint32_t channel, uint64_t addrUnits, isa::BaseReg base,
+          isa::ParamReg param, uint32_t scale, uint64_t lengthUnits,
+          OffChip off, uint64_t &stat);
+  void ldParam(Region dst, const HBMLoc &loc, uint64_t &stat);
+  void st(Region src, uint32_t channel, uint64_t addrUnits, isa::BaseReg base,
+          isa::ParamReg param, uint32_t scale, uint64_t lengthUnits,
+          OffChip off, uint64_t &stat);
+  void misc(isa::MiscKind kind, uint32_t aAddr, isa::ASpace aSpace,
+            uint32_t bAddr, isa::BSpace bSpace, uint32_t outAddr, uint32_t k,
+            uint32_t rows, uint32_t aStep, uint32_t bStep, uint32_t outStep,
+            const Access &access, bool masked = false, uint32_t posOff = 0);
+  void matrix(uint32_t tokens, uint32_t aAddr, uint32_t bAddr,
+              uint32_t outAddr, uint32_t scaleAddr, uint64_t kBlocks,
+              uint64_t n, uint32_t outStride, isa::OutFormat format, bool bias,
+              bool relu, bool kMajor, const Access &access);
+
+  // Values.
+  Region quantized(Value v, uint32_t tokens);
+  LogicalResult linear(Operation *op, const std::map<ParamKey, HBMLoc> &locs,
+                       uintptr_t key, Value x, Region out, uint32_t outStride,
+                       uint32_t tokens, bool relu, Region xq);
+  LogicalResult lowerOp(Operation *op, const std::map<ParamKey, HBMLoc> &locs,
+                        uintptr_t key, size_t index,
+                        llvm::ArrayRef<Operation *> segment);
+  LogicalResult attention(llm::AttentionOp op, size_t index);
+  LogicalResult segment(llvm::ArrayRef<Operation *> ops,
+                        const std::map<ParamKey, HBMLoc> &locs, bool layer);
+  LogicalResult prologue();
+  LogicalResult epilogue();
+
+  LogicalResult failWith(Operation *at, const Twine &msg) {
+    if (!failedAlready)
+      at->emitError(msg);
+    failedAlready = true;
+    return failure();
+  }
+
+  ModelLowering &m;
+  StreamInfo &info;
+  StreamEmitter e;
+  OnChipAllocator act, weight, meta;
+  llvm::DenseMap<Value, Val> vals;
+  llvm::DenseMap<Value, int> remaining;
+  llvm::DenseSet<Operation *> done;
+  TileContext ctx;
+  Region ropeRows, constRegion;
+  bool failedAlready = false;
+};
+
+} // namespace flightllm::lowering
+
+//===----------------------------------------------------------------------===//
+// Allocation
+//===----------------------------------------------------------------------===//
+
+lowering::Region StreamLowering::alloc(OnChipAllocator &a, uint32_t rows, Operation *at) {
+  if (auto r = a.allocate(rows))
+    return *r;
+  (void)failWith(at, Twine("on-chip ") +
+                         (a.capacityRows() == act.capacityRows() ? "act" : "buffer") +
+                         " memory exhausted: " + Twine(rows) + " rows of " +
+                         Twine(kRowBytes) + " bytes do not fit (" +
+                         Twine(a.capacityRows()) + " rows)");
+  return Region{Buffer::act, 0, rows};
+}
+
+void StreamLowering::release(Value v) {
+  auto it = vals.find(v);
+  if (it == vals.end() || it->second.pinned)
+    return;
+  act.free(it->second.region);
+  if (it->second.qvec)
+    act.free(*it->second.qvec);
+  vals.erase(it);
+}
+
+void StreamLowering::consumed(Operation *op) {
+  for (Value v : op->getOperands()) {
+    auto it = remaining.find(v);
+    if (it == remaining.end())
+      continue;
+    if (--it->second == 0)
+      release(v);
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Instructions
+//===----------------------------------------------------------------------===//
+
+void StreamLowering::ld(Region dst, uint32_t channel, uint64_t addrUnits,
+                        isa::BaseReg base, isa::ParamReg param, uint32_t scale,
+                        uint64_t lengthUnits, OffChip off, uint64_t &stat) {
+  Instruction i(Opcode::LD);
+  i.set(isa::LD::onchip_addr, dst.row).set(isa::LD::buf, dst.buffer)
+      .set(isa::LD::addr, int64_t(addrUnits)).set(isa::LD::mem, isa::Memory::hbm)
+      .set(isa::LD::channel, channel).set(isa::LD::base, base)
+      .set(isa::LD::param, param).set(isa::LD::scale, scale)
+      .set(isa::LD::loop1, 1).set(isa::LD::loop2, 1).set(isa::LD::loop3, 1)
+      .set(isa::LD::length, int64_t(lengthUnits));
+  Access a;
+  a.writes.push_back(Region{dst.buffer, dst.row, std::max<uint32_t>(1, rowsFor(lengthUnits * kUnitBytes))});
+  a.offChipRead = off;
+  e.emit(i, a);
+  stat += lengthUnits * kUnitBytes * ctx.loopTrip;
+}
+
+void StreamLowering::ldParam(Region dst, const HBMLoc &loc, uint64_t &stat) {
+  ld(dst, loc.channel, loc.offsetUnits(),
+     loc.perLayer ? isa::BaseReg::B1 : isa::BaseReg::zero, isa::ParamReg::zero,
+     0, loc.units(), OffChip::None, stat);
+}
+
+void StreamLowering::st(Region src, uint32_t channel, uint64_t addrUnits,
+                        isa::BaseReg base, isa::ParamReg param, uint32_t scale,
+                        uint64_t lengthUnits, OffChip off, uint64_t &stat) {
+  Instruction i(Opcode::ST);
+  i.set(isa::ST::onchip_addr, src.row).set(isa::ST::buf, src.buffer)
+      .set(isa::ST::addr, int64_t(addrUnits)).set(isa::ST::channel, channel)
+      .set(isa::ST::length, int64_t(lengthUnits)).set(isa::ST::scale, scale)
+      .set(isa::ST::param, param).set(isa::ST::base, base);
+  Access a;
+  a.reads.push_back(Region{src.buffer, src.row, std::max<uint32_t>(1, rowsFor(lengthUnits * kUnitBytes))});
+  a.offChipWrite = off;
+  e.emit(i, a);
+  stat += lengthUnits * kUnitBytes * ctx.loopTrip;
+}
+
+void StreamLowering::misc(isa::MiscKind kind, uint32_t aAddr,
+                          isa::ASpace aSpace, uint32_t bAddr,
+                          isa::BSpace bSpace, uint32_t outAddr, uint32_t k,
+                          uint32_t rows, uint32_t aStep, uint32_t bStep,
+                          uint32_t outStep, const Access &access, bool masked,
+                          uint32_t posOff) {
+  Instruction i(Opcode::MISC);
+  i.set(isa::MISC::kind, kind).set(isa::MISC::masked, masked ? 1 : 0)
+      .set(isa::MISC::pos_param, masked ? isa::ParamReg::P : isa::ParamReg::zero)
+      .set(isa::MISC::a_space, aSpace).set(isa::MISC::b_space, bSpace)
+      .set(isa::MISC::a_addr, aAddr).set(isa::MISC::b_addr, bAddr)
+      .set(isa::MISC::out_addr, outAddr).set(isa::MISC::k, k)
+      .set(isa::MISC::rows, rows).set(isa::MISC::pos_off, posOff)
+      .set(isa::MISC::a_step, aStep).set(isa::MISC::b_step, bStep)
+      .set(isa::MISC::out_step, outStep);
+  e.emit(i, access);
+}
+
+void StreamLowering::matrix(uint32_t tokens, uint32_t aAddr, uint32_t bAddr,
+                            uint32_t outAddr, uint32_t scaleAddr,
+                            uint64_t kBlocks, uint64_t n, uint32_t outStride,
+                            isa::OutFormat format, bool bias, bool relu,
+                            bool kMajor, const Access &access) {
+  bool mm = tokens > 1;
+  Instruction i(mm ? Opcode::MM : Opcode::MV);
+  // MM and MV share one format: MM's field handles encode both.
+  if (mm) {
+    i.set(isa::MM::k_blocks, int64_t(kBlocks)).set(isa::MM::bias, bias)
+        .set(isa::MM::b_kmajor, kMajor).set(isa::MM::a_addr, aAddr)
+        .set(isa::MM::b_addr, bAddr).set(isa::MM::out_addr, outAddr)
+        .set(isa::MM::scale_addr, scaleAddr).set(isa::MM::n, int64_t(n))
+        .set(isa::MM::out_stride, outStride).set(isa::MM::out_format, format)
+        .set(isa::MM::relu, relu);
+  } else {
+    i.set(isa::MV::k_blocks, int64_t(kBlocks)).set(isa::MV::bias, bias)
+        .set(isa::MV::b_kmajor, kMajor).set(isa::MV::a_addr, aAddr)
+        .set(isa::MV::b_addr, bAddr).set(isa::MV::out_addr, outAddr)
+        .set(isa::MV::scale_addr, scaleAddr).set(isa::MV::n, int64_t(n))
+        .set(isa::MV::out_stride, outStride).set(isa::MV::out_format, format)
+        .set(isa::MV::relu, relu);
+  }
+  e.emit(i, access);
+}
+
+//===----------------------------------------------------------------------===//
+// Values
+//===----------------------------------------------------------------------===//
+
+lowering::Region StreamLowering::quantized(Value v, uint32_t tokens) {
+  Val &val = vals[v];
+  if (val.qvec)
+    return *val.qvec;
+  uint32_t k = val.layout.physical();
+  uint32_t qr = qvecRows(k);
+  Region q = alloc(act, qr * tokens, v.getDefiningOp() ? v.getDefiningOp()
+                                                         : m.s.func.getOperation());
+  Access a;
+  a.reads.push_back(val.region);
+  a.writes.push_back(q);
+  misc(isa::MiscKind::quantize_dynamic, val.region.row, isa::ASpace::act, 0,
+       isa::BSpace::meta, q.row, k, tokens, val.layout.rowsPerToken(), 0, qr, a);
+  vals[v].qvec = q;
+  return q;
+}
+
+LogicalResult StreamLowering::linear(Operation *op,
+                                     const std::map<ParamKey, HBMLoc> &locs,
+                                     uintptr_t key, Value x, Region out,
+                                     uint32_t outStride, uint32_t tokens,
+                                     bool relu, Region xq) {
+  LinearPlan p = m.planLinear(op);
+  uint32_t elem = p.f32Out ? 4 : 2;
+  for (int64_t t = 0; t < p.tiles; ++t) {
+    int64_t n = p.tileChannels(t);
+    const HBMLoc &wl = locs.at({key, 0, int(t)});
+    const HBMLoc &ml = locs.at({key, 1, int(t)});
+    Region w = alloc(weight, rowsFor(wl.bytes), op);
+    Region s = alloc(meta, rowsFor(ml.bytes), op);
+    if (failedAlready)
+      return failure();
+    ldParam(w, wl, info.weightLoadBytes);
+    ldParam(s, ml, info.weightLoadBytes);
+    Access a;
+    a.reads = {xq, w, s};
+    a.writes = {out};
+    matrix(tokens, xq.row, w.row,
+           out.row + static_cast<uint32_t>(t * p.tileN * elem / kRowBytes),
+           s.row, p.kPhys / isa::kKBlock, n, outStride,
+           p.f32Out ? isa::OutFormat::f32 : isa::OutFormat::f16, p.bias, relu,
+           false, a);
+    weight.free(w);
+    meta.free(s);
+  }
+  (void)x;
+  return success();
+}
+
+LogicalResult StreamLowering::attention(llm::AttentionOp op, size_t index) {
+  uint32_t R = ctx.tokens, T = ctx.context;
+  int64_t hq = op.getNumHeads(), hkv = op.getNumKvHeads(), dh = m.headDim;
+  Layout qL = vals[op.getQuery()].layout, kL = vals[op.getKey()].layout;
+  Layout outL = Layout::heads(hq, dh);
+  uint64_t rowKV = roundUp(dh, kRowBytes);
+  uint32_t rowKVUnits = rowKV / kUnitBytes, rowKVRows = rowsFor(rowKV);
+  Region out = alloc(act, outL.rowsPerToken() * R, op);
+  vals[op.getOutput()] = Val{out, outL, std::nullopt, false};
+  Val q = vals[op.getQuery()], k = vals[op.getKey()], v = vals[op.getValue()];
+  uint64_t a = roundUp(2 * dh, kRowBytes), b = roundUp(4 * dh, kRowBytes);
+  uint32_t scoreRows = rowsFor(2ull * T);
+  uint64_t posBase = uint64_t(ctx.tile) * R;
+  for (int64_t g = 0; g < hkv; ++g) {
+    const HBMLoc &pl = m.layerLocs.at({index, 3, int(g)});
+    Region pm = alloc(meta, rowsFor(pl.bytes), op);
+    if (failedAlready)
+      return failure();
+    ldParam(pm, pl, info.weightLoadBytes);
+    uint32_t ikAddr = pm.row + rowsFor(a), ivAddr = pm.row + rowsFor(a + b),
+             vsAddr = pm.row + rowsFor(a + 2 * b);
+    // Quantize this head's new K and V rows and append them to the cache.
+    for (int kv = 0; kv < 2; ++kv) {
+      const Val &src = kv ? v : k;
+      Region stg = alloc(act, rowKVRows * R, op);
+      if (failedAlready)
+        return failure();
+      Access qa;
+      qa.reads = {src.region, pm};
+      qa.writes = {stg};
+      misc(isa::MiscKind::quantize, src.region.row + g * kL.groupRows(),
+           isa::ASpace::act, kv ? ivAddr : ikAddr, isa::BSpace::meta, stg.row,
+           dh, R, src.layout.rowsPerToken(), 0, rowKVRows, qa);
+      uint32_t slot = 2 * g + kv;
+      st(stg, m.kvChannel[slot],
+         (m.kvOffset[slot] + posBase * rowKV) / kUnitBytes, isa::BaseReg::B2,
+         isa::ParamReg::P, rowKVUnits, uint64_t(R) * rowKVUnits,
+         OffChip::KVCache, info.kvStoreBytes);
+      act.free(stg);
+    }
+    // The cache rows attention reads: all positions of the bucket.
+    Region wk = alloc(weight, rowsFor(T * rowKV), op);
+    Region wv = alloc(weight, rowsFor(T * rowKV), op);
+    if (failedAlready)
+      return failure();
+    ld(wk, m.kvChannel[2 * g], m.kvOffset[2 * g] / kUnitBytes, isa::BaseReg::B2,
+       isa::ParamReg::zero, 0, uint64_t(T) * rowKVUnits, OffChip::KVCache,
+       info.kvLoadBytes);
+    ld(wv, m.kvChannel[2 * g + 1], m.kvOffset[2 * g + 1] / kUnitBytes,
+       isa::BaseReg::B2, isa::ParamReg::zero, 0, uint64_t(T) * rowKVUnits,
+       OffChip::KVCache, info.kvLoadBytes);
+    for (int64_t h = g * (hq / hkv); h < (g + 1) * (hq / hkv); ++h) {
+      uint32_t qRows = rowsFor(2 * dh);
+      Region t1 = alloc(act, qRows * R, op);
+      Region qq = alloc(act, qvecRows(dh) * R, op);
+      Region sc = alloc(act, scoreRows * R, op);
+      Region pq = alloc(act, qvecRows(T) * R, op);
+      if (failedAlready)
+        return failure();
+      Access ma;
+      ma.reads = {q.region, pm};
+      ma.writes = {t1};
+      misc(isa::MiscKind::mul, q.region.row + h * qL.groupRows(),
+           isa::ASpace::act, pm.row, isa::BSpace::meta, t1.row, dh, R,
+           qL.rowsPerToken(), 0, qRows, ma);
+      Access qa;
+      qa.reads = {t1};
+      qa.writes = {qq};
+      misc(isa::MiscKind::quantize_dynamic, t1.row, isa::ASpace::act, 0,
+           isa::BSpace::meta, qq.row, dh, R, qRows, 0, qvecRows(dh), qa);
+      Access sa;
+      sa.reads = {qq, wk, constRegion};
+      sa.writes = {sc};
+      matrix(R, qq.row, wk.row, sc.row, constRegion.row + 1,
+             roundUp(dh, isa::kKBlock) / isa::kKBlock, T, scoreRows,
+             isa::OutFormat::f16, false, false, false, sa);
+      Access xa;
+      xa.reads = {sc, constRegion};
+      xa.writes = {sc};
+      misc(isa::MiscKind::softmax, sc.row, isa::ASpace::act, constRegion.row,
+           isa::BSpace::meta, sc.row, T, R, scoreRows, 0, scoreRows, xa,
+           /*masked=*/true, static_cast<uint32_t>(posBase));
+      Access pa;
+      pa.reads = {sc};
+      pa.writes = {pq};
+      misc(isa::MiscKind::quantize_dynamic, sc.row, isa::ASpace::act, 0,
+           isa::BSpace::meta, pq.row, T, R, scoreRows, 0, qvecRows(T), pa);
+      Access va;
+      va.reads = {pq, wv, pm};
+      va.writes = {out};
+      matrix(R, pq.row, wv.row, out.row + h * outL.groupRows(), vsAddr,
+             T / isa::kKBlock, outL.pad, outL.rowsPerToken(),
+             isa::OutFormat::f16, false, false, true, va);
+      act.free(t1);
+      act.free(qq);
+      act.free(sc);
+      act.free(pq);
+    }
+    weight.free(wk);
+    weight.free(wv);
+    meta.free(pm);
+  }
+  return success();
+}
+
+LogicalResult StreamLowering::lowerOp(Operation *op,
+                                      const std::map<ParamKey, HBMLoc> &locs,
+                                      uintptr_t key, size_t index,
+                                      llvm::ArrayRef<Operation *> segment) {
+  uint32_t R = ctx.tokens;
+  auto newValue = [&](Value v, Layout l) -> Region {
+    Region r = alloc(act, l.rowsPerToken() * R, op);
+    vals[v] = Val{r, l, std::nullopt, false};
+    return r;
+  };
+  auto singleUser = [](Value v) -> Operation * {
+    return v.hasOneUse() ? *v.getUsers().begin() : nullptr;
+  };
+  if (done.contains(op))
+    return success();
+
+  if (auto lin = dyn_cast<llm::LinearOp>(op)) {
+    Value x = lin.getX();
+    Operation *user = singleUser(lin.getResult());
+    // SwiGLU(gate = linear, up = linear) over one input: one tile loop.
+    if (auto sw = dyn_cast_or_null<llm::SwiGLUOp>(user)) {
+      Value other = sw.getGate() == lin.getResult() ? sw.getUp() : sw.getGate();
+      auto otherLin = other.getDefiningOp<llm::LinearOp>();
+      if (otherLin && otherLin.getX() == x && other.hasOneUse() &&
+          m.planLinear(otherLin).tileN == m.planLinear(lin).tileN &&
+          m.planLinear(otherLin).nPhys == m.planLinear(lin).nPhys) {
+        if (!done.contains(otherLin) && !vals.count(other)) {
+          // Emit both when the second one is reached.
+          bool otherFirst = false;
+          for (Operation *o : segment) {
+            if (o == op)
+              break;
+            otherFirst |= o == otherLin.getOperation();
+          }
+          if (!otherFirst) {
+            done.insert(op); // handled together with otherLin below
+            return success();
+          }
+        }
+        auto gateLin = sw.getGate().getDefiningOp<llm::LinearOp>();
+        auto upLin = sw.getUp().getDefiningOp<llm::LinearOp>();
+        auto key0 = [&](Operation *o) -> uintptr_t {
+          for (size_t j = 0; j < segment.size(); ++j)
+            if (segment[j] == o)
+              return j;
+          return 0;
+        };
+        LinearPlan p = m.planLinear(gateLin);
+        Layout hl = Layout::dense(p.nPhys);
+        Region h = newValue(sw.getResult(), hl);
+        Region xq = quantized(x, R);
+        uint32_t chunkRows = rowsFor(2 * p.tileN);
+        for (int64_t t = 0; t < p.tiles; ++t) {
+          int64_t n = p.tileChannels(t);
+          Region gt = alloc(act, chunkRows * R, op), ut = alloc(act, chunkRows * R, op);
+          Region wg = alloc(weight, rowsFor(locs.at({key0(gateLin), 0, int(t)}).bytes), op);
+          Region sg = alloc(meta, rowsFor(locs.at({key0(gateLin), 1, int(t)}).bytes), op);
+          Region wu = alloc(weight, rowsFor(locs.at({key0(upLin), 0, int(t)}).bytes), op);
+          Region su = alloc(meta, rowsFor(locs.at({key0(upLin), 1, int(t)}).bytes), op);
+          if (failedAlready)
+            return failure();
+          ldParam(wg, locs.at({key0(gateLin), 0, int(t)}), info.weightLoadBytes);
+          ldParam(sg, locs.at({key0(gateLin), 1, int(t)}), info.weightLoadBytes);
+          ldParam(wu, locs.at({key0(upLin), 0, int(t)}), info.weightLoadBytes);
+          ldParam(su, locs.at({key0(upLin), 1, int(t)}), info.weightLoadBytes);
+          Access ga, ua, sa;
+          ga.reads = {xq, wg, sg};
+          ga.writes = {gt};
+          matrix(R, xq.row, wg.row, gt.row, sg.row, p.kPhys / isa::kKBlock, n,
+                 chunkRows, isa::OutFormat::f16, p.bias, false, false, ga);
+          ua.reads = {xq, wu, su};
+          ua.writes = {ut};
+          matrix(R, xq.row, wu.row, ut.row, su.row, p.kPhys / isa::kKBlock, n,
+                 chunkRows, isa::OutFormat::f16, p.bias, false, false, ua);
+          sa.reads = {gt, ut};
+          sa.writes = {h};
+          misc(isa::MiscKind::swiglu, gt.row, isa::ASpace::act, ut.row,
+               isa::BSpace::act, h.row + static_cast<uint32_t>(t * p.tileN * 2 / kRowBytes),
+               n, R, chunkRows, chunkRows, hl.rowsPerToken(), sa);
+          act.free(gt);
+          act.free(ut);
+          weight.free(wg);
+          weight.free(wu);
+          meta.free(sg);
+          meta.free(su);
+        }
+        done.insert(gateLin);
+        done.insert(upLin);
+        done.insert(sw);
+        consumed(gateLin);
+        consumed(upLin);
+        if (remaining.count(lin.getResult()))
+          remaining[lin.getResult()] = 0;
+        return success();
+      }
+    }
+    bool relu = isa_and_nonnull<llm::ReluOp>(user);
+    Layout ol = m.layoutOf(lin.getResult());
+    Region out = newValue(lin.getResult(), ol);
+    Region xq = quantized(x, R);
+    if (failedAlready || failed(linear(op, locs, key, x, out, ol.rowsPerToken(), R, relu, xq)))
+      return failure();
+    if (relu) {
+      // The ReLU is the MM's relu flag: its result is the linear's rows.
+      vals[user->getResult(0)] = vals[lin.getResult()];
+      vals.erase(lin.getResult());
+      remaining.erase(lin.getResult());
+      done.insert(user);
+    }
+    consumed(op);
+    return success();
+  }
+  if (llvm::isa<llm::LayerNormOp, llm::RMSNormOp>(op)) {
+    bool ln = llvm::isa<llm::LayerNormOp>(op);
+    const HBMLoc &pl = locs.at({key, 2, 0});
+    Val x = vals[op->getOperand(0)];
+    Region pm = alloc(meta, rowsFor(pl.bytes), op);
+    Region out = newValue(op->getResult(0), x.layout);
+    if (failedAlready)
+      return failure();
+    ldParam(pm, pl, info.weightLoadBytes);
+    Access a;
+    a.reads = {x.region, pm};
+    a.writes = {out};
+    misc(ln ? isa::MiscKind::layernorm : isa::MiscKind::rmsnorm, x.region.row,
+         isa::ASpace::act, pm.row, isa::BSpace::meta, out.row,
+         x.layout.physical(), R, x.layout.rowsPerToken(), 0,
+         x.layout.rowsPerToken(), a);
+    meta.free(pm);
+    consumed(op);
+    return success();
+  }
+  if (auto rope = dyn_cast<llm::RopeOp>(op)) {
+    Val x = vals[rope.getX()];
+    Region out = newValue(rope.getResult(), x.layout);
+    if (failedAlready)
+      return failure();
+    uint32_t ropeRowsPerPos = rowsFor(m.ropeRowBytes);
+    for (int64_t h = 0; h < x.layout.groups; ++h) {
+      Access a;
+      a.reads = {x.region, ropeRows};
+      a.writes = {out};
+      misc(rope.getStyle() == llm::RopeStyle::Interleaved
+               ? isa::MiscKind::rope_interleaved
+               : isa::MiscKind::rope,
+           x.region.row + h * x.layout.groupRows(), isa::ASpace::act,
+           ropeRows.row, isa::BSpace::meta, out.row + h * x.layout.groupRows(),
+           x.layout.size, R, x.layout.rowsPerToken(), ropeRowsPerPos,
+           x.layout.rowsPerToken(), a);
+    }
+    consumed(op);
+    return success();
+  }
+  if (auto att = dyn_cast<llm::AttentionOp>(op)) {
+    if (failed(attention(att, index)))
+      return failure();
+    consumed(op);
+    return success();
+  }
+  // Element-wise.
+  isa::MiscKind kind;
+  if (llvm::isa<llm::AddOp>(op))
+    kind = isa::MiscKind::add;
+  else if (llvm::isa<llm::MulOp>(op))
+    kind = isa::MiscKind::mul;
+  else if (llvm::isa<llm::SwiGLUOp>(op))
+    kind = isa::MiscKind::swiglu;
+  else if (llvm::isa<llm::SiluOp>(op))
+    kind = isa::MiscKind::silu;
+  else if (llvm::isa<llm::GeluOp>(op))
+    kind = isa::MiscKind::gelu;
+  else if (llvm::isa<llm::GeluTanhOp>(op))
+    kind = isa::MiscKind::gelu_tanh;
+  else if (llvm::isa<llm::ReluOp>(op))
+    kind = isa::MiscKind::relu;
+  else
+    return failWith(op, "no accelerator lowering for this op");
+  Val a = vals[op->getOperand(0)];
+  std::optional<Val> b;
+  if (op->getNumOperands() > 1)
+    b = vals[op->getOperand(1)];
+  // In place over an operand that dies here (the residual stream): its rows
+  // become the result's (MISC reads a row before writing it).
+  Region out;
+  Value inPlace;
+  for (Value v : op->getOperands())
+    if (!inPlace && remaining.lookup(v) == 1 && vals.count(v) &&
+        llvm::count(op->getOperands(), v) == 1)
+      inPlace = v;
+  if (inPlace) {
+    Val reuse = vals[inPlace];
+    if (reuse.qvec)
+      act.free(*reuse.qvec);
+    out = reuse.region;
+    vals.erase(inPlace);
+    remaining.erase(inPlace);
+    vals[op->getResult(0)] = Val{out, a.layout, std::nullopt, reuse.pinned};
+  } else {
+    out = newValue(op->getResult(0), a.layout);
+  }
+  if (failedAlready)
+    return failure();
+  Access acc;
+  acc.reads = {a.region};
+  if (b)
+    acc.reads.push_back(b->region);
+  acc.writes = {out};
+  misc(kind, a.region.row, isa::ASpace::act, b ? b->region.row : 0,
+       isa::BSpace::act, out.row, a.layout.physical(), R,
+       a.layout.rowsPerToken(), b ? b->layout.rowsPerToken() : 0,
+       a.layout.rowsPerToken(), acc);
+  consumed(op);
+  return success();
+}
+
+LogicalResult StreamLowering::segment(llvm::ArrayRef<Operation *> ops,
+                                      const std::map<ParamKey, HBMLoc> &locs,
+                                      bool layer) {
+  remaining.clear();
+  done.clear();
+  for (Operation *op : ops)
+    for (Value v : op->getOperands())
+      ++remaining[v];
+  for (size_t j = 0; j < ops.size(); ++j) {
+    uintptr_t key = layer ? j : reinterpret_cast<uintptr_t>(ops[j]);
+    if (failed(lowerOp(ops[j], locs, key, j, ops)))
+      return failure();
+  }
+  return success();
+}
+
+LogicalResult StreamLowering::prologue() {
+  uint32_t R = ctx.tokens;
+  Layout dl = Layout::dense(m.hidden);
+  uint32_t rowUnits = dl.rowsPerToken() * kRowBytes / kUnitBytes;
+  Value x = m.s.layerInputs[0];
+  Region xr = alloc(act, dl.rowsPerToken() * R, m.tokenEmbedding);
+  if (failedAlready)
+    return failure();
+  const auto &dm = m.result.deviceMap;
+  ld(xr, dm.inputChannel,
+     (dm.inputOffset + uint64_t(ctx.tile) * R * dm.embedRowBytes) / kUnitBytes,
+     isa::BaseReg::zero, isa::ParamReg::zero, 0, uint64_t(R) * rowUnits,
+     OffChip::None, info.inputLoadBytes);
+  if (m.positionEmbedding) {
+    Region pe = alloc(act, dl.rowsPerToken() * R, m.positionEmbedding);
+    if (failedAlready)
+      return failure();
+    ld(pe, m.positionTable.channel,
+       m.positionTable.offsetUnits() +
+           (uint64_t(ctx.tile) * R + m.positionOffset) * rowUnits,
+       isa::BaseReg::zero, isa::ParamReg::P, rowUnits, uint64_t(R) * rowUnits,
+       OffChip::None, info.weightLoadBytes);
+    Access a;
+    a.reads = {xr, pe};
+    a.writes = {xr};
+    misc(isa::MiscKind::add, xr.row, isa::ASpace::act, pe.row, isa::BSpace::act,
+         xr.row, m.hidden, R, dl.rowsPerToken(), dl.rowsPerToken(),
+         dl.rowsPerToken(), a);
+    act.free(pe);
+  }
+  vals[x] = Val{xr, dl, std::nullopt, true};
+  return success();
+}
+
+LogicalResult StreamLowering::epilogue() {
+  // Final norm of the rows, then the logits of the last new token.
+  Value x = m.s.layerInputs[m.s.numLayers];
+  Val xv = vals[m.s.layerInputs[0]];
+  vals.erase(m.s.layerInputs[0]);
+  xv.pinned = true;
+  vals[x] = xv;
+  uint32_t R = ctx.tokens;
+  llvm::ArrayRef<Operation *> ops = m.s.epilogue();
+  // Everything before llm.logits runs on all rows.
+  ctx.loopTrip = 1;
+  if (failed(segment(ops.drop_back(), m.globalLocs, false)))
+    return failure();
+  auto logits = cast<llm::LogitsOp>(ops.back());
+  Val y = vals[logits.getX()];
+  Layout dl = y.layout;
+  uint32_t rowUnits = dl.rowsPerToken() * kRowBytes / kUnitBytes;
+  Region last = y.region;
+  if (R > 1) {
+    // Spill the tile's rows and load back row S - 1 (param S selects it).
+    st(y.region, m.scratchChannel,
+       m.scratchOffset / kUnitBytes, isa::BaseReg::zero, isa::ParamReg::zero, 0,
+       uint64_t(R) * rowUnits, OffChip::Scratch, info.activationStoreBytes);
+    last = alloc(act, dl.rowsPerToken(), logits);
+    if (failedAlready)
+      return failure();
+    uint64_t back = (uint64_t(ctx.tile) * R + 1) * rowUnits;
+    ld(last, m.scratchChannel, m.scratchOffset / kUnitBytes - back,
+       isa::BaseReg::zero, isa::ParamReg::S, rowUnits, rowUnits,
+       OffChip::Scratch, info.activationLoadBytes);
+  }
+  Value lastV = logits.getX();
+  if (R > 1) {
+    vals[lastV] = Val{last, dl, std::nullopt, false};
+  }
+  LinearPlan p = m.planLinear(logits);
+  Region out = alloc(act, rowsFor(4ull * p.nPhys), logits);
+  Region xq = quantized(lastV, 1);
+  if (failedAlready ||
+      failed(linear(logits, m.globalLocs, reinterpret_cast<uintptr_t>(logits.getOperation()),
+                    lastV, out, rowsFor(4ull * p.nPhys), 1, false, xq)))
+    return failure();
+  const auto &dm = m.result.deviceMap;
+  st(out, dm.logitsChannel, dm.logitsOffset / kUnitBytes, isa::BaseReg::zero,
+     isa::ParamReg::zero, 0, roundUp(4ull * m.vocab, kUnitBytes) / kUnitBytes,
+     OffChip::Logits, info.outputStoreBytes);
+  return success();
+}
+
+LogicalResult StreamLowering::emit(binary::Stage stage, uint32_t minLen,
+                                   uint32_t maxLen) {
+  bool prefill = stage == binary::Stage::Prefill;
+  uint32_t R = prefill ? m.target.mmTokens : 1;
+  uint32_t tiles = prefill ? (maxLen + R - 1) / R : 1;
+  // Pinned for the whole stream: the constants and, for rotary models, the
+  // cos/sin rows of every position the stream covers.
+  constRegion = alloc(meta, rowsFor(m.constants.bytes), m.s.func);
+  if (failedAlready)
+    return failure();
+  ctx = TileContext{stage, 0, R, 0, false, 1};
+  ldParam(constRegion, m.constants, info.weightLoadBytes);
+  for (uint32_t j = 0; j < tiles; ++j) {
+    ctx = TileContext{stage, j, R,
+                      prefill ? (j + 1) * R
+                              : static_cast<uint32_t>(roundUp(maxLen, 16)),
+                      j + 1 == tiles, 1};
+    vals.clear();
+    if (failed(prologue()))
+      return failure();
+    Val xIn = vals[m.s.layerInputs[0]];
+    if (m.ropeCos) {
+      uint32_t perPos = rowsFor(m.ropeRowBytes);
+      ropeRows = alloc(meta, perPos * R, m.ropeCos);
+      if (failedAlready)
+        return failure();
+      ld(ropeRows, m.ropeTable.channel,
+         m.ropeTable.offsetUnits() + uint64_t(j) * R * (m.ropeRowBytes / kUnitBytes),
+         isa::BaseReg::zero, isa::ParamReg::P, m.ropeRowBytes / kUnitBytes,
+         uint64_t(R) * (m.ropeRowBytes / kUnitBytes), OffChip::None,
+         info.weightLoadBytes);
+    }
+    size_t before = e.words().size();
+    e.barrier();
+    e.sys(isa::SysKind::set_layer, 0);
+    e.sys(isa::SysKind::loop, m.s.numLayers);
+    size_t bodyStart = e.words().size();
+    ctx.loopTrip = m.s.numLayers;
+    if (failed(segment(m.s.layerOps(0), m.layerLocs, true)))
+      return failure();
+    Value out0 = m.s.layerInputs[1];
+    // The layer must leave its output where it found its input.
+    if (!vals.count(out0))
+      return failWith(m.s.layerOps(0).back(), "the layer output was not computed");
+    Val o = vals[out0];
+    if (o.region.row != xIn.region.row) {
+      Access a;
+      a.reads = {o.region};
+      a.writes = {xIn.region};
+      misc(isa::MiscKind::copy, o.region.row, isa::ASpace::act, 0,
+           isa::BSpace::act, xIn.region.row,
+           xIn.layout.rowsPerToken() * kRowBytes, R, xIn.layout.rowsPerToken(),
+           0, xIn.layout.rowsPerToken(), a);
+    }
+    vals.clear();
+    vals[m.s.layerInputs[0]] = xIn;
+    e.sys(isa::SysKind::add_layer, 1);
+    e.barrier();
+    e.sys(isa::SysKind::endloop);
+    info.bodyWords += e.words().size() - bodyStart;
+    (void)before;
+    ctx.loopTrip = 1;
+    if (ctx.last && failed(epilogue()))
+      return failure();
+    // The tile's rows are free for the next tile.
+    act.reset();
+    if (m.ropeCos)
+      meta.free(ropeRows);
+  }
+  e.sys(isa::SysKind::end);
+  info.otherWords = e.words().size() - info.bodyWords;
+  info.instructions = e.stats().instructions;
+  for (int i = 0; i < 16; ++i)
+    info.perOpcode[i] = e.stats().perOpcode[i];
+  info.words = e.takeWords();
+  (void)minLen;
+  return success();
+}
+
+LogicalResult ModelLowering::emitBucket(binary::Stage stage, uint32_t minLen,
+                                        uint32_t maxLen) {
+  StreamInfo info;
+  info.stage = stage;
+  info.minLength = minLen;
+  info.maxLength = maxLen;
+  info.name = (stage == binary::Stage::Prefill ? "prefill_" : "decode_") +
+              std::to_string(maxLen);
+  StreamLowering lowering(*this, info);
+  if (failed(lowering.emit(stage, minLen, maxLen)))
+    return failure();
+  result.peakActBytes = std::max<uint64_t>(result.peakActBytes, lowering.peakAct() * kRowBytes);
+  result.peakWeightBytes = std::max<uint64_t>(result.peakWeightBytes, lowering.peakWeight() * kRowBytes);
+  result.peakMetaBytes = std::max<uint64_t>(result.peakMetaBytes, lowering.peakMeta() * kRowBytes);
+  result.streams.push_back(std::move(info));
+  return success();
+}
