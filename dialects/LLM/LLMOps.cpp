@@ -12,6 +12,7 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/OpImplementation.h"
 
+#include <cmath>
 #include <string>
 
 using namespace mlir;
@@ -359,6 +360,27 @@ LogicalResult AttentionOp::verify() {
     return emitOpError() << "num_heads " << numHeads
                          << " is not a multiple of num_kv_heads "
                          << numKVHeads;
+
+  // Int8 KV cache scales: [Hkv*Dh] positive finite f32, both or neither.
+  if (bool(getKScalesAttr()) != bool(getVScalesAttr()))
+    return emitOpError() << "k_scales and v_scales must be given together";
+  for (auto [name, scales] :
+       {std::pair<StringRef, DenseF32ArrayAttr>{"k_scales", getKScalesAttr()},
+        std::pair<StringRef, DenseF32ArrayAttr>{"v_scales",
+                                                getVScalesAttr()}}) {
+    if (!scales)
+      continue;
+    int64_t width = rankedType(getKey()).getDimSize(2);
+    if (!ShapedType::isDynamic(width) &&
+        int64_t(scales.size()) != width)
+      return emitOpError() << name << " must have " << width
+                           << " elements (num_kv_heads * head size), got "
+                           << scales.size();
+    for (auto [i, s] : llvm::enumerate(scales.asArrayRef()))
+      if (!(s > 0) || !std::isfinite(s))
+        return emitOpError() << name << "[" << i
+                             << "] must be positive and finite, got " << s;
+  }
 
   DimAgreement batch(*this, "batch size");
   DimAgreement seq(*this, "sequence length");

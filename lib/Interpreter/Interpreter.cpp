@@ -16,6 +16,7 @@
 
 #include "Kernels.h"
 #include "flightllm/Dialect/LLM/LLMDialect.h"
+#include "flightllm/ISA/Numerics.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "llvm/ADT/DenseMap.h"
@@ -99,12 +100,17 @@ Type getStorableElementType(Type type) {
 
 class Interpreter::Impl {
 public:
-  explicit Impl(func::FuncOp func) : func(func) {}
+  Impl(func::FuncOp func, InterpreterOptions options)
+      : func(func), accel(options.numerics == Numerics::Accelerator) {}
 
   LogicalResult prepare();
+  /// Accelerator numerics: every op has the attributes it needs.
+  LogicalResult checkAcceleratorAttributes();
   FailureOr<SmallVector<HostTensor>> run(ArrayRef<HostTensor> args);
 
   func::FuncOp func;
+  /// Accelerator numerics (docs/execution-model.md, section 5).
+  bool accel = false;
   std::function<void(Value, const HostTensor &)> observer;
 
 private:
@@ -131,12 +137,11 @@ private:
   LogicalResult executeMatmul(Operation *op, Value x, Value weight, Value bias,
                               bool transposed,
                               const HostTensor *weightOverride = nullptr);
+  /// `inputScale` 0: dynamic per-token quantization.
   LogicalResult executeQuantizedMatmul(Operation *op, Value x, Value weight,
                                        Value bias, bool transposed,
                                        ElementsAttr weightScales,
                                        float inputScale);
-  FailureOr<HostTensor> dequantized(Operation *op, Value weight,
-                                    bool transposed, ElementsAttr weightScales);
   template <typename OpTy>
   LogicalResult executeProjection(OpTy op, Value bias);
   FailureOr<int64_t> checkProjection(Operation *op, const HostTensor &x,
@@ -239,7 +244,35 @@ LogicalResult Interpreter::Impl::prepare() {
   for (auto [slot, index] : lastUse)
     if (!persistent[slot])
       releaseAfter[index].push_back(slot);
-  return success();
+  return accel ? checkAcceleratorAttributes() : success();
+}
+
+LogicalResult Interpreter::Impl::checkAcceleratorAttributes() {
+  bool ok = true;
+  auto fail = [&](Operation *op) {
+    ok = false;
+    return op->emitError() << "accelerator numerics: ";
+  };
+  for (Operation *op : program) {
+    if (isa<llm::LinearOp, llm::LogitsOp>(op)) {
+      auto weightType = cast<ShapedType>(op->getOperand(1).getType());
+      if (!op->getAttr("weight_scales") ||
+          !isa<IntegerType>(weightType.getElementType()))
+        fail(op) << "'" << op->getName()
+                 << "' needs an int8 weight with weight_scales (run "
+                    "llm-quantize-weights)";
+      else if (op->getAttr("input_scale"))
+        fail(op) << "'" << op->getName()
+                 << "' has a static input_scale, but the accelerator "
+                    "quantizes inputs per token (calibrate with "
+                    "activations=dynamic)";
+    } else if (auto attention = dyn_cast<llm::AttentionOp>(op)) {
+      if (!attention.getKScalesAttr() || !attention.getVScalesAttr())
+        fail(op) << "'llm.attention' needs k_scales and v_scales for its "
+                    "int8 KV cache (run llm-calibrate)";
+    }
+  }
+  return success(ok);
 }
 
 //===----------------------------------------------------------------------===//
@@ -269,6 +302,10 @@ LogicalResult Interpreter::Impl::setResult(Operation *op, Value result,
                            << " has shape " << formatShape(t.getShape())
                            << " at run time, which does not fit its type "
                            << type;
+  // Accelerator numerics: fp16 between ops, except the f32 logits.
+  if (accel && t.getKind() == ElementKind::F32 && !isa<llm::LogitsOp>(op))
+    for (float &v : t.getMutableValues<float>())
+      v = numerics::roundF16(v);
   roundToElementType(t, type.getElementType());
   slots[slotOf(result)] = std::move(t);
   return success();
@@ -444,8 +481,9 @@ LogicalResult Interpreter::Impl::executeMatmul(Operation *op, Value xValue,
   return setResult(op, op->getResult(0), std::move(result));
 }
 
-/// W8A8 (docs/llm-dialect.md, llm.linear): int8 x, integer weight, exact
-/// int32 products, then one f32 rescale per output channel.
+/// W8A8 (docs/llm-dialect.md, llm.linear): int8 x (static `inputScale`, or
+/// per token when it is 0), integer weight, exact int32 products, then the
+/// MM output rule per output channel.
 LogicalResult Interpreter::Impl::executeQuantizedMatmul(
     Operation *op, Value xValue, Value weightValue, Value biasValue,
     bool transposed, ElementsAttr weightScales, float inputScale) {
@@ -459,44 +497,15 @@ LogicalResult Interpreter::Impl::executeQuantizedMatmul(
   FailureOr<const float *> bias = readBias(op, biasValue, n);
   if (failed(scales) || failed(bias))
     return failure();
-  int64_t m = leadingElements(x.getShape());
-  std::vector<int8_t> xq(size_t(m * k));
-  for (auto [i, v] : llvm::enumerate(x.getValues<float>()))
-    xq[i] = kernels::quantizeInt8(v, inputScale);
-  std::vector<int32_t> acc(size_t(m * n));
-  kernels::matmulInt8(xq.data(), m, k, weight.getValues<int64_t>().data(), n,
-                      transposed, acc.data());
   SmallVector<int64_t> shape(x.getShape().drop_back());
   shape.push_back(n);
   HostTensor result(ElementKind::F32, shape);
-  float *out = result.getMutableValues<float>().data();
-  ArrayRef<float> s = scales->getValues<float>();
-  for (int64_t row = 0; row < m; ++row)
-    for (int64_t col = 0; col < n; ++col) {
-      float scale = inputScale * s[col];
-      float y = float(acc[row * n + col]) * scale;
-      out[row * n + col] = *bias ? y + (*bias)[col] : y;
-    }
+  kernels::accel::quantizedMatmul(
+      x.getValues<float>().data(), leadingElements(x.getShape()), k,
+      weight.getValues<int64_t>().data(), n, transposed,
+      scales->getValues<float>().data(), *bias, inputScale,
+      result.getMutableValues<float>().data());
   return setResult(op, op->getResult(0), std::move(result));
-}
-
-/// A quantized weight without an input scale meets float activations:
-/// W[k, n] = Wq[k, n] * weight_scales[n].
-FailureOr<HostTensor> Interpreter::Impl::dequantized(Operation *op,
-                                                     Value weightValue,
-                                                     bool transposed,
-                                                     ElementsAttr weightScales) {
-  FailureOr<HostTensor> scales = readScales(op, weightScales);
-  if (failed(scales))
-    return failure();
-  HostTensor w = getFloat(weightValue);
-  int64_t rows = w.getDim(0), cols = w.getDim(1);
-  MutableArrayRef<float> values = w.getMutableValues<float>();
-  ArrayRef<float> s = scales->getValues<float>();
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c)
-      values[r * cols + c] *= s[transposed ? r : c];
-  return w;
 }
 
 template <typename OpTy>
@@ -505,16 +514,11 @@ LogicalResult Interpreter::Impl::executeProjection(OpTy op, Value bias) {
   if (!scales)
     return executeMatmul(op, op.getX(), op.getWeight(), bias,
                          op.getTransposeWeight());
-  if (std::optional<APFloat> inputScale = op.getInputScale())
-    return executeQuantizedMatmul(op, op.getX(), op.getWeight(), bias,
-                                  op.getTransposeWeight(), scales,
-                                  inputScale->convertToFloat());
-  FailureOr<HostTensor> w =
-      dequantized(op, op.getWeight(), op.getTransposeWeight(), scales);
-  if (failed(w))
-    return failure();
-  return executeMatmul(op, op.getX(), op.getWeight(), bias,
-                       op.getTransposeWeight(), &*w);
+  std::optional<APFloat> inputScale = op.getInputScale();
+  return executeQuantizedMatmul(op, op.getX(), op.getWeight(), bias,
+                                op.getTransposeWeight(), scales,
+                                inputScale ? inputScale->convertToFloat()
+                                           : 0.0f);
 }
 
 LogicalResult Interpreter::Impl::execute(llm::LinearOp op) {
@@ -542,7 +546,8 @@ LogicalResult Interpreter::Impl::executeNorm(Operation *op, Value xValue,
   if (beta && (beta->getRank() != 1 || beta->getDim(0) != d))
     return shapeError(op, "beta", *beta, expected);
   HostTensor result(ElementKind::F32, x.getShape());
-  kernels::normalize(x.getValues<float>().data(),
+  (accel ? kernels::accel::normalize : kernels::normalize)(
+                     x.getValues<float>().data(),
                      leadingElements(x.getShape()), d,
                      gamma.getValues<float>().data(),
                      beta ? beta->getValues<float>().data() : nullptr,
@@ -619,7 +624,8 @@ LogicalResult Interpreter::Impl::execute(llm::RopeOp op) {
                             << " of batch " << token / numS
                             << ") is outside the rotary tables' rows [0, "
                             << maxPos << ")";
-    kernels::ropeToken(in + token * width, heads, dh, cosData + p * dh,
+    (accel ? kernels::accel::ropeToken : kernels::ropeToken)(
+        in + token * width, heads, dh, cosData + p * dh,
                        sinData + p * dh, interleaved, out + token * width);
   }
   return setResult(op, op.getResult(), std::move(result));
@@ -673,11 +679,22 @@ LogicalResult Interpreter::Impl::execute(llm::AttentionOp op) {
                                 dh,
                                 op.getScale().convertToFloat(),
                                 op.getCausal()};
-  kernels::attention(shape, q.getValues<float>().data(),
-                     k.getValues<float>().data(), v.getValues<float>().data(),
-                     pastK, pastV, out.getMutableValues<float>().data(),
-                     presentK.getMutableValues<float>().data(),
-                     presentV.getMutableValues<float>().data());
+  if (accel)
+    kernels::accel::attention(
+        shape, q.getValues<float>().data(), k.getValues<float>().data(),
+        v.getValues<float>().data(), pastK, pastV,
+        op.getKScalesAttr().asArrayRef().data(),
+        op.getVScalesAttr().asArrayRef().data(),
+        out.getMutableValues<float>().data(),
+        presentK.getMutableValues<float>().data(),
+        presentV.getMutableValues<float>().data());
+  else
+    kernels::attention(shape, q.getValues<float>().data(),
+                       k.getValues<float>().data(),
+                       v.getValues<float>().data(), pastK, pastV,
+                       out.getMutableValues<float>().data(),
+                       presentK.getMutableValues<float>().data(),
+                       presentV.getMutableValues<float>().data());
   if (failed(setResult(op, op.getOutput(), std::move(out))) ||
       failed(setResult(op, op.getPresentKey(), std::move(presentK))))
     return failure();
@@ -688,7 +705,8 @@ LogicalResult Interpreter::Impl::executeActivation(Operation *op,
                                                    kernels::Activation kind) {
   const HostTensor &x = getFloat(op->getOperand(0));
   HostTensor result(ElementKind::F32, x.getShape());
-  kernels::activation(kind, x.getValues<float>().data(), x.getNumElements(),
+  (accel ? kernels::accel::activation : kernels::activation)(
+      kind, x.getValues<float>().data(), x.getNumElements(),
                       result.getMutableValues<float>().data());
   return setResult(op, op->getResult(0), std::move(result));
 }
@@ -701,7 +719,8 @@ LogicalResult Interpreter::Impl::executeBinary(Operation *op,
     return shapeError(op, "the second operand", b,
                       formatShape(a.getShape()) + " like the first");
   HostTensor result(ElementKind::F32, a.getShape());
-  kernels::binary(kind, a.getValues<float>().data(),
+  (accel ? kernels::accel::binary : kernels::binary)(
+      kind, a.getValues<float>().data(),
                   b.getValues<float>().data(), a.getNumElements(),
                   result.getMutableValues<float>().data());
   return setResult(op, op->getResult(0), std::move(result));
@@ -715,8 +734,8 @@ Interpreter::Interpreter(std::unique_ptr<Impl> impl) : impl(std::move(impl)) {}
 Interpreter::~Interpreter() = default;
 
 FailureOr<std::unique_ptr<Interpreter>>
-Interpreter::create(func::FuncOp func) {
-  auto impl = std::make_unique<Impl>(func);
+Interpreter::create(func::FuncOp func, InterpreterOptions options) {
+  auto impl = std::make_unique<Impl>(func, options);
   if (failed(impl->prepare()))
     return failure();
   return std::unique_ptr<Interpreter>(new Interpreter(std::move(impl)));

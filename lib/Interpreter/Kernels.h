@@ -62,6 +62,42 @@ void activation(Activation kind, const float *x, int64_t n, float *y);
 enum class Binary { Add, Mul, SwiGLU };
 void binary(Binary kind, const float *a, const float *b, int64_t n, float *y);
 
+/// The accelerator numerics (docs/execution-model.md, section 5), with every
+/// rounding from flightllm/ISA/Numerics.h. Inputs and outputs are f32 arrays
+/// holding fp16 values (the interpreter rounds every op result with h), the
+/// KV caches f32 arrays holding int8 codes.
+namespace accel {
+
+/// A W8A8 projection with dynamic per-row int8 inputs: quantize_dynamic of
+/// each row of x, exact int32 products with the int8 weight (held as int64),
+/// then the MM output rule float(acc) * (xs * wScales[n]) (+ bias[n]).
+/// `inputScale`, when positive, replaces the dynamic row scale by a static
+/// one (the reference interpreter's static W8A8).
+void quantizedMatmul(const float *x, int64_t m, int64_t k, const int64_t *w,
+                     int64_t n, bool transposed, const float *wScales,
+                     const float *bias, float inputScale, float *y);
+
+/// The MISC layernorm (`center`) or rmsnorm kind on each row; gamma and beta
+/// are rounded to fp16, `beta` may be null (zeros).
+void normalize(const float *x, int64_t rows, int64_t d, const float *gamma,
+               const float *beta, float epsilon, bool center, float *y);
+
+/// The MISC rope kinds on each head of one token.
+void ropeToken(const float *x, int64_t heads, int64_t dh, const float *cosRow,
+               const float *sinRow, bool interleaved, float *y);
+
+/// Section 5's llm.attention: `pastK`/`pastV` and `presentK`/`presentV` hold
+/// int8 codes; `kScales`/`vScales` are `[Hkv*Dh]`.
+void attention(const AttentionShape &shape, const float *q, const float *k,
+               const float *v, const float *pastK, const float *pastV,
+               const float *kScales, const float *vScales, float *out,
+               float *presentK, float *presentV);
+
+void activation(Activation kind, const float *x, int64_t n, float *y);
+void binary(Binary kind, const float *a, const float *b, int64_t n, float *y);
+
+} // namespace accel
+
 } // namespace flightllm::interpreter::kernels
 
 #endif // FLIGHTLLM_LIB_INTERPRETER_KERNELS_H

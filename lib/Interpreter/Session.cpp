@@ -119,8 +119,9 @@ LogicalResult Session::checkContract(ModuleOp module) {
   return success();
 }
 
-FailureOr<std::unique_ptr<Session>> Session::create(ModuleOp module,
-                                                    StringRef funcName) {
+FailureOr<std::unique_ptr<Session>>
+Session::create(ModuleOp module, StringRef funcName,
+                InterpreterOptions options) {
   std::unique_ptr<Session> session(new Session());
   session->func = module.lookupSymbol<func::FuncOp>(funcName);
   if (!session->func)
@@ -130,7 +131,7 @@ FailureOr<std::unique_ptr<Session>> Session::create(ModuleOp module,
   if (failed(session->checkContract(module)))
     return failure();
   FailureOr<std::unique_ptr<Interpreter>> interpreter =
-      Interpreter::create(session->func);
+      Interpreter::create(session->func, options);
   if (failed(interpreter))
     return failure();
   session->interpreter = std::move(*interpreter);

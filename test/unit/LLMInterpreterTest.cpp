@@ -201,17 +201,22 @@ TEST_F(InterpreterTest, LinearBothLayoutsWithBias) {
                {2, 2}, expected);
 }
 
-TEST_F(InterpreterTest, LinearQuantizedWeightIsDequantized) {
-  // Without input_scale the activations stay float: W = Wq * weight_scales.
-  expectTensor(runOne(R"mlir(
+TEST_F(InterpreterTest, LinearWithoutInputScaleQuantizesPerToken) {
+  // Without input_scale each row is quantized dynamically: amax = 10,
+  // xs = 10/127, xq = rne(x * 12.7) = [13, 127]; acc = [407, 495];
+  // y = acc * (xs * weight_scales[n]).
+  HostTensor y = runOne(R"mlir(
     func.func @f(%x: tensor<1x2xf32>) -> tensor<1x2xf32> {
       %w = llm.weight "w" = dense<[[2, -1], [3, 4]]> : tensor<2x2xi8>
       %y = llm.linear %x, %w {weight_scales = dense<[1.0, 0.5]> : tensor<2xf32>}
           : (tensor<1x2xf32>, tensor<2x2xi8>) -> tensor<1x2xf32>
       return %y : tensor<1x2xf32>
     })mlir",
-                      {f32({1, 2}, {1, 10})}),
-               {1, 2}, {32, 19.5f});
+                        {f32({1, 2}, {1, 10})});
+  ASSERT_EQ(y.getNumElements(), 2);
+  float xs = 10.0f / 127.0f;
+  EXPECT_EQ(y.getValues<float>()[0], float(407) * (xs * 1.0f));
+  EXPECT_EQ(y.getValues<float>()[1], float(495) * (xs * 0.5f));
 }
 
 TEST_F(InterpreterTest, LinearW8A8IsExactIntegerMath) {

@@ -18,6 +18,40 @@ using namespace flightllm;
 
 namespace {
 
+/// The built-in calibration text for byte-level models (vocabulary 256),
+/// used when neither text-file= nor tokens= is given: English prose, a
+/// license-like paragraph and some C, so every common byte class occurs.
+constexpr const char kBuiltinText[] =
+    "The quick brown fox jumps over the lazy dog. A model is calibrated on a "
+    "short, fixed text so that compiling it twice gives the same scales.\n"
+    "Licensed under the Apache License, Version 2.0 (the \"License\"); you "
+    "may not use this file except in compliance with the License. Unless "
+    "required by applicable law or agreed to in writing, software "
+    "distributed under the License is distributed on an \"AS IS\" BASIS, "
+    "WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND.\n"
+    "#include <stdio.h>\n\nint main(int argc, char **argv) {\n"
+    "  for (int i = 0; i < argc; ++i)\n    printf(\"%d: %s\\n\", i, "
+    "argv[i]);\n  return 0;\n}\n"
+    "Numbers 0123456789, punctuation !?;:'\"()[]{}<>/\\|@#$%^&*-+=_~`, and "
+    "CAPITALS: THE END.\n";
+
+/// The built-in calibration tokens: the text above for byte-level models,
+/// otherwise 512 ids from a fixed linear congruential sequence.
+std::vector<int64_t> builtinTokens(int64_t vocab) {
+  std::vector<int64_t> ids;
+  if (vocab == 256) {
+    for (const char *c = kBuiltinText; *c; ++c)
+      ids.push_back(static_cast<unsigned char>(*c));
+    return ids;
+  }
+  uint32_t x = 12345;
+  for (int i = 0; i < 512; ++i) {
+    x = x * 1103515245u + 12345u;
+    ids.push_back(int64_t((x >> 8) % uint32_t(vocab)));
+  }
+  return ids;
+}
+
 struct CalibratePass
     : public flightllm::llm::impl::CalibratePassBase<CalibratePass> {
   using Base::Base;
@@ -36,13 +70,18 @@ struct CalibratePass
         ids.push_back(c);
     }
     ids.insert(ids.end(), tokens.begin(), tokens.end());
-    if (ids.size() > maxTokens)
-      ids.resize(maxTokens);
-    if (ids.empty() || window == 0) {
+    if (window == 0 || maxTokens == 0) {
       module.emitError("calibration needs tokens (text-file= or tokens=) and "
                        "a positive window");
       return signalPassFailure();
     }
+
+    if (activations != "dynamic" && activations != "static") {
+      module.emitError() << "activations must be 'dynamic' or 'static', got '"
+                         << activations << "'";
+      return signalPassFailure();
+    }
+    bool staticActivations = activations == "static";
 
     auto session = interpreter::Session::create(module);
     if (failed(session))
@@ -54,23 +93,42 @@ struct CalibratePass
                          << " tokens, use tokens=";
       return signalPassFailure();
     }
+    if (ids.empty() && textFile.empty())
+      ids = builtinTokens((*session)->getVocabSize());
+    if (ids.size() > maxTokens)
+      ids.resize(maxTokens);
     unsigned span = window;
     if (auto limit = (*session)->getMaxPositions())
       span = std::min<unsigned>(span, unsigned(*limit));
 
     // The inputs whose range sets a scale.
     llvm::DenseMap<Value, float> maxAbs;
+    // Per-channel (last dimension) ranges of the attention keys and values.
+    llvm::DenseMap<Value, std::vector<float>> channelMax;
     module.walk([&](Operation *op) {
       if (isa<llm::LinearOp, llm::LogitsOp>(op))
         maxAbs[op->getOperand(0)] = 0;
+      if (auto attention = dyn_cast<llm::AttentionOp>(op)) {
+        channelMax[attention.getKey()];
+        channelMax[attention.getValue()];
+      }
     });
     (*session)->getInterpreter().setObserver(
         [&](Value v, const interpreter::HostTensor &t) {
-          auto it = maxAbs.find(v);
-          if (it == maxAbs.end() || t.getKind() != reference::ElementKind::F32)
+          if (t.getKind() != reference::ElementKind::F32 || t.getRank() < 1)
             return;
-          for (float x : t.getValues<float>())
-            it->second = std::max(it->second, std::abs(x));
+          if (auto it = maxAbs.find(v); it != maxAbs.end())
+            for (float x : t.getValues<float>())
+              it->second = std::max(it->second, std::abs(x));
+          if (auto it = channelMax.find(v); it != channelMax.end()) {
+            size_t width = size_t(t.getShape().back());
+            std::vector<float> &m = it->second;
+            if (m.size() != width)
+              m.assign(width, 0.0f);
+            ArrayRef<float> values = t.getValues<float>();
+            for (size_t i = 0; i < values.size(); ++i)
+              m[i % width] = std::max(m[i % width], std::abs(values[i]));
+          }
         });
     for (size_t start = 0; start < ids.size(); start += span) {
       (*session)->reset();
@@ -82,6 +140,20 @@ struct CalibratePass
     (*session)->getInterpreter().setObserver(nullptr);
 
     Builder b(&getContext());
+    auto kvScales = [&](Value v, int64_t width) {
+      std::vector<float> m = channelMax.lookup(v);
+      m.resize(size_t(width), 0.0f);
+      for (float &x : m)
+        x = x > 0 ? x / 127.0f : 1.0f;
+      return b.getDenseF32ArrayAttr(m);
+    };
+    module.walk([&](llm::AttentionOp op) {
+      int64_t width = cast<ShapedType>(op.getKey().getType()).getDimSize(2);
+      if (ShapedType::isDynamic(width))
+        return;
+      op.setKScalesAttr(kvScales(op.getKey(), width));
+      op.setVScalesAttr(kvScales(op.getValue(), width));
+    });
     module.walk([&](Operation *op) {
       auto linear = dyn_cast<llm::LinearOp>(op);
       auto logits = dyn_cast<llm::LogitsOp>(op);
@@ -91,6 +163,10 @@ struct CalibratePass
                               : bool(logits.getWeightScalesAttr());
       if (!quantized)
         return;
+      if (!staticActivations) {
+        op->removeAttr("input_scale");
+        return;
+      }
       float m = maxAbs.lookup(op->getOperand(0));
       FloatAttr scale = b.getF32FloatAttr(m > 0 ? m / 127.0f : 1.0f);
       if (linear)

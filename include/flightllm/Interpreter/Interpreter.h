@@ -30,13 +30,36 @@ namespace flightllm::interpreter {
 
 using reference::HostTensor;
 
+/// Which arithmetic the interpreter computes.
+enum class Numerics {
+  /// docs/llm-dialect.md: f32 arithmetic (W8A8 projections as specified
+  /// there), rounding only to declared f16/bf16 element types.
+  Reference,
+  /// docs/execution-model.md, section 5: what the accelerator computes, bit
+  /// for bit. Every op result is rounded to fp16 (logits stay f32),
+  /// projections quantize their inputs per token (quantize_dynamic), and the
+  /// KV caches (past arguments, present results) hold int8 codes, as exact
+  /// integers in their float tensors, with the attention's calibrated
+  /// `k_scales`/`v_scales`. Needs quantized projections without
+  /// `input_scale` and attentions with KV scales.
+  Accelerator,
+};
+
+struct InterpreterOptions {
+  Numerics numerics = Numerics::Reference;
+};
+
 class Interpreter {
 public:
+  using Options = InterpreterOptions;
+
   /// Checks that `func` is a single block of supported ops (llm ops and the
   /// return) and decodes its weights. Emits an error at each unsupported op
   /// and returns failure if there is one. `func` must outlive the result.
+  /// With accelerator numerics, an op without the quantization attributes
+  /// it needs is an error at its location.
   static mlir::FailureOr<std::unique_ptr<Interpreter>>
-  create(mlir::func::FuncOp func);
+  create(mlir::func::FuncOp func, InterpreterOptions options = {});
   ~Interpreter();
 
   /// Runs the function on `args`, one tensor per argument. Each argument is

@@ -31,8 +31,11 @@ class Session {
 public:
   /// Finds `funcName` in `module`, checks it against the program contract
   /// and prepares it. `module` must outlive the session.
+  /// With accelerator numerics (`options`), the cache holds int8 codes
+  /// between calls.
   static mlir::FailureOr<std::unique_ptr<Session>>
-  create(mlir::ModuleOp module, llvm::StringRef funcName = "forward");
+  create(mlir::ModuleOp module, llvm::StringRef funcName = "forward",
+         InterpreterOptions options = {});
 
   int64_t getVocabSize() const { return vocabSize; }
   int64_t getNumLayers() const { return numLayers; }

@@ -282,7 +282,8 @@ struct AttentionRaiser {
               b, loc, TypeRange{*qType, cacheType, cacheType}, qr, kr, v,
               pastKey, pastValue, b.getI64IntegerAttr(numHeads),
               b.getI64IntegerAttr(numKVHeads), b.getF32FloatAttr(float(scale)),
-              b.getBoolAttr(causal));
+              b.getBoolAttr(causal), /*k_scales=*/nullptr,
+              /*v_scales=*/nullptr);
           Candidate c{SmallVector<Value>(attention.getResults()), ropeOps};
           c.ops.push_back(attention);
           candidates.push_back(std::move(c));

@@ -100,7 +100,11 @@ def LLM_LinearOp : LLM_Op<"linear", [Pure]> {
     ```
 
     (the scale product is one f32 multiply, then one multiply and one add).
-    Without `input_scale`, x stays float and meets the dequantized weight.
+    Without `input_scale`, each row (token) of x is quantized dynamically
+    (docs/execution-model.md, `quantize_dynamic`): `amax = max_k |x[k]|`,
+    `xs = amax / 127`, `xq[k] = clamp(round_half_even(x[k] * (127 / amax)),
+    -127, 127)` (`xs = 1`, `xq = 0` for an all-zero row), and the result is
+    `f32(acc) * (xs * weight_scales[n]) (+ bias[n])`.
 
     ```mlir
     %y = llm.linear %x, %w, %b {transpose_weight = true}
@@ -345,6 +349,12 @@ def LLM_AttentionOp : LLM_Op<"attention", [Pure, AttrSizedOperandSegments]> {
     position is valid. Arithmetic is done in f32; outputs round to the
     element type shared by all operands and results.
 
+    `k_scales` and `v_scales` (f32 `[Hkv*Dh]`, positive, both or neither)
+    are the static per-channel scales of the int8 KV cache chosen by
+    `llm-calibrate` (channel `g*Dh + j` of key/value head `g`). The fp32
+    reference ignores them; the accelerator numerics
+    (docs/execution-model.md, section 5) store `K8 = sat8(rne(k / k_scale))`.
+
     ```mlir
     %o, %pk, %pv = llm.attention %q, %k, %v past(%past_k, %past_v)
         {causal = true, num_heads = 8 : i64, num_kv_heads = 2 : i64,
@@ -360,7 +370,9 @@ def LLM_AttentionOp : LLM_Op<"attention", [Pure, AttrSizedOperandSegments]> {
                        Optional<LLM_Activation>:$past_value,
                        LLM_PositiveI64Attr:$num_heads,
                        LLM_PositiveI64Attr:$num_kv_heads,
-                       F32Attr:$scale, BoolAttr:$causal);
+                       F32Attr:$scale, BoolAttr:$causal,
+                       OptionalAttr<DenseF32ArrayAttr>:$k_scales,
+                       OptionalAttr<DenseF32ArrayAttr>:$v_scales);
   let results = (outs LLM_Activation:$output, LLM_Activation:$present_key,
                       LLM_Activation:$present_value);
   let assemblyFormat = [{

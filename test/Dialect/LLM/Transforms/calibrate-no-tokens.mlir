@@ -1,6 +1,7 @@
-// RUN: flightllm-opt %s -llm-calibrate -verify-diagnostics
+// RUN: flightllm-opt %s "-llm-calibrate=window=0" -verify-diagnostics
 
-// Without tokens there is nothing to calibrate with.
+// A zero window leaves nothing to calibrate with.
 // expected-error @+1 {{calibration needs tokens (text-file= or tokens=) and a positive window}}
 module {
 }
+

@@ -21,10 +21,21 @@ def CalibratePass : Pass<"llm-calibrate", "mlir::ModuleOp"> {
   let summary = "Choose int8 activation scales by running calibration text";
   let description = [{
     Runs the program on the reference interpreter over calibration tokens (in
-    windows of at most `window` tokens, each from an empty KV cache) and sets
-    `input_scale = max |x| / 127` on every quantized `llm.linear` and
-    `llm.logits`, from the largest magnitude its input `x` reached. Tokens come
-    from `text-file` (bytes, for byte-level models) or `tokens` (ids).
+    windows of at most `window` tokens, each from an empty KV cache). Tokens
+    come from `text-file` (bytes, for byte-level models) or `tokens` (ids);
+    with neither, from a built-in deterministic sequence (a fixed ~700-byte
+    text of prose, license wording and C for vocabulary 256, otherwise 512
+    ids of a fixed linear congruential sequence).
+
+    - Every `llm.attention` gets `k_scales` / `v_scales` (`[Hkv*Dh]` f32): per
+      key/value channel, `max |k| / 127` over all calibration tokens of its
+      `key` operand (after rope), likewise for `value`; 1 for a channel that
+      stayed 0. These are the int8 KV cache scales of the accelerator.
+    - With `activations=static`, every quantized `llm.linear` and
+      `llm.logits` gets `input_scale = max |x| / 127` from the largest
+      magnitude its input `x` reached. With `activations=dynamic` (the
+      default, what the accelerator computes) `input_scale` is left unset
+      (an existing one is removed), so inputs are quantized per token.
   }];
   let options = [
     Option<"textFile", "text-file", "std::string", /*default=*/"\"\"",
@@ -33,7 +44,11 @@ def CalibratePass : Pass<"llm-calibrate", "mlir::ModuleOp"> {
     Option<"maxTokens", "max-tokens", "unsigned", /*default=*/"1024",
            "Use at most this many calibration tokens">,
     Option<"window", "window", "unsigned", /*default=*/"128",
-           "Tokens per calibration run">
+           "Tokens per calibration run">,
+    Option<"activations", "activations", "std::string",
+           /*default=*/"\"dynamic\"",
+           "int8 activations of quantized projections: 'dynamic' (per token, "
+           "no input_scale) or 'static' (calibrated input_scale)">
   ];
   let dependentDialects = ["flightllm::llm::LLMDialect"];
 }

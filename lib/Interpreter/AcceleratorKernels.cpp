@@ -1,0 +1,209 @@
+//===- AcceleratorKernels.cpp - section 5 of docs/execution-model.md ------===//
+//
+// The interpreter's accelerator numerics. Every rounding comes from
+// flightllm/ISA/Numerics.h, the header the simulator uses too; values are
+// held as f32 arrays of fp16 values and converted to fp16 bit patterns per
+// row for the MISC kinds (exact both ways).
+//
+//===----------------------------------------------------------------------===//
+
+#include "Kernels.h"
+
+#include "flightllm/ISA/Numerics.h"
+
+#include <vector>
+
+using namespace flightllm::interpreter::kernels;
+namespace nx = flightllm::numerics;
+
+namespace {
+
+void toHalves(const float *x, int64_t n, uint16_t *h) {
+  for (int64_t i = 0; i < n; ++i)
+    h[i] = nx::toF16(x[i]);
+}
+
+void fromHalves(const uint16_t *h, int64_t n, float *x) {
+  for (int64_t i = 0; i < n; ++i)
+    x[i] = nx::fromF16(h[i]);
+}
+
+} // namespace
+
+void accel::quantizedMatmul(const float *x, int64_t m, int64_t k,
+                            const int64_t *w, int64_t n, bool transposed,
+                            const float *wScales, const float *bias,
+                            float inputScale, float *y) {
+  // The weight as int8 rows per output channel, [n, k].
+  std::vector<int8_t> wq(static_cast<size_t>(n * k));
+  for (int64_t c = 0; c < n; ++c)
+    for (int64_t i = 0; i < k; ++i)
+      wq[size_t(c * k + i)] =
+          int8_t(transposed ? w[c * k + i] : w[i * n + c]);
+  std::vector<int8_t> xq(static_cast<size_t>(k));
+  for (int64_t row = 0; row < m; ++row) {
+    const float *xr = x + row * k;
+    float xs;
+    if (inputScale > 0) {
+      xs = inputScale;
+      for (int64_t i = 0; i < k; ++i)
+        xq[size_t(i)] = quantizeInt8(xr[i], inputScale);
+    } else {
+      xs = nx::quantizeDynamic(xr, xq.data(), uint32_t(k));
+    }
+    for (int64_t c = 0; c < n; ++c) {
+      int32_t acc = nx::dotI8(xq.data(), wq.data() + c * k, uint32_t(k));
+      y[row * n + c] = nx::mmValue(acc, xs, wScales[c], bias != nullptr,
+                                   bias ? bias[c] : 0.0f);
+    }
+  }
+}
+
+void accel::normalize(const float *x, int64_t rows, int64_t d,
+                      const float *gamma, const float *beta, float epsilon,
+                      bool center, float *y) {
+  std::vector<uint16_t> g(static_cast<size_t>(d)), b(static_cast<size_t>(d), 0), a(static_cast<size_t>(d)),
+      out(static_cast<size_t>(d));
+  toHalves(gamma, d, g.data());
+  if (beta)
+    toHalves(beta, d, b.data());
+  for (int64_t r = 0; r < rows; ++r) {
+    toHalves(x + r * d, d, a.data());
+    if (center)
+      nx::miscLayerNorm(a.data(), g.data(), b.data(), epsilon, out.data(),
+                        uint32_t(d));
+    else
+      nx::miscRmsNorm(a.data(), g.data(), epsilon, out.data(), uint32_t(d));
+    fromHalves(out.data(), d, y + r * d);
+  }
+}
+
+void accel::ropeToken(const float *x, int64_t heads, int64_t dh,
+                      const float *cosRow, const float *sinRow,
+                      bool interleaved, float *y) {
+  std::vector<uint16_t> a(static_cast<size_t>(dh)), out(static_cast<size_t>(dh));
+  for (int64_t h = 0; h < heads; ++h) {
+    toHalves(x + h * dh, dh, a.data());
+    if (interleaved)
+      nx::miscRopeInterleaved(a.data(), cosRow, sinRow, out.data(),
+                              uint32_t(dh));
+    else
+      nx::miscRope(a.data(), cosRow, sinRow, out.data(), uint32_t(dh));
+    fromHalves(out.data(), dh, y + h * dh);
+  }
+}
+
+void accel::attention(const AttentionShape &shape, const float *q,
+                      const float *k, const float *v, const float *pastK,
+                      const float *pastV, const float *kScales,
+                      const float *vScales, float *out, float *presentK,
+                      float *presentV) {
+  int64_t numB = shape.batch, numS = shape.newTokens, numP = shape.pastTokens;
+  int64_t hq = shape.numHeads, hkv = shape.numKVHeads, dh = shape.headDim;
+  int64_t numT = numP + numS, group = hq / hkv;
+  int64_t kvWidth = hkv * dh, qWidth = hq * dh;
+
+  // 1. The int8 cache: the past codes, then the new keys/values quantized
+  //    with the static per-channel inverse scales.
+  std::vector<float> invK(static_cast<size_t>(kvWidth)), invV(static_cast<size_t>(kvWidth));
+  for (int64_t c = 0; c < kvWidth; ++c) {
+    invK[size_t(c)] = 1.0f / kScales[c];
+    invV[size_t(c)] = 1.0f / vScales[c];
+  }
+  std::vector<int8_t> k8(static_cast<size_t>(numB * hkv * numT * dh)),
+      v8(static_cast<size_t>(numB * hkv * numT * dh));
+  for (int64_t b = 0; b < numB; ++b)
+    for (int64_t g = 0; g < hkv; ++g)
+      for (int64_t t = 0; t < numT; ++t)
+        for (int64_t j = 0; j < dh; ++j) {
+          size_t at = size_t(((b * hkv + g) * numT + t) * dh + j);
+          if (t < numP) {
+            size_t past = size_t(((b * hkv + g) * numP + t) * dh + j);
+            k8[at] = nx::sat8(pastK[past]);
+            v8[at] = nx::sat8(pastV[past]);
+          } else {
+            int64_t c = g * dh + j;
+            size_t src = size_t((b * numS + (t - numP)) * kvWidth + c);
+            k8[at] = nx::quantizeOne(k[src], invK[size_t(c)]);
+            v8[at] = nx::quantizeOne(v[src], invV[size_t(c)]);
+          }
+          presentK[at] = float(k8[at]);
+          presentV[at] = float(v8[at]);
+        }
+
+  std::vector<uint16_t> kScaleH(static_cast<size_t>(kvWidth));
+  toHalves(kScales, kvWidth, kScaleH.data());
+  std::vector<uint16_t> qh(static_cast<size_t>(dh)), qs(static_cast<size_t>(dh)), sh(static_cast<size_t>(numT)),
+      ph(static_cast<size_t>(numT));
+  std::vector<int8_t> q8(static_cast<size_t>(dh)), p8(static_cast<size_t>(numT));
+  for (int64_t b = 0; b < numB; ++b)
+    for (int64_t s = 0; s < numS; ++s)
+      for (int64_t h = 0; h < hq; ++h) {
+        int64_t g = h / group;
+        const int8_t *kg = k8.data() + (b * hkv + g) * numT * dh;
+        const int8_t *vg = v8.data() + (b * hkv + g) * numT * dh;
+        // 2. q' = h(q * h(k_scale)), then quantize_dynamic.
+        toHalves(q + (b * numS + s) * qWidth + h * dh, dh, qh.data());
+        nx::miscMul(qh.data(), kScaleH.data() + g * dh, qs.data(),
+                    uint32_t(dh));
+        float qScale = nx::miscQuantizeDynamic(qs.data(), q8.data(),
+                                               uint32_t(dh));
+        // 3. Scores, int32 dot products rescaled by qs (MM rule, f16 out).
+        for (int64_t t = 0; t < numT; ++t)
+          sh[size_t(t)] = nx::mmOutputF16(
+              nx::dotI8(q8.data(), kg + t * dh, uint32_t(dh)), qScale, 1.0f);
+        // 4. Softmax with the op's scale, causal mask at P + s.
+        nx::miscSoftmax(sh.data(), shape.scale, ph.data(), uint32_t(numT),
+                        shape.causal, numP + s);
+        // 5. quantize_dynamic of p, int32 P.V, rescale by ps * v_scale.
+        float pScale = nx::miscQuantizeDynamic(ph.data(), p8.data(),
+                                               uint32_t(numT));
+        float *o = out + (b * numS + s) * qWidth + h * dh;
+        for (int64_t j = 0; j < dh; ++j) {
+          int32_t acc = 0;
+          for (int64_t t = 0; t < numT; ++t)
+            acc += int32_t(p8[size_t(t)]) * int32_t(vg[t * dh + j]);
+          o[j] = nx::fromF16(
+              nx::mmOutputF16(acc, pScale, vScales[g * dh + j]));
+        }
+      }
+}
+
+void accel::activation(Activation kind, const float *x, int64_t n, float *y) {
+  std::vector<uint16_t> a(static_cast<size_t>(n)), out(static_cast<size_t>(n));
+  toHalves(x, n, a.data());
+  switch (kind) {
+  case Activation::Gelu:
+    nx::miscGelu(a.data(), out.data(), uint32_t(n));
+    break;
+  case Activation::GeluTanh:
+    nx::miscGeluTanh(a.data(), out.data(), uint32_t(n));
+    break;
+  case Activation::Silu:
+    nx::miscSilu(a.data(), out.data(), uint32_t(n));
+    break;
+  case Activation::Relu:
+    nx::miscRelu(a.data(), out.data(), uint32_t(n));
+    break;
+  }
+  fromHalves(out.data(), n, y);
+}
+
+void accel::binary(Binary kind, const float *a, const float *b, int64_t n,
+                   float *y) {
+  std::vector<uint16_t> ah(static_cast<size_t>(n)), bh(static_cast<size_t>(n)), out(static_cast<size_t>(n));
+  toHalves(a, n, ah.data());
+  toHalves(b, n, bh.data());
+  switch (kind) {
+  case Binary::Add:
+    nx::miscAdd(ah.data(), bh.data(), out.data(), uint32_t(n));
+    break;
+  case Binary::Mul:
+    nx::miscMul(ah.data(), bh.data(), out.data(), uint32_t(n));
+    break;
+  case Binary::SwiGLU:
+    nx::miscSwiglu(ah.data(), bh.data(), out.data(), uint32_t(n));
+    break;
+  }
+  fromHalves(out.data(), n, y);
+}
