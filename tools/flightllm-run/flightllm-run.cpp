@@ -59,7 +59,7 @@ namespace {
 
 cl::OptionCategory category("flightllm-run options");
 
-enum class Engine { Reference, Sim };
+enum class Engine { Reference, Quantized, Sim };
 
 cl::opt<std::string> modelFilename(cl::Positional,
                                    cl::desc("<model.mlir | model.onnx | model.flb>"),
@@ -98,7 +98,11 @@ cl::opt<int> maxNewTokens("max-new-tokens",
 
 cl::opt<Engine> engine(
     "engine", cl::desc("Where to run the model"), cl::init(Engine::Reference),
-    cl::values(clEnumValN(Engine::Reference, "reference",
+    cl::values(clEnumValN(Engine::Quantized, "quantized",
+                          "the host quantized reference: the interpreter's "
+                          "accelerator numerics (docs/execution-model.md, "
+                          "section 5) on a W8A8-compiled .mlir"),
+               clEnumValN(Engine::Reference, "reference",
                           "the fp32 reference interpreter on the host "
                           "(default for .onnx/.mlir)"),
                clEnumValN(Engine::Sim, "sim",
@@ -160,6 +164,8 @@ llvm::StringRef engineName(Engine e) {
   switch (e) {
   case Engine::Reference:
     return "reference";
+  case Engine::Quantized:
+    return "quantized";
   case Engine::Sim:
     return "sim";
   }
@@ -212,7 +218,10 @@ public:
     module = load();
     if (!module)
       return failure();
-    return Session::create(*module);
+    flightllm::interpreter::InterpreterOptions options;
+    if (engine == Engine::Quantized)
+      options.numerics = flightllm::interpreter::Numerics::Accelerator;
+    return Session::create(*module, "forward", options);
   }
 
 private:
@@ -396,7 +405,7 @@ int main(int argc, char **argv) {
     return fail("--engine=sim runs a compiled binary (.flb, from "
                 "flightllm-compile --emit=bin); got '" +
                 modelFilename + "'");
-  if (chosen == Engine::Reference && isBinary)
+  if (chosen != Engine::Sim && isBinary)
     return fail("--engine=reference runs an .onnx or .mlir model; a .flb "
                 "runs on --engine=sim");
   if (chosen != Engine::Sim &&
