@@ -219,7 +219,7 @@ MiscSizes miscSizes(MiscKind kind, uint64_t k) {
     break;
   case MiscKind::quantize:
     s.b = 4 * k;
-    s.out = k;
+    s.out = roundUpRow(k);
     break;
   case MiscKind::quantize_dynamic:
     s.out = roundUpRow(k) + 4;
@@ -999,6 +999,8 @@ void Engine::executeMisc(const Entry &e) {
       asF16(aBytes, 0, a16);
       asF32(bBytes, 0, k, f1);
       numerics::miscQuantize(a16.data(), f1.data(), q.data(), k, masked, pos);
+      // The rest of the last row is zeroed (docs/execution-model.md).
+      std::memset(outBytes.data(), 0, sz.out);
       std::memcpy(outBytes.data(), q.data(), k);
       writeF16 = false;
       break;
@@ -1006,8 +1008,9 @@ void Engine::executeMisc(const Entry &e) {
       asF16(aBytes, 0, a16);
       float scale =
           numerics::miscQuantizeDynamic(a16.data(), q.data(), k, masked, pos);
-      // Bytes between q and the scale row are left unchanged.
-      std::memcpy(outBytes.data(), outBuf + oAt, sz.out);
+      // Bytes between q and the scale row are zeroed, so a reduction
+      // padded to a K block reads zeros (docs/execution-model.md).
+      std::memset(outBytes.data(), 0, sz.out);
       std::memcpy(outBytes.data(), q.data(), k);
       storeAs<float>(outBytes.data() + numerics::qvecScaleOffset(k), scale);
       writeF16 = false;
@@ -1301,6 +1304,11 @@ bool Engine::dispatch() {
       ++index;
     }
   } else {
+    if (s.opt.sequential && !queuesIdle()) {
+      dispatchBlocked = true;
+      blockReason = "sequential mode waits for the queues";
+      return false;
+    }
     if (fifo[q].full()) {
       dispatchBlocked = true;
       blockReason = std::string("the ") + kQueueNames[q] + " FIFO is full";
