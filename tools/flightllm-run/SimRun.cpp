@@ -22,6 +22,7 @@
 #include "mlir/Support/FileUtilities.h"
 
 #include <chrono>
+#include <cstdlib>
 #include <limits>
 
 using namespace flightllm;
@@ -106,6 +107,8 @@ int flightllm::runBinaryOnSimulator(const SimRunConfig &config,
   sim::Options options;
   options.functional = !config.timingOnly;
   options.tracePath = config.tracePath;
+  // Debugging aid (docs/simulator.md): program order, no overlap.
+  options.sequential = std::getenv("FLIGHTLLM_SIM_SEQUENTIAL") != nullptr;
   sim::Simulator simulator(*target, options);
   flight_hal hal = simulator.hal();
 

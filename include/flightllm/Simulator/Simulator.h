@@ -83,6 +83,10 @@ struct Options {
   uint64_t maxTraceEvents = 200000;
   /// Timing-only runs: reuse the result of an identical earlier run.
   bool timingCache = true;
+  /// Debugging aid: dispatch an instruction only when every queue is idle,
+  /// so everything runs in program order without overlap. A stream whose
+  /// results change with it lacks a dependency token.
+  bool sequential = false;
   TimingParams timing;
   PowerParams power;
 };
