@@ -8,6 +8,7 @@
 
 #include "flightllm/Dialect/LLM/LLMDialect.h"
 #include "flightllm/Interpreter/Interpreter.h"
+#include "flightllm/ISA/Numerics.h"
 #include "flightllm/Interpreter/Session.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -68,8 +69,9 @@ protected:
   }
 
   /// Parses `source`, prepares its first function and runs it.
-  FailureOr<SmallVector<HostTensor>> run(StringRef source,
-                                         ArrayRef<HostTensor> args) {
+  FailureOr<SmallVector<HostTensor>>
+  run(StringRef source, ArrayRef<HostTensor> args,
+      interpreter::InterpreterOptions options = {}) {
     ModuleOp m = parse(source);
     if (!m)
       return failure();
@@ -77,7 +79,7 @@ protected:
     if (funcs.empty())
       return failure();
     FailureOr<std::unique_ptr<Interpreter>> interp =
-        Interpreter::create(*funcs.begin());
+        Interpreter::create(*funcs.begin(), options);
     if (failed(interp))
       return failure();
     return (*interp)->run(args);
@@ -217,6 +219,113 @@ TEST_F(InterpreterTest, LinearWithoutInputScaleQuantizesPerToken) {
   float xs = 10.0f / 127.0f;
   EXPECT_EQ(y.getValues<float>()[0], float(407) * (xs * 1.0f));
   EXPECT_EQ(y.getValues<float>()[1], float(495) * (xs * 0.5f));
+}
+
+//===----------------------------------------------------------------------===//
+// Accelerator numerics (docs/execution-model.md, section 5)
+//===----------------------------------------------------------------------===//
+
+/// One grouped-query attention with a past of one cached token, computed by
+/// hand with Numerics.h step by step, against the interpreter's mode.
+TEST_F(InterpreterTest, AcceleratorAttentionMatchesHandComputation) {
+  namespace nx = flightllm::numerics;
+  // Hq = 2, Hkv = 1, Dh = 4, P = 1, S = 2.
+  const int dh = 4, numP = 1, numS = 2, numT = numP + numS;
+  std::vector<float> q = {0.5f,  -1.25f, 2.0f,  0.75f, -0.5f, 1.5f,
+                          0.25f, -2.0f,  1.0f,  1.0f,  -1.0f, 0.125f,
+                          3.0f,  -0.75f, 0.5f,  -1.5f};
+  std::vector<float> k = {0.25f, -0.5f, 1.0f, 0.75f, -1.0f, 0.5f, 0.125f, 2.0f};
+  std::vector<float> v = {1.5f, 0.5f, -0.25f, -1.0f, 0.75f, -2.0f, 1.0f, 0.5f};
+  std::vector<float> pastK = {10, -20, 30, 127}, pastV = {-5, 60, -127, 8};
+  float kScales[dh] = {0.01f, 0.02f, 0.015f, 0.03f};
+  float vScales[dh] = {0.02f, 0.025f, 0.01f, 0.05f};
+  float scale = 0.5f;
+  auto results = run(R"mlir(
+    func.func @f(%q: tensor<1x2x8xf32>, %k: tensor<1x2x4xf32>, %v: tensor<1x2x4xf32>,
+                 %pk: tensor<1x1x1x4xf32>, %pv: tensor<1x1x1x4xf32>)
+        -> (tensor<1x2x8xf32>, tensor<1x1x3x4xf32>, tensor<1x1x3x4xf32>) {
+      %o, %ck, %cv = llm.attention %q, %k, %v past(%pk, %pv)
+          {causal = true, num_heads = 2 : i64, num_kv_heads = 1 : i64,
+           scale = 0.5 : f32,
+           k_scales = array<f32: 0.01, 0.02, 0.015, 0.03>,
+           v_scales = array<f32: 0.02, 0.025, 0.01, 0.05>}
+          : (tensor<1x2x8xf32>, tensor<1x2x4xf32>, tensor<1x2x4xf32>,
+             tensor<1x1x1x4xf32>, tensor<1x1x1x4xf32>)
+          -> (tensor<1x2x8xf32>, tensor<1x1x3x4xf32>, tensor<1x1x3x4xf32>)
+      return %o, %ck, %cv : tensor<1x2x8xf32>, tensor<1x1x3x4xf32>, tensor<1x1x3x4xf32>
+    })mlir",
+                     {f32({1, 2, 8}, q), f32({1, 2, 4}, k), f32({1, 2, 4}, v),
+                      f32({1, 1, 1, 4}, pastK), f32({1, 1, 1, 4}, pastV)},
+                     {interpreter::Numerics::Accelerator});
+  ASSERT_TRUE(succeeded(results)) << diagnostics;
+
+  // 1. The cache: past codes, then sat8(rne(k * (1 / k_scale))).
+  int8_t k8[numT][dh], v8[numT][dh];
+  for (int j = 0; j < dh; ++j) {
+    k8[0][j] = int8_t(pastK[j]);
+    v8[0][j] = int8_t(pastV[j]);
+    for (int s = 0; s < numS; ++s) {
+      k8[1 + s][j] = nx::quantizeOne(k[s * dh + j], 1.0f / kScales[j]);
+      v8[1 + s][j] = nx::quantizeOne(v[s * dh + j], 1.0f / vScales[j]);
+    }
+  }
+  for (int t = 0; t < numT; ++t)
+    for (int j = 0; j < dh; ++j) {
+      EXPECT_EQ((*results)[1].getValues<float>()[t * dh + j], float(k8[t][j]));
+      EXPECT_EQ((*results)[2].getValues<float>()[t * dh + j], float(v8[t][j]));
+    }
+
+  for (int s = 0; s < numS; ++s)
+    for (int h = 0; h < 2; ++h) {
+      // 2. q' = h(q * h(k_scale)); quantize_dynamic.
+      float qp[dh];
+      for (int j = 0; j < dh; ++j)
+        qp[j] = nx::roundF16(q[s * 8 + h * dh + j] * nx::roundF16(kScales[j]));
+      int8_t q8[dh];
+      float qs = nx::quantizeDynamic(qp, q8, dh);
+      // 3. Scores.
+      uint16_t sc[numT], p[numT];
+      for (int t = 0; t < numT; ++t) {
+        int32_t acc = 0;
+        for (int j = 0; j < dh; ++j)
+          acc += int32_t(q8[j]) * int32_t(k8[t][j]);
+        sc[t] = nx::toF16(float(acc) * (qs * 1.0f));
+      }
+      // 4. Causal softmax at pos = P + s.
+      nx::miscSoftmax(sc, scale, p, numT, true, numP + s);
+      // 5. quantize_dynamic(p), P.V, rescale.
+      float pf[numT];
+      for (int t = 0; t < numT; ++t)
+        pf[t] = nx::fromF16(p[t]);
+      int8_t p8[numT];
+      float ps = nx::quantizeDynamic(pf, p8, numT);
+      for (int j = 0; j < dh; ++j) {
+        int32_t acc = 0;
+        for (int t = 0; t < numT; ++t)
+          acc += int32_t(p8[t]) * int32_t(v8[t][j]);
+        float expected = nx::roundF16(float(acc) * (ps * vScales[j]));
+        EXPECT_EQ((*results)[0].getValues<float>()[s * 8 + h * dh + j],
+                  expected)
+            << "token " << s << " head " << h << " channel " << j;
+      }
+    }
+}
+
+/// Without the attributes the accelerator needs, preparing fails at the op.
+TEST_F(InterpreterTest, AcceleratorNeedsQuantizationAttributes) {
+  auto results = run(R"mlir(
+    func.func @f(%x: tensor<1x2xf32>) -> tensor<1x2xf32> {
+      %w = llm.weight "w" = dense<[[2.0, -1.0], [3.0, 4.0]]> : tensor<2x2xf32>
+      %y = llm.linear %x, %w : (tensor<1x2xf32>, tensor<2x2xf32>) -> tensor<1x2xf32>
+      return %y : tensor<1x2xf32>
+    })mlir",
+                     {f32({1, 2}, {1, 10})},
+                     {interpreter::Numerics::Accelerator});
+  EXPECT_TRUE(failed(results));
+  EXPECT_NE(diagnostics.find("line 4: accelerator numerics: 'llm.linear' "
+                             "needs an int8 weight with weight_scales"),
+            std::string::npos)
+      << diagnostics;
 }
 
 TEST_F(InterpreterTest, LinearW8A8IsExactIntegerMath) {
