@@ -494,6 +494,9 @@ void checkMisc(MiscKind kind, uint32_t k, bool masked, bool aAcc = false,
       break;
     }
   }
+  // Garbage where the outputs go: padding rules must be visible.
+  std::memset(sim.buffer(Buffer::act) + 64 * oAddr, 0xA5,
+              64 * (rows * oStep + 4));
   // Snapshot the inputs, then compute the expected outputs.
   std::vector<uint8_t> actBefore(sim.buffer(Buffer::act),
                                  sim.buffer(Buffer::act) + 65536);
@@ -580,15 +583,15 @@ void checkMisc(MiscKind kind, uint32_t k, bool masked, bool aAcc = false,
     }
     case MiscKind::quantize: {
       auto inv = f32(b);
-      w.assign(k, 0);
+      // q[k], then zeros to the end of its last row.
+      w.assign(nm::roundUpRow(k), 0);
       nm::miscQuantize(a16.data(), inv.data(),
                        reinterpret_cast<int8_t *>(w.data()), k, masked, pos);
       break;
     }
     case MiscKind::quantize_dynamic: {
-      uint64_t oAt = 64 * (oAddr + r * oStep);
-      w.assign(actBefore.begin() + oAt,
-               actBefore.begin() + oAt + nm::qvecScaleOffset(k) + 4);
+      // q[k], zeros to the scale row, the scale.
+      w.assign(nm::qvecScaleOffset(k) + 4, 0);
       float s = nm::miscQuantizeDynamic(
           a16.data(), reinterpret_cast<int8_t *>(w.data()), k, masked, pos);
       std::memcpy(w.data() + nm::qvecScaleOffset(k), &s, 4);
