@@ -58,6 +58,17 @@ constexpr int selfTest() {
   end.set(isa::SYS::kind, isa::SysKind::end).set(isa::SYS::imm, -1);
   if (int r = roundTrip(end))
     return 10 + r;
+  // A MISC over rows: every field of the six words at its limit.
+  isa::Instruction rows(isa::Opcode::MISC);
+  rows.set(isa::MISC::kind, isa::MiscKind::quantize_dynamic)
+      .set(isa::MISC::masked, 1)
+      .set(isa::MISC::pos_param, isa::ParamReg::T)
+      .set(isa::MISC::k, isa::MISC::k.max())
+      .set(isa::MISC::rows, isa::MISC::rows.max())
+      .set(isa::MISC::pos_off, isa::MISC::pos_off.max())
+      .set(isa::MISC::out_step, isa::MISC::out_step.max());
+  if (int r = roundTrip(rows))
+    return 30 + r;
   isa::Instruction bad = sampleLoad();
   bad.set(isa::LD::length, isa::LD::length.max() + 1);
   uint32_t words[isa::kMaxWords] = {};
@@ -74,6 +85,9 @@ static_assert(isa::LD::addr.max() == (int64_t(1) << 30) - 1);
 static_assert(isa::SYS::imm.min() == -2048 && isa::SYS::imm.max() == 2047);
 static_assert(isa::MISC::kind.max() ==
               static_cast<int64_t>(isa::MiscKind::copy));
+static_assert(isa::instructionInfo(isa::Opcode::MISC).words == 6);
+static_assert(isa::MISC::pos_off.max() == 65535);
+static_assert(isa::kMaxTokensPerCounter == 255);
 } // namespace
 
 /// The same checks at run time, in code built for the embedded runtime.

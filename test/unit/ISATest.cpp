@@ -56,7 +56,7 @@ TEST(ISA, TableFollowsTheArtifactLayout) {
                   {Opcode::ST, 2, 3, Queue::store},
                   {Opcode::MM, 3, 4, Queue::matrix},
                   {Opcode::MV, 4, 4, Queue::matrix},
-                  {Opcode::MISC, 5, 3, Queue::misc},
+                  {Opcode::MISC, 5, 6, Queue::misc},
                   {Opcode::SYS, 15, 1, Queue::sys}};
   ASSERT_EQ(kNumInstructions, std::size(expected));
   for (const Expected &e : expected) {
@@ -85,7 +85,18 @@ TEST(ISA, LimitsAreConstexpr) {
   static_assert(ST::addr.max() == (int64_t(1) << 26) - 1);
   static_assert(MM::k_blocks.max() == 16383);
   static_assert(MV::sparsity.max() == 3);
-  static_assert(MISC::kind.max() == 14);
+  static_assert(MM::n.max() == 16383);
+  static_assert(MM::out_stride.max() == 4095);
+  static_assert(MV::out_format.max() == 2);
+  static_assert(MISC::kind.max() == 15);
+  static_assert(MISC::kind.max() ==
+                static_cast<int64_t>(MiscKind::copy));
+  static_assert(static_cast<int>(MiscKind::quantize_dynamic) ==
+                static_cast<int>(MiscKind::quantize) + 1);
+  static_assert(MISC::rows.max() == 65535);
+  static_assert(MISC::pos_off.max() == 65535);
+  static_assert(MISC::out_step.max() == 65535);
+  static_assert(kMaxTokensPerCounter == 255);
   static_assert(SYS::kind.max() == 8);
   static_assert(SYS::imm.min() == -2048 && SYS::imm.max() == 2047);
   static_assert(LD::loop1.min() == 0);
@@ -152,11 +163,19 @@ TEST(ISA, OutOfRangeValuesAreReportedNotTruncated) {
             "(range 0..1048575)");
   EXPECT_TRUE(out.empty());
   Instruction misc(Opcode::MISC);
-  misc.set(MISC::kind, 15);
+  misc.set(MISC::kind, 16);
   err = encodeInstruction(misc, out);
   EXPECT_EQ(llvm::toString(std::move(err)),
-            "cannot encode MISC: field value out of range: MISC.kind = 15 "
-            "(range 0..14, MiscKind)");
+            "cannot encode MISC: field value out of range: MISC.kind = 16 "
+            "(range 0..15, MiscKind)");
+  // The 2-bit out_format has three values: 3 is not a format.
+  Instruction mm(Opcode::MM);
+  mm.set(MM::out_format, 3);
+  err = encodeInstruction(mm, out);
+  EXPECT_EQ(llvm::toString(std::move(err)),
+            "cannot encode MM: field value out of range: MM.out_format = 3 "
+            "(range 0..2, OutFormat)");
+  EXPECT_TRUE(out.empty());
 }
 
 TEST(ISA, MasksAreChecked) {
@@ -237,17 +256,38 @@ TEST(ISA, DecodeRejectsEverySetReservedBit) {
       }
     }
   }
-  // LD: word 2 [31:22] and word 6 [31:20]; MM/MV: word 3 [31:19] each.
-  EXPECT_EQ(checked, 10u + 12u + 13u + 13u);
+  // LD: word 2 [31:22] and word 6 [31:20]; MM/MV: word 3 [31] each;
+  // MISC: word 0 [17:10], word 2 [31:30] and word 5 [31:16].
+  EXPECT_EQ(checked, 10u + 12u + 1u + 1u + 8u + 2u + 16u);
+  EXPECT_EQ(reservedBits(Opcode::MM, 3), 0x80000000u);
+  EXPECT_EQ(reservedBits(Opcode::MISC, 0), 0x0003FC00u);
+  EXPECT_EQ(reservedBits(Opcode::MISC, 2), 0xC0000000u);
+  EXPECT_EQ(reservedBits(Opcode::MISC, 3), 0u);
+  EXPECT_EQ(reservedBits(Opcode::MISC, 4), 0u);
+  EXPECT_EQ(reservedBits(Opcode::MISC, 5), 0xFFFF0000u);
 }
 
 TEST(ISA, DecodeRejectsUndefinedEnumValues) {
-  uint32_t misc[3] = {5u << 28 | 15u, 0, 0};
+  // MISC.kind is 5 bits wide with 16 kinds: 16..31 are undefined.
+  for (uint32_t kind : {16u, 31u}) {
+    uint32_t misc[6] = {5u << 28 | kind, 0, 0, 0, 0, 0};
+    Instruction out;
+    size_t consumed = 0;
+    FieldId bad{};
+    EXPECT_EQ(decode(misc, 6, out, consumed, &bad), Status::FieldOutOfRange)
+        << kind;
+    EXPECT_EQ(bad, FieldId::MISC_kind);
+  }
+  uint32_t misc[6] = {5u << 28 | 15u, 0, 0, 0, 0, 0};
   Instruction out;
   size_t consumed = 0;
   FieldId bad{};
-  EXPECT_EQ(decode(misc, 3, out, consumed, &bad), Status::FieldOutOfRange);
-  EXPECT_EQ(bad, FieldId::MISC_kind);
+  ASSERT_EQ(decode(misc, 6, out, consumed), Status::Ok);
+  EXPECT_EQ(out.get(MISC::kind), int64_t(MiscKind::copy));
+  // MM.out_format 3 (word 3 [27:26]) is undefined.
+  uint32_t mm[4] = {3u << 28, 0, 0, 3u << 26};
+  EXPECT_EQ(decode(mm, 4, out, consumed, &bad), Status::FieldOutOfRange);
+  EXPECT_EQ(bad, FieldId::MM_out_format);
   uint32_t sys = 15u << 28 | 9u << 14;
   EXPECT_EQ(decode(&sys, 1, out, consumed, &bad), Status::FieldOutOfRange);
   EXPECT_EQ(bad, FieldId::SYS_kind);
@@ -288,6 +328,56 @@ TEST(ISA, GoldenEncodings) {
   EXPECT_EQ(words[0], 0x2u << 28 | 0x8u << 23 | 0x10u << 18 | 16u);
   EXPECT_EQ(words[1], 3u << 26 | 100u);
   EXPECT_EQ(words[2], 2u << 30 | 1u << 28 | 4u << 16 | 4u);
+
+  // An MM of K = 64 over 96 int4 channels, K-major B with bias, fp32 output
+  // rows 3 apart with ReLU.
+  Instruction mm(Opcode::MM);
+  mm.waitOn(Queue::load).releaseTo(Queue::misc);
+  mm.set(MM::k_blocks, 4)
+      .set(MM::bias, 1)
+      .set(MM::b_kmajor, 1)
+      .set(MM::a_addr, 0x12)
+      .set(MM::b_addr, 0x3400)
+      .set(MM::out_addr, 0x56)
+      .set(MM::scale_addr, 0x78)
+      .set(MM::n, 96)
+      .set(MM::out_stride, 3)
+      .set(MM::out_format, OutFormat::f32)
+      .set(MM::wbits, WeightBits::int4)
+      .set(MM::relu, 1);
+  uint32_t mmWords[4];
+  ASSERT_EQ(encode(mm, mmWords, 4), Status::Ok);
+  EXPECT_EQ(mmWords[0], 0x3u << 28 | 0x1u << 23 | 0x8u << 18 | 1u << 17 |
+                            1u << 16 | 4u);
+  EXPECT_EQ(mmWords[1], 0x3400u << 16 | 0x12u);
+  EXPECT_EQ(mmWords[2], 0x78u << 16 | 0x56u);
+  EXPECT_EQ(mmWords[3], 1u << 30 | 1u << 28 | 1u << 26 | 3u << 14 | 96u);
+
+  // The rotary embedding of 128 query rows of 64 elements from act, the
+  // cos/sin tables in meta one pair of rows per position, at P + 2 + r.
+  Instruction rope(Opcode::MISC);
+  rope.waitOn(Queue::matrix).releaseTo(Queue::store);
+  rope.set(MISC::kind, MiscKind::rope)
+      .set(MISC::pos_param, ParamReg::P)
+      .set(MISC::b_space, BSpace::meta)
+      .set(MISC::a_addr, 0x100)
+      .set(MISC::b_addr, 0x200)
+      .set(MISC::out_addr, 0x300)
+      .set(MISC::k, 64)
+      .set(MISC::rows, 128)
+      .set(MISC::pos_off, 2)
+      .set(MISC::a_step, 2)
+      .set(MISC::b_step, 4)
+      .set(MISC::out_step, 2);
+  uint32_t miscWords[6];
+  ASSERT_EQ(encode(rope, miscWords, 6), Status::Ok);
+  EXPECT_EQ(miscWords[0], 0x5u << 28 | 0x4u << 23 | 0x2u << 18 | 1u << 9 |
+                              1u << 6 | 9u);
+  EXPECT_EQ(miscWords[1], 0x200u << 16 | 0x100u);
+  EXPECT_EQ(miscWords[2], 64u << 16 | 0x300u);
+  EXPECT_EQ(miscWords[3], 2u << 16 | 128u);
+  EXPECT_EQ(miscWords[4], 4u << 16 | 2u);
+  EXPECT_EQ(miscWords[5], 2u);
 }
 
 TEST(ISA, RandomInstructionsRoundTrip) {
@@ -347,7 +437,8 @@ TEST(ISADisassembler, PrintsOneLinePerInstruction) {
   softmax.set(MISC::kind, MiscKind::softmax)
       .set(MISC::masked, 1)
       .set(MISC::pos_param, ParamReg::P)
-      .set(MISC::k, 2048);
+      .set(MISC::k, 2048)
+      .set(MISC::rows, 1);
   Instruction end(Opcode::SYS);
   end.set(SYS::kind, SysKind::end);
   for (const Instruction &inst : {ld, mv, softmax, end})
@@ -362,12 +453,12 @@ TEST(ISADisassembler, PrintsOneLinePerInstruction) {
       "mem=hbm zero_fill=0 channel=7 base=zero param=zero scale=0 stride1=0 "
       "loop1=1 stride2=0 loop2=1 stride3=0 loop3=1 length=64\n"
       "11 @7: MV wait{load} release{misc} k_blocks=256 sparsity=n4 bias=0 "
-      "relu=0 a_addr=0 b_addr=0 out_addr=0 scale_addr=0 sparse_addr=0 "
-      "wbits=int4 accumulate=0 requant=0\n"
+      "b_kmajor=0 a_addr=0 b_addr=0 out_addr=0 scale_addr=0 n=0 "
+      "out_stride=0 out_format=f16 wbits=int4 accumulate=0 relu=0\n"
       "12 @11: MISC wait{matrix} release{} kind=softmax masked=1 pos_param=P "
-      "pos_off=0 a_addr=0 b_addr=0 out_addr=0 k=2048 a_space=act "
-      "b_space=act\n"
-      "13 @14: SYS wait{} release{} imm=0 reg=zero kind=end\n");
+      "a_space=act b_space=act a_addr=0 b_addr=0 out_addr=0 k=2048 rows=1 "
+      "pos_off=0 a_step=0 b_step=0 out_step=0\n"
+      "13 @17: SYS wait{} release{} imm=0 reg=zero kind=end\n");
 
   llvm::SmallVector<Instruction> decoded;
   ASSERT_FALSE(llvm::errorToBool(decodeStream(words, decoded)));

@@ -24,9 +24,10 @@ std::vector<uint8_t> fillerBytes(size_t size, uint32_t seed) {
 
 /// One decoder layer's worth of a stream, enough to exercise the
 /// disassembler: load an activation row and a weight tile (relative to base
-/// register B1), a matrix op (MM for prefill, MV for decode), a masked softmax
-/// at the current position, the result stored into the KV cache (B2 + P rows),
-/// end. `k` varies per stream so that the streams differ.
+/// register B1), a matrix op (MM for prefill, MV for decode) of K = n = `k`
+/// writing fp16 rows to act row 4, a masked softmax over one of those rows at
+/// the current position (scale in meta), the result stored into the KV cache
+/// (B2 + P rows), end. `k` varies per stream so that the streams differ.
 llvm::Error exampleStream(bool prefill, unsigned k,
                           llvm::SmallVectorImpl<uint32_t> &words) {
   namespace isa = flightllm::isa;
@@ -47,6 +48,11 @@ llvm::Error exampleStream(bool prefill, unsigned k,
       .releaseTo(Queue::matrix);
   isa::Instruction matrix(prefill ? isa::Opcode::MM : isa::Opcode::MV);
   matrix.set(prefill ? isa::MM::k_blocks : isa::MV::k_blocks, k / 16)
+      .set(prefill ? isa::MM::out_addr : isa::MV::out_addr, 4)
+      .set(prefill ? isa::MM::n : isa::MV::n, k)
+      .set(prefill ? isa::MM::out_stride : isa::MV::out_stride, 1)
+      .set(prefill ? isa::MM::out_format : isa::MV::out_format,
+           isa::OutFormat::f16)
       .set(prefill ? isa::MM::wbits : isa::MV::wbits, isa::WeightBits::int4)
       .waitOn(Queue::load)
       .releaseTo(Queue::misc);
@@ -54,8 +60,11 @@ llvm::Error exampleStream(bool prefill, unsigned k,
   softmax.set(isa::MISC::kind, isa::MiscKind::softmax)
       .set(isa::MISC::masked, 1)
       .set(isa::MISC::pos_param, isa::ParamReg::P)
-      .set(isa::MISC::a_space, isa::ASpace::acc)
+      .set(isa::MISC::b_space, isa::BSpace::meta)
+      .set(isa::MISC::a_addr, 4)
+      .set(isa::MISC::out_addr, 4)
       .set(isa::MISC::k, k)
+      .set(isa::MISC::rows, 1)
       .waitOn(Queue::matrix)
       .releaseTo(Queue::store);
   isa::Instruction store(isa::Opcode::ST);

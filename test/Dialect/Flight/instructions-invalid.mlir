@@ -30,6 +30,13 @@ flight.stream @s {
 
 // -----
 
+flight.stream @s {
+  // expected-error @+1 {{'flight.misc' op field value out of range: MISC.pos_off = 65536 (range 0..65535)}}
+  flight.misc kind = rope, pos_off = 65536
+}
+
+// -----
+
 // Generic form: an enum field holding an index past the enumeration cannot
 // be written in the custom syntax; an unknown keyword can.
 flight.stream @s {

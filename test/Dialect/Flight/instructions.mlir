@@ -17,16 +17,20 @@ flight.stream @all attributes {bucket = 128 : i64} {
   flight.st wait [misc] release [matrix, load] onchip_addr = 7, buf = acc,
       addr = 67108863, channel = 31, length = 65535, scale = 2, param = P,
       base = B3
-  // CHECK-NEXT: flight.mm wait [load] release [load, misc] k_blocks = 16383, sparsity = n4, bias = 1, relu = 1, a_addr = 1, b_addr = 2, out_addr = 3, scale_addr = 4, sparse_addr = 5, wbits = int4, accumulate = 1, requant = 0
+  // CHECK-NEXT: flight.mm wait [load] release [load, misc] k_blocks = 16383, sparsity = n4, bias = 1, b_kmajor = 1, a_addr = 1, b_addr = 2, out_addr = 3, scale_addr = 4, n = 16383, out_stride = 4095, out_format = i32, wbits = int4, accumulate = 1, relu = 1
   flight.mm wait [load] release [load, misc] k_blocks = 16383, sparsity = n4,
-      bias = 1, relu = 1, a_addr = 1, b_addr = 2, out_addr = 3,
-      scale_addr = 4, sparse_addr = 5, wbits = int4, accumulate = 1
-  // CHECK-NEXT: flight.mv k_blocks = 256, sparsity = dense, bias = 0, relu = 0, a_addr = 0, b_addr = 65535, out_addr = 0, scale_addr = 0, sparse_addr = 0, wbits = int8, accumulate = 0, requant = 1
-  flight.mv k_blocks = 256, b_addr = 65535, requant = 1
-  // CHECK-NEXT: flight.misc wait [store, matrix] release [sys] kind = gelu_tanh, masked = 1, pos_param = S, pos_off = 2047, a_addr = 10, b_addr = 20, out_addr = 30, k = 4096, a_space = acc, b_space = meta
+      bias = 1, relu = 1, b_kmajor = 1, a_addr = 1, b_addr = 2, out_addr = 3,
+      scale_addr = 4, n = 16383, out_stride = 4095, out_format = i32,
+      wbits = int4, accumulate = 1
+  // CHECK-NEXT: flight.mv k_blocks = 256, sparsity = dense, bias = 0, b_kmajor = 0, a_addr = 0, b_addr = 65535, out_addr = 0, scale_addr = 0, n = 64, out_stride = 0, out_format = f32, wbits = int8, accumulate = 0, relu = 0
+  flight.mv k_blocks = 256, b_addr = 65535, n = 64, out_format = f32
+  // CHECK-NEXT: flight.misc wait [store, matrix] release [sys] kind = gelu_tanh, masked = 1, pos_param = S, a_space = acc, b_space = meta, a_addr = 10, b_addr = 20, out_addr = 30, k = 4096, rows = 65535, pos_off = 65535, a_step = 1, b_step = 0, out_step = 2
   flight.misc wait [store, matrix] release [sys] kind = gelu_tanh, masked = 1,
-      pos_param = S, pos_off = 2047, a_addr = 10, b_addr = 20, out_addr = 30,
-      k = 4096, a_space = acc, b_space = meta
+      pos_param = S, pos_off = 65535, a_addr = 10, b_addr = 20, out_addr = 30,
+      k = 4096, a_space = acc, b_space = meta, rows = 65535, a_step = 1,
+      out_step = 2
+  // CHECK-NEXT: flight.misc kind = quantize_dynamic, masked = 0, pos_param = zero, a_space = act, b_space = act, a_addr = 0, b_addr = 0, out_addr = 0, k = 0, rows = 0, pos_off = 0, a_step = 0, b_step = 0, out_step = 0
+  flight.misc kind = quantize_dynamic
   // CHECK-NEXT: flight.sys imm = -2048, reg = P, kind = add_param
   flight.sys kind = add_param, reg = P, imm = -2048
   // CHECK-NEXT: flight.sys wait [load, store, matrix, misc] imm = 2047, reg = zero, kind = loop {note = "extra"}
