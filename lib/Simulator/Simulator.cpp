@@ -174,7 +174,12 @@ const char *sysKindName(SysKind k) {
 }
 
 uint64_t ceilDiv(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
-uint64_t roundUpRow(uint64_t bytes) { return (bytes + 63) / 64 * 64; }
+static_assert(numerics::kRowBytes == kOnChipRowBytes,
+              "Numerics.h and the ISA disagree on the on-chip row size");
+
+uint64_t roundUpRow(uint64_t bytes) {
+  return (bytes + kOnChipRowBytes - 1) / kOnChipRowBytes * kOnChipRowBytes;
+}
 
 /// SFU passes over a row per MISC kind (docs/simulator.md).
 unsigned sfuPasses(MiscKind k) {

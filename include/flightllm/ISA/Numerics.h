@@ -28,7 +28,9 @@ namespace flightllm {
 namespace numerics {
 
 /// Bytes per on-chip row; parameter lists in MISC operand b start on rows.
-constexpr uint32_t kRowBytes = 64;
+// Equal to isa::kOnChipRowBytes (static_assert in lib/Simulator and the
+// lowering); not taken from ISA.h so that this header stays self-contained.
+constexpr uint32_t kRowBytes = 128;
 
 /// `bytes` rounded up to whole rows, in bytes.
 constexpr uint32_t roundUpRow(uint32_t bytes) {

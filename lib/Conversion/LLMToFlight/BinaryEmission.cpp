@@ -63,6 +63,7 @@ llvm::Error flightllm::lowering::writeBinary(const LoweredModel &model,
     writer.addWeightImage(static_cast<uint32_t>(c), model.hbm[c]);
   std::vector<uint8_t> map = encodeDeviceMap(model.deviceMap);
   writer.addRawSection(7, 0, map);
+  writer.addRawSection(8, 0, model.embeddingTable);
   return writer.writeFile(path);
 }
 

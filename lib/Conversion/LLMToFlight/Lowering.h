@@ -95,7 +95,7 @@ private:
   std::vector<uint32_t> kvChannel;
   uint64_t scratchOffset = 0, runTimeEnd = 0;
   uint32_t scratchChannel = 0;
-  HBMLoc tokenTable, positionTable, ropeTable, constants;
+  HBMLoc positionTable, ropeTable, constants;
   uint64_t ropeRowBytes = 0;
 
   friend class StreamLowering;

@@ -218,38 +218,69 @@ LogicalResult ModelLowering::packLinear(Operation *op, uintptr_t key,
   for (int64_t t = 0; t < p.tiles; ++t) {
     int64_t c0 = t * p.tileN, n = p.tileChannels(t);
     std::vector<float> tileScales(n, 1.0f);
-    locs[{key, 0, int(t)}] = packer.place(n * p.rowBytes, [&](uint8_t *dst) {
+    std::vector<int64_t> logical(n);
+    for (int64_t i = 0; i < n; ++i)
+      logical[i] = p.out.logicalIndex(c0 + i);
+    HBMLoc wl = packer.place(n * p.rowBytes, [&](uint8_t *dst) {
       std::memset(dst, 0, n * p.rowBytes);
-      for (int64_t i = 0; i < n; ++i) {
-        int64_t c = p.out.logicalIndex(c0 + i);
-        if (c < 0)
-          continue;
-        int8_t *row = reinterpret_cast<int8_t *>(dst + i * p.rowBytes);
-        float scale;
-        if (quantized) {
-          scale = scaleList[c];
+      // Walk the weights in their storage order: [N][K] channel by channel,
+      // [K][N] input row by input row (contiguous over the tile's channels).
+      auto put = [&](int64_t i, int64_t k, int8_t q) {
+        reinterpret_cast<int8_t *>(dst + i * p.rowBytes)[p.in.physicalIndex(k)] = q;
+      };
+      if (quantized) {
+        for (int64_t i = 0; i < n; ++i)
+          if (logical[i] >= 0)
+            tileScales[i] = scaleList[logical[i]];
+        if (transposed) {
+          for (int64_t i = 0; i < n; ++i)
+            if (logical[i] >= 0)
+              for (int64_t k = 0; k < p.kLogical; ++k)
+                put(i, k, wi[at(logical[i], k)]);
         } else {
-          float maxAbs = 0;
           for (int64_t k = 0; k < p.kLogical; ++k)
-            maxAbs = std::max(maxAbs, std::abs(wf[at(c, k)]));
-          scale = llm::weightChannelScale(maxAbs);
+            for (int64_t i = 0; i < n; ++i)
+              if (logical[i] >= 0)
+                put(i, k, wi[at(logical[i], k)]);
         }
-        tileScales[i] = scale;
-        for (int64_t k = 0; k < p.kLogical; ++k) {
-          int64_t kp = p.in.physicalIndex(k);
-          row[kp] = quantized ? wi[at(c, k)] : llm::quantizeWeight(wf[at(c, k)], scale);
-        }
+        return;
+      }
+      std::vector<float> maxAbs(n, 0.0f);
+      if (transposed) {
+        for (int64_t i = 0; i < n; ++i)
+          if (logical[i] >= 0)
+            for (int64_t k = 0; k < p.kLogical; ++k)
+              maxAbs[i] = std::max(maxAbs[i], std::abs(wf[at(logical[i], k)]));
+      } else {
+        for (int64_t k = 0; k < p.kLogical; ++k)
+          for (int64_t i = 0; i < n; ++i)
+            if (logical[i] >= 0)
+              maxAbs[i] = std::max(maxAbs[i], std::abs(wf[at(logical[i], k)]));
+      }
+      for (int64_t i = 0; i < n; ++i)
+        tileScales[i] = llm::weightChannelScale(maxAbs[i]);
+      if (transposed) {
+        for (int64_t i = 0; i < n; ++i)
+          if (logical[i] >= 0)
+            for (int64_t k = 0; k < p.kLogical; ++k)
+              put(i, k, llm::quantizeWeight(wf[at(logical[i], k)], tileScales[i]));
+      } else {
+        for (int64_t k = 0; k < p.kLogical; ++k)
+          for (int64_t i = 0; i < n; ++i)
+            if (logical[i] >= 0)
+              put(i, k, llm::quantizeWeight(wf[at(logical[i], k)], tileScales[i]));
       }
     });
+    locs[{key, 0, int(t)}] = wl;
+    // The scales and biases go with their tile, in the same channel.
     locs[{key, 1, int(t)}] = packer.place(p.metaBytes(n), [&](uint8_t *dst) {
       std::memset(dst, 0, p.metaBytes(n));
       for (int64_t i = 0; i < n; ++i) {
         putF32(dst + 4 * i, tileScales[i]);
-        int64_t c = p.out.logicalIndex(c0 + i);
-        if (p.bias && c >= 0)
-          putF32(dst + roundUp(4 * n, kRowBytes) + 4 * i, bias[c]);
+        if (p.bias && logical[i] >= 0)
+          putF32(dst + roundUp(4 * n, kRowBytes) + 4 * i, bias[logical[i]]);
       }
-    });
+    }, static_cast<int>(wl.channel));
   }
   if (packing) {
     if (!wf.empty())
@@ -265,19 +296,21 @@ LogicalResult ModelLowering::packLinear(Operation *op, uintptr_t key,
 
 LogicalResult ModelLowering::packGlobals(ImagePacker &packer) {
   uint32_t rowBytesD = Layout::dense(hidden).rowsPerToken() * kRowBytes;
-  // Token embedding table: fp16 rows, channel 0 (the runtime copies rows).
-  {
+  // Token embedding table: fp16 rows in the binary itself, not in HBM (a
+  // 7B model's table alone nearly fills a pseudo-channel); the runtime
+  // copies the rows of the new tokens to the input rows.
+  if (packing) {
     std::vector<float> store;
     llvm::ArrayRef<float> table;
     auto w = weightOf(tokenEmbedding->getOperand(0));
-    if (packing && !viewF32(w.getValue(), table, store))
+    if (!viewF32(w.getValue(), table, store))
       return tokenEmbedding->emitError("cannot read the embedding table");
-    tokenTable = packer.place(uint64_t(vocab) * rowBytesD, [&](uint8_t *dst) {
-      std::memset(dst, 0, uint64_t(vocab) * rowBytesD);
-      for (int64_t r = 0; r < vocab; ++r)
-        for (int64_t d = 0; d < hidden; ++d)
-          putF16(dst + r * rowBytesD + 2 * d, table[r * hidden + d]);
-    }, 0);
+    result.embeddingTable.assign(uint64_t(vocab) * rowBytesD, 0);
+    uint8_t *dst = result.embeddingTable.data();
+    for (int64_t r = 0; r < vocab; ++r)
+      for (int64_t d = 0; d < hidden; ++d)
+        putF16(dst + r * rowBytesD + 2 * d, table[r * hidden + d]);
+    releasePages(table.data(), table.size() * 4);
   }
   if (positionEmbedding) {
     std::vector<float> store;
@@ -436,8 +469,6 @@ void ModelLowering::placeRunTimeAreas() {
   uint64_t io = kvOrigin + kvStride * s.numLayers;
   uint32_t rowBytesD = Layout::dense(hidden).rowsPerToken() * kRowBytes;
   auto &dm = result.deviceMap;
-  dm.embedChannel = tokenTable.channel;
-  dm.embedOffset = tokenTable.offset;
   dm.embedRowBytes = rowBytesD;
   dm.vocab = vocab;
   dm.hiddenSize = hidden;

@@ -132,7 +132,7 @@ void StreamLowering::release(Value v) {
   if (it == vals.end() || it->second.pinned)
     return;
   act.free(it->second.region);
-  if (it->second.qvec)
+  if (it->second.qvec && it->second.qvec->row != it->second.region.row)
     act.free(*it->second.qvec);
   vals.erase(it);
 }
@@ -243,8 +243,19 @@ lowering::Region StreamLowering::quantized(Value v, uint32_t tokens) {
     return *val.qvec;
   uint32_t k = val.layout.physical();
   uint32_t qr = qvecRows(k);
-  Region q = alloc(act, qr * tokens, v.getDefiningOp() ? v.getDefiningOp()
-                                                         : m.s.func.getOperation());
+  // A value only matrix ops read is quantized in place: row r of the qvec
+  // never reaches past row r of the fp16 rows, and MISC reads a row before
+  // writing it.
+  bool onlyMatrixUsers = llvm::all_of(v.getUsers(), [&](Operation *u) {
+    return llvm::isa<llm::LinearOp, llm::LogitsOp>(u) && u->getOperand(0) == v;
+  });
+  Region q;
+  if (onlyMatrixUsers && !val.pinned && qr <= val.layout.rowsPerToken() &&
+      qr * tokens <= val.region.rows)
+    q = val.region;
+  else
+    q = alloc(act, qr * tokens, v.getDefiningOp() ? v.getDefiningOp()
+                                                  : m.s.func.getOperation());
   Access a;
   a.reads.push_back(val.region);
   a.writes.push_back(q);
@@ -582,7 +593,7 @@ LogicalResult StreamLowering::lowerOp(Operation *op,
       inPlace = v;
   if (inPlace) {
     Val reuse = vals[inPlace];
-    if (reuse.qvec)
+    if (reuse.qvec && reuse.qvec->row != reuse.region.row)
       act.free(*reuse.qvec);
     out = reuse.region;
     vals.erase(inPlace);

@@ -76,6 +76,8 @@ struct LoweredModel {
   /// B1 = layer weights, B2 = layer KV cache (32-byte units).
   uint32_t baseOrigin[3] = {}, baseStride[3] = {};
   std::vector<StreamInfo> streams;
+  /// fp16 rows of embedRowBytes, one per token (the EmbeddingTable section).
+  std::vector<uint8_t> embeddingTable;
   /// One image per HBM channel.
   std::vector<std::vector<uint8_t>> hbm;
   uint64_t quantizedWeightBytes = 0;

@@ -37,10 +37,10 @@ constexpr bool isOnChip(MemorySpace space) {
   return space != MemorySpace::Hbm && space != MemorySpace::Ddr;
 }
 
-/// The byte alignment of buffer offsets in `space`: 64 on chip (one 512-bit
-/// buffer row), 32 off chip (one 256-bit HBM pseudo-channel beat).
+/// The byte alignment of buffer offsets in `space`: one buffer row on chip
+/// (isa::kOnChipRowBytes), 32 off chip (one 256-bit HBM pseudo-channel beat).
 constexpr int64_t getOffsetAlignment(MemorySpace space) {
-  return isOnChip(space) ? 64 : 32;
+  return isOnChip(space) ? 128 : 32;
 }
 
 /// The bit of `queue` in the 5-bit wait and release masks of an instruction.
