@@ -2,6 +2,7 @@
 
 #include "flightllm/InitAll.h"
 
+#include "flightllm/Conversion/LLMToFlight/Passes.h"
 #include "flightllm/Conversion/ONNXToLLM/Passes.h"
 
 #include "flightllm/Dialect/Flight/FlightDialect.h"
@@ -27,4 +28,5 @@ void flightllm::registerAllPasses() {
   onnxir::registerONNXTransformsPasses();
   registerONNXToLLMPipeline();
   llm::registerLLMTransformsPasses();
+  registerLLMToFlightPasses();
 }

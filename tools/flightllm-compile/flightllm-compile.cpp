@@ -172,19 +172,12 @@ lowerModule(ModuleOp module, const flightllm::target::TargetDescription &target)
   options.decodeBucket = decodeBucket;
   if (noCalibration())
     options.uncalibratedKVRange = 8.0f;
-  for (const std::string &b : bucketFilter) {
-    llvm::StringRef stage, len;
-    std::tie(stage, len) = llvm::StringRef(b).split(':');
-    unsigned n = 0;
-    if ((stage != "prefill" && stage != "decode") || len.getAsInteger(10, n)) {
-      llvm::errs() << "flightllm-compile: error: --buckets: '" << b
-                   << "' is not STAGE:MAXLEN (prefill:128, decode:16)\n";
-      return failure();
-    }
-    options.onlyBuckets.push_back(
-        {stage == "prefill" ? flightllm::binary::Stage::Prefill
-                            : flightllm::binary::Stage::Decode,
-         n});
+  if (llvm::Error e = flightllm::lowering::parseBucketList(
+          std::vector<std::string>(bucketFilter.begin(), bucketFilter.end()),
+          options)) {
+    llvm::errs() << "flightllm-compile: error: --buckets: "
+                 << llvm::toString(std::move(e)) << "\n";
+    return failure();
   }
   return flightllm::lowering::lowerToFlight(module, target, options);
 }
@@ -193,21 +186,10 @@ lowerModule(ModuleOp module, const flightllm::target::TargetDescription &target)
 static LogicalResult printFlight(const flightllm::lowering::LoweredModel &model,
                                  MLIRContext &context, llvm::raw_ostream &os) {
   OpBuilder b(&context);
-  Location loc = b.getUnknownLoc();
-  OwningOpRef<ModuleOp> out = ModuleOp::create(loc);
+  OwningOpRef<ModuleOp> out = ModuleOp::create(b.getUnknownLoc());
   b.setInsertionPointToEnd(out->getBody());
-  for (const auto &s : model.streams) {
-    auto stream = flightllm::flight::decodeStream(s.words, b, loc, s.name);
-    if (failed(stream))
-      return failure();
-    (*stream)->setAttr("stage", b.getStringAttr(
-                                    s.stage == flightllm::binary::Stage::Prefill
-                                        ? "prefill"
-                                        : "decode"));
-    (*stream)->setAttr("min_length", b.getI64IntegerAttr(s.minLength));
-    (*stream)->setAttr("max_length", b.getI64IntegerAttr(s.maxLength));
-    b.setInsertionPointToEnd(out->getBody());
-  }
+  if (failed(flightllm::lowering::buildFlightStreams(model, b, b.getUnknownLoc())))
+    return failure();
   out->print(os);
   os << "\n";
   return success();

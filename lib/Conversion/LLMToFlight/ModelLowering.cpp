@@ -152,7 +152,8 @@ LogicalResult ModelLowering::checkOps() {
                            << "' has no accelerator lowering";
   }
   for (BlockArgument arg : s.func.getArguments())
-    if (auto t = dyn_cast<ShapedType>(arg.getType()); t && t.hasStaticShape() &&
+    if (auto t = dyn_cast<ShapedType>(arg.getType());
+        t && t.hasRank() && t.getRank() > 0 && !t.isDynamicDim(0) &&
         t.getDimSize(0) != 1)
       return s.func.emitError("the accelerator runs batch 1");
   return success();

@@ -17,6 +17,7 @@
 #include "flightllm/Binary/Format.h"
 #include "flightllm/Target/TargetDescription.h"
 
+#include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Support/LogicalResult.h"
 
@@ -99,6 +100,17 @@ void printReport(const LoweredModel &model, const target::TargetDescription &tar
                  llvm::raw_ostream &os);
 void printReportJSON(const LoweredModel &model,
                      const target::TargetDescription &target, llvm::raw_ostream &os);
+
+/// Adds the buckets named like "prefill:128" or "decode:16" to
+/// options.onlyBuckets.
+llvm::Error parseBucketList(llvm::ArrayRef<std::string> buckets,
+                            LoweringOptions &options);
+
+/// One flight.stream per lowered stream at the builder's insertion point,
+/// with attributes stage, min_length and max_length.
+mlir::LogicalResult buildFlightStreams(const LoweredModel &model,
+                                       mlir::OpBuilder &builder,
+                                       mlir::Location loc);
 
 /// Writes the .flb (docs/binary-format.md) atomically.
 llvm::Error writeBinary(const LoweredModel &model,
