@@ -36,6 +36,9 @@ uint64_t useEverything(const uint8_t *data, size_t size) {
   SectionEntry weights;
   if (view.weightImage(0, weights) && weights.size > 0)
     sum += view.sectionData(weights)[0];
+  DeviceMap map;
+  if (view.deviceMap(map))
+    sum += map.logitsOffsetUnits + map.embedChannel;
   sum += validate(data, size, err, uint64_t{42}) == Status::Ok ? 1u : 0u;
   const char *kind = sectionKindName(5);
   const char *names[] = {kind, modelFamilyName(3), precisionName(4),

@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <tuple>
+#include <utility>
 
 using namespace flightllm::binary;
 
@@ -187,6 +188,22 @@ llvm::Expected<BinaryWriter::Layout> BinaryWriter::layout() const {
       quant[i].encode(bytes.data() + kTableHeaderSize + i * kQuantRecordSize);
     }
     addEncoded(SectionKind::QuantParams, std::move(bytes));
+  }
+
+  if (deviceMap) {
+    const std::pair<const char *, uint32_t> channels[] = {
+        {"embedding", deviceMap->embedChannel},
+        {"input", deviceMap->inputChannel},
+        {"logits", deviceMap->logitsChannel},
+        {"stream DDR", deviceMap->streamDDRChannel}};
+    for (auto [what, channel] : channels)
+      if (channel >= kMaxDeviceChannels)
+        return error(llvm::Twine("device map: ") + what + " channel " +
+                     llvm::Twine(channel) + " is not below " +
+                     llvm::Twine(kMaxDeviceChannels));
+    std::vector<uint8_t> bytes(kDeviceMapSize);
+    deviceMap->encode(bytes.data());
+    addEncoded(SectionKind::DeviceMap, std::move(bytes));
   }
 
   std::stable_sort(all.begin(), all.end(),

@@ -6,6 +6,7 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
+#include <iterator>
 #include <string>
 
 using namespace flightllm::binary;
@@ -154,6 +155,81 @@ TEST(BinaryFormat, RecordsUseTheDocumentedOffsets) {
   EXPECT_EQ(readU32(q, 8), 64u);
   EXPECT_EQ(readU64(q, 24), 0x100000000ull);
   EXPECT_EQ(QuantRecord::decode(q).offset, 0x100000000ull);
+}
+
+TEST(BinaryFormat, DeviceMapUsesTheDocumentedOffsets) {
+  uint8_t d[kDeviceMapSize];
+  for (uint8_t &byte : d)
+    byte = 0xEE; // encode writes every byte
+  const DeviceMap map = sampleDeviceMap();
+  map.encode(d);
+  const uint32_t expected[] = {3, 0x100, 128, 50, 32, 4, 0x200, 16,
+                               63, 0x300, 50, 0};
+  for (size_t i = 0; i < std::size(expected); ++i)
+    EXPECT_EQ(readU32(d, 4 * i), expected[i]) << "field " << i;
+  for (size_t at = device_map_offset::Reserved; at < kDeviceMapSize; ++at)
+    EXPECT_EQ(d[at], 0) << "reserved byte " << at;
+  EXPECT_EQ(device_map_offset::StreamDDRChannel, 44u);
+  EXPECT_EQ(device_map_offset::Reserved, 48u);
+
+  DeviceMap back = DeviceMap::decode(d);
+  EXPECT_EQ(back.embedChannel, 3u);
+  EXPECT_EQ(back.embedOffsetUnits, 0x100u);
+  EXPECT_EQ(back.embedRowBytes, 128u);
+  EXPECT_EQ(back.vocab, 50u);
+  EXPECT_EQ(back.hiddenSize, 32u);
+  EXPECT_EQ(back.inputChannel, 4u);
+  EXPECT_EQ(back.inputOffsetUnits, 0x200u);
+  EXPECT_EQ(back.inputRows, 16u);
+  EXPECT_EQ(back.logitsChannel, 63u);
+  EXPECT_EQ(back.logitsOffsetUnits, 0x300u);
+  EXPECT_EQ(back.logitsCount, 50u);
+  EXPECT_EQ(back.streamDDRChannel, 0u);
+  EXPECT_EQ(static_cast<uint32_t>(SectionKind::DeviceMap), 7u);
+  EXPECT_STREQ(sectionKindName(7), "devicemap");
+  EXPECT_EQ(kVersionMajor, 1u);
+  EXPECT_EQ(kVersionMinor, 1u);
+}
+
+TEST(BinaryWriter, DeviceMapRoundTrips) {
+  BinaryWriter w(kFingerprint);
+  fillSmallBinary(w);
+  w.setDeviceMap(sampleDeviceMap());
+  auto f = w.writeToBuffer();
+  ASSERT_TRUE(static_cast<bool>(f));
+  BinaryView view;
+  Error err;
+  ASSERT_EQ(view.open(f->data(), f->size(), err), Status::Ok) << err.message;
+  EXPECT_EQ(view.header().versionMinor, kVersionMinor);
+  // The last section: kind 7 sorts after the weight images.
+  ASSERT_EQ(view.sectionCount(), 9u);
+  SectionEntry s = view.section(8);
+  EXPECT_EQ(s.kind, 7u);
+  EXPECT_EQ(s.index, 0u);
+  EXPECT_EQ(s.size, kDeviceMapSize);
+  DeviceMap map;
+  ASSERT_TRUE(view.deviceMap(map));
+  uint8_t expected[kDeviceMapSize];
+  sampleDeviceMap().encode(expected);
+  EXPECT_EQ(0, std::memcmp(view.sectionData(s), expected, kDeviceMapSize));
+  EXPECT_EQ(map.logitsChannel, 63u);
+  EXPECT_EQ(map.inputOffsetUnits, 0x200u);
+  EXPECT_EQ(map.embedRowBytes, 128u);
+
+  // The same bytes as a raw section: the writer's record is the documented
+  // one.
+  BinaryWriter raw(kFingerprint);
+  fillSmallBinary(raw);
+  std::vector<uint8_t> bytes(expected, expected + kDeviceMapSize);
+  raw.addRawSection(7, 0, bytes);
+  auto g = raw.writeToBuffer();
+  ASSERT_TRUE(static_cast<bool>(g));
+  EXPECT_EQ(*g, *f);
+
+  // Without one, deviceMap() says so.
+  std::vector<uint8_t> small = smallBinary();
+  ASSERT_EQ(view.open(small.data(), small.size(), err), Status::Ok);
+  EXPECT_FALSE(view.deviceMap(map));
 }
 
 TEST(BinaryWriter, LaysOutSortedAlignedSections) {
@@ -375,6 +451,38 @@ TEST(BinaryWriter, RejectsInconsistentInput) {
     w.setMetadata(meta);
     EXPECT_EQ(message(w), "model name is not an offset returned by addString");
   }
+}
+
+TEST(BinaryWriter, RejectsDeviceMapChannelsOutOfRange) {
+  auto message = [](const DeviceMap &map) {
+    BinaryWriter w;
+    w.setDeviceMap(map);
+    auto f = w.writeToBuffer();
+    return f ? std::string("(no error)") : llvm::toString(f.takeError());
+  };
+  DeviceMap map = sampleDeviceMap();
+  EXPECT_EQ(message(map), "(no error)");
+  map.embedChannel = 64;
+  EXPECT_EQ(message(map), "device map: embedding channel 64 is not below 64");
+  map = sampleDeviceMap();
+  map.inputChannel = 1000;
+  EXPECT_EQ(message(map), "device map: input channel 1000 is not below 64");
+  map = sampleDeviceMap();
+  map.logitsChannel = 64;
+  EXPECT_EQ(message(map), "device map: logits channel 64 is not below 64");
+  map = sampleDeviceMap();
+  map.streamDDRChannel = 0xFFFFFFFFu;
+  EXPECT_EQ(message(map),
+            "device map: stream DDR channel 4294967295 is not below 64");
+  // A raw section of the same kind and index is a repeated section.
+  BinaryWriter w;
+  w.setDeviceMap(sampleDeviceMap());
+  std::vector<uint8_t> bytes(kDeviceMapSize);
+  w.addRawSection(7, 0, bytes);
+  auto f = w.writeToBuffer();
+  ASSERT_FALSE(static_cast<bool>(f));
+  EXPECT_EQ(llvm::toString(f.takeError()),
+            "section devicemap:0 was added twice");
 }
 
 TEST(BinaryWriter, WritesAfterExistingStreamContents) {

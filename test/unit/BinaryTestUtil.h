@@ -61,6 +61,24 @@ inline void fillSmallBinary(BinaryWriter &w) {
   w.takeWeightImage(3, {9, 8, 7});
 }
 
+/// A device map whose fields all differ (channels below 64).
+inline DeviceMap sampleDeviceMap() {
+  DeviceMap d;
+  d.embedChannel = 3;
+  d.embedOffsetUnits = 0x100;
+  d.embedRowBytes = 128;
+  d.vocab = 50;
+  d.hiddenSize = 32;
+  d.inputChannel = 4;
+  d.inputOffsetUnits = 0x200;
+  d.inputRows = 16;
+  d.logitsChannel = 63;
+  d.logitsOffsetUnits = 0x300;
+  d.logitsCount = 50;
+  d.streamDDRChannel = 0;
+  return d;
+}
+
 inline std::vector<uint8_t> smallBinary() {
   BinaryWriter w(kFingerprint);
   fillSmallBinary(w);

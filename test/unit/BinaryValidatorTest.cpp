@@ -324,6 +324,67 @@ TEST(BinaryValidator, SectionContentRules) {
   expectError(bad, Status::BadStream, entry(f, stream0).offset);
 }
 
+TEST(BinaryValidator, DeviceMapRules) {
+  // A device map section of `bytes` at index `index` next to the small
+  // binary's sections.
+  auto withMap = [](std::vector<uint8_t> bytes, uint32_t index = 0) {
+    BinaryWriter w(kFingerprint);
+    fillSmallBinary(w);
+    w.addRawSection(static_cast<uint32_t>(SectionKind::DeviceMap), index,
+                    bytes);
+    auto f = w.writeToBuffer();
+    EXPECT_TRUE(static_cast<bool>(f));
+    return f ? *f : std::vector<uint8_t>();
+  };
+  std::vector<uint8_t> good(kDeviceMapSize);
+  sampleDeviceMap().encode(good.data());
+  std::vector<uint8_t> f = withMap(good);
+  Error err;
+  ASSERT_EQ(validateGuarded(f, err), Status::Ok) << err.message;
+  const SectionEntry map = entry(f, entryOf(f, SectionKind::DeviceMap));
+
+  // Exactly 64 bytes: shorter and longer are rejected at the section.
+  for (size_t size : {size_t(0), size_t(48), size_t(60), size_t(68),
+                      size_t(128)}) {
+    std::vector<uint8_t> bytes = good;
+    bytes.resize(size);
+    std::vector<uint8_t> bad = withMap(bytes);
+    expectError(bad, Status::BadDeviceMap,
+                entry(bad, entryOf(bad, SectionKind::DeviceMap)).offset);
+    EXPECT_STREQ(statusName(Status::BadDeviceMap), "bad-device-map");
+  }
+
+  // Every channel field must be below 64.
+  namespace dmo = device_map_offset;
+  for (size_t field : {dmo::EmbedChannel, dmo::InputChannel,
+                       dmo::LogitsChannel, dmo::StreamDDRChannel}) {
+    for (uint32_t channel : {64u, 0xFFFFFFFFu}) {
+      std::vector<uint8_t> bad = f;
+      writeU32(bad.data(), map.offset + field, channel);
+      reseal(bad);
+      expectError(bad, Status::BadDeviceMap, map.offset + field);
+    }
+    std::vector<uint8_t> ok = f;
+    writeU32(ok.data(), map.offset + field, 63);
+    reseal(ok);
+    EXPECT_EQ(validateGuarded(ok, err), Status::Ok) << err.message;
+  }
+  // Offsets, sizes and the reserved bytes are not checked.
+  std::vector<uint8_t> odd = f;
+  writeU32(odd.data(), map.offset + dmo::LogitsOffsetUnits, 0xFFFFFFFFu);
+  odd[map.offset + dmo::Reserved] = 1;
+  reseal(odd);
+  EXPECT_EQ(validateGuarded(odd, err), Status::Ok) << err.message;
+
+  // Other indices are reserved for later versions and skipped.
+  std::vector<uint8_t> other = withMap({1, 2, 3}, 1);
+  EXPECT_EQ(validateGuarded(other, err), Status::Ok) << err.message;
+  BinaryView view;
+  ASSERT_EQ(view.open(other.data(), other.size(), err), Status::Ok);
+  DeviceMap read;
+  EXPECT_FALSE(view.deviceMap(read));
+}
+
 /// Forward compatibility: a hand-built file of a later minor version with a
 /// longer header, longer section entries and a longer bucket record.
 TEST(BinaryValidator, AcceptsLongerRecordsOfALaterMinorVersion) {

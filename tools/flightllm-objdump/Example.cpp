@@ -142,6 +142,23 @@ llvm::Error flightllm::objdump::writeExampleBinary(llvm::StringRef path) {
   bucket(Stage::Decode, 17, 32, 2);
   bucket(Stage::Decode, 33, 48, 2);
 
+  // The fp16 embedding table (256 rows of 128 bytes) at byte 0x1000 of
+  // channel 0, 64 input rows at byte 0 of channel 1 and the fp32 logits at
+  // byte 0x2000 of channel 1 (offsets in 32-byte units).
+  DeviceMap map;
+  map.embedChannel = 0;
+  map.embedOffsetUnits = 0x1000 / 32;
+  map.embedRowBytes = 128;
+  map.vocab = meta.vocabSize;
+  map.hiddenSize = meta.hiddenSize;
+  map.inputChannel = 1;
+  map.inputOffsetUnits = 0;
+  map.inputRows = 64;
+  map.logitsChannel = 1;
+  map.logitsOffsetUnits = 0x2000 / 32;
+  map.logitsCount = meta.vocabSize;
+  writer.setDeviceMap(map);
+
   // Channel images whose sizes are not multiples of 4 (ROM padding).
   writer.takeWeightImage(0, fillerBytes(100, 1));
   writer.takeWeightImage(1, fillerBytes(37, 2));

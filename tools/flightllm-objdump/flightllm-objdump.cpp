@@ -1,7 +1,8 @@
 //===- flightllm-objdump.cpp - Inspect and export .flb binaries -----------===//
 //
 //   flightllm-objdump model.flb                      header, sections, model,
-//                                                    buckets, quant params
+//                                                    buckets, device map,
+//                                                    quant params
 //   flightllm-objdump model.flb --verify             every checksum, every
 //                                                    instruction decoded; exit
 //                                                    1 on a bad file
@@ -76,8 +77,8 @@ cl::opt<std::string>
 cl::opt<std::string> romSection(
     "section",
     cl::desc("With --rom: export one section, KIND[:INDEX] (metadata, "
-             "buckets, strings, quant, stream, weights or a kind number), "
-             "instead of the whole file"),
+             "buckets, strings, quant, stream, weights, devicemap or a kind "
+             "number), instead of the whole file"),
     cl::value_desc("kind[:index]"), cl::cat(category));
 
 cl::opt<std::string>
@@ -253,6 +254,31 @@ void printSummary(const BinaryView &view, llvm::StringRef path,
                         b.streamId, b.repeatCount, base[0], base[1], base[2]);
   }
 
+  DeviceMap dm;
+  if (view.deviceMap(dm)) {
+    // Offsets are stored in 32-byte units; printed as byte offsets.
+    auto at = [](uint32_t channel, uint32_t units) {
+      return llvm::formatv("channel {0}, byte {1:x}", channel,
+                           uint64_t(units) * 32)
+          .str();
+    };
+    os << "\ndevice map:\n";
+    auto field = [&](llvm::StringRef label, const llvm::Twine &value) {
+      os << "  " << llvm::left_justify(label, 22) << value << "\n";
+    };
+    field("token embedding", at(dm.embedChannel, dm.embedOffsetUnits) + ", " +
+                                 llvm::Twine(dm.vocab) + " rows of " +
+                                 llvm::Twine(dm.embedRowBytes) + " bytes");
+    field("hidden size", llvm::Twine(dm.hiddenSize));
+    field("input rows", at(dm.inputChannel, dm.inputOffsetUnits) + ", " +
+                            llvm::Twine(dm.inputRows) + " rows");
+    field("logits", at(dm.logitsChannel, dm.logitsOffsetUnits) + ", " +
+                        llvm::Twine(dm.logitsCount) + " fp32");
+    field("stream ddr channel", llvm::Twine(dm.streamDDRChannel));
+  } else {
+    os << "\ndevice map: no devicemap section\n";
+  }
+
   const uint32_t quant = view.quantCount();
   if (quant > 0) {
     os << "\nquantized tensors: " << quant << "\n";
@@ -410,7 +436,7 @@ int main(int argc, char **argv) {
     if (!sectionSpec)
       return fail("--section: '" + romSection +
                   "' is not KIND[:INDEX] (metadata, buckets, strings, quant, "
-                  "stream, weights or a number)");
+                  "stream, weights, devicemap or a number)");
   }
 
   auto bufferOr = llvm::MemoryBuffer::getFileOrSTDIN(

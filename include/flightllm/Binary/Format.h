@@ -164,7 +164,8 @@ inline constexpr uint8_t kMagic[8] = {0x89, 'F',  'L',  'B',
 /// Readers reject any other major version; a newer minor version only adds
 /// (fields at the end of records, section kinds, optional flags).
 inline constexpr uint16_t kVersionMajor = 1;
-inline constexpr uint16_t kVersionMinor = 0;
+/// 1.1 adds the DeviceMap section (kind 7).
+inline constexpr uint16_t kVersionMinor = 1;
 
 inline constexpr uint32_t kHeaderSize = 64;
 inline constexpr uint32_t kSectionEntrySize = 32;
@@ -173,7 +174,7 @@ inline constexpr uint32_t kDefaultAlignment = 64;
 
 /// Header flags: bits 0-15 are optional (unknown ones are ignored), bits 16-31
 /// are required (a reader rejects a file with a required bit it does not
-/// know). Version 1.0 defines none.
+/// know). Versions 1.0 and 1.1 define none.
 inline constexpr uint32_t kRequiredFlagsMask = 0xFFFF0000u;
 inline constexpr uint32_t kKnownRequiredFlags = 0;
 
@@ -279,10 +280,12 @@ enum class SectionKind : uint32_t {
   QuantParams = 4,   // index 0; count/entry-size header + QuantRecord records
   InstructionStream = 5, // index = stream id; 32-bit little-endian words
   WeightImage = 6,       // index = HBM channel; the channel's bytes
+  DeviceMap = 7,         // index 0; DeviceMap record (since 1.1)
+  EmbeddingTable = 8, // index 0; fp16 token embedding rows (DeviceMap row size)
 };
 
 /// The short name of a section kind ("metadata", "buckets", "strings",
-/// "quant", "stream", "weights"), or nullptr for an unknown kind.
+/// "quant", "stream", "weights", "devicemap"), or nullptr for an unknown kind.
 inline const char *sectionKindName(uint32_t kind) {
   switch (static_cast<SectionKind>(kind)) {
   case SectionKind::ModelMetadata:
@@ -297,6 +300,10 @@ inline const char *sectionKindName(uint32_t kind) {
     return "stream";
   case SectionKind::WeightImage:
     return "weights";
+  case SectionKind::DeviceMap:
+    return "devicemap";
+  case SectionKind::EmbeddingTable:
+    return "embeddings";
   }
   return nullptr;
 }
@@ -644,6 +651,87 @@ struct QuantRecord {
     writeU32(p, o::HBMChannel, hbmChannel);
     writeU32(p, o::Count, count);
     writeU64(p, o::Offset, offset);
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Device map section (64 bytes, since 1.1)
+//===----------------------------------------------------------------------===//
+
+inline constexpr uint32_t kDeviceMapSize = 64;
+/// Channel fields of the device map must be below this (the ISA's 6-bit
+/// channel field).
+inline constexpr uint32_t kMaxDeviceChannels = 64;
+
+namespace device_map_offset {
+inline constexpr size_t EmbedChannel = 0;       // u32 HBM channel
+inline constexpr size_t EmbedOffsetUnits = 4;   // u32, 32-byte units
+inline constexpr size_t EmbedRowBytes = 8;      // u32
+inline constexpr size_t Vocab = 12;             // u32 rows of the table
+inline constexpr size_t HiddenSize = 16;        // u32
+inline constexpr size_t InputChannel = 20;      // u32 HBM channel
+inline constexpr size_t InputOffsetUnits = 24;  // u32, 32-byte units
+inline constexpr size_t InputRows = 28;         // u32
+inline constexpr size_t LogitsChannel = 32;     // u32 HBM channel
+inline constexpr size_t LogitsOffsetUnits = 36; // u32, 32-byte units
+inline constexpr size_t LogitsCount = 40;       // u32 fp32 values
+inline constexpr size_t StreamDDRChannel = 44;  // u32 DDR channel, 0
+inline constexpr size_t Reserved = 48;          // u8[16], 0
+} // namespace device_map_offset
+
+/// Where a compiled model keeps what the runtime touches in device memory
+/// (docs/execution-model.md, section 3): the fp16 token embedding table,
+/// the input rows it copies this run's embeddings to, the fp32 logits the
+/// stream writes, and the DDR channel of the instruction streams. Offsets
+/// are in 32-byte units (OffChipUnitBytes of the ISA).
+struct DeviceMap {
+  uint32_t embedChannel = 0;
+  uint32_t embedOffsetUnits = 0;
+  uint32_t embedRowBytes = 0; // bytes per embedding row
+  uint32_t vocab = 0;         // rows of the embedding table
+  uint32_t hiddenSize = 0;
+  uint32_t inputChannel = 0;
+  uint32_t inputOffsetUnits = 0;
+  uint32_t inputRows = 0; // rows of embedRowBytes
+  uint32_t logitsChannel = 0;
+  uint32_t logitsOffsetUnits = 0;
+  uint32_t logitsCount = 0;      // fp32 values
+  uint32_t streamDDRChannel = 0; // always 0 in this version
+
+  static DeviceMap decode(const uint8_t *p) {
+    namespace o = device_map_offset;
+    DeviceMap d;
+    d.embedChannel = readU32(p, o::EmbedChannel);
+    d.embedOffsetUnits = readU32(p, o::EmbedOffsetUnits);
+    d.embedRowBytes = readU32(p, o::EmbedRowBytes);
+    d.vocab = readU32(p, o::Vocab);
+    d.hiddenSize = readU32(p, o::HiddenSize);
+    d.inputChannel = readU32(p, o::InputChannel);
+    d.inputOffsetUnits = readU32(p, o::InputOffsetUnits);
+    d.inputRows = readU32(p, o::InputRows);
+    d.logitsChannel = readU32(p, o::LogitsChannel);
+    d.logitsOffsetUnits = readU32(p, o::LogitsOffsetUnits);
+    d.logitsCount = readU32(p, o::LogitsCount);
+    d.streamDDRChannel = readU32(p, o::StreamDDRChannel);
+    return d;
+  }
+  /// Writes all kDeviceMapSize bytes (reserved ones as zero).
+  void encode(uint8_t *p) const {
+    namespace o = device_map_offset;
+    for (size_t i = 0; i < kDeviceMapSize; ++i)
+      p[i] = 0;
+    writeU32(p, o::EmbedChannel, embedChannel);
+    writeU32(p, o::EmbedOffsetUnits, embedOffsetUnits);
+    writeU32(p, o::EmbedRowBytes, embedRowBytes);
+    writeU32(p, o::Vocab, vocab);
+    writeU32(p, o::HiddenSize, hiddenSize);
+    writeU32(p, o::InputChannel, inputChannel);
+    writeU32(p, o::InputOffsetUnits, inputOffsetUnits);
+    writeU32(p, o::InputRows, inputRows);
+    writeU32(p, o::LogitsChannel, logitsChannel);
+    writeU32(p, o::LogitsOffsetUnits, logitsOffsetUnits);
+    writeU32(p, o::LogitsCount, logitsCount);
+    writeU32(p, o::StreamDDRChannel, streamDDRChannel);
   }
 };
 

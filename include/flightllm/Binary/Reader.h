@@ -38,6 +38,7 @@ enum class Status : uint32_t {
   BadStringTable,
   BadQuantParams,
   BadStream,
+  BadDeviceMap, // since 1.1
 };
 
 /// A short stable name of a status ("ok", "truncated", ...).
@@ -85,6 +86,8 @@ inline const char *statusName(Status status) {
     return "bad-quant-params";
   case Status::BadStream:
     return "bad-stream";
+  case Status::BadDeviceMap:
+    return "bad-device-map";
   }
   return "unknown";
 }
@@ -144,6 +147,10 @@ public:
 
   /// The model metadata; false if the file has none.
   bool metadata(ModelMetadata &out) const;
+
+  /// The device map (validated: kDeviceMapSize bytes, channels below
+  /// kMaxDeviceChannels); false if the file has none.
+  bool deviceMap(DeviceMap &out) const;
 
   /// Buckets, sorted by (stage, minLength); 0 when there is no bucket table.
   uint32_t bucketCount() const;
@@ -386,6 +393,8 @@ inline Status BinaryView::open(const uint8_t *data, size_t size, Error &err,
                       "model name is outside the string table",
                       s.offset + metadata_offset::Name);
       break;
+    case SectionKind::EmbeddingTable: // sized against the device map by users
+      break;
     case SectionKind::StringTable:
       if (singleton && s.size > 0 && (p[0] != 0 || p[s.size - 1] != 0))
         status = fail(err, Status::BadStringTable,
@@ -460,6 +469,26 @@ inline Status BinaryView::open(const uint8_t *data, size_t size, Error &err,
     }
     case SectionKind::WeightImage:
       break;
+    case SectionKind::DeviceMap: {
+      if (!singleton)
+        break;
+      if (s.size != kDeviceMapSize) {
+        status = fail(err, Status::BadDeviceMap,
+                      "device map is not exactly 64 bytes", s.offset);
+        break;
+      }
+      namespace dmo = device_map_offset;
+      const size_t channels[] = {dmo::EmbedChannel, dmo::InputChannel,
+                                 dmo::LogitsChannel, dmo::StreamDDRChannel};
+      for (size_t field : channels)
+        if (readU32(p, field) >= kMaxDeviceChannels) {
+          status = fail(err, Status::BadDeviceMap,
+                        "device map channel is not below 64",
+                        s.offset + field);
+          break;
+        }
+      break;
+    }
     }
   }
   if (status == Status::Ok && options.checkFileChecksum &&
@@ -500,6 +529,14 @@ inline bool BinaryView::metadata(ModelMetadata &out) const {
   if (!findSection(SectionKind::ModelMetadata, 0, s))
     return false;
   out = ModelMetadata::decode(sectionData(s));
+  return true;
+}
+
+inline bool BinaryView::deviceMap(DeviceMap &out) const {
+  SectionEntry s;
+  if (!findSection(SectionKind::DeviceMap, 0, s))
+    return false;
+  out = DeviceMap::decode(sectionData(s));
   return true;
 }
 

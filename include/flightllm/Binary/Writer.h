@@ -42,7 +42,7 @@ public:
   void setTargetFingerprint(uint64_t fingerprint) {
     targetFingerprint = fingerprint;
   }
-  /// Header flags (see Format.h); none are defined in version 1.0.
+  /// Header flags (see Format.h); none are defined in versions 1.0 and 1.1.
   void setFlags(uint32_t value) { flags = value; }
 
   /// Adds `s` to the string table (once) and returns its offset, for the
@@ -50,6 +50,9 @@ public:
   uint32_t addString(llvm::StringRef s);
 
   void setMetadata(const ModelMetadata &metadata) { this->metadata = metadata; }
+  /// The DeviceMap section (kind 7). Its channels must be below
+  /// kMaxDeviceChannels (checked at write time).
+  void setDeviceMap(const DeviceMap &map) { deviceMap = map; }
   /// Buckets may be added in any order; the table is sorted by (stage,
   /// minLength). Each must name a stream added with addStream/takeStream.
   void addBucket(const BucketEntry &bucket) { buckets.push_back(bucket); }
@@ -73,7 +76,7 @@ public:
   /// Writes the binary at the stream's current position (the header is
   /// patched in with pwrite at the end). Fails, before writing anything, on
   /// a repeated section, a bucket naming a missing stream, overlapping
-  /// buckets or an empty bucket range.
+  /// buckets, an empty bucket range or a device-map channel out of range.
   llvm::Error writeTo(llvm::raw_pwrite_stream &os) const;
   /// Writes to a temporary file next to `path` and renames it over `path`
   /// once complete, so a failure never leaves a partial file.
@@ -97,6 +100,7 @@ private:
   uint64_t targetFingerprint;
   uint32_t flags = 0;
   std::optional<ModelMetadata> metadata;
+  std::optional<DeviceMap> deviceMap;
   std::vector<BucketEntry> buckets;
   std::vector<QuantRecord> quant;
   std::string strings;
