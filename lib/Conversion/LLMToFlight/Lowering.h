@@ -32,6 +32,19 @@ struct LinearPlan {
   uint64_t metaBytes(int64_t n) const {
     return roundUp(4 * n, kRowBytes) * (bias ? 2 : 1);
   }
+  /// A tile's weights are striped over several HBM channels (consecutive
+  /// channel rows per stripe) so that loading one tile draws on many
+  /// channels' bandwidth at once; with the tiles in flight this covers all
+  /// channels (docs/lowering.md).
+  static constexpr int64_t kStripes = 8;
+  int64_t stripeRows(int64_t n) const {
+    return (n + kStripes - 1) / kStripes;
+  }
+  int64_t stripes(int64_t n) const {
+    return (n + stripeRows(n) - 1) / stripeRows(n);
+  }
+  /// The ParamKey tile index of stripe s of tile t.
+  static int stripeKey(int64_t t, int64_t s) { return int(t * 64 + s); }
 };
 
 /// Where a stream is: which tile of a prefill bucket, its context length.

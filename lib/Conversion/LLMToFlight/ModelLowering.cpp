@@ -222,7 +222,8 @@ LogicalResult ModelLowering::packLinear(Operation *op, uintptr_t key,
     std::vector<int64_t> logical(n);
     for (int64_t i = 0; i < n; ++i)
       logical[i] = p.out.logicalIndex(c0 + i);
-    HBMLoc wl = packer.place(n * p.rowBytes, [&](uint8_t *dst) {
+    std::vector<uint8_t> tileBytes;
+    auto fillTile = [&](uint8_t *dst) {
       std::memset(dst, 0, n * p.rowBytes);
       // Walk the weights in their storage order: [N][K] channel by channel,
       // [K][N] input row by input row (contiguous over the tile's channels).
@@ -271,8 +272,22 @@ LogicalResult ModelLowering::packLinear(Operation *op, uintptr_t key,
             if (logical[i] >= 0)
               put(i, k, llm::quantizeWeight(wf[at(logical[i], k)], tileScales[i]));
       }
-    });
-    locs[{key, 0, int(t)}] = wl;
+    };
+    if (packing) {
+      tileBytes.resize(n * p.rowBytes);
+      fillTile(tileBytes.data());
+    }
+    HBMLoc wl;
+    int64_t rows = p.stripeRows(n);
+    for (int64_t st = 0; st < p.stripes(n); ++st) {
+      int64_t r0 = st * rows, r1 = std::min(n, r0 + rows);
+      HBMLoc sl = packer.place((r1 - r0) * p.rowBytes, [&](uint8_t *dst) {
+        std::memcpy(dst, tileBytes.data() + r0 * p.rowBytes, (r1 - r0) * p.rowBytes);
+      });
+      locs[{key, 0, LinearPlan::stripeKey(t, st)}] = sl;
+      if (st == 0)
+        wl = sl;
+    }
     // The scales and biases go with their tile, in the same channel.
     locs[{key, 1, int(t)}] = packer.place(p.metaBytes(n), [&](uint8_t *dst) {
       std::memset(dst, 0, p.metaBytes(n));

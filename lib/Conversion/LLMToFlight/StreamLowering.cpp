@@ -65,6 +65,9 @@ private:
           isa::ParamReg param, uint32_t scale, uint64_t lengthUnits,
           OffChip off, uint64_t &stat);
   void ldParam(Region dst, const HBMLoc &loc, uint64_t &stat);
+  /// Loads weight tile t of a linear (all its stripes) into `w`.
+  void loadTile(Region w, const std::map<ParamKey, HBMLoc> &locs, uintptr_t key,
+                const LinearPlan &p, int64_t t);
   void st(Region src, uint32_t channel, uint64_t addrUnits, isa::BaseReg base,
           isa::ParamReg param, uint32_t scale, uint64_t lengthUnits,
           OffChip off, uint64_t &stat);
@@ -174,6 +177,16 @@ void StreamLowering::ldParam(Region dst, const HBMLoc &loc, uint64_t &stat) {
      0, loc.units(), OffChip::None, stat);
 }
 
+void StreamLowering::loadTile(Region w, const std::map<ParamKey, HBMLoc> &locs,
+                              uintptr_t key, const LinearPlan &p, int64_t t) {
+  int64_t n = p.tileChannels(t), rows = p.stripeRows(n);
+  for (int64_t s = 0; s < p.stripes(n); ++s) {
+    const HBMLoc &sl = locs.at({key, 0, LinearPlan::stripeKey(t, s)});
+    uint32_t at = w.row + static_cast<uint32_t>(s * rows * p.rowBytes / kRowBytes);
+    ldParam(Region{w.buffer, at, rowsFor(sl.bytes)}, sl, info.weightLoadBytes);
+  }
+}
+
 void StreamLowering::st(Region src, uint32_t channel, uint64_t addrUnits,
                         isa::BaseReg base, isa::ParamReg param, uint32_t scale,
                         uint64_t lengthUnits, OffChip off, uint64_t &stat) {
@@ -274,13 +287,12 @@ LogicalResult StreamLowering::linear(Operation *op,
   uint32_t elem = p.f32Out ? 4 : 2;
   for (int64_t t = 0; t < p.tiles; ++t) {
     int64_t n = p.tileChannels(t);
-    const HBMLoc &wl = locs.at({key, 0, int(t)});
     const HBMLoc &ml = locs.at({key, 1, int(t)});
-    Region w = alloc(weight, rowsFor(wl.bytes), op);
+    Region w = alloc(weight, rowsFor(n * p.rowBytes), op);
     Region s = alloc(meta, rowsFor(ml.bytes), op);
     if (failedAlready)
       return failure();
-    ldParam(w, wl, info.weightLoadBytes);
+    loadTile(w, locs, key, p, t);
     ldParam(s, ml, info.weightLoadBytes);
     Access a;
     a.reads = {xq, w, s};
@@ -457,15 +469,15 @@ LogicalResult StreamLowering::lowerOp(Operation *op,
         for (int64_t t = 0; t < p.tiles; ++t) {
           int64_t n = p.tileChannels(t);
           Region gt = alloc(act, chunkRows * R, op), ut = alloc(act, chunkRows * R, op);
-          Region wg = alloc(weight, rowsFor(locs.at({key0(gateLin), 0, int(t)}).bytes), op);
+          Region wg = alloc(weight, rowsFor(n * p.rowBytes), op);
           Region sg = alloc(meta, rowsFor(locs.at({key0(gateLin), 1, int(t)}).bytes), op);
-          Region wu = alloc(weight, rowsFor(locs.at({key0(upLin), 0, int(t)}).bytes), op);
+          Region wu = alloc(weight, rowsFor(n * p.rowBytes), op);
           Region su = alloc(meta, rowsFor(locs.at({key0(upLin), 1, int(t)}).bytes), op);
           if (failedAlready)
             return failure();
-          ldParam(wg, locs.at({key0(gateLin), 0, int(t)}), info.weightLoadBytes);
+          loadTile(wg, locs, key0(gateLin), p, t);
           ldParam(sg, locs.at({key0(gateLin), 1, int(t)}), info.weightLoadBytes);
-          ldParam(wu, locs.at({key0(upLin), 0, int(t)}), info.weightLoadBytes);
+          loadTile(wu, locs, key0(upLin), m.planLinear(upLin), t);
           ldParam(su, locs.at({key0(upLin), 1, int(t)}), info.weightLoadBytes);
           Access ga, ua, sa;
           ga.reads = {xq, wg, sg};
