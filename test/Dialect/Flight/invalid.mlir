@@ -120,7 +120,7 @@ func.func @alloc_negative_offset() {
 // -----
 
 func.func @alloc_misaligned_on_chip() {
-  // expected-error @+1 {{'flight.alloc' op offset 32 is not a multiple of 64 bytes, the alignment of memory space 'weight'}}
+  // expected-error @+1 {{'flight.alloc' op offset 32 is not a multiple of 128 bytes, the alignment of memory space 'weight'}}
   %0 = flight.alloc weight offset 32 : !flight.buffer<64xi8, weight>
   return
 }

@@ -91,8 +91,8 @@ func.func @alloc() -> (!flight.buffer<4096x4096xi4, hbm>,
   %ddr = flight.alloc ddr offset 32 : !flight.buffer<1024xi8, ddr>
   // CHECK: %[[ACT:.*]] = flight.alloc act offset 0 : !flight.buffer<128x4096xi8, act>
   %act = flight.alloc act offset 0 : !flight.buffer<128x4096xi8, act>
-  // CHECK: %[[WEIGHT:.*]] = flight.alloc weight offset 64 : !flight.buffer<64x128xi8, weight>
-  %weight = flight.alloc weight offset 64 : !flight.buffer<64x128xi8, weight>
+  // CHECK: %[[WEIGHT:.*]] = flight.alloc weight offset 128 : !flight.buffer<64x128xi8, weight>
+  %weight = flight.alloc weight offset 128 : !flight.buffer<64x128xi8, weight>
   // CHECK: %[[META:.*]] = flight.alloc meta offset 8192 : !flight.buffer<4096xf16, meta>
   %meta = flight.alloc meta offset 8192 : !flight.buffer<4096xf16, meta>
   // CHECK: %[[ACC:.*]] = flight.alloc acc offset 128 {note = "extra"} : !flight.buffer<128x128xi32, acc>
