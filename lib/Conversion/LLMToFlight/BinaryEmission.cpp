@@ -12,30 +12,6 @@
 using namespace flightllm;
 using namespace flightllm::lowering;
 
-namespace {
-
-/// The DeviceMap section record (docs/binary-format.md): u32 fields,
-/// offsets in 32-byte units.
-std::vector<uint8_t> encodeDeviceMap(const LoweredModel::DeviceMapInfo &dm) {
-  std::vector<uint8_t> bytes(64, 0);
-  uint32_t fields[] = {dm.embedChannel,
-                       uint32_t(dm.embedOffset / 32),
-                       dm.embedRowBytes,
-                       dm.vocab,
-                       dm.hiddenSize,
-                       dm.inputChannel,
-                       uint32_t(dm.inputOffset / 32),
-                       dm.inputRows,
-                       dm.logitsChannel,
-                       uint32_t(dm.logitsOffset / 32),
-                       dm.logitsCount,
-                       /*stream_ddr_channel=*/0};
-  for (size_t i = 0; i < std::size(fields); ++i)
-    binary::writeU32(bytes.data(), 4 * i, fields[i]);
-  return bytes;
-}
-
-} // namespace
 
 llvm::Error flightllm::lowering::writeBinary(const LoweredModel &model,
                                              const target::TargetDescription &target,
@@ -61,9 +37,20 @@ llvm::Error flightllm::lowering::writeBinary(const LoweredModel &model,
   }
   for (size_t c = 0; c < model.hbm.size(); ++c)
     writer.addWeightImage(static_cast<uint32_t>(c), model.hbm[c]);
-  std::vector<uint8_t> map = encodeDeviceMap(model.deviceMap);
-  writer.addRawSection(7, 0, map);
-  writer.addRawSection(8, 0, model.embeddingTable);
+  const auto &dm = model.deviceMap;
+  binary::DeviceMap map;
+  map.embedRowBytes = dm.embedRowBytes;
+  map.vocab = dm.vocab;
+  map.hiddenSize = dm.hiddenSize;
+  map.inputChannel = dm.inputChannel;
+  map.inputOffsetUnits = static_cast<uint32_t>(dm.inputOffset / 32);
+  map.inputRows = dm.inputRows;
+  map.logitsChannel = dm.logitsChannel;
+  map.logitsOffsetUnits = static_cast<uint32_t>(dm.logitsOffset / 32);
+  map.logitsCount = dm.logitsCount;
+  writer.setDeviceMap(map);
+  writer.addRawSection(static_cast<uint32_t>(binary::SectionKind::EmbeddingTable),
+                       0, model.embeddingTable);
   return writer.writeFile(path);
 }
 

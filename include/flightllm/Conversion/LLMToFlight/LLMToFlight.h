@@ -67,8 +67,7 @@ struct LoweredModel {
   /// What the runtime touches (docs/execution-model.md section 3); byte
   /// offsets are multiples of 32.
   struct DeviceMapInfo {
-    uint32_t embedChannel = 0, embedRowBytes = 0, vocab = 0, hiddenSize = 0;
-    uint64_t embedOffset = 0;
+    uint32_t embedRowBytes = 0, vocab = 0, hiddenSize = 0;
     uint32_t inputChannel = 0, inputRows = 0;
     uint64_t inputOffset = 0;
     uint32_t logitsChannel = 0, logitsCount = 0;
