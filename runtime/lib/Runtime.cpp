@@ -59,6 +59,8 @@ struct flight_runtime {
   BinaryView view;
   ModelMetadata meta;
   DeviceLayout map;
+  /// The EmbeddingTable section: vocab rows of map.rowBytes, read in place.
+  const uint8_t *embeddings;
   uint32_t past; // P
   uint32_t streamCount;
   StreamSlot streams[FLIGHT_RUNTIME_MAX_STREAMS];
@@ -169,25 +171,23 @@ int badBinary(flight_runtime *rt, const char *what) {
   return FLIGHT_ERR_BAD_BINARY;
 }
 
-/// Reads the DeviceMap section (kind 7, index 0: a 64-byte record of u32
-/// fields; offsets in 32-byte units).
+/// The device map (validated by the Reader) with offsets in bytes.
 bool readDeviceMap(const BinaryView &view, DeviceLayout &out) {
-  SectionEntry s;
-  if (!view.findSection(7u, 0, s) || s.size < 64)
+  DeviceMap d;
+  if (!view.deviceMap(d))
     return false;
-  const uint8_t *p = view.sectionData(s);
-  out.embedChannel = readU32(p, 0);
-  out.embedOffset = readU32(p, 4) * kUnitBytes;
-  out.rowBytes = readU32(p, 8);
-  out.vocab = readU32(p, 12);
-  out.hiddenSize = readU32(p, 16);
-  out.inputChannel = readU32(p, 20);
-  out.inputOffset = readU32(p, 24) * kUnitBytes;
-  out.inputRows = readU32(p, 28);
-  out.logitsChannel = readU32(p, 32);
-  out.logitsOffset = readU32(p, 36) * kUnitBytes;
-  out.logitsCount = readU32(p, 40);
-  out.streamChannel = readU32(p, 44);
+  out.embedChannel = d.embedChannel;
+  out.embedOffset = d.embedOffsetUnits * kUnitBytes;
+  out.rowBytes = d.embedRowBytes;
+  out.vocab = d.vocab;
+  out.hiddenSize = d.hiddenSize;
+  out.inputChannel = d.inputChannel;
+  out.inputOffset = d.inputOffsetUnits * kUnitBytes;
+  out.inputRows = d.inputRows;
+  out.logitsChannel = d.logitsChannel;
+  out.logitsOffset = d.logitsOffsetUnits * kUnitBytes;
+  out.logitsCount = d.logitsCount;
+  out.streamChannel = d.streamDDRChannel;
   return true;
 }
 
@@ -206,9 +206,18 @@ int checkModel(flight_runtime *rt) {
       view.bucketCount() == 0)
     return badBinary(rt, "no bucket table (or an empty one)");
   if (!readDeviceMap(view, rt->map))
-    return badBinary(rt, "no device map section (or one shorter than 64 "
-                         "bytes)");
+    return badBinary(rt, "no device map section");
   const DeviceLayout &map = rt->map;
+  // With an EmbeddingTable section the rows are copied from the binary;
+  // without one, from the table in HBM (embed_channel/embed_offset).
+  SectionEntry table;
+  rt->embeddings = nullptr;
+  if (view.findSection(SectionKind::EmbeddingTable, 0, table)) {
+    if (table.size != static_cast<uint64_t>(map.vocab) * map.rowBytes)
+      return badBinary(rt, "embedding table size differs from vocabulary x "
+                           "device map row size");
+    rt->embeddings = view.sectionData(table);
+  }
   Message m(rt);
   if (map.vocab != meta.vocabSize || map.logitsCount != meta.vocabSize) {
     m << "bad binary: device map vocabulary " << map.vocab << " / logits "
@@ -226,7 +235,7 @@ int checkModel(flight_runtime *rt) {
       << " (streams run from DDR channel 0)";
     return FLIGHT_ERR_BAD_BINARY;
   }
-  if (map.rowBytes > rt->rowBufferBytes) {
+  if (rt->embeddings == nullptr && map.rowBytes > rt->rowBufferBytes) {
     m << "embedding row of " << map.rowBytes
       << " bytes does not fit the arena's row buffer of "
       << static_cast<uint64_t>(rt->rowBufferBytes) << " bytes";
@@ -360,19 +369,26 @@ int checkTokens(flight_runtime *rt, const int32_t *tokens, uint32_t count) {
   return FLIGHT_OK;
 }
 
-/// Copies the embedding row of each token to input rows 0, 1, ...
+/// Copies the embedding row of each token to input rows 0, 1, ...: from
+/// the binary's EmbeddingTable section (validated at open) when it has one,
+/// else from the table in HBM through the arena's row buffer.
 int writeInputs(flight_runtime *rt, const int32_t *tokens, uint32_t count) {
   const DeviceLayout &map = rt->map;
   for (uint32_t i = 0; i < count; ++i) {
-    const uint64_t from = map.embedOffset +
-                          static_cast<uint64_t>(tokens[i]) * map.rowBytes;
+    const uint64_t token = static_cast<uint64_t>(tokens[i]);
     const uint64_t to =
         map.inputOffset + static_cast<uint64_t>(i) * map.rowBytes;
-    int status = memRead(rt, FLIGHT_MEM_HBM, map.embedChannel, from,
-                         rt->rowBuffer, map.rowBytes);
+    const uint8_t *row = rt->rowBuffer;
+    int status = FLIGHT_OK;
+    if (rt->embeddings != nullptr)
+      row = rt->embeddings + token * map.rowBytes;
+    else
+      status = memRead(rt, FLIGHT_MEM_HBM, map.embedChannel,
+                       map.embedOffset + token * map.rowBytes, rt->rowBuffer,
+                       map.rowBytes);
     if (status == FLIGHT_OK)
-      status = memWrite(rt, FLIGHT_MEM_HBM, map.inputChannel, to,
-                        rt->rowBuffer, map.rowBytes);
+      status = memWrite(rt, FLIGHT_MEM_HBM, map.inputChannel, to, row,
+                        map.rowBytes);
     if (status != FLIGHT_OK)
       return status;
   }

@@ -32,7 +32,8 @@ namespace {
 
 constexpr uint64_t kFingerprint = 0x5EED0F1A11C0FFEEull;
 constexpr uint32_t kUnit = 32;
-constexpr uint32_t kDeviceMapKind = 7;
+constexpr uint32_t kDeviceMapKind =
+    static_cast<uint32_t>(SectionKind::DeviceMap);
 
 /// The test model: 16 tokens of 8 fp16 values (64-byte rows), context 12.
 struct ModelSpec {
@@ -53,6 +54,12 @@ struct ModelSpec {
   uint32_t streamChannel = 0;
   bool withMetadata = true, withBuckets = true, withDeviceMap = true;
   bool decodeGap = false; // no decode bucket for contexts 9-12
+  /// Also put the table in an EmbeddingTable section (kind 8), whose rows
+  /// the runtime then copies instead of HBM's; `sectionMarker` offsets the
+  /// section's markers so that tests see which table was used.
+  bool embeddingSection = false;
+  uint32_t sectionMarker = 500;
+  int64_t embeddingSectionExtra = 0; // bytes added to (removed from) it
 };
 
 /// Row t of the embedding table: its marker 1000 + t, then bytes t.
@@ -63,18 +70,21 @@ std::vector<uint8_t> embeddingRow(const ModelSpec &spec, uint32_t t) {
   return row;
 }
 
-std::vector<uint8_t> deviceMapBytes(const ModelSpec &s) {
-  std::vector<uint8_t> bytes(64, 0);
-  const uint32_t fields[] = {
-      s.embedChannel,  static_cast<uint32_t>(s.embedOffset / kUnit),
-      s.rowBytes,      s.vocab,
-      s.hidden,        s.inputChannel,
-      static_cast<uint32_t>(s.inputOffset / kUnit), s.inputRows,
-      s.logitsChannel, static_cast<uint32_t>(s.logitsOffset / kUnit),
-      s.logitsCount,   s.streamChannel};
-  for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); ++i)
-    writeU32(bytes.data(), 4 * i, fields[i]);
-  return bytes;
+DeviceMap deviceMapOf(const ModelSpec &s) {
+  DeviceMap d;
+  d.embedChannel = s.embedChannel;
+  d.embedOffsetUnits = static_cast<uint32_t>(s.embedOffset / kUnit);
+  d.embedRowBytes = s.rowBytes;
+  d.vocab = s.vocab;
+  d.hiddenSize = s.hidden;
+  d.inputChannel = s.inputChannel;
+  d.inputOffsetUnits = static_cast<uint32_t>(s.inputOffset / kUnit);
+  d.inputRows = s.inputRows;
+  d.logitsChannel = s.logitsChannel;
+  d.logitsOffsetUnits = static_cast<uint32_t>(s.logitsOffset / kUnit);
+  d.logitsCount = s.logitsCount;
+  d.streamDDRChannel = s.streamChannel;
+  return d;
 }
 
 BucketEntry bucket(Stage stage, uint32_t lo, uint32_t hi, uint32_t stream,
@@ -137,9 +147,21 @@ std::vector<uint8_t> buildBinary(const ModelSpec &spec,
   for (size_t i = 0; i < image1.size(); ++i)
     image1[i] = static_cast<uint8_t>(3 * i + 1);
   w.takeWeightImage(1, std::move(image1));
-  std::vector<uint8_t> map = deviceMapBytes(spec);
   if (spec.withDeviceMap)
-    w.addRawSection(kDeviceMapKind, 0, map);
+    w.setDeviceMap(deviceMapOf(spec));
+  std::vector<uint8_t> table; // alive until writeToBuffer
+  if (spec.embeddingSection) {
+    for (uint32_t t = 0; t < spec.vocab; ++t) {
+      auto row = embeddingRow(spec, t);
+      const uint32_t marker = 1000 + spec.sectionMarker + t;
+      std::memcpy(row.data(), &marker, 4);
+      table.insert(table.end(), row.begin(), row.end());
+    }
+    table.resize(static_cast<size_t>(int64_t(table.size()) +
+                                     spec.embeddingSectionExtra));
+    w.addRawSection(static_cast<uint32_t>(SectionKind::EmbeddingTable), 0,
+                    table);
+  }
   auto bytes = w.writeToBuffer();
   EXPECT_TRUE(static_cast<bool>(bytes));
   if (!bytes) {
@@ -381,6 +403,46 @@ TEST(Runtime, RowLargerThanTheArenaRowBuffer) {
 //===----------------------------------------------------------------------===//
 // Requests
 //===----------------------------------------------------------------------===//
+
+TEST(Runtime, EmbeddingTableSectionIsCopiedFromTheBinary) {
+  ModelSpec spec;
+  spec.embeddingSection = true;
+  Harness h(spec);
+  ASSERT_EQ(h.open(), FLIGHT_OK) << h.error();
+  const uint64_t readsBefore = h.device.memReads;
+  const int32_t tokens[] = {2, 11};
+  ASSERT_EQ(flight_prefill(h.rt, tokens, 2, h.logits.data()), FLIGHT_OK)
+      << h.error();
+  EXPECT_EQ(h.device.memReads - readsBefore, 1u) << "only the logits";
+  const auto &in = h.device.memory(FLIGHT_MEM_HBM, h.spec.inputChannel);
+  EXPECT_EQ(readU32(in.data() + h.spec.inputOffset), 1000u + 500u + 2u);
+  EXPECT_EQ(h.logits[3], FakeDevice::expectedLogit(1000 + 500 + 11, 0, 1, 3));
+  ASSERT_EQ(flight_decode_step(h.rt, 4, h.logits.data()), FLIGHT_OK);
+  EXPECT_EQ(h.logits[0], FakeDevice::expectedLogit(1000 + 500 + 4, 2, 1, 0));
+
+  // Rows larger than the arena's row buffer need no buffer on this path.
+  ModelSpec wide = spec;
+  wide.rowBytes = FLIGHT_RUNTIME_MAX_ROW_BYTES + 64;
+  wide.vocab = wide.logitsCount = 2;
+  wide.inputOffset = 0;
+  wide.logitsOffset = 60 * 1024;
+  wide.embedOffset = 0;
+  Harness w(wide);
+  ASSERT_EQ(w.open(), FLIGHT_OK) << w.error();
+  const int32_t one[] = {1};
+  ASSERT_EQ(flight_prefill(w.rt, one, 1, w.logits.data()), FLIGHT_OK)
+      << w.error();
+  EXPECT_EQ(w.logits[1], FakeDevice::expectedLogit(1000 + 500 + 1, 0, 1, 1));
+
+  for (int64_t extra : {-1, 1, 64}) {
+    ModelSpec bad = spec;
+    bad.embeddingSectionExtra = extra;
+    Harness b(bad);
+    EXPECT_EQ(b.open(), FLIGHT_ERR_BAD_BINARY) << extra;
+    EXPECT_NE(b.error().find("embedding table size"), std::string::npos)
+        << b.error();
+  }
+}
 
 TEST(Runtime, PrefillFollowsTheProtocol) {
   Harness h;
@@ -676,7 +738,11 @@ TEST(RuntimeCorruption, ResealedFieldMutationsNeverCrash) {
   // Mutate the fields the runtime interprets (header, section table,
   // metadata, buckets, device map), fix every checksum so that the change
   // reaches the structural and semantic checks, and run whatever opens.
-  Harness h;
+  // Half the runs have an EmbeddingTable section (read in place).
+  for (bool withSection : {false, true}) {
+  ModelSpec spec;
+  spec.embeddingSection = withSection;
+  Harness h(spec);
   BinaryView view;
   Error err;
   ASSERT_EQ(view.open(h.flb.data(), h.flb.size(), err), Status::Ok);
@@ -738,6 +804,7 @@ TEST(RuntimeCorruption, ResealedFieldMutationsNeverCrash) {
   }
   EXPECT_GT(opened, 0) << "some mutations are harmless";
   EXPECT_LT(opened, tried);
+  }
 }
 
 } // namespace
