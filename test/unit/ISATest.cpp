@@ -257,11 +257,11 @@ TEST(ISA, DecodeRejectsEverySetReservedBit) {
     }
   }
   // LD: word 2 [31:22] and word 6 [31:20]; MM/MV: word 3 [31] each;
-  // MISC: word 0 [17:10], word 2 [31:30] and word 5 [31:16].
-  EXPECT_EQ(checked, 10u + 12u + 1u + 1u + 8u + 2u + 16u);
+  // MISC: word 0 [17:10] and word 5 [31:16].
+  EXPECT_EQ(checked, 10u + 12u + 1u + 1u + 8u + 16u);
   EXPECT_EQ(reservedBits(Opcode::MM, 3), 0x80000000u);
   EXPECT_EQ(reservedBits(Opcode::MISC, 0), 0x0003FC00u);
-  EXPECT_EQ(reservedBits(Opcode::MISC, 2), 0xC0000000u);
+  EXPECT_EQ(reservedBits(Opcode::MISC, 2), 0u);
   EXPECT_EQ(reservedBits(Opcode::MISC, 3), 0u);
   EXPECT_EQ(reservedBits(Opcode::MISC, 4), 0u);
   EXPECT_EQ(reservedBits(Opcode::MISC, 5), 0xFFFF0000u);

@@ -22,6 +22,8 @@
 #include "flightllm/Version.h"
 
 #include "mlir/IR/AsmState.h"
+
+#include <chrono>
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
@@ -29,6 +31,7 @@
 #include "mlir/Support/ToolUtilities.h"
 #include "llvm/ADT/SmallString.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
@@ -129,6 +132,10 @@ cl::list<std::string> romFormats(
              "output: bin, coe, mem, h (comma separated)"),
     cl::CommaSeparated, cl::cat(category));
 
+cl::opt<bool> printTiming(
+    "timing", cl::desc("Print the wall time of each compilation phase to stderr"),
+    cl::init(false), cl::cat(category));
+
 cl::opt<bool> quietReport("quiet", cl::desc("Do not print the compile report"),
                           cl::init(false), cl::cat(category));
 
@@ -149,6 +156,21 @@ cl::opt<bool> verifyDiagnostics(
              "(ONNX text syntax only)"),
     cl::init(false), cl::cat(category));
 
+} // namespace
+
+/// Wall-clock phases for --timing.
+namespace {
+struct PhaseTimer {
+  std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
+  void done(llvm::StringRef phase) {
+    auto now = std::chrono::steady_clock::now();
+    if (printTiming)
+      llvm::errs() << "timing: " << phase << " "
+                   << llvm::format("%.2f", std::chrono::duration<double>(now - last).count())
+                   << " s\n";
+    last = now;
+  }
+};
 } // namespace
 
 /// Quantizes and calibrates the raised program as the accelerator runs it:
@@ -211,6 +233,7 @@ static LogicalResult compile(MLIRContext &context,
     }
     target = *t;
   }
+  PhaseTimer timer;
   OwningOpRef<ModuleOp> module =
       input ? flightllm::importONNXBuffer(*input, baseDir, &context, {},
                                           inputFormat)
@@ -218,6 +241,7 @@ static LogicalResult compile(MLIRContext &context,
                                         inputFormat);
   if (!module)
     return failure();
+  timer.done("import");
   if (emit != EmitKind::ONNX && emit != EmitKind::Summary) {
     PassManager pm(&context);
     flightllm::buildONNXToLLMPipeline(pm);
@@ -226,6 +250,7 @@ static LogicalResult compile(MLIRContext &context,
       addAcceleratorQuantization(pm);
     if (failed(pm.run(*module)))
       return failure();
+    timer.done("raise and quantize");
   }
   switch (emit) {
   case EmitKind::LLM:
@@ -253,6 +278,7 @@ static LogicalResult compile(MLIRContext &context,
     auto model = lowerModule(*module, *target);
     if (failed(model))
       return failure();
+    timer.done("lower");
     // The source module (and its weights) is not needed any more.
     module = nullptr;
     if (llvm::Error e = flightllm::lowering::writeBinary(*model, *target, binaryPath)) {
@@ -260,6 +286,7 @@ static LogicalResult compile(MLIRContext &context,
                    << llvm::toString(std::move(e)) << "\n";
       return failure();
     }
+    timer.done("write");
     if (!romFormats.empty())
       if (llvm::Error e = flightllm::lowering::writeStreamRoms(*model, binaryPath, romFormats)) {
         llvm::errs() << "flightllm-compile: error: --rom: "
