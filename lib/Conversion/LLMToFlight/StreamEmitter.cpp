@@ -72,15 +72,13 @@ void StreamEmitter::emit(isa::Instruction inst, const Access &access) {
   isa::FieldId bad{};
   isa::Status s = isa::encode(inst, buf, isa::kMaxWords, &bad);
   if (s != isa::Status::Ok) {
-    // A value the ISA cannot hold is a lowering bug or a model beyond the
-    // ISA's limits; the driver checks shapes against the limits first.
-    llvm::SmallVector<uint32_t, 8> scratch;
-    llvm::Error e = isa::encodeInstruction(inst, scratch);
-    std::string msg;
-    llvm::raw_string_ostream os(msg);
-    os << "flightllm lowering: cannot encode an instruction: "
-       << llvm::toString(std::move(e));
-    llvm::report_fatal_error(llvm::StringRef(msg));
+    // A model beyond the ISA's field limits (or a lowering bug): remembered
+    // and reported at the op being lowered.
+    if (firstError.empty()) {
+      llvm::SmallVector<uint32_t, 8> scratch;
+      firstError = llvm::toString(isa::encodeInstruction(inst, scratch));
+    }
+    return;
   }
   uint32_t index = static_cast<uint32_t>(instStart.size());
   instStart.push_back(static_cast<uint32_t>(stream.size()));

@@ -57,6 +57,8 @@ public:
   const std::vector<uint32_t> &words() const { return stream; }
   std::vector<uint32_t> takeWords() { return std::move(stream); }
   const StreamStats &stats() const { return counts; }
+  /// The first instruction that could not be encoded (empty: none).
+  const std::string &error() const { return firstError; }
   size_t size() const { return stream.size(); }
 
 private:
@@ -83,6 +85,7 @@ private:
   };
   std::vector<OffChipUse> offChip;
   bool initialized = false;
+  std::string firstError;
   void reset();
 };
 

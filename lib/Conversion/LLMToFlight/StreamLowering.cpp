@@ -641,6 +641,8 @@ LogicalResult StreamLowering::segment(llvm::ArrayRef<Operation *> ops,
     uintptr_t key = layer ? j : reinterpret_cast<uintptr_t>(ops[j]);
     if (failed(lowerOp(ops[j], locs, key, j, ops)))
       return failure();
+    if (!e.error().empty())
+      return failWith(ops[j], "the model exceeds an ISA limit: " + e.error());
   }
   return success();
 }
