@@ -21,7 +21,9 @@
 #include "llvm/Support/ToolOutputFile.h"
 #include "mlir/Support/FileUtilities.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <limits>
 
@@ -66,6 +68,15 @@ llvm::Expected<target::TargetDescription> pickTarget(const std::string &name,
   return llvm::createStringError(
       "the binary's target fingerprint 0x" + hex(fingerprint) +
       " matches no preset:" + tried + "; give --target=FILE.json");
+}
+
+/// -log softmax(row)[target], in double.
+double negativeLogLikelihood(const std::vector<float> &row, int64_t target) {
+  float maxLogit = *std::max_element(row.begin(), row.end());
+  double sum = 0;
+  for (float v : row)
+    sum += std::exp(double(v) - maxLogit);
+  return std::log(sum) + maxLogit - row[target];
 }
 
 struct RunObserver {
@@ -144,6 +155,80 @@ int flightllm::runBinaryOnSimulator(const SimRunConfig &config,
   flight_model(rt, &info);
   int64_t vocab = info.vocab_size;
   bool byteLevel = vocab == 256;
+
+  if (config.perplexityText) {
+    if (!byteLevel)
+      return fail("--perplexity reads bytes as tokens and needs a byte-level "
+                  "model (vocabulary 256)");
+    llvm::StringRef text = *config.perplexityText;
+    // The reference engine's windows: min(max context, 256) bytes, each
+    // window predicting its bytes 1..n-1 from an empty cache.
+    size_t window = std::min<size_t>(info.max_context, 256);
+    std::vector<float> logits(vocab);
+    double nll = 0;
+    int64_t tokens = 0, windows = 0, steps = 0;
+    RunObserver observer;
+    flight_set_observer(rt, &RunObserver::observe, &observer);
+    using Clock = std::chrono::steady_clock;
+    Clock::time_point hostStart = Clock::now();
+    for (size_t start = 0; window >= 2 && start + 1 < text.size();
+         start += window) {
+      size_t count = std::min(window, text.size() - start);
+      if (count < 2)
+        break;
+      llvm::StringRef bytes = text.substr(start, count);
+      if ((status = flight_reset(rt)) != FLIGHT_OK)
+        return runtimeError("reset failed", status);
+      int32_t first = (unsigned char)bytes[0];
+      if ((status = flight_prefill(rt, &first, 1, logits.data())) != FLIGHT_OK)
+        return runtimeError("prefill failed", status);
+      for (size_t i = 1; i < count; ++i) {
+        if (i > 1) {
+          status = flight_decode_step(rt, (unsigned char)bytes[i - 1],
+                                      logits.data());
+          if (status != FLIGHT_OK)
+            return runtimeError("decode step failed", status);
+          ++steps;
+        }
+        nll += negativeLogLikelihood(logits, (unsigned char)bytes[i]);
+        ++tokens;
+      }
+      ++windows;
+    }
+    if (!tokens)
+      return fail("the perplexity text needs at least two bytes");
+    double ppl = std::exp(nll / double(tokens));
+    simulator.flushTrace();
+    double hostSeconds =
+        std::chrono::duration<double>(Clock::now() - hostStart).count();
+    double hz = target->clockMHz * 1e6;
+    if (config.json) {
+      llvm::json::Object o{
+          {"perplexity", ppl},
+          {"tokens", tokens},
+          {"windows", windows},
+          {"engine", "sim"},
+          {"target", target->name},
+          {"prefill_cycles", int64_t(observer.prefillCycles)},
+          {"decode_steps", steps},
+          {"decode_cycles", int64_t(observer.decodeCycles)},
+          {"simulated_ms",
+           (observer.prefillCycles + observer.decodeCycles) / hz * 1e3},
+          {"host_seconds", hostSeconds}};
+      os << llvm::json::Value(std::move(o)) << "\n";
+    } else {
+      os << llvm::format(
+          "perplexity %.4f over %lld predicted tokens (%lld windows)\n", ppl,
+          (long long)tokens, (long long)windows);
+      os << llvm::format("simulator: %lld prefills and %lld decode steps, "
+                         "%.3f simulated ms at %g MHz, %.2f host s\n",
+                         (long long)windows, (long long)steps,
+                         (observer.prefillCycles + observer.decodeCycles) /
+                             hz * 1e3,
+                         target->clockMHz, hostSeconds);
+    }
+    return 0;
+  }
 
   std::vector<int64_t> prompt;
   if (config.tokens) {

@@ -23,10 +23,17 @@ struct SimRunConfig {
   bool timingOnly = false;
   std::string tracePath;
   std::string dumpLogits;
+  /// --perplexity: the text (bytes as tokens) to score instead of generating.
+  std::optional<std::string> perplexityText;
 };
 
 /// Runs the binary through the embedded runtime on the simulator's HAL and
-/// prints the report; returns the exit status (errors are printed).
+/// prints the report; returns the exit status (errors are printed). With
+/// `perplexityText` it prints the perplexity instead, in the windows of the
+/// reference engine's --perplexity: each window (min(max context, 256)
+/// bytes) from an empty context, a prefill of its first byte, then one decode
+/// step per further byte but the last; the logits after each step score the
+/// next byte.
 int runBinaryOnSimulator(const SimRunConfig &config, llvm::raw_ostream &os);
 
 } // namespace flightllm

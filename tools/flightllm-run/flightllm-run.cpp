@@ -75,7 +75,8 @@ cl::opt<std::string> perplexityFile(
     "perplexity",
     cl::desc("Instead of generating, report the per-token perplexity of the "
              "model on FILE (bytes as tokens: byte-level models), in windows "
-             "of the model's context"),
+             "of the model's context (on a .flb: a one-byte prefill, then "
+             "decode steps)"),
     cl::value_desc("FILE"), cl::cat(category));
 
 cl::opt<double> caseTolerance(
@@ -412,9 +413,10 @@ int main(int argc, char **argv) {
       (targetOption.getNumOccurrences() || timingOnly.getNumOccurrences() ||
        traceFile.getNumOccurrences()))
     return fail("--target, --timing-only and --trace apply to --engine=sim");
-  if (isBinary && (!perplexityFile.empty() || !caseDir.empty()))
-    return fail("--perplexity and --case run on the reference engine (.onnx "
-                "or .mlir models)");
+  if (isBinary && !caseDir.empty())
+    return fail("--case runs on the reference engine (.onnx or .mlir models)");
+  if (!perplexityFile.empty() && timingOnly)
+    return fail("--perplexity needs the logits: it takes no --timing-only");
 
   if (!perplexityFile.empty()) {
     if (tokensOption.getNumOccurrences() || promptOption.getNumOccurrences() ||
@@ -426,6 +428,15 @@ int main(int argc, char **argv) {
     if (!text)
       return fail("cannot read '" + perplexityFile +
                   "': " + text.getError().message());
+    if (isBinary) {
+      flightllm::SimRunConfig config;
+      config.binaryPath = modelFilename;
+      config.target = targetOption;
+      config.json = jsonOutput;
+      config.tracePath = traceFile;
+      config.perplexityText = (*text)->getBuffer().str();
+      return flightllm::runBinaryOnSimulator(config, llvm::outs());
+    }
     ModelLoader loader;
     FailureOr<std::unique_ptr<Session>> session = loader.loadSession();
     if (failed(session))

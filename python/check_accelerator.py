@@ -1,0 +1,298 @@
+#!/usr/bin/python3
+"""Check the compiled accelerator binaries end to end on the simulator.
+
+Modes (positional; default: all three):
+
+  bit-exact    For every fixture (test/fixtures/*/decoder_model.onnx) and the
+               trained byte-level model (examples/tiny-llama-bytes): compile the
+               binary (`flightllm-compile -o M.flb`) and the quantized llm
+               program (`--emit=llm --quantize=w8a8`, same calibration), run the
+               binary on the simulator (`flightllm-run M.flb`) and the program on
+               the host quantized reference (`--engine=quantized`) with the same
+               prompt ids and --dump-logits, and require identical tokens and
+               bit-identical logits (np.array_equal). Fixtures: 5 prompt tokens,
+               12 generated; trained model: a 160-byte prompt (the prefill spans
+               two 128-token tiles) with 40 generated, and "Licensed under the "
+               with 64.
+  onnxruntime  On the trained model, for the 3 prompts of greedy.json: the
+               simulator's 64 greedy tokens agree with onnxruntime's for at least
+               the first 32 (or, with --tie-margin M, diverge earlier only where
+               onnxruntime's top-2 margin is below M and the simulator took its
+               runner-up), and every step's logits have cosine similarity
+               >= 0.99 with onnxruntime's fp32 logits on the same token path (one
+               decoder_model.onnx run over prompt + the simulator's tokens; the
+               rows at the positions that predicted each generated token).
+  perplexity   Held-out perplexity (heldout.txt) of the fp32 reference
+               (decoder_model.onnx), the host quantized reference and the
+               simulator (`flightllm-run M.flb --perplexity`); the simulator
+               must equal the quantized reference exactly and stay within 2% of
+               fp32.
+
+Prints a table per mode; exits non-zero on any failure; the last line reads
+"N passed, N failed".
+
+    /usr/bin/python3 python/check_accelerator.py --build build --work /tmp/acc [bit-exact] [onnxruntime] [perplexity]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+MODES = ("bit-exact", "onnxruntime", "perplexity")
+FIXTURE_PROMPT_LEN = 5
+FIXTURE_NEW_TOKENS = 12
+TRAINED_NEW_TOKENS = 40
+MIN_AGREE = 32
+MIN_COSINE = 0.99
+PPL_REL_TOL = 0.02
+
+
+class Checker:
+    def __init__(self):
+        self.passed = 0
+        self.failed = []
+
+    def check(self, label: str, ok: bool):
+        if ok:
+            self.passed += 1
+        else:
+            self.failed.append(label)
+        return ok
+
+
+def table(title: str, header, rows):
+    """Prints rows (lists of str) under header, columns padded."""
+    cols = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
+    print(f"\n== {title}")
+    for r in [header] + rows:
+        print("  ".join(str(v).ljust(w) for v, w in zip(r, cols)).rstrip())
+    sys.stdout.flush()
+
+
+class Tools:
+    def __init__(self, build: Path, work: Path, calibration: str):
+        self.bin = build / "bin"
+        self.work = work
+        self.calibration = calibration
+
+    def _run(self, args, label):
+        p = subprocess.run([str(a) for a in args], capture_output=True, text=True)
+        if p.returncode != 0:
+            raise RuntimeError(f"{label}: exit {p.returncode}: {p.stderr.strip()[-2000:]}")
+        return p.stdout
+
+    def compile(self, model: Path, name: str, calibrated: bool):
+        """(M.flb, Q.mlir) for the model, both with the same calibration."""
+        out = self.work / name
+        out.mkdir(parents=True, exist_ok=True)
+        cal = [f"--calibration={self.calibration}"] if calibrated else []
+        flb, mlir = out / "model.flb", out / "quantized.mlir"
+        self._run([self.bin / "flightllm-compile", model, "-o", flb, *cal], f"compile {name}")
+        self._run([self.bin / "flightllm-compile", model, "--emit=llm", "--quantize=w8a8",
+                   *cal, "-o", mlir], f"compile {name} --emit=llm")
+        return flb, mlir
+
+    def run(self, model: Path, tokens, new_tokens: int, logits: Path, engine=None):
+        """(json report, logits array) of flightllm-run."""
+        args = [self.bin / "flightllm-run", model, "--tokens", ",".join(map(str, tokens)),
+                "--max-new-tokens", str(new_tokens), "--json", "--dump-logits", logits]
+        if engine:
+            args.append(f"--engine={engine}")
+        report = json.loads(self._run(args, f"run {model}"))
+        return report, np.load(logits)
+
+    def perplexity(self, model: Path, text: Path, engine=None):
+        args = [self.bin / "flightllm-run", model, "--perplexity", text, "--json"]
+        if engine:
+            args.append(f"--engine={engine}")
+        return json.loads(self._run(args, f"perplexity {model}"))
+
+
+def fixture_prompt(vocab: int):
+    return [(7 * i + 3) % vocab for i in range(FIXTURE_PROMPT_LEN)]
+
+
+def bit_exact_case(tools: Tools, name, model, calibrated, cases):
+    """Rows for one model: cases are (label, prompt ids, new tokens)."""
+    rows = []
+    try:
+        flb, mlir = tools.compile(model, name, calibrated)
+    except RuntimeError as e:
+        return [[name, "-", "-", "-", "-", "-", "FAIL", str(e)[:200]]]
+    for label, prompt, n in cases:
+        try:
+            d = flb.parent
+            sim, ls = tools.run(flb, prompt, n, d / f"{label}.sim.npy")
+            qnt, lq = tools.run(mlir, prompt, n, d / f"{label}.quantized.npy", "quantized")
+            same_tokens = sim["generated_tokens"] == qnt["generated_tokens"]
+            same_logits = ls.shape == lq.shape and np.array_equal(ls, lq)
+            diff = float(np.max(np.abs(ls - lq))) if ls.shape == lq.shape else float("inf")
+            ok = same_tokens and same_logits and len(sim["generated_tokens"]) == n
+            rows.append([name, label, len(prompt), n, "yes" if same_tokens else "NO",
+                         "yes" if same_logits else "NO", f"{diff:.3g}",
+                         "PASS" if ok else "FAIL"])
+        except RuntimeError as e:
+            rows.append([name, label, len(prompt), n, "-", "-", "-", "FAIL " + str(e)[:200]])
+    return rows
+
+
+def check_bit_exact(tools: Tools, fixtures: Path, example: Path, jobs: int, c: Checker):
+    manifest = json.loads((fixtures / "MANIFEST.json").read_text())
+    work = []
+    for fx in manifest["fixtures"]:
+        prompt = fixture_prompt(fx["config"]["vocab_size"])
+        work.append((fx["dir"], fixtures / fx["dir"] / "decoder_model.onnx", False,
+                     [("p5", prompt, FIXTURE_NEW_TOKENS)]))
+    held = (example / "heldout.txt").read_bytes()
+    long_prompt = list(held[40:200])
+    work.append((example.name, example / "decoder_model.onnx", True,
+                 [("p160", long_prompt, TRAINED_NEW_TOKENS),
+                  ("licensed", list(b"Licensed under the "), 64)]))
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        results = list(pool.map(lambda w: bit_exact_case(tools, *w), work))
+    rows = [r for rs in results for r in rs]
+    for r in rows:
+        c.check(f"bit-exact {r[0]}/{r[1]}", r[7] == "PASS")
+    table("bit-exact: simulator (.flb) vs host quantized reference (.mlir)",
+          ["model", "case", "prompt", "new", "tokens equal", "logits equal",
+           "max|diff|", "result"], rows)
+
+
+def cosine_rows(a: np.ndarray, b: np.ndarray):
+    a = a.astype(np.float64)
+    b = b.astype(np.float64)
+    return (a * b).sum(-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
+
+
+def check_onnxruntime(tools: Tools, example: Path, tie_margin: float, c: Checker):
+    from ortref import ort_run
+
+    greedy = json.loads((example / "greedy.json").read_text())
+    flb, _ = tools.compile(example / "decoder_model.onnx", example.name, True)
+    rows = []
+    for i, case in enumerate(greedy["cases"]):
+        prompt, want = case["prompt_ids"], case["generated_ids"]
+        n = len(want)
+        sim, logits = tools.run(flb, prompt, n, flb.parent / f"greedy{i}.sim.npy")
+        got = sim["generated_tokens"]
+        prefix = next((j for j, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), n))
+        same = sum(a == b for a, b in zip(got, want))
+        # onnxruntime over prompt + the simulator's tokens (the last one is never fed back).
+        path = np.array([prompt + got[:-1]], dtype=np.int64)
+        ref = ort_run(example / "decoder_model.onnx", {"input_ids": path})["logits"][0]
+        ref = ref[len(prompt) - 1:len(prompt) - 1 + n]
+        cos = cosine_rows(logits, ref)
+        ok_tokens = prefix >= MIN_AGREE
+        agree = f"{prefix}/{n}"
+        if prefix < n:
+            # The first divergence: onnxruntime's top-2 margin there (the
+            # contexts are still identical) and whether the simulator took its
+            # runner-up.
+            order = np.argsort(-ref[prefix].astype(np.float64), kind="stable")
+            margin = float(ref[prefix][order[0]] - ref[prefix][order[1]])
+            runner_up = got[prefix] == int(order[1])
+            agree += f" (ort margin {margin:.4f}{', sim took 2nd' if runner_up else ''})"
+            if not ok_tokens and runner_up and margin < tie_margin:
+                ok_tokens = True
+                agree += " near tie"
+        ok_cos = logits.shape == ref.shape and float(cos.min()) >= MIN_COSINE
+        c.check(f"onnxruntime greedy[{i}] tokens", ok_tokens)
+        c.check(f"onnxruntime greedy[{i}] cosine", ok_cos)
+        rows.append([i, json.dumps(case["prompt"]), agree, f"{same}/{n}",
+                     f"{float(cos.min()):.5f}", f"{float(cos.mean()):.5f}",
+                     "PASS" if ok_tokens and ok_cos else "FAIL"])
+        text = bytes(t for t in got if 0 <= t < 256).decode("latin-1")
+        rows[-1].append(json.dumps(text))
+    table("onnxruntime: simulator greedy tokens and logits vs onnxruntime fp32 (greedy.json)",
+          ["case", "prompt", "agreeing prefix", "same position", "min cosine", "mean cosine",
+           "result", "simulator text"], rows)
+
+
+def check_perplexity(tools: Tools, example: Path, c: Checker):
+    flb, mlir = tools.compile(example / "decoder_model.onnx", example.name, True)
+    held = example / "heldout.txt"
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        f_fp32 = pool.submit(tools.perplexity, example / "decoder_model.onnx", held)
+        f_q = pool.submit(tools.perplexity, mlir, held, "quantized")
+        f_sim = pool.submit(tools.perplexity, flb, held)
+        fp32, qnt, sim = f_fp32.result(), f_q.result(), f_sim.result()
+    metrics = json.loads((example / "metrics.json").read_text())
+    ort = metrics["heldout"]["onnxruntime"]["perplexity_per_byte"]
+    rel = (sim["perplexity"] - fp32["perplexity"]) / fp32["perplexity"]
+    ok_exact = sim["perplexity"] == qnt["perplexity"] and sim["tokens"] == qnt["tokens"]
+    ok_close = abs(rel) <= PPL_REL_TOL and sim["tokens"] == fp32["tokens"]
+    c.check("perplexity sim == quantized", ok_exact)
+    c.check("perplexity sim ~ fp32", ok_close)
+    rows = [
+        ["onnxruntime fp32 (metrics.json)", f"{ort:.6f}", metrics["heldout"]["onnxruntime"]["predicted_bytes"], "-", ""],
+        ["reference fp32 (decoder_model.onnx)", f"{fp32['perplexity']:.6f}", fp32["tokens"], fp32["windows"], ""],
+        ["quantized (host, W8A8)", f"{qnt['perplexity']:.6f}", qnt["tokens"], qnt["windows"], ""],
+        ["simulator (.flb)", f"{sim['perplexity']:.6f}", sim["tokens"], sim["windows"],
+         f"{'PASS' if ok_exact and ok_close else 'FAIL'} (vs fp32 {100 * rel:+.3f}%, "
+         f"{sim['decode_steps']} decode steps, {sim['simulated_ms']:.1f} simulated ms, "
+         f"{sim['host_seconds']:.1f} host s)"],
+    ]
+    table(f"perplexity: {held.name} ({held.stat().st_size} bytes)",
+          ["engine", "perplexity/byte", "tokens", "windows", "result"], rows)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("modes", nargs="*", choices=MODES, metavar="MODE",
+                    help=f"any of {', '.join(MODES)} (default: all)")
+    ap.add_argument("--build", default=str(ROOT / "build"), help="build directory (bin/flightllm-*)")
+    ap.add_argument("--work", help="directory for binaries and logits (default: a temporary one)")
+    ap.add_argument("--fixtures", default=str(ROOT / "test" / "fixtures"))
+    ap.add_argument("--example", default=str(ROOT / "examples" / "tiny-llama-bytes"))
+    ap.add_argument("--calibration", default="/usr/share/common-licenses/Apache-2.0",
+                    help="calibration text for the trained model (fixtures use the built-in one)")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--tie-margin", type=float, default=0.0,
+                    help="onnxruntime mode: also accept a greedy divergence before token 32 "
+                         "where onnxruntime's top-1/top-2 logit margin is below this and the "
+                         "simulator took onnxruntime's runner-up (a near tie that int8 "
+                         "rounding may flip); default 0: the first 32 tokens must agree")
+    args = ap.parse_args()
+    modes = args.modes or list(MODES)
+    tmp = None
+    if args.work:
+        work = Path(args.work)
+        work.mkdir(parents=True, exist_ok=True)
+    else:
+        tmp = tempfile.TemporaryDirectory(prefix="check-accelerator-")
+        work = Path(tmp.name)
+    tools = Tools(Path(args.build).resolve(), work.resolve(), args.calibration)
+    example = Path(args.example)
+    c = Checker()
+    for mode in modes:
+        try:
+            if mode == "bit-exact":
+                check_bit_exact(tools, Path(args.fixtures), example, args.jobs, c)
+            elif mode == "onnxruntime":
+                check_onnxruntime(tools, example, args.tie_margin, c)
+            else:
+                check_perplexity(tools, example, c)
+        except Exception as e:  # noqa: BLE001
+            c.check(mode, False)
+            print(f"FAIL {mode}: {e!r}")
+    print()
+    if c.failed:
+        print("failed: " + ", ".join(c.failed))
+    print(f"{c.passed} passed, {len(c.failed)} failed")
+    sys.exit(1 if c.failed else 0)
+
+
+if __name__ == "__main__":
+    main()
