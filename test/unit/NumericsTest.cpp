@@ -135,9 +135,13 @@ TEST(NumericsQuantize, Dynamic) {
   std::vector<int8_t> expect3 = {64, -127, 32, 0, 0, 0};
   EXPECT_EQ(q3, expect3);
 
-  EXPECT_EQ(qvecRows(64), 2u);
-  EXPECT_EQ(qvecRows(65), 3u);
+  // A qvec is ceil(k/128) rows of int8 values and one scale row.
+  EXPECT_EQ(qvecRows(1), 2u);
+  EXPECT_EQ(qvecRows(128), 2u);
+  EXPECT_EQ(qvecRows(129), 3u);
   EXPECT_EQ(qvecScaleOffset(100), 128u);
+  EXPECT_EQ(qvecScaleOffset(128), 128u);
+  EXPECT_EQ(qvecScaleOffset(129), 256u);
 }
 
 TEST(NumericsMisc, SoftmaxMasking) {
@@ -215,10 +219,14 @@ TEST(NumericsMisc, NormsAgainstDouble) {
     EXPECT_NEAR(fromF16(out[i]), ref, std::fabs(ref) * 1e-3 + 1e-4) << i;
   }
 
-  EXPECT_EQ(layerNormBetaOffset(k), 192u);
-  EXPECT_EQ(layerNormEpsOffset(k), 384u);
-  EXPECT_EQ(rmsNormEpsOffset(k), 192u);
+  // Parameter lists start on 128-byte rows: gamma fp16[96] is 192 bytes,
+  // two rows; cos fp32[96] is 384 bytes, three rows.
+  EXPECT_EQ(layerNormBetaOffset(k), 256u);
+  EXPECT_EQ(layerNormEpsOffset(k), 512u);
+  EXPECT_EQ(rmsNormEpsOffset(k), 256u);
   EXPECT_EQ(ropeSinOffset(k), 384u);
+  EXPECT_EQ(layerNormBetaOffset(64), 128u);
+  EXPECT_EQ(ropeSinOffset(33), 256u);
 }
 
 TEST(NumericsMisc, RopeRotateHalf) {
