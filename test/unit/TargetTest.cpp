@@ -101,9 +101,11 @@ TEST(Target, PresetsAreEmbeddedAndLoad) {
   EXPECT_EQ(u280.bramBytes(), 2016ull * 36 * 1024 / 8);
   EXPECT_EQ(u280.mmMacsPerCycle(), 4096u);
   EXPECT_EQ(u280.mvMacsPerCycle(), 1024u);
-  EXPECT_EQ(u280.bufferBytes(flightllm::isa::Buffer::act), 4u << 20);
+  EXPECT_EQ(u280.bufferBytes(flightllm::isa::Buffer::act), 8u << 20);
+  EXPECT_EQ(u280.bufferBytes(flightllm::isa::Buffer::weight), 2u << 20);
   EXPECT_EQ(u280.bufferBytes(flightllm::isa::Buffer::meta), 1u << 20);
-  EXPECT_EQ(u280.bufferBytesPerCore(), 11u << 20);
+  EXPECT_EQ(u280.bufferBytes(flightllm::isa::Buffer::acc), 256u << 10);
+  EXPECT_EQ(u280.bufferBytesPerCore(), (11u << 20) + (256u << 10));
   EXPECT_EQ(u280.dspsNeeded(), 6144u);
 
   TargetDescription vhk158 = preset("vhk158");
@@ -180,13 +182,16 @@ TEST(Target, EveryValidationErrorNamesItsPath) {
        "ddr.bytes_per_channel: 68719476736 bytes exceed the 34359738368 bytes "
        "LD.addr addresses in a channel"},
       {with(base, "buffers_per_core.meta_bytes", 1000),
-       "buffers_per_core.meta_bytes: 1000 is not a multiple of the 64-byte "
+       "buffers_per_core.meta_bytes: 1000 is not a multiple of the 128-byte "
        "on-chip row"},
-      {with(base, "buffers_per_core.act_bytes", (4 << 20) + 64),
-       "buffers_per_core.act_bytes: 4194368 bytes exceed the 4194304 bytes "
+      {with(base, "buffers_per_core.weight_bytes", (1 << 20) + 64),
+       "buffers_per_core.weight_bytes: 1048640 is not a multiple of the "
+       "128-byte on-chip row"},
+      {with(base, "buffers_per_core.act_bytes", (8 << 20) + 128),
+       "buffers_per_core.act_bytes: 8388736 bytes exceed the 8388608 bytes "
        "the ISA's on-chip addresses reach"},
       {with(base, "uram.blocks", 10),
-       "buffers_per_core: 3 cores x 11534336 bytes exceed the 9658368 bytes "
+       "buffers_per_core: 3 cores x 11796480 bytes exceed the 9658368 bytes "
        "of URAM and block RAM"},
       {with(base, "mm.k", 8), "mm.k: must be the ISA K block (16)"},
       {with(base, "mv.k", 32), "mv.k: must be the ISA K block (16)"},
@@ -218,7 +223,7 @@ TEST(Target, FingerprintIgnoresKeyOrderSpellingAndNames) {
   std::string original = presetJSON("u280")->str();
   uint64_t expected = preset("u280").fingerprint();
   // Golden value: binaries store it. If u280.json changes on purpose, update.
-  EXPECT_EQ(expected, 0x98390632448b1f50ull)
+  EXPECT_EQ(expected, 0x510753bafee61e34ull)
       << llvm::formatv("{0:x16}", expected).str();
 
   // llvm::json prints keys sorted: another order than the preset file's.
