@@ -30,6 +30,10 @@ namespace nm = flightllm::numerics;
 
 namespace {
 
+/// Bytes per on-chip row (the unit of every on-chip address and step).
+constexpr uint64_t kRow = kOnChipRowBytes;
+static_assert(kRow == nm::kRowBytes, "Numerics.h and the ISA disagree");
+
 target::TargetDescription u280() {
   auto t = target::loadTarget("u280");
   EXPECT_TRUE(static_cast<bool>(t));
@@ -204,7 +208,7 @@ TEST(Simulator, LoadWithBaseParamAndThreeLoops) {
   s.add(in).end();
   ASSERT_EQ(runStream(sim, s), 0) << sim.faultMessage();
   uint64_t origin = 32 * (50 + 5 + 12);
-  const uint8_t *dst = sim.buffer(Buffer::weight) + 7 * 64;
+  const uint8_t *dst = sim.buffer(Buffer::weight) + 7 * kRow;
   for (int i3 = 0; i3 < 2; ++i3)
     for (int i2 = 0; i2 < 2; ++i2)
       for (int i1 = 0; i1 < 3; ++i1) {
@@ -238,13 +242,15 @@ TEST(Simulator, LoadFromDdrZeroFillAndStore) {
   out.set(ST::base, BaseReg::B2).set(ST::param, ParamReg::T).set(ST::scale, 3);
   s.add(out.waitOn(Queue::load)).end();
   ASSERT_EQ(runStream(sim, s), 0) << sim.faultMessage();
-  EXPECT_EQ(std::memcmp(sim.buffer(Buffer::act) + 128, data.data(), 256), 0);
+  EXPECT_EQ(std::memcmp(sim.buffer(Buffer::act) + 2 * kRow, data.data(), 256),
+            0);
+  // The zero fill: 4 units (128 bytes) from acc row 1.
   const uint8_t *acc = sim.buffer(Buffer::acc);
-  for (int i = 0; i < 64; ++i)
+  for (uint64_t i = 0; i < kRow; ++i)
     EXPECT_EQ(acc[i], 0x55);
-  for (int i = 64; i < 64 + 128; ++i)
+  for (uint64_t i = kRow; i < kRow + 128; ++i)
     ASSERT_EQ(acc[i], 0) << i;
-  EXPECT_EQ(acc[192], 0x55);
+  EXPECT_EQ(acc[kRow + 128], 0x55);
   std::vector<uint8_t> back(256);
   uint64_t addr = 32 * (100 + 1000 + 7 + 5 * 3);
   ASSERT_EQ(sim.memRead(FLIGHT_MEM_HBM, 9, addr, back.data(), 256), 0);
@@ -281,7 +287,7 @@ void checkMatrix(const MatrixCase &mc) {
     for (auto &v : A[tk])
       v = static_cast<int8_t>(int(rng() % 255) - 127);
     aScale[tk] = 0.001f * (1 + rng() % 100);
-    uint64_t at = 64 * (aRow + tk * qrows);
+    uint64_t at = kRow * (aRow + tk * qrows);
     std::memcpy(sim.buffer(Buffer::act) + at, A[tk].data(), K);
     std::memcpy(sim.buffer(Buffer::act) + at + nm::qvecScaleOffset(K),
                 &aScale[tk], 4);
@@ -291,7 +297,7 @@ void checkMatrix(const MatrixCase &mc) {
   for (auto &v : B)
     v = mc.int4 ? static_cast<int8_t>(int(rng() % 16) - 8)
                 : static_cast<int8_t>(int(rng() % 255) - 127);
-  uint8_t *b = sim.buffer(Buffer::weight) + 64 * bRow;
+  uint8_t *b = sim.buffer(Buffer::weight) + kRow * bRow;
   auto putElem = [&](uint64_t byteBase, uint64_t idx, int8_t v) {
     if (!mc.int4) {
       b[byteBase + idx] = static_cast<uint8_t>(v);
@@ -318,14 +324,14 @@ void checkMatrix(const MatrixCase &mc) {
     wScale[c] = 0.01f * (1 + rng() % 50);
     bias[c] = 0.5f * (int(rng() % 21) - 10);
   }
-  put(sim, Buffer::meta, 64 * sRow, wScale);
-  put(sim, Buffer::meta, 64 * sRow + nm::roundUpRow(4 * n), bias);
+  put(sim, Buffer::meta, kRow * sRow, wScale);
+  put(sim, Buffer::meta, kRow * sRow + nm::roundUpRow(4 * n), bias);
   // Old i32 values for accumulate.
   std::vector<int32_t> old(size_t(tokens) * n);
   for (uint32_t tk = 0; tk < tokens; ++tk)
     for (uint32_t c = 0; c < n; ++c) {
       old[tk * n + c] = int32_t(rng() % 2000) - 1000;
-      std::memcpy(sim.buffer(Buffer::acc) + 64 * (oRow + tk * oStride) + 4 * c,
+      std::memcpy(sim.buffer(Buffer::acc) + kRow * (oRow + tk * oStride) + 4 * c,
                   &old[tk * n + c], 4);
     }
 
@@ -351,7 +357,7 @@ void checkMatrix(const MatrixCase &mc) {
   for (uint32_t tk = 0; tk < tokens; ++tk)
     for (uint32_t c = 0; c < n; ++c) {
       int32_t acc = nm::dotI8(A[tk].data(), &B[size_t(c) * K], K);
-      uint64_t at = 64 * (oRow + tk * oStride);
+      uint64_t at = kRow * (oRow + tk * oStride);
       switch (mc.format) {
       case OutFormat::f16: {
         uint16_t want = nm::mmOutputF16(acc, aScale[tk], wScale[c], mc.bias,
@@ -444,13 +450,13 @@ void checkMisc(MiscKind kind, uint32_t k, bool masked, bool aAcc = false,
   // Random contents everywhere the operands can be.
   for (uint32_t r = 0; r < rows; ++r) {
     auto a = randomF16(k * 2, 100 + r);
-    put(sim, aBuf, 64 * (aAddr + r * aStep), a);
+    put(sim, aBuf, kRow * (aAddr + r * aStep), a);
     auto b = randomF16(k * 4, 200 + r);
-    put(sim, bBuf, 64 * (bAddr + r * bStep), b);
+    put(sim, bBuf, kRow * (bAddr + r * bStep), b);
   }
   // Kind-specific operands.
   for (uint32_t r = 0; r < rows; ++r) {
-    uint64_t aAt = 64 * (aAddr + r * aStep), bAt = 64 * (bAddr + r * bStep);
+    uint64_t aAt = kRow * (aAddr + r * aStep), bAt = kRow * (bAddr + r * bStep);
     std::mt19937 rng(300 + r);
     std::uniform_real_distribution<float> d(0.01f, 2.0f);
     std::vector<float> f(k);
@@ -495,16 +501,16 @@ void checkMisc(MiscKind kind, uint32_t k, bool masked, bool aAcc = false,
     }
   }
   // Garbage where the outputs go: padding rules must be visible.
-  std::memset(sim.buffer(Buffer::act) + 64 * oAddr, 0xA5,
-              64 * (rows * oStep + 4));
+  std::memset(sim.buffer(Buffer::act) + kRow * oAddr, 0xA5,
+              kRow * (rows * oStep + 4));
   // Snapshot the inputs, then compute the expected outputs.
   std::vector<uint8_t> actBefore(sim.buffer(Buffer::act),
                                  sim.buffer(Buffer::act) + 65536);
   std::vector<std::vector<uint8_t>> want(rows);
   for (uint32_t r = 0; r < rows; ++r) {
     int64_t pos = P + posOff + r;
-    const uint8_t *a = sim.buffer(aBuf) + 64 * (aAddr + r * aStep);
-    const uint8_t *b = sim.buffer(bBuf) + 64 * (bAddr + r * bStep);
+    const uint8_t *a = sim.buffer(aBuf) + kRow * (aAddr + r * aStep);
+    const uint8_t *b = sim.buffer(bBuf) + kRow * (bAddr + r * bStep);
     std::vector<uint16_t> a16(k), b16(k), o16(k);
     std::memcpy(a16.data(), a, 2 * k);
     std::memcpy(b16.data(), b, 2 * k);
@@ -622,12 +628,12 @@ void checkMisc(MiscKind kind, uint32_t k, bool masked, bool aAcc = false,
   s.add(in).end();
   ASSERT_EQ(runStream(sim, s), 0) << sim.faultMessage();
   for (uint32_t r = 0; r < rows; ++r) {
-    const uint8_t *got = sim.buffer(Buffer::act) + 64 * (oAddr + r * oStep);
+    const uint8_t *got = sim.buffer(Buffer::act) + kRow * (oAddr + r * oStep);
     for (size_t i = 0; i < want[r].size(); ++i)
       ASSERT_EQ(got[i], want[r][i])
           << miscKindName(kind) << " row " << r << " byte " << i;
     // The byte after the output is untouched.
-    uint64_t after = 64 * (oAddr + r * oStep) + want[r].size();
+    uint64_t after = kRow * (oAddr + r * oStep) + want[r].size();
     EXPECT_EQ(got[want[r].size()], actBefore[after]) << miscKindName(kind);
   }
   EXPECT_EQ(sim.lastRun().sfuElements, uint64_t(rows) * k);
@@ -754,7 +760,8 @@ namespace {
 /// MV waits for the LD's token or not.
 Stream producerConsumer(bool wait, uint32_t kb) {
   Stream s;
-  Instruction load = ld(Buffer::act, 0, Memory::hbm, 1, 0, 2 * (kb / 4 + 1));
+  uint32_t units = uint32_t(nm::qvecRows(16 * kb) * kRow / kOffChipUnitBytes);
+  Instruction load = ld(Buffer::act, 0, Memory::hbm, 1, 0, units);
   Instruction mv(Opcode::MV);
   mv.set(MV::k_blocks, kb).set(MV::n, 1).set(MV::out_format, OutFormat::i32);
   mv.set(MV::out_addr, 0);
@@ -773,7 +780,7 @@ TEST(Simulator, ConsumerThatWaitsSeesTheProducersData) {
     Simulator sim(u280());
     const uint32_t kb = 4, K = 64;
     std::vector<int8_t> a(K, 1);
-    std::vector<uint8_t> q(nm::qvecRows(K) * 64, 0);
+    std::vector<uint8_t> q(nm::qvecRows(K) * kRow, 0);
     std::memcpy(q.data(), a.data(), K);
     sim.memWrite(FLIGHT_MEM_HBM, 1, 0, q.data(), q.size());
     std::memset(sim.buffer(Buffer::weight), 2, 64); // B[0][k] = 2
@@ -858,16 +865,22 @@ TEST(Simulator, OutOfRangeAccessesFault) {
     Fault fault;
     const char *message;
   };
+  // act is 65536 rows of 128 bytes (8 MiB): row 65535 is its last row.
+  ASSERT_EQ(t.bufferBytes(Buffer::act), 65536 * kRow);
+  // 65 f16 outputs (130 bytes) from the last act row: 2 bytes too many.
   Instruction mvOut(Opcode::MV);
-  mvOut.set(MV::k_blocks, 1).set(MV::n, 64).set(MV::out_format, OutFormat::f16);
+  mvOut.set(MV::k_blocks, 1).set(MV::n, 65).set(MV::out_format, OutFormat::f16);
   mvOut.set(MV::out_addr, 65535);
+  // Row 0's b is meta's last row; row 1's b is one row past it.
+  uint32_t lastMetaRow = uint32_t(t.bufferBytes(Buffer::meta) / kRow - 1);
   Instruction miscB(Opcode::MISC);
   miscB.set(MISC::kind, MiscKind::add).set(MISC::k, 64).set(MISC::rows, 2);
-  miscB.set(MISC::b_space, BSpace::meta).set(MISC::b_addr, 16383);
+  miscB.set(MISC::b_space, BSpace::meta).set(MISC::b_addr, lastMetaRow);
   miscB.set(MISC::b_step, 1);
   Instruction ldFar = ld(Buffer::act, 0, Memory::hbm, 0, 268435456 / 32 - 1, 2);
   std::vector<Case> cases = {
-      {"LD past the act buffer", ld(Buffer::act, 65535, Memory::hbm, 0, 0, 4),
+      // 5 units (160 bytes) into the last act row.
+      {"LD past the act buffer", ld(Buffer::act, 65535, Memory::hbm, 0, 0, 5),
        Fault::BufferRange, "outside the act buffer"},
       {"LD bad channel", ld(Buffer::act, 0, Memory::hbm, 32, 0, 1),
        Fault::ChannelRange, "HBM channel 32 of 32"},
@@ -932,7 +945,10 @@ TEST(Simulator, LoadsOnDifferentChannelsOverlap) {
     Simulator sim(u280(), o);
     Stream s;
     s.add(ld(Buffer::weight, 0, Memory::hbm, 0, 0, 16384));
-    s.add(ld(Buffer::weight, 16384 / 2, Memory::hbm, ch2, 0, 16384)).end();
+    // The second load lands right after the first's 16384 units.
+    s.add(ld(Buffer::weight, uint32_t(16384 * kOffChipUnitBytes / kRow),
+             Memory::hbm, ch2, 0, 16384))
+        .end();
     EXPECT_EQ(runStream(sim, s), 0) << sim.faultMessage();
     return double(sim.lastRun().cycles);
   };
