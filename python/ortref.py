@@ -50,6 +50,7 @@ class OrtRunner:
         if graph_opt_level:
             env["ORT_GRAPH_OPT_LEVEL"] = graph_opt_level
         self._tmp = tempfile.mkdtemp(prefix="ortref-")
+        self.last_run_ms: Optional[float] = None
         self._count = 0
         self._proc = subprocess.Popen(
             ["node", str(ORT_DIR / "run.mjs"), "--serve"], cwd=ORT_DIR, env=env,
@@ -74,6 +75,8 @@ class OrtRunner:
         reply = json.loads(line)
         if not reply["ok"]:
             raise RuntimeError(f"onnxruntime failed on {model_path}:\n{reply['error']}")
+        # session.run alone, without the .npy exchange (bench/sim_host_speed.py)
+        self.last_run_ms = reply.get("run_ms")
         outputs = {name: np.load(out_dir / f"{name}.npy") for name in reply["outputs"]}
         shutil.rmtree(base, ignore_errors=True)
         return outputs
@@ -86,6 +89,11 @@ class OrtRunner:
 
 
 _default: Optional[OrtRunner] = None
+
+
+def ort_last_run_ms() -> Optional[float]:
+    """Milliseconds of onnxruntime's session.run in the last ort_run call (no .npy exchange)."""
+    return _default.last_run_ms if _default is not None else None
 
 
 def ort_run(model_path, feeds: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:

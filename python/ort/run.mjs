@@ -6,8 +6,8 @@
 //                                            to OUT_DIR/<name>.npy
 //   node run.mjs --serve                     one JSON request per stdin line:
 //       {"model": path, "inputs": dir, "outputs": dir}
-//     answered by one JSON line on stdout: {"ok": true, "outputs": [names]} or
-//     {"ok": false, "error": message}.  Sessions are cached per model path.
+//     answered by one JSON line on stdout: {"ok": true, "outputs": [names], "run_ms": ms} or
+//     {"ok": false, "error": message}; run_ms is the wall time of session.run alone.  Sessions are cached per model path.
 //   node run.mjs --version                   print the onnxruntime-node version
 //
 // Sessions run single-threaded; ORT_GRAPH_OPT_LEVEL (disabled|basic|extended|all,
@@ -44,13 +44,15 @@ async function runOnce(model, inDir, outDir) {
   const extra = readdirSync(inDir).filter((f) => f.endsWith('.npy'))
     .map((f) => f.slice(0, -4)).filter((n) => !session.inputNames.includes(n));
   if (extra.length) throw new Error(`inputs not in the model: ${extra.join(', ')}`);
+  const t0 = process.hrtime.bigint();
   const results = await session.run(feeds);
+  const runMs = Number(process.hrtime.bigint() - t0) / 1e6;
   mkdirSync(outDir, { recursive: true });
   for (const name of session.outputNames) {
     const t = results[name];
     writeNpy(join(outDir, `${name}.npy`), t.type, t.dims, t.data);
   }
-  return session.outputNames;
+  return { names: session.outputNames, runMs };
 }
 
 function version() {
@@ -68,15 +70,16 @@ if (args[0] === '--version') {
     let reply;
     try {
       const req = JSON.parse(line);
-      reply = { ok: true, outputs: await runOnce(req.model, req.inputs, req.outputs) };
+      const { names, runMs } = await runOnce(req.model, req.inputs, req.outputs);
+      reply = { ok: true, outputs: names, run_ms: runMs };
     } catch (e) {
       reply = { ok: false, error: String(e && e.stack ? e.stack : e) };
     }
     process.stdout.write(JSON.stringify(reply) + '\n');
   }
 } else if (args.length === 3) {
-  const outs = await runOnce(args[0], args[1], args[2]);
-  console.log(outs.join('\n'));
+  const { names } = await runOnce(args[0], args[1], args[2]);
+  console.log(names.join('\n'));
 } else {
   console.error('usage: node run.mjs MODEL.onnx IN_DIR OUT_DIR | --serve | --version');
   process.exit(2);
