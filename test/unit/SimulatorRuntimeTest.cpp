@@ -5,7 +5,11 @@
 // [vocab x hidden] matrix (MV, f32 out) and stored as the logits. The
 // embedded runtime drives the simulator's HAL; the logits are checked bit
 // for bit against Numerics.h, and `flightllm-run MODEL.flb` (engine sim) is
-// checked to generate the same greedy tokens.
+// checked to generate the same greedy tokens. The layouts follow
+// docs/execution-model.md: 128-byte on-chip rows, the B operand's channels
+// each on a whole number of rows, the token table in the EmbeddingTable
+// section (as flightllm-compile writes it) or, the runtime's other path, in
+// HBM.
 //
 //===----------------------------------------------------------------------===//
 
@@ -30,15 +34,25 @@ namespace nm = flightllm::numerics;
 
 namespace {
 
-constexpr uint32_t V = 256, D = 64, kRow = 128; // fp16 [64] rows
+constexpr uint32_t V = 256, D = 64;
+static_assert(kOnChipRowBytes == 128 && nm::kRowBytes == kOnChipRowBytes,
+              "the layouts below assume 128-byte on-chip rows");
+/// An embedding row: fp16 [D] rounded up to the on-chip row.
+constexpr uint32_t kRow = nm::roundUpRow(2 * D);
+/// Channel c of the [V][D] int8 weights (b_kmajor = 0) starts at c * this.
+constexpr uint32_t kWeightRow = nm::roundUpRow(D);
 constexpr uint32_t kEmbedCh = 0, kWeightCh = 1, kInputCh = 2, kLogitsCh = 3;
-constexpr uint32_t kInputOffset = 128; // row i at 128 * (i + 1)
-constexpr uint32_t kScaleOffset = V * 64;
+constexpr uint32_t kInputOffset = kRow; // row i at kRow * (i + 1)
+constexpr uint32_t kScaleOffset = V * kWeightRow;
+/// The act rows of the stream: input row, qvec, logits.
+constexpr uint32_t kQvecRow = 4, kLogitsRow = kQvecRow + nm::qvecRows(D) + 2;
+static_assert(kRow / kOnChipRowBytes <= kQvecRow, "input overlaps the qvec");
 
 struct Model {
   std::vector<uint16_t> embed;  // [V][D]
   std::vector<int8_t> weights;  // [V][D]
   std::vector<float> scales;    // [V]
+  std::vector<uint8_t> table;   // the EmbeddingTable section's bytes
   std::vector<uint8_t> flb;
 
   /// The logits after `token`, per the execution model.
@@ -68,24 +82,27 @@ std::vector<uint32_t> streamWords() {
     in.set(LD::loop1, 1).set(LD::loop2, 1).set(LD::loop3, 1);
     return in;
   };
-  // The last new token's row: input offset + (S - 1) rows = S * 4 units.
-  Instruction input = ld(Buffer::act, 0, kInputCh, 0, kRow / 32);
-  input.set(LD::param, ParamReg::S).set(LD::scale, kRow / 32);
+  // The last new token's row: input offset + (S - 1) rows = S rows.
+  const uint32_t rowUnits = kRow / kOffChipUnitBytes;
+  Instruction input = ld(Buffer::act, 0, kInputCh, 0, rowUnits);
+  input.set(LD::param, ParamReg::S).set(LD::scale, rowUnits);
   add(input.releaseTo(Queue::misc));
   Instruction quant(Opcode::MISC);
   quant.set(MISC::kind, MiscKind::quantize_dynamic).set(MISC::k, D);
-  quant.set(MISC::rows, 1).set(MISC::a_addr, 0).set(MISC::out_addr, 4);
+  quant.set(MISC::rows, 1).set(MISC::a_addr, 0).set(MISC::out_addr, kQvecRow);
   add(quant.waitOn(Queue::load).releaseTo(Queue::matrix));
-  add(ld(Buffer::weight, 0, kWeightCh, 0, V * 64 / 32));
-  add(ld(Buffer::meta, 0, kWeightCh, kScaleOffset / 32, V * 4 / 32)
+  add(ld(Buffer::weight, 0, kWeightCh, 0, V * kWeightRow / kOffChipUnitBytes));
+  add(ld(Buffer::meta, 0, kWeightCh, kScaleOffset / kOffChipUnitBytes,
+         V * 4 / kOffChipUnitBytes)
           .releaseTo(Queue::matrix));
   Instruction mv(Opcode::MV);
-  mv.set(MV::k_blocks, D / 16).set(MV::n, V).set(MV::a_addr, 4);
-  mv.set(MV::b_addr, 0).set(MV::scale_addr, 0).set(MV::out_addr, 8);
+  mv.set(MV::k_blocks, D / 16).set(MV::n, V).set(MV::a_addr, kQvecRow);
+  mv.set(MV::b_addr, 0).set(MV::scale_addr, 0).set(MV::out_addr, kLogitsRow);
   mv.set(MV::out_format, OutFormat::f32);
   add(mv.waitOn(Queue::load).waitOn(Queue::misc).releaseTo(Queue::store));
   Instruction st(Opcode::ST);
-  st.set(ST::buf, Buffer::act).set(ST::onchip_addr, 8).set(ST::channel, kLogitsCh);
+  st.set(ST::buf, Buffer::act).set(ST::onchip_addr, kLogitsRow);
+  st.set(ST::channel, kLogitsCh);
   st.set(ST::addr, 0).set(ST::length, V * 4 / 32);
   add(st.waitOn(Queue::matrix));
   Instruction end(Opcode::SYS);
@@ -94,7 +111,9 @@ std::vector<uint32_t> streamWords() {
   return words;
 }
 
-Model buildModel(uint64_t fingerprint) {
+/// `tableInHbm`: the token table in HBM channel kEmbedCh (the device map
+/// names it) instead of the EmbeddingTable section.
+Model buildModel(uint64_t fingerprint, bool tableInHbm = false) {
   Model m;
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> d(-1.0f, 1.0f);
@@ -133,20 +152,38 @@ Model buildModel(uint64_t fingerprint) {
     b.repeatCount = 1;
     w.addBucket(b);
   }
-  std::vector<uint8_t> embedImage(size_t(V) * kRow);
-  std::memcpy(embedImage.data(), m.embed.data(), embedImage.size());
-  w.takeWeightImage(kEmbedCh, std::move(embedImage));
-  std::vector<uint8_t> weightImage(kScaleOffset + V * 4);
-  std::memcpy(weightImage.data(), m.weights.data(), size_t(V) * D);
+  // fp16 [D] then zeros to kRow, per token.
+  std::vector<uint8_t> table(size_t(V) * kRow, 0);
+  for (uint32_t t = 0; t < V; ++t)
+    std::memcpy(&table[size_t(t) * kRow], &m.embed[size_t(t) * D], 2 * D);
+  // Channel c's D weights, zero padded to kWeightRow; then the scales.
+  std::vector<uint8_t> weightImage(kScaleOffset + V * 4, 0);
+  for (uint32_t c = 0; c < V; ++c)
+    std::memcpy(&weightImage[size_t(c) * kWeightRow],
+                &m.weights[size_t(c) * D], D);
   std::memcpy(weightImage.data() + kScaleOffset, m.scales.data(), V * 4);
   w.takeWeightImage(kWeightCh, std::move(weightImage));
-  std::vector<uint8_t> map(64, 0);
-  const uint32_t fields[] = {kEmbedCh,  0,         kRow,          V,
-                             D,         kInputCh,  kInputOffset / 32, 8,
-                             kLogitsCh, 0,         V,             0};
-  for (size_t i = 0; i < 12; ++i)
-    binary::writeU32(map.data(), 4 * i, fields[i]);
-  w.addRawSection(7, 0, map);
+  binary::DeviceMap map;
+  map.embedRowBytes = kRow;
+  map.vocab = V;
+  map.hiddenSize = D;
+  map.inputChannel = kInputCh;
+  map.inputOffsetUnits = kInputOffset / kOffChipUnitBytes;
+  map.inputRows = 8;
+  map.logitsChannel = kLogitsCh;
+  map.logitsOffsetUnits = 0;
+  map.logitsCount = V;
+  if (tableInHbm) {
+    map.embedChannel = kEmbedCh;
+    map.embedOffsetUnits = 0;
+    w.takeWeightImage(kEmbedCh, std::move(table));
+  } else {
+    m.table = std::move(table); // the writer does not copy it
+    w.addRawSection(
+        static_cast<uint32_t>(binary::SectionKind::EmbeddingTable), 0,
+        m.table);
+  }
+  w.setDeviceMap(map);
   auto bytes = w.writeToBuffer();
   EXPECT_TRUE(static_cast<bool>(bytes));
   if (bytes)
@@ -170,11 +207,10 @@ target::TargetDescription u280() {
   return *t;
 }
 
-} // namespace
-
-TEST(SimulatorRuntime, GreedyBigramIsBitExact) {
+void greedyBigram(bool tableInHbm) {
   auto t = u280();
-  Model m = buildModel(t.fingerprint());
+  Model m = buildModel(t.fingerprint(), tableInHbm);
+  ASSERT_FALSE(m.flb.empty());
   sim::Simulator simulator(t);
   flight_hal hal = simulator.hal();
   std::vector<uint8_t> arena(flight_runtime_arena_bytes());
@@ -200,6 +236,14 @@ TEST(SimulatorRuntime, GreedyBigramIsBitExact) {
   EXPECT_EQ(simulator.total().runs, 6u);
   EXPECT_GT(simulator.total().cycles, 0u);
   flight_close(rt);
+}
+} // namespace
+
+TEST(SimulatorRuntime, GreedyBigramIsBitExact) {
+  for (bool tableInHbm : {false, true}) {
+    SCOPED_TRACE(tableInHbm ? "table in HBM" : "EmbeddingTable section");
+    greedyBigram(tableInHbm);
+  }
 }
 
 #ifdef FLIGHTLLM_RUN_PATH
