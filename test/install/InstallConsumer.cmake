@@ -77,7 +77,7 @@ run_step("consumer configure" ${_configure})
 run_step("consumer build" ${CMAKE_COMMAND} --build ${_build})
 run_step("consumer run" ${_build}/flightllm-consumer)
 message(STATUS "consumer output:\n${STEP_OUTPUT}")
-foreach(_expected "\"onnx.Add\"" "flight.alloc act offset 64"
+foreach(_expected "\"onnx.Add\"" "flight.alloc act offset 128"
     "FlightLLM dialects: flight llm onnx" "buffer bits: 16384")
   string(FIND "${STEP_OUTPUT}" "${_expected}" _at)
   if(_at EQUAL -1)

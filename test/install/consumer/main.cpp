@@ -22,7 +22,7 @@ func.func @add(%a: tensor<2x4xf32>, %b: tensor<2x4xf32>) -> tensor<2x4xf32> {
   return %0 : tensor<2x4xf32>
 }
 func.func @buffers() {
-  %0 = flight.alloc act offset 64 : !flight.buffer<16x128xi8, act>
+  %0 = flight.alloc act offset 128 : !flight.buffer<16x128xi8, act>
   flight.sync
   return
 }
