@@ -8,9 +8,13 @@
 #include "flightllm/ISA/Numerics.h"
 
 #include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
 
+#include <atomic>
 #include <cmath>
 #include <cstring>
+#include <functional>
+#include <thread>
 
 using namespace mlir;
 using namespace flightllm;
@@ -27,6 +31,28 @@ void putF16(uint8_t *p, float v) {
 }
 
 llm::WeightOp weightOf(Value v) { return v.getDefiningOp<llm::WeightOp>(); }
+
+/// Runs fn(0..count-1) on the host's cores (work items are claimed in
+/// order from a shared counter).
+void parallelFor(int64_t count, const std::function<void(int64_t)> &fn) {
+  unsigned threads = std::max(1u, std::min<unsigned>(std::thread::hardware_concurrency(), 8));
+  if (threads == 1 || count < 2) {
+    for (int64_t i = 0; i < count; ++i)
+      fn(i);
+    return;
+  }
+  std::atomic<int64_t> next{0};
+  auto worker = [&] {
+    for (int64_t i; (i = next.fetch_add(1)) < count;)
+      fn(i);
+  };
+  std::vector<std::thread> pool;
+  for (unsigned i = 1; i < threads; ++i)
+    pool.emplace_back(worker);
+  worker();
+  for (std::thread &t : pool)
+    t.join();
+}
 
 } // namespace
 
@@ -216,14 +242,24 @@ LogicalResult ModelLowering::packLinear(Operation *op, uintptr_t key,
   auto at = [&](int64_t c, int64_t k) -> size_t {
     return transposed ? size_t(c * p.kLogical + k) : size_t(k * p.nLogical + c);
   };
-  for (int64_t t = 0; t < p.tiles; ++t) {
+  // Quantize every tile (in parallel: tiles are independent), then place
+  // them in order so the layout does not depend on the thread schedule.
+  std::vector<std::vector<uint8_t>> tileData(packing ? p.tiles : 0);
+  std::vector<std::vector<float>> tileScaleData(p.tiles);
+  auto logicalOf = [&](int64_t t) {
     int64_t c0 = t * p.tileN, n = p.tileChannels(t);
-    std::vector<float> tileScales(n, 1.0f);
     std::vector<int64_t> logical(n);
     for (int64_t i = 0; i < n; ++i)
       logical[i] = p.out.logicalIndex(c0 + i);
-    std::vector<uint8_t> tileBytes;
-    auto fillTile = [&](uint8_t *dst) {
+    return logical;
+  };
+  auto quantizeTile = [&](int64_t t) {
+    int64_t n = p.tileChannels(t);
+    std::vector<int64_t> logical = logicalOf(t);
+    std::vector<float> &tileScales = tileScaleData[t];
+    tileScales.assign(n, 1.0f);
+    tileData[t].resize(n * p.rowBytes);
+    uint8_t *dst = tileData[t].data();
       std::memset(dst, 0, n * p.rowBytes);
       // Walk the weights in their storage order: [N][K] channel by channel,
       // [K][N] input row by input row (contiguous over the tile's channels).
@@ -272,11 +308,16 @@ LogicalResult ModelLowering::packLinear(Operation *op, uintptr_t key,
             if (logical[i] >= 0)
               put(i, k, llm::quantizeWeight(wf[at(logical[i], k)], tileScales[i]));
       }
-    };
-    if (packing) {
-      tileBytes.resize(n * p.rowBytes);
-      fillTile(tileBytes.data());
-    }
+  };
+  if (packing)
+    parallelFor(p.tiles, quantizeTile);
+  for (int64_t t = 0; t < p.tiles; ++t) {
+    int64_t n = p.tileChannels(t);
+    std::vector<int64_t> logical = logicalOf(t);
+    std::vector<float> tileScales =
+        packing ? tileScaleData[t] : std::vector<float>(n, 1.0f);
+    static const std::vector<uint8_t> none;
+    const std::vector<uint8_t> &tileBytes = packing ? tileData[t] : none;
     HBMLoc wl;
     int64_t rows = p.stripeRows(n);
     for (int64_t st = 0; st < p.stripes(n); ++st) {
@@ -297,6 +338,8 @@ LogicalResult ModelLowering::packLinear(Operation *op, uintptr_t key,
           putF32(dst + roundUp(4 * n, kRowBytes) + 4 * i, bias[logical[i]]);
       }
     }, static_cast<int>(wl.channel));
+    if (packing)
+      std::vector<uint8_t>().swap(tileData[t]);
   }
   if (packing) {
     if (!wf.empty())
@@ -584,7 +627,21 @@ FailureOr<LoweredModel> ModelLowering::run() {
   globalLocs.clear();
   if (failed(packGlobals(fillGlobals)))
     return failure();
+  // Reading a 7B model's weights from disk takes as long as quantizing them:
+  // ask for the next layer's pages while this one is packed.
+  auto prefetchLayer = [&](unsigned l) {
+    if (l >= s.numLayers)
+      return;
+    for (Operation *op : s.layerOps(l))
+      if (llvm::isa<llm::LinearOp>(op))
+        if (auto res = dyn_cast<DenseResourceElementsAttr>(
+                weightOf(op->getOperand(1)).getValue()))
+          if (AsmResourceBlob *blob = res.getRawHandle().getBlob())
+            prefetchPages(blob->getData().data(), blob->getData().size());
+  };
+  prefetchLayer(0);
   for (unsigned l = 0; l < s.numLayers; ++l) {
+    prefetchLayer(l + 1);
     ImagePacker layer(nch, true);
     layer.fillInto(&result.hbm, globalBytes + l * layerStride);
     if (l > 0) {

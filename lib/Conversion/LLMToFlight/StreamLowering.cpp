@@ -56,7 +56,8 @@ private:
   };
 
   // Allocation.
-  Region alloc(OnChipAllocator &a, uint32_t rows, Operation *at);
+  Region alloc(OnChipAllocator &a, uint32_t rows, Operation *at,
+               bool value = false);
   void release(Value v);
   void consumed(Operation *op);
 
@@ -119,8 +120,9 @@ private:
 // Allocation
 //===----------------------------------------------------------------------===//
 
-lowering::Region StreamLowering::alloc(OnChipAllocator &a, uint32_t rows, Operation *at) {
-  if (auto r = a.allocate(rows))
+lowering::Region StreamLowering::alloc(OnChipAllocator &a, uint32_t rows,
+                                       Operation *at, bool value) {
+  if (auto r = value ? a.allocateLow(rows) : a.allocate(rows))
     return *r;
   (void)failWith(at, Twine("on-chip ") +
                          (a.capacityRows() == act.capacityRows() ? "act" : "buffer") +
@@ -316,7 +318,7 @@ LogicalResult StreamLowering::attention(llm::AttentionOp op, size_t index) {
   Layout outL = Layout::heads(hq, dh);
   uint64_t rowKV = roundUp(dh, kRowBytes);
   uint32_t rowKVUnits = rowKV / kUnitBytes, rowKVRows = rowsFor(rowKV);
-  Region out = alloc(act, outL.rowsPerToken() * R, op);
+  Region out = alloc(act, outL.rowsPerToken() * R, op, /*value=*/true);
   vals[op.getOutput()] = Val{out, outL, std::nullopt, false};
   Val q = vals[op.getQuery()], k = vals[op.getKey()], v = vals[op.getValue()];
   uint64_t a = roundUp(2 * dh, kRowBytes), b = roundUp(4 * dh, kRowBytes);
@@ -420,7 +422,7 @@ LogicalResult StreamLowering::lowerOp(Operation *op,
                                       llvm::ArrayRef<Operation *> segment) {
   uint32_t R = ctx.tokens;
   auto newValue = [&](Value v, Layout l) -> Region {
-    Region r = alloc(act, l.rowsPerToken() * R, op);
+    Region r = alloc(act, l.rowsPerToken() * R, op, /*value=*/true);
     vals[v] = Val{r, l, std::nullopt, false};
     return r;
   };
@@ -652,7 +654,7 @@ LogicalResult StreamLowering::prologue() {
   Layout dl = Layout::dense(m.hidden);
   uint32_t rowUnits = dl.rowsPerToken() * kRowBytes / kUnitBytes;
   Value x = m.s.layerInputs[0];
-  Region xr = alloc(act, dl.rowsPerToken() * R, m.tokenEmbedding);
+  Region xr = alloc(act, dl.rowsPerToken() * R, m.tokenEmbedding, /*value=*/true);
   if (failedAlready)
     return failure();
   const auto &dm = m.result.deviceMap;

@@ -96,3 +96,11 @@ void flightllm::lowering::releasePages(const void *data, size_t bytes) {
   (void)bytes;
 #endif
 }
+
+void flightllm::lowering::prefetchPages(const void *data, size_t bytes) {
+  static const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  uintptr_t begin = reinterpret_cast<uintptr_t>(data) & ~(page - 1);
+  uintptr_t end = reinterpret_cast<uintptr_t>(data) + bytes;
+  if (end > begin)
+    (void)madvise(reinterpret_cast<void *>(begin), end - begin, MADV_WILLNEED);
+}

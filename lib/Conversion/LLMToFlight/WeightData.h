@@ -30,6 +30,10 @@ bool viewI8(mlir::ElementsAttr attr, llvm::ArrayRef<int8_t> &out,
 /// DenseF32ArrayAttr or ArrayAttr of FloatAttr); empty when absent.
 std::vector<float> floatList(mlir::Attribute attr);
 
+/// Hint that the pages under `data` will be read soon (the kernel reads
+/// them ahead while the caller works on something else).
+void prefetchPages(const void *data, size_t bytes);
+
 /// Hint that the pages under `data` are not needed any more.
 void releasePages(const void *data, size_t bytes);
 
