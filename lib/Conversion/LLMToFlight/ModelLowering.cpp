@@ -242,6 +242,11 @@ LogicalResult ModelLowering::packLinear(Operation *op, uintptr_t key,
   auto at = [&](int64_t c, int64_t k) -> size_t {
     return transposed ? size_t(c * p.kLogical + k) : size_t(k * p.nLogical + c);
   };
+  // The physical input column of every logical one (identity unless the
+  // input is split into padded heads).
+  std::vector<int64_t> kPhysical(p.kLogical);
+  for (int64_t k = 0; k < p.kLogical; ++k)
+    kPhysical[k] = p.in.physicalIndex(k);
   // Quantize every tile (in parallel: tiles are independent), then place
   // them in order so the layout does not depend on the thread schedule.
   std::vector<std::vector<uint8_t>> tileData(packing ? p.tiles : 0);
@@ -264,7 +269,7 @@ LogicalResult ModelLowering::packLinear(Operation *op, uintptr_t key,
       // Walk the weights in their storage order: [N][K] channel by channel,
       // [K][N] input row by input row (contiguous over the tile's channels).
       auto put = [&](int64_t i, int64_t k, int8_t q) {
-        reinterpret_cast<int8_t *>(dst + i * p.rowBytes)[p.in.physicalIndex(k)] = q;
+        reinterpret_cast<int8_t *>(dst + i * p.rowBytes)[kPhysical[k]] = q;
       };
       if (quantized) {
         for (int64_t i = 0; i < n; ++i)
@@ -285,28 +290,37 @@ LogicalResult ModelLowering::packLinear(Operation *op, uintptr_t key,
       }
       std::vector<float> maxAbs(n, 0.0f);
       if (transposed) {
+        // [N][K]: each channel's weights are contiguous.
+        for (int64_t i = 0; i < n; ++i) {
+          if (logical[i] < 0)
+            continue;
+          const float *w = wf.data() + logical[i] * p.kLogical;
+          float m = 0;
+          for (int64_t k = 0; k < p.kLogical; ++k)
+            m = std::max(m, std::abs(w[k]));
+          tileScales[i] = llm::weightChannelScale(m);
+          int8_t *row = reinterpret_cast<int8_t *>(dst + i * p.rowBytes);
+          for (int64_t k = 0; k < p.kLogical; ++k)
+            row[kPhysical[k]] = llm::quantizeWeight(w[k], tileScales[i]);
+        }
+        return;
+      }
+      // [K][N]: walk input rows, contiguous over the tile's channels.
+      for (int64_t k = 0; k < p.kLogical; ++k) {
+        const float *w = wf.data() + k * p.nLogical;
         for (int64_t i = 0; i < n; ++i)
           if (logical[i] >= 0)
-            for (int64_t k = 0; k < p.kLogical; ++k)
-              maxAbs[i] = std::max(maxAbs[i], std::abs(wf[at(logical[i], k)]));
-      } else {
-        for (int64_t k = 0; k < p.kLogical; ++k)
-          for (int64_t i = 0; i < n; ++i)
-            if (logical[i] >= 0)
-              maxAbs[i] = std::max(maxAbs[i], std::abs(wf[at(logical[i], k)]));
+            maxAbs[i] = std::max(maxAbs[i], std::abs(w[logical[i]]));
       }
       for (int64_t i = 0; i < n; ++i)
         tileScales[i] = llm::weightChannelScale(maxAbs[i]);
-      if (transposed) {
+      for (int64_t k = 0; k < p.kLogical; ++k) {
+        const float *w = wf.data() + k * p.nLogical;
+        int64_t kp = kPhysical[k];
         for (int64_t i = 0; i < n; ++i)
           if (logical[i] >= 0)
-            for (int64_t k = 0; k < p.kLogical; ++k)
-              put(i, k, llm::quantizeWeight(wf[at(logical[i], k)], tileScales[i]));
-      } else {
-        for (int64_t k = 0; k < p.kLogical; ++k)
-          for (int64_t i = 0; i < n; ++i)
-            if (logical[i] >= 0)
-              put(i, k, llm::quantizeWeight(wf[at(logical[i], k)], tileScales[i]));
+            reinterpret_cast<int8_t *>(dst + i * p.rowBytes)[kp] =
+                llm::quantizeWeight(w[logical[i]], tileScales[i]);
       }
   };
   if (packing)

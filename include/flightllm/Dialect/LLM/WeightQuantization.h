@@ -22,10 +22,20 @@ inline float weightChannelScale(float maxAbs) {
 }
 
 /// One weight of a channel with scale `scale`: round half to even, clamp to
-/// the symmetric range [-127, 127].
+/// the symmetric range [-127, 127]. Exactly clamp(nearbyint(value / scale))
+/// in the default rounding mode; inside (-127.5, 127.5) the rounding is done
+/// by adding and subtracting 1.5 * 2^23 (exact for |r| < 2^22, ties to even),
+/// which is several times faster than a nearbyint call on a 7B model.
 inline int8_t quantizeWeight(float value, float scale) {
-  float r = std::nearbyint(value / scale);
-  return static_cast<int8_t>(std::clamp(r, -127.0f, 127.0f));
+  float r = value / scale;
+  if (!(r > -127.5f))
+    return -127;
+  if (r >= 127.5f)
+    return 127;
+  // Not folded: without fast-math the compiler keeps IEEE semantics.
+  constexpr float kMagic = 12582912.0f;
+  float q = (r + kMagic) - kMagic;
+  return static_cast<int8_t>(q);
 }
 
 } // namespace flightllm::llm
