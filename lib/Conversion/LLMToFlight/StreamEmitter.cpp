@@ -23,24 +23,17 @@ void StreamEmitter::reset() {
   for (auto &row : covered)
     for (int64_t &c : row)
       c = -1;
-  // Instructions before a barrier have completed: nothing to wait for.
-  for (int64_t &l : lastOfQueue)
-    l = -1;
   initialized = true;
 }
 
 void StreamEmitter::need(uint8_t producer, int64_t producerIndex,
                          uint8_t consumer, uint32_t &waitMask) {
+  (void)waitMask;
   if (producer == consumer || producerIndex < 0)
     return;
-  if (covered[producer][consumer] >= producerIndex)
-    return;
-  // Release from the newest instruction of the producer queue: it completes
-  // after (in its queue's order) every earlier one, so one token covers them.
-  int64_t r = lastOfQueue[producer];
-  stream[instStart[r]] |= 1u << (kReleaseLsb + consumer);
-  waitMask |= 1u << producer;
-  covered[producer][consumer] = r;
+  // Collected per producer queue: the consumer takes one token per queue,
+  // released by the newest instruction it depends on there.
+  pending[producer] = std::max(pending[producer], producerIndex);
 }
 
 void StreamEmitter::emit(isa::Instruction inst, const Access &access) {
@@ -67,6 +60,20 @@ void StreamEmitter::emit(isa::Instruction inst, const Access &access) {
     if (access.offChipWrite != OffChip::None && u.what == access.offChipWrite)
       need(u.queue, u.index, q, waitMask);
   }
+  for (uint8_t p = 0; p < isa::kNumQueues; ++p) {
+    int64_t i = pending[p];
+    pending[p] = -1;
+    if (i < 0 || covered[p][q] >= i)
+      continue;
+    // Release exactly from that instruction (not the producer queue's newest
+    // one), so the consumer starts as soon as what it reads is ready: a load
+    // into a weight slot waits for the matrix op that last read that slot,
+    // not for the latest one. Waits of one queue are emitted in program order
+    // and `covered` only grows, so the k-th wait takes the k-th release.
+    stream[instStart[i]] |= 1u << (kReleaseLsb + q);
+    waitMask |= 1u << p;
+    covered[p][q] = i;
+  }
   inst.wait = static_cast<uint8_t>(waitMask);
   uint32_t buf[isa::kMaxWords];
   isa::FieldId bad{};
@@ -87,7 +94,6 @@ void StreamEmitter::emit(isa::Instruction inst, const Access &access) {
   ++counts.instructions;
   counts.words += n;
   ++counts.perOpcode[static_cast<unsigned>(inst.opcode) & 15];
-  lastOfQueue[q] = index;
 
   // Track; drop what this access supersedes to keep the lists short.
   for (const Region &r : access.writes) {

@@ -3,10 +3,10 @@
 // Appends instructions to one stream and inserts the dependency tokens they
 // need. Every instruction declares the on-chip rows it reads and writes (and
 // the off-chip regions, coarsely); a read after a write, a write after a read
-// or a write after a write on another queue becomes a release on the latest
-// instruction of the producing queue and a wait on the consumer. Waits are
-// matched to releases in program order, so the k-th wait of queue Q on queue
-// P takes the token of the k-th release of P to Q (docs/isa.md).
+// or a write after a write on another queue becomes a release on the newest
+// producing instruction the consumer depends on and a wait on the consumer.
+// Waits are matched to releases in program order, so the k-th wait of queue
+// Q on queue P takes the token of the k-th release of P to Q (docs/isa.md).
 //===----------------------------------------------------------------------===//
 
 #ifndef FLIGHTLLM_LIB_CONVERSION_LLMTOFLIGHT_STREAMEMITTER_H
@@ -75,8 +75,10 @@ private:
   StreamStats counts;
   // Tracked since the last barrier.
   std::vector<Use> writers, readers;
-  int64_t lastOfQueue[isa::kNumQueues] = {-1, -1, -1, -1, -1};
   int64_t covered[isa::kNumQueues][isa::kNumQueues];
+  /// While emitting one instruction: per producer queue, the newest
+  /// instruction it depends on (-1: none).
+  int64_t pending[isa::kNumQueues] = {-1, -1, -1, -1, -1};
   struct OffChipUse {
     OffChip what;
     uint8_t queue;
