@@ -74,6 +74,7 @@ private:
   // HBM image.
   mlir::LogicalResult packGlobals(ImagePacker &packer);
   mlir::LogicalResult packLayer(unsigned layer, ImagePacker &packer);
+  HBMLoc packNorm(mlir::Operation *op, ImagePacker &packer);
   mlir::LogicalResult packLinear(mlir::Operation *op, uintptr_t key,
                                  ImagePacker &packer,
                                  std::map<ParamKey, HBMLoc> &locs);

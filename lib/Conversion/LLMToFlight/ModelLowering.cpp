@@ -367,6 +367,33 @@ LogicalResult ModelLowering::packLinear(Operation *op, uintptr_t key,
   return success();
 }
 
+HBMLoc ModelLowering::packNorm(Operation *op, ImagePacker &packer) {
+  // gamma fp16, (beta fp16), eps fp32, each starting on a row (the MISC
+  // layernorm/rmsnorm parameter layout).
+  bool ln = llvm::isa<llm::LayerNormOp>(op);
+  int64_t d = lastDim(op->getOperand(0));
+  uint64_t g = roundUp(2 * d, kRowBytes);
+  uint64_t bytes = g * (ln ? 2 : 1) + kRowBytes;
+  std::vector<float> gs, bs;
+  llvm::ArrayRef<float> gamma, beta;
+  if (packing) {
+    viewF32(weightOf(op->getOperand(1)).getValue(), gamma, gs);
+    if (ln && op->getNumOperands() > 2)
+      viewF32(weightOf(op->getOperand(2)).getValue(), beta, bs);
+  }
+  float eps = ln ? cast<llm::LayerNormOp>(op).getEpsilon().convertToFloat()
+                 : cast<llm::RMSNormOp>(op).getEpsilon().convertToFloat();
+  return packer.place(bytes, [&](uint8_t *dst) {
+    std::memset(dst, 0, bytes);
+    for (int64_t i = 0; i < d; ++i) {
+      putF16(dst + 2 * i, gamma[i]);
+      if (ln)
+        putF16(dst + g + 2 * i, beta.empty() ? 0.0f : beta[i]);
+    }
+    putF32(dst + g * (ln ? 2 : 1), eps);
+  });
+}
+
 LogicalResult ModelLowering::packGlobals(ImagePacker &packer) {
   uint32_t rowBytesD = Layout::dense(hidden).rowsPerToken() * kRowBytes;
   // Token embedding table: fp16 rows in the binary itself, not in HBM (a
@@ -433,29 +460,7 @@ LogicalResult ModelLowering::packGlobals(ImagePacker &packer) {
         return failure();
       continue;
     }
-    // A norm: gamma fp16, (beta fp16), eps fp32, each starting on a row.
-    bool ln = llvm::isa<llm::LayerNormOp>(op);
-    int64_t d = lastDim(op->getOperand(0));
-    uint64_t g = roundUp(2 * d, kRowBytes);
-    uint64_t bytes = g * (ln ? 2 : 1) + kRowBytes;
-    std::vector<float> gs, bs;
-    llvm::ArrayRef<float> gamma, beta;
-    if (packing) {
-      viewF32(weightOf(op->getOperand(1)).getValue(), gamma, gs);
-      if (ln && op->getNumOperands() > 2)
-        viewF32(weightOf(op->getOperand(2)).getValue(), beta, bs);
-    }
-    float eps = ln ? cast<llm::LayerNormOp>(op).getEpsilon().convertToFloat()
-                   : cast<llm::RMSNormOp>(op).getEpsilon().convertToFloat();
-    globalLocs[{key, 2, 0}] = packer.place(bytes, [&](uint8_t *dst) {
-      std::memset(dst, 0, bytes);
-      for (int64_t i = 0; i < d; ++i) {
-        putF16(dst + 2 * i, gamma[i]);
-        if (ln)
-          putF16(dst + g + 2 * i, beta.empty() ? 0.0f : beta[i]);
-      }
-      putF32(dst + g * (ln ? 2 : 1), eps);
-    });
+    globalLocs[{key, 2, 0}] = packNorm(op, packer);
   }
   return success();
 }
@@ -468,28 +473,7 @@ LogicalResult ModelLowering::packLayer(unsigned layer, ImagePacker &packer) {
       if (failed(packLinear(op, j, packer, layerLocs)))
         return failure();
     } else if (llvm::isa<llm::LayerNormOp, llm::RMSNormOp>(op)) {
-      bool ln = llvm::isa<llm::LayerNormOp>(op);
-      int64_t d = lastDim(op->getOperand(0));
-      uint64_t g = roundUp(2 * d, kRowBytes);
-      uint64_t bytes = g * (ln ? 2 : 1) + kRowBytes;
-      std::vector<float> gs, bs;
-      llvm::ArrayRef<float> gamma, beta;
-      if (packing) {
-        viewF32(weightOf(op->getOperand(1)).getValue(), gamma, gs);
-        if (ln && op->getNumOperands() > 2)
-          viewF32(weightOf(op->getOperand(2)).getValue(), beta, bs);
-      }
-      float eps = ln ? cast<llm::LayerNormOp>(op).getEpsilon().convertToFloat()
-                     : cast<llm::RMSNormOp>(op).getEpsilon().convertToFloat();
-      layerLocs[{j, 2, 0}] = packer.place(bytes, [&](uint8_t *dst) {
-        std::memset(dst, 0, bytes);
-        for (int64_t i = 0; i < d; ++i) {
-          putF16(dst + 2 * i, gamma[i]);
-          if (ln)
-            putF16(dst + g + 2 * i, beta.empty() ? 0.0f : beta[i]);
-        }
-        putF32(dst + g * (ln ? 2 : 1), eps);
-      });
+      layerLocs[{j, 2, 0}] = packNorm(op, packer);
     } else if (auto att = dyn_cast<llm::AttentionOp>(op)) {
       int64_t hkv = att.getNumKvHeads(), dh = headDim;
       int64_t dhPad = Layout::heads(1, dh).pad;
