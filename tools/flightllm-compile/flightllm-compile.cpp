@@ -139,6 +139,13 @@ cl::opt<bool> printTiming(
 cl::opt<bool> quietReport("quiet", cl::desc("Do not print the compile report"),
                           cl::init(false), cl::cat(category));
 
+cl::opt<unsigned> calibrationTokens(
+    "calibration-tokens",
+    cl::desc("Use at most this many tokens of the calibration text (default "
+             "16384: all of a license-sized text; the first 1024 bytes alone "
+             "miss KV-cache ranges that change greedy decisions)"),
+    cl::init(16384), cl::cat(category));
+
 cl::opt<bool> elideWeights(
     "elide-weights",
     cl::desc("Print weight blobs as '__elided__' (output does not re-parse)"),
@@ -180,6 +187,7 @@ static void addAcceleratorQuantization(PassManager &pm) {
   pm.addPass(flightllm::llm::createQuantizeWeightsPass());
   flightllm::llm::CalibratePassOptions options;
   options.textFile = calibrationFile;
+  options.maxTokens = calibrationTokens;
   pm.addPass(flightllm::llm::createCalibratePass(options));
 }
 
