@@ -49,6 +49,17 @@ llvm::Error flightllm::lowering::writeBinary(const LoweredModel &model,
   map.logitsOffsetUnits = static_cast<uint32_t>(dm.logitsOffset / 32);
   map.logitsCount = dm.logitsCount;
   writer.setDeviceMap(map);
+  for (const LoweredModel::QuantInfo &q : model.quantParams) {
+    binary::QuantRecord r;
+    r.name = writer.addString(q.name);
+    r.precision = static_cast<uint16_t>(q.precision);
+    r.granularity = static_cast<uint16_t>(binary::QuantGranularity::PerChannel);
+    r.scalePrecision = static_cast<uint16_t>(q.scalePrecision);
+    r.hbmChannel = q.channel;
+    r.count = q.count;
+    r.offset = q.offset;
+    writer.addQuantParam(r);
+  }
   writer.addRawSection(static_cast<uint32_t>(binary::SectionKind::EmbeddingTable),
                        0, model.embeddingTable);
   return writer.writeFile(path);

@@ -93,6 +93,11 @@ private:
   llvm::DenseMap<mlir::Value, Layout> layouts;
   std::map<ParamKey, HBMLoc> globalLocs, layerLocs;
   bool packing = false; ///< the filling pass (else sizing)
+  /// The layer being packed (-1: globals); QuantParams records come from
+  /// the globals and layer 0.
+  int packingLayer = -1;
+  void recordQuant(const std::string &name, const HBMLoc &loc, uint64_t within,
+                   uint32_t count, binary::Precision scales);
 
   // Model facts.
   int64_t hidden = 0, vocab = 0, numHeads = 0, numKVHeads = 0, headDim = 0;

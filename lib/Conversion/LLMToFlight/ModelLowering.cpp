@@ -354,6 +354,11 @@ LogicalResult ModelLowering::packLinear(Operation *op, uintptr_t key,
     }, static_cast<int>(wl.channel));
     if (packing)
       std::vector<uint8_t>().swap(tileData[t]);
+    recordQuant((wOp.getName() + "[" + llvm::Twine(t * p.tileN) + ":" +
+                 llvm::Twine(t * p.tileN + n) + "]")
+                    .str(),
+                locs[{key, 1, int(t)}], 0, static_cast<uint32_t>(n),
+                binary::Precision::F32);
   }
   if (packing) {
     if (!wf.empty())
@@ -365,6 +370,20 @@ LogicalResult ModelLowering::packLinear(Operation *op, uintptr_t key,
     return success();
   result.quantizedWeightBytes += uint64_t(p.kLogical) * p.nLogical;
   return success();
+}
+
+void ModelLowering::recordQuant(const std::string &name, const HBMLoc &loc,
+                                uint64_t within, uint32_t count,
+                                binary::Precision scales) {
+  if (!packing || packingLayer > 0)
+    return;
+  LoweredModel::QuantInfo q;
+  q.name = name;
+  q.channel = loc.channel;
+  q.offset = (loc.perLayer ? globalBytes : 0) + loc.offset + within;
+  q.count = count;
+  q.scalePrecision = scales;
+  result.quantParams.push_back(q);
 }
 
 HBMLoc ModelLowering::packNorm(Operation *op, ImagePacker &packer) {
@@ -488,8 +507,8 @@ LogicalResult ModelLowering::packLayer(unsigned layer, ImagePacker &packer) {
       // v scale fp32 (PV output scales, zero on padding channels).
       uint64_t a = roundUp(2 * dh, kRowBytes), b = roundUp(4 * dh, kRowBytes),
                c = roundUp(4 * dhPad, kRowBytes);
-      for (int64_t g = 0; g < hkv; ++g)
-        layerLocs[{j, 3, int(g)}] = packer.place(a + 2 * b + c, [&](uint8_t *dst) {
+      for (int64_t g = 0; g < hkv; ++g) {
+        HBMLoc kvLoc = packer.place(a + 2 * b + c, [&](uint8_t *dst) {
           std::memset(dst, 0, a + 2 * b + c);
           for (int64_t i = 0; i < dh; ++i) {
             float k = ks[g * dh + i], v = vs[g * dh + i];
@@ -499,6 +518,13 @@ LogicalResult ModelLowering::packLayer(unsigned layer, ImagePacker &packer) {
             putF32(dst + a + 2 * b + 4 * i, v);
           }
         });
+        layerLocs[{j, 3, int(g)}] = kvLoc;
+        std::string head = "attention" + std::to_string(j) + ".kv_head" + std::to_string(g);
+        recordQuant(head + ".k_scales", kvLoc, 0, static_cast<uint32_t>(dh),
+                    binary::Precision::F16);
+        recordQuant(head + ".v_scales", kvLoc, a + 2 * b,
+                    static_cast<uint32_t>(dh), binary::Precision::F32);
+      }
     }
   }
   return success();
@@ -640,6 +666,7 @@ FailureOr<LoweredModel> ModelLowering::run() {
   prefetchLayer(0);
   for (unsigned l = 0; l < s.numLayers; ++l) {
     prefetchLayer(l + 1);
+    packingLayer = static_cast<int>(l);
     ImagePacker layer(nch, true);
     layer.fillInto(&result.hbm, globalBytes + l * layerStride);
     if (l > 0) {

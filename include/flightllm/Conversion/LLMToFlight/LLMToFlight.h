@@ -76,6 +76,18 @@ struct LoweredModel {
   /// B1 = layer weights, B2 = layer KV cache (32-byte units).
   uint32_t baseOrigin[3] = {}, baseStride[3] = {};
   std::vector<StreamInfo> streams;
+  /// Where the quantization scales are (the QuantParams section): per weight
+  /// tile its fp32 per-channel scales, per KV head the cache's scales; for
+  /// per-layer tensors layer 0's copy (layer l: + l * B1 stride).
+  struct QuantInfo {
+    std::string name;
+    uint32_t channel = 0;
+    uint64_t offset = 0; ///< bytes in the channel's image
+    uint32_t count = 0;
+    binary::Precision scalePrecision = binary::Precision::F32;
+    binary::Precision precision = binary::Precision::I8;
+  };
+  std::vector<QuantInfo> quantParams;
   /// fp16 rows of embedRowBytes, one per token (the EmbeddingTable section).
   std::vector<uint8_t> embeddingTable;
   /// One image per HBM channel.
