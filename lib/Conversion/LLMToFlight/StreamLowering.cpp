@@ -324,15 +324,17 @@ LogicalResult StreamLowering::attention(llm::AttentionOp op, size_t index) {
   uint64_t a = roundUp(2 * dh, kRowBytes), b = roundUp(4 * dh, kRowBytes);
   uint32_t scoreRows = rowsFor(2ull * T);
   uint64_t posBase = uint64_t(ctx.tile) * R;
+  // Phase 1, per KV head: its parameters (kept until its last query head),
+  // and this run's K and V rows quantized and appended to the cache.
+  std::vector<Region> params(hkv);
   for (int64_t g = 0; g < hkv; ++g) {
     const HBMLoc &pl = m.layerLocs.at({index, 3, int(g)});
     Region pm = alloc(meta, rowsFor(pl.bytes), op);
     if (failedAlready)
       return failure();
+    params[g] = pm;
     ldParam(pm, pl, info.weightLoadBytes);
-    uint32_t ikAddr = pm.row + rowsFor(a), ivAddr = pm.row + rowsFor(a + b),
-             vsAddr = pm.row + rowsFor(a + 2 * b);
-    // Quantize this head's new K and V rows and append them to the cache.
+    uint32_t ikAddr = pm.row + rowsFor(a), ivAddr = pm.row + rowsFor(a + b);
     for (int kv = 0; kv < 2; ++kv) {
       const Val &src = kv ? v : k;
       Region stg = alloc(act, rowKVRows * R, op);
@@ -351,68 +353,122 @@ LogicalResult StreamLowering::attention(llm::AttentionOp op, size_t index) {
          OffChip::KVCache, info.kvStoreBytes);
       act.free(stg);
     }
-    // The cache rows attention reads: all positions of the bucket.
-    Region wk = alloc(weight, rowsFor(T * rowKV), op);
-    Region wv = alloc(weight, rowsFor(T * rowKV), op);
+  }
+
+  // Phase 2, per query head h, four stages: A (q times the K scales,
+  // quantized; SFU), B (scores; matrix), C (softmax, quantized; SFU), D (P·V;
+  // matrix). They are emitted software-pipelined, A(h+1) before C(h) and
+  // B(h+1) before D(h), so each queue has the next head's work while the
+  // other finishes this one's. A KV head's cache rows are loaded when its
+  // first query head reaches B, together with the next KV head's (one
+  // ahead), and freed after its last query head's D.
+  int64_t perGroup = hq / hkv;
+  std::vector<Region> wkOf(hkv), wvOf(hkv);
+  std::vector<bool> loaded(hkv, false);
+  auto ensureLoaded = [&](int64_t g) {
+    if (g >= hkv || loaded[g])
+      return;
+    loaded[g] = true;
+    wkOf[g] = alloc(weight, rowsFor(T * rowKV), op);
+    wvOf[g] = alloc(weight, rowsFor(T * rowKV), op);
     if (failedAlready)
-      return failure();
-    ld(wk, m.kvChannel[2 * g], m.kvOffset[2 * g] / kUnitBytes, isa::BaseReg::B2,
-       isa::ParamReg::zero, 0, uint64_t(T) * rowKVUnits, OffChip::KVCache,
-       info.kvLoadBytes);
-    ld(wv, m.kvChannel[2 * g + 1], m.kvOffset[2 * g + 1] / kUnitBytes,
+      return;
+    ld(wkOf[g], m.kvChannel[2 * g], m.kvOffset[2 * g] / kUnitBytes,
        isa::BaseReg::B2, isa::ParamReg::zero, 0, uint64_t(T) * rowKVUnits,
        OffChip::KVCache, info.kvLoadBytes);
-    for (int64_t h = g * (hq / hkv); h < (g + 1) * (hq / hkv); ++h) {
-      uint32_t qRows = rowsFor(2 * dh);
-      Region t1 = alloc(act, qRows * R, op);
-      Region qq = alloc(act, qvecRows(dh) * R, op);
-      Region sc = alloc(act, scoreRows * R, op);
-      Region pq = alloc(act, qvecRows(T) * R, op);
-      if (failedAlready)
-        return failure();
-      Access ma;
-      ma.reads = {q.region, pm};
-      ma.writes = {t1};
-      misc(isa::MiscKind::mul, q.region.row + h * qL.groupRows(),
-           isa::ASpace::act, pm.row, isa::BSpace::meta, t1.row, dh, R,
-           qL.rowsPerToken(), 0, qRows, ma);
-      Access qa;
-      qa.reads = {t1};
-      qa.writes = {qq};
-      misc(isa::MiscKind::quantize_dynamic, t1.row, isa::ASpace::act, 0,
-           isa::BSpace::meta, qq.row, dh, R, qRows, 0, qvecRows(dh), qa);
-      Access sa;
-      sa.reads = {qq, wk, constRegion};
-      sa.writes = {sc};
-      matrix(R, qq.row, wk.row, sc.row, constRegion.row + 1,
-             roundUp(dh, isa::kKBlock) / isa::kKBlock, T, scoreRows,
-             isa::OutFormat::f16, false, false, false, sa);
-      Access xa;
-      xa.reads = {sc, constRegion};
-      xa.writes = {sc};
-      misc(isa::MiscKind::softmax, sc.row, isa::ASpace::act, constRegion.row,
-           isa::BSpace::meta, sc.row, T, R, scoreRows, 0, scoreRows, xa,
-           /*masked=*/true, static_cast<uint32_t>(posBase));
-      Access pa;
-      pa.reads = {sc};
-      pa.writes = {pq};
-      misc(isa::MiscKind::quantize_dynamic, sc.row, isa::ASpace::act, 0,
-           isa::BSpace::meta, pq.row, T, R, scoreRows, 0, qvecRows(T), pa);
-      Access va;
-      va.reads = {pq, wv, pm};
-      va.writes = {out};
-      matrix(R, pq.row, wv.row, out.row + h * outL.groupRows(), vsAddr,
-             T / isa::kKBlock, outL.pad, outL.rowsPerToken(),
-             isa::OutFormat::f16, false, false, true, va);
-      act.free(t1);
-      act.free(qq);
-      act.free(sc);
-      act.free(pq);
+    ld(wvOf[g], m.kvChannel[2 * g + 1], m.kvOffset[2 * g + 1] / kUnitBytes,
+       isa::BaseReg::B2, isa::ParamReg::zero, 0, uint64_t(T) * rowKVUnits,
+       OffChip::KVCache, info.kvLoadBytes);
+  };
+  uint32_t qRows = rowsFor(2 * dh);
+  struct HeadRegions {
+    Region qq, sc, pq;
+  };
+  std::vector<HeadRegions> heads(hq);
+  auto stageA = [&](int64_t h) {
+    Region pm = params[h / perGroup];
+    Region t1 = alloc(act, qRows * R, op);
+    Region qq = alloc(act, qvecRows(dh) * R, op);
+    if (failedAlready)
+      return;
+    Access ma;
+    ma.reads = {q.region, pm};
+    ma.writes = {t1};
+    misc(isa::MiscKind::mul, q.region.row + h * qL.groupRows(),
+         isa::ASpace::act, pm.row, isa::BSpace::meta, t1.row, dh, R,
+         qL.rowsPerToken(), 0, qRows, ma);
+    Access qa;
+    qa.reads = {t1};
+    qa.writes = {qq};
+    misc(isa::MiscKind::quantize_dynamic, t1.row, isa::ASpace::act, 0,
+         isa::BSpace::meta, qq.row, dh, R, qRows, 0, qvecRows(dh), qa);
+    act.free(t1);
+    heads[h].qq = qq;
+  };
+  auto stageB = [&](int64_t h) {
+    int64_t g = h / perGroup;
+    ensureLoaded(g);
+    ensureLoaded(g + 1);
+    Region sc = alloc(act, scoreRows * R, op);
+    if (failedAlready)
+      return;
+    Access sa;
+    sa.reads = {heads[h].qq, wkOf[g], constRegion};
+    sa.writes = {sc};
+    matrix(R, heads[h].qq.row, wkOf[g].row, sc.row, constRegion.row + 1,
+           roundUp(dh, isa::kKBlock) / isa::kKBlock, T, scoreRows,
+           isa::OutFormat::f16, false, false, false, sa);
+    act.free(heads[h].qq);
+    heads[h].sc = sc;
+  };
+  auto stageC = [&](int64_t h) {
+    Region sc = heads[h].sc;
+    Region pq = alloc(act, qvecRows(T) * R, op);
+    if (failedAlready)
+      return;
+    Access xa;
+    xa.reads = {sc, constRegion};
+    xa.writes = {sc};
+    misc(isa::MiscKind::softmax, sc.row, isa::ASpace::act, constRegion.row,
+         isa::BSpace::meta, sc.row, T, R, scoreRows, 0, scoreRows, xa,
+         /*masked=*/true, static_cast<uint32_t>(posBase));
+    Access pa;
+    pa.reads = {sc};
+    pa.writes = {pq};
+    misc(isa::MiscKind::quantize_dynamic, sc.row, isa::ASpace::act, 0,
+         isa::BSpace::meta, pq.row, T, R, scoreRows, 0, qvecRows(T), pa);
+    act.free(sc);
+    heads[h].pq = pq;
+  };
+  auto stageD = [&](int64_t h) {
+    int64_t g = h / perGroup;
+    Region pm = params[g];
+    uint32_t vsAddr = pm.row + rowsFor(a + 2 * b);
+    Access va;
+    va.reads = {heads[h].pq, wvOf[g], pm};
+    va.writes = {out};
+    matrix(R, heads[h].pq.row, wvOf[g].row, out.row + h * outL.groupRows(),
+           vsAddr, T / isa::kKBlock, outL.pad, outL.rowsPerToken(),
+           isa::OutFormat::f16, false, false, true, va);
+    act.free(heads[h].pq);
+    if ((h + 1) % perGroup == 0) {
+      weight.free(wkOf[g]);
+      weight.free(wvOf[g]);
+      meta.free(pm);
     }
-    weight.free(wk);
-    weight.free(wv);
-    meta.free(pm);
+  };
+  stageA(0);
+  stageB(0);
+  for (int64_t h = 0; h < hq && !failedAlready; ++h) {
+    if (h + 1 < hq)
+      stageA(h + 1);
+    stageC(h);
+    if (h + 1 < hq)
+      stageB(h + 1);
+    stageD(h);
   }
+  if (failedAlready)
+    return failure();
   return success();
 }
 
