@@ -321,12 +321,18 @@ inline void miscQuantize(const uint16_t *a, const float *inv, int8_t *out,
 /// contract); returns the scale s. amax == 0 gives q = 0, s = 1. With
 /// `masked`, columns i > pos are excluded from amax and written 0.
 inline float quantizeDynamic(const float *x, int8_t *q, uint32_t k,
-                             bool masked = false, int64_t pos = 0) {
+                             bool masked = false, int64_t pos = 0);
+
+/// quantize_dynamic over values read through `value(i)` (fp32, already
+/// fp16-representable); both entry points below share this one definition.
+template <typename ValueAt>
+inline float quantizeDynamicOf(ValueAt value, int8_t *q, uint32_t k,
+                               bool masked, int64_t pos) {
   float amax = 0.0f;
   for (uint32_t i = 0; i < k; ++i) {
     if (isMasked(masked, pos, i))
       continue;
-    float ax = std::fabs(x[i]);
+    float ax = std::fabs(value(i));
     if (ax > amax)
       amax = ax;
   }
@@ -338,32 +344,22 @@ inline float quantizeDynamic(const float *x, int8_t *q, uint32_t k,
   float r = 127.0f / amax;
   float s = amax / 127.0f;
   for (uint32_t i = 0; i < k; ++i)
-    q[i] = isMasked(masked, pos, i) ? 0 : sat8(rne(x[i] * r));
+    q[i] = isMasked(masked, pos, i) ? 0 : sat8(rne(value(i) * r));
   return s;
+}
+
+inline float quantizeDynamic(const float *x, int8_t *q, uint32_t k,
+                             bool masked, int64_t pos) {
+  return quantizeDynamicOf([x](uint32_t i) { return x[i]; }, q, k, masked,
+                           pos);
 }
 
 /// The MISC quantize_dynamic kind on an fp16 row; returns the scale (which
 /// the instruction stores at qvecScaleOffset(k) bytes after q).
 inline float miscQuantizeDynamic(const uint16_t *a, int8_t *q, uint32_t k,
                                  bool masked = false, int64_t pos = 0) {
-  float amax = 0.0f;
-  for (uint32_t i = 0; i < k; ++i) {
-    if (isMasked(masked, pos, i))
-      continue;
-    float ax = std::fabs(fromF16(a[i]));
-    if (ax > amax)
-      amax = ax;
-  }
-  if (amax == 0.0f) {
-    for (uint32_t i = 0; i < k; ++i)
-      q[i] = 0;
-    return 1.0f;
-  }
-  float r = 127.0f / amax;
-  float s = amax / 127.0f;
-  for (uint32_t i = 0; i < k; ++i)
-    q[i] = isMasked(masked, pos, i) ? 0 : sat8(rne(fromF16(a[i]) * r));
-  return s;
+  return quantizeDynamicOf([a](uint32_t i) { return fromF16(a[i]); }, q, k,
+                           masked, pos);
 }
 
 /// int32 accumulators times fp32 per-element scales, to fp16.

@@ -27,8 +27,7 @@ void StreamEmitter::reset() {
 }
 
 void StreamEmitter::need(uint8_t producer, int64_t producerIndex,
-                         uint8_t consumer, uint32_t &waitMask) {
-  (void)waitMask;
+                         uint8_t consumer) {
   if (producer == consumer || producerIndex < 0)
     return;
   // Collected per producer queue: the consumer takes one token per queue,
@@ -44,21 +43,21 @@ void StreamEmitter::emit(isa::Instruction inst, const Access &access) {
   for (const Region &r : access.reads)
     for (const Use &w : writers)
       if (w.region.overlaps(r))
-        need(w.queue, w.index, q, waitMask);
+        need(w.queue, w.index, q);
   for (const Region &r : access.writes) {
     for (const Use &w : writers)
       if (w.region.overlaps(r))
-        need(w.queue, w.index, q, waitMask);
+        need(w.queue, w.index, q);
     for (const Use &rd : readers)
       if (rd.region.overlaps(r))
-        need(rd.queue, rd.index, q, waitMask);
+        need(rd.queue, rd.index, q);
   }
   for (const OffChipUse &u : offChip) {
     if (access.offChipRead != OffChip::None && u.write &&
         u.what == access.offChipRead)
-      need(u.queue, u.index, q, waitMask);
+      need(u.queue, u.index, q);
     if (access.offChipWrite != OffChip::None && u.what == access.offChipWrite)
-      need(u.queue, u.index, q, waitMask);
+      need(u.queue, u.index, q);
   }
   for (uint8_t p = 0; p < isa::kNumQueues; ++p) {
     int64_t i = pending[p];

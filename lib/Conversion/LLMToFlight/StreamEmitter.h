@@ -67,8 +67,7 @@ private:
     uint8_t queue;
     uint32_t index; // instruction index in the stream
   };
-  void need(uint8_t producerQueue, int64_t producerIndex, uint8_t consumer,
-            uint32_t &waitMask);
+  void need(uint8_t producerQueue, int64_t producerIndex, uint8_t consumer);
 
   std::vector<uint32_t> stream;
   std::vector<uint32_t> instStart; // word offset of every instruction

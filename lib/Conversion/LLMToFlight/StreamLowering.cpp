@@ -81,10 +81,15 @@ private:
               uint64_t n, uint32_t outStride, isa::OutFormat format, bool bias,
               bool relu, bool kMajor, const Access &access);
 
+  /// MISC quantize_dynamic of `rows` rows of k fp16 values at src (step
+  /// srcStep) into qvecs at dst (one every qvecRows(k) rows).
+  void quantizeRows(Region src, uint32_t srcStep, uint32_t k, uint32_t rows,
+                    Region dst);
+
   // Values.
   Region quantized(Value v, uint32_t tokens);
   LogicalResult linear(Operation *op, const std::map<ParamKey, HBMLoc> &locs,
-                       uintptr_t key, Value x, Region out, uint32_t outStride,
+                       uintptr_t key, Region out, uint32_t outStride,
                        uint32_t tokens, bool relu, Region xq);
   LogicalResult lowerOp(Operation *op, const std::map<ParamKey, HBMLoc> &locs,
                         uintptr_t key, size_t index,
@@ -252,6 +257,15 @@ void StreamLowering::matrix(uint32_t tokens, uint32_t aAddr, uint32_t bAddr,
 // Values
 //===----------------------------------------------------------------------===//
 
+void StreamLowering::quantizeRows(Region src, uint32_t srcStep, uint32_t k,
+                                  uint32_t rows, Region dst) {
+  Access a;
+  a.reads = {src};
+  a.writes = {dst};
+  misc(isa::MiscKind::quantize_dynamic, src.row, isa::ASpace::act, 0,
+       isa::BSpace::meta, dst.row, k, rows, srcStep, 0, qvecRows(k), a);
+}
+
 lowering::Region StreamLowering::quantized(Value v, uint32_t tokens) {
   Val &val = vals[v];
   if (val.qvec)
@@ -271,18 +285,14 @@ lowering::Region StreamLowering::quantized(Value v, uint32_t tokens) {
   else
     q = alloc(act, qr * tokens, v.getDefiningOp() ? v.getDefiningOp()
                                                   : m.s.func.getOperation());
-  Access a;
-  a.reads.push_back(val.region);
-  a.writes.push_back(q);
-  misc(isa::MiscKind::quantize_dynamic, val.region.row, isa::ASpace::act, 0,
-       isa::BSpace::meta, q.row, k, tokens, val.layout.rowsPerToken(), 0, qr, a);
+  quantizeRows(val.region, val.layout.rowsPerToken(), k, tokens, q);
   vals[v].qvec = q;
   return q;
 }
 
 LogicalResult StreamLowering::linear(Operation *op,
                                      const std::map<ParamKey, HBMLoc> &locs,
-                                     uintptr_t key, Value x, Region out,
+                                     uintptr_t key, Region out,
                                      uint32_t outStride, uint32_t tokens,
                                      bool relu, Region xq) {
   LinearPlan p = m.planLinear(op);
@@ -307,7 +317,6 @@ LogicalResult StreamLowering::linear(Operation *op,
     weight.free(w);
     meta.free(s);
   }
-  (void)x;
   return success();
 }
 
@@ -397,11 +406,7 @@ LogicalResult StreamLowering::attention(llm::AttentionOp op, size_t index) {
     misc(isa::MiscKind::mul, q.region.row + h * qL.groupRows(),
          isa::ASpace::act, pm.row, isa::BSpace::meta, t1.row, dh, R,
          qL.rowsPerToken(), 0, qRows, ma);
-    Access qa;
-    qa.reads = {t1};
-    qa.writes = {qq};
-    misc(isa::MiscKind::quantize_dynamic, t1.row, isa::ASpace::act, 0,
-         isa::BSpace::meta, qq.row, dh, R, qRows, 0, qvecRows(dh), qa);
+    quantizeRows(t1, qRows, dh, R, qq);
     act.free(t1);
     heads[h].qq = qq;
   };
@@ -432,11 +437,7 @@ LogicalResult StreamLowering::attention(llm::AttentionOp op, size_t index) {
     misc(isa::MiscKind::softmax, sc.row, isa::ASpace::act, constRegion.row,
          isa::BSpace::meta, sc.row, T, R, scoreRows, 0, scoreRows, xa,
          /*masked=*/true, static_cast<uint32_t>(posBase));
-    Access pa;
-    pa.reads = {sc};
-    pa.writes = {pq};
-    misc(isa::MiscKind::quantize_dynamic, sc.row, isa::ASpace::act, 0,
-         isa::BSpace::meta, pq.row, T, R, scoreRows, 0, qvecRows(T), pa);
+    quantizeRows(sc, scoreRows, T, R, pq);
     act.free(sc);
     heads[h].pq = pq;
   };
@@ -572,7 +573,7 @@ LogicalResult StreamLowering::lowerOp(Operation *op,
     Layout ol = m.layoutOf(lin.getResult());
     Region out = newValue(lin.getResult(), ol);
     Region xq = quantized(x, R);
-    if (failedAlready || failed(linear(op, locs, key, x, out, ol.rowsPerToken(), R, relu, xq)))
+    if (failedAlready || failed(linear(op, locs, key, out, ol.rowsPerToken(), R, relu, xq)))
       return failure();
     if (relu) {
       // The ReLU is the MM's relu flag: its result is the linear's rows.
@@ -779,7 +780,7 @@ LogicalResult StreamLowering::epilogue() {
   Region xq = quantized(lastV, 1);
   if (failedAlready ||
       failed(linear(logits, m.globalLocs, reinterpret_cast<uintptr_t>(logits.getOperation()),
-                    lastV, out, rowsFor(4ull * p.nPhys), 1, false, xq)))
+                    out, rowsFor(4ull * p.nPhys), 1, false, xq)))
     return failure();
   const auto &dm = m.result.deviceMap;
   st(out, dm.logitsChannel, dm.logitsOffset / kUnitBytes, isa::BaseReg::zero,
