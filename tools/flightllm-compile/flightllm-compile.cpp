@@ -389,7 +389,10 @@ int main(int argc, char **argv) {
     result = handler.verify();
   } else {
     // Binary models are streamed by the importer; text lines shown in
-    // diagnostics are loaded by the handler on demand.
+    // diagnostics are loaded by the handler on demand. Locations name the
+    // ONNX node; dumping the op (for an error at @forward, the whole
+    // program with its weights) would only bury the message.
+    context.printOpOnDiagnostic(false);
     SourceMgrDiagnosticHandler handler(sourceMgr, &context);
     flightllm::NodeDiagnosticHandler nodeHandler(&context, inputFilename);
     result = compile(context, nullptr, baseDir, output->os(), binaryPath);

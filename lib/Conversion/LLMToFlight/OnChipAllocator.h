@@ -58,6 +58,7 @@ public:
   void pin(const Region &r) { live[r.row] = r.rows; }
   uint32_t peakRows() const { return peak; }
   uint32_t capacityRows() const { return capacity; }
+  isa::Buffer bufferKind() const { return buffer; }
 
 private:
   std::optional<uint32_t> findFrom(uint32_t start, uint32_t rows) const {

@@ -129,9 +129,10 @@ lowering::Region StreamLowering::alloc(OnChipAllocator &a, uint32_t rows,
                                        Operation *at, bool value) {
   if (auto r = value ? a.allocateLow(rows) : a.allocate(rows))
     return *r;
-  (void)failWith(at, Twine("on-chip ") +
-                         (a.capacityRows() == act.capacityRows() ? "act" : "buffer") +
-                         " memory exhausted: " + Twine(rows) + " rows of " +
+  const char *name = isa::enumValueName(isa::EnumId::Buffer,
+                                        static_cast<int64_t>(a.bufferKind()));
+  (void)failWith(at, Twine("on-chip ") + (name ? name : "?") +
+                         " buffer exhausted: " + Twine(rows) + " rows of " +
                          Twine(kRowBytes) + " bytes do not fit (" +
                          Twine(a.capacityRows()) + " rows)");
   return Region{Buffer::act, 0, rows};
