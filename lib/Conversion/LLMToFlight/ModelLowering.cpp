@@ -569,11 +569,12 @@ void ModelLowering::placeRunTimeAreas() {
   dm.logitsChannel = 1 % nch;
   dm.logitsOffset = take(dm.logitsChannel, 4ull * vocab);
   dm.logitsCount = vocab;
-  // The gap in front of the spill area lets one LD with param S pick row
-  // S - 1 of the last tile (docs/lowering.md).
+  // The prefill spill area: one row per prompt position, so that one LD with
+  // param S picks row S - 1 whichever tile computed it (docs/lowering.md).
+  // The row in front of it keeps that LD's base address inside the channel.
   scratchChannel = 2 % nch;
-  take(scratchChannel, uint64_t(dm.inputRows) * rowBytesD);
-  scratchOffset = take(scratchChannel, uint64_t(target.mmTokens) * rowBytesD);
+  take(scratchChannel, rowBytesD);
+  scratchOffset = take(scratchChannel, uint64_t(dm.inputRows) * rowBytesD);
   runTimeEnd = 0;
   for (uint64_t c : cursor)
     runTimeEnd = std::max(runTimeEnd, c);
