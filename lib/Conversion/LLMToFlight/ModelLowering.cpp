@@ -767,6 +767,17 @@ FailureOr<LoweredModel> ModelLowering::run() {
   for (const BucketRange &b : buckets)
     if (failed(emitBucket(b.stage, b.minLength, b.maxLength)))
       return failure();
+  // The runtime places the streams one after another in DDR channel 0, each
+  // at a 64-byte boundary; they must fit the instruction memory.
+  uint64_t streamBytes = 0;
+  for (const StreamInfo &st : result.streams)
+    streamBytes = roundUp(streamBytes, 64) + 4 * uint64_t(st.words.size());
+  if (streamBytes > target.instructionMemoryBytes)
+    return s.func.emitError()
+           << "the instruction streams take " << streamBytes << " bytes ("
+           << result.streams.size() << " streams), more than the target's "
+           << "instruction memory of " << target.instructionMemoryBytes
+           << " bytes (instruction_memory_bytes)";
   if (!result.quantizedWeightBytes) {
     // Already-quantized programs: count the INT8 weights of every linear.
     for (Operation *op : s.ops)
