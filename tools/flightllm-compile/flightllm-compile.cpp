@@ -202,6 +202,7 @@ lowerModule(ModuleOp module, const flightllm::target::TargetDescription &target)
   options.maxContext = maxContext;
   options.prefillBucket = prefillBucket;
   options.decodeBucket = decodeBucket;
+  options.runnable = emit == EmitKind::Bin;
   if (noCalibration())
     options.uncalibratedKVRange = 8.0f;
   if (llvm::Error e = flightllm::lowering::parseBucketList(

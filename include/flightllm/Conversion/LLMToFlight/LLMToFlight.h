@@ -44,6 +44,9 @@ struct LoweringOptions {
   /// Only emit these buckets' streams (stage, maximum length); empty: all.
   /// For inspecting one stream (--emit=flight) without compiling them all.
   std::vector<std::pair<binary::Stage, uint32_t>> onlyBuckets;
+  /// The streams are for a binary the runtime runs (--emit=bin): it needs
+  /// at least one prefill and one decode bucket.
+  bool runnable = false;
   /// KV-cache scale for attention ops without calibrated k/v scales; 0
   /// means such ops are an error.
   float uncalibratedKVRange = 0;
