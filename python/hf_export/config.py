@@ -1,11 +1,9 @@
 """One export's model description, and the HF config.json / generation_config.json it writes.
 
-``code`` names the transformers release whose modeling code the torch model
-reproduces (the code paths differ between releases; see python/README.md,
-"HF-style exports"):
-
-  llama   4.31 4.35 4.36 4.38 4.39      qwen2   4.37
-  mistral 4.34 4.36 4.37                gpt2    4.35     opt   4.35
+``code`` names the transformers code path the torch model reproduces; how each
+one spells the rotary tables and the attention mask is in CODE_PATHS, with the
+releases we attribute it to (read from the modeling files and their history;
+the edges of the ranges are approximate).  python/README.md, "HF-style exports".
 """
 
 from __future__ import annotations
@@ -14,13 +12,34 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Optional
 
-# family -> code paths this package reproduces
+# family -> code path -> spelling:
+#   rotary  table4d  cos_cached [1, 1, max_pos, Dh] sliced [:, :, :kv_len], squeezed, gathered
+#           table2d  cos_cached [max_pos, Dh] sliced [:kv_len], gathered
+#           computed inv_freq @ position_ids in the graph (Cos, Sin)
+#   mask    legacy   _prepare_decoder_attention_mask      converter  AttentionMaskConverter.to_4d
+#           buffer-scatter / full-scatter: Llama 4.38 / 4.39's _update_causal_mask (ScatterND)
+#   window  band-in-block (Mistral 4.34), triu (W keys visible), tril (W + 1 keys visible)
+#   view_position_ids: position_ids.view(-1, S).long() before use
 CODE_PATHS = {
-    "llama": ("4.31", "4.35", "4.36", "4.38", "4.39"),
-    "mistral": ("4.34", "4.36", "4.37"),
-    "qwen2": ("4.37",),
-    "gpt2": ("4.35",),
-    "opt": ("4.35",),
+    "llama": {
+        "4.31": dict(rotary="table4d", mask="legacy", view_position_ids=True, releases="4.31-4.34"),
+        "4.36": dict(rotary="table2d", mask="converter", releases="4.35-4.37"),
+        "4.38": dict(rotary="computed", mask="buffer-scatter", releases="4.38"),
+        "4.39": dict(rotary="computed", mask="full-scatter", releases="4.39-4.40"),
+    },
+    "mistral": {
+        "4.34": dict(rotary="table4d", mask="legacy", window="band-in-block", view_position_ids=True,
+                     releases="4.34"),
+        "4.36": dict(rotary="table2d", mask="converter", window="triu", releases="4.35-4.37"),
+        # the converter's later window spelling; the release that switched is not pinned down here
+        "tril": dict(rotary="table2d", mask="converter", window="tril", releases="later 4.x"),
+    },
+    "qwen2": {"4.37": dict(rotary="table2d", mask="converter", window="triu", releases="4.37-4.40")},
+    "gpt2": {"4.31": dict(releases="4.31-4.40")},
+    "opt": {
+        "4.31": dict(mask="legacy", releases="4.31-4.34"),
+        "4.36": dict(mask="converter", releases="4.35-4.40"),
+    },
 }
 
 # The transformers class names the config.json names, per family.
@@ -64,7 +83,7 @@ class HFModelConfig:
         if self.family not in CODE_PATHS:
             raise ValueError(f"unknown family {self.family!r}")
         if self.code not in CODE_PATHS[self.family]:
-            raise ValueError(f"{self.family}: unknown code path {self.code!r}, one of {CODE_PATHS[self.family]}")
+            raise ValueError(f"{self.family}: unknown code path {self.code!r}, one of {list(CODE_PATHS[self.family])}")
         if self.num_kv_heads is None:
             self.num_kv_heads = self.num_heads
         if self.hidden_size % self.num_heads or self.num_heads % self.num_kv_heads:
@@ -75,8 +94,19 @@ class HFModelConfig:
             self.word_embed_proj_dim = self.hidden_size
 
     @property
+    def path(self) -> dict:
+        """How this code path spells things (CODE_PATHS)."""
+        return CODE_PATHS[self.family][self.code]
+
+    @property
     def head_dim(self) -> int:
         return self.hidden_size // self.num_heads
+
+    @property
+    def release(self) -> str:
+        """The first release of the code path's range, for config.json's transformers_version."""
+        first = self.path["releases"].split("-")[0]
+        return first + ".0" if first[0].isdigit() else "4.40.0"
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -85,7 +115,7 @@ class HFModelConfig:
         """config.json as transformers writes it for this family (the keys a loader reads)."""
         f = self.family
         out = {"architectures": [ARCHITECTURES[f]], "model_type": f,
-               "transformers_version": self.code + ".0", "torch_dtype": "float32",
+               "transformers_version": self.release, "torch_dtype": "float32",
                "vocab_size": self.vocab_size, "bos_token_id": self.bos_token_id,
                "eos_token_id": self.eos_token_id, "use_cache": True,
                "tie_word_embeddings": self.tie_word_embeddings}
@@ -125,7 +155,7 @@ class HFModelConfig:
 
     def generation_config_json(self) -> dict:
         out = {"bos_token_id": self.bos_token_id, "eos_token_id": self.eos_token_id,
-               "transformers_version": self.code + ".0"}
+               "transformers_version": self.release}
         if self.pad_token_id is not None:
             out["pad_token_id"] = self.pad_token_id
         return out

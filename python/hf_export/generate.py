@@ -104,14 +104,12 @@ def traced_without_causal_mask(cfg: HFModelConfig, v: Variant) -> bool:
     for the code paths that build it only when more than one token comes
     (_prepare_decoder_attention_mask, the converter without a window); GPT-2
     (mask per layer from its buffer), Llama 4.38+ (cache_position) and the
-    converter with a sliding window keep it."""
-    if v.past_trace_tokens != 1:
+    converter with a sliding window keep it.  Mistral 4.34's legacy mask with its
+    window is left out too."""
+    if v.past_trace_tokens != 1 or cfg.family == "gpt2":
         return False
-    if cfg.family == "gpt2" or (cfg.family == "llama" and cfg.code in ("4.38", "4.39")):
-        return False
-    if cfg.family in ("mistral", "qwen2") and cfg.code != "4.34":
-        return False
-    return True
+    mask, window = cfg.path["mask"], cfg.path.get("window")
+    return mask == "legacy" or (mask == "converter" and window is None)
 
 
 def _np(d: Dict[str, torch.Tensor]) -> Dict[str, np.ndarray]:
@@ -197,7 +195,7 @@ def generate(v: Variant, out_root: Path, ort_run) -> dict:
             raise RuntimeError(f"{v.name}/{c.name}: onnxruntime and torch differ by {diff:.3g} at {where}")
         # A KV-cache step must equal the full sequence, except where the HF code itself
         # differs: Mistral 4.34 applies its window only inside the block of new tokens.
-        if not c.left_pad and cache_vs_full > ATOL and not (cfg.family == "mistral" and cfg.code == "4.34"):
+        if not c.left_pad and cache_vs_full > ATOL and cfg.path.get("window") != "band-in-block":
             raise RuntimeError(f"{v.name}/{c.name}: torch KV-cache logits differ from the full sequence "
                                f"by {cache_vs_full:.3g}")
         write_case(d / "ref" / c.name, c, feeds, stored, rec)

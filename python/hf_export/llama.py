@@ -1,16 +1,9 @@
 """Llama, Mistral and Qwen2 as transformers 4.31-4.40 write them (eager attention).
 
-What differs between the code paths (``config.code``):
-
-  rotary   4.31/mistral 4.34: cos_cached [1, 1, max_pos, Dh] sliced [:, :, :kv_len],
-                              squeezed, gathered by position_ids, unsqueezed
-           4.35-4.37:         cos_cached [max_pos, Dh] sliced [:kv_len], gathered
-           4.38+:             inv_freq @ position_ids in the graph, Cos/Sin
-  mask     4.31/4.35/m4.34:   _prepare_decoder_attention_mask (masks.legacy_decoder_mask)
-           4.36/4.37:         AttentionMaskConverter.to_4d (masks.converter_4d)
-           4.38:              causal_mask buffer + ScatterND, rows by cache_position
-           4.39:              full/triu/arange mask + ScatterND, cut to kv length
-  qwen2: q/k/v biases; mistral/qwen2: sliding window in the mask.
+The code path (config.CODE_PATHS) picks the rotary spelling (tables 4-D with
+squeezes, 2-D, or computed from inv_freq @ position_ids), the mask
+(masks.py) and whether position_ids are viewed to [-1, S].  Qwen2 adds q/k/v
+biases; Mistral and Qwen2 put a sliding window into the mask.
 """
 
 from __future__ import annotations
@@ -98,7 +91,12 @@ class ComputedRotary(nn.Module):
 
 
 def computed_rotary(cfg: HFModelConfig) -> bool:
-    return cfg.family == "llama" and cfg.code in ("4.38", "4.39")
+    return cfg.path["rotary"] == "computed"
+
+
+def uses_cache_position(cfg: HFModelConfig) -> bool:
+    """Llama 4.38-4.40: cache_position = arange(P, P + S) builds the mask."""
+    return cfg.path["mask"] in ("buffer-scatter", "full-scatter")
 
 
 class Attention(nn.Module):
@@ -112,17 +110,19 @@ class Attention(nn.Module):
         self.k_proj = nn.Linear(cfg.hidden_size, self.num_kv * self.head_dim, bias=bias)
         self.v_proj = nn.Linear(cfg.hidden_size, self.num_kv * self.head_dim, bias=bias)
         self.o_proj = nn.Linear(self.num_heads * self.head_dim, cfg.hidden_size, bias=False)
-        if not computed_rotary(cfg):
-            four_d = cfg.code in ("4.31", "4.34")
-            self.rotary_emb = CachedRotary(self.head_dim, cfg.max_position_embeddings, cfg.rope_theta, four_d)
+        if computed_rotary(cfg):      # 4.38-4.40: every layer computes its own cos/sin
+            self.rotary_emb = ComputedRotary(self.head_dim, cfg.rope_theta)
+        else:
+            self.rotary_emb = CachedRotary(self.head_dim, cfg.max_position_embeddings, cfg.rope_theta,
+                                           four_d=cfg.path["rotary"] == "table4d")
 
-    def forward(self, hidden_states, attention_mask, position_ids, past, cache_position, rotary):
+    def forward(self, hidden_states, attention_mask, position_ids, past, cache_position):
         bsz, q_len, _ = hidden_states.size()
         q = self.q_proj(hidden_states).view(bsz, q_len, self.num_heads, self.head_dim).transpose(1, 2)
         k = self.k_proj(hidden_states).view(bsz, q_len, self.num_kv, self.head_dim).transpose(1, 2)
         v = self.v_proj(hidden_states).view(bsz, q_len, self.num_kv, self.head_dim).transpose(1, 2)
-        if rotary is not None:          # 4.38+: cos/sin computed once by the model
-            cos, sin = rotary
+        if isinstance(self.rotary_emb, ComputedRotary):
+            cos, sin = self.rotary_emb(v, position_ids)
             q, k = ComputedRotary.apply(q, k, cos, sin)
         else:
             kv_seq_len = k.shape[-2]
@@ -138,9 +138,10 @@ class Attention(nn.Module):
         v = repeat_kv(v, self.num_heads // self.num_kv)
         scores = torch.matmul(q, k.transpose(2, 3)) / math.sqrt(self.head_dim)
         if attention_mask is not None:
-            if self.cfg.family == "llama" and self.cfg.code == "4.38":
+            mask_kind = self.cfg.path["mask"]
+            if mask_kind == "buffer-scatter":
                 causal = attention_mask[:, :, cache_position, : k.shape[-2]]
-            elif self.cfg.family == "llama" and self.cfg.code == "4.39":
+            elif mask_kind == "full-scatter":
                 causal = attention_mask[:, :, :, : k.shape[-2]]
             else:
                 causal = attention_mask
@@ -171,11 +172,11 @@ class DecoderLayer(nn.Module):
         self.input_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
         self.post_attention_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
 
-    def forward(self, hidden_states, attention_mask, position_ids, past, cache_position, rotary):
+    def forward(self, hidden_states, attention_mask, position_ids, past, cache_position):
         residual = hidden_states
         hidden_states = self.input_layernorm(hidden_states)
         hidden_states, present = self.self_attn(hidden_states, attention_mask, position_ids, past,
-                                                cache_position, rotary)
+                                                cache_position)
         hidden_states = residual + hidden_states
         residual = hidden_states
         hidden_states = self.post_attention_layernorm(hidden_states)
@@ -190,9 +191,7 @@ class Model(nn.Module):
         self.embed_tokens = nn.Embedding(cfg.vocab_size, cfg.hidden_size)
         self.layers = nn.ModuleList([DecoderLayer(cfg) for _ in range(cfg.num_layers)])
         self.norm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
-        if computed_rotary(cfg):
-            self.rotary_emb = ComputedRotary(cfg.head_dim, cfg.rope_theta)
-        if cfg.family == "llama" and cfg.code == "4.38":
+        if cfg.path["mask"] == "buffer-scatter":
             full = torch.full((cfg.max_position_embeddings, cfg.max_position_embeddings), fill_value=True,
                               dtype=torch.bool)
             self.register_buffer("causal_mask", torch.triu(full, diagonal=1), persistent=False)
@@ -202,37 +201,29 @@ class Model(nn.Module):
         batch_size, seq_length = input_ids.shape
         past_len = past_key_values[0][0].shape[2] if past_key_values is not None else 0
         inputs_embeds = self.embed_tokens(input_ids)
-        cache_position, rotary = None, None
-        if computed_rotary(cfg):
+        cache_position = None
+        if uses_cache_position(cfg):
             cache_position = torch.arange(past_len, past_len + inputs_embeds.shape[1])
             if position_ids is None:
                 position_ids = cache_position.unsqueeze(0)
-            rotary = self.rotary_emb(inputs_embeds, position_ids)
-            if cfg.code == "4.38":
+            if cfg.path["mask"] == "buffer-scatter":
                 mask = masks.llama_438_mask(self.causal_mask, attention_mask, batch_size, inputs_embeds.dtype)
             else:
                 mask = masks.llama_439_mask(attention_mask, seq_length, cache_position, batch_size,
                                             inputs_embeds.dtype)
         else:
             if position_ids is None:
-                position_ids = torch.arange(past_len, seq_length + past_len, dtype=torch.long)
-                position_ids = position_ids.unsqueeze(0).view(-1, seq_length)
-            else:
+                position_ids = torch.arange(past_len, seq_length + past_len, dtype=torch.long).unsqueeze(0)
+            if cfg.path.get("view_position_ids"):
                 position_ids = position_ids.view(-1, seq_length).long()
-            shape = (batch_size, seq_length)
-            if cfg.code in ("4.31", "4.35", "4.34"):
-                window = cfg.sliding_window if cfg.family == "mistral" else None
-                mask = masks.legacy_decoder_mask(attention_mask, shape, inputs_embeds.dtype, past_len, window)
-            else:
-                window = cfg.sliding_window if cfg.family in ("mistral", "qwen2") else None
-                style = "tril" if (cfg.family, cfg.code) == ("mistral", "4.37") else "triu"
-                mask = masks.converter_4d(attention_mask, seq_length, inputs_embeds.dtype,
-                                          seq_length + past_len, window, style)
+            window = cfg.sliding_window if "window" in cfg.path else None
+            mask = masks.decoder_mask(cfg.path, attention_mask, (batch_size, seq_length), inputs_embeds.dtype,
+                                      past_len, window)
         hidden_states = inputs_embeds
         presents = []
         for i, layer in enumerate(self.layers):
             past = past_key_values[i] if past_key_values is not None else None
-            hidden_states, present = layer(hidden_states, mask, position_ids, past, cache_position, rotary)
+            hidden_states, present = layer(hidden_states, mask, position_ids, past, cache_position)
             presents.append(present)
         return self.norm(hidden_states), presents
 

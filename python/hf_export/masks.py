@@ -12,7 +12,7 @@ import torch
 
 
 def legacy_causal(input_shape, dtype, past_len):
-    """Llama/OPT <= 4.35 `_make_causal_mask`: a [S, S] block of finfo.min with the
+    """`_make_causal_mask` (Llama/OPT up to 4.34, then inside the converter): a [S, S] block of finfo.min with the
     lower triangle zeroed through an arange comparison, zeros prepended for the
     past (only when the traced past length is > 0)."""
     bsz, tgt_len = input_shape
@@ -47,7 +47,7 @@ def expand_padding(mask2d, dtype, tgt_len):
 
 
 def legacy_decoder_mask(attention_mask, input_shape, dtype, past_len, window=None):
-    """`_prepare_decoder_attention_mask` (Llama 4.31-4.35, OPT, Mistral 4.34 with
+    """`_prepare_decoder_attention_mask` (Llama 4.31-4.34, OPT, Mistral 4.34 with
     ``window``): the causal part only when more than one new token was traced, the
     padding part added to it."""
     combined = None
@@ -61,12 +61,12 @@ def legacy_decoder_mask(attention_mask, input_shape, dtype, past_len, window=Non
 
 
 def converter_causal(input_shape, dtype, past_len, window=None, window_style="triu"):
-    """AttentionMaskConverter._make_causal_mask (4.36+): the legacy causal block plus
+    """AttentionMaskConverter._make_causal_mask (4.35+): the legacy causal block plus
     an optional sliding window.  ``window_style``:
 
-      "triu" (4.36, int64 as optimum's patch writes it for onnxruntime):
+      "triu" (4.35-4.37; int64 as optimum's patch writes it for onnxruntime):
              1 - triu(ones, P - W + 1) masked: W keys visible per query;
-      "tril" (4.37): tril(ones, P - W - 1) masked: W + 1 keys visible.
+      "tril" (the later spelling): tril(ones, P - W - 1) masked: W + 1 keys visible.
     """
     mask = legacy_causal(input_shape, dtype, past_len)[0, 0].clone()
     if window is not None:
@@ -81,7 +81,7 @@ def converter_causal(input_shape, dtype, past_len, window=None, window_style="tr
 
 
 def converter_4d(attention_mask, query_len, dtype, kv_len, window=None, window_style="triu"):
-    """`_prepare_4d_causal_attention_mask` -> AttentionMaskConverter.to_4d (4.36+): the
+    """`_prepare_4d_causal_attention_mask` -> AttentionMaskConverter.to_4d (4.35+): the
     causal mask is built when more than one new token was traced, or always when a
     sliding window is set; padded keys are then filled with finfo.min."""
     input_shape = (attention_mask.shape[0], query_len)
@@ -92,6 +92,14 @@ def converter_4d(attention_mask, query_len, dtype, kv_len, window=None, window_s
     if causal is None:
         return padding
     return causal.masked_fill(padding.bool(), torch.finfo(dtype).min)
+
+
+def decoder_mask(path: dict, attention_mask, input_shape, dtype, past_len, window=None):
+    """The 4-D mask of a "legacy" or "converter" code path (config.CODE_PATHS)."""
+    if path["mask"] == "legacy":
+        return legacy_decoder_mask(attention_mask, input_shape, dtype, past_len, window)
+    return converter_4d(attention_mask, input_shape[-1], dtype, input_shape[-1] + past_len, window,
+                        path.get("window", "triu"))
 
 
 def llama_438_mask(causal_buffer, attention_mask, batch_size, dtype):

@@ -1,4 +1,5 @@
-"""OPT as transformers 4.3x writes it (eager attention).
+"""OPT as transformers 4.31-4.40 writes it (eager attention; the mask is the
+legacy one up to 4.34, AttentionMaskConverter's from 4.35).
 
 The spellings: input_ids.view(-1, S); learned positions from the attention
 mask's cumsum (positions = cumsum(mask) * mask - 1, cut to the new tokens,
@@ -107,6 +108,7 @@ class DecoderLayer(nn.Module):
 class Decoder(nn.Module):
     def __init__(self, cfg: HFModelConfig):
         super().__init__()
+        self.path = cfg.path
         self.embed_tokens = nn.Embedding(cfg.vocab_size, cfg.word_embed_proj_dim)
         self.embed_positions = LearnedPositions(cfg.max_position_embeddings, cfg.hidden_size)
         self.project_out = self.project_in = None
@@ -122,7 +124,7 @@ class Decoder(nn.Module):
         input_ids = input_ids.view(-1, input_shape[-1])
         inputs_embeds = self.embed_tokens(input_ids)
         past_len = past_key_values[0][0].shape[2] if past_key_values is not None else 0
-        causal = masks.legacy_decoder_mask(attention_mask, input_shape, inputs_embeds.dtype, past_len)
+        causal = masks.decoder_mask(self.path, attention_mask, input_shape, inputs_embeds.dtype, past_len)
         pos_embeds = self.embed_positions(attention_mask, past_len)
         if self.project_in is not None:
             inputs_embeds = self.project_in(inputs_embeds)

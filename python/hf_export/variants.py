@@ -18,11 +18,12 @@ from .config import CODE_PATHS, HFModelConfig
 
 OPSETS = (13, 14, 15, 16, 17)
 
-# Code paths whose graphs need ONNX Trilu (torch.tril/triu), which torch 1.13
-# exports only from opset 14: Llama 4.39's triu of the mask, Mistral 4.34's
-# banded tril/triu, the converter's sliding window (Mistral 4.36+, Qwen2).
-NEEDS_OPSET_14 = {("llama", "4.39"), ("mistral", "4.34"), ("mistral", "4.36"), ("mistral", "4.37"),
-                  ("qwen2", "4.37")}
+
+def needs_opset_14(family: str, code: str) -> bool:
+    """Graphs with ONNX Trilu (torch.tril/triu, which torch 1.13 exports only from
+    opset 14): Llama 4.39's triu of the mask, every sliding window."""
+    path = CODE_PATHS[family][code]
+    return path.get("mask") == "full-scatter" or "window" in path
 
 DEFAULT_ACTIVATION = {"gpt2": "gelu_new", "opt": "relu", "llama": "silu", "mistral": "silu", "qwen2": "silu"}
 
@@ -104,7 +105,7 @@ def matrix(seed: int = 0, per_cell: int = 6) -> List[Variant]:
         for code in codes:
             for tag in _tags(family):
                 for opset in OPSETS:
-                    if opset < 14 and (family, code) in NEEDS_OPSET_14:
+                    if opset < 14 and needs_opset_14(family, code):
                         continue
                     shift = rng.randrange(len(combos))
                     for k in range(per_cell):
@@ -128,28 +129,28 @@ SMALL_SPEC = [
     # committed, family, code, opset, init, symbolic batch, folding, past trace tokens, merged, tag, sizes
     (True, "llama", "4.31", 14, "trained", True, True, 1, True, "", {"num_kv_heads": 2}),
     (False, "llama", "4.31", 13, "default", False, False, 3, False, "", {"num_kv_heads": 4}),
-    (False, "llama", "4.35", 15, "trained", False, True, 1, False, "", {"num_kv_heads": 2}),
+    (False, "llama", "4.36", 15, "trained", False, True, 1, False, "", {"num_kv_heads": 2}),
     (False, "llama", "4.36", 16, "trained", True, False, 1, False, "", {"num_kv_heads": 1}),
     (True, "llama", "4.36", 17, "default", True, True, 3, False, "", {"num_kv_heads": 2}),
     (False, "llama", "4.38", 14, "trained", True, True, 1, True, "", {"num_kv_heads": 2}),
     (False, "llama", "4.38", 17, "default", False, True, 1, False, "", {"num_kv_heads": 4}),
     (True, "llama", "4.39", 14, "trained", True, True, 1, False, "", {"num_kv_heads": 2, "rope_theta": 500000.0}),
     (False, "llama", "4.39", 16, "default", False, False, 3, True, "", {"num_kv_heads": 2}),
-    (True, "gpt2", "4.35", 13, "trained", True, True, 1, False, "", {"activation": "gelu_new"}),
-    (False, "gpt2", "4.35", 14, "default", True, True, 1, True, "", {"activation": "gelu_new"}),
-    (False, "gpt2", "4.35", 17, "trained", False, False, 3, False, "", {"activation": "gelu"}),
-    (False, "opt", "4.35", 14, "trained", True, True, 1, False, "preln", {}),
-    (True, "opt", "4.35", 17, "default", False, True, 3, False, "preln", {}),
-    (True, "opt", "4.35", 14, "trained", True, True, 1, False, "postln", POSTLN),
-    (False, "opt", "4.35", 16, "default", True, False, 3, True, "postln", POSTLN),
+    (True, "gpt2", "4.31", 13, "trained", True, True, 1, False, "", {"activation": "gelu_new"}),
+    (False, "gpt2", "4.31", 14, "default", True, True, 1, True, "", {"activation": "gelu_new"}),
+    (False, "gpt2", "4.31", 17, "trained", False, False, 3, False, "", {"activation": "gelu"}),
+    (False, "opt", "4.36", 14, "trained", True, True, 1, False, "preln", {}),
+    (True, "opt", "4.31", 17, "default", False, True, 3, False, "preln", {}),
+    (True, "opt", "4.31", 14, "trained", True, True, 1, False, "postln", POSTLN),
+    (False, "opt", "4.36", 16, "default", True, False, 3, True, "postln", POSTLN),
     (True, "qwen2", "4.37", 14, "trained", True, True, 1, False, "", {"num_kv_heads": 2, "sliding_window": 64,
                                                                      "tie_word_embeddings": True,
                                                                      "rope_theta": 1000000.0}),
     (False, "qwen2", "4.37", 17, "default", False, True, 3, True, "", {"num_kv_heads": 1, "sliding_window": 64}),
     (False, "mistral", "4.34", 14, "trained", True, True, 1, False, "", {"num_kv_heads": 2, "sliding_window": 4}),
     (True, "mistral", "4.36", 15, "trained", True, True, 1, False, "", {"num_kv_heads": 2, "sliding_window": 5}),
-    (False, "mistral", "4.37", 17, "trained", False, False, 1, True, "", {"num_kv_heads": 2, "sliding_window": 4}),
-    (False, "mistral", "4.37", 16, "default", True, True, 3, False, "", {"num_kv_heads": 4, "sliding_window": 6}),
+    (False, "mistral", "tril", 17, "trained", False, False, 1, True, "", {"num_kv_heads": 2, "sliding_window": 4}),
+    (False, "mistral", "tril", 16, "default", True, True, 3, False, "", {"num_kv_heads": 4, "sliding_window": 6}),
 ]
 
 
