@@ -37,19 +37,27 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from hf_export.config import HFModelConfig  # noqa: E402
-from hf_export.export import MERGED_FILE, PREFILL_FILE, WITH_PAST_FILE  # noqa: E402
+from hf_export.export import (LAYOUTS, MERGED_FILE, PREFILL_FILE, SINGLE_FILE, WITH_PAST_FILE,  # noqa: E402
+                              input_names, merged_input_names, output_names)
 from hf_export.generate import Case, load_records, max_diff  # noqa: E402
 
-GRAPH_KIND = {PREFILL_FILE: "prefill", WITH_PAST_FILE: "with-past", MERGED_FILE: "merged"}
+GRAPH_KIND = {PREFILL_FILE: "prefill", WITH_PAST_FILE: "with-past", MERGED_FILE: "merged", SINGLE_FILE: "single"}
 
 
 def first_error_line(text: str, path: Path) -> str:
-    """The first line saying error (with the next one when it ends in ':'), the
-    model's path shortened to its file name."""
-    lines = [ln.strip().replace(str(path), path.name) for ln in text.splitlines() if ln.strip()]
+    """The first line saying error (with the indented lines it introduces when it
+    ends in ':'), the model's path shortened to its file name."""
+    raw = [ln.rstrip() for ln in text.splitlines() if ln.strip()]
+    lines = [ln.strip().replace(str(path), path.name) for ln in raw]
     for i, ln in enumerate(lines):
         if "error" in ln.lower():
-            return ln + (" " + lines[i + 1] if ln.endswith(":") and i + 1 < len(lines) else "")
+            detail = []
+            if ln.endswith(":"):
+                for r, line in zip(raw[i + 1:], lines[i + 1:]):
+                    if not r.startswith(" "):
+                        break
+                    detail.append(line)
+            return " ".join([ln] + ["; ".join(detail)] if detail else [ln])
     bad = [ln for ln in lines if not ln.endswith(" ok")]
     return (bad or lines or ["(no output)"])[0]
 
@@ -90,8 +98,9 @@ def case_keys(rec: dict, graph: str, case: dict) -> dict:
     return {"family": f"{v['family']}-{v['code']}" + (f"-{v['tag']}" if v["tag"] else ""),
             "opset": f"op{v['opset']}", "init": v["init"], "batch": "symbolic" if v["symbolic_batch"] else "fixed 1",
             "folding": "on" if v["constant_folding"] else "off",
-            "with-past trace": f"{v['past_trace_tokens']} token(s)", "graph": GRAPH_KIND[graph],
-            "case": "padded" if case["left_padding"] else ("several new" if case["sequence_length"] > 1 else "one new"),
+            "optimum": v["optimum"], "graph": GRAPH_KIND[graph],
+            "case": ("padded" if case["left_padding"] else "prefill" if case["past_sequence_length"] == 0
+                     else "past, several new" if case["sequence_length"] > 1 else "past, one new"),
             "reference": case["reference"]}
 
 
@@ -135,13 +144,12 @@ def check_build(root: Path, build: Path, work: Path, only, timeout: float) -> Re
 
 
 def optimum_names(rec: dict, graph: str) -> Tuple[List[str], List[str]]:
-    from hf_export.export import input_names, output_names
     cfg = HFModelConfig(**rec["config"])
+    layout = LAYOUTS[rec["variant"]["optimum"]]
     if graph == MERGED_FILE:
-        ins = input_names(cfg, False)
-        ins = ins + [n for n in input_names(cfg, True) if n not in ins] + ["use_cache_branch"]
+        ins = merged_input_names(cfg, layout)
     else:
-        ins = input_names(cfg, graph == WITH_PAST_FILE)
+        ins = input_names(cfg, graph != PREFILL_FILE, layout)
     return ins, output_names(cfg)
 
 
@@ -220,7 +228,7 @@ def main() -> int:
         res = check_build(root, build, Path(args.work) if args.work else build / "hf-exports-check", args.only,
                           args.timeout)
     print(f"{root}: {len(res.rows)} checks")
-    for key in ("family", "graph", "case", "opset", "init", "batch", "folding", "with-past trace", "reference"):
+    for key in ("family", "optimum", "graph", "case", "opset", "init", "batch", "folding", "reference"):
         print("\n".join(res.table(key)))
     if res.failures:
         print(f"failures ({len(res.failures)}):")

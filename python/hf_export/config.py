@@ -18,7 +18,8 @@ from typing import Optional
 #           computed inv_freq @ position_ids in the graph (Cos, Sin)
 #   mask    legacy   _prepare_decoder_attention_mask      converter  AttentionMaskConverter.to_4d
 #           buffer-scatter / full-scatter: Llama 4.38 / 4.39's _update_causal_mask (ScatterND)
-#   window  band-in-block (Mistral 4.34), triu (W keys visible), tril (W + 1 keys visible)
+#   window  triu: W keys visible per query (optimum patches the converter's window to this
+#           spelling for every transformers release, in int64 for onnxruntime)
 #   view_position_ids: position_ids.view(-1, S).long() before use
 CODE_PATHS = {
     "llama": {
@@ -27,13 +28,8 @@ CODE_PATHS = {
         "4.38": dict(rotary="computed", mask="buffer-scatter", releases="4.38"),
         "4.39": dict(rotary="computed", mask="full-scatter", releases="4.39-4.40"),
     },
-    "mistral": {
-        "4.34": dict(rotary="table4d", mask="legacy", window="band-in-block", view_position_ids=True,
-                     releases="4.34"),
-        "4.36": dict(rotary="table2d", mask="converter", window="triu", releases="4.35-4.37"),
-        # the converter's later window spelling; the release that switched is not pinned down here
-        "tril": dict(rotary="table2d", mask="converter", window="tril", releases="later 4.x"),
-    },
+    # optimum exports Mistral from transformers 4.35 on (MistralOnnxConfig)
+    "mistral": {"4.36": dict(rotary="table2d", mask="converter", window="triu", releases="4.35-4.40")},
     "qwen2": {"4.37": dict(rotary="table2d", mask="converter", window="triu", releases="4.37-4.40")},
     "gpt2": {"4.31": dict(releases="4.31-4.40")},
     "opt": {
@@ -105,8 +101,7 @@ class HFModelConfig:
     @property
     def release(self) -> str:
         """The first release of the code path's range, for config.json's transformers_version."""
-        first = self.path["releases"].split("-")[0]
-        return first + ".0" if first[0].isdigit() else "4.40.0"
+        return self.path["releases"].split("-")[0] + ".0"
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

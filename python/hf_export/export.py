@@ -1,23 +1,30 @@
-"""torch.onnx.export in HF optimum's conventions (the "legacy" three-file layout).
+"""torch.onnx.export in the layouts HF optimum writes (see LAYOUTS).
 
-  decoder_model.onnx             no past; traced with batch 2, 16 tokens
-  decoder_with_past_model.onnx   past_key_values.N.key/value; traced with ONE new token
-                                 (as optimum does) or several, past length 16
-  decoder_model_merged.onnx      both in one graph: an If on the bool[1] input
-                                 use_cache_branch (then: with past, else: without)
+  "1.13"         optimum <= 1.13 (the transformers <= 4.34 era): decoder_model.onnx
+                 (traced with batch 2, 16 tokens) and decoder_with_past_model.onnx
+                 (past 16, ONE new token, its sequence axis static 1); no position_ids
+  "1.14"         optimum 1.14-1.19 default: one model.onnx with past inputs, traced
+                 with 16 new tokens after a past of 16 (the first pass feeds an
+                 empty past); position_ids for the families that take them
+  "1.14-legacy"  optimum 1.14-1.19 --legacy: the two files of 1.13 with the with-past
+                 sequence axis dynamic (still traced with ONE token); no position_ids
+  decoder_model_merged.onnx (1.13 and 1.14-legacy): both graphs under an If on the
+                 bool[1] input use_cache_branch (then: with past, else: without)
 
 Input order follows the model's forward signature as optimum's ordered_inputs
 does: llama/mistral/qwen2 input_ids, attention_mask, position_ids, past...;
 gpt2 input_ids, past..., attention_mask, position_ids; opt input_ids,
-attention_mask, past....  Dynamic axes carry optimum's names.
+attention_mask, past....  Dynamic axes carry optimum's names; output axes the
+exporter left symbolic beyond them are fixed as optimum's fix_dynamic_axes does.
 """
 
 from __future__ import annotations
 
 import hashlib
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import onnx
 import torch
@@ -29,10 +36,29 @@ from .config import HAS_POSITION_IDS, HFModelConfig
 PREFILL_FILE = "decoder_model.onnx"
 WITH_PAST_FILE = "decoder_with_past_model.onnx"
 MERGED_FILE = "decoder_model_merged.onnx"
+SINGLE_FILE = "model.onnx"
 
 # optimum's DEFAULT_DUMMY_SHAPES: batch 2, sequence 16 (the past has the sequence length)
 TRACE_BATCH = 2
 TRACE_SEQ = 16
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How one optimum release lays out a decoder export."""
+    name: str
+    graphs: Tuple[Tuple[str, bool], ...]    # (file, has past inputs)
+    position_ids: bool                      # a position_ids input (families that take one)
+    with_past_sequence_axis: bool           # the with-past input_ids / logits sequence axis is dynamic
+    past_trace_tokens: int                  # new tokens when tracing the graph with past inputs
+    can_merge: bool
+
+
+LAYOUTS = {
+    "1.13": Layout("1.13", ((PREFILL_FILE, False), (WITH_PAST_FILE, True)), False, False, 1, True),
+    "1.14": Layout("1.14", ((SINGLE_FILE, True),), True, True, TRACE_SEQ, False),
+    "1.14-legacy": Layout("1.14-legacy", ((PREFILL_FILE, False), (WITH_PAST_FILE, True)), False, True, 1, True),
+}
 
 
 def past_names(num_layers: int) -> List[str]:
@@ -43,26 +69,36 @@ def present_names(num_layers: int) -> List[str]:
     return [f"present.{i}.{kv}" for i in range(num_layers) for kv in ("key", "value")]
 
 
-def input_names(cfg: HFModelConfig, with_past: bool) -> List[str]:
+def has_position_ids(cfg: HFModelConfig, layout: Layout) -> bool:
+    return layout.position_ids and HAS_POSITION_IDS[cfg.family]
+
+
+def input_names(cfg: HFModelConfig, with_past: bool, layout: Layout) -> List[str]:
     past = past_names(cfg.num_layers) if with_past else []
-    pos = ["position_ids"] if HAS_POSITION_IDS[cfg.family] else []
+    pos = ["position_ids"] if has_position_ids(cfg, layout) else []
     if cfg.family == "gpt2":
         return ["input_ids"] + past + ["attention_mask"] + pos
     return ["input_ids", "attention_mask"] + pos + past
+
+
+def merged_input_names(cfg: HFModelConfig, layout: Layout) -> List[str]:
+    names = input_names(cfg, False, layout)
+    return names + [n for n in input_names(cfg, True, layout) if n not in names] + ["use_cache_branch"]
 
 
 def output_names(cfg: HFModelConfig) -> List[str]:
     return ["logits"] + present_names(cfg.num_layers)
 
 
-def dynamic_axes(cfg: HFModelConfig, with_past: bool, symbolic_batch: bool) -> Dict[str, Dict[int, str]]:
+def dynamic_axes(cfg: HFModelConfig, with_past: bool, layout: Layout,
+                 symbolic_batch: bool) -> Dict[str, Dict[int, str]]:
+    seq = {1: "sequence_length"} if (not with_past or layout.with_past_sequence_axis) else {}
     axes: Dict[str, Dict[int, str]] = {
-        "input_ids": {0: "batch_size", 1: "sequence_length"},
-        "attention_mask": {0: "batch_size",
-                           1: "past_sequence_length + sequence_length" if with_past else "sequence_length"},
-        "logits": {0: "batch_size", 1: "sequence_length"},
+        "input_ids": {0: "batch_size", **seq},
+        "attention_mask": {0: "batch_size", 1: "past_sequence_length + 1" if with_past else "sequence_length"},
+        "logits": {0: "batch_size", **seq},
     }
-    if HAS_POSITION_IDS[cfg.family]:
+    if has_position_ids(cfg, layout):
         axes["position_ids"] = {0: "batch_size", 1: "sequence_length"}
     for name in past_names(cfg.num_layers) if with_past else []:
         axes[name] = {0: "batch_size", 2: "past_sequence_length"}
@@ -75,13 +111,13 @@ def dynamic_axes(cfg: HFModelConfig, with_past: bool, symbolic_batch: bool) -> D
 
 class optimum_signature:
     """Within the block, ``model.forward`` takes the graph inputs positionally in
-    input_names() order and returns (logits, present.N.key, present.N.value, ...),
-    as optimum's model patcher does; the model itself is exported, so node and
-    weight names are the model's own (/model/layers.0/..., model.embed_tokens.weight)."""
+    ``names`` order and returns (logits, present.N.key, present.N.value, ...), as
+    optimum's model patcher does; the model itself is exported, so node and weight
+    names are the model's own (/model/layers.0/..., model.embed_tokens.weight)."""
 
-    def __init__(self, model: nn.Module, with_past: bool):
+    def __init__(self, model: nn.Module, names: List[str]):
         self.model = model
-        self.names = input_names(model.config, with_past)
+        self.names = names
 
     def __enter__(self):
         model, names = self.model, self.names
@@ -105,10 +141,10 @@ class optimum_signature:
         return False
 
 
-def model_feeds(cfg: HFModelConfig, ids, mask, positions, past) -> Dict[str, torch.Tensor]:
+def model_feeds(cfg: HFModelConfig, layout: Layout, ids, mask, positions, past) -> Dict[str, torch.Tensor]:
     """The graph's named inputs from tensors (past: [(k, v)] or None)."""
     feeds = {"input_ids": ids, "attention_mask": mask}
-    if HAS_POSITION_IDS[cfg.family]:
+    if has_position_ids(cfg, layout):
         feeds["position_ids"] = positions
     for i, (k, v) in enumerate(past or []):
         feeds[f"past_key_values.{i}.key"] = k
@@ -116,9 +152,10 @@ def model_feeds(cfg: HFModelConfig, ids, mask, positions, past) -> Dict[str, tor
     return feeds
 
 
-def trace_inputs(cfg: HFModelConfig, with_past: bool, new_tokens: int, batch: int, seed: int):
+def trace_inputs(cfg: HFModelConfig, layout: Layout, with_past: bool, batch: int, seed: int):
     g = torch.Generator().manual_seed(seed)
     past_len = TRACE_SEQ if with_past else 0
+    new_tokens = layout.past_trace_tokens if with_past else TRACE_SEQ
     ids = torch.randint(0, cfg.vocab_size, (batch, new_tokens), generator=g)
     mask = torch.ones(batch, past_len + new_tokens, dtype=torch.int64)
     positions = torch.arange(past_len, past_len + new_tokens).unsqueeze(0).expand(batch, -1).contiguous()
@@ -126,26 +163,37 @@ def trace_inputs(cfg: HFModelConfig, with_past: bool, new_tokens: int, batch: in
     if with_past:
         shape = (batch, cfg.num_kv_heads, past_len, cfg.head_dim)
         past = [(torch.randn(shape, generator=g), torch.randn(shape, generator=g)) for _ in range(cfg.num_layers)]
-    feeds = model_feeds(cfg, ids, mask, positions, past)
-    return tuple(feeds[n] for n in input_names(cfg, with_past))
+    feeds = model_feeds(cfg, layout, ids, mask, positions, past)
+    return tuple(feeds[n] for n in input_names(cfg, with_past, layout))
 
 
-def export_graph(model: nn.Module, path: Path, opset: int, with_past: bool, *, new_tokens: int,
+def fix_dynamic_axes(m: onnx.ModelProto, axes: Dict[str, Dict[int, str]], traced_outputs) -> None:
+    """Output dimensions the exporter left symbolic but the layout does not name
+    become the traced size (optimum's OnnxConfig.fix_dynamic_axes)."""
+    allowed = {n for a in axes.values() for n in a.values()}
+    for vi, value in zip(m.graph.output, traced_outputs):
+        for d, dim in enumerate(vi.type.tensor_type.shape.dim):
+            if dim.HasField("dim_param") and dim.dim_param not in allowed:
+                dim.dim_value = int(value.shape[d])
+
+
+def export_graph(model: nn.Module, path: Path, opset: int, layout: Layout, with_past: bool, *,
                  symbolic_batch: bool, constant_folding: bool, seed: int = 0) -> onnx.ModelProto:
-    """One graph; ``new_tokens`` is the traced sequence length (16 for the prefill,
-    1 for optimum's with-past, or several)."""
+    """One graph of ``layout`` (with or without past inputs)."""
     cfg = model.config
     batch = TRACE_BATCH if symbolic_batch else 1
-    args = trace_inputs(cfg, with_past, new_tokens, batch, seed)
+    names = input_names(cfg, with_past, layout)
+    axes = dynamic_axes(cfg, with_past, layout, symbolic_batch)
+    args = trace_inputs(cfg, layout, with_past, batch, seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")   # TracerWarnings: HF's Python branches on traced shapes
-        with torch.no_grad(), optimum_signature(model.eval(), with_past) as patched:
-            torch.onnx.export(patched, args, str(path),
-                              input_names=input_names(cfg, with_past), output_names=output_names(cfg),
-                              dynamic_axes=dynamic_axes(cfg, with_past, symbolic_batch),
-                              opset_version=opset, do_constant_folding=constant_folding)
+        with torch.no_grad(), optimum_signature(model.eval(), names) as patched:
+            traced_outputs = patched(*args)
+            torch.onnx.export(patched, args, str(path), input_names=names, output_names=output_names(cfg),
+                              dynamic_axes=axes, opset_version=opset, do_constant_folding=constant_folding)
     m = onnx.load(str(path))
-    onnx.checker.check_model(m)
+    fix_dynamic_axes(m, axes, traced_outputs)
+    save(m, path)
     return m
 
 

@@ -23,8 +23,8 @@ import torch
 
 from . import build_model, init_weights
 from .config import HFModelConfig
-from .export import (MERGED_FILE, PREFILL_FILE, TRACE_SEQ, WITH_PAST_FILE, export_graph, initializer_summary,
-                     merge_decoders, model_feeds, op_histogram, output_names, save)
+from .export import (MERGED_FILE, PREFILL_FILE, SINGLE_FILE, TRACE_BATCH, TRACE_SEQ, WITH_PAST_FILE, export_graph,
+                     has_position_ids, initializer_summary, merge_decoders, model_feeds, op_histogram, output_names, save)
 from .variants import Variant
 
 ATOL = 1e-4
@@ -46,19 +46,25 @@ class Case:
 
 def cases_for(v: Variant) -> List[Case]:
     """Shapes unlike the traced ones (batch 2 / 16 tokens / past 16), past lengths
-    beyond the small sliding windows, 1 and several new tokens."""
-    out = [Case("prefill_b1_s7", PREFILL_FILE, 1, 7, 0),
-           Case("prefill_b1_s1", PREFILL_FILE, 1, 1, 0),
-           Case("past_b1_p6_s1", WITH_PAST_FILE, 1, 1, 6),
-           Case("past_b1_p6_s3", WITH_PAST_FILE, 1, 3, 6),
-           Case("past_b1_p9_s4", WITH_PAST_FILE, 1, 4, 9)]
+    beyond the small sliding windows, 1 and (where the layout's with-past graph
+    takes them) several new tokens.  optimum 1.14's single model.onnx also serves
+    the prefill, with an empty past."""
+    several = v.layout.with_past_sequence_axis
+    prefill, with_past = (SINGLE_FILE, SINGLE_FILE) if v.optimum == "1.14" else (PREFILL_FILE, WITH_PAST_FILE)
+    out = [Case("prefill_b1_s7", prefill, 1, 7, 0),
+           Case("prefill_b1_s1", prefill, 1, 1, 0),
+           Case("past_b1_p6_s1", with_past, 1, 1, 6)]
+    out += ([Case("past_b1_p6_s3", with_past, 1, 3, 6), Case("past_b1_p9_s4", with_past, 1, 4, 9)] if several
+            else [Case("past_b1_p9_s1", with_past, 1, 1, 9)])
     if v.symbolic_batch:
-        out += [Case("prefill_b2_s6_leftpad", PREFILL_FILE, 2, 6, 0, (2, 0)),
-                Case("past_b2_p5_s2_leftpad", WITH_PAST_FILE, 2, 2, 5, (0, 3))]
+        out += [Case("prefill_b2_s6_leftpad", prefill, 2, 6, 0, (2, 0)),
+                Case("past_b2_p5_s2_leftpad" if several else "past_b2_p5_s1_leftpad", with_past, 2,
+                     2 if several else 1, 5, (0, 3))]
     if v.merged:
         out += [Case("merged_prefill_b1_s5", MERGED_FILE, 1, 5, 0),
                 Case("merged_past_b1_p4_s1", MERGED_FILE, 1, 1, 4),
-                Case("merged_past_b1_p7_s3", MERGED_FILE, 1, 3, 7)]
+                Case("merged_past_b1_p7_s3", MERGED_FILE, 1, 3, 7) if several
+                else Case("merged_past_b1_p9_s1", MERGED_FILE, 1, 1, 9)]
     return out
 
 
@@ -104,9 +110,8 @@ def traced_without_causal_mask(cfg: HFModelConfig, v: Variant) -> bool:
     for the code paths that build it only when more than one token comes
     (_prepare_decoder_attention_mask, the converter without a window); GPT-2
     (mask per layer from its buffer), Llama 4.38+ (cache_position) and the
-    converter with a sliding window keep it.  Mistral 4.34's legacy mask with its
-    window is left out too."""
-    if v.past_trace_tokens != 1 or cfg.family == "gpt2":
+    converter with a sliding window keep it."""
+    if v.layout.past_trace_tokens != 1 or cfg.family == "gpt2":
         return False
     mask, window = cfg.path["mask"], cfg.path.get("window")
     return mask == "legacy" or (mask == "converter" and window is None)
@@ -116,23 +121,31 @@ def _np(d: Dict[str, torch.Tensor]) -> Dict[str, np.ndarray]:
     return {k: t.detach().cpu().numpy() for k, t in d.items()}
 
 
-def run_torch(model, cfg: HFModelConfig, c: Case, ids: torch.Tensor):
+def run_torch(model, cfg: HFModelConfig, v: Variant, c: Case, ids: torch.Tensor):
     """-> (feeds, outputs, full-sequence logits of the new tokens) for case ``c``."""
     mask, positions = hf_mask_and_positions(c)
     P, S = c.past, c.new_tokens
     past = None
+    # without a position_ids input the model makes them from the past length (and so
+    # misplaces left-padded rows, as these exports do)
+    given = has_position_ids(cfg, v.layout)
+
+    def pos(lo, hi=None):
+        return positions[:, lo:hi] if given else None
+
     with torch.no_grad():
         if P:
-            _, past = model(ids[:, :P], mask[:, :P], positions[:, :P])
-        logits, presents = model(ids[:, P:], mask, positions[:, P:], past)
-        full_logits, _ = model(ids, mask, positions)
-    feeds = model_feeds(cfg, ids[:, P:], mask, positions[:, P:], past)
+            _, past = model(ids[:, :P], mask[:, :P], pos(0, P))
+        logits, presents = model(ids[:, P:], mask, pos(P), past)
+        full_logits, _ = model(ids, mask, pos(0))
+    feeds = model_feeds(cfg, v.layout, ids[:, P:], mask, positions[:, P:], past)
+    if c.graph in (MERGED_FILE, SINGLE_FILE) and past is None:
+        # the first pass through a graph with past inputs feeds an empty past
+        empty = torch.zeros(c.batch, cfg.num_kv_heads, 0, cfg.head_dim)
+        for i in range(cfg.num_layers):
+            feeds[f"past_key_values.{i}.key"] = empty
+            feeds[f"past_key_values.{i}.value"] = empty
     if c.merged:
-        if past is None:   # optimum feeds an empty past to the merged graph's first pass
-            empty = torch.zeros(c.batch, cfg.num_kv_heads, 0, cfg.head_dim)
-            for i in range(cfg.num_layers):
-                feeds[f"past_key_values.{i}.key"] = empty
-                feeds[f"past_key_values.{i}.value"] = empty
         feeds["use_cache_branch"] = torch.tensor([P > 0])
     outs = {"logits": logits}
     for i, (k, v) in enumerate(presents):
@@ -158,12 +171,12 @@ def generate(v: Variant, out_root: Path, ort_run) -> dict:
     d.mkdir(parents=True)
     torch.manual_seed(v.seed)
     model = init_weights(build_model(cfg), v.init, v.seed)
-    common = dict(symbolic_batch=v.symbolic_batch, constant_folding=v.constant_folding, seed=v.seed)
-    prefill = export_graph(model, d / PREFILL_FILE, v.opset, False, new_tokens=TRACE_SEQ, **common)
-    with_past = export_graph(model, d / WITH_PAST_FILE, v.opset, True, new_tokens=v.past_trace_tokens, **common)
-    graphs = {PREFILL_FILE: prefill, WITH_PAST_FILE: with_past}
+    graphs = {}
+    for name, with_past in v.layout.graphs:
+        graphs[name] = export_graph(model, d / name, v.opset, v.layout, with_past, symbolic_batch=v.symbolic_batch,
+                                    constant_folding=v.constant_folding, seed=v.seed)
     if v.merged:
-        graphs[MERGED_FILE] = merge_decoders(prefill, with_past)
+        graphs[MERGED_FILE] = merge_decoders(graphs[PREFILL_FILE], graphs[WITH_PAST_FILE])
         save(graphs[MERGED_FILE], d / MERGED_FILE)
     (d / "config.json").write_text(json.dumps(cfg.hf_config_json(), indent=2) + "\n")
     (d / "generation_config.json").write_text(json.dumps(cfg.generation_config_json(), indent=2) + "\n")
@@ -173,7 +186,7 @@ def generate(v: Variant, out_root: Path, ort_run) -> dict:
     case_records = []
     for c in cases_for(v):
         ids = torch.from_numpy(rng.integers(0, cfg.vocab_size, (c.batch, c.past + c.new_tokens)))
-        feeds, want, full_logits = run_torch(model, cfg, c, ids)
+        feeds, want, full_logits = run_torch(model, cfg, v, c, ids)
         got = ort_run(d / c.graph, feeds)
         if sorted(got) != sorted(output_names(cfg)):
             raise RuntimeError(f"{v.name}/{c.name}: onnxruntime outputs {sorted(got)}")
@@ -184,7 +197,7 @@ def generate(v: Variant, out_root: Path, ort_run) -> dict:
                "onnxruntime_vs_torch": diff}
         cache_vs_full = float(np.abs(want["logits"] - full_logits).max())
         rec["torch_cache_vs_full_sequence"] = cache_vs_full
-        with_past_graph = c.graph == WITH_PAST_FILE or (c.merged and c.past > 0)
+        with_past_graph = c.graph == WITH_PAST_FILE or (c.merged and c.past > 0)   # traced with one token
         if diff <= ATOL:
             rec["reference"], stored = "onnxruntime", got
         elif no_causal and with_past_graph and c.new_tokens > 1:
@@ -193,20 +206,18 @@ def generate(v: Variant, out_root: Path, ort_run) -> dict:
                            "onnxruntime computes non-causal attention over the new tokens, torch is the truth")
         else:
             raise RuntimeError(f"{v.name}/{c.name}: onnxruntime and torch differ by {diff:.3g} at {where}")
-        # A KV-cache step must equal the full sequence, except where the HF code itself
-        # differs: Mistral 4.34 applies its window only inside the block of new tokens.
-        if not c.left_pad and cache_vs_full > ATOL and cfg.path.get("window") != "band-in-block":
+        # a KV-cache step must equal the full sequence
+        if not c.left_pad and cache_vs_full > ATOL:
             raise RuntimeError(f"{v.name}/{c.name}: torch KV-cache logits differ from the full sequence "
                                f"by {cache_vs_full:.3g}")
         write_case(d / "ref" / c.name, c, feeds, stored, rec)
         case_records.append(rec)
 
+    batch = TRACE_BATCH if v.symbolic_batch else 1
+    trace = {name: {"batch": batch, "sequence_length": v.layout.past_trace_tokens if with_past else TRACE_SEQ,
+                    "past_sequence_length": TRACE_SEQ if with_past else 0} for name, with_past in v.layout.graphs}
     record = {"variant": v.to_dict(), "config": cfg.to_dict(), "atol": ATOL,
-              "trace": {"prefill": {"batch": 2 if v.symbolic_batch else 1, "sequence_length": TRACE_SEQ},
-                        "with_past": {"batch": 2 if v.symbolic_batch else 1,
-                                      "sequence_length": v.past_trace_tokens,
-                                      "past_sequence_length": TRACE_SEQ},
-                        "with_past_lacks_causal_mask": no_causal},
+              "trace": dict(trace, with_past_lacks_causal_mask=no_causal),
               "graphs": {name: {"bytes": (d / name).stat().st_size, "ops": op_histogram(m),
                                 **initializer_summary(m)} for name, m in graphs.items()},
               "cases": case_records}

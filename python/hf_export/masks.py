@@ -1,7 +1,8 @@
 """The 4-D additive attention masks as the transformers releases build them.
 
 All return float masks [B, 1, S, P + S] with 0 where attention is allowed and
-finfo.min (or -inf, Mistral 4.34) where not; they are added to the scores.
+finfo.min where not (-inf where the legacy mask adds two finfo.min); they are
+added to the scores.
 S = new tokens, P = past length.  Each function notes the release whose code
 path it reproduces (written from the modeling files, not copied).
 """
@@ -25,19 +26,6 @@ def legacy_causal(input_shape, dtype, past_len):
     return mask[None, None, :, :].expand(bsz, 1, tgt_len, tgt_len + past_len)
 
 
-def mistral_434_sliding(input_shape, dtype, past_len, window):
-    """Mistral 4.34 `_make_sliding_window_causal_mask`: tril then triu(-window) of
-    ones, log() (0 -> -inf); the past columns are all zeros, so the window only
-    binds inside the block of new tokens."""
-    bsz, tgt_len = input_shape
-    ones = torch.full((tgt_len, tgt_len), fill_value=1)
-    band = torch.triu(torch.tril(ones, diagonal=0), diagonal=-window)
-    mask = torch.log(band).to(dtype)
-    if past_len > 0:
-        mask = torch.cat([torch.zeros(tgt_len, past_len, dtype=dtype), mask], dim=-1)
-    return mask[None, None, :, :].expand(bsz, 1, tgt_len, tgt_len + past_len)
-
-
 def expand_padding(mask2d, dtype, tgt_len):
     """`_expand_mask`: [B, T] 1/0 -> [B, 1, S, T] with finfo.min where the mask is 0."""
     bsz, src_len = mask2d.size()
@@ -46,48 +34,38 @@ def expand_padding(mask2d, dtype, tgt_len):
     return inverted.masked_fill(inverted.to(torch.bool), torch.finfo(dtype).min)
 
 
-def legacy_decoder_mask(attention_mask, input_shape, dtype, past_len, window=None):
-    """`_prepare_decoder_attention_mask` (Llama 4.31-4.34, OPT, Mistral 4.34 with
-    ``window``): the causal part only when more than one new token was traced, the
-    padding part added to it."""
+def legacy_decoder_mask(attention_mask, input_shape, dtype, past_len):
+    """`_prepare_decoder_attention_mask` (Llama and OPT 4.31-4.34): the causal part
+    only when more than one new token was traced, the padding part added to it."""
     combined = None
     if input_shape[-1] > 1:
-        if window is None:
-            combined = legacy_causal(input_shape, dtype, past_len)
-        else:
-            combined = mistral_434_sliding(input_shape, dtype, past_len, window)
+        combined = legacy_causal(input_shape, dtype, past_len)
     padding = expand_padding(attention_mask, dtype, input_shape[-1])
     return padding if combined is None else padding + combined
 
 
-def converter_causal(input_shape, dtype, past_len, window=None, window_style="triu"):
-    """AttentionMaskConverter._make_causal_mask (4.35+): the legacy causal block plus
-    an optional sliding window.  ``window_style``:
-
-      "triu" (4.35-4.37; int64 as optimum's patch writes it for onnxruntime):
-             1 - triu(ones, P - W + 1) masked: W keys visible per query;
-      "tril" (the later spelling): tril(ones, P - W - 1) masked: W + 1 keys visible.
-    """
+def converter_causal(input_shape, dtype, past_len, window=None):
+    """AttentionMaskConverter._make_causal_mask as optimum's DecoderModelPatcher
+    replaces it during every export (transformers 4.35+): the legacy causal block
+    plus an optional sliding window, 1 - triu(ones, P - W + 1) masked (int64 for
+    onnxruntime's Trilu): W keys visible per query.  (Later transformers spell the
+    window tril(ones, P - W - 1), W + 1 keys, but optimum's patch overrides it.)"""
     mask = legacy_causal(input_shape, dtype, past_len)[0, 0].clone()
     if window is not None:
-        if window_style == "triu":
-            keep = torch.triu(torch.ones_like(mask, dtype=torch.int64), diagonal=past_len - window + 1)
-            mask.masked_fill_((1 - keep).bool(), torch.finfo(dtype).min)
-        else:
-            drop = torch.tril(torch.ones_like(mask, dtype=torch.bool), diagonal=past_len - window - 1)
-            mask.masked_fill_(drop, torch.finfo(dtype).min)
+        keep = torch.triu(torch.ones_like(mask, dtype=torch.int64), diagonal=past_len - window + 1)
+        mask.masked_fill_((1 - keep).bool(), torch.finfo(dtype).min)
     bsz, tgt_len = input_shape
     return mask[None, None, :, :].expand(bsz, 1, tgt_len, tgt_len + past_len)
 
 
-def converter_4d(attention_mask, query_len, dtype, kv_len, window=None, window_style="triu"):
+def converter_4d(attention_mask, query_len, dtype, kv_len, window=None):
     """`_prepare_4d_causal_attention_mask` -> AttentionMaskConverter.to_4d (4.35+): the
     causal mask is built when more than one new token was traced, or always when a
     sliding window is set; padded keys are then filled with finfo.min."""
     input_shape = (attention_mask.shape[0], query_len)
     causal = None
     if query_len > 1 or window is not None:
-        causal = converter_causal(input_shape, dtype, kv_len - query_len, window, window_style)
+        causal = converter_causal(input_shape, dtype, kv_len - query_len, window)
     padding = expand_padding(attention_mask, dtype, query_len)
     if causal is None:
         return padding
@@ -97,9 +75,8 @@ def converter_4d(attention_mask, query_len, dtype, kv_len, window=None, window_s
 def decoder_mask(path: dict, attention_mask, input_shape, dtype, past_len, window=None):
     """The 4-D mask of a "legacy" or "converter" code path (config.CODE_PATHS)."""
     if path["mask"] == "legacy":
-        return legacy_decoder_mask(attention_mask, input_shape, dtype, past_len, window)
-    return converter_4d(attention_mask, input_shape[-1], dtype, input_shape[-1] + past_len, window,
-                        path.get("window", "triu"))
+        return legacy_decoder_mask(attention_mask, input_shape, dtype, past_len)
+    return converter_4d(attention_mask, input_shape[-1], dtype, input_shape[-1] + past_len, window)
 
 
 def llama_438_mask(causal_buffer, attention_mask, batch_size, dtype):
