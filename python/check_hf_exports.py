@@ -28,6 +28,7 @@ import json
 import subprocess
 import sys
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Dict, List, Tuple
 
@@ -104,42 +105,53 @@ def case_keys(rec: dict, graph: str, case: dict) -> dict:
             "reference": case["reference"]}
 
 
-def check_build(root: Path, build: Path, work: Path, only, timeout: float) -> Results:
-    compile_tool, run_tool = build / "bin" / "flightllm-compile", build / "bin" / "flightllm-run"
-    for tool in (compile_tool, run_tool):
-        if not tool.exists():
-            sys.exit(f"error: {tool} not found (build the tools first)")
+def run(cmd: List[str], timeout: float) -> Tuple[bool, str]:
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        return p.returncode == 0, p.stderr + p.stdout
+    except subprocess.TimeoutExpired:
+        return False, f"error: {Path(cmd[0]).name} timed out after {timeout:.0f} s"
+
+
+def check_export(d: Path, rec: dict, build: Path, work: Path, timeout: float) -> Results:
+    """Raise each graph of one export, run each of its cases."""
+    compile_tool, run_tool = str(build / "bin" / "flightllm-compile"), str(build / "bin" / "flightllm-run")
     res = Results()
-    for d, rec in load_records(root, only):
-        by_graph: Dict[str, List[dict]] = defaultdict(list)
-        for case in rec["cases"]:
-            by_graph[case["model"]].append(case)
-        for graph, cases in by_graph.items():
-            program = work / d.name / (Path(graph).stem + ".mlir")
-            program.parent.mkdir(parents=True, exist_ok=True)
-            if program.exists():
-                program.unlink()
-            try:
-                p = subprocess.run([str(compile_tool), str(d / graph), "--emit=llm", "-o", str(program)],
-                                   capture_output=True, text=True, timeout=timeout)
-                compiled, err = p.returncode == 0, p.stderr + p.stdout
-            except subprocess.TimeoutExpired:
-                compiled, err = False, f"flightllm-compile timed out after {timeout:.0f} s"
-            if not compiled:
-                res.failures.append(f"{d.name}/{graph} ({len(cases)} cases): compile: {first_error_line(err, d / graph)}")
-                for case in cases:
-                    res.add(case_keys(rec, graph, case), False)
-                continue
+    by_graph: Dict[str, List[dict]] = defaultdict(list)
+    for case in rec["cases"]:
+        by_graph[case["model"]].append(case)
+    for graph, cases in by_graph.items():
+        program = work / d.name / (Path(graph).stem + ".mlir")
+        program.parent.mkdir(parents=True, exist_ok=True)
+        if program.exists():
+            program.unlink()
+        compiled, err = run([compile_tool, str(d / graph), "--emit=llm", "-o", str(program)], timeout)
+        if not compiled:
+            res.failures.append(f"{d.name}/{graph} ({len(cases)} cases): compile: {first_error_line(err, d / graph)}")
             for case in cases:
-                try:
-                    p = subprocess.run([str(run_tool), str(program), "--case", str(d / "ref" / case["name"]),
-                                        "--atol", str(rec["atol"])], capture_output=True, text=True, timeout=timeout)
-                    ok, out = p.returncode == 0, p.stderr + p.stdout
-                except subprocess.TimeoutExpired:
-                    ok, out = False, f"flightllm-run timed out after {timeout:.0f} s"
-                res.add(case_keys(rec, graph, case), ok)
-                if not ok:
-                    res.failures.append(f"{d.name}/ref/{case['name']}: run: {first_error_line(out, program)}")
+                res.add(case_keys(rec, graph, case), False)
+            continue
+        for case in cases:
+            ok, out = run([run_tool, str(program), "--case", str(d / "ref" / case["name"]), "--atol", str(rec["atol"])],
+                          timeout)
+            res.add(case_keys(rec, graph, case), ok)
+            if not ok:
+                res.failures.append(f"{d.name}/ref/{case['name']}: run: {first_error_line(out, program)}")
+    return res
+
+
+def check_build(root: Path, build: Path, work: Path, only, timeout: float, jobs: int) -> Results:
+    for tool in ("flightllm-compile", "flightllm-run"):
+        if not (build / "bin" / tool).exists():
+            sys.exit(f"error: {build / 'bin' / tool} not found (build the tools first)")
+    records = load_records(root, only)
+    if not records:
+        sys.exit(f"error: no exports (*/export.json) under {root}")
+    res = Results()
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for part in pool.map(lambda dr: check_export(dr[0], dr[1], build, work, timeout), records):
+            res.rows += part.rows
+            res.failures += part.failures
     return res
 
 
@@ -218,6 +230,7 @@ def main() -> int:
     ap.add_argument("--work", help="where the raised programs go (default BUILD/hf-exports-check)")
     ap.add_argument("--only", nargs="*", help="only exports whose name contains one of these")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per tool run")
+    ap.add_argument("-j", "--jobs", type=int, default=1, help="exports checked in parallel (--build)")
     ap.add_argument("--json", help="also write the results (rows and failures) to this file")
     args = ap.parse_args()
     root = Path(args.matrix)
@@ -226,7 +239,7 @@ def main() -> int:
     else:
         build = Path(args.build).resolve()
         res = check_build(root, build, Path(args.work) if args.work else build / "hf-exports-check", args.only,
-                          args.timeout)
+                          args.timeout, args.jobs)
     print(f"{root}: {len(res.rows)} checks")
     for key in ("family", "optimum", "graph", "case", "opset", "init", "batch", "folding", "reference"):
         print("\n".join(res.table(key)))
