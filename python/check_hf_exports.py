@@ -13,10 +13,11 @@ table of passed cases per family/code path and per option, then the first
 error line of each failure, and finally "N passed, N failed" (cases).
 
 --onnxruntime: the exports themselves: every graph passes onnx.checker and has
-optimum's input/output names, config.json names the family, and onnxruntime
-reproduces every stored output (cases whose reference is the torch model, where
-onnxruntime computes the non-causal graph HF traced, must still differ from it
-by the recorded amount).  Needs no build.
+optimum's input/output names, config.json names the family, every stored
+array has the sha256 the generator recorded, and onnxruntime reproduces every
+stored output (cases whose reference is the torch model, where onnxruntime
+computes the non-causal graph HF traced, must still differ from it by the
+recorded amount).  Needs no build.
 
 Exit status 1 when anything failed.
 """
@@ -24,6 +25,7 @@ Exit status 1 when anything failed.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import subprocess
 import sys
@@ -40,7 +42,7 @@ sys.path.insert(0, str(HERE))
 from hf_export.config import HFModelConfig  # noqa: E402
 from hf_export.export import (LAYOUTS, MERGED_FILE, PREFILL_FILE, SINGLE_FILE, WITH_PAST_FILE,  # noqa: E402
                               input_names, merged_input_names, output_names)
-from hf_export.generate import Case, load_records, max_diff  # noqa: E402
+from hf_export.generate import Case, array_digest, load_records, max_diff  # noqa: E402
 
 GRAPH_KIND = {PREFILL_FILE: "prefill", WITH_PAST_FILE: "with-past", MERGED_FILE: "merged", SINGLE_FILE: "single"}
 
@@ -197,18 +199,23 @@ def check_onnxruntime(root: Path, only) -> Results:
             try:
                 feeds = {p.stem: np.load(p) for p in sorted((cdir / "inputs").glob("*.npy"))}
                 stored = {p.stem: np.load(p) for p in sorted((cdir / "outputs").glob("*.npy"))}
+                meta = json.loads((cdir / "case.json").read_text())
+                for sub, arrays in (("inputs", feeds), ("outputs", stored)):
+                    digests = {name: array_digest(a) for name, a in arrays.items()}
+                    if digests != meta["sha256"][sub]:
+                        raise RuntimeError(f"{sub} differ from what the generator wrote (sha256 in case.json)")
                 got = ort_run(d / case["model"], feeds)
                 if sorted(got) != sorted(stored):
                     raise RuntimeError(f"outputs {sorted(got)} != {sorted(stored)}")
-                worst = max(float(np.max(np.abs(got[k].astype(np.float64) - stored[k]))) if stored[k].size else 0.0
-                            for k in stored)
+                c = Case(case["name"], case["model"], case["batch"], case["sequence_length"],
+                         case["past_sequence_length"], tuple(case["left_padding"]))
                 if case["reference"] == "onnxruntime":
+                    # onnxruntime wrote these outputs: every entry must come back
+                    worst, _ = max_diff(got, stored, dataclasses.replace(c, left_pad=()))
                     ok, detail = worst <= rec["atol"], f"max|diff| {worst:.2e}"
                 else:
                     # the stored torch outputs differ from onnxruntime's by what was measured
                     # (over the entries padding leaves meaningful, as when it was measured)
-                    c = Case(case["name"], case["model"], case["batch"], case["sequence_length"],
-                             case["past_sequence_length"], tuple(case["left_padding"]))
                     worst, _ = max_diff(got, stored, c)
                     want = case["onnxruntime_vs_torch"]
                     ok = abs(worst - want) <= 1e-3 * max(want, 1.0) and worst > rec["atol"]

@@ -12,6 +12,7 @@ Any other disagreement is an error.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from dataclasses import dataclass
@@ -92,6 +93,8 @@ def valid_slices(c: Case, name: str, shape) -> np.ndarray:
 
 
 def max_diff(a: Dict[str, np.ndarray], b: Dict[str, np.ndarray], c: Case) -> Tuple[float, str]:
+    """Largest |a - b| over the outputs (entries padding makes meaningless left
+    out; NaN as soon as one appears) and the output where it is."""
     worst, where = 0.0, ""
     for k in a:
         if a[k].shape != b[k].shape:
@@ -100,7 +103,9 @@ def max_diff(a: Dict[str, np.ndarray], b: Dict[str, np.ndarray], c: Case) -> Tup
         if c.left_pad:
             d = np.where(valid_slices(c, k, d.shape), d, 0.0)
         m = float(d.max()) if d.size else 0.0
-        if not m <= worst:      # NaN counts as worst
+        if np.isnan(m):
+            return float("nan"), k
+        if m > worst:
             worst, where = m, k
     return worst, where
 
@@ -154,11 +159,19 @@ def run_torch(model, cfg: HFModelConfig, v: Variant, c: Case, ids: torch.Tensor)
     return _np(feeds), _np(outs), full_logits[:, P:].numpy()
 
 
+def array_digest(a: np.ndarray) -> str:
+    """sha256 of dtype, shape and bytes: what a stored reference must still hold."""
+    a = np.ascontiguousarray(a)
+    return hashlib.sha256(f"{a.dtype.str}{a.shape}".encode() + a.tobytes()).hexdigest()
+
+
 def write_case(cdir: Path, c: Case, feeds, outputs, meta: dict) -> None:
     for sub, arrays in (("inputs", feeds), ("outputs", outputs)):
         (cdir / sub).mkdir(parents=True, exist_ok=True)
         for name, a in arrays.items():
             np.save(cdir / sub / f"{name}.npy", np.ascontiguousarray(a))
+    meta = dict(meta, sha256={sub: {name: array_digest(a) for name, a in arrays.items()}
+                              for sub, arrays in (("inputs", feeds), ("outputs", outputs))})
     (cdir / "case.json").write_text(json.dumps(meta, indent=1) + "\n")
 
 
