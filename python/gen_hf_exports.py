@@ -5,6 +5,7 @@
     /usr/bin/python3 python/gen_hf_exports.py --set small --out DIR     # 22 small ones (ctest)
     /usr/bin/python3 python/gen_hf_exports.py --set matrix --out /work/hf-matrix [--seed 0]
     /usr/bin/python3 python/gen_hf_exports.py --set matrix --out DIR --only llama-431 op17 --list
+    /usr/bin/python3 python/gen_hf_exports.py --set small --only llama-439-op14 --override num_layers=32 --out DIR
 
 Each export directory holds decoder_model.onnx, decoder_with_past_model.onnx
 (and decoder_model_merged.onnx for merged variants), config.json,
@@ -18,6 +19,7 @@ output is a function of --set and --seed only.  See python/README.md,
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -30,12 +32,30 @@ sys.path.insert(0, str(HERE))
 import onnx  # noqa: E402
 import torch  # noqa: E402
 
+from hf_export.config import HFModelConfig  # noqa: E402
 from hf_export.generate import ATOL, generate  # noqa: E402
 from hf_export.variants import matrix, select, small_set  # noqa: E402
 from ortref import ort_run, ort_version  # noqa: E402
 
 DEFAULT_OUT = {"fixtures": HERE.parent / "test" / "fixtures-hf", "small": Path("/work/hf-small"),
                "matrix": Path("/work/hf-matrix")}
+
+
+def with_overrides(v, overrides):
+    """``v`` with HFModelConfig fields set from KEY=VALUE strings (JSON values)."""
+    if not overrides:
+        return v
+    sizes = dict(v.sizes)
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or key not in HFModelConfig.__dataclass_fields__ or key in ("family", "code"):
+            sys.exit(f"error: --override {item!r}: expected KEY=VALUE with KEY a model size field")
+        try:
+            sizes[key] = json.loads(value)
+        except json.JSONDecodeError:
+            sys.exit(f"error: --override {item!r}: VALUE must be a JSON value (number, true/false, null)")
+    tag = "-".join([v.tag] * bool(v.tag) + [o.replace("=", "").replace("_", "") for o in overrides])
+    return dataclasses.replace(v, sizes=sizes, tag=tag)
 
 
 def main() -> int:
@@ -47,9 +67,12 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0, help="matrix seed (sizes, options, weights)")
     ap.add_argument("--only", nargs="*", help="only variants whose name contains one of these")
     ap.add_argument("--list", action="store_true", help="print the variant names and exit")
+    ap.add_argument("--override", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="change model sizes of the selected variants (e.g. num_layers=32 hidden_size=256); "
+                         "the names get the overrides appended")
     args = ap.parse_args()
     sets = {"fixtures": lambda: small_set(committed_only=True), "small": small_set, "matrix": lambda: matrix(args.seed)}
-    variants = select(sets[args.set](), args.only)
+    variants = [with_overrides(v, args.override) for v in select(sets[args.set](), args.only)]
     if args.list:
         for v in variants:
             print(v.name)
