@@ -9,6 +9,8 @@
 
 #include "flightllm/Binary/Writer.h"
 
+#include "flightllm/Support/OutputFiles.h"
+
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/Twine.h"
 #include "llvm/Support/Endian.h"
@@ -288,27 +290,13 @@ llvm::Error BinaryWriter::writeTo(llvm::raw_pwrite_stream &os) const {
 llvm::Error flightllm::binary::writeFileAtomically(
     llvm::StringRef path,
     llvm::function_ref<llvm::Error(llvm::raw_pwrite_stream &)> write) {
-  llvm::Expected<llvm::sys::fs::TempFile> temp =
-      llvm::sys::fs::TempFile::create(path + ".tmp-%%%%%%%%");
-  if (!temp)
-    return llvm::createFileError(path, temp.takeError());
-  llvm::Error written = [&]() -> llvm::Error {
-    llvm::raw_fd_ostream os(temp->FD, /*shouldClose=*/false);
-    llvm::Error e = write(os);
-    os.flush();
-    if (os.has_error()) {
-      std::error_code ec = os.error();
-      os.clear_error(); // or the stream's destructor aborts
-      if (!e)
-        return llvm::createFileError(path, ec);
-    }
+  OutputFiles files;
+  llvm::Expected<llvm::raw_pwrite_stream &> os = files.addOutput(path, "file");
+  if (!os)
+    return os.takeError();
+  if (llvm::Error e = write(*os))
     return e;
-  }();
-  if (written)
-    return llvm::joinErrors(std::move(written), temp->discard());
-  if (llvm::Error e = temp->keep(path))
-    return llvm::createFileError(path, std::move(e));
-  return llvm::Error::success();
+  return files.commit();
 }
 
 llvm::Error BinaryWriter::writeFile(llvm::StringRef path) const {

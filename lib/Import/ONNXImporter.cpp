@@ -680,7 +680,8 @@ OwningOpRef<ModuleOp> importModel(onnx::ModelProto &model, StringRef name,
     (*module)->setAttr("onnx.graph_name",
                        builder.getStringAttr(model.graph().name()));
 
-  TensorImporter tensors(ctx, baseDir, options.denseAttrMaxBytes);
+  TensorImporter tensors(ctx, baseDir, options.denseAttrMaxBytes,
+                         options.externalDataFiles);
   GraphImporter graph(ctx, name, opset, tensors, lines);
   if (failed(graph.importGraph(*model.mutable_graph(), *module)))
     return {};

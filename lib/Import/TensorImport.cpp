@@ -8,7 +8,10 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Diagnostics.h"
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SmallString.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Alignment.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SwapByteOrder.h"
@@ -80,31 +83,89 @@ int64_t typedFieldBytes(const onnx::TensorProto &t, unsigned elemSize,
 
 } // namespace
 
-std::shared_ptr<llvm::MemoryBuffer>
-TensorImporter::mapFile(const std::string &location, Location loc,
-                        const std::string &what) {
+TensorImporter::ExternalFile *
+TensorImporter::resolveFile(const std::string &location, Location loc,
+                            const std::string &what) {
+  auto it = externalFiles.find(location);
+  if (it != externalFiles.end())
+    return &it->second;
   // ONNX external data lives beside the model; refuse paths that leave it.
-  if (location.empty() || llvm::sys::path::is_absolute(location) ||
-      llvm::StringRef(location).contains("..")) {
+  auto outside = [&]() -> ExternalFile * {
     emitError(loc) << what << ": external data location '" << location
                    << "' must be a relative path inside the model's directory";
     return nullptr;
-  }
-  auto it = mappedFiles.find(location);
-  if (it != mappedFiles.end())
-    return it->second;
+  };
+  if (location.empty() || llvm::sys::path::is_absolute(location) ||
+      llvm::sys::path::has_root_name(location))
+    return outside();
+  for (llvm::StringRef part : llvm::make_range(
+           llvm::sys::path::begin(location), llvm::sys::path::end(location)))
+    if (part == "..")
+      return outside();
+
   llvm::SmallString<256> path(baseDir);
   llvm::sys::path::append(path, location);
-  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                            /*RequiresNullTerminator=*/false);
-  if (std::error_code ec = buffer.getError()) {
+  // Symbolic links may point anywhere: the resolved file must still be
+  // inside the model's (resolved) directory.
+  llvm::SmallString<256> realDir, realPath;
+  if (std::error_code ec = llvm::sys::fs::real_path(path, realPath)) {
     emitError(loc) << what << ": cannot open external data file '" << path
                    << "': " << ec.message();
     return nullptr;
   }
-  std::shared_ptr<llvm::MemoryBuffer> shared(std::move(*buffer));
-  mappedFiles[location] = shared;
-  return shared;
+  if (std::error_code ec = llvm::sys::fs::real_path(baseDir, realDir)) {
+    emitError(loc) << what << ": cannot resolve the model's directory '"
+                   << baseDir << "': " << ec.message();
+    return nullptr;
+  }
+  llvm::StringRef inside(realPath);
+  if (!inside.consume_front(realDir) ||
+      !(realDir.ends_with("/") || inside.starts_with("/"))) {
+    emitError(loc) << what << ": external data location '" << location
+                   << "' resolves to '" << realPath
+                   << "', outside the model's directory '" << realDir << "'";
+    return nullptr;
+  }
+  // Only regular files: a FIFO would block the compiler and a device has no
+  // size to check the tensor against.
+  llvm::sys::fs::file_status status;
+  if (std::error_code ec = llvm::sys::fs::status(realPath, status)) {
+    emitError(loc) << what << ": cannot open external data file '" << path
+                   << "': " << ec.message();
+    return nullptr;
+  }
+  if (!llvm::sys::fs::is_regular_file(status)) {
+    emitError(loc) << what << ": external data file '" << path
+                   << "' is not a regular file";
+    return nullptr;
+  }
+  ExternalFile &file = externalFiles[location];
+  file.path = std::string(realPath);
+  file.size = status.getSize();
+  if (externalDataFiles)
+    externalDataFiles->push_back(file.path);
+  return &file;
+}
+
+std::shared_ptr<llvm::MemoryBuffer>
+TensorImporter::mapFile(ExternalFile &file, Location loc,
+                        const std::string &what) {
+  if (file.mapping)
+    return file.mapping;
+  auto buffer = llvm::MemoryBuffer::getFile(file.path, /*IsText=*/false,
+                                            /*RequiresNullTerminator=*/false);
+  if (std::error_code ec = buffer.getError()) {
+    emitError(loc) << what << ": cannot open external data file '"
+                   << file.path << "': " << ec.message();
+    return nullptr;
+  }
+  if ((*buffer)->getBufferSize() != file.size) {
+    emitError(loc) << what << ": external data file '" << file.path
+                   << "' changed size while it was read";
+    return nullptr;
+  }
+  file.mapping = std::shared_ptr<llvm::MemoryBuffer>(std::move(*buffer));
+  return file.mapping;
 }
 
 ElementsAttr TensorImporter::importTensor(onnx::TensorProto &t, Location loc,
@@ -145,12 +206,13 @@ ElementsAttr TensorImporter::importTensor(onnx::TensorProto &t, Location loc,
     std::string location;
     uint64_t offset = 0, length = nbytes;
     for (const auto &kv : t.external_data()) {
-      char *end = nullptr;
       if (kv.key() == "location") {
         location = kv.value();
       } else if (kv.key() == "offset" || kv.key() == "length") {
-        uint64_t v = std::strtoull(kv.value().c_str(), &end, 10);
-        if (kv.value().empty() || *end) {
+        uint64_t v;
+        // Decimal digits only (strtoull would take "-1" and wrap it).
+        if (llvm::StringRef(kv.value()).getAsInteger(10, v) ||
+            !llvm::all_of(kv.value(), llvm::isDigit)) {
           emitError(loc) << what << ": external data " << kv.key() << " '"
                          << kv.value() << "' is not a number";
           return {};
@@ -158,8 +220,8 @@ ElementsAttr TensorImporter::importTensor(onnx::TensorProto &t, Location loc,
         (kv.key() == "offset" ? offset : length) = v;
       }
     }
-    mapping = mapFile(location, loc, what);
-    if (!mapping)
+    ExternalFile *file = resolveFile(location, loc, what);
+    if (!file)
       return {};
     if (length != nbytes) {
       emitError(loc) << what << ": external data length " << length
@@ -167,13 +229,19 @@ ElementsAttr TensorImporter::importTensor(onnx::TensorProto &t, Location loc,
                      << type;
       return {};
     }
-    if (offset > mapping->getBufferSize() ||
-        length > mapping->getBufferSize() - offset) {
+    // Checked before mapping, without overflow.
+    if (offset > file->size || length > file->size - offset) {
       emitError(loc) << what << ": external data [" << offset << ", "
-                     << offset + length << ") lies outside '" << location
-                     << "' (" << mapping->getBufferSize() << " bytes)";
+                     << (offset > UINT64_MAX - length
+                             ? std::string("overflow")
+                             : std::to_string(offset + length))
+                     << ") lies outside '" << location << "' (" << file->size
+                     << " bytes)";
       return {};
     }
+    mapping = mapFile(*file, loc, what);
+    if (!mapping)
+      return {};
     bytes = {mapping->getBufferStart() + offset, size_t(length)};
   } else if (t.has_raw_data()) {
     if (t.raw_data().size() != nbytes) {

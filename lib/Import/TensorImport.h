@@ -15,6 +15,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace onnx {
 class TensorProto;
@@ -24,9 +25,13 @@ namespace flightllm {
 
 class TensorImporter {
 public:
+  /// `externalDataFiles`, when set, receives the path of each external data
+  /// file the tensors read.
   TensorImporter(mlir::MLIRContext *ctx, llvm::StringRef baseDir,
-                 uint64_t denseAttrMaxBytes)
-      : ctx(ctx), baseDir(baseDir.str()), denseAttrMaxBytes(denseAttrMaxBytes) {}
+                 uint64_t denseAttrMaxBytes,
+                 std::vector<std::string> *externalDataFiles = nullptr)
+      : ctx(ctx), baseDir(baseDir.str()), denseAttrMaxBytes(denseAttrMaxBytes),
+        externalDataFiles(externalDataFiles) {}
 
   /// Converts `tensor` (whose raw_data it may take over). `what` names the
   /// tensor in diagnostics. Returns null after emitting an error.
@@ -34,15 +39,28 @@ public:
                                   const std::string &what);
 
 private:
-  /// Maps an external data file once; blobs keep the mapping alive.
-  std::shared_ptr<llvm::MemoryBuffer> mapFile(const std::string &location,
+  /// An external data file: checked once, mapped once (when a tensor's range
+  /// in it has been checked); blobs keep the mapping alive.
+  struct ExternalFile {
+    std::string path;
+    uint64_t size = 0;
+    std::shared_ptr<llvm::MemoryBuffer> mapping;
+  };
+  /// The file `location` names, after checking that it is a regular file
+  /// inside the model's directory (no `..`, no absolute path, no symlink
+  /// that leaves it). Null after emitting an error naming `what`.
+  ExternalFile *resolveFile(const std::string &location, mlir::Location loc,
+                            const std::string &what);
+  /// Maps `file` (once).
+  std::shared_ptr<llvm::MemoryBuffer> mapFile(ExternalFile &file,
                                               mlir::Location loc,
                                               const std::string &what);
 
   mlir::MLIRContext *ctx;
   std::string baseDir;
   uint64_t denseAttrMaxBytes;
-  llvm::StringMap<std::shared_ptr<llvm::MemoryBuffer>> mappedFiles;
+  std::vector<std::string> *externalDataFiles;
+  llvm::StringMap<ExternalFile> externalFiles;
 };
 
 } // namespace flightllm

@@ -19,6 +19,8 @@
 #include <cstring>
 #include <unordered_map>
 
+#include "llvm/Support/Format.h"
+
 using namespace flightllm;
 using namespace flightllm::sim;
 using namespace flightllm::isa;
@@ -274,62 +276,55 @@ struct CacheKeyHash {
 /// Chrome trace-event JSON, written as events arrive.
 class TraceWriter {
 public:
-  TraceWriter(const std::string &path, uint64_t maxEvents, double clockMHz)
-      : maxEvents_(maxEvents), clockMHz_(clockMHz) {
-    file_ = std::fopen(path.c_str(), "w");
-    if (!file_)
-      return;
-    std::fputs("{\"traceEvents\":[\n", file_);
-    std::fputs("{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":0,\"tid\":0,"
-               "\"args\":{\"name\":\"flightllm-sim core\"}}",
-               file_);
+  TraceWriter(llvm::raw_ostream &os, uint64_t maxEvents, double clockMHz)
+      : os_(&os), maxEvents_(maxEvents), clockMHz_(clockMHz) {
+    *os_ << "{\"traceEvents\":[\n"
+         << "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":0,\"tid\":0,"
+            "\"args\":{\"name\":\"flightllm-sim core\"}}";
     for (unsigned q = 0; q < kNumQueues; ++q)
-      std::fprintf(file_,
-                   ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":0,"
-                   "\"tid\":%u,\"args\":{\"name\":\"%s\"}}",
-                   q, kQueueNames[q]);
+      *os_ << ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":0,"
+              "\"tid\":"
+           << q << ",\"args\":{\"name\":\"" << kQueueNames[q] << "\"}}";
   }
   ~TraceWriter() { close(); }
-  bool ok() const { return file_ != nullptr; }
 
   void event(const char *name, const char *detail, unsigned tid,
              uint64_t start, uint64_t dur, uint32_t index, uint32_t word) {
-    if (!file_)
+    if (!os_)
       return;
     if (written_ >= maxEvents_) {
       ++dropped_;
       return;
     }
     ++written_;
-    std::fprintf(file_,
-                 ",\n{\"name\":\"%s%s%s\",\"ph\":\"X\",\"pid\":0,\"tid\":%u,"
-                 "\"ts\":%.4f,\"dur\":%.4f,\"args\":{\"index\":%u,\"word\":%u}}",
-                 name, detail ? " " : "", detail ? detail : "", tid,
-                 (base_ + start) / clockMHz_, dur / clockMHz_, index, word);
+    *os_ << llvm::format(
+        ",\n{\"name\":\"%s%s%s\",\"ph\":\"X\",\"pid\":0,\"tid\":%u,"
+        "\"ts\":%.4f,\"dur\":%.4f,\"args\":{\"index\":%u,\"word\":%u}}",
+        name, detail ? " " : "", detail ? detail : "", tid,
+        (base_ + start) / clockMHz_, dur / clockMHz_, index, word);
   }
   void endRun(uint64_t cycles) {
     base_ += cycles;
     ++runs_;
   }
   void close() {
-    if (!file_)
+    if (!os_)
       return;
-    std::fprintf(file_,
-                 "\n],\n\"displayTimeUnit\":\"ns\",\n\"otherData\":{"
-                 "\"generator\":\"flightllm simulator\",\"clock_mhz\":%g,"
-                 "\"runs\":%" PRIu64 ",\"events\":%" PRIu64
-                 ",\"event_limit\":%" PRIu64 ",\"events_dropped\":%" PRIu64
-                 ",\"note\":\"%s\"}}\n",
-                 clockMHz_, runs_, written_, maxEvents_, dropped_,
-                 dropped_ ? "recording stopped at event_limit; later "
-                            "instructions are not in this trace"
-                          : "complete");
-    std::fclose(file_);
-    file_ = nullptr;
+    *os_ << llvm::format(
+        "\n],\n\"displayTimeUnit\":\"ns\",\n\"otherData\":{"
+        "\"generator\":\"flightllm simulator\",\"clock_mhz\":%g,"
+        "\"runs\":%" PRIu64 ",\"events\":%" PRIu64 ",\"event_limit\":%" PRIu64
+        ",\"events_dropped\":%" PRIu64 ",\"note\":\"%s\"}}\n",
+        clockMHz_, runs_, written_, maxEvents_, dropped_,
+        dropped_ ? "recording stopped at event_limit; later "
+                   "instructions are not in this trace"
+                 : "complete");
+    os_->flush();
+    os_ = nullptr;
   }
 
 private:
-  std::FILE *file_ = nullptr;
+  llvm::raw_ostream *os_;
   uint64_t maxEvents_, written_ = 0, dropped_ = 0, base_ = 0, runs_ = 0;
   double clockMHz_;
 };
@@ -369,8 +364,8 @@ struct Simulator::Impl {
               (opt.timing.ddrUsesHbmEfficiency ? t.hbmEfficiencyWithinChannel
                                                : 1.0) /
               clock;
-    if (!opt.tracePath.empty())
-      trace = std::make_unique<TraceWriter>(opt.tracePath, opt.maxTraceEvents,
+    if (opt.trace)
+      trace = std::make_unique<TraceWriter>(*opt.trace, opt.maxTraceEvents,
                                             t.clockMHz);
   }
 };

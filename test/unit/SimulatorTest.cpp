@@ -1064,10 +1064,11 @@ TEST(Simulator, EnergyModel) {
 }
 
 TEST(Simulator, TraceIsChromeTraceJson) {
-  std::string path = ::testing::TempDir() + "/sim-trace.json";
+  std::string text;
+  llvm::raw_string_ostream traceStream(text);
   {
     Options o;
-    o.tracePath = path;
+    o.trace = &traceStream;
     o.maxTraceEvents = 3;
     Simulator sim(u280(), o);
     Stream s;
@@ -1078,9 +1079,7 @@ TEST(Simulator, TraceIsChromeTraceJson) {
     s.add(misc).end();
     ASSERT_EQ(runStream(sim, s), 0);
   }
-  auto buf = llvm::MemoryBuffer::getFile(path);
-  ASSERT_TRUE(static_cast<bool>(buf));
-  auto json = llvm::json::parse((*buf)->getBuffer());
+  auto json = llvm::json::parse(text);
   ASSERT_TRUE(static_cast<bool>(json)) << llvm::toString(json.takeError());
   const llvm::json::Object *root = json->getAsObject();
   ASSERT_TRUE(root);
@@ -1100,7 +1099,6 @@ TEST(Simulator, TraceIsChromeTraceJson) {
   const llvm::json::Object *other = root->getObject("otherData");
   ASSERT_TRUE(other);
   EXPECT_EQ(other->getInteger("events_dropped"), 3); // 2 LDs, SYS end
-  std::remove(path.c_str());
 }
 
 //===----------------------------------------------------------------------===//

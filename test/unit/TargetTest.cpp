@@ -6,7 +6,6 @@
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MemoryBuffer.h"
-#include "llvm/Support/Path.h"
 
 #include <gtest/gtest.h>
 
@@ -18,14 +17,9 @@ using llvm::json::Value;
 
 namespace {
 
-/// The repository root, found from this file's path.
-std::string sourceRoot() {
-  llvm::SmallString<256> path(__FILE__);
-  llvm::sys::path::remove_filename(path); // test/unit
-  llvm::sys::path::remove_filename(path); // test
-  llvm::sys::path::remove_filename(path); // root
-  return std::string(path);
-}
+/// The repository root, given by the build (a path derived from __FILE__ is
+/// relative when the compiler is run through ccache with base_dir).
+std::string sourceRoot() { return FLIGHTLLM_SOURCE_ROOT; }
 
 std::string readFile(const std::string &path) {
   auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/true);

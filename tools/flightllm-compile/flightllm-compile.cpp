@@ -7,7 +7,8 @@
 //   flightllm-compile MODEL.onnx --emit=llm|onnx|summary
 //
 // On any error it prints diagnostics naming the place (ONNX node, file
-// offset), exits non-zero and leaves no output file behind.
+// offset), exits non-zero and leaves every file as it was: all outputs (-o,
+// --report, ROM images) are committed together at the end (OutputFiles).
 //===----------------------------------------------------------------------===//
 
 #include "flightllm/Conversion/LLMToFlight/LLMToFlight.h"
@@ -19,6 +20,7 @@
 #include "flightllm/Import/NodeDiagnostics.h"
 #include "flightllm/Import/ONNXImporter.h"
 #include "flightllm/InitAll.h"
+#include "flightllm/Support/OutputFiles.h"
 #include "flightllm/Version.h"
 
 #include "mlir/IR/AsmState.h"
@@ -35,9 +37,9 @@
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
-#include "llvm/Support/ToolOutputFile.h"
 
 using namespace mlir;
+using flightllm::OutputFiles;
 namespace cl = llvm::cl;
 
 namespace {
@@ -225,12 +227,21 @@ static LogicalResult printFlight(const flightllm::lowering::LoweredModel &model,
   return success();
 }
 
+/// Where compile() writes: the -o stream (the .flb for --emit=bin, else the
+/// text), the --report stream, and the set they belong to (for ROM images).
+struct CompileOutputs {
+  OutputFiles &files;
+  llvm::raw_pwrite_stream &main;
+  llvm::raw_pwrite_stream *report = nullptr;
+  std::string binaryPath;
+  std::vector<flightllm::binary::RomFormat> roms;
+};
+
 /// Imports the model (from `input` when given, else from the file) and emits
-/// the requested stage. For --emit=bin, `binaryPath` receives the .flb.
+/// the requested stage into `out`.
 static LogicalResult compile(MLIRContext &context,
                              const llvm::MemoryBuffer *input,
-                             llvm::StringRef baseDir, llvm::raw_ostream &os,
-                             llvm::StringRef binaryPath = {}) {
+                             llvm::StringRef baseDir, CompileOutputs &out) {
   std::optional<flightllm::target::TargetDescription> target;
   if (emit == EmitKind::Flight || emit == EmitKind::Bin) {
     auto t = flightllm::target::loadTarget(targetName);
@@ -242,13 +253,23 @@ static LogicalResult compile(MLIRContext &context,
     target = *t;
   }
   PhaseTimer timer;
+  std::vector<std::string> externalData;
+  flightllm::ONNXImportOptions importOptions;
+  importOptions.externalDataFiles = &externalData;
   OwningOpRef<ModuleOp> module =
-      input ? flightllm::importONNXBuffer(*input, baseDir, &context, {},
-                                          inputFormat)
-            : flightllm::importONNXFile(inputFilename, &context, {},
+      input ? flightllm::importONNXBuffer(*input, baseDir, &context,
+                                          importOptions, inputFormat)
+            : flightllm::importONNXFile(inputFilename, &context, importOptions,
                                         inputFormat);
   if (!module)
     return failure();
+  // The weights' files are inputs too: no output may replace them.
+  for (const std::string &path : externalData)
+    if (llvm::Error e = out.files.addInput(path, "the model's external data")) {
+      llvm::errs() << "flightllm-compile: error: " << llvm::toString(std::move(e))
+                   << "\n";
+      return failure();
+    }
   timer.done("import");
   if (emit != EmitKind::ONNX && emit != EmitKind::Summary) {
     PassManager pm(&context);
@@ -260,6 +281,7 @@ static LogicalResult compile(MLIRContext &context,
       return failure();
     timer.done("raise and quantize");
   }
+  llvm::raw_ostream &os = out.main;
   switch (emit) {
   case EmitKind::LLM:
   case EmitKind::ONNX: {
@@ -289,34 +311,33 @@ static LogicalResult compile(MLIRContext &context,
     timer.done("lower");
     // The source module (and its weights) is not needed any more.
     module = nullptr;
-    if (llvm::Error e = flightllm::lowering::writeBinary(*model, *target, binaryPath)) {
-      llvm::errs() << "flightllm-compile: error: " << binaryPath << ": "
+    if (llvm::Error e = flightllm::lowering::writeBinary(*model, *target, out.main)) {
+      llvm::errs() << "flightllm-compile: error: " << out.binaryPath << ": "
                    << llvm::toString(std::move(e)) << "\n";
       return failure();
     }
     timer.done("write");
-    if (!romFormats.empty())
-      if (llvm::Error e = flightllm::lowering::writeStreamRoms(*model, binaryPath, romFormats)) {
-        llvm::errs() << "flightllm-compile: error: --rom: "
-                     << llvm::toString(std::move(e)) << "\n";
-        return failure();
-      }
-    if (!reportFile.empty()) {
-      std::string error;
-      auto report = openOutputFile(reportFile, &error);
-      if (!report) {
-        llvm::errs() << "flightllm-compile: error: " << error << "\n";
-        return failure();
-      }
-      flightllm::lowering::printReportJSON(*model, *target, report->os());
-      report->keep();
+    if (llvm::Error e = flightllm::lowering::writeStreamRoms(
+            *model, out.binaryPath, out.roms, out.files)) {
+      llvm::errs() << "flightllm-compile: error: --rom: "
+                   << llvm::toString(std::move(e)) << "\n";
+      return failure();
     }
+    if (out.report)
+      flightllm::lowering::printReportJSON(*model, *target, *out.report);
     if (!quietReport)
-      flightllm::lowering::printReport(*model, *target, os);
+      flightllm::lowering::printReport(*model, *target, llvm::outs());
     return success();
   }
   }
   return failure();
+}
+
+/// Prints `flightllm-compile: error: ...` for `e`; returns the exit status.
+static int fail(llvm::Error e) {
+  llvm::errs() << "flightllm-compile: error: " << llvm::toString(std::move(e))
+               << "\n";
+  return 1;
 }
 
 int main(int argc, char **argv) {
@@ -342,6 +363,58 @@ int main(int argc, char **argv) {
     return 1;
   }
 
+  // Every option value is checked before any work.
+  std::vector<flightllm::binary::RomFormat> roms;
+  for (const std::string &name : romFormats) {
+    std::optional<flightllm::binary::RomFormat> format =
+        flightllm::binary::parseRomFormat(name);
+    if (!format) {
+      llvm::errs() << "flightllm-compile: error: --rom: unknown ROM format '"
+                   << name << "' (bin, coe, mem, h)\n";
+      return 1;
+    }
+    if (!llvm::is_contained(roms, *format))
+      roms.push_back(*format);
+  }
+  if (emit != EmitKind::Bin && (!roms.empty() || !reportFile.empty())) {
+    llvm::errs() << "flightllm-compile: error: --rom and --report apply to "
+                    "--emit=bin\n";
+    return 1;
+  }
+
+  // Every output is written to a temporary file and renamed into place only
+  // when the whole command succeeded; no output may name an input.
+  OutputFiles files;
+  if (llvm::Error e = files.addInput(inputFilename, "the model"))
+    return fail(std::move(e));
+  if (!calibrationFile.empty() && !noCalibration())
+    if (llvm::Error e = files.addInput(calibrationFile, "--calibration"))
+      return fail(std::move(e));
+  if (!llvm::is_contained(flightllm::target::presetNames(), targetName))
+    if (llvm::Error e = files.addInput(targetName, "--target"))
+      return fail(std::move(e));
+
+  // --emit=bin writes the binary and prints the report to stdout; without -o
+  // the binary goes to the working directory, named after the model.
+  std::string mainPath = outputFilename;
+  if (emit == EmitKind::Bin &&
+      (outputFilename.getNumOccurrences() == 0 || mainPath == "-")) {
+    llvm::SmallString<256> stem(llvm::sys::path::stem(inputFilename));
+    mainPath = (stem + ".flb").str();
+  }
+  llvm::Expected<llvm::raw_pwrite_stream &> mainStream =
+      files.addOutput(mainPath, "-o");
+  if (!mainStream)
+    return fail(mainStream.takeError());
+  CompileOutputs outputs{files, *mainStream, nullptr, mainPath, roms};
+  if (!reportFile.empty()) {
+    llvm::Expected<llvm::raw_pwrite_stream &> report =
+        files.addOutput(reportFile, "--report");
+    if (!report)
+      return fail(report.takeError());
+    outputs.report = &*report;
+  }
+
   DialectRegistry registry;
   flightllm::registerAllDialects(registry);
   MLIRContext context(registry);
@@ -353,24 +426,6 @@ int main(int argc, char **argv) {
   llvm::sys::path::remove_filename(baseDir);
   if (baseDir.empty())
     baseDir = ".";
-
-  // --emit=bin writes the binary itself (atomically) and the report to
-  // stdout; without -o the binary goes next to the working directory.
-  std::string binaryPath;
-  if (emit == EmitKind::Bin) {
-    binaryPath = outputFilename;
-    if (outputFilename.getNumOccurrences() == 0 || binaryPath == "-") {
-      llvm::SmallString<256> stem(llvm::sys::path::stem(inputFilename));
-      binaryPath = (stem + ".flb").str();
-    }
-    outputFilename = "-";
-  }
-  // The output is only kept when everything succeeded.
-  auto output = openOutputFile(outputFilename, &error);
-  if (!output) {
-    llvm::errs() << "flightllm-compile: error: " << error << "\n";
-    return 1;
-  }
 
   llvm::SourceMgr sourceMgr;
   LogicalResult result = failure();
@@ -385,7 +440,7 @@ int main(int argc, char **argv) {
     sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
     context.printOpOnDiagnostic(false);
     SourceMgrDiagnosticVerifierHandler handler(sourceMgr, &context);
-    (void)compile(context, input, baseDir, output->os(), binaryPath);
+    (void)compile(context, input, baseDir, outputs);
     result = handler.verify();
   } else {
     // Binary models are streamed by the importer; text lines shown in
@@ -395,10 +450,11 @@ int main(int argc, char **argv) {
     context.printOpOnDiagnostic(false);
     SourceMgrDiagnosticHandler handler(sourceMgr, &context);
     flightllm::NodeDiagnosticHandler nodeHandler(&context, inputFilename);
-    result = compile(context, nullptr, baseDir, output->os(), binaryPath);
+    result = compile(context, nullptr, baseDir, outputs);
   }
   if (failed(result))
     return 1;
-  output->keep();
+  if (llvm::Error e = files.commit())
+    return fail(std::move(e));
   return 0;
 }

@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "flightllm/ISA/Disassembler.h"
+#include "flightllm/Support/OutputFiles.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
@@ -93,10 +94,13 @@ int main(int argc, char **argv) {
   }
 
   std::string updated = (text.take_front(begin) + tables + text.drop_front(end)).str();
-  std::error_code ec;
-  raw_fd_ostream out(path, ec, sys::fs::OF_Text);
-  if (ec)
-    return fail(path + ": " + ec.message());
-  out << updated;
+  // Replaced only once the new text is complete (docs/cli.md, Output files).
+  flightllm::OutputFiles files;
+  Expected<raw_pwrite_stream &> out = files.addOutput(path, "--update");
+  if (!out)
+    return fail(toString(out.takeError()));
+  *out << updated;
+  if (Error e = files.commit())
+    return fail(toString(std::move(e)));
   return 0;
 }

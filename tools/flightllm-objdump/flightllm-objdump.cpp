@@ -20,6 +20,7 @@
 #include "flightllm/Binary/Rom.h"
 #include "flightllm/Binary/Writer.h"
 #include "flightllm/ISA/Disassembler.h"
+#include "flightllm/Support/OutputFiles.h"
 #include "flightllm/Target/TargetDescription.h"
 #include "flightllm/Version.h"
 
@@ -503,14 +504,16 @@ int main(int argc, char **argv) {
     // Checked first (on no output), so that stdout gets all or nothing.
     if (llvm::Error e = writeRom(image, *rom, options, llvm::nulls()))
       return fail("--rom=" + romFormat + ": " + llvm::toString(std::move(e)));
-    auto write = [&](llvm::raw_ostream &os) {
-      return writeRom(image, *rom, options, os);
-    };
-    llvm::Error written = outputFilename == "-"
-                              ? write(llvm::outs())
-                              : writeFileAtomically(outputFilename, write);
-    if (written)
-      return fail(llvm::toString(std::move(written)));
+    // Renamed into place only once complete, and never over the input.
+    flightllm::OutputFiles files;
+    llvm::Expected<llvm::raw_pwrite_stream &> os =
+        files.addInputAndOutput(inputFilename, outputFilename);
+    if (!os)
+      return fail(llvm::toString(os.takeError()));
+    if (llvm::Error e = writeRom(image, *rom, options, *os))
+      return fail(llvm::toString(std::move(e)));
+    if (llvm::Error e = files.commit())
+      return fail(llvm::toString(std::move(e)));
   }
   return 0;
 }

@@ -18,8 +18,6 @@
 #include "llvm/Support/Format.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
-#include "llvm/Support/ToolOutputFile.h"
-#include "mlir/Support/FileUtilities.h"
 
 #include <algorithm>
 #include <chrono>
@@ -107,17 +105,9 @@ int flightllm::runBinaryOnSimulator(const SimRunConfig &config,
   if (!target)
     return fail(llvm::toString(target.takeError()));
 
-  std::unique_ptr<llvm::ToolOutputFile> logitsFile;
-  if (!config.dumpLogits.empty()) {
-    std::string error;
-    logitsFile = mlir::openOutputFile(config.dumpLogits, &error);
-    if (!logitsFile)
-      return fail("cannot write '" + config.dumpLogits + "': " + error);
-  }
-
   sim::Options options;
   options.functional = !config.timingOnly;
-  options.tracePath = config.tracePath;
+  options.trace = config.trace;
   // Debugging aid (docs/simulator.md): program order, no overlap.
   options.sequential = std::getenv("FLIGHTLLM_SIM_SEQUENTIAL") != nullptr;
   sim::Simulator simulator(*target, options);
@@ -377,11 +367,10 @@ int flightllm::runBinaryOnSimulator(const SimRunConfig &config,
     os << llvm::format("simulator: %llu instructions in %.2f host s\n",
                        (unsigned long long)simulatedInstructions, hostSeconds);
   }
-  if (logitsFile) {
+  if (config.dumpLogits) {
     auto tensor = reference::HostTensor::get<float>({steps, vocab}, allLogits);
-    if (llvm::Error e = reference::writeNpy(logitsFile->os(), tensor))
+    if (llvm::Error e = reference::writeNpy(*config.dumpLogits, tensor))
       return fail(llvm::toString(std::move(e)));
-    logitsFile->keep();
   }
   return 0;
 }

@@ -21,8 +21,10 @@ struct SimRunConfig {
   int maxNewTokens = 0;
   bool json = false;
   bool timingOnly = false;
-  std::string tracePath;
-  std::string dumpLogits;
+  /// --trace and --dump-logits: streams of the tool's OutputFiles set, which
+  /// the caller commits when the run succeeded (null: not requested).
+  llvm::raw_ostream *trace = nullptr;
+  llvm::raw_ostream *dumpLogits = nullptr;
   /// --perplexity: the text (bytes as tokens) to score instead of generating.
   std::optional<std::string> perplexityText;
 };

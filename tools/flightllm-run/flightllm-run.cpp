@@ -10,13 +10,16 @@
 //   flightllm-run model.flb --tokens 1 --max-new-tokens 32 --timing-only
 //
 // Every error (flags, model, tokens, context length, the program itself) is a
-// message and exit status 1; the logits file is written only on success.
+// message and exit status 1; the output files (--dump-logits, --trace) are
+// renamed into place only on success, and never over an input.
 //===----------------------------------------------------------------------===//
 
 #include "flightllm/Import/NodeDiagnostics.h"
 #include "flightllm/Import/ONNXImporter.h"
 #include "flightllm/InitAll.h"
 #include "flightllm/Interpreter/Session.h"
+#include "flightllm/Support/OutputFiles.h"
+#include "flightllm/Target/TargetDescription.h"
 #include "flightllm/Version.h"
 
 #include "CaseCheck.h"
@@ -41,7 +44,6 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
-#include "llvm/Support/ToolOutputFile.h"
 
 #include <algorithm>
 #include <chrono>
@@ -53,6 +55,7 @@
 using namespace mlir;
 using flightllm::interpreter::HostTensor;
 using flightllm::interpreter::Session;
+using flightllm::OutputFiles;
 namespace cl = llvm::cl;
 
 namespace {
@@ -176,7 +179,8 @@ llvm::StringRef engineName(Engine e) {
 /// Loads MODEL: .mlir/.mlirbc files are parsed, anything else is imported
 /// as ONNX and raised to an llm program. Diagnostics go to the handlers.
 OwningOpRef<ModuleOp> loadModel(MLIRContext &context,
-                                llvm::SourceMgr &sourceMgr) {
+                                llvm::SourceMgr &sourceMgr,
+                                OutputFiles &files) {
   std::string error;
   std::unique_ptr<llvm::MemoryBuffer> file =
       openInputFile(modelFilename, &error);
@@ -191,10 +195,19 @@ OwningOpRef<ModuleOp> loadModel(MLIRContext &context,
   }
   // The importer maps the model itself.
   file.reset();
+  std::vector<std::string> externalData;
+  flightllm::ONNXImportOptions options;
+  options.externalDataFiles = &externalData;
   OwningOpRef<ModuleOp> module =
-      flightllm::importONNXFile(modelFilename, &context);
+      flightllm::importONNXFile(modelFilename, &context, options);
   if (!module)
     return nullptr;
+  // The weights' files are inputs too: no output may replace them.
+  for (const std::string &path : externalData)
+    if (llvm::Error e = files.addInput(path, "the model's external data")) {
+      fail(llvm::toString(std::move(e)));
+      return nullptr;
+    }
   PassManager pm(&context);
   flightllm::buildONNXToLLMPipeline(pm);
   if (failed(pm.run(*module)))
@@ -206,13 +219,14 @@ OwningOpRef<ModuleOp> loadModel(MLIRContext &context,
 /// loads MODEL into it.
 class ModelLoader {
 public:
-  ModelLoader() : context(makeRegistry()) {
+  explicit ModelLoader(OutputFiles &files)
+      : files(files), context(makeRegistry()) {
     context.loadAllAvailableDialects();
     // Errors show the source line (or ONNX node); a dump of the op, or of a
     // whole function for contract errors, would only bury them.
     context.printOpOnDiagnostic(false);
   }
-  OwningOpRef<ModuleOp> load() { return loadModel(context, sourceMgr); }
+  OwningOpRef<ModuleOp> load() { return loadModel(context, sourceMgr, files); }
   /// Loads MODEL and prepares a generation session on it (the loader keeps
   /// the module alive).
   FailureOr<std::unique_ptr<Session>> loadSession() {
@@ -231,6 +245,7 @@ private:
     flightllm::registerAllDialects(registry);
     return registry;
   }
+  OutputFiles &files;
   MLIRContext context;
   llvm::SourceMgr sourceMgr;
   OwningOpRef<ModuleOp> module;
@@ -388,16 +403,9 @@ void printReport(llvm::raw_ostream &os, const Generation &gen,
 
 } // namespace
 
-int main(int argc, char **argv) {
-  llvm::InitLLVM init(argc, argv);
-  cl::HideUnrelatedOptions(category);
-  cl::AddExtraVersionPrinter([](llvm::raw_ostream &os) {
-    os << "FlightLLM " << FLIGHTLLM_VERSION << "\n";
-  });
-  cl::ParseCommandLineOptions(
-      argc, argv,
-      "FlightLLM runner: greedy generation with an llm program\n");
-
+/// The command; its outputs go to `files`, which main() commits when it
+/// returns 0.
+static int run(OutputFiles &files) {
   bool isBinary = llvm::sys::path::extension(modelFilename) == ".flb";
   Engine chosen = engine.getNumOccurrences() ? engine.getValue()
                                              : (isBinary ? Engine::Sim
@@ -418,6 +426,28 @@ int main(int argc, char **argv) {
   if (!perplexityFile.empty() && timingOnly)
     return fail("--perplexity needs the logits: it takes no --timing-only");
 
+  // Outputs are written to temporary files, renamed into place only when
+  // the run succeeded; none may name an input.
+  for (auto [path, what] : {std::pair{&modelFilename, "the model"},
+                            std::pair{&perplexityFile, "--perplexity"}})
+    if (llvm::Error e = files.addInput(*path, what))
+      return fail(llvm::toString(std::move(e)));
+  if (!targetOption.empty() &&
+      !llvm::is_contained(flightllm::target::presetNames(), targetOption))
+    if (llvm::Error e = files.addInput(targetOption, "--target"))
+      return fail(llvm::toString(std::move(e)));
+  llvm::raw_pwrite_stream *logitsStream = nullptr, *traceStream = nullptr;
+  for (auto [path, what, stream] :
+       {std::tuple{&dumpLogits, "--dump-logits", &logitsStream},
+        std::tuple{&traceFile, "--trace", &traceStream}}) {
+    if (path->empty())
+      continue;
+    llvm::Expected<llvm::raw_pwrite_stream &> os = files.addOutput(*path, what);
+    if (!os)
+      return fail(llvm::toString(os.takeError()));
+    *stream = &*os;
+  }
+
   if (!perplexityFile.empty()) {
     if (tokensOption.getNumOccurrences() || promptOption.getNumOccurrences() ||
         maxNewTokens.getNumOccurrences() || !dumpLogits.empty() ||
@@ -433,11 +463,11 @@ int main(int argc, char **argv) {
       config.binaryPath = modelFilename;
       config.target = targetOption;
       config.json = jsonOutput;
-      config.tracePath = traceFile;
+      config.trace = traceStream;
       config.perplexityText = (*text)->getBuffer().str();
       return flightllm::runBinaryOnSimulator(config, llvm::outs());
     }
-    ModelLoader loader;
+    ModelLoader loader(files);
     FailureOr<std::unique_ptr<Session>> session = loader.loadSession();
     if (failed(session))
       return 1;
@@ -466,7 +496,7 @@ int main(int argc, char **argv) {
         maxNewTokens.getNumOccurrences() || !dumpLogits.empty())
       return fail("--case runs one forward call: it takes no --tokens, "
                   "--prompt, --max-new-tokens or --dump-logits");
-    ModelLoader loader;
+    ModelLoader loader(files);
     OwningOpRef<ModuleOp> module = loader.load();
     if (!module)
       return 1;
@@ -509,20 +539,12 @@ int main(int argc, char **argv) {
     config.maxNewTokens = maxNewTokens;
     config.json = jsonOutput;
     config.timingOnly = timingOnly;
-    config.tracePath = traceFile;
-    config.dumpLogits = dumpLogits;
+    config.trace = traceStream;
+    config.dumpLogits = logitsStream;
     return flightllm::runBinaryOnSimulator(config, llvm::outs());
   }
 
-  std::unique_ptr<llvm::ToolOutputFile> logitsFile;
-  if (!dumpLogits.empty()) {
-    std::string error;
-    logitsFile = openOutputFile(dumpLogits, &error);
-    if (!logitsFile)
-      return fail("cannot write '" + dumpLogits + "': " + error);
-  }
-
-  ModelLoader loader;
+  ModelLoader loader(files);
   FailureOr<std::unique_ptr<Session>> session = loader.loadSession();
   if (failed(session))
     return 1;
@@ -553,11 +575,27 @@ int main(int argc, char **argv) {
   if (failed(gen))
     return 1;
   printReport(llvm::outs(), *gen, prompt, byteLevel);
-  if (logitsFile) {
+  if (logitsStream) {
     HostTensor logits = HostTensor::get<float>({gen->steps, vocab}, gen->logits);
-    if (llvm::Error e = flightllm::reference::writeNpy(logitsFile->os(), logits))
+    if (llvm::Error e = flightllm::reference::writeNpy(*logitsStream, logits))
       return fail(llvm::toString(std::move(e)));
-    logitsFile->keep();
   }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(category);
+  cl::AddExtraVersionPrinter([](llvm::raw_ostream &os) {
+    os << "FlightLLM " << FLIGHTLLM_VERSION << "\n";
+  });
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "FlightLLM runner: greedy generation with an llm program\n");
+  OutputFiles files;
+  if (int status = run(files))
+    return status;
+  if (llvm::Error e = files.commit())
+    return fail(llvm::toString(std::move(e)));
   return 0;
 }

@@ -11,6 +11,7 @@
 //                      lines and `//` or `#` comments ignored); a comment
 //                      `stream @name` starts a new stream of that name.
 //
+// -o is written through OutputFiles: only on success, never over the input.
 //===----------------------------------------------------------------------===//
 
 #include "flightllm/Dialect/Flight/Encoding.h"
@@ -22,10 +23,14 @@
 #include "mlir/Tools/mlir-translate/Translation.h"
 
 #include "flightllm/ISA/Disassembler.h"
+#include "flightllm/Support/OutputFiles.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/SourceMgr.h"
+
+#include <string>
+#include <vector>
 
 using namespace mlir;
 using namespace flightllm;
@@ -135,5 +140,59 @@ int main(int argc, char **argv) {
   TranslateToMLIRRegistration fromWords(
       "words-to-flight", "decode hexadecimal words into flight.stream ops",
       wordsToFlight, registerFlight);
-  return failed(mlirTranslateMain(argc, argv, "FlightLLM translation tool"));
+
+  // mlirTranslateMain opens -o itself, truncating it first and deleting it
+  // when the translation fails. The tool's -o is therefore swapped for the
+  // temporary file of an OutputFiles set, renamed into place only on
+  // success and never over the input (docs/cli.md, Output files).
+  std::vector<std::string> args(argv, argv + argc);
+  std::string input = "-";
+  int outputIndex = -1;
+  std::string outputPrefix, output = "-";
+  for (int i = 1; i < argc; ++i) {
+    llvm::StringRef arg = args[i];
+    if (arg == "--") {
+      if (i + 1 < argc)
+        input = args[i + 1];
+      break;
+    }
+    if ((arg == "-o" || arg == "--o") && i + 1 < argc) {
+      outputIndex = ++i;
+      output = args[i];
+    } else if (arg.starts_with("-o=") || arg.starts_with("--o=")) {
+      outputIndex = i;
+      outputPrefix = arg.take_until([](char c) { return c == '='; }).str() + "=";
+      output = arg.drop_front(outputPrefix.size()).str();
+    } else if (!arg.starts_with("-")) {
+      input = arg.str();
+    }
+  }
+  flightllm::OutputFiles files;
+  if (outputIndex >= 0 && output != "-") {
+    if (llvm::Error e = files.addInput(input, "the input")) {
+      llvm::errs() << "flightllm-translate: error: "
+                   << llvm::toString(std::move(e)) << "\n";
+      return 1;
+    }
+    llvm::Expected<std::string> path = files.addOutputPath(output, "-o");
+    if (!path) {
+      llvm::errs() << "flightllm-translate: error: "
+                   << llvm::toString(path.takeError()) << "\n";
+      return 1;
+    }
+    args[outputIndex] = outputPrefix + *path;
+  }
+  std::vector<char *> argvCopy;
+  for (std::string &arg : args)
+    argvCopy.push_back(arg.data());
+  argvCopy.push_back(nullptr);
+  if (failed(mlirTranslateMain(argc, argvCopy.data(),
+                               "FlightLLM translation tool")))
+    return 1;
+  if (llvm::Error e = files.commit()) {
+    llvm::errs() << "flightllm-translate: error: "
+                 << llvm::toString(std::move(e)) << "\n";
+    return 1;
+  }
+  return 0;
 }

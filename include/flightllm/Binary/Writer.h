@@ -111,9 +111,11 @@ private:
   std::vector<std::unique_ptr<std::vector<uint8_t>>> ownedBytes;
 };
 
-/// Calls `write` on a stream to a temporary file next to `path` and renames
-/// the file over `path` when `write` succeeded and every byte reached the
-/// disk; otherwise removes it, so `path` is either untouched or complete.
+/// Writes the one file `path` through an OutputFiles set (Support/OutputFiles.h):
+/// `write` fills a temporary file next to `path`, renamed over it only when
+/// `write` succeeded and every byte was written; otherwise `path` is untouched.
+/// Tools that also read files use OutputFiles themselves, to refuse outputs
+/// that name their inputs.
 llvm::Error writeFileAtomically(
     llvm::StringRef path,
     llvm::function_ref<llvm::Error(llvm::raw_pwrite_stream &)> write);

@@ -20,6 +20,8 @@
 #include "llvm/ADT/StringRef.h"
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace llvm {
 class MemoryBuffer;
@@ -34,6 +36,9 @@ struct ONNXImportOptions {
   uint64_t denseAttrMaxBytes = 4096;
   /// Run ONNX shape inference to type intermediate values.
   bool inferShapes = true;
+  /// When set, receives the path of every external data file the model's
+  /// tensors read (once each), so that tools can refuse outputs naming them.
+  std::vector<std::string> *externalDataFiles = nullptr;
 };
 
 enum class ONNXInputFormat { Auto, Binary, Text };

@@ -17,6 +17,8 @@
 #include "flightllm/Target/TargetDescription.h"
 #include "flightllm/runtime/hal.h"
 
+#include "llvm/Support/raw_ostream.h"
+
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -77,9 +79,11 @@ struct Options {
   /// false: timing only; HBM contents and on-chip buffers are not kept
   /// (for 7B-sized models), HBM reads return zeros. DDR is always kept.
   bool functional = true;
-  /// Chrome trace-event JSON (Perfetto); empty: no trace.
-  std::string tracePath;
-  /// Stop recording after this many instruction events (the file says so).
+  /// Where to write a Chrome trace-event JSON (Perfetto); null: no trace.
+  /// The stream must outlive the simulator (tools pass an OutputFiles
+  /// stream, committed after the run).
+  llvm::raw_ostream *trace = nullptr;
+  /// Stop recording after this many instruction events (the trace says so).
   uint64_t maxTraceEvents = 200000;
   /// Timing-only runs: reuse the result of an identical earlier run.
   bool timingCache = true;

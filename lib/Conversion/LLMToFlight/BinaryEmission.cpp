@@ -4,6 +4,7 @@
 
 #include "flightllm/Binary/Rom.h"
 #include "flightllm/Binary/Writer.h"
+#include "flightllm/Support/OutputFiles.h"
 
 #include "llvm/ADT/SmallString.h"
 #include "llvm/Support/FileSystem.h"
@@ -15,7 +16,7 @@ using namespace flightllm::lowering;
 
 llvm::Error flightllm::lowering::writeBinary(const LoweredModel &model,
                                              const target::TargetDescription &target,
-                                             llvm::StringRef path) {
+                                             llvm::raw_pwrite_stream &os) {
   binary::BinaryWriter writer(target.fingerprint());
   binary::ModelMetadata meta = model.metadata;
   meta.name = writer.addString(model.name);
@@ -62,30 +63,27 @@ llvm::Error flightllm::lowering::writeBinary(const LoweredModel &model,
   }
   writer.addRawSection(static_cast<uint32_t>(binary::SectionKind::EmbeddingTable),
                        0, model.embeddingTable);
-  return writer.writeFile(path);
+  return writer.writeTo(os);
 }
 
 llvm::Error flightllm::lowering::writeStreamRoms(
     const LoweredModel &model, llvm::StringRef binaryPath,
-    llvm::ArrayRef<std::string> formats) {
-  for (const std::string &f : formats) {
-    auto format = binary::parseRomFormat(f);
-    if (!format)
-      return llvm::createStringError("unknown ROM format '" + f +
-                                     "' (bin, coe, mem, h)");
+    llvm::ArrayRef<binary::RomFormat> formats, OutputFiles &outputs) {
+  for (binary::RomFormat format : formats) {
     for (const StreamInfo &s : model.streams) {
       llvm::SmallString<256> path(binaryPath);
       llvm::sys::path::replace_extension(path, "");
-      path += "." + s.name + "." + binary::romFormatName(*format).str();
+      path += "." + s.name + "." + binary::romFormatName(format).str();
       binary::RomOptions options;
       options.wordBits = 32;
       options.name = binary::cIdentifier(s.name);
       llvm::ArrayRef<uint8_t> bytes(
           reinterpret_cast<const uint8_t *>(s.words.data()), 4 * s.words.size());
-      if (llvm::Error e = binary::writeFileAtomically(
-              path, [&](llvm::raw_pwrite_stream &os) {
-                return binary::writeRom(bytes, *format, options, os);
-              }))
+      llvm::Expected<llvm::raw_pwrite_stream &> os =
+          outputs.addOutput(path, "--rom image");
+      if (!os)
+        return os.takeError();
+      if (llvm::Error e = binary::writeRom(bytes, format, options, *os))
         return e;
     }
   }

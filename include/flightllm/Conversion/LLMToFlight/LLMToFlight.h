@@ -15,6 +15,7 @@
 #define FLIGHTLLM_CONVERSION_LLMTOFLIGHT_LLMTOFLIGHT_H
 
 #include "flightllm/Binary/Format.h"
+#include "flightllm/Binary/Rom.h"
 #include "flightllm/Target/TargetDescription.h"
 
 #include "mlir/IR/Builders.h"
@@ -27,6 +28,10 @@
 #include <cstdint>
 #include <string>
 #include <vector>
+
+namespace flightllm {
+class OutputFiles;
+} // namespace flightllm
 
 namespace flightllm::lowering {
 
@@ -123,14 +128,17 @@ mlir::LogicalResult buildFlightStreams(const LoweredModel &model,
                                        mlir::OpBuilder &builder,
                                        mlir::Location loc);
 
-/// Writes the .flb (docs/binary-format.md) atomically.
+/// Writes the .flb (docs/binary-format.md) to `os` (seekable: the header is
+/// patched at the end).
 llvm::Error writeBinary(const LoweredModel &model,
                         const target::TargetDescription &target,
-                        llvm::StringRef path);
-/// Writes every stream as ROM images `<path without .flb>.<stream>.<ext>`
-/// in each of `formats` (bin, coe, mem, h); words are little-endian 32-bit.
+                        llvm::raw_pwrite_stream &os);
+/// Adds every stream as ROM images `<path without .flb>.<stream>.<ext>` in
+/// each of `formats` to `outputs` and writes them (committed with the rest of
+/// the command's outputs); words are little-endian 32-bit.
 llvm::Error writeStreamRoms(const LoweredModel &model, llvm::StringRef path,
-                            llvm::ArrayRef<std::string> formats);
+                            llvm::ArrayRef<binary::RomFormat> formats,
+                            OutputFiles &outputs);
 
 } // namespace flightllm::lowering
 
