@@ -11,7 +11,9 @@ Each export directory holds decoder_model.onnx, decoder_with_past_model.onnx
 (and decoder_model_merged.onnx for merged variants), config.json,
 generation_config.json, export.json (variant, trace shapes, op histograms,
 per-case torch/onnxruntime differences) and ref/<case>/{case.json,
-inputs/*.npy, outputs/*.npy}.  OUT/MANIFEST.json lists the exports.  The
+inputs/*.npy, outputs/*.npy}.  OUT/MANIFEST.json lists the exports; when a
+whole set is written, export folders of other names (an older generator's) are
+removed.  The
 output is a function of --set and --seed only.  See python/README.md,
 "HF-style exports".
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import shutil
 import sys
 import time
 import traceback
@@ -80,6 +83,12 @@ def main() -> int:
         return 0
     out = Path(args.out) if args.out else DEFAULT_OUT[args.set]
     out.mkdir(parents=True, exist_ok=True)
+    if not args.only and not args.override:
+        # a whole set: exports an older generator wrote under other names go
+        for stale in sorted(p.parent for p in out.glob("*/export.json")):
+            if stale.name not in {v.name for v in variants}:
+                print(f"removing {stale} (not in this set)")
+                shutil.rmtree(stale)
     torch.set_num_threads(1)   # deterministic, and the machine is shared
     failed = []
     t0 = time.time()
