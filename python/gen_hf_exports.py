@@ -7,15 +7,14 @@
     /usr/bin/python3 python/gen_hf_exports.py --set matrix --out DIR --only llama-431 op17 --list
     /usr/bin/python3 python/gen_hf_exports.py --set small --only llama-439-op14 --override num_layers=32 --out DIR
 
-Each export directory holds decoder_model.onnx, decoder_with_past_model.onnx
-(and decoder_model_merged.onnx for merged variants), config.json,
-generation_config.json, export.json (variant, trace shapes, op histograms,
-per-case torch/onnxruntime differences) and ref/<case>/{case.json,
-inputs/*.npy, outputs/*.npy}.  OUT/MANIFEST.json lists the exports; when a
-whole set is written, export folders of other names (an older generator's) are
-removed.  The
-output is a function of --set and --seed only.  See python/README.md,
-"HF-style exports".
+Each export directory holds the graphs of its optimum layout
+(decoder_model.onnx + decoder_with_past_model.onnx [+ decoder_model_merged.onnx],
+or model.onnx), config.json, generation_config.json, export.json (variant,
+trace shapes, op histograms, per-case torch/onnxruntime differences) and
+ref/<case>/{case.json, inputs/*.npy, outputs/*.npy}.  OUT/MANIFEST.json lists
+the exports; writing a whole set removes export folders of other names (an
+older generator's).  The output is a function of --set, --seed and --override
+only.  See python/README.md, "HF-style exports".
 """
 
 from __future__ import annotations
