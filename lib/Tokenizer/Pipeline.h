@@ -29,7 +29,7 @@ struct AddedToken {
 };
 
 struct NormalizerStep {
-  enum class Kind { Prepend, Replace } kind;
+  enum class Kind { Prepend, Replace, NFC } kind;
   std::string pattern; // Replace: the literal searched for
   std::string content; // Prepend: the prefix; Replace: the replacement
 };

@@ -101,11 +101,17 @@ void splitAddedTokens(const Pipeline &p, const Segment &segment,
 
 std::string normalize(const Pipeline &p, std::string text) {
   for (const NormalizerStep &step : p.normalizer) {
-    if (step.kind == NormalizerStep::Kind::Prepend) {
+    switch (step.kind) {
+    case NormalizerStep::Kind::Prepend:
       if (!text.empty())
         text = step.content + text;
-    } else {
+      break;
+    case NormalizerStep::Kind::Replace:
       text = replaceAll(text, step.pattern, step.content);
+      break;
+    case NormalizerStep::Kind::NFC:
+      text = normalizeNFC(text);
+      break;
     }
   }
   return text;

@@ -142,6 +142,10 @@ llvm::Error readNormalizer(Reader &r, const json::Object &o,
     p.normalizer.push_back({NormalizerStep::Kind::Prepend, "", *prepend});
     return llvm::Error::success();
   }
+  if (*type == "NFC") {
+    p.normalizer.push_back({NormalizerStep::Kind::NFC, "", ""});
+    return llvm::Error::success();
+  }
   if (*type == "Replace") {
     NormalizerStep step{NormalizerStep::Kind::Replace, "", ""};
     if (llvm::Error e = readReplace(r, o, path, step.pattern, step.content))
@@ -151,7 +155,7 @@ llvm::Error readNormalizer(Reader &r, const json::Object &o,
   }
   return r.fail(Reader::join(path, "type"),
                 "unsupported normalizer '" + *type +
-                    "' (supported: Prepend, Replace, Sequence of them)");
+                    "' (supported: Prepend, Replace, NFC, Sequence of them)");
 }
 
 llvm::Error readPreTokenizer(Reader &r, const json::Object &o,

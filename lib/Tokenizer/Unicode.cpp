@@ -12,6 +12,15 @@ namespace {
 struct CodePointRange {
   char32_t first, last;
 };
+struct CombiningClassRun {
+  char32_t first, last, combiningClass;
+};
+struct Decomposition {
+  char32_t composite, first, second; // second 0: a singleton
+};
+struct Composition {
+  char32_t first, second, composite;
+};
 
 #include "UnicodeTables.inc"
 
@@ -72,7 +81,120 @@ size_t sequenceAt(llvm::StringRef bytes, size_t i, size_t &maximalPrefix,
   return length;
 }
 
+// Hangul syllables decompose and compose arithmetically (Unicode 3.12).
+constexpr char32_t kHangulS = 0xAC00, kHangulL = 0x1100, kHangulV = 0x1161,
+                   kHangulT = 0x11A7;
+constexpr char32_t kHangulLCount = 19, kHangulVCount = 21, kHangulTCount = 28;
+constexpr char32_t kHangulN = kHangulVCount * kHangulTCount;
+constexpr char32_t kHangulSCount = kHangulLCount * kHangulN;
+
+unsigned combiningClass(char32_t cp) {
+  const CombiningClassRun *it = std::upper_bound(
+      std::begin(kCombiningClasses), std::end(kCombiningClasses), cp,
+      [](char32_t c, const CombiningClassRun &r) { return c < r.first; });
+  if (it == std::begin(kCombiningClasses) || cp > std::prev(it)->last)
+    return 0;
+  return std::prev(it)->combiningClass;
+}
+
+void decompose(char32_t cp, std::vector<char32_t> &out) {
+  if (cp >= kHangulS && cp < kHangulS + kHangulSCount) {
+    char32_t index = cp - kHangulS;
+    out.push_back(kHangulL + index / kHangulN);
+    out.push_back(kHangulV + (index % kHangulN) / kHangulTCount);
+    if (index % kHangulTCount)
+      out.push_back(kHangulT + index % kHangulTCount);
+    return;
+  }
+  const Decomposition *it = std::lower_bound(
+      std::begin(kDecompositions), std::end(kDecompositions), cp,
+      [](const Decomposition &d, char32_t c) { return d.composite < c; });
+  if (it == std::end(kDecompositions) || it->composite != cp) {
+    out.push_back(cp);
+    return;
+  }
+  decompose(it->first, out);
+  if (it->second)
+    decompose(it->second, out);
+}
+
+/// The primary composite of (first, second), or 0.
+char32_t compose(char32_t first, char32_t second) {
+  if (first >= kHangulL && first < kHangulL + kHangulLCount &&
+      second >= kHangulV && second < kHangulV + kHangulVCount)
+    return kHangulS +
+           ((first - kHangulL) * kHangulVCount + (second - kHangulV)) *
+               kHangulTCount;
+  if (first >= kHangulS && first < kHangulS + kHangulSCount &&
+      (first - kHangulS) % kHangulTCount == 0 && second > kHangulT &&
+      second < kHangulT + kHangulTCount)
+    return first + (second - kHangulT);
+  const Composition *it = std::lower_bound(
+      std::begin(kCompositions), std::end(kCompositions),
+      std::pair{first, second}, [](const Composition &c, auto key) {
+        return std::pair{c.first, c.second} < key;
+      });
+  if (it == std::end(kCompositions) || it->first != first ||
+      it->second != second)
+    return 0;
+  return it->composite;
+}
+
 } // namespace
+
+std::string flightllm::tokenizer::normalizeNFC(llvm::StringRef text) {
+  size_t bad;
+  std::optional<std::vector<char32_t>> cps = decodeUTF8(text, bad);
+  if (!cps)
+    return text.str(); // callers pass valid UTF-8
+  // Canonical decomposition, then the canonical order of each run of
+  // non-starters (a stable sort by combining class).
+  std::vector<char32_t> d;
+  d.reserve(cps->size());
+  for (char32_t cp : *cps)
+    decompose(cp, d);
+  for (size_t i = 0; i < d.size();) {
+    if (combiningClass(d[i]) == 0) {
+      ++i;
+      continue;
+    }
+    size_t end = i;
+    while (end < d.size() && combiningClass(d[end]) != 0)
+      ++end;
+    std::stable_sort(d.begin() + i, d.begin() + end,
+                     [](char32_t a, char32_t b) {
+                       return combiningClass(a) < combiningClass(b);
+                     });
+    i = end;
+  }
+  // Canonical composition: each character joins the last starter unless a
+  // character of the same or a higher class (or a starter) stands between.
+  std::vector<char32_t> out;
+  out.reserve(d.size());
+  constexpr size_t kNone = ~size_t(0);
+  size_t starter = kNone;
+  unsigned lastClass = 0; // of the last character kept
+  for (char32_t cp : d) {
+    unsigned cc = combiningClass(cp);
+    if (starter != kNone) {
+      bool adjacent = out.size() - 1 == starter;
+      if (adjacent || (lastClass != 0 && lastClass < cc))
+        if (char32_t composite = compose(out[starter], cp)) {
+          out[starter] = composite;
+          continue;
+        }
+    }
+    if (cc == 0)
+      starter = out.size();
+    lastClass = cc;
+    out.push_back(cp);
+  }
+  std::string result;
+  result.reserve(text.size());
+  for (char32_t cp : out)
+    appendUTF8(result, cp);
+  return result;
+}
 
 bool flightllm::tokenizer::isLetter(char32_t cp) {
   return inRanges(kLetterRanges, cp);

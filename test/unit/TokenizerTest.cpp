@@ -139,8 +139,8 @@ TEST(TokenizerTest, ErrorsNameTheJSONPath) {
   EXPECT_EQ(parseError(replaced(base, R"({"type": "Prepend", "prepend": "▁"})",
                                 R"({"type": "NFKC"})")),
             "tokenizer.json: normalizer.normalizers[0].type: unsupported "
-            "normalizer 'NFKC' (supported: Prepend, Replace, Sequence of "
-            "them)");
+            "normalizer 'NFKC' (supported: Prepend, Replace, NFC, Sequence "
+            "of them)");
   EXPECT_EQ(parseError(replaced(base, R"("pre_tokenizer": null)",
                                 R"("pre_tokenizer": {"type": "Digits"})")),
             "tokenizer.json: pre_tokenizer.type: unsupported pre-tokenizer "
@@ -185,6 +185,20 @@ TEST(TokenizerTest, LossyUTF8) {
   EXPECT_EQ(sanitizeUTF8("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");
   EXPECT_EQ(sanitizeUTF8("\xED\xA0\x80"),
             "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+}
+
+TEST(TokenizerTest, NFC) {
+  EXPECT_EQ(normalizeNFC("e\u0301"), "\u00E9");
+  EXPECT_EQ(normalizeNFC("A\u030A"), "\u00C5");
+  EXPECT_EQ(normalizeNFC("\u212B"), "\u00C5"); // a singleton decomposition
+  EXPECT_EQ(normalizeNFC("\u1100\u1161\u11A8"), "\uAC01"); // Hangul LVT
+  // Marks in canonical order, then composed: a + dot below + circumflex.
+  EXPECT_EQ(normalizeNFC("a\u0302\u0323"), "\u1EAD");
+  // Excluded from composition: stays decomposed.
+  EXPECT_EQ(normalizeNFC("\u0958"), "\u0915\u093C");
+  // Blocked: a mark of the same class stands between.
+  EXPECT_EQ(normalizeNFC("a\u0301\u0301"), "\u00E1\u0301");
+  EXPECT_EQ(normalizeNFC("plain ascii"), "plain ascii");
 }
 
 TEST(TokenizerTest, UnicodeClasses) {

@@ -2,8 +2,9 @@
 //
 // Encodes and decodes text exactly as the Hugging Face `tokenizers` library
 // does for the tokenizers of decoder-only LLMs:
-//   - byte-level BPE (GPT-2, Llama 3): ByteLevel / Split pre-tokenizers with
-//     the GPT-2 and Llama-3/Qwen2 patterns, merge ranks, the byte decoder;
+//   - byte-level BPE (GPT-2, Llama 3, Qwen2): ByteLevel / Split
+//     pre-tokenizers with the GPT-2 and Llama-3/Qwen2 patterns, the NFC
+//     normalizer, merge ranks, the byte decoder;
 //   - SentencePiece-style BPE (Llama 2, Mistral): Metaspace or
 //     Prepend+Replace normalizer, byte fallback (<0xXX>), fuse_unk, and the
 //     Replace/ByteFallback/Fuse/Strip decoder chain;

@@ -1,7 +1,7 @@
 //===- Unicode.h - Code point classes and UTF-8 for tokenizers --*- C++ -*-===//
 //
 // What the tokenizer's pre-tokenizer patterns and byte decoders need of
-// Unicode: the general categories L and N (from a generated table), the
+// Unicode: the general categories L and N and NFC (from generated tables), the
 // White_Space property, and UTF-8 with the same lossy decoding as Rust's
 // String::from_utf8_lossy (one U+FFFD per maximal invalid subsequence).
 //===----------------------------------------------------------------------===//
@@ -37,6 +37,9 @@ void appendUTF8(std::string &out, char32_t cp);
 /// std::nullopt and sets `badOffset` to the first invalid byte.
 std::optional<std::vector<char32_t>> decodeUTF8(llvm::StringRef text,
                                                 size_t &badOffset);
+
+/// Unicode Normalization Form C of valid UTF-8 text.
+std::string normalizeNFC(llvm::StringRef text);
 
 /// Decodes any bytes, replacing each maximal invalid subsequence with U+FFFD.
 std::string sanitizeUTF8(llvm::StringRef bytes);
