@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "flightllm/Tokenizer/Tokenizer.h"
+#include "flightllm/Tokenizer/Unicode.h"
 
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -148,6 +149,25 @@ TEST_P(TokenizerReference, MatchesTransformersJS) {
   EXPECT_EQ(failures, 0u) << "of " << checked << " checks";
   EXPECT_GT(checked, 1000u);
   EXPECT_LE(ruleDifferences, 4u);
+}
+
+// NFC against Python's unicodedata (python/gen_nfc_cases.py): every code
+// point NFC changes, every canonical decomposition composed back, and random
+// mark sequences.
+TEST(TokenizerUnicode, NFCMatchesUnicodeData) {
+  json::Value doc = readJSON(dataPath("nfc-cases.json.gz"), true);
+  const json::Array &cases = *doc.getAsObject()->getArray("cases");
+  unsigned failures = 0;
+  for (const json::Value &c : cases) {
+    std::string input = (*c.getAsArray())[0].getAsString()->str();
+    std::string want = (*c.getAsArray())[1].getAsString()->str();
+    std::string got = normalizeNFC(input);
+    if (got != want && ++failures <= 10)
+      ADD_FAILURE() << "NFC(" << quote(input) << ")\n  want " << quote(want)
+                    << "\n  got  " << quote(got);
+  }
+  EXPECT_EQ(failures, 0u) << "of " << cases.size();
+  EXPECT_GT(cases.size(), 10000u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Vocabularies, TokenizerReference,
