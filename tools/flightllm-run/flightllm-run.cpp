@@ -429,6 +429,10 @@ static int run(OutputFiles &files) {
   // An export directory runs its chosen graph; the tokenizer and EOS ids come
   // from the directory (or the one around the model file, or the .flb).
   bool isBinary = llvm::sys::path::extension(modelFilename) == ".flb";
+  // config.json's sliding window: the raised program attends causally over
+  // the whole context, which equals the model only within the window.
+  std::optional<int64_t> slidingWindow;
+  std::string configPath;
   llvm::Expected<flightllm::TextCodec> codec = [&] {
     if (isBinary)
       return flightllm::TextCodec::fromBinary(modelFilename);
@@ -439,6 +443,10 @@ static int run(OutputFiles &files) {
     if (!dir)
       return llvm::Expected<flightllm::TextCodec>(dir.takeError());
     modelFilename.setValue(dir->graphPath);
+    if (dir->config) {
+      slidingWindow = dir->config->slidingWindow;
+      configPath = dir->dir + "/config.json";
+    }
     return flightllm::TextCodec::fromDirectory(*dir);
   }();
   if (!codec)
@@ -603,6 +611,14 @@ static int run(OutputFiles &files) {
   // The last generated token is never run, hence the - 1.
   int64_t needed =
       int64_t(prompt.size()) + std::max<int64_t>(int64_t(maxNewTokens) - 1, 0);
+  if (slidingWindow && needed > *slidingWindow)
+    return fail("context beyond the sliding window: " +
+                llvm::Twine(prompt.size()) + " prompt tokens and " +
+                llvm::Twine(int(maxNewTokens)) + " new ones need " +
+                llvm::Twine(needed) + " positions, sliding_window of " +
+                configPath + " is " + llvm::Twine(*slidingWindow) +
+                " (the program attends over the whole context, the same as "
+                "the model only within the window)");
   if (std::optional<int64_t> limit = (*session)->getMaxPositions();
       limit && needed > *limit)
     return fail("context overflow: " + llvm::Twine(prompt.size()) +
