@@ -159,15 +159,21 @@ void preTokenizeStep(const PreTokenizerStep &step, std::vector<Word> &words) {
         next.push_back({std::move(text), w.atStart});
         break;
       }
-      // Split before each replacement character (MergedWithNext).
-      StringRef rest = text;
-      bool first = true;
-      while (!rest.empty()) {
-        size_t at = rest.find(step.replacement, 1);
-        next.push_back({rest.take_front(at).str(), w.atStart && first});
-        rest = at == StringRef::npos ? StringRef() : rest.drop_front(at);
-        first = false;
+      // Split before each run of replacement characters (MergedWithNext:
+      // a run stays together with the text after it).
+      StringRef rest = text, r = step.replacement;
+      size_t start = 0;
+      for (size_t i = 0; i < rest.size();) {
+        bool runStart = rest.substr(i).starts_with(r) &&
+                        !(i >= r.size() && rest.substr(i - r.size()).starts_with(r));
+        if (runStart && i > start) {
+          next.push_back({rest.slice(start, i).str(), w.atStart && start == 0});
+          start = i;
+        }
+        i += rest.substr(i).starts_with(r) ? r.size() : 1;
       }
+      if (start < rest.size())
+        next.push_back({rest.substr(start).str(), w.atStart && start == 0});
       break;
     }
     }

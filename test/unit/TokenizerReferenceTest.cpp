@@ -172,7 +172,8 @@ TEST(TokenizerUnicode, NFCMatchesUnicodeData) {
 
 INSTANTIATE_TEST_SUITE_P(Vocabularies, TokenizerReference,
                          ::testing::Values("gpt2", "llama3-style", "qwen2-style",
-                                           "mistral", "mistral-prepend"),
+                                           "mistral", "mistral-prepend",
+                                           "mistral-metaspace"),
                          [](const auto &info) {
                            std::string name = info.param;
                            std::replace(name.begin(), name.end(), '-', '_');
