@@ -9,7 +9,8 @@
 // For each VARIANT.overlay.json in that directory: the tokenizer is the
 // vocabulary named by "base" (BASE.tokenizer.json.gz) with the overlay's
 // top-level keys replaced ("model" keys merged into the model); the output is
-// VARIANT.expected.json.gz.
+// VARIANT.expected.json.gz. "test_specials" lists added tokens to mix into
+// the strings (default: the base vocabulary's special tokens).
 import { AutoTokenizer, env } from '@huggingface/transformers';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -120,7 +121,7 @@ async function runVariant(dir, overlayFile) {
   env.localModelPath = path.dirname(modelDir) + path.sep;
   const tokenizer = await AutoTokenizer.from_pretrained(path.basename(modelDir), { local_files_only: true });
 
-  const specials = SPECIALS[overlay.base] ?? [];
+  const specials = overlay.test_specials ?? SPECIALS[overlay.base] ?? [];
   const encodes = makeStrings(specials).map((text) => ({
     text,
     ids: tokenizer.encode(text, { add_special_tokens: true }),

@@ -171,7 +171,8 @@ TEST(TokenizerUnicode, NFCMatchesUnicodeData) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Vocabularies, TokenizerReference,
-                         ::testing::Values("gpt2", "llama3-style", "qwen2-style",
+                         ::testing::Values("gpt2", "gpt2-prefix", "llama3-style",
+                                           "qwen2-style",
                                            "mistral", "mistral-prepend",
                                            "mistral-metaspace"),
                          [](const auto &info) {

@@ -14,7 +14,13 @@ using llvm::StringRef;
 
 llvm::Expected<ModelInputs> flightllm::resolveModelInputs(StringRef input) {
   ModelInputs inputs;
-  inputs.isDirectory = input != "-" && llvm::sys::fs::is_directory(input);
+  if (input == "-") { // standard input: no directory to take side files from
+    inputs.source.dir = ".";
+    inputs.source.graphPath = "-";
+    inputs.outputStem = "-";
+    return inputs;
+  }
+  inputs.isDirectory = llvm::sys::fs::is_directory(input);
   llvm::Expected<ExportDirectory> dir =
       inputs.isDirectory ? openExportDirectory(input)
                          : exportDirectoryOfModel(input);
@@ -29,7 +35,7 @@ llvm::Expected<ModelInputs> flightllm::resolveModelInputs(StringRef input) {
   if (inputs.outputStem.empty() || inputs.outputStem == "." ||
       inputs.outputStem == "..")
     inputs.outputStem = llvm::sys::path::stem(inputs.source.graphPath).str();
-  if (input != "-" && !inputs.source.tokenizerPath.empty()) {
+  if (!inputs.source.tokenizerPath.empty()) {
     llvm::Expected<tokenizer::Tokenizer> t =
         tokenizer::Tokenizer::load(inputs.source.tokenizerPath);
     if (!t)
