@@ -421,6 +421,8 @@ inline Status BinaryView::open(const uint8_t *data, size_t size, Error &err,
       break;
     case SectionKind::EmbeddingTable: // sized against the device map by users
       break;
+    case SectionKind::Tokenizer: // host-only: the host tools check it
+      break;
     case SectionKind::StringTable:
       if (singleton && s.size > 0 && (p[0] != 0 || p[s.size - 1] != 0))
         status = fail(err, Status::BadStringTable,
