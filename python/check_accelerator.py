@@ -13,7 +13,14 @@ Modes (positional; default: all three):
                bit-identical logits (np.array_equal). Fixtures: 5 prompt tokens,
                12 generated; trained model: a 160-byte prompt (the prefill spans
                two 128-token tiles) with 40 generated, and "Licensed under the "
-               with 64.
+               with 64. Then every kind of bucket width: prefill buckets of 1,
+               2 and 3 MM tiles (--prefill-bucket=128/256/384) and decode buckets
+               of 16/32/48 (48 does not divide the context: the last bucket is
+               clipped), with prompts that end inside the first tile, at a tile
+               edge, in a later tile, at a bucket edge and one past it, and
+               generations that cross decode bucket edges: on the trained model
+               (context 256) and on a random Llama with context 512 and
+               grouped-query attention exported here (python/flightllm_models).
   onnxruntime  On the trained model, for the 3 prompts of greedy.json: the
                simulator's 64 greedy tokens agree with onnxruntime's for at least
                the first 32 (or, with --tie-margin M, diverge earlier only where
@@ -57,6 +64,12 @@ TRAINED_NEW_TOKENS = 40
 MIN_AGREE = 32
 MIN_COSINE = 0.99
 PPL_REL_TOL = 0.02
+# Bucket widths (prefill, decode) checked beyond the default (128, 16): the
+# trained model's context is 256 positions, the random Llama's 512.
+TRAINED_CONTEXT = 256
+TRAINED_WIDTHS = ((256, 32),)
+LONG_CONTEXT = 512
+LONG_WIDTHS = ((384, 48),)
 
 
 class Checker:
@@ -96,16 +109,30 @@ class Tools:
             raise RuntimeError(f"{label}: exit {p.returncode}: {p.stderr.strip()[-2000:]}")
         return p.stdout
 
-    def compile(self, model: Path, name: str, calibrated: bool):
-        """(M.flb, Q.mlir) for the model, both with the same calibration."""
+    def binary(self, model: Path, name: str, calibrated: bool, flags=()):
+        """M.flb of the model compiled with extra flightllm-compile flags."""
         out = self.work / name
         out.mkdir(parents=True, exist_ok=True)
         cal = [f"--calibration={self.calibration}"] if calibrated else []
-        flb, mlir = out / "model.flb", out / "quantized.mlir"
-        self._run([self.bin / "flightllm-compile", model, "-o", flb, *cal], f"compile {name}")
+        tag = "".join(f.lstrip("-").replace("-bucket=", "") for f in flags)
+        flb = out / f"model{'.' + tag if tag else ''}.flb"
+        self._run([self.bin / "flightllm-compile", model, "-o", flb, "--quiet", *cal, *flags],
+                  f"compile {name} {' '.join(flags)}".rstrip())
+        return flb
+
+    def quantized(self, model: Path, name: str, calibrated: bool):
+        """The quantized llm program, with the calibration of binary()."""
+        out = self.work / name
+        out.mkdir(parents=True, exist_ok=True)
+        cal = [f"--calibration={self.calibration}"] if calibrated else []
+        mlir = out / "quantized.mlir"
         self._run([self.bin / "flightllm-compile", model, "--emit=llm", "--quantize=w8a8",
                    *cal, "-o", mlir], f"compile {name} --emit=llm")
-        return flb, mlir
+        return mlir
+
+    def compile(self, model: Path, name: str, calibrated: bool):
+        """(M.flb, Q.mlir) for the model, both with the same calibration."""
+        return self.binary(model, name, calibrated), self.quantized(model, name, calibrated)
 
     def run(self, model: Path, tokens, new_tokens: int, logits: Path, engine=None):
         """(json report, logits array) of flightllm-run."""
@@ -127,28 +154,80 @@ def fixture_prompt(vocab: int):
     return [(7 * i + 3) % vocab for i in range(FIXTURE_PROMPT_LEN)]
 
 
-def bit_exact_case(tools: Tools, name, model, calibrated, cases):
-    """Rows for one model: cases are (label, prompt ids, new tokens)."""
-    rows = []
+def bit_exact_case(tools: Tools, name, model, calibrated, binaries):
+    """Rows for one model: binaries are (compile flags, cases), cases are
+    (label, prompt ids, new tokens)."""
     try:
-        flb, mlir = tools.compile(model, name, calibrated)
+        mlir = tools.quantized(model, name, calibrated)
     except RuntimeError as e:
-        return [[name, "-", "-", "-", "-", "-", "FAIL", str(e)[:200]]]
-    for label, prompt, n in cases:
+        return [[name, "-", "-", "-", "-", "-", "-", "FAIL", str(e)[:200]]]
+    rows = []
+    for flags, cases in binaries:
+        widths = " ".join(f.lstrip("-") for f in flags) or "default"
         try:
-            d = flb.parent
-            sim, ls = tools.run(flb, prompt, n, d / f"{label}.sim.npy")
-            qnt, lq = tools.run(mlir, prompt, n, d / f"{label}.quantized.npy", "quantized")
-            same_tokens = sim["generated_tokens"] == qnt["generated_tokens"]
-            same_logits = ls.shape == lq.shape and np.array_equal(ls, lq)
-            diff = float(np.max(np.abs(ls - lq))) if ls.shape == lq.shape else float("inf")
-            ok = same_tokens and same_logits and len(sim["generated_tokens"]) == n
-            rows.append([name, label, len(prompt), n, "yes" if same_tokens else "NO",
-                         "yes" if same_logits else "NO", f"{diff:.3g}",
-                         "PASS" if ok else "FAIL"])
+            flb = tools.binary(model, name, calibrated, flags)
         except RuntimeError as e:
-            rows.append([name, label, len(prompt), n, "-", "-", "-", "FAIL " + str(e)[:200]])
+            rows.append([name, widths, "-", "-", "-", "-", "-", "-", "FAIL " + str(e)[:200]])
+            continue
+        for label, prompt, n in cases:
+            try:
+                d = flb.parent
+                sim, ls = tools.run(flb, prompt, n, d / f"{flb.stem}.{label}.sim.npy")
+                qnt, lq = tools.run(mlir, prompt, n, d / f"{label}.quantized.npy", "quantized")
+                same_tokens = sim["generated_tokens"] == qnt["generated_tokens"]
+                same_logits = ls.shape == lq.shape and np.array_equal(ls, lq)
+                diff = float(np.max(np.abs(ls - lq))) if ls.shape == lq.shape else float("inf")
+                ok = same_tokens and same_logits and len(sim["generated_tokens"]) == n
+                rows.append([name, widths, label, len(prompt), n,
+                             "yes" if same_tokens else "NO", "yes" if same_logits else "NO",
+                             f"{diff:.3g}", "PASS" if ok else "FAIL"])
+            except RuntimeError as e:
+                rows.append([name, widths, label, len(prompt), n, "-", "-", "-",
+                             "FAIL " + str(e)[:200]])
     return rows
+
+
+def long_context_model(work: Path) -> Path:
+    """A random Llama (GQA, rotary) with 512 positions: room for a prefill
+    bucket of three MM tiles and a second one of four. Exported once per work
+    directory (about 4 s, mostly importing torch)."""
+    path = work / "llama-ctx512" / "decoder_model.onnx"
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    import torch
+    from flightllm_models import DecoderConfig, build_model, init_random_weights
+    from flightllm_models.export import export_decoder
+
+    config = DecoderConfig(family="llama", vocab_size=96, hidden_size=32, num_layers=2,
+                           num_heads=4, num_kv_heads=2, intermediate_size=40,
+                           max_positions=LONG_CONTEXT, mask_style="trilu",
+                           mask_apply="where")
+    torch.manual_seed(5)
+    model = init_random_weights(build_model(config), 5).eval()
+    tmp = path.with_suffix(".tmp.onnx")
+    export_decoder(model, tmp, 17, False)
+    tmp.rename(path)
+    return path
+
+
+def width_cases(text: bytes, vocab: int, context: int, prefill: int, decode: int):
+    """Prompts that end in the first tile, at the first tile's edge and one
+    past it, at the first prefill bucket's edge and one past it, and in the
+    last tile of the context; generations that cross a decode bucket edge
+    (or reach the end of the context)."""
+    tile = 128
+    lengths = sorted({2, tile, tile + 1, prefill, prefill + 1, context - 20})
+    cases = []
+    for n in lengths:
+        if n > context:
+            continue
+        # Past the next decode bucket edge, within the context.
+        new = min(context - n + 1, decode - n % decode + 3)
+        prompt = [b % vocab for b in text[n:2 * n]] if len(text) >= 2 * n else \
+            [(7 * i + 3) % vocab for i in range(n)]
+        cases.append((f"p{n}", prompt, new))
+    return cases
 
 
 def check_bit_exact(tools: Tools, fixtures: Path, example: Path, jobs: int, c: Checker):
@@ -157,19 +236,27 @@ def check_bit_exact(tools: Tools, fixtures: Path, example: Path, jobs: int, c: C
     for fx in manifest["fixtures"]:
         prompt = fixture_prompt(fx["config"]["vocab_size"])
         work.append((fx["dir"], fixtures / fx["dir"] / "decoder_model.onnx", False,
-                     [("p5", prompt, FIXTURE_NEW_TOKENS)]))
+                     [((), [("p5", prompt, FIXTURE_NEW_TOKENS)])]))
     held = (example / "heldout.txt").read_bytes()
     long_prompt = list(held[40:200])
-    work.append((example.name, example / "decoder_model.onnx", True,
-                 [("p160", long_prompt, TRAINED_NEW_TOKENS),
-                  ("licensed", list(b"Licensed under the "), 64)]))
+    trained = [((), [("p160", long_prompt, TRAINED_NEW_TOKENS),
+                     ("licensed", list(b"Licensed under the "), 64)])]
+    for prefill, decode in TRAINED_WIDTHS:
+        flags = (f"--prefill-bucket={prefill}", f"--decode-bucket={decode}")
+        trained.append((flags, width_cases(held, 256, TRAINED_CONTEXT, prefill, decode)))
+    work.append((example.name, example / "decoder_model.onnx", True, trained))
+    long_model = long_context_model(tools.work)
+    work.append(("llama-ctx512", long_model, False,
+                 [((f"--prefill-bucket={prefill}", f"--decode-bucket={decode}"),
+                   width_cases(b"", 96, LONG_CONTEXT, prefill, decode))
+                  for prefill, decode in LONG_WIDTHS]))
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         results = list(pool.map(lambda w: bit_exact_case(tools, *w), work))
     rows = [r for rs in results for r in rs]
     for r in rows:
-        c.check(f"bit-exact {r[0]}/{r[1]}", r[7] == "PASS")
+        c.check(f"bit-exact {r[0]}/{r[1]}/{r[2]}", r[8] == "PASS")
     table("bit-exact: simulator (.flb) vs host quantized reference (.mlir)",
-          ["model", "case", "prompt", "new", "tokens equal", "logits equal",
+          ["model", "buckets", "case", "prompt", "new", "tokens equal", "logits equal",
            "max|diff|", "result"], rows)
 
 

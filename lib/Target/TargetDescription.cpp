@@ -32,16 +32,28 @@ struct FieldAccess {
 #define FLIGHT_TARGET_MEMBER_Real(M) nullptr, nullptr, &TargetDescription::M
 #define FLIGHT_TARGET_MEMBER_Fraction(M) nullptr, nullptr, &TargetDescription::M
 const FieldAccess kFieldAccess[] = {
-#define FLIGHT_TARGET_FIELD(Member, Path, Kind, Doc)                           \
-  {{Path, FieldKind::Kind, Doc}, FLIGHT_TARGET_MEMBER_##Kind(Member)},
+#define FLIGHT_TARGET_FIELD(Member, Path, Kind, Min, Max, Doc)                 \
+  {{Path, FieldKind::Kind, double(Min), double(Max), Doc},                     \
+   FLIGHT_TARGET_MEMBER_##Kind(Member)},
 #include "flightllm/Target/TargetFields.def"
 };
 
 const FieldSchema kSchema[] = {
-#define FLIGHT_TARGET_FIELD(Member, Path, Kind, Doc)                           \
-  {Path, FieldKind::Kind, Doc},
+#define FLIGHT_TARGET_FIELD(Member, Path, Kind, Min, Max, Doc)                 \
+  {Path, FieldKind::Kind, double(Min), double(Max), Doc},
 #include "flightllm/Target/TargetFields.def"
 };
+
+} // namespace
+
+std::string flightllm::target::rangeText(const FieldSchema &field) {
+  // %.15g: integers (up to 2^40) print as such, fractions as written.
+  return llvm::formatv("[{0}, {1}]", llvm::format("%.15g", field.min),
+                       llvm::format("%.15g", field.max))
+      .str();
+}
+
+namespace {
 
 /// Fields that name the description rather than the hardware.
 bool isIdentity(const FieldAccess &f) { return f.text != nullptr; }
@@ -111,36 +123,35 @@ void checkKeys(const llvm::json::Object &object, StringRef prefix,
 
 void readField(const FieldAccess &f, const llvm::json::Value &value,
                TargetDescription &target, Problems &problems) {
-  StringRef path = f.schema.path;
-  switch (f.schema.kind) {
-  case FieldKind::Text:
+  const FieldSchema &schema = f.schema;
+  StringRef path = schema.path;
+  if (schema.kind == FieldKind::Text) {
     if (std::optional<StringRef> text = value.getAsString())
       target.*f.text = text->str();
     else
       problems.add(path, "expected a string");
     return;
-  case FieldKind::Count: {
-    std::optional<int64_t> n = value.getAsInteger();
-    if (!n || *n <= 0)
-      problems.add(path, "expected an integer > 0, got " +
-                             llvm::formatv("{0}", value).str());
-    else
-      target.*f.count = static_cast<uint64_t>(*n);
+  }
+  bool count = schema.kind == FieldKind::Count;
+  std::optional<double> x;
+  if (count) {
+    if (std::optional<int64_t> n = value.getAsInteger())
+      x = double(*n);
+  } else if (std::optional<double> number = value.getAsNumber()) {
+    if (std::isfinite(*number))
+      x = *number;
+  }
+  if (!x || *x < schema.min || *x > schema.max) {
+    problems.add(path, llvm::formatv("expected {0} in {1}, got {2}",
+                                     count ? "an integer" : "a number",
+                                     rangeText(schema), value)
+                           .str());
     return;
   }
-  case FieldKind::Real:
-  case FieldKind::Fraction: {
-    std::optional<double> x = value.getAsNumber();
-    bool fraction = f.schema.kind == FieldKind::Fraction;
-    if (!x || !std::isfinite(*x) || *x <= 0 || (fraction && *x > 1))
-      problems.add(path, llvm::Twine(fraction ? "expected a number in (0, 1]"
-                                              : "expected a number > 0") +
-                             ", got " + llvm::formatv("{0}", value).str());
-    else
-      target.*f.real = *x;
-    return;
-  }
-  }
+  if (count)
+    target.*f.count = static_cast<uint64_t>(*value.getAsInteger());
+  else
+    target.*f.real = *x;
 }
 
 /// The checks that involve the ISA or several fields.
@@ -303,8 +314,43 @@ llvm::ArrayRef<FieldSchema> flightllm::target::fieldSchema() {
   return kSchema;
 }
 
+namespace {
+/// Deeper than any description (the schema nests two levels); llvm::json's
+/// parser recurses once per level, so a hostile file could exhaust the stack.
+constexpr unsigned kMaxJSONDepth = 64;
+
+/// The byte offset where `json` opens array or object level kMaxJSONDepth+1
+/// (outside strings), if it does.
+std::optional<size_t> tooDeep(StringRef json) {
+  unsigned depth = 0;
+  bool inString = false;
+  for (size_t i = 0; i < json.size(); ++i) {
+    char c = json[i];
+    if (inString) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        inString = false;
+    } else if (c == '"') {
+      inString = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJSONDepth)
+        return i;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return std::nullopt;
+}
+} // namespace
+
 llvm::Expected<TargetDescription>
 flightllm::target::parseTarget(StringRef json, StringRef source) {
+  if (std::optional<size_t> at = tooDeep(json))
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        "%s: invalid JSON: nested deeper than %u levels at byte %zu",
+        source.str().c_str(), kMaxJSONDepth, *at);
   llvm::Expected<llvm::json::Value> value = llvm::json::parse(json);
   if (!value)
     return llvm::createStringError(llvm::inconvertibleErrorCode(),

@@ -29,8 +29,6 @@ constexpr size_t kArenaAlignment = 16;
 
 /// The parts of the DeviceMap section the runtime uses, offsets in bytes.
 struct DeviceLayout {
-  uint32_t embedChannel = 0;
-  uint64_t embedOffset = 0;
   uint32_t rowBytes = 0;
   uint32_t vocab = 0;
   uint32_t hiddenSize = 0;
@@ -66,8 +64,6 @@ struct flight_runtime {
   StreamSlot streams[FLIGHT_RUNTIME_MAX_STREAMS];
   flight_run_observer observer;
   void *observerUser;
-  uint8_t *rowBuffer;
-  size_t rowBufferBytes;
   char error[FLIGHT_RUNTIME_ERROR_BYTES];
 };
 
@@ -176,8 +172,6 @@ bool readDeviceMap(const BinaryView &view, DeviceLayout &out) {
   DeviceMap d;
   if (!view.deviceMap(d))
     return false;
-  out.embedChannel = d.embedChannel;
-  out.embedOffset = d.embedOffsetUnits * kUnitBytes;
   out.rowBytes = d.embedRowBytes;
   out.vocab = d.vocab;
   out.hiddenSize = d.hiddenSize;
@@ -208,16 +202,15 @@ int checkModel(flight_runtime *rt) {
   if (!readDeviceMap(view, rt->map))
     return badBinary(rt, "no device map section");
   const DeviceLayout &map = rt->map;
-  // With an EmbeddingTable section the rows are copied from the binary;
-  // without one, from the table in HBM (embed_channel/embed_offset).
+  // The rows are copied from the binary's EmbeddingTable section (the
+  // validator required one: version 1.1 keeps the table out of HBM).
   SectionEntry table;
-  rt->embeddings = nullptr;
-  if (view.findSection(SectionKind::EmbeddingTable, 0, table)) {
-    if (table.size != static_cast<uint64_t>(map.vocab) * map.rowBytes)
-      return badBinary(rt, "embedding table size differs from vocabulary x "
-                           "device map row size");
-    rt->embeddings = view.sectionData(table);
-  }
+  if (!view.findSection(SectionKind::EmbeddingTable, 0, table))
+    return badBinary(rt, "no embedding table section of index 0");
+  if (table.size != static_cast<uint64_t>(map.vocab) * map.rowBytes)
+    return badBinary(rt, "embedding table size differs from vocabulary x "
+                         "device map row size");
+  rt->embeddings = view.sectionData(table);
   Message m(rt);
   if (map.vocab != meta.vocabSize || map.logitsCount != meta.vocabSize) {
     m << "bad binary: device map vocabulary " << map.vocab << " / logits "
@@ -235,17 +228,9 @@ int checkModel(flight_runtime *rt) {
       << " (streams run from DDR channel 0)";
     return FLIGHT_ERR_BAD_BINARY;
   }
-  if (rt->embeddings == nullptr && map.rowBytes > rt->rowBufferBytes) {
-    m << "embedding row of " << map.rowBytes
-      << " bytes does not fit the arena's row buffer of "
-      << static_cast<uint64_t>(rt->rowBufferBytes) << " bytes";
-    return FLIGHT_ERR_ARENA_TOO_SMALL;
-  }
   // The regions the runtime addresses stay within 64-bit offsets.
   const uint64_t limit = ~0ull;
-  if (!fits(map.embedOffset, static_cast<uint64_t>(map.vocab) * map.rowBytes,
-            limit) ||
-      !fits(map.inputOffset,
+  if (!fits(map.inputOffset,
             static_cast<uint64_t>(map.inputRows) * map.rowBytes, limit))
     return badBinary(rt, "device map regions overflow 64-bit offsets");
   // Every bucket must fit the input rows; decode needs one.
@@ -370,25 +355,15 @@ int checkTokens(flight_runtime *rt, const int32_t *tokens, uint32_t count) {
 }
 
 /// Copies the embedding row of each token to input rows 0, 1, ...: from
-/// the binary's EmbeddingTable section (validated at open) when it has one,
-/// else from the table in HBM through the arena's row buffer.
+/// the binary's EmbeddingTable section (validated at open).
 int writeInputs(flight_runtime *rt, const int32_t *tokens, uint32_t count) {
   const DeviceLayout &map = rt->map;
   for (uint32_t i = 0; i < count; ++i) {
     const uint64_t token = static_cast<uint64_t>(tokens[i]);
     const uint64_t to =
         map.inputOffset + static_cast<uint64_t>(i) * map.rowBytes;
-    const uint8_t *row = rt->rowBuffer;
-    int status = FLIGHT_OK;
-    if (rt->embeddings != nullptr)
-      row = rt->embeddings + token * map.rowBytes;
-    else
-      status = memRead(rt, FLIGHT_MEM_HBM, map.embedChannel,
-                       map.embedOffset + token * map.rowBytes, rt->rowBuffer,
-                       map.rowBytes);
-    if (status == FLIGHT_OK)
-      status = memWrite(rt, FLIGHT_MEM_HBM, map.inputChannel, to, row,
-                        map.rowBytes);
+    int status = memWrite(rt, FLIGHT_MEM_HBM, map.inputChannel, to,
+                          rt->embeddings + token * map.rowBytes, map.rowBytes);
     if (status != FLIGHT_OK)
       return status;
   }
@@ -512,8 +487,7 @@ int notOpen(const flight_runtime *rt) {
 extern "C" {
 
 size_t flight_runtime_arena_bytes(void) {
-  return sizeof(flight_runtime) + FLIGHT_RUNTIME_MAX_ROW_BYTES +
-         kArenaAlignment;
+  return sizeof(flight_runtime) + kArenaAlignment;
 }
 
 int flight_open(flight_runtime **out, void *arena, size_t arena_bytes,
@@ -533,8 +507,6 @@ int flight_open(flight_runtime **out, void *arena, size_t arena_bytes,
   __builtin_memset(start, 0, sizeof(flight_runtime));
   flight_runtime *rt = new (start) flight_runtime;
   rt->magic = kClosedMagic;
-  rt->rowBuffer = start + sizeof(flight_runtime);
-  rt->rowBufferBytes = arena_bytes - pad - sizeof(flight_runtime);
   setOk(rt);
   *out = rt;
 
@@ -557,6 +529,7 @@ int flight_open(flight_runtime **out, void *arena, size_t arena_bytes,
   ValidateOptions options;
   options.checkTarget = expected_fingerprint != 0;
   options.expectedFingerprint = expected_fingerprint;
+  options.requireModelSections = true;
   Error err;
   Status status = rt->view.open(static_cast<const uint8_t *>(flb), flb_bytes,
                                 err, options);

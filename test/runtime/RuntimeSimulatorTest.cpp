@@ -27,7 +27,7 @@ namespace bin = flightllm::binary;
 namespace {
 
 constexpr uint32_t kVocab = 16, kHidden = 32, kRowBytes = 64;
-constexpr uint32_t kEmbedChannel = 0, kEmbedUnits = 2;    // byte 64
+constexpr uint32_t kWeightChannel = 0;
 constexpr uint32_t kInputChannel = 1, kInputUnits = 128;  // byte 4096
 constexpr uint32_t kLogitsChannel = 2, kLogitsUnits = 256; // byte 8192
 constexpr uint32_t kInputRows = 8, kMaxContext = 12;
@@ -70,8 +70,6 @@ std::vector<uint32_t> copyLastRowToLogits() {
 
 bin::DeviceMap deviceMap() {
   bin::DeviceMap d;
-  d.embedChannel = kEmbedChannel;
-  d.embedOffsetUnits = kEmbedUnits;
   d.embedRowBytes = kRowBytes;
   d.vocab = kVocab;
   d.hiddenSize = kHidden;
@@ -116,15 +114,17 @@ std::vector<uint8_t> buildBinary(uint64_t fingerprint, bool faultingDecode) {
   decode.streamId = 1;
   decode.repeatCount = 1;
   w.addBucket(decode);
-  std::vector<uint8_t> image(kEmbedUnits * kOffChipUnitBytes, 0);
+  std::vector<uint8_t> table; // alive until writeToBuffer
   for (uint32_t t = 0; t < kVocab; ++t)
     for (uint32_t j = 0; j < kRowBytes / 4; ++j) {
       float v = embedding(t, j);
       uint8_t b[4];
       std::memcpy(b, &v, 4);
-      image.insert(image.end(), b, b + 4);
+      table.insert(table.end(), b, b + 4);
     }
-  w.takeWeightImage(kEmbedChannel, std::move(image));
+  w.addRawSection(static_cast<uint32_t>(bin::SectionKind::EmbeddingTable), 0,
+                  table);
+  w.takeWeightImage(kWeightChannel, std::vector<uint8_t>(64, 0));
   w.setDeviceMap(deviceMap());
   auto bytes = w.writeToBuffer();
   EXPECT_TRUE(static_cast<bool>(bytes));

@@ -44,8 +44,6 @@ struct ModelSpec {
   uint32_t inputRows = 8;
   uint32_t numLayers = 2;
   // Device map (offsets in bytes here, 32-byte units in the file).
-  uint32_t embedChannel = 0;
-  uint64_t embedOffset = 64;
   uint32_t inputChannel = 1;
   uint64_t inputOffset = 4096;
   uint32_t logitsChannel = 2;
@@ -54,11 +52,11 @@ struct ModelSpec {
   uint32_t streamChannel = 0;
   bool withMetadata = true, withBuckets = true, withDeviceMap = true;
   bool decodeGap = false; // no decode bucket for contexts 9-12
-  /// Also put the table in an EmbeddingTable section (kind 8), whose rows
-  /// the runtime then copies instead of HBM's; `sectionMarker` offsets the
-  /// section's markers so that tests see which table was used.
-  bool embeddingSection = false;
-  uint32_t sectionMarker = 500;
+  /// The EmbeddingTable section (kind 8) the runtime copies rows from;
+  /// `sectionMarker` offsets its markers (weight image 0 holds rows with
+  /// the plain markers, which the runtime must not read).
+  bool embeddingSection = true;
+  uint32_t sectionMarker = 0;
   int64_t embeddingSectionExtra = 0; // bytes added to (removed from) it
 };
 
@@ -72,8 +70,6 @@ std::vector<uint8_t> embeddingRow(const ModelSpec &spec, uint32_t t) {
 
 DeviceMap deviceMapOf(const ModelSpec &s) {
   DeviceMap d;
-  d.embedChannel = s.embedChannel;
-  d.embedOffsetUnits = static_cast<uint32_t>(s.embedOffset / kUnit);
   d.embedRowBytes = s.rowBytes;
   d.vocab = s.vocab;
   d.hiddenSize = s.hidden;
@@ -137,7 +133,7 @@ std::vector<uint8_t> buildBinary(const ModelSpec &spec,
     if (!spec.decodeGap)
       w.addBucket(bucket(Stage::Decode, 9, 12, 3, 2));
   }
-  std::vector<uint8_t> image0(spec.embedOffset, 0xEE);
+  std::vector<uint8_t> image0(64, 0xEE);
   for (uint32_t t = 0; t < spec.vocab; ++t) {
     auto row = embeddingRow(spec, t);
     image0.insert(image0.end(), row.begin(), row.end());
@@ -292,7 +288,6 @@ TEST(Runtime, Fingerprint) {
 TEST(Runtime, ArenaTooSmall) {
   Harness h;
   const size_t need = flight_runtime_arena_bytes();
-  EXPECT_GT(need, size_t(FLIGHT_RUNTIME_MAX_ROW_BYTES));
   // Aligned storage so that exactly `need - 1` usable bytes are too few.
   std::unique_ptr<uint64_t[]> storage(new uint64_t[need / 8 + 4]);
   void *arena = storage.get();
@@ -382,22 +377,25 @@ TEST(Runtime, RequiresMetadataBucketsAndDeviceMap) {
   }
 }
 
-TEST(Runtime, RowLargerThanTheArenaRowBuffer) {
+TEST(Runtime, ModelSectionsOfTheVersionAreRequired) {
+  // A 1.1 binary without its embedding table (written, hence resealed,
+  // without it) used to run on whatever HBM held at the device map's
+  // reserved embed fields.
   ModelSpec spec;
-  spec.rowBytes = FLIGHT_RUNTIME_MAX_ROW_BYTES + 64;
-  spec.vocab = spec.logitsCount = 2;
-  spec.inputOffset = 0; // the rows need room in the fake channel
-  spec.logitsOffset = 60 * 1024;
+  spec.embeddingSection = false;
   Harness h(spec);
-  EXPECT_EQ(h.open(), FLIGHT_ERR_ARENA_TOO_SMALL);
-  EXPECT_NE(h.error().find("row buffer"), std::string::npos) << h.error();
-  // A larger arena is a larger row buffer.
-  h.arena.resize(h.arena.size() + 64);
-  ASSERT_EQ(h.open(), FLIGHT_OK) << h.error();
-  int32_t tokens[] = {1};
-  ASSERT_EQ(flight_prefill(h.rt, tokens, 1, h.logits.data()), FLIGHT_OK)
-      << h.error();
-  EXPECT_EQ(h.logits[1], FakeDevice::expectedLogit(1001, 0, 1, 1));
+  EXPECT_EQ(h.open(), FLIGHT_ERR_BAD_BINARY);
+  EXPECT_EQ(h.error(), "bad binary: missing-section: model binary of version "
+                       "1.1 or later has no embedding table (at byte 20)");
+  EXPECT_EQ(h.device.memWrites, 0u);
+  ModelSpec noMap;
+  noMap.withDeviceMap = false;
+  Harness m(noMap);
+  EXPECT_EQ(m.open(), FLIGHT_ERR_BAD_BINARY);
+  EXPECT_NE(m.error().find("missing-section: model binary of version 1.1 or "
+                           "later has no device map"),
+            std::string::npos)
+      << m.error();
 }
 
 //===----------------------------------------------------------------------===//
@@ -406,7 +404,7 @@ TEST(Runtime, RowLargerThanTheArenaRowBuffer) {
 
 TEST(Runtime, EmbeddingTableSectionIsCopiedFromTheBinary) {
   ModelSpec spec;
-  spec.embeddingSection = true;
+  spec.sectionMarker = 500;
   Harness h(spec);
   ASSERT_EQ(h.open(), FLIGHT_OK) << h.error();
   const uint64_t readsBefore = h.device.memReads;
@@ -420,13 +418,12 @@ TEST(Runtime, EmbeddingTableSectionIsCopiedFromTheBinary) {
   ASSERT_EQ(flight_decode_step(h.rt, 4, h.logits.data()), FLIGHT_OK);
   EXPECT_EQ(h.logits[0], FakeDevice::expectedLogit(1000 + 500 + 4, 2, 1, 0));
 
-  // Rows larger than the arena's row buffer need no buffer on this path.
+  // Wide rows (hidden 4128) go straight from the binary to the device.
   ModelSpec wide = spec;
-  wide.rowBytes = FLIGHT_RUNTIME_MAX_ROW_BYTES + 64;
+  wide.rowBytes = 8192 + 64;
   wide.vocab = wide.logitsCount = 2;
   wide.inputOffset = 0;
   wide.logitsOffset = 60 * 1024;
-  wide.embedOffset = 0;
   Harness w(wide);
   ASSERT_EQ(w.open(), FLIGHT_OK) << w.error();
   const int32_t one[] = {1};
@@ -591,7 +588,8 @@ TEST(Runtime, HalFailuresNameTheCall) {
        {"mem_write", "mem_read", "reg_write", "reg_read", "run"}) {
     Harness h;
     ASSERT_EQ(h.open(), FLIGHT_OK) << h.error();
-    h.device.failCall(call, 1);
+    // The second call, but a prefill reads the device once (its logits).
+    h.device.failCall(call, std::string(call) == "mem_read" ? 0 : 1);
     const int32_t tokens[] = {2, 3};
     EXPECT_EQ(flight_prefill(h.rt, tokens, 2, h.logits.data()), FLIGHT_ERR_HAL)
         << call;
@@ -738,7 +736,7 @@ TEST(RuntimeCorruption, ResealedFieldMutationsNeverCrash) {
   // Mutate the fields the runtime interprets (header, section table,
   // metadata, buckets, device map), fix every checksum so that the change
   // reaches the structural and semantic checks, and run whatever opens.
-  // Half the runs have an EmbeddingTable section (read in place).
+  // Half the runs lack the EmbeddingTable section (refused at open).
   for (bool withSection : {false, true}) {
   ModelSpec spec;
   spec.embeddingSection = withSection;
@@ -802,7 +800,9 @@ TEST(RuntimeCorruption, ResealedFieldMutationsNeverCrash) {
     }
     flight_close(rt);
   }
-  EXPECT_GT(opened, 0) << "some mutations are harmless";
+  if (withSection) {
+    EXPECT_GT(opened, 0) << "some mutations are harmless";
+  }
   EXPECT_LT(opened, tried);
   }
 }

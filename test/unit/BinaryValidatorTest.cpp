@@ -387,6 +387,59 @@ TEST(BinaryValidator, DeviceMapRules) {
 
 /// Forward compatibility: a hand-built file of a later minor version with a
 /// longer header, longer section entries and a longer bucket record.
+TEST(BinaryValidator, ModelSectionsByVersion) {
+  ValidateOptions model;
+  model.requireModelSections = true;
+  // The container rules alone accept a binary without a device map or an
+  // embedding table; a 1.1 model binary needs both.
+  std::vector<uint8_t> f = smallBinary();
+  Error err;
+  EXPECT_EQ(validateGuarded(f, err), Status::Ok) << err.message;
+  expectError(f, Status::MissingSection, header_offset::SectionCount, model);
+  EXPECT_STREQ(statusName(Status::MissingSection), "missing-section");
+  validateGuarded(f, err, model);
+  EXPECT_STREQ(err.message,
+               "model binary of version 1.1 or later has no device map");
+
+  BinaryWriter w(kFingerprint);
+  fillSmallBinary(w);
+  w.setDeviceMap(sampleDeviceMap());
+  auto mapped = w.writeToBuffer();
+  ASSERT_TRUE(static_cast<bool>(mapped));
+  expectError(*mapped, Status::MissingSection, header_offset::SectionCount,
+              model);
+  validateGuarded(*mapped, err, model);
+  EXPECT_STREQ(err.message,
+               "model binary of version 1.1 or later has no embedding table");
+  const std::vector<uint8_t> table(50 * 128, 0); // vocab x row
+  w.addRawSection(static_cast<uint32_t>(SectionKind::EmbeddingTable), 0, table);
+  auto complete = w.writeToBuffer();
+  ASSERT_TRUE(static_cast<bool>(complete));
+  EXPECT_EQ(validateGuarded(*complete, err, model), Status::Ok) << err.message;
+
+  // Version 1.0 had neither section: its model binaries need the others.
+  std::vector<uint8_t> old = smallBinary();
+  writeU16(old.data(), header_offset::VersionMinor, 0);
+  reseal(old);
+  EXPECT_EQ(validateGuarded(old, err, model), Status::Ok) << err.message;
+  // Without its weight images (the last kind of the small binary, renamed
+  // to unknown kinds 100 and 101 and resealed: only the required-section
+  // rule can tell).
+  std::vector<uint8_t> noWeights = old;
+  uint32_t renamed = 100;
+  for (uint32_t i = 0; i < FileHeader::decode(old.data()).sectionCount; ++i)
+    if (entry(old, i).kind == static_cast<uint32_t>(SectionKind::WeightImage))
+      writeU32(noWeights.data(), entryField(old, i, section_offset::Kind),
+               renamed++);
+  reseal(noWeights);
+  ASSERT_EQ(renamed, 102u);
+  ASSERT_EQ(validateGuarded(noWeights, err), Status::Ok) << err.message;
+  expectError(noWeights, Status::MissingSection, header_offset::SectionCount,
+              model);
+  validateGuarded(noWeights, err, model);
+  EXPECT_STREQ(err.message, "model binary has no weight image");
+}
+
 TEST(BinaryValidator, AcceptsLongerRecordsOfALaterMinorVersion) {
   const uint32_t headerSize = 80, entrySize = 40, bucketSize = 56;
   std::vector<uint8_t> f(512, 0);

@@ -41,7 +41,7 @@ static_assert(kOnChipRowBytes == 128 && nm::kRowBytes == kOnChipRowBytes,
 constexpr uint32_t kRow = nm::roundUpRow(2 * D);
 /// Channel c of the [V][D] int8 weights (b_kmajor = 0) starts at c * this.
 constexpr uint32_t kWeightRow = nm::roundUpRow(D);
-constexpr uint32_t kEmbedCh = 0, kWeightCh = 1, kInputCh = 2, kLogitsCh = 3;
+constexpr uint32_t kWeightCh = 1, kInputCh = 2, kLogitsCh = 3;
 constexpr uint32_t kInputOffset = kRow; // row i at kRow * (i + 1)
 constexpr uint32_t kScaleOffset = V * kWeightRow;
 /// The act rows of the stream: input row, qvec, logits.
@@ -111,9 +111,7 @@ std::vector<uint32_t> streamWords() {
   return words;
 }
 
-/// `tableInHbm`: the token table in HBM channel kEmbedCh (the device map
-/// names it) instead of the EmbeddingTable section.
-Model buildModel(uint64_t fingerprint, bool tableInHbm = false) {
+Model buildModel(uint64_t fingerprint) {
   Model m;
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> d(-1.0f, 1.0f);
@@ -173,16 +171,9 @@ Model buildModel(uint64_t fingerprint, bool tableInHbm = false) {
   map.logitsChannel = kLogitsCh;
   map.logitsOffsetUnits = 0;
   map.logitsCount = V;
-  if (tableInHbm) {
-    map.embedChannel = kEmbedCh;
-    map.embedOffsetUnits = 0;
-    w.takeWeightImage(kEmbedCh, std::move(table));
-  } else {
-    m.table = std::move(table); // the writer does not copy it
-    w.addRawSection(
-        static_cast<uint32_t>(binary::SectionKind::EmbeddingTable), 0,
-        m.table);
-  }
+  m.table = std::move(table); // the writer does not copy it
+  w.addRawSection(static_cast<uint32_t>(binary::SectionKind::EmbeddingTable),
+                  0, m.table);
   w.setDeviceMap(map);
   auto bytes = w.writeToBuffer();
   EXPECT_TRUE(static_cast<bool>(bytes));
@@ -207,9 +198,9 @@ target::TargetDescription u280() {
   return *t;
 }
 
-void greedyBigram(bool tableInHbm) {
+void greedyBigram() {
   auto t = u280();
-  Model m = buildModel(t.fingerprint(), tableInHbm);
+  Model m = buildModel(t.fingerprint());
   ASSERT_FALSE(m.flb.empty());
   sim::Simulator simulator(t);
   flight_hal hal = simulator.hal();
@@ -239,12 +230,7 @@ void greedyBigram(bool tableInHbm) {
 }
 } // namespace
 
-TEST(SimulatorRuntime, GreedyBigramIsBitExact) {
-  for (bool tableInHbm : {false, true}) {
-    SCOPED_TRACE(tableInHbm ? "table in HBM" : "EmbeddingTable section");
-    greedyBigram(tableInHbm);
-  }
-}
+TEST(SimulatorRuntime, GreedyBigramIsBitExact) { greedyBigram(); }
 
 #ifdef FLIGHTLLM_RUN_PATH
 namespace {

@@ -2,7 +2,6 @@
 
 #include "flightllm/Target/TargetDescription.h"
 
-#include "llvm/ADT/SmallString.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -147,17 +146,17 @@ TEST(Target, EveryValidationErrorNamesItsPath) {
       {with(base, "hbm", 5), "hbm: expected an object"},
       {with(base, "hbm.foo", 1), "hbm.foo: unknown field"},
       {with(base, "extra", 1), "extra: unknown field"},
-      {with(base, "cores", 0), "cores: expected an integer > 0, got 0"},
-      {with(base, "cores", -2), "cores: expected an integer > 0, got -2"},
-      {with(base, "cores", 1.5), "cores: expected an integer > 0, got 1.5"},
-      {with(base, "cores", "3"), "cores: expected an integer > 0, got \"3\""},
-      {with(base, "clock_mhz", -1), "clock_mhz: expected a number > 0, got -1"},
+      {with(base, "cores", 0), "cores: expected an integer in [1, 64], got 0"},
+      {with(base, "cores", -2), "cores: expected an integer in [1, 64], got -2"},
+      {with(base, "cores", 1.5), "cores: expected an integer in [1, 64], got 1.5"},
+      {with(base, "cores", "3"), "cores: expected an integer in [1, 64], got \"3\""},
+      {with(base, "clock_mhz", -1), "clock_mhz: expected a number in [1, 10000], got -1"},
       {with(base, "clock_mhz", nullptr),
-       "clock_mhz: expected a number > 0, got null"},
+       "clock_mhz: expected a number in [1, 10000], got null"},
       {with(base, "hbm.efficiency_within_channel", 0),
-       "hbm.efficiency_within_channel: expected a number in (0, 1], got 0"},
+       "hbm.efficiency_within_channel: expected a number in [0.01, 1], got 0"},
       {with(base, "hbm.efficiency_across_channels", 1.5),
-       "hbm.efficiency_across_channels: expected a number in (0, 1], got 1.5"},
+       "hbm.efficiency_across_channels: expected a number in [0.01, 1], got 1.5"},
       {with(base, "name", 5), "name: expected a string"},
       {with(base, "name", ""), "name: must not be empty"},
       {with(base, "hbm.channels", 65),
@@ -198,6 +197,17 @@ TEST(Target, EveryValidationErrorNamesItsPath) {
        "instruction_memory_bytes: 42949672960 bytes exceed the 34359738368 "
        "bytes of DDR"},
       {Value(llvm::json::Array()), "(root): expected an object"},
+      // Absurd but well-formed values (issue 18).
+      {with(base, "clock_mhz", 1e-300),
+       "clock_mhz: expected a number in [1, 10000], got 1e-300"},
+      {with(base, "sfu.lanes", int64_t(1) << 40),
+       "sfu.lanes: expected an integer in [1, 65536], got 1099511627776"},
+      {with(base, "dsp.int8_macs_per_dsp", int64_t(1) << 62),
+       "dsp.int8_macs_per_dsp: expected an integer in [1, 16], got "
+       "4611686018427387904"},
+      {with(base, "instruction_memory_bytes", 1),
+       "instruction_memory_bytes: expected an integer in [64, "
+       "1099511627776], got 1"},
   };
   for (const Case &c : cases)
     EXPECT_EQ(errorOf(c.json), "t.json: " + c.error) << text(c.json);
@@ -208,9 +218,41 @@ TEST(Target, EveryValidationErrorNamesItsPath) {
 
   // Every problem is reported, one per line.
   Value two = with(with(base, "cores", 0), "sfu.lanes", "many");
-  EXPECT_EQ(errorOf(two), "t.json: cores: expected an integer > 0, got 0\n"
-                          "t.json: sfu.lanes: expected an integer > 0, got "
-                          "\"many\"");
+  EXPECT_EQ(errorOf(two), "t.json: cores: expected an integer in [1, 64], got 0\n"
+                          "t.json: sfu.lanes: expected an integer in [1, 65536], "
+                          "got \"many\"");
+}
+
+TEST(Target, EveryNumberIsCheckedAgainstItsRange) {
+  Value base = presetValue("u280");
+  for (const FieldSchema &f : fieldSchema()) {
+    if (f.kind == FieldKind::Text)
+      continue;
+    std::string expected = std::string(f.kind == FieldKind::Count
+                                           ? "expected an integer in "
+                                           : "expected a number in ") +
+                           rangeText(f);
+    // Just outside the range on either side: refused, naming the field.
+    double below = f.kind == FieldKind::Count ? f.min - 1 : f.min / 2;
+    double above = f.kind == FieldKind::Count ? f.max + 1 : f.max * 2;
+    for (double x : {below, above}) {
+      Value bad = f.kind == FieldKind::Count ? with(base, f.path, int64_t(x))
+                                             : with(base, f.path, x);
+      std::string error = errorOf(bad);
+      EXPECT_NE(error.find(std::string("t.json: ") + f.path + ": " + expected),
+                std::string::npos)
+          << f.path << " = " << x << ": " << error;
+    }
+  }
+}
+
+TEST(Target, DeepNestingIsAnErrorNotAStackOverflow) {
+  std::string deep(1 << 20, '[');
+  EXPECT_EQ(errorOf(deep),
+            "t.json: invalid JSON: nested deeper than 64 levels at byte 64");
+  // Brackets inside strings do not count.
+  Value quoted = with(presetValue("u280"), "description", std::string(1000, '{'));
+  EXPECT_EQ(errorOf(quoted), "");
 }
 
 TEST(Target, FingerprintIgnoresKeyOrderSpellingAndNames) {
@@ -297,9 +339,18 @@ TEST(Target, ToJSONRoundTrips) {
 
 TEST(Target, DocsListEveryFieldAndPreset) {
   std::string docs = readFile(sourceRoot() + "/docs/targets.md");
-  for (const FieldSchema &f : fieldSchema())
+  for (const FieldSchema &f : fieldSchema()) {
     EXPECT_NE(docs.find("`" + std::string(f.path) + "`"), std::string::npos)
         << f.path << " is not in docs/targets.md";
+    if (f.kind == FieldKind::Text)
+      continue;
+    // The fields table gives the range the reader enforces.
+    std::string row = "| `" + std::string(f.path) + "` | " +
+                      (f.kind == FieldKind::Count ? "integer" : "number") +
+                      " in " + rangeText(f) + " |";
+    EXPECT_NE(docs.find(row), std::string::npos)
+        << "docs/targets.md lacks the row " << row;
+  }
   for (llvm::StringRef name : presetNames())
     EXPECT_NE(docs.find("targets/" + name.str() + ".json"), std::string::npos)
         << name.str();

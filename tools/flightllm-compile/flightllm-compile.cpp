@@ -5,6 +5,7 @@
 //   flightllm-compile MODEL.onnx -o model.flb [--target=u280] [--report=r.json]
 //   flightllm-compile MODEL.onnx --emit=flight --buckets=decode:16
 //   flightllm-compile MODEL.onnx --emit=llm|onnx|summary
+//   flightllm-compile EXPORT_DIR -o model.flb   (an optimum export directory)
 //
 // On any error it prints diagnostics naming the place (ONNX node, file
 // offset), exits non-zero and leaves every file as it was: all outputs (-o,
@@ -22,6 +23,8 @@
 #include "flightllm/InitAll.h"
 #include "flightllm/Support/OutputFiles.h"
 #include "flightllm/Version.h"
+
+#include "ModelInputs.h"
 
 #include "mlir/IR/AsmState.h"
 
@@ -48,7 +51,8 @@ cl::OptionCategory category("flightllm-compile options");
 
 enum class EmitKind { ONNX, LLM, Summary, Flight, Bin };
 
-cl::opt<std::string> inputFilename(cl::Positional, cl::desc("<model.onnx>"),
+cl::opt<std::string> inputFilename(cl::Positional,
+                                   cl::desc("<model.onnx | export directory>"),
                                    cl::Required, cl::cat(category));
 
 cl::opt<std::string> outputFilename("o", cl::desc("Output file ('-' for stdout)"),
@@ -95,7 +99,8 @@ cl::opt<Quantization> quantize(
 
 cl::opt<std::string> calibrationFile(
     "calibration",
-    cl::desc("Calibration text for W8A8 (bytes as tokens); 'none' for the "
+    cl::desc("Calibration text for W8A8 (through the model's tokenizer.json, "
+             "else bytes as tokens); 'none' for the "
              "binary: no calibration run, fixed KV-cache ranges (for "
              "benchmarks of models too large to run on the host)"),
     cl::value_desc("file"), cl::cat(category));
@@ -182,13 +187,21 @@ struct PhaseTimer {
 };
 } // namespace
 
+/// The model file or directory with its config and tokenizer (main sets it).
+static std::optional<flightllm::ModelInputs> modelInputs;
+/// The calibration text through the model's tokenizer, when it has one.
+static std::optional<std::vector<int64_t>> calibrationIds;
+
 /// Quantizes and calibrates the raised program as the accelerator runs it:
 /// INT8 weights per output channel, INT8 activations per token, INT8 KV
 /// cache with calibrated per-channel scales.
 static void addAcceleratorQuantization(PassManager &pm) {
   pm.addPass(flightllm::llm::createQuantizeWeightsPass());
   flightllm::llm::CalibratePassOptions options;
-  options.textFile = calibrationFile;
+  if (calibrationIds)
+    options.tokens.assign(calibrationIds->begin(), calibrationIds->end());
+  else
+    options.textFile = calibrationFile;
   options.maxTokens = calibrationTokens;
   pm.addPass(flightllm::llm::createCalibratePass(options));
 }
@@ -202,6 +215,7 @@ lowerModule(ModuleOp module, const flightllm::target::TargetDescription &target)
   options.maxContext = maxContext;
   options.prefillBucket = prefillBucket;
   options.decodeBucket = decodeBucket;
+  options.runnable = emit == EmitKind::Bin;
   if (noCalibration())
     options.uncalibratedKVRange = 8.0f;
   if (llvm::Error e = flightllm::lowering::parseBucketList(
@@ -311,7 +325,15 @@ static LogicalResult compile(MLIRContext &context,
     timer.done("lower");
     // The source module (and its weights) is not needed any more.
     module = nullptr;
-    if (llvm::Error e = flightllm::lowering::writeBinary(*model, *target, out.main)) {
+    llvm::Expected<std::vector<uint8_t>> tokenizerSection =
+        flightllm::tokenizerSectionFor(*modelInputs, model->metadata.vocabSize);
+    if (!tokenizerSection) {
+      llvm::errs() << "flightllm-compile: error: "
+                   << llvm::toString(tokenizerSection.takeError()) << "\n";
+      return failure();
+    }
+    if (llvm::Error e = flightllm::lowering::writeBinary(
+            *model, *target, out.main, *tokenizerSection)) {
       llvm::errs() << "flightllm-compile: error: " << out.binaryPath << ": "
                    << llvm::toString(std::move(e)) << "\n";
       return failure();
@@ -363,6 +385,36 @@ int main(int argc, char **argv) {
     return 1;
   }
 
+  // A directory is an optimum export: compile its chosen graph. Either way
+  // the config and tokenizer next to the graph come along.
+  llvm::Expected<flightllm::ModelInputs> inputs =
+      flightllm::resolveModelInputs(inputFilename);
+  if (!inputs) {
+    llvm::errs() << "flightllm-compile: error: "
+                 << llvm::toString(inputs.takeError()) << "\n";
+    return 1;
+  }
+  modelInputs = std::move(*inputs);
+  inputFilename.setValue(modelInputs->source.graphPath);
+  if (printTiming)
+    flightllm::printModelInputs(*modelInputs, llvm::errs());
+  unsigned contextLimit = maxContext;
+  if (llvm::Error e = flightllm::boundContextByConfig(*modelInputs, contextLimit)) {
+    llvm::errs() << "flightllm-compile: error: " << llvm::toString(std::move(e))
+                 << "\n";
+    return 1;
+  }
+  maxContext.setValue(contextLimit);
+  if (modelInputs->tokenizer && !calibrationFile.empty() && !noCalibration()) {
+    auto ids = flightllm::tokenizeCalibrationText(*modelInputs, calibrationFile);
+    if (!ids) {
+      llvm::errs() << "flightllm-compile: error: --calibration: "
+                   << llvm::toString(ids.takeError()) << "\n";
+      return 1;
+    }
+    calibrationIds = std::move(*ids);
+  }
+
   // Every option value is checked before any work.
   std::vector<flightllm::binary::RomFormat> roms;
   for (const std::string &name : romFormats) {
@@ -387,6 +439,12 @@ int main(int argc, char **argv) {
   OutputFiles files;
   if (llvm::Error e = files.addInput(inputFilename, "the model"))
     return fail(std::move(e));
+  if (inputFilename != "-")
+    for (const char *side :
+         {"tokenizer.json", "config.json", "generation_config.json"})
+      if (llvm::Error e = files.addInput(modelInputs->source.dir + "/" + side,
+                                         "the model's " + std::string(side)))
+        return fail(std::move(e));
   if (!calibrationFile.empty() && !noCalibration())
     if (llvm::Error e = files.addInput(calibrationFile, "--calibration"))
       return fail(std::move(e));
@@ -399,8 +457,7 @@ int main(int argc, char **argv) {
   std::string mainPath = outputFilename;
   if (emit == EmitKind::Bin &&
       (outputFilename.getNumOccurrences() == 0 || mainPath == "-")) {
-    llvm::SmallString<256> stem(llvm::sys::path::stem(inputFilename));
-    mainPath = (stem + ".flb").str();
+    mainPath = modelInputs->outputStem + ".flb";
   }
   llvm::Expected<llvm::raw_pwrite_stream &> mainStream =
       files.addOutput(mainPath, "-o");

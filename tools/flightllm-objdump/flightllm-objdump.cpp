@@ -17,6 +17,7 @@
 #include "StreamPrinter.h"
 
 #include "flightllm/Binary/Reader.h"
+#include "flightllm/Binary/TokenizerSection.h"
 #include "flightllm/Binary/Rom.h"
 #include "flightllm/Binary/Writer.h"
 #include "flightllm/ISA/Disassembler.h"
@@ -78,7 +79,8 @@ cl::opt<std::string>
 cl::opt<std::string> romSection(
     "section",
     cl::desc("With --rom: export one section, KIND[:INDEX] (metadata, "
-             "buckets, strings, quant, stream, weights, devicemap or a kind "
+             "buckets, strings, quant, stream, weights, devicemap, embeddings, "
+             "tokenizer or a kind "
              "number), instead of the whole file"),
     cl::value_desc("kind[:index]"), cl::cat(category));
 
@@ -278,6 +280,28 @@ void printSummary(const BinaryView &view, llvm::StringRef path,
     field("stream ddr channel", llvm::Twine(dm.streamDDRChannel));
   } else {
     os << "\ndevice map: no devicemap section\n";
+  }
+
+  SectionEntry tokenizerEntry;
+  if (view.findSection(SectionKind::Tokenizer, 0, tokenizerEntry)) {
+    // Host-only: what flightllm-run encodes prompts with and stops at.
+    llvm::Expected<TokenizerSection> t = decodeTokenizerSection(
+        llvm::ArrayRef<uint8_t>(view.data() + tokenizerEntry.offset,
+                                tokenizerEntry.size),
+        tokenizerEntry.offset);
+    os << "\ntokenizer (host-only):";
+    if (!t) {
+      os << " " << llvm::toString(t.takeError()) << "\n";
+    } else {
+      os << " " << t->tokenizerJSON.size() << " bytes of tokenizer.json, eos";
+      for (uint32_t id : t->eosIds)
+        os << " " << id;
+      if (t->eosIds.empty())
+        os << " none";
+      if (t->bosId)
+        os << ", bos " << *t->bosId;
+      os << "\n";
+    }
   }
 
   const uint32_t quant = view.quantCount();

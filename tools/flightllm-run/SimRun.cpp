@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "SimRun.h"
+#include "TextCodec.h"
 
 #include "flightllm/Binary/Format.h"
 #include "flightllm/Reference/HostTensor.h"
@@ -143,6 +144,8 @@ int flightllm::runBinaryOnSimulator(const SimRunConfig &config,
 
   flight_model_info info;
   flight_model(rt, &info);
+  static const TextCodec bytesOnly; // no tokenizer, no EOS ids
+  const TextCodec &codec = config.codec ? *config.codec : bytesOnly;
   int64_t vocab = info.vocab_size;
   bool byteLevel = vocab == 256;
 
@@ -224,12 +227,13 @@ int flightllm::runBinaryOnSimulator(const SimRunConfig &config,
   if (config.tokens) {
     prompt = *config.tokens;
   } else {
-    if (!byteLevel)
-      return fail("--prompt needs a byte-level model (vocabulary of 256); this "
-                  "one has " +
-                  llvm::Twine(vocab) + " tokens, use --tokens");
-    for (unsigned char byte : *config.prompt)
-      prompt.push_back(byte);
+    llvm::Expected<std::vector<int64_t>> ids =
+        codec.encodePrompt(*config.prompt, vocab);
+    if (!ids)
+      return fail(llvm::toString(ids.takeError()));
+    prompt = std::move(*ids);
+    if (prompt.empty())
+      return fail("the prompt is empty");
   }
   for (int64_t token : prompt)
     if (token < 0 || token >= vocab)
@@ -253,6 +257,7 @@ int flightllm::runBinaryOnSimulator(const SimRunConfig &config,
   std::vector<float> logits(vocab);
   std::vector<float> allLogits;
   std::vector<int64_t> generated;
+  bool stoppedAtEOS = false;
   int64_t steps = 0, decodeSteps = 0;
   // In timing-only mode the logits are zeros: decode feeds a fixed token
   // (the last prompt token) instead of the argmax.
@@ -260,8 +265,11 @@ int flightllm::runBinaryOnSimulator(const SimRunConfig &config,
   auto record = [&] {
     allLogits.insert(allLogits.end(), logits.begin(), logits.end());
     ++steps;
-    if (int64_t(generated.size()) < config.maxNewTokens)
+    if (int64_t(generated.size()) < config.maxNewTokens) {
       generated.push_back(config.timingOnly ? fixedToken : argmax(logits));
+      stoppedAtEOS = !config.timingOnly &&
+                     codec.isEndOfSequence(generated.back());
+    }
   };
 
   status = flight_prefill(rt, prompt32.data(), uint32_t(prompt32.size()),
@@ -271,7 +279,7 @@ int flightllm::runBinaryOnSimulator(const SimRunConfig &config,
   record();
   sim::Counters prefillCounters = simulator.total();
   simulator.resetCounters();
-  while (int64_t(generated.size()) < config.maxNewTokens) {
+  while (int64_t(generated.size()) < config.maxNewTokens && !stoppedAtEOS) {
     status = flight_decode_step(rt, int32_t(generated.back()), logits.data());
     if (status != FLIGHT_OK)
       return runtimeError("decode step failed", status);
@@ -293,9 +301,9 @@ int flightllm::runBinaryOnSimulator(const SimRunConfig &config,
   double energyPerToken = decodeSteps ? dm.energyJoules / decodeSteps : 0;
   uint64_t simulatedInstructions = prefillCounters.totalInstructions() +
                                    decodeCounters.totalInstructions();
-  std::string text;
-  for (int64_t token : generated)
-    text += char(token);
+  std::optional<std::string> decoded = codec.decode(generated, vocab);
+  bool haveText = decoded.has_value() && !config.timingOnly;
+  std::string text = decoded.value_or("");
 
   if (config.json) {
     llvm::json::OStream json(os);
@@ -312,10 +320,12 @@ int flightllm::runBinaryOnSimulator(const SimRunConfig &config,
         for (int64_t token : generated)
           json.value(token);
       });
-      if (byteLevel && !config.timingOnly)
+      if (haveText)
         json.attribute("text", llvm::json::isUTF8(text)
                                    ? text
                                    : llvm::json::fixUTF8(text));
+      if (!codec.endOfSequenceIds().empty())
+        json.attribute("stopped_at_eos", stoppedAtEOS);
       json.attribute("clock_mhz", target->clockMHz);
       json.attribute("prefill_cycles", int64_t(observer.prefillCycles));
       json.attribute("prefill_ms", prefillMs);
@@ -341,8 +351,11 @@ int flightllm::runBinaryOnSimulator(const SimRunConfig &config,
     if (config.timingOnly)
       os << "timing only: no functional execution, the tokens below are a "
             "fixed token, not model output\n";
-    os << "generated " << generated.size() << " tokens:";
-    if (byteLevel && !config.timingOnly) {
+    os << "generated " << generated.size() << " tokens";
+    if (stoppedAtEOS)
+      os << " (stopped at end-of-sequence token " << generated.back() << ")";
+    os << ":";
+    if (haveText) {
       os << "\n" << text << "\n";
     } else {
       for (int64_t token : generated)

@@ -13,11 +13,15 @@
 
 namespace flightllm {
 
+class TextCodec;
+
 struct SimRunConfig {
   std::string binaryPath;
   std::string target; ///< preset or JSON path; empty: match the fingerprint
   std::optional<std::vector<int64_t>> tokens; ///< --tokens
   std::optional<std::string> prompt;          ///< --prompt
+  /// Prompt encoding, output text and end-of-sequence tokens.
+  const TextCodec *codec = nullptr;
   int maxNewTokens = 0;
   bool json = false;
   bool timingOnly = false;

@@ -8,6 +8,11 @@
 //   flightllm-run model.mlir --tokens 5 --max-new-tokens 4 --dump-logits l.npy
 //   flightllm-run model.flb --prompt "Hi" --max-new-tokens 8   (simulator)
 //   flightllm-run model.flb --tokens 1 --max-new-tokens 32 --timing-only
+//   flightllm-run EXPORT_DIR --prompt "Hello" --max-new-tokens 16
+//
+// --prompt goes through the model's tokenizer.json (from its export
+// directory, or the .flb), bytes for the byte-level model; generation stops
+// at the model's end-of-sequence tokens (generation_config.json).
 //
 // Every error (flags, model, tokens, context length, the program itself) is a
 // message and exit status 1; the output files (--dump-logits, --trace) are
@@ -24,6 +29,7 @@
 
 #include "CaseCheck.h"
 #include "SimRun.h"
+#include "TextCodec.h"
 
 #include "flightllm/Conversion/ONNXToLLM/Passes.h"
 #include "flightllm/Reference/Npy.h"
@@ -38,6 +44,7 @@
 #include "llvm/ADT/bit.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Endian.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/JSON.h"
@@ -64,8 +71,9 @@ cl::OptionCategory category("flightllm-run options");
 
 enum class Engine { Reference, Quantized, Sim };
 
-cl::opt<std::string> modelFilename(cl::Positional,
-                                   cl::desc("<model.mlir | model.onnx | model.flb>"),
+cl::opt<std::string> modelFilename(
+    cl::Positional,
+    cl::desc("<model.mlir | model.onnx | model.flb | export directory>"),
                                    cl::Required, cl::cat(category));
 
 cl::opt<std::string> caseDir(
@@ -92,8 +100,8 @@ cl::opt<std::string> tokensOption(
 
 cl::opt<std::string> promptOption(
     "prompt",
-    cl::desc("Prompt text, for byte-level models (vocabulary 256, one token "
-             "per byte)"),
+    cl::desc("Prompt text: through the model's tokenizer.json, or one token "
+             "per byte for byte-level models (vocabulary 256)"),
     cl::value_desc("text"), cl::cat(category));
 
 cl::opt<int> maxNewTokens("max-new-tokens",
@@ -311,6 +319,8 @@ FailureOr<Perplexity> perplexity(Session &session, llvm::StringRef text) {
 
 struct Generation {
   std::vector<int64_t> tokens;
+  /// The last token is one of the model's end-of-sequence tokens.
+  bool stoppedAtEOS = false;
   /// Logits rows: the last prompt position, then every decode step.
   std::vector<float> logits;
   int64_t steps = 0;
@@ -319,9 +329,11 @@ struct Generation {
   int64_t decodeSteps = 0;
 };
 
-/// Prefills `prompt` and decodes greedily until `count` tokens exist.
+/// Prefills `prompt` and decodes greedily until `count` tokens exist or an
+/// end-of-sequence token was generated.
 FailureOr<Generation> generate(Session &session,
-                               llvm::ArrayRef<int64_t> prompt, int count) {
+                               llvm::ArrayRef<int64_t> prompt, int count,
+                               const flightllm::TextCodec &codec) {
   using Clock = std::chrono::steady_clock;
   auto ms = [](Clock::duration d) {
     return std::chrono::duration<double, std::milli>(d).count();
@@ -331,8 +343,10 @@ FailureOr<Generation> generate(Session &session,
   auto record = [&](llvm::ArrayRef<float> row) {
     gen.logits.insert(gen.logits.end(), row.begin(), row.end());
     ++gen.steps;
-    if (int64_t(gen.tokens.size()) < count)
+    if (int64_t(gen.tokens.size()) < count) {
       gen.tokens.push_back(argmax(row));
+      gen.stoppedAtEOS = codec.isEndOfSequence(gen.tokens.back());
+    }
   };
 
   Clock::time_point start = Clock::now();
@@ -343,7 +357,7 @@ FailureOr<Generation> generate(Session &session,
   record(logits->getValues<float>().take_back(vocab));
 
   start = Clock::now();
-  while (int64_t(gen.tokens.size()) < count) {
+  while (int64_t(gen.tokens.size()) < count && !gen.stoppedAtEOS) {
     FailureOr<HostTensor> next = session.decodeStep(gen.tokens.back());
     if (failed(next))
       return failure();
@@ -355,13 +369,14 @@ FailureOr<Generation> generate(Session &session,
 }
 
 void printReport(llvm::raw_ostream &os, const Generation &gen,
-                 llvm::ArrayRef<int64_t> prompt, bool byteLevel) {
+                 llvm::ArrayRef<int64_t> prompt,
+                 const flightllm::TextCodec &codec, int64_t vocab) {
   double perToken = gen.decodeSteps ? gen.decodeMs / gen.decodeSteps : 0;
   double tokensPerS = gen.decodeMs > 0 ? gen.decodeSteps * 1000 / gen.decodeMs
                                        : 0;
-  std::string text;
-  for (int64_t token : gen.tokens)
-    text += char(token);
+  std::optional<std::string> decoded = codec.decode(gen.tokens, vocab);
+  bool haveText = decoded.has_value();
+  std::string text = decoded.value_or("");
 
   if (jsonOutput) {
     llvm::json::OStream json(os);
@@ -375,10 +390,12 @@ void printReport(llvm::raw_ostream &os, const Generation &gen,
         for (int64_t token : gen.tokens)
           json.value(token);
       });
-      if (byteLevel)
+      if (haveText)
         json.attribute("text", llvm::json::isUTF8(text)
                                    ? text
                                    : llvm::json::fixUTF8(text));
+      if (!codec.endOfSequenceIds().empty())
+        json.attribute("stopped_at_eos", gen.stoppedAtEOS);
       json.attribute("prefill_ms", gen.prefillMs);
       json.attribute("decode_ms_per_token", perToken);
       json.attribute("tokens_per_s", tokensPerS);
@@ -387,8 +404,11 @@ void printReport(llvm::raw_ostream &os, const Generation &gen,
     return;
   }
 
-  os << "generated " << gen.tokens.size() << " tokens:";
-  if (byteLevel) {
+  os << "generated " << gen.tokens.size() << " tokens";
+  if (gen.stoppedAtEOS)
+    os << " (stopped at end-of-sequence token " << gen.tokens.back() << ")";
+  os << ":";
+  if (haveText) {
     os << "\n" << text << "\n";
   } else {
     for (int64_t token : gen.tokens)
@@ -406,7 +426,31 @@ void printReport(llvm::raw_ostream &os, const Generation &gen,
 /// The command; its outputs go to `files`, which main() commits when it
 /// returns 0.
 static int run(OutputFiles &files) {
+  // An export directory runs its chosen graph; the tokenizer and EOS ids come
+  // from the directory (or the one around the model file, or the .flb).
   bool isBinary = llvm::sys::path::extension(modelFilename) == ".flb";
+  // config.json's sliding window: the raised program attends causally over
+  // the whole context, which equals the model only within the window.
+  std::optional<int64_t> slidingWindow;
+  std::string configPath;
+  llvm::Expected<flightllm::TextCodec> codec = [&] {
+    if (isBinary)
+      return flightllm::TextCodec::fromBinary(modelFilename);
+    llvm::Expected<flightllm::ExportDirectory> dir =
+        llvm::sys::fs::is_directory(modelFilename)
+            ? flightllm::openExportDirectory(modelFilename)
+            : flightllm::exportDirectoryOfModel(modelFilename);
+    if (!dir)
+      return llvm::Expected<flightllm::TextCodec>(dir.takeError());
+    modelFilename.setValue(dir->graphPath);
+    if (dir->config) {
+      slidingWindow = dir->config->slidingWindow;
+      configPath = dir->dir + "/config.json";
+    }
+    return flightllm::TextCodec::fromDirectory(*dir);
+  }();
+  if (!codec)
+    return fail(llvm::toString(codec.takeError()));
   Engine chosen = engine.getNumOccurrences() ? engine.getValue()
                                              : (isBinary ? Engine::Sim
                                                          : Engine::Reference);
@@ -521,12 +565,11 @@ static int run(OutputFiles &files) {
       return fail("--tokens must be comma-separated integers, got '" +
                   tokensOption + "'");
     prompt = std::move(*ids);
-  } else {
-    for (unsigned char byte : promptOption)
-      prompt.push_back(byte);
-  }
-  if (prompt.empty())
+    if (prompt.empty())
+      return fail("the prompt is empty");
+  } else if (promptOption.empty()) {
     return fail("the prompt is empty");
+  }
 
   if (isBinary) {
     flightllm::SimRunConfig config;
@@ -541,6 +584,7 @@ static int run(OutputFiles &files) {
     config.timingOnly = timingOnly;
     config.trace = traceStream;
     config.dumpLogits = logitsStream;
+    config.codec = &*codec;
     return flightllm::runBinaryOnSimulator(config, llvm::outs());
   }
 
@@ -550,11 +594,15 @@ static int run(OutputFiles &files) {
     return 1;
 
   int64_t vocab = (*session)->getVocabSize();
-  bool byteLevel = vocab == 256;
-  if (havePrompt && !byteLevel)
-    return fail("--prompt needs a byte-level model (vocabulary of 256); this "
-                "one has " +
-                llvm::Twine(vocab) + " tokens, use --tokens");
+  if (havePrompt) {
+    llvm::Expected<std::vector<int64_t>> ids =
+        codec->encodePrompt(promptOption, vocab);
+    if (!ids)
+      return fail(llvm::toString(ids.takeError()));
+    prompt = std::move(*ids);
+    if (prompt.empty())
+      return fail("the prompt is empty");
+  }
   for (int64_t token : prompt)
     if (token < 0 || token >= vocab)
       return fail("token " + llvm::Twine(token) +
@@ -563,6 +611,14 @@ static int run(OutputFiles &files) {
   // The last generated token is never run, hence the - 1.
   int64_t needed =
       int64_t(prompt.size()) + std::max<int64_t>(int64_t(maxNewTokens) - 1, 0);
+  if (slidingWindow && needed > *slidingWindow)
+    return fail("context beyond the sliding window: " +
+                llvm::Twine(prompt.size()) + " prompt tokens and " +
+                llvm::Twine(int(maxNewTokens)) + " new ones need " +
+                llvm::Twine(needed) + " positions, sliding_window of " +
+                configPath + " is " + llvm::Twine(*slidingWindow) +
+                " (the program attends over the whole context, the same as "
+                "the model only within the window)");
   if (std::optional<int64_t> limit = (*session)->getMaxPositions();
       limit && needed > *limit)
     return fail("context overflow: " + llvm::Twine(prompt.size()) +
@@ -571,10 +627,10 @@ static int run(OutputFiles &files) {
                 " positions, the model has " + llvm::Twine(*limit) +
                 " (llm.max_positions)");
 
-  FailureOr<Generation> gen = generate(**session, prompt, maxNewTokens);
+  FailureOr<Generation> gen = generate(**session, prompt, maxNewTokens, *codec);
   if (failed(gen))
     return 1;
-  printReport(llvm::outs(), *gen, prompt, byteLevel);
+  printReport(llvm::outs(), *gen, prompt, *codec, vocab);
   if (logitsStream) {
     HostTensor logits = HostTensor::get<float>({gen->steps, vocab}, gen->logits);
     if (llvm::Error e = flightllm::reference::writeNpy(*logitsStream, logits))

@@ -69,6 +69,7 @@ struct CalibratePass
       for (unsigned char c : (*buffer)->getBuffer())
         ids.push_back(c);
     }
+    size_t textTokens = ids.size();
     ids.insert(ids.end(), tokens.begin(), tokens.end());
     if (window == 0 || maxTokens == 0) {
       module.emitError("calibration needs tokens (text-file= or tokens=) and "
@@ -100,6 +101,19 @@ struct CalibratePass
     unsigned span = window;
     if (auto limit = (*session)->getMaxPositions())
       span = std::min<unsigned>(span, unsigned(*limit));
+    // A text shorter than one window never shows the program the later
+    // positions of a window: their KV-cache ranges would be guesses (an
+    // empty text would leave every scale at 1).
+    if (!textFile.empty() && std::min<size_t>(textTokens, maxTokens) < span) {
+      module.emitError() << "calibration text '" << textFile << "' has "
+                         << textTokens << " bytes"
+                         << (textTokens > maxTokens
+                                 ? " (" + std::to_string(maxTokens) + " used)"
+                                 : std::string())
+                         << "; calibration needs at least " << span
+                         << " (one full window of " << span << " tokens)";
+      return signalPassFailure();
+    }
 
     // The inputs whose range sets a scale.
     llvm::DenseMap<Value, float> maxAbs;

@@ -282,10 +282,12 @@ enum class SectionKind : uint32_t {
   WeightImage = 6,       // index = HBM channel; the channel's bytes
   DeviceMap = 7,         // index 0; DeviceMap record (since 1.1)
   EmbeddingTable = 8, // index 0; fp16 token embedding rows (DeviceMap row size)
+  Tokenizer = 9,      // index 0; host-only: tokenizer.json and EOS ids
 };
 
 /// The short name of a section kind ("metadata", "buckets", "strings",
-/// "quant", "stream", "weights", "devicemap"), or nullptr for an unknown kind.
+/// "quant", "stream", "weights", "devicemap", "embeddings", "tokenizer"), or
+/// nullptr for an unknown kind.
 inline const char *sectionKindName(uint32_t kind) {
   switch (static_cast<SectionKind>(kind)) {
   case SectionKind::ModelMetadata:
@@ -304,6 +306,8 @@ inline const char *sectionKindName(uint32_t kind) {
     return "devicemap";
   case SectionKind::EmbeddingTable:
     return "embeddings";
+  case SectionKind::Tokenizer:
+    return "tokenizer";
   }
   return nullptr;
 }
@@ -732,6 +736,51 @@ struct DeviceMap {
     writeU32(p, o::LogitsOffsetUnits, logitsOffsetUnits);
     writeU32(p, o::LogitsCount, logitsCount);
     writeU32(p, o::StreamDDRChannel, streamDDRChannel);
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Tokenizer section (host-only, optional)
+//===----------------------------------------------------------------------===//
+
+// What the host tools need to turn text into tokens and back, and when to
+// stop generating: a 16-byte header, the end-of-sequence token ids (u32
+// each), then the model's tokenizer.json (UTF-8, may be empty: the
+// byte-level model has none). The section's size is exactly
+// 16 + 4 * eosCount + tokenizerSize. The embedded runtime never reads it.
+
+inline constexpr uint32_t kTokenizerHeaderSize = 16;
+inline constexpr uint32_t kNoToken = 0xFFFFFFFFu;
+
+namespace tokenizer_offset {
+inline constexpr size_t EOSCount = 0;      // u32
+inline constexpr size_t BOSId = 4;         // u32, kNoToken: none
+inline constexpr size_t TokenizerSize = 8; // u64 bytes of tokenizer.json
+} // namespace tokenizer_offset
+
+struct TokenizerHeader {
+  uint32_t eosCount = 0;
+  uint32_t bosId = kNoToken;
+  uint64_t tokenizerSize = 0;
+
+  static TokenizerHeader decode(const uint8_t *p) {
+    namespace o = tokenizer_offset;
+    TokenizerHeader h;
+    h.eosCount = readU32(p, o::EOSCount);
+    h.bosId = readU32(p, o::BOSId);
+    h.tokenizerSize = readU64(p, o::TokenizerSize);
+    return h;
+  }
+  void encode(uint8_t *p) const {
+    namespace o = tokenizer_offset;
+    writeU32(p, o::EOSCount, eosCount);
+    writeU32(p, o::BOSId, bosId);
+    writeU64(p, o::TokenizerSize, tokenizerSize);
+  }
+  /// The section size this header implies.
+  uint64_t sectionSize() const {
+    return kTokenizerHeaderSize + 4 * static_cast<uint64_t>(eosCount) +
+           tokenizerSize;
   }
 };
 

@@ -39,6 +39,7 @@ enum class Status : uint32_t {
   BadQuantParams,
   BadStream,
   BadDeviceMap, // since 1.1
+  MissingSection, // a model binary lacks a section its version requires
 };
 
 /// A short stable name of a status ("ok", "truncated", ...).
@@ -88,6 +89,8 @@ inline const char *statusName(Status status) {
     return "bad-stream";
   case Status::BadDeviceMap:
     return "bad-device-map";
+  case Status::MissingSection:
+    return "missing-section";
   }
   return "unknown";
 }
@@ -109,6 +112,29 @@ struct ValidateOptions {
   /// Reject a file whose target fingerprint is not `expectedFingerprint`.
   bool checkTarget = false;
   uint64_t expectedFingerprint = 0;
+  /// Require the sections a model binary of the file's version has
+  /// (kRequiredSections): what the runtime needs to run it. Off, the
+  /// validator checks the container only (every section optional).
+  bool requireModelSections = false;
+};
+
+/// A section kind a model binary must have from format version
+/// 1.`sinceMinor` on (docs/binary-format.md, "Required sections").
+struct RequiredSection {
+  SectionKind kind;
+  uint16_t sinceMinor;
+  const char *message; // the error when it is missing
+};
+inline constexpr RequiredSection kRequiredSections[] = {
+    {SectionKind::ModelMetadata, 0, "model binary has no metadata section"},
+    {SectionKind::BucketTable, 0, "model binary has no bucket table"},
+    {SectionKind::InstructionStream, 0,
+     "model binary has no instruction stream"},
+    {SectionKind::WeightImage, 0, "model binary has no weight image"},
+    {SectionKind::DeviceMap, 1,
+     "model binary of version 1.1 or later has no device map"},
+    {SectionKind::EmbeddingTable, 1,
+     "model binary of version 1.1 or later has no embedding table"},
 };
 
 /// A stream's words, read in place (the bytes need not be 4-byte aligned).
@@ -395,6 +421,8 @@ inline Status BinaryView::open(const uint8_t *data, size_t size, Error &err,
       break;
     case SectionKind::EmbeddingTable: // sized against the device map by users
       break;
+    case SectionKind::Tokenizer: // host-only: the host tools check it
+      break;
     case SectionKind::StringTable:
       if (singleton && s.size > 0 && (p[0] != 0 || p[s.size - 1] != 0))
         status = fail(err, Status::BadStringTable,
@@ -489,6 +517,21 @@ inline Status BinaryView::open(const uint8_t *data, size_t size, Error &err,
         }
       break;
     }
+    }
+  }
+  // Required sections: each kind at least once (any index).
+  if (status == Status::Ok && options.requireModelSections) {
+    for (const RequiredSection &r : kRequiredSections) {
+      if (h.versionMinor < r.sinceMinor)
+        continue;
+      bool found = false;
+      for (uint32_t i = 0; i < h.sectionCount && !found; ++i)
+        found = section(i).kind == static_cast<uint32_t>(r.kind);
+      if (!found) {
+        status = fail(err, Status::MissingSection, r.message,
+                      ho::SectionCount);
+        break;
+      }
     }
   }
   if (status == Status::Ok && options.checkFileChecksum &&

@@ -31,7 +31,7 @@ namespace flightllm::target {
 /// A validated hardware description. Members are named in
 /// TargetFields.def; sizes are bytes, bandwidths GB/s (1e9 bytes/s).
 struct TargetDescription {
-#define FLIGHT_TARGET_FIELD(Member, Path, Kind, Doc)                           \
+#define FLIGHT_TARGET_FIELD(Member, Path, Kind, Min, Max, Doc)                           \
   FLIGHT_TARGET_TYPE_##Kind Member{};
 #include "flightllm/Target/TargetFields.def"
 
@@ -92,9 +92,14 @@ enum class FieldKind { Text, Count, Real, Fraction };
 struct FieldSchema {
   const char *path;
   FieldKind kind;
+  /// The accepted range, inclusive (not used for Text).
+  double min, max;
   const char *doc;
 };
 llvm::ArrayRef<FieldSchema> fieldSchema();
+/// A field's accepted range as docs/targets.md and the errors write it:
+/// "[1, 64]", "[0.01, 1]".
+std::string rangeText(const FieldSchema &field);
 
 } // namespace flightllm::target
 

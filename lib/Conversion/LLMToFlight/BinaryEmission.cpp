@@ -16,7 +16,8 @@ using namespace flightllm::lowering;
 
 llvm::Error flightllm::lowering::writeBinary(const LoweredModel &model,
                                              const target::TargetDescription &target,
-                                             llvm::raw_pwrite_stream &os) {
+                                             llvm::raw_pwrite_stream &os,
+                                             llvm::ArrayRef<uint8_t> tokenizerSection) {
   binary::BinaryWriter writer(target.fingerprint());
   binary::ModelMetadata meta = model.metadata;
   meta.name = writer.addString(model.name);
@@ -63,6 +64,9 @@ llvm::Error flightllm::lowering::writeBinary(const LoweredModel &model,
   }
   writer.addRawSection(static_cast<uint32_t>(binary::SectionKind::EmbeddingTable),
                        0, model.embeddingTable);
+  if (!tokenizerSection.empty())
+    writer.addRawSection(static_cast<uint32_t>(binary::SectionKind::Tokenizer),
+                         0, tokenizerSection);
   return writer.writeTo(os);
 }
 

@@ -57,6 +57,12 @@ struct TileContext {
   uint64_t loopTrip = 1;   ///< times the code being emitted runs per stream
 };
 
+/// The prompt (prefill) or context (decode) lengths one stream serves.
+struct BucketRange {
+  binary::Stage stage;
+  uint32_t minLength, maxLength;
+};
+
 class ModelLowering {
 public:
   ModelLowering(mlir::ModuleOp module, ModelStructure structure,
@@ -81,6 +87,9 @@ private:
   void placeRunTimeAreas();
 
   // Streams.
+  /// Keeps the buckets options.onlyBuckets selects; an error when a
+  /// selection names no bucket, or a runnable binary would lack a stage.
+  mlir::LogicalResult selectBuckets(std::vector<BucketRange> &buckets);
   mlir::LogicalResult emitBucket(binary::Stage stage, uint32_t minLen,
                                  uint32_t maxLen);
 

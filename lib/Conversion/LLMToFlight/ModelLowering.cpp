@@ -569,14 +569,59 @@ void ModelLowering::placeRunTimeAreas() {
   dm.logitsChannel = 1 % nch;
   dm.logitsOffset = take(dm.logitsChannel, 4ull * vocab);
   dm.logitsCount = vocab;
-  // The gap in front of the spill area lets one LD with param S pick row
-  // S - 1 of the last tile (docs/lowering.md).
+  // The prefill spill area: one row per prompt position, so that one LD with
+  // param S picks row S - 1 whichever tile computed it (docs/lowering.md).
+  // The row in front of it keeps that LD's base address inside the channel.
   scratchChannel = 2 % nch;
-  take(scratchChannel, uint64_t(dm.inputRows) * rowBytesD);
-  scratchOffset = take(scratchChannel, uint64_t(target.mmTokens) * rowBytesD);
+  take(scratchChannel, rowBytesD);
+  scratchOffset = take(scratchChannel, uint64_t(dm.inputRows) * rowBytesD);
   runTimeEnd = 0;
   for (uint64_t c : cursor)
     runTimeEnd = std::max(runTimeEnd, c);
+}
+
+LogicalResult ModelLowering::selectBuckets(std::vector<BucketRange> &buckets) {
+  auto stageName = [](binary::Stage st) {
+    return st == binary::Stage::Prefill ? "prefill" : "decode";
+  };
+  if (!options.onlyBuckets.empty()) {
+    for (auto &[stage, len] : options.onlyBuckets) {
+      if (llvm::any_of(buckets, [&](const BucketRange &b) {
+            return b.stage == stage && b.maxLength == len;
+          }))
+        continue;
+      // The valid ends: every width tokens, the last one at the context.
+      std::vector<uint32_t> ends;
+      for (const BucketRange &b : buckets)
+        if (b.stage == stage)
+          ends.push_back(b.maxLength);
+      std::string list = std::to_string(ends[0]);
+      if (ends.size() > 3)
+        list += ", " + std::to_string(ends[1]) + ", ..., " +
+                std::to_string(ends.back());
+      else
+        for (size_t i = 1; i < ends.size(); ++i)
+          list += ", " + std::to_string(ends[i]);
+      return s.func.emitError()
+             << "bucket selection " << stageName(stage) << ":" << len
+             << " selects no bucket: the " << stageName(stage)
+             << " buckets end at " << list;
+    }
+    llvm::erase_if(buckets, [&](const BucketRange &b) {
+      return !llvm::is_contained(options.onlyBuckets,
+                                 std::make_pair(b.stage, b.maxLength));
+    });
+  }
+  if (options.runnable)
+    for (binary::Stage stage : {binary::Stage::Prefill, binary::Stage::Decode})
+      if (llvm::none_of(buckets,
+                        [&](const BucketRange &b) { return b.stage == stage; }))
+        return s.func.emitError()
+               << "the bucket selection has no " << stageName(stage)
+               << " bucket: a binary needs at least one prefill and one "
+                  "decode bucket (a subset of the streams can be inspected "
+                  "with --emit=flight)";
+  return success();
 }
 
 FailureOr<LoweredModel> ModelLowering::run() {
@@ -709,26 +754,30 @@ FailureOr<LoweredModel> ModelLowering::run() {
   m.activationPrecision = uint16_t(binary::Precision::I8);
   m.kvPrecision = uint16_t(binary::Precision::I8);
 
-  auto wanted = [&](binary::Stage st, uint32_t maxLen) {
-    if (options.onlyBuckets.empty())
-      return true;
-    for (auto &[s2, len] : options.onlyBuckets)
-      if (s2 == st && len == maxLen)
-        return true;
-    return false;
-  };
-  for (uint32_t lo = 1; lo <= maxContext; lo += options.prefillBucket) {
-    uint32_t hi = std::min(maxContext, lo + options.prefillBucket - 1);
-    if (wanted(binary::Stage::Prefill, hi) &&
-        failed(emitBucket(binary::Stage::Prefill, lo, hi)))
+  // The buckets of each stage, and the ones selected.
+  std::vector<BucketRange> buckets;
+  for (uint32_t lo = 1; lo <= maxContext; lo += options.prefillBucket)
+    buckets.push_back({binary::Stage::Prefill, lo,
+                       std::min(maxContext, lo + options.prefillBucket - 1)});
+  for (uint32_t lo = 1; lo <= maxContext; lo += options.decodeBucket)
+    buckets.push_back({binary::Stage::Decode, lo,
+                       std::min(maxContext, lo + options.decodeBucket - 1)});
+  if (failed(selectBuckets(buckets)))
+    return failure();
+  for (const BucketRange &b : buckets)
+    if (failed(emitBucket(b.stage, b.minLength, b.maxLength)))
       return failure();
-  }
-  for (uint32_t lo = 1; lo <= maxContext; lo += options.decodeBucket) {
-    uint32_t hi = std::min(maxContext, lo + options.decodeBucket - 1);
-    if (wanted(binary::Stage::Decode, hi) &&
-        failed(emitBucket(binary::Stage::Decode, lo, hi)))
-      return failure();
-  }
+  // The runtime places the streams one after another in DDR channel 0, each
+  // at a 64-byte boundary; they must fit the instruction memory.
+  uint64_t streamBytes = 0;
+  for (const StreamInfo &st : result.streams)
+    streamBytes = roundUp(streamBytes, 64) + 4 * uint64_t(st.words.size());
+  if (streamBytes > target.instructionMemoryBytes)
+    return s.func.emitError()
+           << "the instruction streams take " << streamBytes << " bytes ("
+           << result.streams.size() << " streams), more than the target's "
+           << "instruction memory of " << target.instructionMemoryBytes
+           << " bytes (instruction_memory_bytes)";
   if (!result.quantizedWeightBytes) {
     // Already-quantized programs: count the INT8 weights of every linear.
     for (Operation *op : s.ops)

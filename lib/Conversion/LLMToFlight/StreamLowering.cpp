@@ -3,7 +3,8 @@
 // Emits the instructions of one length bucket: per 128-token tile (prefill)
 // or for the one new token (decode) the prologue (input rows, position
 // embeddings), the decoder layer once inside a SYS loop over the layers, and
-// for the last tile the epilogue (final norm, logits, stored to HBM). Values
+// for the last tile the epilogue (final norm, logits, stored to HBM) of the
+// last new token, which prefill tiles leave in a spill area. Values
 // live in act rows allocated by liveness; weight tiles and KV rows stream
 // through the weight buffer, parameters through meta. Fusions: the gate/up
 // linears of a SwiGLU share their tile loop with the SwiGLU, a ReLU after a
@@ -98,6 +99,9 @@ private:
   LogicalResult segment(llvm::ArrayRef<Operation *> ops,
                         const std::map<ParamKey, HBMLoc> &locs, bool layer);
   LogicalResult prologue();
+  /// Prefill: stores the tile's layer output rows to the spill area, at the
+  /// tile's rows.
+  void spillTile();
   LogicalResult epilogue();
 
   LogicalResult failWith(Operation *at, const Twine &msg) {
@@ -741,44 +745,49 @@ LogicalResult StreamLowering::prologue() {
   return success();
 }
 
+void StreamLowering::spillTile() {
+  Val x = vals[m.s.layerInputs[0]];
+  uint32_t R = ctx.tokens;
+  uint32_t rowUnits = x.layout.rowsPerToken() * kRowBytes / kUnitBytes;
+  st(x.region, m.scratchChannel,
+     m.scratchOffset / kUnitBytes + uint64_t(ctx.tile) * R * rowUnits,
+     isa::BaseReg::zero, isa::ParamReg::zero, 0, uint64_t(R) * rowUnits,
+     OffChip::Scratch, info.activationStoreBytes);
+}
+
 LogicalResult StreamLowering::epilogue() {
-  // Final norm of the rows, then the logits of the last new token.
+  // The final norm (and whatever else follows the last layer), then the
+  // logits, of the last new token only. Decode has just that row; prefill
+  // loads row S - 1 back from the spill area (param S selects it: the LD
+  // starts one row before the area), whichever tile computed it.
   Value x = m.s.layerInputs[m.s.numLayers];
   Val xv = vals[m.s.layerInputs[0]];
   vals.erase(m.s.layerInputs[0]);
+  llvm::ArrayRef<Operation *> ops = m.s.epilogue();
+  for (Operation *op : ops.drop_back())
+    if (llvm::isa<llm::AttentionOp, llm::RopeOp, llm::EmbeddingOp>(op))
+      return failWith(op, "only per-token ops may follow the last decoder "
+                          "layer");
+  if (ctx.tokens > 1) {
+    uint32_t rowUnits = xv.layout.rowsPerToken() * kRowBytes / kUnitBytes;
+    Region last = alloc(act, xv.layout.rowsPerToken(), ops.back());
+    if (failedAlready)
+      return failure();
+    ld(last, m.scratchChannel, m.scratchOffset / kUnitBytes - rowUnits,
+       isa::BaseReg::zero, isa::ParamReg::S, rowUnits, rowUnits,
+       OffChip::Scratch, info.activationLoadBytes);
+    xv = Val{last, xv.layout, std::nullopt, false};
+  }
   xv.pinned = true;
   vals[x] = xv;
-  uint32_t R = ctx.tokens;
-  llvm::ArrayRef<Operation *> ops = m.s.epilogue();
-  // Everything before llm.logits runs on all rows.
+  ctx.tokens = 1;
   ctx.loopTrip = 1;
   if (failed(segment(ops.drop_back(), m.globalLocs, false)))
     return failure();
   auto logits = cast<llm::LogitsOp>(ops.back());
-  Val y = vals[logits.getX()];
-  Layout dl = y.layout;
-  uint32_t rowUnits = dl.rowsPerToken() * kRowBytes / kUnitBytes;
-  Region last = y.region;
-  if (R > 1) {
-    // Spill the tile's rows and load back row S - 1 (param S selects it).
-    st(y.region, m.scratchChannel,
-       m.scratchOffset / kUnitBytes, isa::BaseReg::zero, isa::ParamReg::zero, 0,
-       uint64_t(R) * rowUnits, OffChip::Scratch, info.activationStoreBytes);
-    last = alloc(act, dl.rowsPerToken(), logits);
-    if (failedAlready)
-      return failure();
-    uint64_t back = (uint64_t(ctx.tile) * R + 1) * rowUnits;
-    ld(last, m.scratchChannel, m.scratchOffset / kUnitBytes - back,
-       isa::BaseReg::zero, isa::ParamReg::S, rowUnits, rowUnits,
-       OffChip::Scratch, info.activationLoadBytes);
-  }
-  Value lastV = logits.getX();
-  if (R > 1) {
-    vals[lastV] = Val{last, dl, std::nullopt, false};
-  }
   LinearPlan p = m.planLinear(logits);
   Region out = alloc(act, rowsFor(4ull * p.nPhys), logits);
-  Region xq = quantized(lastV, 1);
+  Region xq = quantized(logits.getX(), 1);
   if (failedAlready ||
       failed(linear(logits, m.globalLocs, reinterpret_cast<uintptr_t>(logits.getOperation()),
                     out, rowsFor(4ull * p.nPhys), 1, false, xq)))
@@ -852,6 +861,10 @@ LogicalResult StreamLowering::emit(binary::Stage stage, uint32_t minLen,
     info.bodyWords += e.words().size() - bodyStart;
     (void)before;
     ctx.loopTrip = 1;
+    // The last new token (row S - 1) may be in any tile from the one holding
+    // row minLen - 1 on.
+    if (prefill && (j + 1) * R >= minLen)
+      spillTile();
     if (ctx.last && failed(epilogue()))
       return failure();
     // The tile's rows are free for the next tile.
@@ -865,7 +878,6 @@ LogicalResult StreamLowering::emit(binary::Stage stage, uint32_t minLen,
   for (int i = 0; i < 16; ++i)
     info.perOpcode[i] = e.stats().perOpcode[i];
   info.words = e.takeWords();
-  (void)minLen;
   return success();
 }
 

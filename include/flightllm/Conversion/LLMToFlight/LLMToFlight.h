@@ -44,6 +44,9 @@ struct LoweringOptions {
   /// Only emit these buckets' streams (stage, maximum length); empty: all.
   /// For inspecting one stream (--emit=flight) without compiling them all.
   std::vector<std::pair<binary::Stage, uint32_t>> onlyBuckets;
+  /// The streams are for a binary the runtime runs (--emit=bin): it needs
+  /// at least one prefill and one decode bucket.
+  bool runnable = false;
   /// KV-cache scale for attention ops without calibrated k/v scales; 0
   /// means such ops are an error.
   float uncalibratedKVRange = 0;
@@ -129,10 +132,13 @@ mlir::LogicalResult buildFlightStreams(const LoweredModel &model,
                                        mlir::Location loc);
 
 /// Writes the .flb (docs/binary-format.md) to `os` (seekable: the header is
-/// patched at the end).
+/// patched at the end). A non-empty `tokenizerSection`
+/// (binary::encodeTokenizerSection) is stored as the host-only Tokenizer
+/// section.
 llvm::Error writeBinary(const LoweredModel &model,
                         const target::TargetDescription &target,
-                        llvm::raw_pwrite_stream &os);
+                        llvm::raw_pwrite_stream &os,
+                        llvm::ArrayRef<uint8_t> tokenizerSection = {});
 /// Adds every stream as ROM images `<path without .flb>.<stream>.<ext>` in
 /// each of `formats` to `outputs` and writes them (committed with the rest of
 /// the command's outputs); words are little-endian 32-bit.

@@ -29,16 +29,9 @@ extern "C" {
 #endif
 
 /* Compile-time limits (override with -D when building the runtime).
- * FLIGHT_RUNTIME_MAX_ROW_BYTES: the largest embedding row that fits the row
- *   buffer of a flight_runtime_arena_bytes() arena (8192 bytes: hidden sizes up
- *   to 4096 fp16 values). A larger arena raises the limit: the row buffer is
- *   the rest of the arena after the runtime's state.
  * FLIGHT_RUNTIME_MAX_STREAMS: the most instruction streams a binary may hold
  *   (their DDR offsets are remembered in the arena).
  * FLIGHT_RUNTIME_ERROR_BYTES: the size of the last-error message buffer. */
-#ifndef FLIGHT_RUNTIME_MAX_ROW_BYTES
-#define FLIGHT_RUNTIME_MAX_ROW_BYTES 8192
-#endif
 #ifndef FLIGHT_RUNTIME_MAX_STREAMS
 #define FLIGHT_RUNTIME_MAX_STREAMS 256
 #endif

@@ -62,6 +62,17 @@ save("absolute.onnx", os.path.abspath(os.path.join(outside_dir, "secret.bin")))
 os.symlink(os.path.join("..", "outside", "secret.bin"),
            os.path.join(model_dir, "escape-link.bin"))
 save("symlink-escape.onnx", "escape-link.bin")
+# A sibling directory whose name starts with the model directory's name is
+# still outside it.
+os.makedirs(os.path.join(out, "model-evil"), exist_ok=True)
+with open(os.path.join(out, "model-evil", "secret.bin"), "wb") as f:
+    f.write(raw)
+os.symlink(os.path.join("..", "model-evil", "secret.bin"),
+           os.path.join(model_dir, "sibling.bin"))
+save("sibling-escape.onnx", "sibling.bin")
+# A directory link on the way out counts too.
+os.symlink(os.path.join("..", "outside"), os.path.join(model_dir, "linked-dir"))
+save("dir-link-escape.onnx", "linked-dir/secret.bin")
 os.makedirs(os.path.join(model_dir, "sub"), exist_ok=True)
 os.symlink(os.path.join("..", "weights.bin"),
            os.path.join(model_dir, "sub", "inside-link.bin"))
