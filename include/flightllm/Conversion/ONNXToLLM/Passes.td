@@ -19,6 +19,23 @@ def RaiseSignaturePass : Pass<"llm-raise-signature", "mlir::ModuleOp"> {
   let dependentDialects = ["flightllm::llm::LLMDialect"];
 }
 
+def NormalizeGraphPass : Pass<"llm-normalize-graph", "mlir::func::FuncOp"> {
+  let summary = "Remove the exporter's data-preserving plumbing";
+  let description = [{
+    Before the raising looks for model structure, removes what exporters add
+    around it without changing any value: `Identity` (e.g. an initializer
+    shared by deduplication), `Cast` to the type the value already has
+    (RMSNorm's `.to(float32)`, `logits.float()`), and `Reshape` whose result
+    has its input's shape at every probed (B, S, P) (`input_ids.view(-1, S)`,
+    GPT-2's final `view(output_shape)`). Token rows flattened to `[B*S, D]`
+    around row-wise computation (OPT's MLP) and restored to `[B, S, D']`
+    afterwards are kept unflattened instead: every op in between works on the
+    last axis (MatMul/Gemm with constant weights, element-wise ops with
+    per-feature constants, last-axis ReduceMean/LayerNormalization).
+  }];
+  let dependentDialects = ["flightllm::llm::LLMDialect"];
+}
+
 def RaiseEmbeddingsPass : Pass<"llm-raise-embeddings", "mlir::func::FuncOp"> {
   let summary = "Raise token and learned-position embeddings";
   let description = [{
