@@ -361,6 +361,9 @@ LogicalResult AttentionOp::verify() {
                          << " is not a multiple of num_kv_heads "
                          << numKVHeads;
 
+  if (getWindow() && !getCausal())
+    return emitOpError() << "a window needs causal attention";
+
   // Int8 KV cache scales: [Hkv*Dh] positive finite f32, both or neither.
   if (bool(getKScalesAttr()) != bool(getVScalesAttr()))
     return emitOpError() << "k_scales and v_scales must be given together";

@@ -30,6 +30,7 @@
 #include <google/protobuf/io/zero_copy_stream_impl.h>
 
 #include <climits>
+#include <functional>
 #include <map>
 #include <unordered_map>
 
@@ -80,6 +81,9 @@ private:
                                         Location loc);
   LogicalResult importNode(onnx::NodeProto &node, size_t index);
   LogicalResult importConstantNode(onnx::NodeProto &node, Location loc);
+  LogicalResult importIfNode(onnx::NodeProto &node, Location loc);
+  LogicalResult importInitializers(onnx::GraphProto &graph);
+  void declareTypes(const onnx::GraphProto &graph);
 
   MLIRContext *ctx;
   OpBuilder builder;
@@ -242,10 +246,102 @@ LogicalResult GraphImporter::importConstantNode(onnx::NodeProto &node,
   return success();
 }
 
+void GraphImporter::declareTypes(const onnx::GraphProto &graph) {
+  // Declared types first (they are the graph's contract), then inferred ones.
+  for (const auto &vi : graph.input())
+    valueTypes.emplace(vi.name(), &vi.type());
+  for (const auto &vi : graph.output())
+    valueTypes.emplace(vi.name(), &vi.type());
+  for (const auto &vi : graph.value_info())
+    valueTypes.emplace(vi.name(), &vi.type());
+}
+
+LogicalResult GraphImporter::importInitializers(onnx::GraphProto &graph) {
+  for (auto &init : *graph.mutable_initializer()) {
+    Location loc = namedLoc(init.name(), "");
+    ElementsAttr value =
+        tensors.importTensor(init, loc, "initializer '" + init.name() + "'");
+    if (!value)
+      return failure();
+    auto op = onnxir::ConstantOp::create(
+        builder, loc, TypeRange{value.getType()}, ValueRange{},
+        {builder.getNamedAttr("value", value)});
+    // The name survives printing without locations; weights are named by it.
+    op->setAttr("onnx.name", builder.getStringAttr(init.name()));
+    values[init.name()] = op.getResult();
+  }
+  return success();
+}
+
+LogicalResult GraphImporter::importIfNode(onnx::NodeProto &node,
+                                          Location loc) {
+  auto cond = node.input_size() == 1 ? values.find(node.input(0))
+                                     : values.end();
+  if (cond == values.end()) {
+    emitError(loc) << "If needs its condition defined before it";
+    return failure();
+  }
+  onnx::GraphProto *branches[2] = {nullptr, nullptr};
+  for (auto &attr : *node.mutable_attribute()) {
+    if (attr.name() == "then_branch" && attr.has_g())
+      branches[0] = attr.mutable_g();
+    else if (attr.name() == "else_branch" && attr.has_g())
+      branches[1] = attr.mutable_g();
+  }
+  if (!branches[0] || !branches[1] ||
+      branches[0]->output_size() != node.output_size() ||
+      branches[1]->output_size() != node.output_size()) {
+    emitError(loc) << "If needs then_branch and else_branch graphs with "
+                   << node.output_size() << " outputs each";
+    return failure();
+  }
+  for (onnx::GraphProto *branch : branches)
+    declareTypes(*branch);
+  SmallVector<Type> types;
+  for (auto [i, name] : llvm::enumerate(node.output())) {
+    auto it = valueTypes.find(name);
+    const onnx::TypeProto &type = it != valueTypes.end()
+                                      ? *it->second
+                                      : branches[0]->output(i).type();
+    Type t = convertType(type, loc, "output '" + name + "'");
+    if (!t)
+      return failure();
+    types.push_back(t);
+  }
+  auto ifOp = onnxir::IfOp::create(builder, loc, types, cond->second);
+  for (auto [branch, region] :
+       llvm::zip(branches, ifOp->getRegions())) {
+    OpBuilder::InsertionGuard guard(builder);
+    builder.setInsertionPointToStart(&region.emplaceBlock());
+    if (failed(importInitializers(*branch)))
+      return failure();
+    for (auto [index, inner] : llvm::enumerate(*branch->mutable_node()))
+      if (failed(importNode(inner, index)))
+        return failure();
+    SmallVector<Value> outputs;
+    for (const auto &vi : branch->output()) {
+      auto it = values.find(vi.name());
+      if (it == values.end()) {
+        emitError(loc) << "If branch '" << branch->name()
+                       << "' does not compute its output '" << vi.name()
+                       << "'";
+        return failure();
+      }
+      outputs.push_back(it->second);
+    }
+    onnxir::YieldOp::create(builder, loc, outputs);
+  }
+  for (auto [name, result] : llvm::zip(node.output(), ifOp.getResults()))
+    values[name] = result;
+  return success();
+}
+
 LogicalResult GraphImporter::importNode(onnx::NodeProto &node, size_t index) {
   Location loc = nodeLoc(node, index);
   if (node.op_type() == "Constant")
     return importConstantNode(node, loc);
+  if (node.op_type() == "If")
+    return importIfNode(node, loc);
 
   const onnx::OpSchema *schema =
       onnx::OpSchemaRegistry::Schema(node.op_type(), opset, "");
@@ -402,13 +498,7 @@ LogicalResult GraphImporter::importNode(onnx::NodeProto &node, size_t index) {
 
 LogicalResult GraphImporter::importGraph(onnx::GraphProto &graph,
                                          ModuleOp module) {
-  // Declared types first (they are the graph's contract), then inferred ones.
-  for (const auto &vi : graph.input())
-    valueTypes.emplace(vi.name(), &vi.type());
-  for (const auto &vi : graph.output())
-    valueTypes.emplace(vi.name(), &vi.type());
-  for (const auto &vi : graph.value_info())
-    valueTypes.emplace(vi.name(), &vi.type());
+  declareTypes(graph);
 
   std::unordered_map<std::string, onnx::TensorProto *> initializers;
   for (auto &init : *graph.mutable_initializer())
@@ -442,20 +532,8 @@ LogicalResult GraphImporter::importGraph(onnx::GraphProto &graph,
       func.setArgAttr(i, "onnx.dim_params", dims);
   }
   builder.setInsertionPointToStart(entry);
-
-  for (auto &init : *graph.mutable_initializer()) {
-    Location loc = namedLoc(init.name(), "");
-    ElementsAttr value =
-        tensors.importTensor(init, loc, "initializer '" + init.name() + "'");
-    if (!value)
-      return failure();
-    auto op = onnxir::ConstantOp::create(
-        builder, loc, TypeRange{value.getType()}, ValueRange{},
-        {builder.getNamedAttr("value", value)});
-    // The name survives printing without locations; weights are named by it.
-    op->setAttr("onnx.name", builder.getStringAttr(init.name()));
-    values[init.name()] = op.getResult();
-  }
+  if (failed(importInitializers(graph)))
+    return failure();
 
   for (auto [index, node] : llvm::enumerate(*graph.mutable_node()))
     if (failed(importNode(node, index)))
@@ -490,24 +568,81 @@ namespace {
 
 /// Rejects, with one error listing everything, the operators and element
 /// types the dialect cannot represent.
+/// optimum's decoder_model_merged.onnx is one If on the bool input
+/// `use_cache_branch`, between the decoder with past (then) and the one
+/// without (else). Both compute the same model; the with-past branch does so
+/// for every past length (an empty past is a prefill), so the graph becomes
+/// that branch and the flag input goes. Returns whether it did.
+bool selectMergedDecoderBranch(onnx::ModelProto &model) {
+  onnx::GraphProto &graph = *model.mutable_graph();
+  if (graph.node_size() != 1)
+    return false;
+  const onnx::NodeProto &node = graph.node(0);
+  if (node.op_type() != "If" || !isDefaultDomain(node.domain()) ||
+      node.input_size() != 1 || node.input(0) != "use_cache_branch")
+    return false;
+  const onnx::GraphProto *branch = nullptr;
+  for (const onnx::AttributeProto &attr : node.attribute())
+    if (attr.name() == "then_branch" && attr.has_g())
+      branch = &attr.g();
+  if (!branch || branch->output_size() != node.output_size())
+    return false;
+  onnx::GraphProto selected = *branch;
+  std::vector<std::string> outputs(node.output().begin(), node.output().end());
+  std::string name = node.name();
+  // The If's outputs are the branch's, by position.
+  for (int i = 0; i < selected.output_size(); ++i) {
+    if (selected.output(i).name() == outputs[i])
+      continue;
+    onnx::NodeProto *copy = selected.add_node();
+    copy->set_op_type("Identity");
+    copy->set_name(name + "/output" + std::to_string(i));
+    copy->add_input(selected.output(i).name());
+    copy->add_output(outputs[i]);
+  }
+  graph.mutable_node()->Clear();
+  for (onnx::NodeProto &n : *selected.mutable_node())
+    *graph.add_node() = std::move(n);
+  for (onnx::TensorProto &t : *selected.mutable_initializer())
+    *graph.add_initializer() = std::move(t);
+  for (onnx::ValueInfoProto &v : *selected.mutable_value_info())
+    *graph.add_value_info() = std::move(v);
+  auto *inputs = graph.mutable_input();
+  for (int i = 0; i < inputs->size(); ++i)
+    if (inputs->Get(i).name() == "use_cache_branch") {
+      inputs->DeleteSubrange(i, 1);
+      break;
+    }
+  return true;
+}
+
 LogicalResult checkSupported(const onnx::ModelProto &model, int opset,
                              MLIRContext *ctx, Location modelLoc) {
   llvm::MapVector<std::string, SmallVector<std::string>,
                   std::map<std::string, unsigned>>
       unsupported;
-  for (const auto &[index, node] : llvm::enumerate(model.graph().node())) {
-    std::string key = isDefaultDomain(node.domain())
-                          ? node.op_type()
-                          : node.domain() + "::" + node.op_type();
-    bool ok = isDefaultDomain(node.domain()) &&
-              ctx->isOperationRegistered("onnx." + node.op_type()) &&
-              onnx::OpSchemaRegistry::Schema(node.op_type(), opset, "");
-    if (!ok)
-      unsupported[key].push_back(
-          !node.name().empty() ? node.name()
-          : node.output_size()  ? "(unnamed, output '" + node.output(0) + "')"
-                                : "(unnamed node #" + std::to_string(index) + ")");
-  }
+  // If branches are graphs of their own: their nodes are checked too.
+  std::function<void(const onnx::GraphProto &)> check =
+      [&](const onnx::GraphProto &graph) {
+        for (const auto &[index, node] : llvm::enumerate(graph.node())) {
+          std::string key = isDefaultDomain(node.domain())
+                                ? node.op_type()
+                                : node.domain() + "::" + node.op_type();
+          bool ok = isDefaultDomain(node.domain()) &&
+                    ctx->isOperationRegistered("onnx." + node.op_type()) &&
+                    onnx::OpSchemaRegistry::Schema(node.op_type(), opset, "");
+          if (!ok)
+            unsupported[key].push_back(
+                !node.name().empty() ? node.name()
+                : node.output_size()
+                    ? "(unnamed, output '" + node.output(0) + "')"
+                    : "(unnamed node #" + std::to_string(index) + ")");
+          for (const auto &attr : node.attribute())
+            if (attr.has_g())
+              check(attr.g());
+        }
+      };
+  check(model.graph());
   if (unsupported.empty())
     return success();
   size_t total = 0;
@@ -632,6 +767,7 @@ OwningOpRef<ModuleOp> importModel(onnx::ModelProto &model, StringRef name,
     emitError(modelLoc) << "model has no graph (is the file truncated?)";
     return {};
   }
+  bool mergedDecoder = selectMergedDecoderBranch(model);
   if (failed(checkSupported(model, opset, ctx, modelLoc)) ||
       failed(checkGraphStructure(model, opset, ctx, name, lines)))
     return {};
@@ -679,6 +815,9 @@ OwningOpRef<ModuleOp> importModel(onnx::ModelProto &model, StringRef name,
   if (!model.graph().name().empty())
     (*module)->setAttr("onnx.graph_name",
                        builder.getStringAttr(model.graph().name()));
+  if (mergedDecoder)
+    (*module)->setAttr("onnx.merged_decoder_branch",
+                       builder.getStringAttr("use_cache_branch = true"));
 
   TensorImporter tensors(ctx, baseDir, options.denseAttrMaxBytes,
                          options.externalDataFiles);

@@ -152,9 +152,12 @@ void accel::attention(const AttentionShape &shape, const float *q,
         for (int64_t t = 0; t < numT; ++t)
           sh[size_t(t)] = nx::mmOutputF16(
               nx::dotI8(q8.data(), kg + t * dh, uint32_t(dh)), qScale, 1.0f);
-        // 4. Softmax with the op's scale, causal mask at P + s.
-        nx::miscSoftmax(sh.data(), shape.scale, ph.data(), uint32_t(numT),
-                        shape.causal, numP + s);
+        // 4. Softmax with the op's scale, causal mask at P + s (over the
+        //    window's positions only, the older ones get 0).
+        int64_t first = shape.firstAllowed(s);
+        std::fill(ph.begin(), ph.begin() + first, uint16_t(0));
+        nx::miscSoftmax(sh.data() + first, shape.scale, ph.data() + first,
+                        uint32_t(numT - first), shape.causal, numP + s - first);
         // 5. quantize_dynamic of p, int32 P.V, rescale by ps * v_scale.
         float pScale = nx::miscQuantizeDynamic(ph.data(), p8.data(),
                                                uint32_t(numT));

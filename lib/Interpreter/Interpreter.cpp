@@ -678,7 +678,8 @@ LogicalResult Interpreter::Impl::execute(llm::AttentionOp op) {
                                 hkv,
                                 dh,
                                 op.getScale().convertToFloat(),
-                                op.getCausal()};
+                                op.getCausal(),
+                                int64_t(op.getWindow().value_or(0))};
   if (accel)
     kernels::accel::attention(
         shape, q.getValues<float>().data(), k.getValues<float>().data(),

@@ -166,6 +166,7 @@ void flightllm::interpreter::kernels::attention(
   for (int64_t b = 0; b < numB; ++b) {
     for (int64_t s = 0; s < numS; ++s) {
       int64_t allowed = shape.causal ? std::min(numP + s + 1, numT) : numT;
+      int64_t first = shape.firstAllowed(s);
       for (int64_t h = 0; h < hq; ++h) {
         int64_t g = h / group;
         const float *keys = presentK + (b * hkv + g) * numT * dh;
@@ -174,17 +175,17 @@ void flightllm::interpreter::kernels::attention(
         float *o = out + (b * numS + s) * hq * dh + h * dh;
 
         float maxScore = -std::numeric_limits<float>::infinity();
-        for (int64_t t = 0; t < allowed; ++t) {
+        for (int64_t t = first; t < allowed; ++t) {
           prob[t] = shape.scale * dot(query, keys + t * dh, dh);
           maxScore = std::max(maxScore, prob[t]);
         }
         float sum = 0;
-        for (int64_t t = 0; t < allowed; ++t) {
+        for (int64_t t = first; t < allowed; ++t) {
           prob[t] = std::exp(prob[t] - maxScore);
           sum += prob[t];
         }
         std::fill(o, o + dh, 0.0f);
-        for (int64_t t = 0; t < allowed; ++t)
+        for (int64_t t = first; t < allowed; ++t)
           axpy(prob[t] / sum, values + t * dh, o, dh);
       }
     }

@@ -13,6 +13,7 @@
 #ifndef FLIGHTLLM_LIB_INTERPRETER_KERNELS_H
 #define FLIGHTLLM_LIB_INTERPRETER_KERNELS_H
 
+#include <algorithm>
 #include <cstdint>
 
 namespace flightllm::interpreter::kernels {
@@ -47,6 +48,14 @@ struct AttentionShape {
   int64_t batch, newTokens, pastTokens, numHeads, numKVHeads, headDim;
   float scale;
   bool causal;
+  /// Sliding window: new token s sees positions (P + s - window, P + s];
+  /// 0 for none.
+  int64_t window = 0;
+
+  /// The first position new token `s` attends to.
+  int64_t firstAllowed(int64_t s) const {
+    return window ? std::max<int64_t>(0, pastTokens + s + 1 - window) : 0;
+  }
 };
 
 /// llm.attention: `q` [B, S, Hq*Dh], `k`/`v` [B, S, Hkv*Dh], `pastK`/`pastV`

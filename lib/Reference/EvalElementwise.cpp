@@ -239,6 +239,21 @@ FailureOr<Results> onnxeval::evaluate(EvalContext &ctx, onnxir::ExpOp op) {
                     [](auto v) -> decltype(v) { return std::exp(v); });
 }
 
+FailureOr<Results> onnxeval::evaluate(EvalContext &ctx, onnxir::CosOp op) {
+  return floatUnary(ctx, *ctx.operand(op, 0),
+                    [](auto v) -> decltype(v) { return std::cos(v); });
+}
+
+FailureOr<Results> onnxeval::evaluate(EvalContext &ctx, onnxir::LogOp op) {
+  return floatUnary(ctx, *ctx.operand(op, 0),
+                    [](auto v) -> decltype(v) { return std::log(v); });
+}
+
+FailureOr<Results> onnxeval::evaluate(EvalContext &ctx, onnxir::SinOp op) {
+  return floatUnary(ctx, *ctx.operand(op, 0),
+                    [](auto v) -> decltype(v) { return std::sin(v); });
+}
+
 FailureOr<Results> onnxeval::evaluate(EvalContext &ctx, onnxir::TanhOp op) {
   return floatUnary(ctx, *ctx.operand(op, 0),
                     [](auto v) -> decltype(v) { return std::tanh(v); });

@@ -468,6 +468,100 @@ FailureOr<Results> onnxeval::evaluate(EvalContext &ctx, onnxir::ExpandOp op) {
       ctx, input, *outShape, getBroadcastStrides(input.getShape(), *outShape)));
 }
 
+FailureOr<Results> onnxeval::evaluate(EvalContext &ctx, onnxir::TileOp op) {
+  const HostTensor &input = *ctx.operand(op, 0);
+  auto repeats = readVector(ctx, *ctx.operand(op, 1), "repeats");
+  if (failed(repeats))
+    return failure();
+  if (int64_t(repeats->size()) != input.getRank()) {
+    ctx.error() << "repeats has " << repeats->size()
+                << " entries for an input of rank " << input.getRank();
+    return failure();
+  }
+  SmallVector<int64_t> shape;
+  for (auto [d, r] : llvm::zip(input.getShape(), *repeats)) {
+    if (r < 0) {
+      ctx.error() << "repeats must not be negative, got " << r;
+      return failure();
+    }
+    shape.push_back(d * r);
+  }
+  auto out = ctx.allocate(input.getKind(), shape);
+  if (failed(out))
+    return failure();
+  size_t size = input.getElementSize();
+  const char *from = input.getRawData().data();
+  char *to = out->getMutableRawData().data();
+  int64_t rank = input.getRank();
+  for (int64_t i = 0, n = out->getNumElements(); i < n; ++i) {
+    // Output index -> input index, dimension by dimension from the last.
+    int64_t rest = i, offset = 0, stride = 1;
+    for (int64_t d = rank - 1; d >= 0; --d) {
+      int64_t at = rest % shape[d];
+      rest /= shape[d];
+      offset += (at % input.getDim(d)) * stride;
+      stride *= input.getDim(d);
+    }
+    std::memcpy(to + i * size, from + offset * size, size);
+  }
+  return single(std::move(*out));
+}
+
+FailureOr<Results> onnxeval::evaluate(EvalContext &ctx,
+                                      onnxir::ScatterNDOp op) {
+  const HostTensor &data = *ctx.operand(op, 0);
+  const HostTensor &indices = *ctx.operand(op, 1);
+  const HostTensor &updates = *ctx.operand(op, 2);
+  if (op.getReduction() != "none") {
+    ctx.error() << "reduction '" << op.getReduction() << "' is not supported";
+    return failure();
+  }
+  if (indices.getRank() < 1 || updates.getKind() != data.getKind()) {
+    ctx.error() << "needs indices of rank >= 1 and updates of the data's type";
+    return failure();
+  }
+  int64_t k = indices.getShape().back();
+  if (k > data.getRank()) {
+    ctx.error() << "index tuples of " << k << " entries for data of rank "
+                << data.getRank();
+    return failure();
+  }
+  // updates = indices.shape[:-1] + data.shape[k:].
+  SmallVector<int64_t> want(indices.getShape().drop_back());
+  want.append(data.getShape().begin() + k, data.getShape().end());
+  if (ArrayRef<int64_t>(want) != updates.getShape()) {
+    ctx.error() << "updates must have shape [indices.shape[:-1], data.shape["
+                << k << ":]]";
+    return failure();
+  }
+  auto out = ctx.allocate(data.getKind(), data.getShape());
+  if (failed(out))
+    return failure();
+  size_t size = data.getElementSize();
+  std::memcpy(out->getMutableRawData().data(), data.getRawData().data(),
+              data.getRawData().size());
+  int64_t slice = 1;
+  for (int64_t d = k; d < data.getRank(); ++d)
+    slice *= data.getDim(d);
+  SmallVector<int64_t> idx = indices.toInt64Vector();
+  int64_t tuples = k ? int64_t(idx.size()) / k : 0;
+  for (int64_t t = 0; t < tuples; ++t) {
+    int64_t offset = 0;
+    for (int64_t j = 0; j < k; ++j) {
+      int64_t dim = data.getDim(j), at = idx[t * k + j];
+      if (at < -dim || at >= dim) {
+        ctx.error() << "index " << at << " is out of range for dimension "
+                    << j << " of size " << dim;
+        return failure();
+      }
+      offset = offset * dim + (at < 0 ? at + dim : at);
+    }
+    std::memcpy(out->getMutableRawData().data() + offset * slice * size,
+                updates.getRawData().data() + t * slice * size, slice * size);
+  }
+  return single(std::move(*out));
+}
+
 FailureOr<Results> onnxeval::evaluate(EvalContext &ctx, onnxir::RangeOp op) {
   const HostTensor &start = *ctx.operand(op, 0), &limit = *ctx.operand(op, 1),
                    &delta = *ctx.operand(op, 2);

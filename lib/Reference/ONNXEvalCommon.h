@@ -34,7 +34,8 @@ using Results = llvm::SmallVector<HostTensor>;
               X(Shape) X(ConstantOfShape) X(Expand) X(Where) X(Equal)          \
                   X(Greater) X(Less) X(Cast) X(Range) X(Trilu) X(Constant)     \
                       X(Identity) X(LayerNormalization) X(CumSum) X(Max)       \
-                          X(Min) X(Not) X(And)
+                          X(Min) X(Not) X(And) X(Cos) X(Sin) X(Log)    \
+                              X(Tile) X(ScatterND)
 
 /// What one op evaluation sees: the op, its operands, the limits.
 class EvalContext {

@@ -8,6 +8,7 @@
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <cstring>
+#include <functional>
 
 using namespace mlir;
 using namespace flightllm;
@@ -296,20 +297,38 @@ reference::evaluateFunction(func::FuncOp func, ArrayRef<HostTensor> args,
     return operands;
   };
 
-  for (Operation &op : body) {
-    if (auto ret = dyn_cast<func::ReturnOp>(op))
-      return takeOperands(ret);
-    if (!isa_and_nonnull<onnxir::ONNXDialect>(op.getDialect())) {
-      op.emitError() << "cannot be evaluated: not an onnx dialect op";
-      return failure();
+  // Evaluates a block (the body, or the branch an If takes) up to its
+  // terminator and returns the terminator's operands.
+  std::function<FailureOr<SmallVector<HostTensor>>(Block &)> run =
+      [&](Block &block) -> FailureOr<SmallVector<HostTensor>> {
+    for (Operation &op : block) {
+      if (isa<func::ReturnOp, onnxir::YieldOp>(op))
+        return takeOperands(&op);
+      if (!isa_and_nonnull<onnxir::ONNXDialect>(op.getDialect())) {
+        op.emitError() << "cannot be evaluated: not an onnx dialect op";
+        return failure();
+      }
+      SmallVector<HostTensor> operands = takeOperands(&op);
+      FailureOr<SmallVector<HostTensor>> results = failure();
+      if (auto ifOp = dyn_cast<onnxir::IfOp>(op)) {
+        if (operands[0].getNumElements() != 1) {
+          op.emitError() << "If condition must have one element, got "
+                         << operands[0].describeType();
+          return failure();
+        }
+        results = run(operands[0].getDouble(0) != 0
+                          ? ifOp.getThenBranch().front()
+                          : ifOp.getElseBranch().front());
+      } else {
+        results = evaluateONNXOp(&op, operands, options);
+      }
+      if (failed(results))
+        return failure();
+      for (auto [v, t] : llvm::zip(op.getResults(), *results))
+        define(v, std::move(t));
     }
-    SmallVector<HostTensor> operands = takeOperands(&op);
-    auto results = evaluateONNXOp(&op, operands, options);
-    if (failed(results))
-      return failure();
-    for (auto [v, t] : llvm::zip(op.getResults(), *results))
-      define(v, std::move(t));
-  }
-  func.emitError() << "has no func.return";
-  return failure();
+    func.emitError() << "has no func.return";
+    return failure();
+  };
+  return run(body);
 }

@@ -517,3 +517,44 @@ TEST_F(ONNXEvaluatorTest, ReportsProblemsInsteadOfCrashing) {
       R"(%r = "onnx.CumSum"(%a0, %a1) : (tensor<2xf32>, tensor<1xi64>) -> tensor<2xf32>)",
       "tensor<2xf32>", "axis 5 is out of range for rank 1");
 }
+
+TEST_F(ONNXEvaluatorTest, IfRunsTheBranchItsConditionSelects) {
+  // The branches read the enclosing function's values.
+  const char *body = R"(%r = "onnx.If"(%a0) ({
+    %n = "onnx.Neg"(%a1) : (tensor<2xf32>) -> tensor<2xf32>
+    "onnx.Yield"(%n) : (tensor<2xf32>) -> ()
+  }, {
+    "onnx.Yield"(%a1) : (tensor<2xf32>) -> ()
+  }) : (tensor<1xi1>) -> tensor<2xf32>)";
+  HostTensor x = f32s({2}, {1, -2});
+  HostTensor yes = tensor<bool>({1}, {true}), no = tensor<bool>({1}, {false});
+  EXPECT_EQ(doubles(eval1({yes, x}, body, "tensor<2xf32>")),
+            (std::vector<double>{-1, 2}));
+  EXPECT_EQ(doubles(eval1({no, x}, body, "tensor<2xf32>")),
+            (std::vector<double>{1, -2}));
+}
+
+TEST_F(ONNXEvaluatorTest, ScatterNDWritesSlicesAtIndexTuples) {
+  // Rows 2 and 0 of a [3, 2] tensor replaced (HF's causal mask update).
+  HostTensor data = f32s({3, 2}, {1, 2, 3, 4, 5, 6});
+  HostTensor indices = tensor<int64_t>({2, 1}, {2, 0});
+  HostTensor updates = f32s({2, 2}, {50, 60, 10, 20});
+  HostTensor r = eval1(
+      {data, indices, updates},
+      R"(%r = "onnx.ScatterND"(%a0, %a1, %a2) <{reduction = "none"}> : (tensor<3x2xf32>, tensor<2x1xi64>, tensor<2x2xf32>) -> tensor<3x2xf32>)",
+      "tensor<3x2xf32>");
+  EXPECT_EQ(doubles(r), (std::vector<double>{10, 20, 3, 4, 50, 60}));
+  expectError(
+      {data, tensor<int64_t>({1, 1}, {3}), f32s({1, 2}, {0, 0})},
+      R"(%r = "onnx.ScatterND"(%a0, %a1, %a2) <{reduction = "none"}> : (tensor<3x2xf32>, tensor<1x1xi64>, tensor<1x2xf32>) -> tensor<3x2xf32>)",
+      "tensor<3x2xf32>", "index 3 is out of range for dimension 0 of size 3");
+}
+
+TEST_F(ONNXEvaluatorTest, TileRepeatsAlongEachAxis) {
+  HostTensor x = f32s({1, 2}, {1, 2});
+  HostTensor r = eval1(
+      {x, i64s({2, 2})},
+      R"(%r = "onnx.Tile"(%a0, %a1) : (tensor<1x2xf32>, tensor<2xi64>) -> tensor<2x4xf32>)",
+      "tensor<2x4xf32>");
+  EXPECT_EQ(doubles(r), (std::vector<double>{1, 2, 1, 2, 1, 2, 1, 2}));
+}

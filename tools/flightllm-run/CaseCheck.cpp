@@ -21,6 +21,42 @@ static StringRef nameOf(DictionaryAttr attrs) {
   return name ? name.getValue() : StringRef();
 }
 
+/// The case may give the inputs the program dropped (`llm.assumed_inputs`):
+/// they must have the values the program assumes, or the outputs would be
+/// compared with those of another computation.
+static LogicalResult
+checkAssumedInputs(ModuleOp module, func::FuncOp func,
+                   ArrayRef<HostTensor> args,
+                   function_ref<std::string(StringRef, StringRef)> file) {
+  auto assumed = module->getAttrOfType<DictionaryAttr>("llm.assumed_inputs");
+  if (!assumed || args.size() < 2 || args[0].getRank() != 2)
+    return success();
+  int64_t batch = args[0].getDim(0), newTokens = args[0].getDim(1);
+  int64_t past = args[1].getRank() == 4 ? args[1].getDim(2) : 0;
+  for (NamedAttribute entry : assumed) {
+    StringRef name = entry.getName();
+    std::string path = file("inputs", name);
+    if (!llvm::sys::fs::exists(path))
+      continue;
+    auto t = flightllm::reference::readNpy(path);
+    if (!t)
+      return func.emitError() << "input '" << name
+                              << "': " << llvm::toString(t.takeError());
+    bool mask = name == "attention_mask";
+    bool ok = mask ? t->getShape() == ArrayRef<int64_t>{batch, past + newTokens}
+                   : t->getRank() >= 1 && t->getShape().back() == newTokens;
+    for (int64_t i = 0; ok && i < t->getNumElements(); ++i)
+      ok = t->getDouble(i) == (mask ? 1.0 : double(past + i % newTokens));
+    if (!ok)
+      return func.emitError()
+             << "input '" << name << "' is " << t->describeType()
+             << " with other values than the program assumes ("
+             << cast<StringAttr>(entry.getValue()).getValue()
+             << "): the compiled program computes one unpadded sequence";
+  }
+  return success();
+}
+
 LogicalResult flightllm::checkCase(ModuleOp module, StringRef dir, double atol,
                                    llvm::raw_ostream &os) {
   auto func = module.lookupSymbol<func::FuncOp>("forward");
@@ -54,6 +90,9 @@ LogicalResult flightllm::checkCase(ModuleOp module, StringRef dir, double atol,
       batch = t->getDim(0);
     args.push_back(std::move(*t));
   }
+
+  if (failed(checkAssumedInputs(module, func, args, file)))
+    return failure();
 
   auto interpreter = interpreter::Interpreter::create(func);
   if (failed(interpreter))

@@ -132,6 +132,10 @@ LogicalResult ModelLowering::checkOps() {
     if (auto att = dyn_cast<llm::AttentionOp>(op)) {
       if (!att.getCausal())
         return op->emitError("only causal attention is supported");
+      if (att.getWindow())
+        return op->emitError()
+               << "sliding-window attention (window " << *att.getWindow()
+               << ") is not supported by the accelerator lowering";
       int64_t dh = lastDim(att.getQuery()) / att.getNumHeads();
       auto ks = floatList(op->getAttr("k_scales"));
       auto vs = floatList(op->getAttr("v_scales"));

@@ -133,7 +133,7 @@ struct FinalizeRaisingPass
     if (maxPositions > 0)
       module->setAttr("llm.max_positions", b.getI64IntegerAttr(maxPositions));
     for (StringRef onnxAttr : {"onnx.opset", "onnx.ir_version", "onnx.producer",
-                               "onnx.graph_name"})
+                               "onnx.graph_name", "onnx.merged_decoder_branch"})
       module->removeAttr(onnxAttr);
     return success();
   }

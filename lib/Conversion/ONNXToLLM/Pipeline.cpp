@@ -50,6 +50,7 @@ struct RaiseLayersPass : public flightllm::impl::RaiseLayersPassBase<RaiseLayers
 void flightllm::buildONNXToLLMPipeline(OpPassManager &pm) {
   pm.addPass(createRaiseSignaturePass());
   OpPassManager &fpm = pm.nest<func::FuncOp>();
+  fpm.addPass(createNormalizeGraphPass());
   fpm.addPass(createRaiseEmbeddingsPass());
   fpm.addPass(createRaiseLinearPass());
   fpm.addPass(createRaiseLayersPass());

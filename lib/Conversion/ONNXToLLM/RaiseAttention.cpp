@@ -16,7 +16,11 @@
 
 #include "flightllm/Conversion/ONNXToLLM/Passes.h"
 
+#include "llvm/ADT/SmallPtrSet.h"
+
 #include <cmath>
+#include <cstdlib>
+#include <limits>
 
 namespace flightllm {
 #define GEN_PASS_DEF_RAISEATTENTIONPASS
@@ -181,11 +185,13 @@ struct AttentionRaiser {
     return found ? std::optional<double>(scale) : std::nullopt;
   }
 
+  std::string why;
+
   FailureOr<bool> raise(onnxir::SoftmaxOp softmax, bool report) {
     auto region = collectRegion(softmax, /*maxOps=*/4096);
     if (succeeded(region))
       addPresentBranches(*region);
-    std::string why = "the subgraph around it is too large";
+    why = "the subgraph around it is too large";
     FailureOr<AttentionSite> site =
         succeeded(region) ? classify(softmax, *region, why)
                           : FailureOr<AttentionSite>(failure());
@@ -282,7 +288,7 @@ struct AttentionRaiser {
               b, loc, TypeRange{*qType, cacheType, cacheType}, qr, kr, v,
               pastKey, pastValue, b.getI64IntegerAttr(numHeads),
               b.getI64IntegerAttr(numKVHeads), b.getF32FloatAttr(float(scale)),
-              b.getBoolAttr(causal), /*k_scales=*/nullptr,
+              b.getBoolAttr(causal), /*window=*/nullptr, /*k_scales=*/nullptr,
               /*v_scales=*/nullptr);
           Candidate c{SmallVector<Value>(attention.getResults()), ropeOps};
           c.ops.push_back(attention);
@@ -292,12 +298,176 @@ struct AttentionRaiser {
     Value expected[] = {site->out, site->presentKey, site->presentValue};
     std::optional<unsigned> chosen = pickMatchingCandidate(
         model, {site->q, site->k, site->v}, expected, candidates);
+    // A decoder-with-past export traced with one new token has no causal
+    // mask (it masks nothing for one token): the graph is only meaningful
+    // for one new token, where it is the causal decoder.
+    unsigned perCausality = scales.size();
+    bool nonCausal = chosen && (*chosen / perCausality) % 2 == 1;
+    bool oneTokenOnly = false;
+    if (nonCausal && model.graphHasPast) {
+      unsigned causal = *chosen - perCausality;
+      SmallVector<DimAssignment> oneToken;
+      for (DimAssignment a : probeAssignments(/*hasPast=*/true))
+        oneToken.push_back({a.batch, 1, a.past});
+      std::optional<unsigned> agrees = pickMatchingCandidate(
+          model, {site->q, site->k, site->v}, expected, {candidates[causal]},
+          1.f, oneToken);
+      if (agrees) {
+        oneTokenOnly = true;
+        softmax.emitRemark()
+            << "the graph has no causal mask (a with-past export traced with "
+               "one new token): raised as causal attention, which it computes "
+               "for one new token";
+        chosen = causal;
+      }
+    }
+    {
+      SmallVector<unsigned> causalOnes;
+      for (unsigned c = 0; c < candidates.size(); ++c)
+        if ((c / perCausality) % 2 == 0)
+          causalOnes.push_back(c);
+      FailureOr<unsigned> settled = settleWindow(
+          softmax, *site, chosen, causalOnes, candidates, oneTokenOnly);
+      if (failed(settled)) {
+        commitCandidate({}, candidates, candidates.size());
+        return fail(why);
+      }
+      chosen = *settled == kNoCandidate ? std::nullopt
+                                         : std::optional<unsigned>(*settled);
+    }
     commitCandidate(chosen ? ArrayRef<Value>(expected) : ArrayRef<Value>{},
                     candidates, chosen.value_or(candidates.size()));
     if (!chosen)
       return fail("no combination of rotary embedding, scale and causal "
                   "mask computes the same values");
     return true;
+  }
+
+  /// Integer scalars that offset or compare positions on the way to the
+  /// scores (a sliding window's width, say): the attention is checked at
+  /// lengths beyond them, where such a constant makes a difference.
+  static SmallVector<int64_t> positionConstants(Value scores) {
+    SmallVector<int64_t> found;
+    llvm::SmallPtrSet<Operation *, 32> visited;
+    SmallVector<Value> work{scores};
+    while (!work.empty()) {
+      Operation *op = work.pop_back_val().getDefiningOp();
+      if (!op || !isa<onnxir::ONNXDialect>(op->getDialect()) ||
+          !visited.insert(op).second)
+        continue;
+      bool arithmetic =
+          isa<onnxir::AddOp, onnxir::SubOp, onnxir::TriluOp, onnxir::GreaterOp,
+              onnxir::LessOp, onnxir::EqualOp, onnxir::RangeOp, onnxir::MinOp,
+              onnxir::MaxOp>(op);
+      for (Value operand : op->getOperands()) {
+        ElementsAttr c = getConstant(operand);
+        if (!c) {
+          work.push_back(operand);
+          continue;
+        }
+        auto type = cast<ShapedType>(c.getType());
+        if (arithmetic && type.getNumElements() == 1 &&
+            type.getElementType().isSignlessInteger(64))
+          found.push_back(std::abs(*c.getValues<int64_t>().begin()));
+      }
+    }
+    return found;
+  }
+
+  /// Settles what the small probes cannot see: the chosen candidate (if
+  /// any) is checked again at lengths beyond the graph's position constants;
+  /// when it differs there, or nothing matched, the causal candidates with a
+  /// sliding window of about one of those constants are tried at every size.
+  /// Returns the candidate that holds (window candidates are appended to
+  /// `candidates`), kNoCandidate when none did at the small sizes either, or
+  /// fails with `why` set.
+  static constexpr unsigned kNoCandidate = ~0u;
+  FailureOr<unsigned>
+  settleWindow(onnxir::SoftmaxOp softmax, const AttentionSite &site,
+               std::optional<unsigned> chosen, ArrayRef<unsigned> causalOnes,
+               SmallVector<Candidate> &candidates, bool oneTokenOnly) {
+    SmallVector<int64_t> constants = positionConstants(softmax.getInput());
+    int64_t largest = 0;
+    for (int64_t c : constants)
+      largest = std::max(largest, c);
+    // The longest context the small probes reach.
+    constexpr int64_t kLongestPrefill = 1024;
+    int64_t probedLength = 0;
+    for (const DimAssignment &a : model.probes())
+      probedLength = std::max(probedLength, a.past + a.newTokens);
+    // Positions cannot go beyond a rotary table.
+    int64_t limit = std::numeric_limits<int64_t>::max();
+    for (Value table : site.tables)
+      limit = std::min(limit, cast<ShapedType>(table.getDefiningOp<llm::EmbeddingOp>()
+                                                   .getTable()
+                                                   .getType())
+                                  .getDimSize(0));
+    int64_t length = std::min(largest + 3, limit);
+    SmallVector<DimAssignment> longer;
+    if (length <= probedLength) {
+      // The small probes already see past every constant.
+    } else if (oneTokenOnly) {
+      longer = {{1, 1, length - 1}, {2, 1, length - 3}};
+    } else if (model.graphHasPast) {
+      longer = {{1, 2, length - 2}, {1, 1, length - 1}};
+    } else if (length <= kLongestPrefill) {
+      longer = {{1, length, 0}};
+    } else {
+      softmax.emitWarning()
+          << "the attention is checked up to " << kLongestPrefill
+          << " tokens only (the graph has the constant " << largest
+          << "); a decoder-with-past export is checked at any length";
+      longer = {{1, kLongestPrefill, 0}};
+    }
+    Value expected[] = {site.out, site.presentKey, site.presentValue};
+    Value inputs[] = {site.q, site.k, site.v};
+    if (chosen && (longer.empty() ||
+                   pickMatchingCandidate(model, inputs, expected,
+                                         {candidates[*chosen]}, 1.f, longer)))
+      return *chosen;
+    // A sliding window of about one of the constants.
+    SmallVector<int64_t> windows;
+    for (int64_t c : constants)
+      for (int64_t w : {c - 1, c, c + 1})
+        if (w >= 1 && w < std::max(length, probedLength) &&
+            !llvm::is_contained(windows, w))
+          windows.push_back(w);
+    SmallVector<unsigned> bases;
+    if (chosen) {
+      if (llvm::is_contained(causalOnes, *chosen))
+        bases.push_back(*chosen);
+    } else {
+      bases.assign(causalOnes.begin(), causalOnes.end());
+    }
+    unsigned firstWindow = candidates.size();
+    for (unsigned base : bases)
+      for (int64_t w : windows) {
+        auto attention = cast<llm::AttentionOp>(candidates[base].ops.back());
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointAfter(attention);
+        Operation *windowed = b.clone(*attention);
+        windowed->setAttr("window", b.getI64IntegerAttr(w));
+        Candidate c = candidates[base];
+        c.results.assign(windowed->result_begin(), windowed->result_end());
+        c.ops.back() = windowed;
+        candidates.push_back(std::move(c));
+      }
+    SmallVector<DimAssignment> all;
+    for (DimAssignment a : model.probes())
+      all.push_back({a.batch, oneTokenOnly ? 1 : a.newTokens, a.past});
+    all.append(longer.begin(), longer.end());
+    ArrayRef<Candidate> windowed =
+        ArrayRef<Candidate>(candidates).drop_front(firstWindow);
+    if (!windowed.empty())
+      if (std::optional<unsigned> w = pickMatchingCandidate(
+              model, inputs, expected, windowed, 1.f, all))
+        return firstWindow + *w;
+    if (!chosen)
+      return kNoCandidate;
+    why = "it matches at lengths up to " + std::to_string(probedLength) +
+          " but not at " + std::to_string(length) +
+          " (and no sliding window explains the difference)";
+    return failure();
   }
 };
 

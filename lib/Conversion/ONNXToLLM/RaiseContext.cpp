@@ -72,15 +72,31 @@ SmallVector<int64_t> ModelInterface::argShape(BlockArgument arg,
                                               const DimAssignment &a) const {
   auto type = cast<RankedTensorType>(arg.getType());
   SmallVector<int64_t> shape(type.getShape());
-  if (arg == inputIds) {
-    shape[0] = a.batch;
-    shape[1] = a.newTokens;
-  } else {
-    // Past caches [B, Hkv, P, Dh].
-    shape[0] = a.batch;
-    shape[2] = a.past;
-  }
+  DimAssignment fixed = fix(a);
+  shape[0] = fixed.batch;
+  if (arg == inputIds)
+    shape[1] = fixed.newTokens;
+  else
+    shape[2] = fixed.past; // Past caches [B, Hkv, P, Dh].
   return shape;
+}
+
+DimAssignment ModelInterface::fix(DimAssignment a) const {
+  // An export with a fixed batch of 1 (or one new token, optimum 1.13's
+  // decoder with past) has it in input_ids' type; the caches follow.
+  auto ids = cast<RankedTensorType>(inputIds.getType());
+  if (!ids.isDynamicDim(0))
+    a.batch = ids.getDimSize(0);
+  if (!ids.isDynamicDim(1))
+    a.newTokens = ids.getDimSize(1);
+  return a;
+}
+
+SmallVector<DimAssignment, 3> ModelInterface::probes() const {
+  SmallVector<DimAssignment, 3> out;
+  for (const DimAssignment &a : probeAssignments(graphHasPast))
+    out.push_back(fix(a));
+  return out;
 }
 
 //===----------------------------------------------------------------------===//
@@ -155,6 +171,17 @@ FailureOr<HostTensor> Evaluator::eval(Value v) {
     if (failed(t))
       return failure();
     results.push_back(std::move(*t));
+  } else if (auto ifOp = dyn_cast<onnxir::IfOp>(op)) {
+    // The branch's yielded values (they are values of the function too).
+    FailureOr<onnxir::YieldOp> yield = takenBranch(ifOp);
+    if (failed(yield))
+      return failure();
+    for (Value out : yield->getOutputs()) {
+      auto t = eval(out);
+      if (failed(t))
+        return failure();
+      results.push_back(std::move(*t));
+    }
   } else {
     SmallVector<HostTensor> operands;
     for (Value operand : op->getOperands()) {
@@ -208,6 +235,15 @@ FailureOr<SmallVector<int64_t>> Evaluator::shape(Value v) {
   return s;
 }
 
+FailureOr<onnxir::YieldOp> Evaluator::takenBranch(onnxir::IfOp op) {
+  auto cond = eval(op.getCond());
+  if (failed(cond) || cond->getNumElements() != 1)
+    return failure();
+  Region &branch =
+      cond->getDouble(0) != 0 ? op.getThenBranch() : op.getElseBranch();
+  return cast<onnxir::YieldOp>(branch.front().getTerminator());
+}
+
 FailureOr<SmallVector<int64_t>> Evaluator::inferShape(Operation *op,
                                                       unsigned result) {
   auto operandShape = [&](unsigned i) { return shape(op->getOperand(i)); };
@@ -259,6 +295,12 @@ FailureOr<SmallVector<int64_t>> Evaluator::inferShape(Operation *op,
 
   if (!isa<onnxir::ONNXDialect>(op->getDialect()))
     return failure();
+  if (auto ifOp = dyn_cast<onnxir::IfOp>(op)) {
+    FailureOr<onnxir::YieldOp> yield = takenBranch(ifOp);
+    if (failed(yield))
+      return failure();
+    return shape(yield->getOutputs()[result]);
+  }
 
   // onnx ops whose shape follows from operand shapes (and small operands).
   if (isa<onnxir::AddOp, onnxir::SubOp, onnxir::MulOp, onnxir::DivOp,
@@ -528,6 +570,11 @@ bool raising::isShapeDetermined(Value v) {
       return false;
     for (Value operand : op->getOperands())
       work.push_back(operand);
+    // An If's results are its branches' yielded values.
+    if (auto ifOp = dyn_cast<onnxir::IfOp>(op))
+      for (Region *branch : {&ifOp.getThenBranch(), &ifOp.getElseBranch()})
+        for (Value out : branch->front().getTerminator()->getOperands())
+          work.push_back(out);
   }
   return true;
 }
@@ -535,7 +582,7 @@ bool raising::isShapeDetermined(Value v) {
 FailureOr<SmallVector<HostTensor>> raising::probe(const ModelInterface &model,
                                                   Value v) {
   SmallVector<HostTensor> out;
-  for (const DimAssignment &a : probeAssignments(model.graphHasPast)) {
+  for (const DimAssignment &a : model.probes()) {
     Evaluator e(model, a);
     auto t = e.eval(v);
     if (failed(t))
@@ -548,7 +595,7 @@ FailureOr<SmallVector<HostTensor>> raising::probe(const ModelInterface &model,
 FailureOr<SmallVector<SmallVector<int64_t>>>
 raising::probeShapes(const ModelInterface &model, Value v) {
   SmallVector<SmallVector<int64_t>> out;
-  for (const DimAssignment &a : probeAssignments(model.graphHasPast)) {
+  for (const DimAssignment &a : model.probes()) {
     Evaluator e(model, a);
     auto s = e.shape(v);
     if (failed(s))

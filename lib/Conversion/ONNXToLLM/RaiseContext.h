@@ -56,6 +56,12 @@ struct ModelInterface {
   /// The concrete shape of an argument under `a`.
   llvm::SmallVector<int64_t> argShape(mlir::BlockArgument arg,
                                       const DimAssignment &a) const;
+
+  /// `a` with the sizes the export fixed (a batch or a new-token count
+  /// static in input_ids' type) in place of the probed ones.
+  DimAssignment fix(DimAssignment a) const;
+  /// The probe assignments of this model (fixed sizes applied).
+  llvm::SmallVector<DimAssignment, 3> probes() const;
 };
 
 /// Evaluates values of a function (mixed onnx and llm ops) under one
@@ -65,7 +71,7 @@ struct ModelInterface {
 class Evaluator {
 public:
   Evaluator(const ModelInterface &model, DimAssignment assignment)
-      : model(model), assignment(assignment) {}
+      : model(model), assignment(model.fix(assignment)) {}
 
   void bind(mlir::Value v, HostTensor t) { values[v] = std::move(t); }
 
@@ -80,6 +86,8 @@ public:
 private:
   mlir::FailureOr<llvm::SmallVector<int64_t>> inferShape(mlir::Operation *op,
                                                          unsigned result);
+  /// The terminator of the branch an If takes (its condition evaluated).
+  mlir::FailureOr<onnxir::YieldOp> takenBranch(onnxir::IfOp op);
 
   const ModelInterface &model;
   DimAssignment assignment;

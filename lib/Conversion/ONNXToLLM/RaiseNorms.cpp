@@ -75,9 +75,14 @@ struct NormRaiser {
   }
 
   bool raiseAround(onnxir::ReduceMeanOp anchor) {
-    // Another norm's ReduceMean downstream ends this one.
+    // Another norm's ReduceMean downstream ends this one, and so does a sum
+    // of two computed values (a post-norm block's residual add: a norm only
+    // adds constants).
     auto region = collectRegion(anchor, /*maxOps=*/32, isNormOp,
                                 [&](Operation *op) {
+                                  if (auto add = dyn_cast<onnxir::AddOp>(op))
+                                    return !isShapeDetermined(add.getA()) &&
+                                           !isShapeDetermined(add.getB());
                                   return isa<onnxir::ReduceMeanOp>(op) &&
                                          !isOwnVariance(op, anchor);
                                 });

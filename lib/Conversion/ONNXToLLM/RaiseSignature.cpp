@@ -6,7 +6,9 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
+#include "llvm/ADT/BitVector.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSwitch.h"
 
 namespace flightllm {
 #define GEN_PASS_DEF_RAISESIGNATUREPASS
@@ -15,6 +17,7 @@ namespace flightllm {
 
 using namespace mlir;
 using namespace flightllm;
+namespace onnxir = flightllm::onnxir;
 
 namespace {
 
@@ -107,6 +110,127 @@ unsigned expectedIndex(const Slot &s) {
   return 1 + 2 * s.layer + (key ? 0 : 1);
 }
 
+/// Graph inputs the llm program does not take: HF exports feed them, but for
+/// one unpadded sequence their values follow from the sizes alone. The
+/// program computes the graph with these values (recorded in the module's
+/// `llm.assumed_inputs`), so a mask can only mask padding.
+enum class Assumed { AttentionMask, PositionIds, CachePosition };
+
+std::optional<Assumed> parseAssumed(StringRef name) {
+  return llvm::StringSwitch<std::optional<Assumed>>(name)
+      .Case("attention_mask", Assumed::AttentionMask)
+      .Case("position_ids", Assumed::PositionIds)
+      .Case("cache_position", Assumed::CachePosition)
+      .Default(std::nullopt);
+}
+
+StringRef describeAssumed(Assumed a) {
+  switch (a) {
+  case Assumed::AttentionMask:
+    return "ones [batch, past + new tokens]";
+  case Assumed::PositionIds:
+    return "past + s for new token s";
+  case Assumed::CachePosition:
+    return "past + s for new token s";
+  }
+  return "";
+}
+
+/// Builds, from the shapes of input_ids and the first past key, the values
+/// an assumed input has for one unpadded sequence.
+struct AssumedInputBuilder {
+  OpBuilder &b;
+  Location loc;
+  Value inputIds, pastKey; // pastKey is null in a prefill graph
+
+  Type i64Tensor(ArrayRef<int64_t> shape) {
+    return RankedTensorType::get(shape, b.getI64Type());
+  }
+  Value i64Constant(ArrayRef<int64_t> values, ArrayRef<int64_t> shape) {
+    auto type = RankedTensorType::get(shape, b.getI64Type());
+    return onnxir::ConstantOp::create(
+               b, loc, type, DenseElementsAttr::get(type, values), nullptr,
+               nullptr, nullptr, nullptr, nullptr, nullptr)
+        .getResult();
+  }
+  /// Dimension `axis` of `v` as a 1-element tensor.
+  Value dim(Value v, int64_t axis) {
+    return onnxir::ShapeOp::create(b, loc, i64Tensor({1}), v,
+                                   b.getI64IntegerAttr(axis + 1),
+                                   b.getI64IntegerAttr(axis))
+        .getResult();
+  }
+  Value batch() { return dim(inputIds, 0); }
+  Value newTokens() { return dim(inputIds, 1); }
+  Value past() { return pastKey ? dim(pastKey, 2) : i64Constant({0}, {1}); }
+  Value add(Value x, Value y) {
+    return onnxir::AddOp::create(b, loc, x.getType(), x, y).getResult();
+  }
+  Value scalar(Value v) {
+    return onnxir::ReshapeOp::create(b, loc, i64Tensor({}), v,
+                                     i64Constant({}, {0}),
+                                     b.getI64IntegerAttr(0))
+        .getResult();
+  }
+  Value concat(ValueRange parts) {
+    return onnxir::ConcatOp::create(
+               b, loc, i64Tensor({int64_t(parts.size())}), parts,
+               b.getI64IntegerAttr(0))
+        .getResult();
+  }
+  /// P, P+1, ..., P+S-1 as `type` ([S], or [B, S] / [1, S]).
+  Value positions(RankedTensorType type) {
+    Value start = past();
+    Value range = onnxir::RangeOp::create(
+                      b, loc, i64Tensor({ShapedType::kDynamic}), scalar(start),
+                      scalar(add(start, newTokens())),
+                      i64Constant({1}, {}))
+                      .getResult();
+    if (type.getRank() == 2) {
+      Value row = onnxir::UnsqueezeOp::create(
+                      b, loc, i64Tensor({1, ShapedType::kDynamic}), range,
+                      i64Constant({0}, {1}))
+                      .getResult();
+      Value rows = type.getDimSize(0) == 1 ? i64Constant({1}, {1}) : batch();
+      range = onnxir::ExpandOp::create(b, loc, i64Tensor(type.getShape()), row,
+                                       concat({rows, newTokens()}))
+                  .getResult();
+    }
+    return asType(range, type);
+  }
+  /// Ones of [B, P + S].
+  Value mask(RankedTensorType type) {
+    Value shape = concat({batch(), add(past(), newTokens())});
+    Type element = type.getElementType();
+    auto valueType = RankedTensorType::get({1}, element);
+    Attribute one = isa<FloatType>(element)
+                        ? Attribute(b.getFloatAttr(element, 1.0))
+                        : Attribute(b.getIntegerAttr(element, 1));
+    return onnxir::ConstantOfShapeOp::create(
+               b, loc, type, shape, DenseElementsAttr::get(valueType, one))
+        .getResult();
+  }
+  /// `v` with `type`'s element type and type.
+  Value asType(Value v, RankedTensorType type) {
+    if (v.getType() == type)
+      return v;
+    std::optional<int64_t> to = onnxElementType(type.getElementType());
+    if (getElementTypeOrSelf(v.getType()) == type.getElementType() || !to)
+      return onnxir::IdentityOp::create(b, loc, type, v).getResult();
+    return onnxir::CastOp::create(b, loc, type, v, b.getI64IntegerAttr(*to))
+        .getResult();
+  }
+  static std::optional<int64_t> onnxElementType(Type t) {
+    if (t.isF32())
+      return 1;
+    if (t.isSignlessInteger(32))
+      return 6;
+    if (t.isSignlessInteger(64))
+      return 7;
+    return std::nullopt;
+  }
+};
+
 struct RaiseSignaturePass
     : public flightllm::impl::RaiseSignaturePassBase<RaiseSignaturePass> {
   void runOnOperation() override {
@@ -122,6 +246,59 @@ struct RaiseSignaturePass
       signalPassFailure();
   }
 
+  /// Replaces the attention_mask / position_ids / cache_position arguments
+  /// by the values they have for one unpadded sequence and drops them.
+  LogicalResult
+  replaceAssumedInputs(func::FuncOp func,
+                       function_ref<StringRef(DictionaryAttr)> nameOf) {
+    OpBuilder b(func.getContext());
+    b.setInsertionPointToStart(&func.getBody().front());
+    AssumedInputBuilder build{b, func.getLoc(), {}, {}};
+    SmallVector<std::pair<BlockArgument, Assumed>> assumed;
+    for (BlockArgument arg : func.getArguments()) {
+      StringRef name = nameOf(func.getArgAttrDict(arg.getArgNumber()));
+      if (std::optional<Assumed> a = parseAssumed(name))
+        assumed.push_back({arg, *a});
+      else if (std::optional<Slot> slot = parseName(name, /*result=*/false)) {
+        if (slot->role == Role::InputIds)
+          build.inputIds = arg;
+        else if (slot->role == Role::PastKey && slot->layer == 0)
+          build.pastKey = arg;
+      }
+    }
+    if (assumed.empty())
+      return success();
+    if (!build.inputIds)
+      return func.emitError("the model has no input_ids input");
+    llvm::BitVector erase(func.getNumArguments());
+    SmallVector<NamedAttribute> record;
+    for (auto [arg, a] : assumed) {
+      auto type = dyn_cast<RankedTensorType>(arg.getType());
+      bool ok = type && (a == Assumed::AttentionMask
+                             ? type.getRank() == 2
+                             : type.getRank() == 1 || type.getRank() == 2);
+      StringRef name = nameOf(func.getArgAttrDict(arg.getArgNumber()));
+      if (!ok)
+        return emitError(arg.getLoc())
+               << "model input '" << name << "' has type " << arg.getType()
+               << ", expected a ranked "
+               << (a == Assumed::AttentionMask ? "[batch, length]"
+                                               : "[batch, new tokens]")
+               << " tensor";
+      Value value = a == Assumed::AttentionMask ? build.mask(type)
+                                                : build.positions(type);
+      arg.replaceAllUsesWith(value);
+      erase.set(arg.getArgNumber());
+      record.push_back(
+          b.getNamedAttr(name, b.getStringAttr(describeAssumed(a))));
+    }
+    if (failed(func.eraseArguments(erase)))
+      return failure();
+    func->getParentOfType<ModuleOp>()->setAttr("llm.assumed_inputs",
+                                               b.getDictionaryAttr(record));
+    return success();
+  }
+
   LogicalResult raise(func::FuncOp func) {
     OpBuilder b(func.getContext());
     auto nameOf = [&](DictionaryAttr attrs) -> StringRef {
@@ -131,6 +308,9 @@ struct RaiseSignaturePass
         return n.getValue();
       return "";
     };
+
+    if (failed(replaceAssumedInputs(func, nameOf)))
+      return failure();
 
     // Arguments.
     bool hasPast = false;
@@ -144,7 +324,8 @@ struct RaiseSignaturePass
         return emitError(arg.getLoc())
                << "unsupported model input '" << name
                << "': the llm program takes input_ids and "
-                  "past_key_values.N.key/value only";
+                  "past_key_values.N.key/value (attention_mask, position_ids "
+                  "and cache_position are assumed for one unpadded sequence)";
       if (expectedIndex(*slot) != i)
         return emitError(arg.getLoc())
                << "model input '" << name << "' is at position " << i

@@ -79,14 +79,15 @@ struct Candidate {
 void bindArguments(Evaluator &e, const ModelInterface &model,
                    RandomTensors &random);
 
-/// Checks `candidates` against `expected` for every probe assignment, binding
-/// `inputs` to random tensors of their probed shapes. Returns the index of the
-/// first candidate that matches under all of them.
+/// Checks `candidates` against `expected` for every probe assignment (or
+/// those given), binding `inputs` to random tensors of their probed shapes.
+/// Returns the index of the first candidate that matches under all of them.
 std::optional<unsigned>
 pickMatchingCandidate(const ModelInterface &model,
                       llvm::ArrayRef<mlir::Value> inputs,
                       llvm::ArrayRef<mlir::Value> expected,
-                      llvm::ArrayRef<Candidate> candidates, float inputScale = 1.f);
+                      llvm::ArrayRef<Candidate> candidates, float inputScale = 1.f,
+                      llvm::ArrayRef<DimAssignment> assignments = {});
 
 /// Replaces `expected[i]` by the chosen candidate's results and erases the
 /// other candidates' ops.

@@ -91,8 +91,8 @@ Subgraph raising::backwardRegion(Value v) {
 void raising::bindArguments(Evaluator &e, const ModelInterface &model,
                             RandomTensors &random) {
   const DimAssignment &a = e.getAssignment();
-  e.bind(model.inputIds,
-         HostTensor(reference::ElementKind::I64, {a.batch, a.newTokens}));
+  e.bind(model.inputIds, HostTensor(reference::ElementKind::I64,
+                                    model.argShape(model.inputIds, a)));
   SmallVector<BlockArgument> caches(model.pastKeys);
   caches.append(model.pastValues.begin(), model.pastValues.end());
   for (BlockArgument arg : caches) {
@@ -106,10 +106,14 @@ void raising::bindArguments(Evaluator &e, const ModelInterface &model,
 std::optional<unsigned>
 raising::pickMatchingCandidate(const ModelInterface &model,
                                ArrayRef<Value> inputs, ArrayRef<Value> expected,
-                               ArrayRef<Candidate> candidates, float inputScale) {
+                               ArrayRef<Candidate> candidates, float inputScale,
+                               ArrayRef<DimAssignment> assignments) {
   RandomTensors random;
   SmallVector<bool> ok(candidates.size(), true);
-  for (const DimAssignment &a : probeAssignments(model.graphHasPast)) {
+  SmallVector<DimAssignment, 3> probes = model.probes();
+  if (assignments.empty())
+    assignments = probes;
+  for (const DimAssignment &a : assignments) {
     Evaluator e(model, a);
     bindArguments(e, model, random);
     for (Value v : inputs) {

@@ -39,9 +39,44 @@ func.func @main(%ids: tensor<?x?xi64> {onnx.name = "input_ids"},
 
 // -----
 
+// attention_mask and position_ids (optimum's order: before the caches) are
+// replaced by their values for one unpadded sequence, computed from the
+// sizes: ones [B, P + S] and P + s, P from the first past key.
+// CHECK-LABEL: module attributes {llm.assumed_inputs = {attention_mask = "ones [batch, past + new tokens]", position_ids = "past + s for new token s"}}
+// CHECK: func.func @forward(%[[IDS:[a-z0-9]*]]: tensor<?x?xi64> {llm.name = "input_ids"}, %[[PK:[a-z0-9]*]]: tensor<?x2x?x8xf32> {llm.name = "past_key_values.0.key"}, %{{[a-z0-9]*}}: tensor<?x2x?x8xf32> {llm.name = "past_key_values.0.value"})
+// CHECK-DAG: %[[B:.*]] = "onnx.Shape"(%[[IDS]]) <{end = 1 : i64, start = 0 : i64}>
+// CHECK-DAG: %[[S:.*]] = "onnx.Shape"(%[[IDS]]) <{end = 2 : i64, start = 1 : i64}>
+// CHECK-DAG: %[[P:.*]] = "onnx.Shape"(%[[PK]]) <{end = 3 : i64, start = 2 : i64}>
+// CHECK-DAG: %[[T:.*]] = "onnx.Add"(%[[P]], %[[S]])
+// CHECK-DAG: %[[SHAPE:.*]] = "onnx.Concat"(%[[B]], %[[T]])
+// CHECK-DAG: %[[MASK:.*]] = "onnx.ConstantOfShape"(%[[SHAPE]]) <{value = dense<1> : tensor<1xi64>}> : (tensor<2xi64>) -> tensor<?x?xi64>
+// CHECK-DAG: %[[POS:.*]] = "onnx.Range"
+// CHECK-DAG: "onnx.Expand"
+// CHECK: return %[[MASK]], %{{.*}}, %{{.*}}
 func.func @main(%ids: tensor<?x?xi64> {onnx.name = "input_ids"},
-                // expected-error @+1 {{unsupported model input 'attention_mask': the llm program takes input_ids and past_key_values.N.key/value only}}
-                %mask: tensor<?x?xi64> {onnx.name = "attention_mask"}) {
+                %mask: tensor<?x?xi64> {onnx.name = "attention_mask"},
+                %pos: tensor<?x?xi64> {onnx.name = "position_ids"},
+                %pk: tensor<?x2x?x8xf32> {onnx.name = "past_key_values.0.key"},
+                %pv: tensor<?x2x?x8xf32> {onnx.name = "past_key_values.0.value"})
+    -> (tensor<?x?xi64> {onnx.name = "logits"},
+        tensor<?x2x?x8xf32> {onnx.name = "present.0.key"},
+        tensor<?x2x?x8xf32> {onnx.name = "present.0.value"}) {
+  return %mask, %pk, %pv : tensor<?x?xi64>, tensor<?x2x?x8xf32>, tensor<?x2x?x8xf32>
+}
+
+// -----
+
+func.func @main(%ids: tensor<?x?xi64> {onnx.name = "input_ids"},
+                // expected-error @+1 {{model input 'attention_mask' has type 'tensor<?x?x?xi64>', expected a ranked [batch, length] tensor}}
+                %mask: tensor<?x?x?xi64> {onnx.name = "attention_mask"}) {
+  return
+}
+
+// -----
+
+func.func @main(%ids: tensor<?x?xi64> {onnx.name = "input_ids"},
+                // expected-error @+1 {{unsupported model input 'token_type_ids': the llm program takes input_ids and past_key_values.N.key/value (attention_mask, position_ids and cache_position are assumed for one unpadded sequence)}}
+                %types: tensor<?x?xi64> {onnx.name = "token_type_ids"}) {
   return
 }
 

@@ -13,8 +13,31 @@ def RaiseSignaturePass : Pass<"llm-raise-signature", "mlir::ModuleOp"> {
     `present.N.key|value`, from the ONNX names or, failing that, from their
     shapes). A prefill graph gets the past arguments it lacks, so that the
     prefill and the decoder-with-past exports of a model raise to the same
-    program; until attention is raised they are unused. Inputs other than
-    these (attention_mask, position_ids) are rejected at their location.
+    program; until attention is raised they are unused. HF's
+    `attention_mask`, `position_ids` and `cache_position` inputs are replaced
+    by the values they have for one unpadded sequence (ones `[B, P + S]`;
+    `P + s`), computed from the sizes, and recorded in the module's
+    `llm.assumed_inputs`; other inputs are rejected at their location.
+  }];
+  let dependentDialects = ["flightllm::llm::LLMDialect"];
+}
+
+def NormalizeGraphPass : Pass<"llm-normalize-graph", "mlir::func::FuncOp"> {
+  let summary = "Remove the exporter's data-preserving plumbing";
+  let description = [{
+    Before the raising looks for model structure, removes what exporters add
+    around it without changing any value: `Identity` (e.g. an initializer
+    shared by deduplication), `Cast` to the type the value already has
+    (RMSNorm's `.to(float32)`, `logits.float()`), and `Reshape` whose result
+    has its input's shape at every probed (B, S, P) (`input_ids.view(-1, S)`,
+    GPT-2's final `view(output_shape)`). Token rows flattened to `[B*S, D]`
+    around row-wise computation (OPT's MLP) and restored to `[B, S, D']`
+    afterwards are kept unflattened instead: every op in between works on the
+    last axis (MatMul/Gemm with constant weights, element-wise ops with
+    per-feature constants, last-axis ReduceMean/LayerNormalization). An `If`
+    whose condition is computed from shapes and is the same at every probe
+    (and at a larger size) is replaced by the branch it takes; one whose
+    branch depends on the sizes is an error at its node.
   }];
   let dependentDialects = ["flightllm::llm::LLMDialect"];
 }
@@ -24,7 +47,12 @@ def RaiseEmbeddingsPass : Pass<"llm-raise-embeddings", "mlir::func::FuncOp"> {
   let description = [{
     `Gather(table, input_ids)` becomes `llm.embedding`. A `Gather` of a
     constant table by a shape-determined index that equals `P + s + offset`
-    for every probed (B, S, P) becomes `llm.embedding` of `llm.position_ids`.
+    for every probed (B, S, P) becomes `llm.embedding` of `llm.position_ids`;
+    the table may be sliced to the sequence length first (and squeezed or
+    cast), when the slice is a prefix of its rows at every probe. A rotary
+    embedding computed from the positions (`Cos`/`Sin`, Llama 4.38+) whose
+    row s is row `P + s` of one table at every probe becomes a lookup of
+    that table (4096 rows).
   }];
   let dependentDialects = ["flightllm::llm::LLMDialect",
                            "mlir::tensor::TensorDialect"];
@@ -75,7 +103,11 @@ def RaiseAttentionPass : Pass<"llm-raise-attention", "mlir::func::FuncOp"> {
     reshapes/transposes, grouped-query expansion, rotary embeddings, scaling
     and the causal mask (any of its export styles) by checking the subgraph
     numerically against candidate `llm.rope` + `llm.attention` ops for
-    several (batch, new tokens, past length) sizes.
+    several (batch, new tokens, past length) sizes. A decoder-with-past graph
+    without a causal mask (traced with one new token) is raised as causal
+    with a remark. The choice is checked again at lengths beyond the integer
+    constants of the scores' computation; where it differs there, a sliding
+    `window` near one of them is looked for.
   }];
   let dependentDialects = ["flightllm::llm::LLMDialect",
                            "mlir::tensor::TensorDialect"];

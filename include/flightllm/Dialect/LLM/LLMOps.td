@@ -340,13 +340,15 @@ def LLM_AttentionOp : LLM_Op<"attention", [Pure, AttrSizedOperandSegments]> {
 
     ```
     score[t] = scale * sum_j query[b, s, h*Dh + j] * present_key[b, g, t, j]
-    allowed  = t <= P + s if causal, every t in [0, T) otherwise
+    allowed  = t <= P + s if causal, every t in [0, T) otherwise;
+               with a window W also t > P + s - W (the W newest positions)
     prob     = softmax of score over the allowed t (others get 0)
     output[b, s, h*Dh + j] = sum_t prob[t] * present_value[b, g, t, j]
     ```
 
     `scale` is usually 1/sqrt(Dh). There is no padding mask: every cached
-    position is valid. Arithmetic is done in f32; outputs round to the
+    position is valid. `window` (sliding-window attention, Mistral) needs
+    `causal`; the cache still keeps every position. Arithmetic is done in f32; outputs round to the
     element type shared by all operands and results.
 
     `k_scales` and `v_scales` (f32 `[Hkv*Dh]`, positive, both or neither)
@@ -371,6 +373,7 @@ def LLM_AttentionOp : LLM_Op<"attention", [Pure, AttrSizedOperandSegments]> {
                        LLM_PositiveI64Attr:$num_heads,
                        LLM_PositiveI64Attr:$num_kv_heads,
                        F32Attr:$scale, BoolAttr:$causal,
+                       OptionalAttr<LLM_PositiveI64Attr>:$window,
                        OptionalAttr<DenseF32ArrayAttr>:$k_scales,
                        OptionalAttr<DenseF32ArrayAttr>:$v_scales);
   let results = (outs LLM_Activation:$output, LLM_Activation:$present_key,
