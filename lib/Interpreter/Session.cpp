@@ -1,6 +1,7 @@
 //===- Session.cpp - Token generation on the reference interpreter --------===//
 
 #include "flightllm/Interpreter/Session.h"
+#include "flightllm/Dialect/LLM/LLMDialect.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/Diagnostics.h"
@@ -116,6 +117,9 @@ LogicalResult Session::checkContract(ModuleOp module) {
   if (maxPositions && *maxPositions <= 0)
     return fail() << "llm.max_positions must be positive, got "
                   << *maxPositions;
+  func.walk([&](flightllm::llm::AttentionOp att) {
+    windowedAttention |= att.getWindow().has_value();
+  });
   return success();
 }
 

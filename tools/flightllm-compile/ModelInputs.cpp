@@ -110,7 +110,7 @@ llvm::Error flightllm::boundContextByConfig(const ModelInputs &inputs,
           "--max-context %u is beyond %s %lld of %s%s", maxContext, field,
           static_cast<long long>(*limit), configPath.c_str(),
           StringRef(field) == "sliding_window"
-              ? " (sliding-window attention is compiled as causal attention, "
+              ? " (the accelerator computes attention without a window, "
                 "which is the same only within the window)"
               : "");
     bound = static_cast<unsigned>(std::min<int64_t>(bound, *limit));

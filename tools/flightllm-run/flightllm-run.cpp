@@ -429,8 +429,7 @@ static int run(OutputFiles &files) {
   // An export directory runs its chosen graph; the tokenizer and EOS ids come
   // from the directory (or the one around the model file, or the .flb).
   bool isBinary = llvm::sys::path::extension(modelFilename) == ".flb";
-  // config.json's sliding window: the raised program attends causally over
-  // the whole context, which equals the model only within the window.
+  // config.json's sliding window, checked against the raised program's.
   std::optional<int64_t> slidingWindow;
   std::string configPath;
   llvm::Expected<flightllm::TextCodec> codec = [&] {
@@ -611,14 +610,17 @@ static int run(OutputFiles &files) {
   // The last generated token is never run, hence the - 1.
   int64_t needed =
       int64_t(prompt.size()) + std::max<int64_t>(int64_t(maxNewTokens) - 1, 0);
-  if (slidingWindow && needed > *slidingWindow)
+  // A program with windowed attention computes the window itself; a graph
+  // without one agrees with config.json's model only within the window.
+  if (slidingWindow && needed > *slidingWindow &&
+      !(*session)->hasWindowedAttention())
     return fail("context beyond the sliding window: " +
                 llvm::Twine(prompt.size()) + " prompt tokens and " +
                 llvm::Twine(int(maxNewTokens)) + " new ones need " +
                 llvm::Twine(needed) + " positions, sliding_window of " +
                 configPath + " is " + llvm::Twine(*slidingWindow) +
-                " (the program attends over the whole context, the same as "
-                "the model only within the window)");
+                " and the graph's attention has no window (the graph and the "
+                "model agree only within the window)");
   if (std::optional<int64_t> limit = (*session)->getMaxPositions();
       limit && needed > *limit)
     return fail("context overflow: " + llvm::Twine(prompt.size()) +

@@ -43,6 +43,8 @@ public:
   std::optional<int64_t> getMaxPositions() const { return maxPositions; }
   /// Tokens held in the KV cache.
   int64_t getContextLength() const { return contextLength; }
+  /// True when an `llm.attention` of the program has a sliding `window`.
+  bool hasWindowedAttention() const { return windowedAttention; }
 
   /// Runs `tokens` (at least one) after the cached context and returns the
   /// logits of each of them, `[S, V]` f32. On a fresh session this is the
@@ -65,6 +67,7 @@ private:
   int64_t vocabSize = 0;
   int64_t numLayers = 0;
   std::optional<int64_t> maxPositions;
+  bool windowedAttention = false;
   int64_t contextLength = 0;
   reference::ElementKind idsKind = reference::ElementKind::I64;
   /// Past key and value of each layer, in argument order.

@@ -132,10 +132,6 @@ LogicalResult ModelLowering::checkOps() {
     if (auto att = dyn_cast<llm::AttentionOp>(op)) {
       if (!att.getCausal())
         return op->emitError("only causal attention is supported");
-      if (att.getWindow())
-        return op->emitError()
-               << "sliding-window attention (window " << *att.getWindow()
-               << ") is not supported by the accelerator lowering";
       int64_t dh = lastDim(att.getQuery()) / att.getNumHeads();
       auto ks = floatList(op->getAttr("k_scales"));
       auto vs = floatList(op->getAttr("v_scales"));
@@ -673,6 +669,20 @@ FailureOr<LoweredModel> ModelLowering::run() {
     return s.func.emitError() << "bucket widths must be multiples of the MM "
                               << "tile (" << target.mmTokens << " tokens) for "
                               << "prefill and of 16 for decode";
+  // A window of W positions excludes nothing while every position is below
+  // W (t > p - W holds for all t >= 0), so up to that context the windowed
+  // attention is the causal attention the streams compute. Beyond it the
+  // streams would need a windowed mask: refuse rather than drop the window.
+  for (Operation *op : s.ops)
+    if (auto att = dyn_cast<llm::AttentionOp>(op))
+      if (std::optional<int64_t> window = att.getWindow();
+          window && *window < int64_t(maxContext))
+        return op->emitError()
+               << "sliding-window attention (window " << *window
+               << ") is not supported by the accelerator lowering beyond the "
+                  "window: the context is "
+               << maxContext << "; compile with --max-context=" << *window
+               << " or less (within the window it is causal attention)";
   kvRows = roundUp(maxContext, options.prefillBucket);
   if (kvRows > isa::MM::n.max() || kvRows > (1u << 12) * 16)
     return s.func.emitError() << "context " << maxContext << " is beyond the ISA's limits";
