@@ -16,6 +16,7 @@
 
 #include "flightllm/Binary/Format.h"
 #include "flightllm/Binary/Rom.h"
+#include "flightllm/Dialect/Flight/Transforms/DependencyTokens.h"
 #include "flightllm/Target/TargetDescription.h"
 
 #include "mlir/IR/Builders.h"
@@ -50,6 +51,9 @@ struct LoweringOptions {
   /// KV-cache scale for attention ops without calibrated k/v scales; 0
   /// means such ops are an error.
   float uncalibratedKVRange = 0;
+  /// Set the dependency tokens (else keep every instruction's accesses in
+  /// StreamInfo::accesses, for the flight-insert-tokens pass).
+  bool insertTokens = true;
 };
 
 struct StreamInfo {
@@ -67,6 +71,11 @@ struct StreamInfo {
   /// Instructions of the layer body and of the rest, to size an unshared
   /// (one copy per layer) stream.
   uint64_t bodyWords = 0, otherWords = 0;
+  /// Without LoweringOptions::insertTokens: what every instruction reads and
+  /// writes, in order.
+  std::vector<flight::Access> accesses;
+  /// Tracked ranges the dependency tracker visited (its cost).
+  uint64_t tokenWork = 0;
 };
 
 struct LoweredModel {
