@@ -228,15 +228,29 @@ lowerModule(ModuleOp module, const flightllm::target::TargetDescription &target)
   return flightllm::lowering::lowerToFlight(module, target, options);
 }
 
-/// The streams as flight IR: one flight.stream per bucket.
+/// The streams as flight IR: one flight.stream per bucket, and what else the
+/// binary holds (the tokenizer section included) in module attributes.
 static LogicalResult printFlight(const flightllm::lowering::LoweredModel &model,
+                                 const flightllm::target::TargetDescription &target,
                                  MLIRContext &context, llvm::raw_ostream &os) {
+  llvm::Expected<std::vector<uint8_t>> tokenizerSection =
+      flightllm::tokenizerSectionFor(*modelInputs, model.metadata.vocabSize);
+  if (!tokenizerSection) {
+    llvm::errs() << "flightllm-compile: error: "
+                 << llvm::toString(tokenizerSection.takeError()) << "\n";
+    return failure();
+  }
   OpBuilder b(&context);
   OwningOpRef<ModuleOp> out = ModuleOp::create(b.getUnknownLoc());
   b.setInsertionPointToEnd(out->getBody());
   if (failed(flightllm::lowering::buildFlightStreams(model, b, b.getUnknownLoc())))
     return failure();
-  out->print(os);
+  flightllm::lowering::attachBinaryData(model, target.fingerprint(), *out,
+                                        *tokenizerSection);
+  OpPrintingFlags flags;
+  if (elideWeights)
+    flags.elideLargeResourceString(64);
+  out->print(os, flags);
   os << "\n";
   return success();
 }
@@ -316,7 +330,7 @@ static LogicalResult compile(MLIRContext &context,
     auto model = lowerModule(*module, *target);
     if (failed(model))
       return failure();
-    return printFlight(*model, context, os);
+    return printFlight(*model, *target, context, os);
   }
   case EmitKind::Bin: {
     auto model = lowerModule(*module, *target);
@@ -333,7 +347,7 @@ static LogicalResult compile(MLIRContext &context,
       return failure();
     }
     if (llvm::Error e = flightllm::lowering::writeBinary(
-            *model, *target, out.main, *tokenizerSection)) {
+            *model, target->fingerprint(), out.main, *tokenizerSection)) {
       llvm::errs() << "flightllm-compile: error: " << out.binaryPath << ": "
                    << llvm::toString(std::move(e)) << "\n";
       return failure();

@@ -89,6 +89,7 @@ struct ConvertLLMToFlightPass
     OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
     if (failed(buildFlightStreams(*model, b, module.getLoc())))
       return signalPassFailure();
+    attachBinaryData(*model, t->fingerprint(), module);
   }
 };
 } // namespace

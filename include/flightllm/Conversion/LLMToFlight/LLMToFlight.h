@@ -140,14 +140,31 @@ mlir::LogicalResult buildFlightStreams(const LoweredModel &model,
                                        mlir::OpBuilder &builder,
                                        mlir::Location loc);
 
-/// Writes the .flb (docs/binary-format.md) to `os` (seekable: the header is
-/// patched at the end). A non-empty `tokenizerSection`
-/// (binary::encodeTokenizerSection) is stored as the host-only Tokenizer
-/// section.
-llvm::Error writeBinary(const LoweredModel &model,
-                        const target::TargetDescription &target,
+/// Writes the .flb (docs/binary-format.md) for the target with
+/// `targetFingerprint` to `os` (seekable: the header is patched at the end).
+/// A non-empty `tokenizerSection` (binary::encodeTokenizerSection) is stored
+/// as the host-only Tokenizer section.
+llvm::Error writeBinary(const LoweredModel &model, uint64_t targetFingerprint,
                         llvm::raw_pwrite_stream &os,
                         llvm::ArrayRef<uint8_t> tokenizerSection = {});
+/// The .flb's bytes.
+llvm::Expected<std::vector<uint8_t>>
+binaryImage(const LoweredModel &model, uint64_t targetFingerprint,
+            llvm::ArrayRef<uint8_t> tokenizerSection = {});
+
+/// Sets the module attributes that carry what the binary needs besides the
+/// streams: flight.target_fingerprint, flight.model, flight.bases,
+/// flight.device_map, flight.quant_params, flight.hbm_image,
+/// flight.embedding_table and, when not empty, flight.tokenizer
+/// (docs/lowering.md, "Pass pipeline").
+void attachBinaryData(const LoweredModel &model, uint64_t targetFingerprint,
+                      mlir::ModuleOp module,
+                      llvm::ArrayRef<uint8_t> tokenizerSection = {});
+/// The binary's contents from a flight module (streams with tokens and the
+/// attributes attachBinaryData sets); errors name the attribute or op.
+mlir::FailureOr<LoweredModel>
+readFlightModule(mlir::ModuleOp module, uint64_t &targetFingerprint,
+                 std::vector<uint8_t> &tokenizerSection);
 /// Adds every stream as ROM images `<path without .flb>.<stream>.<ext>` in
 /// each of `formats` to `outputs` and writes them (committed with the rest of
 /// the command's outputs); words are little-endian 32-bit.
