@@ -364,6 +364,19 @@ static LogicalResult compile(MLIRContext &context,
     if (failed(model))
       return failure();
     timer.done("lower");
+    if (printTiming) {
+      // The dependency tracker's cost: ranges visited per instruction stays
+      // flat however long a layer body gets (docs/lowering.md).
+      uint64_t work = 0, instructions = 0;
+      for (const auto &s : model->streams) {
+        work += s.tokenWork;
+        instructions += s.instructions;
+      }
+      llvm::errs() << "timing: dependency tokens visited " << work
+                   << " tracked ranges for " << instructions << " instructions ("
+                   << llvm::format("%.2f", instructions ? double(work) / instructions : 0.0)
+                   << " per instruction)\n";
+    }
     // The source module (and its weights) is not needed any more.
     module = nullptr;
     llvm::Expected<std::vector<uint8_t>> tokenizerSection =

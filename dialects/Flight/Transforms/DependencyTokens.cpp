@@ -26,38 +26,55 @@ void DependencyTracker::barrier() {
 
 void DependencyTracker::collect(Uses &u, const OnChipRows &rows,
                                 int64_t *need) {
-  // A use overlapping `rows` starts before rows.end() and at most `longest`
-  // rows before rows.row.
-  uint32_t from = rows.row > u.longest ? rows.row - u.longest : 0;
-  for (auto it = u.byStart.lower_bound(from);
-       it != u.byStart.end() && it->first < rows.end(); ++it) {
-    ++visited;
-    if (it->second.end > rows.row)
-      need[it->second.queue] =
-          std::max<int64_t>(need[it->second.queue], it->second.index);
+  for (unsigned c = 0; c < kClasses; ++c) {
+    if (!(u.nonEmpty >> c & 1))
+      continue;
+    // A use of class c overlapping `rows` starts before rows.end() and fewer
+    // than 2^c rows before rows.row.
+    uint32_t longest = c ? uint32_t((uint64_t(1) << c) - 1) : 0;
+    uint32_t from = rows.row > longest ? rows.row - longest : 0;
+    auto &m = u.byStart[c];
+    for (auto it = m.lower_bound(from); it != m.end() && it->first < rows.end();
+         ++it) {
+      ++visited;
+      if (it->second.end > rows.row)
+        need[it->second.queue] =
+            std::max<int64_t>(need[it->second.queue], it->second.index);
+    }
   }
 }
 
 void DependencyTracker::forget(Uses &u, const OnChipRows &rows, int queue) {
-  for (auto it = u.byStart.lower_bound(rows.row);
-       it != u.byStart.end() && it->first <= rows.end();) {
-    ++visited;
-    if (it->second.end <= rows.end() && (queue < 0 || it->second.queue == queue))
-      it = u.byStart.erase(it);
-    else
-      ++it;
+  // Only classes whose shortest range fits in `rows` can be contained.
+  for (unsigned c = 0; c <= lengthClass(rows.rows); ++c) {
+    if (!(u.nonEmpty >> c & 1))
+      continue;
+    auto &m = u.byStart[c];
+    for (auto it = m.lower_bound(rows.row);
+         it != m.end() && it->first <= rows.end();) {
+      ++visited;
+      if (it->second.end <= rows.end() &&
+          (queue < 0 || it->second.queue == queue))
+        it = m.erase(it);
+      else
+        ++it;
+    }
+    if (m.empty())
+      u.nonEmpty &= ~(uint64_t(1) << c);
   }
 }
 
 void DependencyTracker::track(Kind kind, const OnChipRows &rows, uint8_t queue,
-                              uint32_t index) {
+                              uint32_t index, bool pruned) {
   Uses &u = uses(kind, rows.buffer);
   // An older use of the same queue inside `rows` never matters again: every
   // access overlapping it overlaps `rows`, whose index is newer, and a write
   // that forgets `rows` forgets it too.
-  forget(u, rows, queue);
-  u.byStart.insert({rows.row, Use{rows.end(), queue, index}});
-  u.longest = std::max(u.longest, rows.rows);
+  if (!pruned)
+    forget(u, rows, queue);
+  unsigned c = lengthClass(rows.rows);
+  u.byStart[c].insert({rows.row, Use{rows.end(), queue, index}});
+  u.nonEmpty |= uint64_t(1) << c;
 }
 
 TokenNeeds DependencyTracker::add(uint32_t index, isa::Queue queue,
@@ -97,10 +114,11 @@ TokenNeeds DependencyTracker::add(uint32_t index, isa::Queue queue,
     forget(uses(Write, r.buffer), r, -1);
     forget(uses(Read, r.buffer), r, -1);
   }
+  // (The writes' own ranges were just forgotten: nothing to prune.)
   for (const OnChipRows &r : access.writes)
-    track(Write, r, q, index);
+    track(Write, r, q, index, /*pruned=*/true);
   for (const OnChipRows &r : access.reads)
-    track(Read, r, q, index);
+    track(Read, r, q, index, /*pruned=*/false);
   if (access.offChipRead != OffChipData::None)
     offChip[unsigned(access.offChipRead)][q][Read] = index;
   if (access.offChipWrite != OffChipData::None)

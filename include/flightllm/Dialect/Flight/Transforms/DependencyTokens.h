@@ -11,10 +11,12 @@
 //
 // The tracker is used by the `flight-insert-tokens` pass and by the lowering,
 // which runs it over each stream once the stream is complete. Its cost is
-// linear in the number of instructions: accesses are kept per buffer in
-// interval maps ordered by row, a write forgets the accesses it covers and an
-// access forgets the older ones of its queue it contains, so a query visits
-// only the few tracked ranges near the rows it touches (work() counts them).
+// linear in the number of instructions: accesses are kept per buffer and per
+// length class (rows in [2^(c-1), 2^c)) in maps ordered by start row, so a
+// query looks only where a range of that class could overlap; a write
+// forgets the accesses it covers and an access forgets the older ones of its
+// queue it contains, which keeps what is tracked near any row small
+// (work() counts the ranges visited).
 //===----------------------------------------------------------------------===//
 
 #ifndef FLIGHTLLM_DIALECT_FLIGHT_TRANSFORMS_DEPENDENCYTOKENS_H
@@ -93,13 +95,25 @@ private:
     uint8_t queue;
     uint32_t index;
   };
-  /// The tracked ranges of one buffer and kind (read or write), by start row.
+  /// Length classes: 0 for empty ranges, c for 2^(c-1) <= rows < 2^c.
+  static constexpr unsigned kClasses = 33;
+  static unsigned lengthClass(uint32_t rows) {
+    unsigned c = 0;
+    while (rows) {
+      ++c;
+      rows >>= 1;
+    }
+    return c;
+  }
+  /// The tracked ranges of one buffer and kind (read or write), per length
+  /// class, by start row.
   struct Uses {
-    std::multimap<uint32_t, Use> byStart;
-    uint32_t longest = 0;
+    std::multimap<uint32_t, Use> byStart[kClasses];
+    uint64_t nonEmpty = 0; ///< bit c: class c holds ranges
     void clear() {
-      byStart.clear();
-      longest = 0;
+      for (auto &m : byStart)
+        m.clear();
+      nonEmpty = 0;
     }
   };
   static constexpr unsigned kBuffers = 4;
@@ -110,7 +124,10 @@ private:
   void collect(Uses &u, const OnChipRows &rows, int64_t *need);
   /// Forgets the uses `rows` contains (of queue `queue` only, unless -1).
   void forget(Uses &u, const OnChipRows &rows, int queue);
-  void track(Kind kind, const OnChipRows &rows, uint8_t queue, uint32_t index);
+  /// Tracks `rows`; `pruned`: the older uses of `queue` it contains are
+  /// already forgotten.
+  void track(Kind kind, const OnChipRows &rows, uint8_t queue, uint32_t index,
+             bool pruned);
 
   Uses tracked[2][kBuffers];
   /// The newest off-chip access per (data, queue, is-write); -1: none.
