@@ -162,6 +162,24 @@ LogicalResult AllocOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// RowsAttr
+//===----------------------------------------------------------------------===//
+
+LogicalResult RowsAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                               MemorySpace space, uint32_t row,
+                               uint32_t count) {
+  if (!isOnChip(space))
+    return emitError() << "#flight.rows must name an on-chip buffer (act, "
+                          "weight, meta or acc), not '"
+                       << stringifyMemorySpace(space) << "'";
+  if (uint64_t(row) + count > UINT32_MAX)
+    return emitError() << "#flight.rows<" << stringifyMemorySpace(space)
+                       << ", " << row << ", " << count
+                       << "> ends beyond row 2^32 - 1";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // Dialect
 //===----------------------------------------------------------------------===//
 

@@ -6,6 +6,7 @@
 #include "flightllm/Conversion/ONNXToLLM/Passes.h"
 
 #include "flightllm/Dialect/Flight/FlightDialect.h"
+#include "flightllm/Dialect/Flight/Transforms/Passes.h"
 #include "flightllm/Dialect/LLM/LLMDialect.h"
 #include "flightllm/Dialect/LLM/Transforms/Passes.h"
 #include "flightllm/Dialect/ONNX/ONNXDialect.h"
@@ -28,5 +29,6 @@ void flightllm::registerAllPasses() {
   onnxir::registerONNXTransformsPasses();
   registerONNXToLLMPipeline();
   llm::registerLLMTransformsPasses();
+  flight::registerFlightTransformsPasses();
   registerLLMToFlightPasses();
 }

@@ -35,6 +35,7 @@
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/ToolUtilities.h"
 #include "llvm/ADT/SmallString.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
@@ -143,6 +144,20 @@ cl::opt<bool> printTiming(
     "timing", cl::desc("Print the wall time of each compilation phase to stderr"),
     cl::init(false), cl::cat(category));
 
+/// The steps of the accelerator pipeline --stop-after may name, in order.
+const char *const kPipelineSteps[] = {"onnx-to-llm", "llm-quantize-weights",
+                                      "llm-calibrate", "convert-llm-to-flight",
+                                      "flight-insert-tokens"};
+
+cl::opt<std::string> stopAfter(
+    "stop-after-pass",
+    cl::desc("With --emit=flight: print the IR after this step of the "
+             "pipeline: onnx-to-llm, llm-quantize-weights, llm-calibrate, "
+             "convert-llm-to-flight (streams annotated with their accesses, "
+             "before the dependency tokens) or flight-insert-tokens (the "
+             "default)"),
+    cl::value_desc("step"), cl::init("flight-insert-tokens"), cl::cat(category));
+
 cl::opt<bool> quietReport("quiet", cl::desc("Do not print the compile report"),
                           cl::init(false), cl::cat(category));
 
@@ -195,8 +210,10 @@ static std::optional<std::vector<int64_t>> calibrationIds;
 /// Quantizes and calibrates the raised program as the accelerator runs it:
 /// INT8 weights per output channel, INT8 activations per token, INT8 KV
 /// cache with calibrated per-channel scales.
-static void addAcceleratorQuantization(PassManager &pm) {
+static void addAcceleratorQuantization(PassManager &pm, bool calibrate = true) {
   pm.addPass(flightllm::llm::createQuantizeWeightsPass());
+  if (!calibrate)
+    return;
   flightllm::llm::CalibratePassOptions options;
   if (calibrationIds)
     options.tokens.assign(calibrationIds->begin(), calibrationIds->end());
@@ -210,8 +227,10 @@ static bool noCalibration() { return calibrationFile == "none"; }
 
 /// Lowers the llm program for --emit=flight and --emit=bin.
 static FailureOr<flightllm::lowering::LoweredModel>
-lowerModule(ModuleOp module, const flightllm::target::TargetDescription &target) {
+lowerModule(ModuleOp module, const flightllm::target::TargetDescription &target,
+            bool insertTokens = true) {
   flightllm::lowering::LoweringOptions options;
+  options.insertTokens = insertTokens;
   options.maxContext = maxContext;
   options.prefillBucket = prefillBucket;
   options.decodeBucket = decodeBucket;
@@ -228,15 +247,29 @@ lowerModule(ModuleOp module, const flightllm::target::TargetDescription &target)
   return flightllm::lowering::lowerToFlight(module, target, options);
 }
 
-/// The streams as flight IR: one flight.stream per bucket.
+/// The streams as flight IR: one flight.stream per bucket, and what else the
+/// binary holds (the tokenizer section included) in module attributes.
 static LogicalResult printFlight(const flightllm::lowering::LoweredModel &model,
+                                 const flightllm::target::TargetDescription &target,
                                  MLIRContext &context, llvm::raw_ostream &os) {
+  llvm::Expected<std::vector<uint8_t>> tokenizerSection =
+      flightllm::tokenizerSectionFor(*modelInputs, model.metadata.vocabSize);
+  if (!tokenizerSection) {
+    llvm::errs() << "flightllm-compile: error: "
+                 << llvm::toString(tokenizerSection.takeError()) << "\n";
+    return failure();
+  }
   OpBuilder b(&context);
   OwningOpRef<ModuleOp> out = ModuleOp::create(b.getUnknownLoc());
   b.setInsertionPointToEnd(out->getBody());
   if (failed(flightllm::lowering::buildFlightStreams(model, b, b.getUnknownLoc())))
     return failure();
-  out->print(os);
+  flightllm::lowering::attachBinaryData(model, target.fingerprint(), *out,
+                                        *tokenizerSection);
+  OpPrintingFlags flags;
+  if (elideWeights)
+    flags.elideLargeResourceString(64);
+  out->print(os, flags);
   os << "\n";
   return success();
 }
@@ -289,14 +322,21 @@ static LogicalResult compile(MLIRContext &context,
     PassManager pm(&context);
     flightllm::buildONNXToLLMPipeline(pm);
     bool accelerator = emit == EmitKind::Flight || emit == EmitKind::Bin;
-    if (quantize == Quantization::W8A8 || (accelerator && !noCalibration()))
-      addAcceleratorQuantization(pm);
+    // --stop-after-pass: the llm steps run up to the one named.
+    bool quantizeWeights = stopAfter != "onnx-to-llm";
+    bool calibrate = quantizeWeights && stopAfter != "llm-quantize-weights";
+    if (quantizeWeights &&
+        (quantize == Quantization::W8A8 || (accelerator && !noCalibration())))
+      addAcceleratorQuantization(pm, calibrate);
     if (failed(pm.run(*module)))
       return failure();
     timer.done("raise and quantize");
   }
   llvm::raw_ostream &os = out.main;
-  switch (emit) {
+  bool llmStep = emit == EmitKind::Flight &&
+                 llvm::is_contained(llvm::ArrayRef(kPipelineSteps).take_front(3),
+                                    StringRef(stopAfter));
+  switch (llmStep ? EmitKind::LLM : emit.getValue()) {
   case EmitKind::LLM:
   case EmitKind::ONNX: {
     OpPrintingFlags flags;
@@ -313,16 +353,30 @@ static LogicalResult compile(MLIRContext &context,
     flightllm::printModelSummary(*module, os);
     return success();
   case EmitKind::Flight: {
-    auto model = lowerModule(*module, *target);
+    auto model = lowerModule(*module, *target,
+                             /*insertTokens=*/stopAfter != "convert-llm-to-flight");
     if (failed(model))
       return failure();
-    return printFlight(*model, context, os);
+    return printFlight(*model, *target, context, os);
   }
   case EmitKind::Bin: {
     auto model = lowerModule(*module, *target);
     if (failed(model))
       return failure();
     timer.done("lower");
+    if (printTiming) {
+      // The dependency tracker's cost: ranges visited per instruction stays
+      // flat however long a layer body gets (docs/lowering.md).
+      uint64_t work = 0, instructions = 0;
+      for (const auto &s : model->streams) {
+        work += s.tokenWork;
+        instructions += s.instructions;
+      }
+      llvm::errs() << "timing: dependency tokens visited " << work
+                   << " tracked ranges for " << instructions << " instructions ("
+                   << llvm::format("%.2f", instructions ? double(work) / instructions : 0.0)
+                   << " per instruction)\n";
+    }
     // The source module (and its weights) is not needed any more.
     module = nullptr;
     llvm::Expected<std::vector<uint8_t>> tokenizerSection =
@@ -333,7 +387,7 @@ static LogicalResult compile(MLIRContext &context,
       return failure();
     }
     if (llvm::Error e = flightllm::lowering::writeBinary(
-            *model, *target, out.main, *tokenizerSection)) {
+            *model, target->fingerprint(), out.main, *tokenizerSection)) {
       llvm::errs() << "flightllm-compile: error: " << out.binaryPath << ": "
                    << llvm::toString(std::move(e)) << "\n";
       return failure();
@@ -378,6 +432,26 @@ int main(int argc, char **argv) {
     llvm::errs() << "flightllm-compile: error: --quantize applies to "
                     "--emit=llm (the binary is always W8A8)\n";
     return 1;
+  }
+  if (stopAfter.getNumOccurrences()) {
+    if (emit != EmitKind::Flight) {
+      llvm::errs() << "flightllm-compile: error: --stop-after-pass applies to "
+                      "--emit=flight\n";
+      return 1;
+    }
+    if (!llvm::is_contained(kPipelineSteps, StringRef(stopAfter))) {
+      llvm::errs() << "flightllm-compile: error: --stop-after-pass: unknown step '"
+                   << stopAfter << "' (the steps: "
+                   << llvm::join(llvm::ArrayRef(kPipelineSteps), ", ") << ")\n";
+      return 1;
+    }
+    if ((stopAfter == "llm-quantize-weights" || stopAfter == "llm-calibrate") &&
+        noCalibration()) {
+      // The lowering then quantizes the float weights itself.
+      llvm::errs() << "flightllm-compile: error: --stop-after-pass=" << stopAfter
+                   << ": --calibration=none skips that step\n";
+      return 1;
+    }
   }
   if (noCalibration() && emit == EmitKind::LLM) {
     llvm::errs() << "flightllm-compile: error: --calibration=none applies to "

@@ -10,10 +10,15 @@
 //   --words-to-flight  the inverse: hexadecimal words, one per line (blank
 //                      lines and `//` or `#` comments ignored); a comment
 //                      `stream @name` starts a new stream of that name.
+//   --flight-to-flb    the .flb of a lowered module: its streams (with
+//                      dependency tokens) and the binary's data in module
+//                      attributes (docs/lowering.md, "Pass pipeline"); the
+//                      same bytes as flightllm-compile --emit=bin.
 //
 // -o is written through OutputFiles: only on success, never over the input.
 //===----------------------------------------------------------------------===//
 
+#include "flightllm/Conversion/LLMToFlight/LLMToFlight.h"
 #include "flightllm/Dialect/Flight/Encoding.h"
 #include "flightllm/Dialect/Flight/FlightDialect.h"
 
@@ -129,6 +134,28 @@ static OwningOpRef<Operation *> wordsToFlight(llvm::SourceMgr &sourceMgr,
   return OwningOpRef<Operation *>(module.release());
 }
 
+/// The .flb of a lowered module (flightllm-compile --emit=flight or
+/// flightllm-opt --convert-llm-to-flight): its streams and the binary's data
+/// in module attributes.
+static LogicalResult flightToFlb(Operation *root, llvm::raw_ostream &os) {
+  auto module = dyn_cast<ModuleOp>(root);
+  if (!module)
+    return root->emitError("flight-to-flb: expected a builtin.module");
+  uint64_t fingerprint = 0;
+  std::vector<uint8_t> tokenizerSection;
+  FailureOr<lowering::LoweredModel> model =
+      lowering::readFlightModule(module, fingerprint, tokenizerSection);
+  if (failed(model))
+    return failure();
+  llvm::Expected<std::vector<uint8_t>> bytes =
+      lowering::binaryImage(*model, fingerprint, tokenizerSection);
+  if (!bytes)
+    return module.emitError() << "flight-to-flb: "
+                              << llvm::toString(bytes.takeError());
+  os.write(reinterpret_cast<const char *>(bytes->data()), bytes->size());
+  return success();
+}
+
 int main(int argc, char **argv) {
   TranslateFromMLIRRegistration toWords(
       "flight-to-words", "encode every flight.stream as hexadecimal words",
@@ -137,6 +164,11 @@ int main(int argc, char **argv) {
       "flight-to-disasm",
       "disassemble every flight.stream's words with the ISA's printer",
       flightToDisasm, registerFlight);
+  TranslateFromMLIRRegistration toFlb(
+      "flight-to-flb",
+      "write the .flb of a lowered flight module (streams with tokens and "
+      "the binary's data in module attributes)",
+      flightToFlb, registerFlight);
   TranslateToMLIRRegistration fromWords(
       "words-to-flight", "decode hexadecimal words into flight.stream ops",
       wordsToFlight, registerFlight);

@@ -13,12 +13,10 @@
 using namespace flightllm;
 using namespace flightllm::lowering;
 
-
-llvm::Error flightllm::lowering::writeBinary(const LoweredModel &model,
-                                             const target::TargetDescription &target,
-                                             llvm::raw_pwrite_stream &os,
-                                             llvm::ArrayRef<uint8_t> tokenizerSection) {
-  binary::BinaryWriter writer(target.fingerprint());
+/// Fills `writer` with everything of `model` and the tokenizer section (the
+/// words and images are referenced, not copied).
+static void fillWriter(const LoweredModel &model, binary::BinaryWriter &writer,
+                       llvm::ArrayRef<uint8_t> tokenizerSection) {
   binary::ModelMetadata meta = model.metadata;
   meta.name = writer.addString(model.name);
   writer.setMetadata(meta);
@@ -67,7 +65,24 @@ llvm::Error flightllm::lowering::writeBinary(const LoweredModel &model,
   if (!tokenizerSection.empty())
     writer.addRawSection(static_cast<uint32_t>(binary::SectionKind::Tokenizer),
                          0, tokenizerSection);
+}
+
+llvm::Error flightllm::lowering::writeBinary(const LoweredModel &model,
+                                             uint64_t targetFingerprint,
+                                             llvm::raw_pwrite_stream &os,
+                                             llvm::ArrayRef<uint8_t> tokenizerSection) {
+  binary::BinaryWriter writer(targetFingerprint);
+  fillWriter(model, writer, tokenizerSection);
   return writer.writeTo(os);
+}
+
+llvm::Expected<std::vector<uint8_t>>
+flightllm::lowering::binaryImage(const LoweredModel &model,
+                                 uint64_t targetFingerprint,
+                                 llvm::ArrayRef<uint8_t> tokenizerSection) {
+  binary::BinaryWriter writer(targetFingerprint);
+  fillWriter(model, writer, tokenizerSection);
+  return writer.writeToBuffer();
 }
 
 llvm::Error flightllm::lowering::writeStreamRoms(

@@ -4,6 +4,7 @@
 #include "flightllm/Conversion/LLMToFlight/Passes.h"
 
 #include "flightllm/Dialect/Flight/Encoding.h"
+#include "flightllm/Dialect/Flight/Transforms/AccessAttributes.h"
 
 #include "mlir/IR/Builders.h"
 
@@ -43,6 +44,14 @@ LogicalResult flightllm::lowering::buildFlightStreams(const LoweredModel &model,
                                                     : "decode"));
     (*stream)->setAttr("min_length", b.getI64IntegerAttr(s.minLength));
     (*stream)->setAttr("max_length", b.getI64IntegerAttr(s.maxLength));
+    // Without tokens: what every instruction accesses, for
+    // flight-insert-tokens.
+    if (!s.accesses.empty()) {
+      auto access = s.accesses.begin();
+      for (Operation &op : stream->getBody().front())
+        if (access != s.accesses.end())
+          flight::setAccessAttributes(&op, *access++);
+    }
   }
   return success();
 }
@@ -63,6 +72,7 @@ struct ConvertLLMToFlightPass
     options.prefillBucket = prefillBucket;
     options.decodeBucket = decodeBucket;
     options.uncalibratedKVRange = kvRange;
+    options.insertTokens = insertTokens;
     if (llvm::Error e = parseBucketList(buckets, options)) {
       module.emitError() << llvm::toString(std::move(e));
       return signalPassFailure();
@@ -79,6 +89,7 @@ struct ConvertLLMToFlightPass
     OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
     if (failed(buildFlightStreams(*model, b, module.getLoc())))
       return signalPassFailure();
+    attachBinaryData(*model, t->fingerprint(), module);
   }
 };
 } // namespace

@@ -1,17 +1,16 @@
-//===- StreamEmitter.h - Instruction streams with dependency tokens -------===//
+//===- StreamEmitter.h - Instruction streams and their accesses -----------===//
 //
-// Appends instructions to one stream and inserts the dependency tokens they
-// need. Every instruction declares the on-chip rows it reads and writes (and
-// the off-chip regions, coarsely); a read after a write, a write after a read
-// or a write after a write on another queue becomes a release on the newest
-// producing instruction the consumer depends on and a wait on the consumer.
-// Waits are matched to releases in program order, so the k-th wait of queue
-// Q on queue P takes the token of the k-th release of P to Q (docs/isa.md).
+// Appends instructions to one stream, encoded without dependency tokens, and
+// records what each reads and writes. Once the stream is complete,
+// insertTokens() runs the dependency tracker (flight-insert-tokens' algorithm,
+// DependencyTokens.h) over it and sets the wait and release masks; or the
+// accesses are handed over, to be printed as the annotations that pass reads.
 //===----------------------------------------------------------------------===//
 
 #ifndef FLIGHTLLM_LIB_CONVERSION_LLMTOFLIGHT_STREAMEMITTER_H
 #define FLIGHTLLM_LIB_CONVERSION_LLMTOFLIGHT_STREAMEMITTER_H
 
+#include "flightllm/Dialect/Flight/Transforms/DependencyTokens.h"
 #include "flightllm/ISA/ISA.h"
 
 #include <cstdint>
@@ -20,24 +19,9 @@
 
 namespace flightllm::lowering {
 
-/// Rows [row, row + rows) of one on-chip buffer.
-struct Region {
-  isa::Buffer buffer = isa::Buffer::act;
-  uint32_t row = 0;
-  uint32_t rows = 0;
-  bool overlaps(const Region &o) const {
-    return buffer == o.buffer && row < o.row + o.rows && o.row < row + rows;
-  }
-};
-
-/// Off-chip data the dependency tracker orders: the KV cache (ST then LD of
-/// the same layer) and the prefill spill area.
-enum class OffChip : uint8_t { None, KVCache, Scratch, Logits };
-
-struct Access {
-  std::vector<Region> reads, writes;
-  OffChip offChipRead = OffChip::None, offChipWrite = OffChip::None;
-};
+using Region = flight::OnChipRows;
+using OffChip = flight::OffChipData;
+using flight::Access;
 
 struct StreamStats {
   uint64_t instructions = 0, words = 0;
@@ -46,48 +30,39 @@ struct StreamStats {
 
 class StreamEmitter {
 public:
-  /// Appends `inst` (which must validate) with the tokens `access` needs.
-  void emit(isa::Instruction inst, const Access &access);
+  /// Appends `inst` (which must validate), which accesses `access`.
+  void emit(const isa::Instruction &inst, const Access &access);
   /// SYS instructions that order nothing but themselves.
   void sys(isa::SysKind kind, int64_t imm = 0,
            isa::ParamReg reg = isa::ParamReg::zero);
-  /// SYS barrier; forgets every tracked access (all of them completed).
+  /// SYS barrier: every access before it has completed.
   void barrier();
+
+  /// Sets every instruction's wait and release masks from the accesses.
+  void insertTokens();
 
   const std::vector<uint32_t> &words() const { return stream; }
   std::vector<uint32_t> takeWords() { return std::move(stream); }
+  /// One per instruction, in order (SYS instructions access nothing).
+  std::vector<Access> takeAccesses() { return std::move(accesses); }
   const StreamStats &stats() const { return counts; }
+  /// Tracked ranges the dependency tracker visited (its cost).
+  uint64_t trackerWork() const { return work; }
   /// The first instruction that could not be encoded (empty: none).
   const std::string &error() const { return firstError; }
   size_t size() const { return stream.size(); }
 
 private:
-  struct Use {
-    Region region;
-    uint8_t queue;
-    uint32_t index; // instruction index in the stream
-  };
-  void need(uint8_t producerQueue, int64_t producerIndex, uint8_t consumer);
+  void append(const isa::Instruction &inst, const Access &access);
 
   std::vector<uint32_t> stream;
   std::vector<uint32_t> instStart; // word offset of every instruction
+  std::vector<Access> accesses;    // per instruction
+  std::vector<isa::Queue> queues;  // per instruction
+  std::vector<uint32_t> barriers;  // indices of the SYS barriers
   StreamStats counts;
-  // Tracked since the last barrier.
-  std::vector<Use> writers, readers;
-  int64_t covered[isa::kNumQueues][isa::kNumQueues];
-  /// While emitting one instruction: per producer queue, the newest
-  /// instruction it depends on (-1: none).
-  int64_t pending[isa::kNumQueues] = {-1, -1, -1, -1, -1};
-  struct OffChipUse {
-    OffChip what;
-    uint8_t queue;
-    uint32_t index;
-    bool write;
-  };
-  std::vector<OffChipUse> offChip;
-  bool initialized = false;
+  uint64_t work = 0;
   std::string firstError;
-  void reset();
 };
 
 } // namespace flightllm::lowering

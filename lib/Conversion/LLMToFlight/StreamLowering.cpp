@@ -873,6 +873,13 @@ LogicalResult StreamLowering::emit(binary::Stage stage, uint32_t minLen,
       meta.free(ropeRows);
   }
   e.sys(isa::SysKind::end);
+  // Dependency tokens, a separate step over the complete stream (the
+  // flight-insert-tokens pass's algorithm); or the accesses, for that pass.
+  if (m.options.insertTokens)
+    e.insertTokens();
+  else
+    info.accesses = e.takeAccesses();
+  info.tokenWork = e.trackerWork();
   info.otherWords = e.words().size() - info.bodyWords;
   info.instructions = e.stats().instructions;
   for (int i = 0; i < 16; ++i)

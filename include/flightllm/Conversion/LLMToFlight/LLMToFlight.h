@@ -16,6 +16,7 @@
 
 #include "flightllm/Binary/Format.h"
 #include "flightllm/Binary/Rom.h"
+#include "flightllm/Dialect/Flight/Transforms/DependencyTokens.h"
 #include "flightllm/Target/TargetDescription.h"
 
 #include "mlir/IR/Builders.h"
@@ -50,6 +51,9 @@ struct LoweringOptions {
   /// KV-cache scale for attention ops without calibrated k/v scales; 0
   /// means such ops are an error.
   float uncalibratedKVRange = 0;
+  /// Set the dependency tokens (else keep every instruction's accesses in
+  /// StreamInfo::accesses, for the flight-insert-tokens pass).
+  bool insertTokens = true;
 };
 
 struct StreamInfo {
@@ -67,6 +71,11 @@ struct StreamInfo {
   /// Instructions of the layer body and of the rest, to size an unshared
   /// (one copy per layer) stream.
   uint64_t bodyWords = 0, otherWords = 0;
+  /// Without LoweringOptions::insertTokens: what every instruction reads and
+  /// writes, in order.
+  std::vector<flight::Access> accesses;
+  /// Tracked ranges the dependency tracker visited (its cost).
+  uint64_t tokenWork = 0;
 };
 
 struct LoweredModel {
@@ -131,14 +140,31 @@ mlir::LogicalResult buildFlightStreams(const LoweredModel &model,
                                        mlir::OpBuilder &builder,
                                        mlir::Location loc);
 
-/// Writes the .flb (docs/binary-format.md) to `os` (seekable: the header is
-/// patched at the end). A non-empty `tokenizerSection`
-/// (binary::encodeTokenizerSection) is stored as the host-only Tokenizer
-/// section.
-llvm::Error writeBinary(const LoweredModel &model,
-                        const target::TargetDescription &target,
+/// Writes the .flb (docs/binary-format.md) for the target with
+/// `targetFingerprint` to `os` (seekable: the header is patched at the end).
+/// A non-empty `tokenizerSection` (binary::encodeTokenizerSection) is stored
+/// as the host-only Tokenizer section.
+llvm::Error writeBinary(const LoweredModel &model, uint64_t targetFingerprint,
                         llvm::raw_pwrite_stream &os,
                         llvm::ArrayRef<uint8_t> tokenizerSection = {});
+/// The .flb's bytes.
+llvm::Expected<std::vector<uint8_t>>
+binaryImage(const LoweredModel &model, uint64_t targetFingerprint,
+            llvm::ArrayRef<uint8_t> tokenizerSection = {});
+
+/// Sets the module attributes that carry what the binary needs besides the
+/// streams: flight.target_fingerprint, flight.model, flight.bases,
+/// flight.device_map, flight.quant_params, flight.hbm_image,
+/// flight.embedding_table and, when not empty, flight.tokenizer
+/// (docs/lowering.md, "Pass pipeline").
+void attachBinaryData(const LoweredModel &model, uint64_t targetFingerprint,
+                      mlir::ModuleOp module,
+                      llvm::ArrayRef<uint8_t> tokenizerSection = {});
+/// The binary's contents from a flight module (streams with tokens and the
+/// attributes attachBinaryData sets); errors name the attribute or op.
+mlir::FailureOr<LoweredModel>
+readFlightModule(mlir::ModuleOp module, uint64_t &targetFingerprint,
+                 std::vector<uint8_t> &tokenizerSection);
 /// Adds every stream as ROM images `<path without .flb>.<stream>.<ext>` in
 /// each of `formats` to `outputs` and writes them (committed with the rest of
 /// the command's outputs); words are little-endian 32-bit.

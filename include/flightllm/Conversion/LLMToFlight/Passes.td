@@ -12,8 +12,10 @@ def ConvertLLMToFlightPass : Pass<"convert-llm-to-flight", "mlir::ModuleOp"> {
     `@forward` and replaces the module's contents with one `flight.stream`
     per bucket (attributes `stage`, `min_length`, `max_length`), as
     `flightllm-compile --emit=flight` prints them. Tiling, HBM layout,
-    liveness-based buffer planning, fusion and dependency tokens all happen
-    here; `flightllm-compile --emit=bin` runs the same lowering and writes the
+    liveness-based buffer planning and fusion happen here, then the
+    dependency tokens as a separate step over each stream (the algorithm of
+    `flight-insert-tokens`; with `insert-tokens=false` the streams keep
+    their access annotations instead and that pass sets the tokens); `flightllm-compile --emit=bin` runs the same lowering and writes the
     binary instead. Weights must be INT8 with `weight_scales` (or float, then
     quantized per output channel) and every `llm.attention` needs calibrated
     `k_scales`/`v_scales` unless `kv-range` is set.
@@ -30,7 +32,10 @@ def ConvertLLMToFlightPass : Pass<"convert-llm-to-flight", "mlir::ModuleOp"> {
     ListOption<"buckets", "buckets", "std::string",
                "Only these buckets, as prefill:MAXLEN or decode:MAXLEN">,
     Option<"kvRange", "kv-range", "float", /*default=*/"0.0f",
-           "KV-cache range for attention without calibrated scales (0: error)">
+           "KV-cache range for attention without calibrated scales (0: error)">,
+    Option<"insertTokens", "insert-tokens", "bool", /*default=*/"true",
+           "Set the dependency tokens (else annotate every instruction with "
+           "what it accesses, for flight-insert-tokens)">
   ];
   let dependentDialects = ["flightllm::flight::FlightDialect"];
 }

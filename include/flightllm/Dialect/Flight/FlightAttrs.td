@@ -83,4 +83,53 @@ def Flight_QueueAttr : EnumAttr<Flight_Dialect, Flight_Queue, "queue"> {
   let assemblyFormat = "`<` $value `>`";
 }
 
+
+//===----------------------------------------------------------------------===//
+// Access annotations of addressed instructions (read by flight-insert-tokens)
+//===----------------------------------------------------------------------===//
+
+def Flight_Rows : Flight_Attr<"Rows", "rows"> {
+  let summary = "Rows of an on-chip buffer that an instruction reads or writes";
+  let description = [{
+    Rows `[row, row + count)` of one on-chip buffer (`act`, `weight`, `meta`
+    or `acc`; a row is 128 bytes). Addressed instructions list the rows they
+    read and write in the discardable attributes `flight.reads` and
+    `flight.writes` (arrays of `#flight.rows`), which `flight-insert-tokens`
+    turns into dependency tokens.
+
+    ```mlir
+    flight.mm ... {flight.reads = [#flight.rows<act, 0, 8>],
+                   flight.writes = [#flight.rows<act, 64, 16>]}
+    ```
+
+    The space must be on chip.
+  }];
+  let parameters = (ins EnumParameter<Flight_MemorySpace>:$space,
+                        "uint32_t":$row, "uint32_t":$count);
+  let assemblyFormat = "`<` $space `,` $row `,` $count `>`";
+  let genVerifyDecl = 1;
+}
+
+def Flight_OffChipData : I32Enum<"OffChipDataKind",
+    "off-chip data whose accesses are ordered", [
+  I32EnumCase<"KVCache", 1, "kv_cache">,
+  I32EnumCase<"Scratch", 2, "scratch">,
+  I32EnumCase<"Logits", 3, "logits">
+]> {
+  let cppNamespace = "::flightllm::flight";
+}
+
+def Flight_OffChipDataAttr
+    : EnumAttr<Flight_Dialect, Flight_OffChipData, "offchip"> {
+  let summary = "Off-chip data an instruction reads or writes";
+  let description = [{
+    The off-chip data whose accesses the dependency tokens order, in the
+    discardable attributes `flight.hbm_read` and `flight.hbm_write` of
+    addressed LD and ST instructions: `kv_cache` (this run's K/V rows are
+    stored before the loads that read the cache back), `scratch` (the prefill
+    spill area) and `logits`. Syntax: `#flight.offchip<kv_cache>`.
+  }];
+  let assemblyFormat = "`<` $value `>`";
+}
+
 #endif // FLIGHTLLM_DIALECT_FLIGHT_FLIGHTATTRS_TD

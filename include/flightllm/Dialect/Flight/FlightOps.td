@@ -87,6 +87,9 @@ def Flight_StreamOp : Flight_Op<"stream", [
   let hasRegionVerifier = 1;
 }
 
+// The buffer level: ops on !flight.buffer values, before addresses.
+include "flightllm/Dialect/Flight/FlightBufferOps.td"
+
 // One op per ISA instruction, generated from Instructions.def.
 include "flightllm/Dialect/Flight/FlightInstructions.gen.td"
 

@@ -1,0 +1,42 @@
+//===- Passes.td - Transformations of flight programs ------*- tablegen -*-===//
+
+#ifndef FLIGHTLLM_DIALECT_FLIGHT_TRANSFORMS_PASSES_TD
+#define FLIGHTLLM_DIALECT_FLIGHT_TRANSFORMS_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def InsertTokensPass
+    : Pass<"flight-insert-tokens", "::flightllm::flight::StreamOp"> {
+  let summary = "Dependency tokens between the accelerator's queues";
+  let description = [{
+    Sets the `wait` and `release` masks of every instruction of a
+    `flight.stream` from what the instructions access: the on-chip rows in
+    `flight.reads` / `flight.writes` (arrays of `#flight.rows`) and the
+    off-chip data in `flight.hbm_read` / `flight.hbm_write`
+    (`#flight.offchip`). A read after a write, a write after a read and a
+    write after a write on different queues become a release on the exact
+    producing instruction (the newest one of its queue that the consumer
+    depends on) and a wait on the consumer; tokens are matched in program
+    order, so a producer an earlier wait of the same queue pair covers is
+    not released again. A SYS barrier completes everything before it. The
+    cost is linear in the number of instructions (docs/lowering.md).
+
+    ```mlir
+    // Before:
+    flight.ld buf = act, onchip_addr = 0, length = 4 {flight.writes = [#flight.rows<act, 0, 1>]}
+    flight.misc kind = relu, a_addr = 0 {flight.reads = [#flight.rows<act, 0, 1>]}
+    // After:
+    flight.ld release [misc] buf = act, ...
+    flight.misc wait [load] kind = relu, ...
+    ```
+
+    Instructions must not carry tokens already, and SYS instructions access
+    nothing. The annotations are removed unless `keep-accesses` is set.
+  }];
+  let options = [
+    Option<"keepAccesses", "keep-accesses", "bool", /*default=*/"false",
+           "Keep the access annotations (for reading the result)">
+  ];
+}
+
+#endif // FLIGHTLLM_DIALECT_FLIGHT_TRANSFORMS_PASSES_TD
