@@ -50,6 +50,8 @@ struct RaiseLayersPass : public flightllm::impl::RaiseLayersPassBase<RaiseLayers
 void flightllm::buildONNXToLLMPipeline(OpPassManager &pm) {
   pm.addPass(createRaiseSignaturePass());
   OpPassManager &fpm = pm.nest<func::FuncOp>();
+  // Errors of the graph itself, before the raising fails far from them.
+  fpm.addPass(createCheckShapeArithmeticPass());
   fpm.addPass(createRaiseEmbeddingsPass());
   fpm.addPass(createRaiseLinearPass());
   fpm.addPass(createRaiseLayersPass());

@@ -19,6 +19,19 @@ def RaiseSignaturePass : Pass<"llm-raise-signature", "mlir::ModuleOp"> {
   let dependentDialects = ["flightllm::llm::LLMDialect"];
 }
 
+def CheckShapeArithmeticPass
+    : Pass<"llm-check-shape-arithmetic", "mlir::func::FuncOp"> {
+  let summary = "Report ONNX errors in the graph's shape arithmetic";
+  let description = [{
+    Evaluates every value computed from the input shapes (through `Shape`)
+    and constants only, under each probed (batch, new tokens, past) size, and
+    reports at its node an op that fails under all of them (a `Range` with
+    delta 0, a `Gather` index out of range, an impossible `Reshape`): such a
+    graph cannot run at any size. Errors under some sizes only are left to
+    the raising (they may be the model's own limits).
+  }];
+}
+
 def RaiseEmbeddingsPass : Pass<"llm-raise-embeddings", "mlir::func::FuncOp"> {
   let summary = "Raise token and learned-position embeddings";
   let description = [{
