@@ -592,6 +592,44 @@ FailureOr<SmallVector<int64_t>> Evaluator::inferShape(Operation *op,
   return failure();
 }
 
+static std::string formatShape(ArrayRef<int64_t> shape) {
+  std::string text = "[";
+  for (auto [i, d] : llvm::enumerate(shape))
+    text += (i ? ", " : "") + std::to_string(d);
+  return text + "]";
+}
+
+LogicalResult raising::checkDroppedReshape(
+    const ModelInterface &model, Operation *op,
+    function_ref<SmallVector<int64_t>(ArrayRef<int64_t>)> expected) {
+  auto reshape = cast<onnxir::ReshapeOp>(op);
+  for (const DimAssignment &a : probeAssignments(model.graphHasPast)) {
+    Evaluator e(model, a);
+    auto in = e.shape(reshape.getData());
+    auto target = e.eval(reshape.getShape());
+    if (failed(in) || failed(target))
+      return reshape.emitError()
+             << "the raising drops this Reshape but cannot determine what it "
+                "does";
+    SmallVector<int64_t> want = expected(*in);
+    auto out = reshapedShape(*in, target->toInt64Vector(),
+                             reshape.getAllowzero() != 0);
+    if (failed(out))
+      return reshape.emitError()
+             << "Reshape of " << formatShape(*in) << " to "
+             << formatShape(target->toInt64Vector())
+             << " is invalid (ONNX rejects it)";
+    if (*out != want)
+      return reshape.emitError()
+             << "Reshape of " << formatShape(*in) << " gives "
+             << formatShape(*out) << " where the raised op needs "
+             << formatShape(want)
+             << " (batch " << a.batch << ", new tokens " << a.newTokens
+             << ", past " << a.past << ")";
+  }
+  return success();
+}
+
 void raising::eraseDeadOps(func::FuncOp func) {
   bool changed = true;
   while (changed) {

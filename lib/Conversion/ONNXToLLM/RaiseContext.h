@@ -118,6 +118,15 @@ mlir::FailureOr<llvm::SmallVector<int64_t>>
 reshapedShape(llvm::ArrayRef<int64_t> in, llvm::ArrayRef<int64_t> target,
               bool allowZero);
 
+/// Checks, under every probe assignment, that `reshape` turns its input's
+/// shape into `expected(input shape)`: the raising drops a Reshape only when
+/// it is exactly the one the raised op implies. Otherwise reports at the
+/// Reshape what it does instead (or that ONNX rejects it) and fails.
+mlir::LogicalResult checkDroppedReshape(
+    const ModelInterface &model, mlir::Operation *reshape,
+    llvm::function_ref<llvm::SmallVector<int64_t>(llvm::ArrayRef<int64_t>)>
+        expected);
+
 /// True when `v` can be computed from constants and input shapes alone.
 bool isShapeDetermined(mlir::Value v);
 
