@@ -696,6 +696,29 @@ raising::probeShapes(const ModelInterface &model, Value v) {
   return out;
 }
 
+ProbeSession::ProbeSession(const ModelInterface &model) {
+  for (const DimAssignment &a : probeAssignments(model.graphHasPast))
+    evaluators.emplace_back(model, a);
+}
+
+FailureOr<SmallVector<SmallVector<int64_t>>> ProbeSession::shapes(Value v) {
+  SmallVector<SmallVector<int64_t>> out;
+  for (Evaluator &e : evaluators) {
+    auto s = e.shape(v);
+    if (failed(s))
+      return failure();
+    out.push_back(*s);
+  }
+  return out;
+}
+
+FailureOr<RankedTensorType> ProbeSession::type(Value v) {
+  auto s = shapes(v);
+  if (failed(s))
+    return failure();
+  return symbolicType(*s, getElementTypeOrSelf(v.getType()));
+}
+
 std::optional<double> raising::probeScalar(const ModelInterface &model,
                                            Value v) {
   if (!isShapeDetermined(v))

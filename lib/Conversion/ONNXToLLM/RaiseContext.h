@@ -127,6 +127,24 @@ mlir::LogicalResult checkDroppedReshape(
     llvm::function_ref<llvm::SmallVector<int64_t>(llvm::ArrayRef<int64_t>)>
         expected);
 
+/// One Evaluator per probe assignment, kept across queries so that what one
+/// query computed serves the next (a fresh Evaluator per query re-walks the
+/// graph above the value: quadratic in depth over a sweep). Valid while the
+/// ops it has seen keep their meaning: new ops and redirected uses are fine,
+/// erasing ops is not.
+class ProbeSession {
+public:
+  explicit ProbeSession(const ModelInterface &model);
+  /// Concrete shapes of `v` under every probe assignment.
+  mlir::FailureOr<llvm::SmallVector<llvm::SmallVector<int64_t>>>
+  shapes(mlir::Value v);
+  /// The symbolic type of `v` (dimensions equal across the probes static).
+  mlir::FailureOr<mlir::RankedTensorType> type(mlir::Value v);
+
+private:
+  llvm::SmallVector<Evaluator> evaluators;
+};
+
 /// True when `v` can be computed from constants and input shapes alone.
 bool isShapeDetermined(mlir::Value v);
 

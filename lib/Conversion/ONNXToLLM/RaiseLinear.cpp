@@ -68,14 +68,17 @@ struct LinearRaiser {
 
   /// Set when a rewrite met an error of the graph (reported at its node).
   bool hardFailure = false;
+  /// Shapes for the MatMul/Gemm rewrites, which only add ops and redirect
+  /// uses: shared so that the sweep stays linear in depth.
+  ProbeSession probes;
 
   LinearRaiser(func::FuncOp func, const ModelInterface &model)
-      : func(func), model(model), b(func.getContext()) {}
+      : func(func), model(model), b(func.getContext()), probes(model) {}
 
   /// Builds `llm.linear(x, w, bias)` replacing `result`.
   bool build(Operation *at, Value x, const WeightRef &w, Value bias,
              Value result) {
-    auto xType = probedType(model, x);
+    auto xType = probes.type(x);
     if (failed(xType) || xType->getRank() < 1)
       return false;
     b.setInsertionPoint(at);
@@ -130,7 +133,7 @@ struct LinearRaiser {
         // reshape feeding a Gemm over K rows is valid only as the flattening
         // to [rows, K]; one that is not is an error of the graph, reported
         // at it rather than raised around.
-        auto inShapes = probeShapes(model, inner.getData());
+        auto inShapes = probes.shapes(inner.getData());
         if (succeeded(inShapes) &&
             failed(checkDroppedReshape(model, inner, [](ArrayRef<int64_t> in) {
               return SmallVector<int64_t>{
@@ -140,7 +143,7 @@ struct LinearRaiser {
           hardFailure = true;
           return false;
         }
-        auto outShapes = probeShapes(model, outer.getReshaped());
+        auto outShapes = probes.shapes(outer.getReshaped());
         bool restores = succeeded(inShapes) && succeeded(outShapes);
         for (size_t i = 0; restores && i < inShapes->size(); ++i) {
           SmallVector<int64_t> want = (*inShapes)[i];

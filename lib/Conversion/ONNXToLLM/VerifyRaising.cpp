@@ -108,7 +108,7 @@ std::string shortNumber(double x) {
 constexpr int64_t kDefaultLongLength = 4096;
 /// Prefill-only graphs probe the long length as new tokens: attention is
 /// quadratic in it.
-constexpr int64_t kMaxPrefillLength = 512;
+constexpr int64_t kMaxPrefillLength = 128;
 
 struct VerifyRaisingPass
     : public flightllm::impl::VerifyRaisingPassBase<VerifyRaisingPass> {

@@ -154,7 +154,7 @@ def VerifyRaisingPass : Pass<"llm-verify-raising", "mlir::ModuleOp"> {
     graphs: (1, 3, 0) and (2, 5, 0)) and at one long size: as many positions
     as the model has (`llm.max_positions`, else 4096) but no more than one
     past the largest small integer constant of the graph (a window or table
-    length could hide a difference below it; prefill graphs stop at 512 new
+    length could hide a difference below it; prefill graphs stop at 128 new
     tokens). Every output must agree within `tolerance` (|raised - onnx| / (1 +
     |onnx|)); the first that does not, in layer order (each layer's present
     key and value, then the logits), is reported with the size and the error.
