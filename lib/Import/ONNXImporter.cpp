@@ -671,12 +671,41 @@ LogicalResult checkGraphStructure(const onnx::ModelProto &model, int opset,
                                   MLIRContext *ctx, StringRef fileName,
                                   const std::map<std::string, unsigned> &lines) {
   const onnx::GraphProto &graph = model.graph();
-  llvm::StringSet<> defined;
-  for (const auto &vi : graph.input())
-    defined.insert(vi.name());
-  for (const auto &init : graph.initializer())
-    defined.insert(init.name());
   bool ok = true;
+  // ONNX graphs are in SSA form: a name is defined once, by a graph input, an
+  // initializer (which may also be listed as a graph input, as its default)
+  // or a node output. A second definition would silently pick one of two
+  // values (and not the one onnxruntime picks), so it is refused.
+  llvm::StringMap<std::string> defined;
+  auto define = [&](const std::string &name, std::string what,
+                    Location loc) {
+    auto [it, inserted] = defined.try_emplace(name, what);
+    if (inserted)
+      return;
+    emitError(loc) << what << " redefines '" << name << "', already defined by "
+                   << it->second << " (ONNX names must be unique)";
+    ok = false;
+  };
+  for (const auto &[i, vi] : llvm::enumerate(graph.input()))
+    define(vi.name(), "graph input #" + std::to_string(i),
+           NameLoc::get(StringAttr::get(ctx, vi.name())));
+  llvm::StringSet<> inputs;
+  for (const auto &vi : graph.input())
+    inputs.insert(vi.name());
+  llvm::StringMap<size_t> initializers;
+  for (const auto &[i, init] : llvm::enumerate(graph.initializer())) {
+    std::string what = "initializer #" + std::to_string(i);
+    Location loc = NameLoc::get(StringAttr::get(ctx, init.name()));
+    auto [first, inserted] = initializers.try_emplace(init.name(), i);
+    if (!inserted) {
+      emitError(loc) << what << " redefines '" << init.name()
+                     << "', already defined by initializer #" << first->second
+                     << " (ONNX names must be unique)";
+      ok = false;
+    } else if (!inputs.contains(init.name())) {
+      define(init.name(), what, loc);
+    }
+  }
   for (const auto &[index, node] : llvm::enumerate(graph.node())) {
     std::string name = !node.name().empty() ? node.name()
                        : node.output_size() ? node.output(0)
@@ -703,7 +732,8 @@ LogicalResult checkGraphStructure(const onnx::ModelProto &model, int opset,
       }
     for (const std::string &output : node.output())
       if (!output.empty())
-        defined.insert(output);
+        define(output,
+               node.op_type() + " node '" + name + "' output", loc);
   }
   for (const auto &vi : graph.output())
     if (!defined.contains(vi.name())) {

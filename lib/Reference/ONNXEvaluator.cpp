@@ -195,6 +195,14 @@ static FailureOr<Results> dispatch(EvalContext &ctx, Operation *op) {
           });
 }
 
+bool reference::hasReferenceSemantics(Operation *op) {
+  return llvm::TypeSwitch<Operation *, bool>(op)
+#define FLIGHTLLM_IS_EVALUATED(OP) .Case([](onnxir::OP##Op) { return true; })
+      FLIGHTLLM_ONNX_EVALUATED_OPS(FLIGHTLLM_IS_EVALUATED)
+#undef FLIGHTLLM_IS_EVALUATED
+          .Default([](Operation *) { return false; });
+}
+
 /// Checks that `t` may stand for a value of type `type`.
 static bool isCompatible(const HostTensor &t, Type type) {
   auto shaped = dyn_cast<ShapedType>(type);

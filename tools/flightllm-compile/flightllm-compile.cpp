@@ -168,6 +168,13 @@ cl::opt<unsigned> calibrationTokens(
              "miss KV-cache ranges that change greedy decisions)"),
     cl::init(16384), cl::cat(category));
 
+cl::opt<bool> noVerifyRaising(
+    "no-verify-raising",
+    cl::desc("Skip running the raised program next to the ONNX graph at a few "
+             "sizes (saves its time on huge models; a wrong raising is then "
+             "not caught)"),
+    cl::init(false), cl::cat(category));
+
 cl::opt<bool> elideWeights(
     "elide-weights",
     cl::desc("Print weight blobs as '__elided__' (output does not re-parse)"),
@@ -320,7 +327,9 @@ static LogicalResult compile(MLIRContext &context,
   timer.done("import");
   if (emit != EmitKind::ONNX && emit != EmitKind::Summary) {
     PassManager pm(&context);
-    flightllm::buildONNXToLLMPipeline(pm);
+    flightllm::ONNXToLLMOptions raising;
+    raising.verifyRaising = !noVerifyRaising;
+    flightllm::buildONNXToLLMPipeline(pm, raising);
     bool accelerator = emit == EmitKind::Flight || emit == EmitKind::Bin;
     // --stop-after-pass: the llm steps run up to the one named.
     bool quantizeWeights = stopAfter != "onnx-to-llm";

@@ -40,6 +40,9 @@ mlir::FailureOr<llvm::SmallVector<HostTensor>>
 evaluateONNXOp(mlir::Operation *op, llvm::ArrayRef<HostTensor> operands,
                const EvaluatorOptions &options = {});
 
+/// True for the onnx dialect ops evaluateONNXOp implements.
+bool hasReferenceSemantics(mlir::Operation *op);
+
 /// The dimensions [first, second) that onnx.Shape with `start` and `end`
 /// selects from a rank-`rank` input (negative values count from the back,
 /// both are clamped to [0, rank]; empty when end <= start).

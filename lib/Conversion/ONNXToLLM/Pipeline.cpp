@@ -47,21 +47,43 @@ struct RaiseLayersPass : public flightllm::impl::RaiseLayersPassBase<RaiseLayers
 };
 } // namespace
 
-void flightllm::buildONNXToLLMPipeline(OpPassManager &pm) {
+void flightllm::buildONNXToLLMPipeline(OpPassManager &pm,
+                                       const ONNXToLLMOptions &options) {
   pm.addPass(createRaiseSignaturePass());
+  if (options.verifyRaising)
+    pm.addPass(createSnapshotONNXGraphPass());
   OpPassManager &fpm = pm.nest<func::FuncOp>();
   fpm.addPass(createNormalizeGraphPass());
+  // Errors of the graph itself, before the raising fails far from them.
+  fpm.addPass(createCheckShapeArithmeticPass());
   fpm.addPass(createRaiseEmbeddingsPass());
   fpm.addPass(createRaiseLinearPass());
   fpm.addPass(createRaiseLayersPass());
   pm.addPass(createFinalizeRaisingPass());
   pm.addPass(createCSEPass());
+  if (options.verifyRaising)
+    pm.addPass(createVerifyRaisingPass());
 }
+
+namespace {
+struct ONNXToLLMPipelineOptions
+    : public PassPipelineOptions<ONNXToLLMPipelineOptions> {
+  Option<bool> verifyRaising{
+      *this, "verify-raising",
+      llvm::cl::desc("Check the raised program against the ONNX graph "
+                     "numerically (-llm-verify-raising)"),
+      llvm::cl::init(true)};
+};
+} // namespace
 
 void flightllm::registerONNXToLLMPipeline() {
   registerONNXToLLMPasses();
-  PassPipelineRegistration<>(
+  PassPipelineRegistration<ONNXToLLMPipelineOptions>(
       "onnx-to-llm",
       "Raise an imported ONNX decoder graph to an llm program",
-      buildONNXToLLMPipeline);
+      [](OpPassManager &pm, const ONNXToLLMPipelineOptions &options) {
+        ONNXToLLMOptions o;
+        o.verifyRaising = options.verifyRaising;
+        buildONNXToLLMPipeline(pm, o);
+      });
 }

@@ -213,9 +213,11 @@ struct AttentionRaiser {
       return fail("the shapes of its inputs cannot be determined");
     int64_t dh = presentType->getShape()[3];
     int64_t cq = qType->getShape().back(), ck = kType->getShape().back();
+    // Sizes come from the file: a head size or head count of 0 is refused
+    // before anything divides by it.
     if (ShapedType::isDynamic(dh) || ShapedType::isDynamic(cq) ||
-        ShapedType::isDynamic(ck) || cq % dh || ck % dh ||
-        vType->getShape().back() != ck)
+        ShapedType::isDynamic(ck) || dh <= 0 || cq < dh || ck < dh ||
+        cq % dh || ck % dh || vType->getShape().back() != ck)
       return fail("the head size does not divide the projections");
     int64_t numHeads = cq / dh, numKVHeads = ck / dh;
     if (numHeads % numKVHeads)

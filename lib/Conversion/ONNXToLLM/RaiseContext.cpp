@@ -11,6 +11,7 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/SmallBitVector.h"
 #include "llvm/ADT/SmallPtrSet.h"
 
 #include <cmath>
@@ -124,52 +125,133 @@ static FailureOr<SmallVector<int64_t>> broadcast(ArrayRef<int64_t> a,
   for (size_t i = 0; i < rank; ++i) {
     int64_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
     int64_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
-    if (da != db && da != 1 && db != 1)
+    if (da < 0 || db < 0 || (da != db && da != 1 && db != 1))
       return failure();
     out[i] = da == 1 ? db : da;
   }
   return out;
 }
 
-static int64_t normAxis(int64_t axis, int64_t rank) {
+/// `axis` (negative counts from the back) when a rank-`rank` shape has it.
+static std::optional<int64_t> checkedAxis(int64_t axis, int64_t rank) {
+  if (axis < -rank || axis >= rank)
+    return std::nullopt;
   return axis < 0 ? axis + rank : axis;
+}
+
+FailureOr<SmallVector<int64_t>> raising::reshapedShape(ArrayRef<int64_t> in,
+                                                       ArrayRef<int64_t> target,
+                                                       bool allowZero) {
+  SmallVector<int64_t> out(target);
+  int64_t numElements = reference::getNumElements(in), known = 1;
+  std::optional<size_t> inferred;
+  for (auto [i, d] : llvm::enumerate(out)) {
+    if (d == 0 && !allowZero) {
+      if (i >= in.size())
+        return failure();
+      d = in[i];
+    }
+    if (d == -1) {
+      if (inferred)
+        return failure();
+      inferred = i;
+      continue;
+    }
+    if (d < 0 || (d && known > std::numeric_limits<int64_t>::max() / d))
+      return failure();
+    known *= d;
+  }
+  if (inferred) {
+    if (!known || numElements % known)
+      return failure();
+    out[*inferred] = numElements / known;
+  } else if (known != numElements) {
+    return failure();
+  }
+  return out;
+}
+
+/// The length of `Slice` along one axis of length `dim` (ONNX's clamping).
+static int64_t slicedLength(int64_t dim, int64_t start, int64_t end,
+                            int64_t step) {
+  auto clampIndex = [&](int64_t v, int64_t lo, int64_t hi) {
+    if (v < 0)
+      v += dim;
+    return std::clamp(v, lo, hi);
+  };
+  // 128-bit: `step` may be anything the file says.
+  __int128 b, e, st = step;
+  if (step > 0) {
+    b = clampIndex(start, 0, dim);
+    e = clampIndex(end, 0, dim);
+    return e > b ? int64_t((e - b + st - 1) / st) : 0;
+  }
+  b = clampIndex(start, -1, dim - 1);
+  e = clampIndex(end, -1, dim - 1);
+  return b > e ? int64_t((b - e - st - 1) / -st) : 0;
+}
+
+FailureOr<SmallVector<HostTensor>>
+Evaluator::evaluateOp(Operation *op, ArrayRef<HostTensor> operands) {
+  // A failed probe is an answer, not a diagnostic for the user; the first
+  // message is kept for the checks that report it.
+  std::string message;
+  ScopedDiagnosticHandler capture(op->getContext(), [&](Diagnostic &d) {
+    if (message.empty() && d.getSeverity() == DiagnosticSeverity::Error)
+      message = d.str();
+    return success();
+  });
+  FailureOr<SmallVector<HostTensor>> r = failure();
+  if (isa<onnxir::ONNXDialect>(op->getDialect())) {
+    reference::EvaluatorOptions options;
+    options.maxResultElements = int64_t(1) << 24;
+    r = reference::evaluateONNXOp(op, operands, options);
+  } else if (isa<llm::LLMDialect>(op->getDialect())) {
+    r = evaluateLLMOp(op, operands);
+  }
+  if (failed(r) && !message.empty())
+    opErrors[op] = std::move(message);
+  return r;
 }
 
 FailureOr<HostTensor> Evaluator::eval(Value v) {
   auto it = values.find(v);
   if (it != values.end())
     return it->second;
+  if (unevaluable.contains(v))
+    return failure();
   Operation *op = v.getDefiningOp();
   if (!op)
     return failure(); // Argument data is never read unless bound.
 
-  // Silence the evaluators' diagnostics: a failed probe is an answer.
-  ScopedDiagnosticHandler silence(op->getContext(),
-                                  [](Diagnostic &) { return success(); });
+  auto fail = [&]() -> FailureOr<HostTensor> {
+    for (Value result : op->getResults())
+      unevaluable.insert(result);
+    return failure();
+  };
   SmallVector<HostTensor> results;
   if (auto shapeOp = dyn_cast<onnxir::ShapeOp>(op)) {
     auto s = shape(shapeOp.getData());
     if (failed(s))
-      return failure();
-    int64_t rank = s->size();
-    int64_t start = std::clamp<int64_t>(normAxis(shapeOp.getStart(), rank), 0, rank);
-    int64_t end = shapeOp.getEnd() ? std::clamp<int64_t>(
-                                         normAxis(*shapeOp.getEnd(), rank), 0, rank)
-                                   : rank;
-    SmallVector<int64_t> dims(s->begin() + start,
-                              s->begin() + std::max(start, end));
+      return fail();
+    std::optional<int64_t> last;
+    if (shapeOp.getEnd())
+      last = int64_t(*shapeOp.getEnd());
+    auto [start, end] = reference::getShapeOpRange(
+        s->size(), int64_t(shapeOp.getStart()), last);
+    SmallVector<int64_t> dims(s->begin() + start, s->begin() + end);
     results.push_back(HostTensor::get<int64_t>({int64_t(dims.size())}, dims));
   } else if (ElementsAttr c = getConstant(v)) {
     auto t = HostTensor::fromElementsAttr(c);
     if (!t) {
       llvm::consumeError(t.takeError());
-      return failure();
+      return fail();
     }
     results.push_back(std::move(*t));
   } else if (auto castOp = dyn_cast<tensor::CastOp>(op)) {
     auto t = eval(castOp.getSource());
     if (failed(t))
-      return failure();
+      return fail();
     results.push_back(std::move(*t));
   } else if (auto ifOp = dyn_cast<onnxir::IfOp>(op)) {
     // The branch's yielded values (they are values of the function too).
@@ -187,19 +269,12 @@ FailureOr<HostTensor> Evaluator::eval(Value v) {
     for (Value operand : op->getOperands()) {
       auto t = eval(operand);
       if (failed(t))
-        return failure();
+        return fail();
       operands.push_back(std::move(*t));
     }
-    FailureOr<SmallVector<HostTensor>> r = failure();
-    if (isa<onnxir::ONNXDialect>(op->getDialect())) {
-      reference::EvaluatorOptions options;
-      options.maxResultElements = int64_t(1) << 24;
-      r = reference::evaluateONNXOp(op, operands, options);
-    } else if (isa<llm::LLMDialect>(op->getDialect())) {
-      r = evaluateLLMOp(op, operands);
-    }
+    auto r = evaluateOp(op, operands);
     if (failed(r))
-      return failure();
+      return fail();
     results = std::move(*r);
   }
   for (auto [result, t] : llvm::zip(op->getResults(), results))
@@ -212,6 +287,8 @@ FailureOr<SmallVector<int64_t>> Evaluator::shape(Value v) {
     return it->second;
   if (auto it = values.find(v); it != values.end())
     return SmallVector<int64_t>(it->second.getShape());
+  if (unshaped.contains(v))
+    return failure();
   FailureOr<SmallVector<int64_t>> s = failure();
   if (auto arg = dyn_cast<BlockArgument>(v)) {
     if (auto t = dyn_cast<RankedTensorType>(arg.getType()))
@@ -232,6 +309,8 @@ FailureOr<SmallVector<int64_t>> Evaluator::shape(Value v) {
   }
   if (succeeded(s))
     shapes[v] = *s;
+  else
+    unshaped.insert(v);
   return s;
 }
 
@@ -246,6 +325,10 @@ FailureOr<onnxir::YieldOp> Evaluator::takenBranch(onnxir::IfOp op) {
 
 FailureOr<SmallVector<int64_t>> Evaluator::inferShape(Operation *op,
                                                       unsigned result) {
+  // Every index into a shape is checked: operands come from the model file
+  // and may name axes, permutations and sizes that do not fit. A shape that
+  // ONNX would reject is a failure here (the reference evaluator then
+  // reports why where it matters).
   auto operandShape = [&](unsigned i) { return shape(op->getOperand(i)); };
   auto ints = [&](Value v) -> FailureOr<SmallVector<int64_t>> {
     auto t = eval(v);
@@ -254,7 +337,7 @@ FailureOr<SmallVector<int64_t>> Evaluator::inferShape(Operation *op,
     return t->toInt64Vector();
   };
 
-  // llm ops: from their documented semantics.
+  // llm ops: from their documented semantics (the verifiers checked ranks).
   if (auto o = dyn_cast<llm::EmbeddingOp>(op)) {
     auto ids = shape(o.getIds());
     if (failed(ids))
@@ -264,7 +347,7 @@ FailureOr<SmallVector<int64_t>> Evaluator::inferShape(Operation *op,
   }
   if (isa<llm::LinearOp, llm::LogitsOp>(op)) {
     auto x = operandShape(0);
-    if (failed(x))
+    if (failed(x) || x->empty())
       return failure();
     auto w = cast<ShapedType>(op->getOperand(1).getType());
     bool transposed = isa<llm::LinearOp>(op)
@@ -275,7 +358,7 @@ FailureOr<SmallVector<int64_t>> Evaluator::inferShape(Operation *op,
   }
   if (auto a = dyn_cast<llm::AttentionOp>(op)) {
     auto q = shape(a.getQuery());
-    if (failed(q))
+    if (failed(q) || q->size() != 3)
       return failure();
     if (result == 0)
       return q;
@@ -283,7 +366,7 @@ FailureOr<SmallVector<int64_t>> Evaluator::inferShape(Operation *op,
     int64_t past = 0;
     if (a.getPastKey()) {
       auto p = shape(a.getPastKey());
-      if (failed(p))
+      if (failed(p) || p->size() != 4)
         return failure();
       past = (*p)[2];
     }
@@ -333,6 +416,8 @@ FailureOr<SmallVector<int64_t>> Evaluator::inferShape(Operation *op,
       sa.insert(sa.begin(), 1);
     if (vecB)
       sb.push_back(1);
+    if (sa.back() != sb[sb.size() - 2])
+      return failure();
     auto batch = broadcast(ArrayRef<int64_t>(sa).drop_back(2),
                            ArrayRef<int64_t>(sb).drop_back(2));
     if (failed(batch))
@@ -354,8 +439,15 @@ FailureOr<SmallVector<int64_t>> Evaluator::inferShape(Operation *op,
       out.assign(in->rbegin(), in->rend());
       return out;
     }
-    for (int64_t p : *perm)
+    if (perm->size() != in->size())
+      return failure();
+    llvm::SmallBitVector seen(in->size());
+    for (int64_t p : *perm) {
+      if (p < 0 || p >= int64_t(in->size()) || seen.test(p))
+        return failure();
+      seen.set(p);
       out.push_back((*in)[p]);
+    }
     return out;
   }
   if (auto r = dyn_cast<onnxir::ReshapeOp>(op)) {
@@ -363,19 +455,7 @@ FailureOr<SmallVector<int64_t>> Evaluator::inferShape(Operation *op,
     auto target = ints(r.getShape());
     if (failed(in) || failed(target))
       return failure();
-    SmallVector<int64_t> out = *target;
-    int64_t known = 1, inferred = -1;
-    for (auto [i, d] : llvm::enumerate(out)) {
-      if (d == 0 && !r.getAllowzero())
-        d = i < in->size() ? (*in)[i] : 0;
-      if (d == -1)
-        inferred = i;
-      else
-        known *= d;
-    }
-    if (inferred >= 0)
-      out[inferred] = known ? reference::getNumElements(*in) / known : 0;
-    return out;
+    return reshapedShape(*in, *target, r.getAllowzero() != 0);
   }
   if (isa<onnxir::UnsqueezeOp, onnxir::SqueezeOp>(op)) {
     auto in = operandShape(0);
@@ -388,23 +468,26 @@ FailureOr<SmallVector<int64_t>> Evaluator::inferShape(Operation *op,
         return failure();
       axes = *a;
     }
-    if (isa<onnxir::UnsqueezeOp>(op)) {
-      int64_t rank = in->size() + axes.size();
-      SmallVector<int64_t> out(rank, -1);
-      for (int64_t a : axes)
-        out[normAxis(a, rank)] = 1;
-      auto src = in->begin();
-      for (int64_t &d : out)
-        if (d == -1)
-          d = *src++;
-      return out;
+    bool unsqueeze = isa<onnxir::UnsqueezeOp>(op);
+    int64_t rank = in->size() + (unsqueeze ? axes.size() : 0);
+    llvm::SmallBitVector selected(rank);
+    for (int64_t a : axes) {
+      std::optional<int64_t> axis = checkedAxis(a, rank);
+      if (!axis || selected.test(*axis))
+        return failure();
+      selected.set(*axis);
     }
     SmallVector<int64_t> out;
+    if (unsqueeze) {
+      auto src = in->begin();
+      for (int64_t i = 0; i < rank; ++i)
+        out.push_back(selected.test(i) ? 1 : *src++);
+      return out;
+    }
     for (auto [i, d] : llvm::enumerate(*in)) {
-      bool drop = axes.empty() ? d == 1
-                               : llvm::any_of(axes, [&](int64_t a) {
-                                   return normAxis(a, in->size()) == int64_t(i);
-                                 });
+      bool drop = axes.empty() ? d == 1 : selected.test(i);
+      if (drop && d != 1)
+        return failure();
       if (!drop)
         out.push_back(d);
     }
@@ -412,15 +495,24 @@ FailureOr<SmallVector<int64_t>> Evaluator::inferShape(Operation *op,
   }
   if (auto c = dyn_cast<onnxir::ConcatOp>(op)) {
     SmallVector<int64_t> out;
+    std::optional<int64_t> axis;
     for (auto [i, operand] : llvm::enumerate(c.getInputs())) {
       auto s = shape(operand);
       if (failed(s))
         return failure();
-      int64_t axis = normAxis(c.getAxis(), s->size());
-      if (i == 0)
+      if (i == 0) {
         out = *s;
-      else
-        out[axis] += (*s)[axis];
+        axis = checkedAxis(c.getAxis(), s->size());
+        if (!axis)
+          return failure();
+        continue;
+      }
+      if (s->size() != out.size())
+        return failure();
+      for (auto [j, d] : llvm::enumerate(*s))
+        if (int64_t(j) != *axis && d != out[j])
+          return failure();
+      out[*axis] += (*s)[*axis];
     }
     return out;
   }
@@ -428,10 +520,12 @@ FailureOr<SmallVector<int64_t>> Evaluator::inferShape(Operation *op,
     auto data = operandShape(0), idx = operandShape(1);
     if (failed(data) || failed(idx))
       return failure();
-    int64_t axis = normAxis(g.getAxis(), data->size());
-    SmallVector<int64_t> out(data->begin(), data->begin() + axis);
+    std::optional<int64_t> axis = checkedAxis(g.getAxis(), data->size());
+    if (!axis)
+      return failure();
+    SmallVector<int64_t> out(data->begin(), data->begin() + *axis);
     out.append(idx->begin(), idx->end());
-    out.append(data->begin() + axis + 1, data->end());
+    out.append(data->begin() + *axis + 1, data->end());
     return out;
   }
   if (auto e = dyn_cast<onnxir::ExpandOp>(op)) {
@@ -444,7 +538,8 @@ FailureOr<SmallVector<int64_t>> Evaluator::inferShape(Operation *op,
   if (auto s = dyn_cast<onnxir::SliceOp>(op)) {
     auto in = operandShape(0);
     auto starts = ints(s.getStarts()), ends = ints(s.getEnds());
-    if (failed(in) || failed(starts) || failed(ends))
+    if (failed(in) || failed(starts) || failed(ends) ||
+        starts->size() != ends->size())
       return failure();
     SmallVector<int64_t> axes, steps;
     for (size_t i = 0; i < starts->size(); ++i)
@@ -462,27 +557,17 @@ FailureOr<SmallVector<int64_t>> Evaluator::inferShape(Operation *op,
         return failure();
       steps = *st;
     }
+    if (axes.size() != starts->size() || steps.size() != starts->size())
+      return failure();
     SmallVector<int64_t> out = *in;
+    llvm::SmallBitVector seen(in->size());
     for (size_t i = 0; i < axes.size(); ++i) {
-      int64_t axis = normAxis(axes[i], in->size());
-      int64_t dim = (*in)[axis], step = steps[i];
-      if (step == 0)
+      std::optional<int64_t> axis = checkedAxis(axes[i], in->size());
+      if (!axis || seen.test(*axis) || steps[i] == 0)
         return failure();
-      auto clampIndex = [&](int64_t v, int64_t lo, int64_t hi) {
-        if (v < 0)
-          v += dim;
-        return std::clamp(v, lo, hi);
-      };
-      int64_t b, e;
-      if (step > 0) {
-        b = clampIndex((*starts)[i], 0, dim);
-        e = clampIndex((*ends)[i], 0, dim);
-        out[axis] = e > b ? (e - b + step - 1) / step : 0;
-      } else {
-        b = clampIndex((*starts)[i], -1, dim - 1);
-        e = clampIndex((*ends)[i], -1, dim - 1);
-        out[axis] = b > e ? (b - e - step - 1) / -step : 0;
-      }
+      seen.set(*axis);
+      out[*axis] = slicedLength((*in)[*axis], (*starts)[i], (*ends)[i],
+                                steps[i]);
     }
     return out;
   }
@@ -490,18 +575,30 @@ FailureOr<SmallVector<int64_t>> Evaluator::inferShape(Operation *op,
     auto in = operandShape(0);
     if (failed(in))
       return failure();
-    int64_t axis = normAxis(sp.getAxis(), in->size());
+    std::optional<int64_t> axis = checkedAxis(sp.getAxis(), in->size());
+    if (!axis)
+      return failure();
     SmallVector<int64_t> out = *in;
+    int64_t n = op->getNumResults();
     if (sp.getSplit()) {
       auto parts = ints(sp.getSplit());
-      if (failed(parts) || result >= parts->size())
+      if (failed(parts) || int64_t(parts->size()) != n)
         return failure();
-      out[axis] = (*parts)[result];
+      int64_t total = 0;
+      for (int64_t part : *parts) {
+        if (part < 0 || part > (*in)[*axis] - total)
+          return failure();
+        total += part;
+      }
+      if (total != (*in)[*axis])
+        return failure();
+      out[*axis] = (*parts)[result];
     } else {
-      int64_t n = op->getNumResults();
-      out[axis] = ((*in)[axis] + n - 1) / n;
+      out[*axis] = ((*in)[*axis] + n - 1) / n;
       if (result == unsigned(n - 1))
-        out[axis] = (*in)[axis] - out[axis] * (n - 1);
+        out[*axis] = (*in)[*axis] - out[*axis] * (n - 1);
+      if (out[*axis] < 0)
+        return failure();
     }
     return out;
   }
@@ -509,15 +606,17 @@ FailureOr<SmallVector<int64_t>> Evaluator::inferShape(Operation *op,
     auto in = operandShape(0);
     if (failed(in))
       return failure();
-    SmallVector<int64_t> axes;
-    std::optional<ArrayRef<int64_t>> reduced = r.getAxes();
-    if (reduced)
-      for (int64_t a : *reduced)
-        axes.push_back(normAxis(a, in->size()));
+    llvm::SmallBitVector reduced(in->size(), !r.getAxes());
+    if (std::optional<ArrayRef<int64_t>> axes = r.getAxes())
+      for (int64_t a : *axes) {
+        std::optional<int64_t> axis = checkedAxis(a, in->size());
+        if (!axis)
+          return failure();
+        reduced.set(*axis);
+      }
     SmallVector<int64_t> out;
     for (auto [i, d] : llvm::enumerate(*in)) {
-      bool reduced = axes.empty() || llvm::is_contained(axes, int64_t(i));
-      if (!reduced)
+      if (!reduced.test(i))
         out.push_back(d);
       else if (r.getKeepdims())
         out.push_back(1);
@@ -526,12 +625,51 @@ FailureOr<SmallVector<int64_t>> Evaluator::inferShape(Operation *op,
   }
   if (auto g = dyn_cast<onnxir::GemmOp>(op)) {
     auto a = operandShape(0), b = operandShape(1);
-    if (failed(a) || failed(b) || a->size() != 2 || b->size() != 2)
+    if (failed(a) || failed(b) || a->size() != 2 || b->size() != 2 ||
+        (*a)[g.getTransA() ? 0 : 1] != (*b)[g.getTransB() ? 1 : 0])
       return failure();
     return SmallVector<int64_t>{(*a)[g.getTransA() ? 1 : 0],
                                 (*b)[g.getTransB() ? 0 : 1]};
   }
   return failure();
+}
+
+static std::string formatShape(ArrayRef<int64_t> shape) {
+  std::string text = "[";
+  for (auto [i, d] : llvm::enumerate(shape))
+    text += (i ? ", " : "") + std::to_string(d);
+  return text + "]";
+}
+
+LogicalResult raising::checkDroppedReshape(
+    const ModelInterface &model, Operation *op,
+    function_ref<SmallVector<int64_t>(ArrayRef<int64_t>)> expected) {
+  auto reshape = cast<onnxir::ReshapeOp>(op);
+  for (const DimAssignment &a : probeAssignments(model.graphHasPast)) {
+    Evaluator e(model, a);
+    auto in = e.shape(reshape.getData());
+    auto target = e.eval(reshape.getShape());
+    if (failed(in) || failed(target))
+      return reshape.emitError()
+             << "the raising drops this Reshape but cannot determine what it "
+                "does";
+    SmallVector<int64_t> want = expected(*in);
+    auto out = reshapedShape(*in, target->toInt64Vector(),
+                             reshape.getAllowzero() != 0);
+    if (failed(out))
+      return reshape.emitError()
+             << "Reshape of " << formatShape(*in) << " to "
+             << formatShape(target->toInt64Vector())
+             << " is invalid (ONNX rejects it)";
+    if (*out != want)
+      return reshape.emitError()
+             << "Reshape of " << formatShape(*in) << " gives "
+             << formatShape(*out) << " where the raised op needs "
+             << formatShape(want)
+             << " (batch " << a.batch << ", new tokens " << a.newTokens
+             << ", past " << a.past << ")";
+  }
+  return success();
 }
 
 void raising::eraseDeadOps(func::FuncOp func) {
@@ -603,6 +741,29 @@ raising::probeShapes(const ModelInterface &model, Value v) {
     out.push_back(*s);
   }
   return out;
+}
+
+ProbeSession::ProbeSession(const ModelInterface &model) {
+  for (const DimAssignment &a : probeAssignments(model.graphHasPast))
+    evaluators.emplace_back(model, a);
+}
+
+FailureOr<SmallVector<SmallVector<int64_t>>> ProbeSession::shapes(Value v) {
+  SmallVector<SmallVector<int64_t>> out;
+  for (Evaluator &e : evaluators) {
+    auto s = e.shape(v);
+    if (failed(s))
+      return failure();
+    out.push_back(*s);
+  }
+  return out;
+}
+
+FailureOr<RankedTensorType> ProbeSession::type(Value v) {
+  auto s = shapes(v);
+  if (failed(s))
+    return failure();
+  return symbolicType(*s, getElementTypeOrSelf(v.getType()));
 }
 
 std::optional<double> raising::probeScalar(const ModelInterface &model,

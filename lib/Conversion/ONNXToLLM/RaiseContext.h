@@ -24,6 +24,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/SmallVector.h"
 
 #include <optional>
@@ -67,13 +68,21 @@ struct ModelInterface {
 /// Evaluates values of a function (mixed onnx and llm ops) under one
 /// dimension assignment. Values can be bound to tensors; `onnx.Shape` of any
 /// value needs only that value's shape, which is derived from types,
-/// argument roles and op semantics without evaluating data.
+/// argument roles and op semantics without evaluating data. Every value's
+/// data and shape is computed at most once, failures included: a failure
+/// is an answer too, and a failing subgraph would otherwise be re-explored
+/// once per path through it (exponential in depth).
 class Evaluator {
 public:
   Evaluator(const ModelInterface &model, DimAssignment assignment)
       : model(model), assignment(model.fix(assignment)) {}
 
-  void bind(mlir::Value v, HostTensor t) { values[v] = std::move(t); }
+  void bind(mlir::Value v, HostTensor t) {
+    values[v] = std::move(t);
+    // What could not be computed before may depend on `v`.
+    unevaluable.clear();
+    unshaped.clear();
+  }
 
   /// The value's data. Fails when it depends on unbound argument data or on
   /// an op that cannot be evaluated; never emits diagnostics.
@@ -83,16 +92,65 @@ public:
 
   const DimAssignment &getAssignment() const { return assignment; }
 
+  /// The error the reference semantics reported for `op` itself (its
+  /// operands were computed), if its evaluation failed that way.
+  std::optional<llvm::StringRef> getOpError(mlir::Operation *op) const {
+    auto it = opErrors.find(op);
+    if (it == opErrors.end())
+      return std::nullopt;
+    return llvm::StringRef(it->second);
+  }
+
 private:
   mlir::FailureOr<llvm::SmallVector<int64_t>> inferShape(mlir::Operation *op,
                                                          unsigned result);
   /// The terminator of the branch an If takes (its condition evaluated).
   mlir::FailureOr<onnxir::YieldOp> takenBranch(onnxir::IfOp op);
+  /// Evaluates `op` on computed operands, recording its own error.
+  mlir::FailureOr<llvm::SmallVector<HostTensor>>
+  evaluateOp(mlir::Operation *op, llvm::ArrayRef<HostTensor> operands);
 
   const ModelInterface &model;
   DimAssignment assignment;
   llvm::DenseMap<mlir::Value, HostTensor> values;
   llvm::DenseMap<mlir::Value, llvm::SmallVector<int64_t>> shapes;
+  llvm::DenseSet<mlir::Value> unevaluable, unshaped;
+  llvm::DenseMap<mlir::Operation *, std::string> opErrors;
+};
+
+
+/// The result shape of ONNX `Reshape(data of shape in, target)`, or failure
+/// when ONNX rejects it (a size other than -1 below 0, two -1, a product
+/// that differs from the input's).
+mlir::FailureOr<llvm::SmallVector<int64_t>>
+reshapedShape(llvm::ArrayRef<int64_t> in, llvm::ArrayRef<int64_t> target,
+              bool allowZero);
+
+/// Checks, under every probe assignment, that `reshape` turns its input's
+/// shape into `expected(input shape)`: the raising drops a Reshape only when
+/// it is exactly the one the raised op implies. Otherwise reports at the
+/// Reshape what it does instead (or that ONNX rejects it) and fails.
+mlir::LogicalResult checkDroppedReshape(
+    const ModelInterface &model, mlir::Operation *reshape,
+    llvm::function_ref<llvm::SmallVector<int64_t>(llvm::ArrayRef<int64_t>)>
+        expected);
+
+/// One Evaluator per probe assignment, kept across queries so that what one
+/// query computed serves the next (a fresh Evaluator per query re-walks the
+/// graph above the value: quadratic in depth over a sweep). Valid while the
+/// ops it has seen keep their meaning: new ops and redirected uses are fine,
+/// erasing ops is not.
+class ProbeSession {
+public:
+  explicit ProbeSession(const ModelInterface &model);
+  /// Concrete shapes of `v` under every probe assignment.
+  mlir::FailureOr<llvm::SmallVector<llvm::SmallVector<int64_t>>>
+  shapes(mlir::Value v);
+  /// The symbolic type of `v` (dimensions equal across the probes static).
+  mlir::FailureOr<mlir::RankedTensorType> type(mlir::Value v);
+
+private:
+  llvm::SmallVector<Evaluator> evaluators;
 };
 
 /// True when `v` can be computed from constants and input shapes alone.

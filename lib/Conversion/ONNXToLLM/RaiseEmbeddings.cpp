@@ -253,9 +253,15 @@ unsigned raising::raiseEmbeddings(func::FuncOp func, const ModelInterface &model
     if (g.getAxis() != 0)
       continue;
     Value data = g.getData();
+    // Casts of the ids are looked through only when they keep every id: to
+    // 32 or 64-bit integers (vocabularies are far below 2^31).
     Value indices = g.getIndices();
-    while (auto c = indices.getDefiningOp<onnxir::CastOp>())
+    while (auto c = indices.getDefiningOp<onnxir::CastOp>()) {
+      auto to = dyn_cast<IntegerType>(getElementTypeOrSelf(c.getType()));
+      if (!to || to.getWidth() < 32)
+        break;
       indices = c.getInput();
+    }
     b.setInsertionPoint(g);
     Value ids;
     if (indices == model.inputIds) {

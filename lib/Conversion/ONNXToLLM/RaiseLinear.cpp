@@ -66,13 +66,19 @@ struct LinearRaiser {
   const ModelInterface &model;
   OpBuilder b;
 
+  /// Set when a rewrite met an error of the graph (reported at its node).
+  bool hardFailure = false;
+  /// Shapes for the MatMul/Gemm rewrites, which only add ops and redirect
+  /// uses: shared so that the sweep stays linear in depth.
+  ProbeSession probes;
+
   LinearRaiser(func::FuncOp func, const ModelInterface &model)
-      : func(func), model(model), b(func.getContext()) {}
+      : func(func), model(model), b(func.getContext()), probes(model) {}
 
   /// Builds `llm.linear(x, w, bias)` replacing `result`.
   bool build(Operation *at, Value x, const WeightRef &w, Value bias,
              Value result) {
-    auto xType = probedType(model, x);
+    auto xType = probes.type(x);
     if (failed(xType) || xType->getRank() < 1)
       return false;
     b.setInsertionPoint(at);
@@ -123,8 +129,21 @@ struct LinearRaiser {
     auto inner = x.getDefiningOp<onnxir::ReshapeOp>();
     if (inner && g.getY().hasOneUse())
       if (auto outer = dyn_cast<onnxir::ReshapeOp>(*g.getY().getUsers().begin())) {
-        auto inShapes = probeShapes(model, inner.getData());
-        auto outShapes = probeShapes(model, outer.getReshaped());
+        // Both reshapes are dropped when the outer one restores x. A 2-D
+        // reshape feeding a Gemm over K rows is valid only as the flattening
+        // to [rows, K]; one that is not is an error of the graph, reported
+        // at it rather than raised around.
+        auto inShapes = probes.shapes(inner.getData());
+        if (succeeded(inShapes) &&
+            failed(checkDroppedReshape(model, inner, [](ArrayRef<int64_t> in) {
+              return SmallVector<int64_t>{
+                  in.empty() ? 0 : reference::getNumElements(in.drop_back()),
+                  in.empty() ? 0 : in.back()};
+            }))) {
+          hardFailure = true;
+          return false;
+        }
+        auto outShapes = probes.shapes(outer.getReshaped());
         bool restores = succeeded(inShapes) && succeeded(outShapes);
         for (size_t i = 0; restores && i < inShapes->size(); ++i) {
           SmallVector<int64_t> want = (*inShapes)[i];
@@ -242,7 +261,8 @@ struct LinearRaiser {
 
 } // namespace
 
-unsigned raising::raiseLinear(func::FuncOp func, const ModelInterface &model) {
+FailureOr<unsigned> raising::raiseLinear(func::FuncOp func,
+                                        const ModelInterface &model) {
   LinearRaiser raiser(func, model);
   unsigned changed = 0;
   SmallVector<Operation *> candidates;
@@ -256,6 +276,8 @@ unsigned raising::raiseLinear(func::FuncOp func, const ModelInterface &model) {
       done = raiser.raiseMatMul(mm);
     else
       done = raiser.raiseGemm(cast<onnxir::GemmOp>(op));
+    if (raiser.hardFailure)
+      return failure();
     changed += done;
   }
   SmallVector<onnxir::SplitOp> splits;
@@ -268,7 +290,13 @@ unsigned raising::raiseLinear(func::FuncOp func, const ModelInterface &model) {
 namespace {
 struct RaiseLinearPass : public flightllm::impl::RaiseLinearPassBase<RaiseLinearPass> {
   void runOnOperation() override {
-    if (failed(runOneSweep(getOperation(), raiseLinear)))
+    LogicalResult swept = success();
+    if (failed(runOneSweep(getOperation(),
+                           [&](func::FuncOp func, const ModelInterface &model) {
+                             swept = success(
+                                 succeeded(raiseLinear(func, model)));
+                           })) ||
+        failed(swept))
       signalPassFailure();
   }
 };

@@ -17,7 +17,10 @@
 namespace flightllm::raising {
 
 unsigned raiseEmbeddings(mlir::func::FuncOp func, const ModelInterface &model);
-unsigned raiseLinear(mlir::func::FuncOp func, const ModelInterface &model);
+/// Fails (with a diagnostic) on shape plumbing it would drop but that does
+/// not do what the raised op implies.
+mlir::FailureOr<unsigned> raiseLinear(mlir::func::FuncOp func,
+                                      const ModelInterface &model);
 unsigned raiseElementwise(mlir::func::FuncOp func, const ModelInterface &model);
 unsigned raiseNorms(mlir::func::FuncOp func, const ModelInterface &model);
 unsigned raiseActivations(mlir::func::FuncOp func, const ModelInterface &model);

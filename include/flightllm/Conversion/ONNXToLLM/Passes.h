@@ -19,8 +19,15 @@ namespace flightllm {
 #define GEN_PASS_REGISTRATION
 #include "flightllm/Conversion/ONNXToLLM/Passes.h.inc"
 
+struct ONNXToLLMOptions {
+  /// Check the raised program against the ONNX graph numerically
+  /// (-llm-verify-raising); off only to save the time on huge models.
+  bool verifyRaising = true;
+};
+
 /// The whole raising, from an imported ONNX graph to an llm program.
-void buildONNXToLLMPipeline(mlir::OpPassManager &pm);
+void buildONNXToLLMPipeline(mlir::OpPassManager &pm,
+                            const ONNXToLLMOptions &options = {});
 
 /// Registers the passes and the `onnx-to-llm` pipeline.
 void registerONNXToLLMPipeline();

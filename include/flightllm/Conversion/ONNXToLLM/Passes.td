@@ -42,6 +42,19 @@ def NormalizeGraphPass : Pass<"llm-normalize-graph", "mlir::func::FuncOp"> {
   let dependentDialects = ["flightllm::llm::LLMDialect"];
 }
 
+def CheckShapeArithmeticPass
+    : Pass<"llm-check-shape-arithmetic", "mlir::func::FuncOp"> {
+  let summary = "Report ONNX errors in the graph's shape arithmetic";
+  let description = [{
+    Evaluates every value computed from the input shapes (through `Shape`)
+    and constants only, under each probed (batch, new tokens, past) size, and
+    reports at its node an op that fails under all of them (a `Range` with
+    delta 0, a `Gather` index out of range, an impossible `Reshape`): such a
+    graph cannot run at any size. Errors under some sizes only are left to
+    the raising (they may be the model's own limits).
+  }];
+}
+
 def RaiseEmbeddingsPass : Pass<"llm-raise-embeddings", "mlir::func::FuncOp"> {
   let summary = "Raise token and learned-position embeddings";
   let description = [{
@@ -150,6 +163,57 @@ def FinalizeRaisingPass : Pass<"llm-finalize-raising", "mlir::ModuleOp"> {
     `llm.max_positions` on the module.
   }];
   let dependentDialects = ["flightllm::llm::LLMDialect"];
+}
+
+def SnapshotONNXGraphPass
+    : Pass<"llm-snapshot-onnx-graph", "mlir::ModuleOp"> {
+  let summary = "Keep a copy of the ONNX graph for -llm-verify-raising";
+  let description = [{
+    Clones the graph function (run it after -llm-raise-signature, so that the
+    copy takes the arguments the raised program takes) into a nested module
+    `@llm_onnx_graph`. The function passes of the raising do not see it;
+    -llm-verify-raising compares against it and removes it.
+  }];
+}
+
+def VerifyRaisingPass : Pass<"llm-verify-raising", "mlir::ModuleOp"> {
+  let summary = "Check the raised program against the ONNX graph numerically";
+  let description = [{
+    Runs `@forward` with the reference interpreter and the graph kept by
+    -llm-snapshot-onnx-graph with the ONNX reference evaluator on the same
+    random inputs (token ids below the embedding table's size, random past
+    caches) at (batch, new tokens, past) = (1, 3, 2) and (2, 1, 5) (prefill
+    graphs: (1, 3, 0) and (2, 5, 0)) and at one long size: as many positions
+    as the model has (`llm.max_positions`, else 4096) but no more than one
+    past the largest small integer constant of the graph (a window or table
+    length could hide a difference below it; prefill graphs stop at 128 new
+    tokens). Every output must agree within `tolerance` (|raised - onnx| / (1 +
+    |onnx|)); the first that does not, in layer order (each layer's present
+    key and value, then the logits), is reported with the size and the error.
+    An ONNX error while evaluating the graph is reported at its node. The
+    copy of the graph is removed either way.
+  }];
+  let options = [
+    Option<"tolerance", "tolerance", "double", /*default=*/"1e-4",
+           "Largest |raised - onnx| / (1 + |onnx|) accepted (fp32 round-off "
+           "through a whole model in two evaluation orders)">
+  ];
+  let dependentDialects = ["flightllm::llm::LLMDialect"];
+}
+
+def TestPerturbWeightPass : Pass<"llm-test-perturb-weight", "mlir::ModuleOp"> {
+  let summary = "Test only: scale one llm.weight (a deliberately wrong raising)";
+  let description = [{
+    Multiplies the first element of the `llm.weight` named `name` by
+    `factor`, so that tests can check that -llm-verify-raising catches a
+    raising that changed the model.
+  }];
+  let options = [
+    Option<"weightName", "name", "std::string", /*default=*/"\"\"",
+           "The llm.weight to change">,
+    Option<"factor", "factor", "double", /*default=*/"2.0",
+           "What its first element is multiplied by">
+  ];
 }
 
 #endif // FLIGHTLLM_CONVERSION_ONNXTOLLM_PASSES_TD
