@@ -32,6 +32,7 @@
 #include <climits>
 #include <functional>
 #include <map>
+#include <set>
 #include <unordered_map>
 
 using namespace mlir;
@@ -570,9 +571,12 @@ namespace {
 /// types the dialect cannot represent.
 /// optimum's decoder_model_merged.onnx is one If on the bool input
 /// `use_cache_branch`, between the decoder with past (then) and the one
-/// without (else). Both compute the same model; the with-past branch does so
-/// for every past length (an empty past is a prefill), so the graph becomes
-/// that branch and the flag input goes. Returns whether it did.
+/// without (else). Both are the same model, and its llm program serves every
+/// past length. The graph becomes the prefill branch: it computes any number
+/// of new tokens with its causal mask, whereas the with-past branch may have
+/// been traced for one new token only (optimum 1.13 fixed that axis to 1; HF
+/// left the causal mask out). The flag and the inputs the branch does not
+/// read (the past caches) go. Returns whether it did.
 bool selectMergedDecoderBranch(onnx::ModelProto &model) {
   onnx::GraphProto &graph = *model.mutable_graph();
   if (graph.node_size() != 1)
@@ -583,7 +587,7 @@ bool selectMergedDecoderBranch(onnx::ModelProto &model) {
     return false;
   const onnx::GraphProto *branch = nullptr;
   for (const onnx::AttributeProto &attr : node.attribute())
-    if (attr.name() == "then_branch" && attr.has_g())
+    if (attr.name() == "else_branch" && attr.has_g())
       branch = &attr.g();
   if (!branch || branch->output_size() != node.output_size())
     return false;
@@ -607,12 +611,14 @@ bool selectMergedDecoderBranch(onnx::ModelProto &model) {
     *graph.add_initializer() = std::move(t);
   for (onnx::ValueInfoProto &v : *selected.mutable_value_info())
     *graph.add_value_info() = std::move(v);
+  std::set<std::string> read;
+  for (const onnx::NodeProto &n : graph.node())
+    read.insert(n.input().begin(), n.input().end());
   auto *inputs = graph.mutable_input();
-  for (int i = 0; i < inputs->size(); ++i)
-    if (inputs->Get(i).name() == "use_cache_branch") {
+  for (int i = inputs->size() - 1; i >= 0; --i)
+    if (!read.count(inputs->Get(i).name()) &&
+        inputs->Get(i).name() != "input_ids")
       inputs->DeleteSubrange(i, 1);
-      break;
-    }
   return true;
 }
 
@@ -847,7 +853,7 @@ OwningOpRef<ModuleOp> importModel(onnx::ModelProto &model, StringRef name,
                        builder.getStringAttr(model.graph().name()));
   if (mergedDecoder)
     (*module)->setAttr("onnx.merged_decoder_branch",
-                       builder.getStringAttr("use_cache_branch = true"));
+                       builder.getStringAttr("use_cache_branch = false"));
 
   TensorImporter tensors(ctx, baseDir, options.denseAttrMaxBytes,
                          options.externalDataFiles);

@@ -7,7 +7,7 @@ write them, for the importer and raising tests.
   sizes-if.onnx     an If whose branch depends on the number of new tokens
   merged.onnx       optimum's decoder_model_merged.onnx: one If on the input
                     use_cache_branch between a decoder with past (then) and one
-                    without (else)
+                    without (else); the else branch reads input_ids only
 
 Usage: make_if_models.py OUT_DIR
 """
