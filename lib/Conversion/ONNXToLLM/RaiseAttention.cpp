@@ -316,6 +316,9 @@ struct AttentionRaiser {
           1.f, oneToken);
       if (agrees) {
         oneTokenOnly = true;
+        // -llm-verify-raising can compare with the graph only where the
+        // graph means the model: one new token.
+        func->setAttr(kOneNewTokenGraphAttr, UnitAttr::get(func.getContext()));
         softmax.emitRemark()
             << "the graph has no causal mask (a with-past export traced with "
                "one new token): raised as causal attention, which it computes "

@@ -182,6 +182,11 @@ private:
 /// shapes or kinds differ.
 double relativeError(const HostTensor &actual, const HostTensor &expected);
 
+/// Unit attribute on the graph function: its attention has no causal mask
+/// because it was traced with one new token, so it means the model only for
+/// one new token (the raising generalises it as causal).
+constexpr llvm::StringLiteral kOneNewTokenGraphAttr = "llm.one_new_token_graph";
+
 /// Tolerance of the numeric checks (fp32 round-off of the small probes).
 constexpr double kMatchTolerance = 2e-4;
 

@@ -129,7 +129,10 @@ struct VerifyRaisingPass
 
   /// The sizes compared: two small ones, and one as long as the model allows
   /// and beyond the graph's small constants.
-  SmallVector<Size> sizes(ModuleOp module, func::FuncOp graph, bool hasPast) {
+  /// Sizes the graph fixes (a batch of 1, optimum 1.13's one new token) and
+  /// one new token for a graph that means the model only there are kept.
+  SmallVector<Size> sizes(ModuleOp module, func::FuncOp graph, bool hasPast,
+                          bool oneNewToken) {
     SmallVector<Size> out;
     if (hasPast)
       out = {{1, 3, 2}, {2, 1, 5}};
@@ -143,6 +146,15 @@ struct VerifyRaisingPass
       length = std::min(length, kMaxPrefillLength);
     if (length > 6)
       out.push_back(hasPast ? Size{1, 1, length - 1} : Size{1, length, 0});
+    auto ids = cast<RankedTensorType>(graph.getArgument(0).getType());
+    for (Size &size : out) {
+      if (!ids.isDynamicDim(0))
+        size.batch = ids.getDimSize(0);
+      if (!ids.isDynamicDim(1))
+        size.newTokens = ids.getDimSize(1);
+      else if (oneNewToken)
+        size.newTokens = 1;
+    }
     return out;
   }
 
@@ -200,6 +212,8 @@ struct VerifyRaisingPass
                 "graph with the same arguments and results";
     func::FuncOp graph = graphs.front();
     bool hasPast = graph->hasAttr("llm.graph_has_past");
+    bool oneNewToken = forward->hasAttr(kOneNewTokenGraphAttr);
+    forward->removeAttr(kOneNewTokenGraphAttr);
 
     // Token ids index the embedding table.
     int64_t vocab = 0;
@@ -215,7 +229,7 @@ struct VerifyRaisingPass
     if (failed(interpreter))
       return failure();
     std::mt19937 rng(0x7e51f1);
-    for (const Size &size : sizes(module, graph, hasPast)) {
+    for (const Size &size : sizes(module, graph, hasPast, oneNewToken)) {
       std::string at = llvm::formatv("batch {0}, new tokens {1}, past {2}",
                                      size.batch, size.newTokens, size.past);
       auto args = inputs(forward, size, vocab, rng);
