@@ -47,6 +47,11 @@ struct ShapeProbes {
     }
     return out;
   }
+
+  void forget(Value v) {
+    for (Evaluator &e : evaluators)
+      e.forget(v);
+  }
 };
 
 bool sameElementType(Value a, Value b) {
@@ -268,15 +273,20 @@ unsigned unflattenRows(func::FuncOp func, const ModelInterface &model) {
   SmallVector<onnxir::ReshapeOp> reshapes;
   func.walk([&](onnxir::ReshapeOp r) { reshapes.push_back(r); });
   unsigned changed = 0;
+  // One set of probes for the whole walk (a fresh one per Reshape made the
+  // pass quadratic in depth): a rewrite changes the shapes of the row-wise
+  // ops it moves only, and the Reshapes back leave everything after them as
+  // it was.
+  ShapeProbes probes(model);
   for (onnxir::ReshapeOp r : reshapes) {
     if (r.getReshaped().use_empty())
       continue;
-    // Each rewrite changes shapes: probe afresh.
-    ShapeProbes probes(model);
     std::optional<RowFlattening> f = matchFlattening(r, probes);
     if (!f || !llvm::all_of(f->ops, isPlainGemm))
       continue;
     unflatten(*f);
+    for (Operation *op : f->ops)
+      probes.forget(op->getResult(0));
     ++changed;
   }
   return changed;

@@ -84,6 +84,16 @@ public:
     unshaped.clear();
   }
 
+  /// Drops what is known of `v` (its op was rewritten in place): it is
+  /// computed afresh when asked again. Failures are forgotten too, as they
+  /// may have depended on it.
+  void forget(mlir::Value v) {
+    values.erase(v);
+    shapes.erase(v);
+    unevaluable.clear();
+    unshaped.clear();
+  }
+
   /// The value's data. Fails when it depends on unbound argument data or on
   /// an op that cannot be evaluated; never emits diagnostics.
   mlir::FailureOr<HostTensor> eval(mlir::Value v);
