@@ -834,9 +834,16 @@ Value raising::getOrCreateWeight(OpBuilder &b, func::FuncOp func,
     name = attr.str();
   else if (auto loc = dyn_cast<NameLoc>(constant.getLoc()))
     name = loc.getName().str();
-  for (auto w : func.getOps<llm::WeightOp>())
+  // The raising creates every llm.weight at the top of the function, so they
+  // are a prefix of its block: scanning the whole block for each weight made
+  // the raising quadratic in depth.
+  for (Operation &op : func.getBody().front()) {
+    auto w = dyn_cast<llm::WeightOp>(op);
+    if (!w)
+      break;
     if (w.getValue() == value && w.getName() == name)
       return w.getResult();
+  }
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(&func.getBody().front());
   return llm::WeightOp::create(b, constant.getLoc(), value.getType(),
