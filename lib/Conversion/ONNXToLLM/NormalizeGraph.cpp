@@ -27,40 +27,13 @@ namespace onnxir = flightllm::onnxir;
 
 namespace {
 
-/// One evaluator per probe assignment, kept across queries: removing an op
-/// that preserves its input leaves every shape as it was.
-struct ShapeProbes {
-  SmallVector<Evaluator> evaluators;
-
-  explicit ShapeProbes(const ModelInterface &model) {
-    for (const DimAssignment &a : model.probes())
-      evaluators.emplace_back(model, a);
-  }
-
-  FailureOr<SmallVector<SmallVector<int64_t>>> shapes(Value v) {
-    SmallVector<SmallVector<int64_t>> out;
-    for (Evaluator &e : evaluators) {
-      auto s = e.shape(v);
-      if (failed(s))
-        return failure();
-      out.push_back(*s);
-    }
-    return out;
-  }
-
-  void forget(Value v) {
-    for (Evaluator &e : evaluators)
-      e.forget(v);
-  }
-};
-
 bool sameElementType(Value a, Value b) {
   return getElementTypeOrSelf(a.getType()) == getElementTypeOrSelf(b.getType());
 }
 
 /// Identity, same-type Cast and shape-preserving Reshape: the result is the
 /// input. Returns how many were bypassed.
-unsigned bypassNoOps(func::FuncOp func, ShapeProbes &probes) {
+unsigned bypassNoOps(func::FuncOp func, ProbeSession &probes) {
   unsigned changed = 0;
   func.walk([&](Operation *op) {
     Value in, out;
@@ -176,7 +149,7 @@ struct RowFlattening {
 /// `r` flattens [lead..., D] to [prod(lead), D] at every probe, and the
 /// rows are restored by Reshapes after row-wise ops only.
 std::optional<RowFlattening> matchFlattening(onnxir::ReshapeOp r,
-                                             ShapeProbes &probes) {
+                                             ProbeSession &probes) {
   auto in = probes.shapes(r.getData()), out = probes.shapes(r.getReshaped());
   if (failed(in) || failed(out))
     return std::nullopt;
@@ -277,7 +250,7 @@ unsigned unflattenRows(func::FuncOp func, const ModelInterface &model) {
   // pass quadratic in depth): a rewrite changes the shapes of the row-wise
   // ops it moves only, and the Reshapes back leave everything after them as
   // it was.
-  ShapeProbes probes(model);
+  ProbeSession probes(model);
   for (onnxir::ReshapeOp r : reshapes) {
     if (r.getReshaped().use_empty())
       continue;
@@ -302,14 +275,14 @@ struct NormalizeGraphPass
     if (failed(inlineShapeIfs(func, *model)))
       return signalPassFailure();
     {
-      ShapeProbes probes(*model);
+      ProbeSession probes(*model);
       bypassNoOps(func, probes);
     }
     eraseDeadOps(func);
     unflattenRows(func, *model);
     eraseDeadOps(func);
     {
-      ShapeProbes probes(*model);
+      ProbeSession probes(*model);
       bypassNoOps(func, probes);
     }
     eraseDeadOps(func);

@@ -158,6 +158,11 @@ public:
   shapes(mlir::Value v);
   /// The symbolic type of `v` (dimensions equal across the probes static).
   mlir::FailureOr<mlir::RankedTensorType> type(mlir::Value v);
+  /// Drops what is known of `v`, whose op was rewritten in place.
+  void forget(mlir::Value v) {
+    for (Evaluator &e : evaluators)
+      e.forget(v);
+  }
 
 private:
   llvm::SmallVector<Evaluator> evaluators;
