@@ -141,6 +141,12 @@ cl::opt<std::string> traceFile(
              "instructions (Perfetto; the first 200000 events)"),
     cl::value_desc("file.json"), cl::cat(category));
 
+cl::opt<bool> noVerifyRaising(
+    "no-verify-raising",
+    cl::desc("For an ONNX model: skip running the raised program next to the "
+             "ONNX graph at a few sizes (as flightllm-compile's option)"),
+    cl::init(false), cl::cat(category));
+
 cl::opt<bool> jsonOutput("json",
                          cl::desc("Print one JSON object instead of text"),
                          cl::init(false), cl::cat(category));
@@ -217,7 +223,9 @@ OwningOpRef<ModuleOp> loadModel(MLIRContext &context,
       return nullptr;
     }
   PassManager pm(&context);
-  flightllm::buildONNXToLLMPipeline(pm);
+  flightllm::ONNXToLLMOptions raising;
+  raising.verifyRaising = !noVerifyRaising;
+  flightllm::buildONNXToLLMPipeline(pm, raising);
   if (failed(pm.run(*module)))
     return nullptr;
   return module;
