@@ -341,7 +341,9 @@ def print_table(results):
     print("efficiency within a channel (" + (", ".join(f"{t} {e}" for t, e in effs) or "targets/*.json")
           + "); 'own' = own count of bytes/token (quantized weights +")
     print("INT8 KV at the mean context); 'MV roof' = decode compute bound: the MV engine's MACs/s (mv channels")
-    print("x k x clock) / MACs per token (one per weight and KV byte). FlightLLM = published figures (FPGA'24).")
+    print("x k x clock) / MACs per token (one per weight and KV byte). FlightLLM = published figures (FPGA'24);")
+    print("its VHK158 figures come from its artifact's simulator at 225 MHz, our vhk158 preset runs at 310 MHz")
+    print("(the clock of FlightLLM's VHK158 implementation, docs/targets.md).")
     hdr = (f"{'model':<10} {'target':<7} {'[pre, dec]':>12} {'prefill ms':>10} {'tok/s':>7} {'HBM util':>8} "
            f"{'MAC util':>8} {'GB/token':>8} {'own GB':>7} {'roof tok/s':>10} {'%roof':>6} {'roof xeff':>9} "
            f"{'%roof xeff':>10} {'MV roof':>7} {'FlightLLM tok/s':>15} {'ours/theirs':>11} {'FlightLLM pre ms':>16} {'ours/theirs':>11}")
