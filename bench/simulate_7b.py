@@ -24,8 +24,9 @@ utilization, and the HBM roofline:
 The bytes per decode token are the compile report's per-bucket `weight_load_bytes +
 kv_load_bytes`, averaged over the decode steps actually run (step j runs the decode
 bucket holding context prefill+j; a bucket reads the KV cache up to its max_length).
-The roofline is also shown derated by the target's HBM efficiency (within a channel,
-0.7: the rate the simulator gives a channel).  An own count (quantized weight bytes
+The roofline is also shown derated by the target's HBM efficiency within a channel
+(targets/*.json: 0.924, the fraction of peak Shuhai measured on the U280 for long
+sequential reads, 425 of 460 GB/s; the rate the simulator gives a channel).  An own count (quantized weight bytes
 + 2 x layers x hidden x average context INT8 KV bytes) is printed as a cross-check.
 
 FlightLLM's published figures (FACTS.md) stand next to ours: 55 tokens/s LLaMA2-7B on
@@ -335,10 +336,14 @@ def print_table(results):
     print()
     print("Simulated (flightllm-run --timing-only, batch 1, max context 2048); decode tokens/s averaged over")
     print("the whole decode length; roofline = HBM peak / (weight + KV bytes the decode buckets read per")
+    effs = sorted({(r["target"], r["hbm_efficiency"]) for r in results if "hbm_efficiency" in r})
     print("token, from the compile report, mean over the decode steps); 'xeff' = with the target's HBM")
-    print("efficiency within a channel (0.7); 'own' = own count of bytes/token (quantized weights +")
+    print("efficiency within a channel (" + (", ".join(f"{t} {e}" for t, e in effs) or "targets/*.json")
+          + "); 'own' = own count of bytes/token (quantized weights +")
     print("INT8 KV at the mean context); 'MV roof' = decode compute bound: the MV engine's MACs/s (mv channels")
-    print("x k x clock) / MACs per token (one per weight and KV byte). FlightLLM = published figures (FPGA'24).")
+    print("x k x clock) / MACs per token (one per weight and KV byte). FlightLLM = published figures (FPGA'24);")
+    print("its VHK158 figures come from its artifact's simulator at 225 MHz, our vhk158 preset runs at 310 MHz")
+    print("(the clock of FlightLLM's VHK158 implementation, docs/targets.md).")
     hdr = (f"{'model':<10} {'target':<7} {'[pre, dec]':>12} {'prefill ms':>10} {'tok/s':>7} {'HBM util':>8} "
            f"{'MAC util':>8} {'GB/token':>8} {'own GB':>7} {'roof tok/s':>10} {'%roof':>6} {'roof xeff':>9} "
            f"{'%roof xeff':>10} {'MV roof':>7} {'FlightLLM tok/s':>15} {'ours/theirs':>11} {'FlightLLM pre ms':>16} {'ours/theirs':>11}")

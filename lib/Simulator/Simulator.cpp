@@ -93,6 +93,9 @@ void Counters::add(const Counters &o) {
   mmMacs += o.mmMacs;
   mvMacs += o.mvMacs;
   sfuElements += o.sfuElements;
+  for (unsigned b = 0; b < bufferPortBytes.size(); ++b)
+    bufferPortBytes[b] += o.bufferPortBytes[b];
+  bufferPortDelayCycles += o.bufferPortDelayCycles;
 }
 
 //===----------------------------------------------------------------------===//
@@ -346,6 +349,7 @@ struct Simulator::Impl {
   std::unordered_map<CacheKey, Counters, CacheKeyHash> cache;
   std::unique_ptr<TraceWriter> trace;
   double hbmRate = 0, ddrRate = 0; // bytes per cycle per channel
+  double portRate[4] = {};         // bytes per cycle through a buffer's ports
 
   Impl(const target::TargetDescription &t, const Options &opt)
       : t(t), opt(opt) {
@@ -360,10 +364,9 @@ struct Simulator::Impl {
     }
     double clock = t.clockMHz * 1e6;
     hbmRate = t.hbmGBPerSPerChannel * 1e9 * t.hbmEfficiencyWithinChannel / clock;
-    ddrRate = t.ddrGBPerSPerChannel * 1e9 *
-              (opt.timing.ddrUsesHbmEfficiency ? t.hbmEfficiencyWithinChannel
-                                               : 1.0) /
-              clock;
+    ddrRate = t.ddrGBPerSPerChannel * 1e9 * opt.timing.ddrEfficiency / clock;
+    for (unsigned b = 0; b < 4; ++b)
+      portRate[b] = double(t.bufferPortBytesPerCycle(static_cast<Buffer>(b)));
     if (opt.trace)
       trace = std::make_unique<TraceWriter>(*opt.trace, opt.maxTraceEvents,
                                             t.clockMHz);
@@ -557,6 +560,27 @@ private:
   // resources
   std::vector<uint64_t> hbmFree, ddrFree;
   uint64_t zeroFillFree = 0;
+  uint64_t portFree[4] = {}; // buffer ports: booked up to this cycle
+
+  /// Books `bytes` through buffer `buf`'s ports, after the work booked
+  /// before (a work-conserving FIFO in issue order), and returns the cycle
+  /// the transfer is through them; `now` without the port model.
+  uint64_t bookPort(unsigned buf, uint64_t bytes) {
+    if (!tp.bufferPorts || bytes == 0)
+      return now;
+    c.bufferPortBytes[buf] += bytes;
+    uint64_t start = std::max(now, portFree[buf]);
+    portFree[buf] =
+        start + static_cast<uint64_t>(std::ceil(bytes / s.portRate[buf]));
+    return portFree[buf];
+  }
+  /// `end`, delayed to `portEnd` if the ports finish later (counted).
+  uint64_t throughPorts(uint64_t end, uint64_t portEnd) {
+    if (portEnd <= end)
+      return end;
+    c.bufferPortDelayCycles += portEnd - end;
+    return portEnd;
+  }
 };
 
 //----------------------------------------------------------------------------
@@ -1052,18 +1076,22 @@ void Engine::timeIssue(Entry &e, unsigned q) {
     if (bytes == 0) {
       e.doneAt = now + 1;
     } else if (in.get(LD::zero_fill)) {
+      unsigned buf = static_cast<unsigned>(in.get(LD::buf));
       uint64_t start = std::max(now, zeroFillFree);
       zeroFillFree = start + ceilDiv(bytes, tp.onChipBytesPerCycle);
-      e.doneAt = zeroFillFree;
+      e.doneAt = throughPorts(zeroFillFree, bookPort(buf, bytes));
       c.zeroFillBytes += bytes;
     } else {
       bool isHbm = in.getEnum<Memory>(LD::mem) == Memory::hbm;
       uint64_t ch = in.get(LD::channel);
+      unsigned buf = static_cast<unsigned>(in.get(LD::buf));
       uint64_t &free = isHbm ? hbmFree[ch] : ddrFree[ch];
       double rate = isHbm ? s.hbmRate : s.ddrRate;
       uint64_t start = std::max(now, free);
       uint64_t xfer = static_cast<uint64_t>(std::ceil(bytes / rate));
-      free = start + xfer;
+      // The channel is held until its data is written into the buffer
+      // (back-pressure when the buffer's ports are the bottleneck).
+      free = throughPorts(start + xfer, bookPort(buf, bytes));
       e.doneAt = free + (isHbm ? tp.hbmLatency : tp.ddrLatency);
       if (isHbm) {
         c.hbmReadBytes += bytes;
@@ -1081,8 +1109,10 @@ void Engine::timeIssue(Entry &e, unsigned q) {
       e.doneAt = now + 1;
     } else {
       uint64_t ch = in.get(ST::channel);
+      unsigned buf = static_cast<unsigned>(in.get(ST::buf));
       uint64_t start = std::max(now, hbmFree[ch]);
-      hbmFree[ch] = start + static_cast<uint64_t>(std::ceil(bytes / s.hbmRate));
+      uint64_t xfer = static_cast<uint64_t>(std::ceil(bytes / s.hbmRate));
+      hbmFree[ch] = throughPorts(start + xfer, bookPort(buf, bytes));
       e.doneAt = hbmFree[ch] + tp.hbmLatency;
       c.hbmWriteBytes += bytes;
       c.hbmWriteBytesPerChannel[ch] += bytes;
@@ -1095,7 +1125,17 @@ void Engine::timeIssue(Entry &e, unsigned q) {
     uint64_t kb = in.get(mm ? MM::k_blocks : MV::k_blocks);
     uint64_t n = in.get(mm ? MM::n : MV::n);
     uint64_t lanes = mm ? t.mmChannels : t.mvChannels;
-    compute = std::max<uint64_t>(1, ceilDiv(n, lanes) * kb);
+    uint64_t passes = ceilDiv(n, lanes);
+    compute = std::max<uint64_t>(1, passes * kb);
+    // Operand traffic through the buffers' ports: every pass streams the
+    // tokens' A vectors from act (16 bytes per token and cycle); B is read
+    // once, n x K weights (INT4: half a byte each) from weight.
+    bool int4 = in.get(mm ? MM::wbits : MV::wbits) == 1;
+    uint64_t K = kKBlock * kb;
+    uint64_t aBytes = passes * (mm ? t.mmTokens : 1) * K;
+    uint64_t bBytes = int4 ? (n * K + 1) / 2 : n * K;
+    uint64_t portEnd = std::max(bookPort(0, aBytes), bookPort(1, bBytes));
+    compute = throughPorts(now + compute, portEnd) - now;
     nextIssueAt[q] = now + compute;
     e.doneAt = now + compute + tp.matrixLatency;
     uint64_t macs = (mm ? t.mmTokens : 1) * n * kKBlock * kb;

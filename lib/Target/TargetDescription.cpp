@@ -207,12 +207,24 @@ void checkConsistency(const TargetDescription &t, Problems &problems) {
                                          "ISA's on-chip addresses reach",
                                          b.bytes, reach));
   }
-  if (t.cores * t.bufferBytesPerCore() > t.onChipBytes())
-    problems.add("buffers_per_core",
-                 llvm::formatv("{0} cores x {1} bytes exceed the {2} bytes of "
-                               "URAM and block RAM",
-                               t.cores, t.bufferBytesPerCore(),
-                               t.onChipBytes()));
+  // Each memory separately, at the blocks' 64-bit data width: a buffer
+  // cannot spill from UltraRAM into block RAM without changing its port
+  // bandwidth (docs/targets.md, "On-chip buffers").
+  struct Ram {
+    OnChipMemory memory;
+    uint64_t blocks;
+    const char *name;
+  } rams[] = {{OnChipMemory::uram, t.uramBlocks, "UltraRAM"},
+              {OnChipMemory::bram, t.bramBlocks, "block RAM"}};
+  for (const Ram &ram : rams) {
+    uint64_t perCore = t.blocksPerCore(ram.memory);
+    if (t.cores * perCore > ram.blocks)
+      problems.add("buffers_per_core",
+                   llvm::formatv("{0} cores x {1} {2} blocks exceed the "
+                                 "device's {3} ({4} data bytes per block)",
+                                 t.cores, perCore, ram.name, ram.blocks,
+                                 t.dataBytesPerBlock(ram.memory)));
+  }
 
   if (t.mmK != isa::kKBlock)
     problems.add("mm.k", llvm::formatv("must be the ISA K block ({0})",
@@ -277,6 +289,43 @@ uint64_t TargetDescription::bufferBytesPerCore() const {
 uint64_t TargetDescription::dspsNeeded() const {
   uint64_t macs = std::max(mmMacsPerCycle(), mvMacsPerCycle());
   return cores * ((macs + int8MacsPerDsp - 1) / int8MacsPerDsp);
+}
+
+OnChipMemory TargetDescription::bufferMemory(isa::Buffer buffer) const {
+  switch (buffer) {
+  case isa::Buffer::act:
+  case isa::Buffer::weight:
+    return OnChipMemory::uram;
+  case isa::Buffer::meta:
+  case isa::Buffer::acc:
+    return OnChipMemory::bram;
+  }
+  return OnChipMemory::bram;
+}
+
+uint64_t TargetDescription::dataBytesPerBlock(OnChipMemory memory) const {
+  uint64_t bits = memory == OnChipMemory::uram ? uramBitsPerBlock
+                                               : bramBitsPerBlock;
+  // Words of kRamPortBits, each holding kRamPortDataBytes of data.
+  return bits / kRamPortBits * kRamPortDataBytes;
+}
+
+uint64_t TargetDescription::bufferBlocks(isa::Buffer buffer) const {
+  uint64_t perBlock = dataBytesPerBlock(bufferMemory(buffer));
+  return perBlock ? (bufferBytes(buffer) + perBlock - 1) / perBlock : 0;
+}
+
+uint64_t TargetDescription::blocksPerCore(OnChipMemory memory) const {
+  uint64_t blocks = 0;
+  for (isa::Buffer b : {isa::Buffer::act, isa::Buffer::weight,
+                        isa::Buffer::meta, isa::Buffer::acc})
+    if (bufferMemory(b) == memory)
+      blocks += bufferBlocks(b);
+  return blocks;
+}
+
+uint64_t TargetDescription::bufferPortBytesPerCycle(isa::Buffer buffer) const {
+  return bufferBlocks(buffer) * kRamPortsPerBlock * kRamPortDataBytes;
 }
 
 uint64_t TargetDescription::fingerprint() const {

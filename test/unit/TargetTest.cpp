@@ -1,5 +1,7 @@
 //===- TargetTest.cpp - Hardware descriptions: presets, checks, hashes ----===//
 
+#include "TargetTestUtil.h"
+
 #include "flightllm/Target/TargetDescription.h"
 
 #include "llvm/ADT/StringExtras.h"
@@ -12,6 +14,7 @@
 #include <string>
 
 using namespace flightllm::target;
+using flightllm::target::test::preset;
 using llvm::json::Value;
 
 namespace {
@@ -24,15 +27,6 @@ std::string readFile(const std::string &path) {
   auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/true);
   EXPECT_TRUE(bool(buffer)) << path;
   return buffer ? (*buffer)->getBuffer().str() : "";
-}
-
-TargetDescription preset(llvm::StringRef name) {
-  llvm::Expected<TargetDescription> t = loadTarget(name);
-  if (!t) {
-    ADD_FAILURE() << llvm::toString(t.takeError());
-    return {};
-  }
-  return *t;
 }
 
 Value presetValue(llvm::StringRef name) {
@@ -102,10 +96,10 @@ TEST(Target, PresetsAreEmbeddedAndLoad) {
   EXPECT_EQ(u280.dspsNeeded(), 6144u);
 
   TargetDescription vhk158 = preset("vhk158");
-  EXPECT_EQ(vhk158.clockMHz, 225);
+  EXPECT_EQ(vhk158.clockMHz, 310);
   EXPECT_DOUBLE_EQ(vhk158.hbmPeakGBPerS(), 819.2);
   EXPECT_EQ(vhk158.hbmBytes(), 8ull << 30);
-  EXPECT_EQ(vhk158.hbmEfficiencyWithinChannel, 0.7);
+  EXPECT_EQ(vhk158.hbmEfficiencyWithinChannel, 0.924);
   EXPECT_EQ(vhk158.hbmEfficiencyAcrossChannels, 0.35);
   EXPECT_EQ(vhk158.mmMacsPerCycle(), 4096u);
   EXPECT_EQ(vhk158.mvMacsPerCycle(), 1024u);
@@ -182,10 +176,18 @@ TEST(Target, EveryValidationErrorNamesItsPath) {
        "128-byte on-chip row"},
       {with(base, "buffers_per_core.act_bytes", (8 << 20) + 128),
        "buffers_per_core.act_bytes: 8388736 bytes exceed the 8388608 bytes "
-       "the ISA's on-chip addresses reach"},
+       "the ISA's on-chip addresses reach\n"
+       "t.json: buffers_per_core: 3 cores x 321 UltraRAM blocks exceed the "
+       "device's 960 (32768 data bytes per block)"},
       {with(base, "uram.blocks", 10),
-       "buffers_per_core: 3 cores x 11796480 bytes exceed the 9658368 bytes "
-       "of URAM and block RAM"},
+       "buffers_per_core: 3 cores x 320 UltraRAM blocks exceed the device's "
+       "10 (32768 data bytes per block)"},
+      {with(base, "bram.blocks", 959),
+       "buffers_per_core: 3 cores x 320 block RAM blocks exceed the device's "
+       "959 (4096 data bytes per block)"},
+      {with(base, "buffers_per_core.weight_bytes", (2 << 20) + 128),
+       "buffers_per_core: 3 cores x 321 UltraRAM blocks exceed the device's "
+       "960 (32768 data bytes per block)"},
       {with(base, "mm.k", 8), "mm.k: must be the ISA K block (16)"},
       {with(base, "mv.k", 32), "mv.k: must be the ISA K block (16)"},
       {with(base, "mv.tokens", 2),
@@ -259,7 +261,7 @@ TEST(Target, FingerprintIgnoresKeyOrderSpellingAndNames) {
   std::string original = presetJSON("u280")->str();
   uint64_t expected = preset("u280").fingerprint();
   // Golden value: binaries store it. If u280.json changes on purpose, update.
-  EXPECT_EQ(expected, 0x510753bafee61e34ull)
+  EXPECT_EQ(expected, 0x2ce1ab648f9f326bull)
       << llvm::formatv("{0:x16}", expected).str();
 
   // llvm::json prints keys sorted: another order than the preset file's.
@@ -273,7 +275,7 @@ TEST(Target, FingerprintIgnoresKeyOrderSpellingAndNames) {
   std::string respelled = original;
   for (auto [from, to] : {std::pair<std::string, std::string>{"225", "2.25e2"},
                           {"8388608", "8.388608E6"},
-                          {"0.7", "0.70"},
+                          {"0.924", "0.9240"},
                           {"\n", ""},
                           {"  ", ""}})
     for (size_t at = 0; (at = respelled.find(from, at)) != std::string::npos;
@@ -281,6 +283,7 @@ TEST(Target, FingerprintIgnoresKeyOrderSpellingAndNames) {
       respelled.replace(at, from.size(), to);
   ASSERT_NE(respelled.find("8.388608E6"), std::string::npos) << respelled;
   ASSERT_NE(respelled.find("2.25e2"), std::string::npos) << respelled;
+  ASSERT_NE(respelled.find("0.9240"), std::string::npos) << respelled;
   t = parseTarget(respelled, "respelled");
   ASSERT_TRUE(bool(t)) << llvm::toString(t.takeError());
   EXPECT_EQ(t->fingerprint(), expected);

@@ -60,9 +60,13 @@ struct TimingParams {
   unsigned matrixLatency = 32;      ///< MM/MV pipeline depth (DSP chain, adder tree, output)
   unsigned sfuLatency = 24;         ///< SFU pipeline depth
   unsigned onChipBytesPerCycle = 64; ///< zero fill: one 512-bit row per cycle
-  /// DDR efficiency: not in the target description; we assume the HBM
-  /// within-channel figure.
-  bool ddrUsesHbmEfficiency = true;
+  /// Achieved fraction of a DDR channel's peak: not in the target
+  /// description; an assumption (docs/simulator.md).
+  double ddrEfficiency = 0.7;
+  /// Model the port bandwidth of the on-chip buffers (loads, stores and the
+  /// matrix engine share each buffer's RAM ports; docs/simulator.md). false:
+  /// ports are unlimited (the timing before issue 12), for comparisons.
+  bool bufferPorts = true;
 };
 
 /// Power model (docs/simulator.md gives the sources): static board power
@@ -110,6 +114,11 @@ struct Counters {
   uint64_t zeroFillBytes = 0;
   uint64_t mmMacs = 0, mvMacs = 0; ///< MACs of the instructions (tile shape x K)
   uint64_t sfuElements = 0;        ///< rows x k of every MISC
+  /// Bytes moved through each on-chip buffer's ports (isa::Buffer order) by
+  /// LD, ST, MM and MV (with TimingParams::bufferPorts).
+  std::array<uint64_t, 4> bufferPortBytes{};
+  /// Cycles by which buffer ports delayed instructions' completion, summed.
+  uint64_t bufferPortDelayCycles = 0;
 
   uint64_t totalInstructions() const;
   void add(const Counters &other);

@@ -23,6 +23,16 @@
 
 namespace flightllm::target {
 
+/// The FPGA RAM primitives the on-chip buffers are built from.
+enum class OnChipMemory { uram, bram };
+
+/// Both primitives have two 72-bit ports (UltraRAM: 4K x 72; block RAM in
+/// simple dual-port mode: 512 x 72), of which a byte-addressed buffer uses
+/// 64 data bits.
+inline constexpr uint64_t kRamPortsPerBlock = 2;
+inline constexpr uint64_t kRamPortDataBytes = 8;
+inline constexpr uint64_t kRamPortBits = 72;
+
 #define FLIGHT_TARGET_TYPE_Text std::string
 #define FLIGHT_TARGET_TYPE_Count uint64_t
 #define FLIGHT_TARGET_TYPE_Real double
@@ -56,6 +66,21 @@ struct TargetDescription {
   uint64_t mvMacsPerCycle() const { return mvChannels * mvK * mvTokens; }
   /// DSP slices the cores' matrix engines need (the larger mode decides).
   uint64_t dspsNeeded() const;
+
+  /// The RAM blocks a core's on-chip buffer is built from: act and weight
+  /// in UltraRAM, meta and acc in block RAM (docs/targets.md, "On-chip
+  /// buffers").
+  OnChipMemory bufferMemory(isa::Buffer buffer) const;
+  /// Data bytes one RAM block holds at the 64-bit data width of its 72-bit
+  /// ports (the other 8 bits of a word are ECC/parity, not byte data).
+  uint64_t dataBytesPerBlock(OnChipMemory memory) const;
+  /// Blocks of its memory that one core's buffer takes.
+  uint64_t bufferBlocks(isa::Buffer buffer) const;
+  /// UltraRAM (or block RAM) blocks the four buffers of one core take.
+  uint64_t blocksPerCore(OnChipMemory memory) const;
+  /// Bytes per cycle the buffer's blocks move through both of their ports
+  /// (2 ports x 8 data bytes per block), shared by every reader and writer.
+  uint64_t bufferPortBytesPerCycle(isa::Buffer buffer) const;
 };
 
 #undef FLIGHT_TARGET_TYPE_Text
