@@ -1012,8 +1012,9 @@ TEST(Simulator, LoadsIntoOneBufferShareItsPorts) {
       s.add(ld(buf, ch * 256, Memory::hbm, ch, 0, 1024));
     s.end();
     EXPECT_EQ(runStream(sim, s), 0) << sim.faultMessage();
-    if (ports)
+    if (ports) {
       EXPECT_EQ(sim.lastRun().bufferPortBytes[unsigned(buf)], 32u << 15);
+    }
     return double(sim.lastRun().cycles);
   };
   double channel = 32768 / kHbmRate + kTiming.hbmLatency;
