@@ -170,6 +170,18 @@ def LLM_LinearOp : LLM_Op<"linear", [Pure]> {
   let assemblyFormat = [{
     $x `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)
   }];
+  // The dense or W8A8 form, without the compression attributes.
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$x, "::mlir::Value":$weight, "::mlir::Value":$bias,
+                   "bool":$transpose_weight, "::mlir::ElementsAttr":$weight_scales,
+                   "::mlir::FloatAttr":$input_scale), [{
+      build($_builder, $_state, result, x, weight, bias,
+            $_builder.getBoolAttr(transpose_weight), weight_scales,
+            input_scale, ::mlir::IntegerAttr(), ::mlir::IntegerAttr(),
+            ::mlir::ElementsAttr(), ::mlir::DenseI64ArrayAttr(),
+            ::mlir::DenseI64ArrayAttr());
+    }]>
+  ];
   let hasVerifier = 1;
 }
 
@@ -207,6 +219,18 @@ def LLM_LogitsOp : LLM_Op<"logits", [Pure]> {
   let assemblyFormat = [{
     $x `,` $weight attr-dict `:` functional-type(operands, results)
   }];
+  // The dense or W8A8 form, without the compression attributes.
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$x, "::mlir::Value":$weight,
+                   "bool":$transpose_weight, "::mlir::ElementsAttr":$weight_scales,
+                   "::mlir::FloatAttr":$input_scale), [{
+      build($_builder, $_state, result, x, weight,
+            $_builder.getBoolAttr(transpose_weight), weight_scales,
+            input_scale, ::mlir::IntegerAttr(), ::mlir::IntegerAttr(),
+            ::mlir::ElementsAttr(), ::mlir::DenseI64ArrayAttr(),
+            ::mlir::DenseI64ArrayAttr());
+    }]>
+  ];
   let hasVerifier = 1;
 }
 
@@ -457,6 +481,19 @@ def LLM_AttentionOp : LLM_Op<"attention", [Pure, AttrSizedOperandSegments]> {
     (`past` `(` $past_key^ `,` $past_value `)`)?
     attr-dict `:` functional-type(operands, results)
   }];
+  // With the default 8-bit KV cache.
+  let builders = [
+    OpBuilder<(ins "::mlir::TypeRange":$results, "::mlir::Value":$query, "::mlir::Value":$key,
+                   "::mlir::Value":$value, "::mlir::Value":$past_key, "::mlir::Value":$past_value,
+                   "::mlir::IntegerAttr":$num_heads, "::mlir::IntegerAttr":$num_kv_heads,
+                   "::mlir::FloatAttr":$scale, "::mlir::BoolAttr":$causal,
+                   "::mlir::IntegerAttr":$window, "::mlir::DenseF32ArrayAttr":$k_scales,
+                   "::mlir::DenseF32ArrayAttr":$v_scales), [{
+      build($_builder, $_state, results, query, key, value, past_key,
+            past_value, num_heads, num_kv_heads, scale, causal, window,
+            k_scales, v_scales, ::mlir::IntegerAttr());
+    }]>
+  ];
   let hasVerifier = 1;
 }
 
