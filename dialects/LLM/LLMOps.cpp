@@ -10,6 +10,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/OpImplementation.h"
 
 #include <cmath>
@@ -189,48 +190,301 @@ static LogicalResult verifyMatmulLike(Operation *op, Value x, Value weight,
   return n.add("result", rType.getShape().back());
 }
 
-/// The quantization attributes: an integer weight needs its per-channel
-/// scales (and only an integer weight has them); scales are positive.
-static LogicalResult verifyQuantization(Operation *op, Value weight,
-                                        bool transposeWeight,
-                                        ElementsAttr weightScales,
-                                        std::optional<APFloat> inputScale) {
+/// Weights whose values the verifier reads to check the compression claims
+/// (codes in range, N:M and block structure); larger ones are checked by the
+/// passes that produce them (llm.linear's description).
+static constexpr int64_t kVerifyValuesLimit = int64_t(1) << 20;
+
+/// The values of `weight` when it is an `llm.weight` small enough to check,
+/// as int64 for integer weights, or with `isZero` per element for floats.
+struct WeightValues {
+  SmallVector<int64_t> codes;     // integer weight
+  SmallVector<bool> zero;         // float weight: value == 0
+  bool integer = false;
+};
+
+static std::optional<WeightValues> readSmallWeight(Value weight) {
+  auto def = weight.getDefiningOp<WeightOp>();
+  if (!def)
+    return std::nullopt;
+  ElementsAttr value = def.getValue();
+  if (value.getNumElements() > kVerifyValuesLimit)
+    return std::nullopt;
+  WeightValues out;
+  Type element = value.getElementType();
+  if (isa<IntegerType>(element)) {
+    out.integer = true;
+    if (auto dense = dyn_cast<DenseIntElementsAttr>(value)) {
+      for (const APInt &v : dense.getValues<APInt>())
+        out.codes.push_back(v.getSExtValue());
+      return out;
+    }
+    if (auto blob = dyn_cast<DenseResourceElementsAttr>(value)) {
+      if (!element.isInteger(8))
+        return std::nullopt;
+      auto typed = cast<DenseI8ResourceElementsAttr>(blob);
+      std::optional<ArrayRef<int8_t>> data = typed.tryGetAsArrayRef();
+      if (!data)
+        return std::nullopt;
+      out.codes.assign(data->begin(), data->end());
+      return out;
+    }
+    return std::nullopt;
+  }
+  if (auto dense = dyn_cast<DenseFPElementsAttr>(value)) {
+    for (const APFloat &v : dense.getValues<APFloat>())
+      out.zero.push_back(v.isZero());
+    return out;
+  }
+  if (auto blob = dyn_cast<DenseResourceElementsAttr>(value)) {
+    if (!element.isF32())
+      return std::nullopt;
+    std::optional<ArrayRef<float>> data =
+        cast<DenseF32ResourceElementsAttr>(blob).tryGetAsArrayRef();
+    if (!data)
+      return std::nullopt;
+    for (float v : *data)
+      out.zero.push_back(v == 0.0f);
+    return out;
+  }
+  return std::nullopt;
+}
+
+/// The compression attributes of `llm.linear` and `llm.logits`.
+struct CompressionAttrs {
+  bool transposed;
+  ElementsAttr scales;
+  std::optional<APFloat> inputScale;
+  int64_t bits, groupSize;
+  ElementsAttr zeroPoints;
+  DenseI64ArrayAttr sparsity, blockSparsity;
+
+  template <typename OpTy>
+  static CompressionAttrs of(OpTy op) {
+    return {op.getTransposeWeight(),     op.getWeightScalesAttr(),
+            op.getInputScale(),          int64_t(op.getWeightBits()),
+            int64_t(op.getGroupSize()),  op.getWeightZeroPointsAttr(),
+            op.getSparsityAttr(),        op.getBlockSparsityAttr()};
+  }
+};
+
+/// The code ranges of llm.linear's description: {min, max} of Wq, and of
+/// the zero points when there are any.
+static std::pair<int64_t, int64_t> codeRange(int64_t bits, bool zeroPoints) {
+  if (bits == 4)
+    return zeroPoints ? std::pair<int64_t, int64_t>{0, 15}
+                      : std::pair<int64_t, int64_t>{-8, 7};
+  return zeroPoints ? std::pair<int64_t, int64_t>{-128, 127}
+                    : std::pair<int64_t, int64_t>{-127, 127};
+}
+
+/// Checks `[S, M]` / `[BK, BN, S, M]` against the weight's shape and, when
+/// small, its values. `nonzero(k, n)` tells whether W[k, n] is nonzero.
+static LogicalResult
+verifySparsityClaims(Operation *op, const CompressionAttrs &c, int64_t kSize,
+                     int64_t nSize,
+                     llvm::function_ref<bool(int64_t, int64_t)> nonzero) {
+  if (DenseI64ArrayAttr nm = c.sparsity) {
+    if (nm.size() != 2 || nm[1] <= 0 || nm[0] < 0 || nm[0] > nm[1])
+      return op->emitOpError()
+             << "sparsity must be [S, M] with 0 <= S <= M and M > 0, got "
+             << nm;
+    if (!ShapedType::isDynamic(kSize) && kSize % nm[1] != 0)
+      return op->emitOpError() << "sparsity group size " << nm[1]
+                               << " does not divide the reduction size "
+                               << kSize;
+  }
+  if (DenseI64ArrayAttr blocks = c.blockSparsity) {
+    if (blocks.size() != 4 || blocks[0] <= 0 || blocks[1] <= 0 ||
+        blocks[3] <= 0 || blocks[2] < 0 || blocks[2] > blocks[3])
+      return op->emitOpError() << "block_sparsity must be [BK, BN, S, M] with "
+                                  "positive block sizes and 0 <= S <= M, got "
+                               << blocks;
+    if ((!ShapedType::isDynamic(kSize) && kSize % blocks[0] != 0) ||
+        (!ShapedType::isDynamic(nSize) && nSize % blocks[1] != 0))
+      return op->emitOpError()
+             << "block_sparsity blocks " << blocks[0] << "x" << blocks[1]
+             << " do not tile the " << kSize << "x" << nSize
+             << " weight (K x N)";
+  }
+  if (!nonzero)
+    return success();
+  if (DenseI64ArrayAttr nm = c.sparsity) {
+    for (int64_t n = 0; n < nSize; ++n)
+      for (int64_t k0 = 0; k0 < kSize; k0 += nm[1]) {
+        int64_t count = 0;
+        for (int64_t k = k0; k < k0 + nm[1]; ++k)
+          count += nonzero(k, n);
+        if (count > nm[0])
+          return op->emitOpError()
+                 << "weight breaks sparsity " << nm[0] << ":" << nm[1]
+                 << ": output channel " << n << " has " << count
+                 << " nonzeros in k [" << k0 << ", " << k0 + nm[1] << ")";
+      }
+  }
+  if (DenseI64ArrayAttr blocks = c.blockSparsity) {
+    int64_t bk = blocks[0], bn = blocks[1], maxKept = blocks[2],
+            run = blocks[3];
+    auto blockNonzero = [&](int64_t kb, int64_t nb) {
+      for (int64_t k = kb * bk; k < (kb + 1) * bk; ++k)
+        for (int64_t n = nb * bn; n < (nb + 1) * bn; ++n)
+          if (nonzero(k, n))
+            return true;
+      return false;
+    };
+    int64_t kBlocks = kSize / bk;
+    for (int64_t nb = 0; nb < nSize / bn; ++nb)
+      for (int64_t r0 = 0; r0 < kBlocks; r0 += run) {
+        int64_t count = 0;
+        for (int64_t kb = r0; kb < std::min(r0 + run, kBlocks); ++kb)
+          count += blockNonzero(kb, nb);
+        if (count > maxKept)
+          return op->emitOpError()
+                 << "weight breaks block_sparsity: block column " << nb
+                 << " has " << count << " nonzero blocks among k blocks ["
+                 << r0 << ", " << std::min(r0 + run, kBlocks)
+                 << "), at most " << maxKept << " allowed";
+      }
+  }
+  return success();
+}
+
+/// The quantization and compression attributes (llm.linear's description):
+/// an integer weight needs its scales (and only an integer weight has them),
+/// per channel `[N]` or grouped `[N, K/G]`; zero points shaped like the
+/// scales; codes in the range of `weight_bits`; sparsity claims that hold.
+static LogicalResult verifyCompression(Operation *op, Value weight,
+                                       const CompressionAttrs &c) {
   RankedTensorType wType = rankedType(weight);
   bool integer = isa<IntegerType>(wType.getElementType());
-  if (integer != bool(weightScales))
+  if (integer != bool(c.scales))
     return op->emitOpError()
            << (integer ? "an integer weight needs weight_scales"
                        : "weight_scales needs an integer (quantized) weight");
-  if (weightScales) {
-    auto sType = cast<ShapedType>(weightScales.getType());
-    int64_t n = wType.getDimSize(transposeWeight ? 0 : 1);
-    if (sType.getRank() != 1 || !sType.getElementType().isF32() ||
-        (!ShapedType::isDynamic(n) && sType.getDimSize(0) != n))
-      return op->emitOpError() << "weight_scales must be f32 [" << n
-                               << "] (one per output channel), got "
-                               << sType;
-  }
-  if (inputScale && !(inputScale->convertToFloat() > 0))
+  if (c.inputScale && !(c.inputScale->convertToFloat() > 0))
     return op->emitOpError() << "input_scale must be positive";
-  if (inputScale && !weightScales)
+  if (c.inputScale && !c.scales)
     return op->emitOpError() << "input_scale needs a quantized weight";
-  return success();
+  if (c.bits != 8 && c.bits != 4)
+    return op->emitOpError() << "weight_bits must be 8 or 4, got " << c.bits;
+  if (c.groupSize < 0)
+    return op->emitOpError() << "group_size must be non-negative, got "
+                             << c.groupSize;
+  bool compressed = c.bits != 8 || c.groupSize != 0 || c.zeroPoints;
+  if (compressed && !integer)
+    return op->emitOpError() << "weight_bits, group_size and "
+                                "weight_zero_points describe an integer "
+                                "(quantized) weight";
+  if (integer && !wType.getElementType().isInteger(8))
+    return op->emitOpError() << "quantized weights are stored as i8, got "
+                             << wType.getElementType();
+
+  int64_t nSize = wType.getDimSize(c.transposed ? 0 : 1);
+  int64_t kSize = wType.getDimSize(c.transposed ? 1 : 0);
+  int64_t groups = 0;
+  if (c.groupSize > 0) {
+    if (ShapedType::isDynamic(kSize))
+      return op->emitOpError() << "group_size needs a static reduction size";
+    if (kSize % c.groupSize != 0)
+      return op->emitOpError() << "group_size " << c.groupSize
+                               << " does not divide the reduction size "
+                               << kSize;
+    groups = kSize / c.groupSize;
+  }
+  auto scaleShape = [&](ShapedType t, bool wantFloat) {
+    bool elementOk = wantFloat ? t.getElementType().isF32()
+                               : isa<IntegerType>(t.getElementType());
+    if (!elementOk)
+      return false;
+    if (groups == 0)
+      return t.getRank() == 1 &&
+             (ShapedType::isDynamic(nSize) || t.getDimSize(0) == nSize);
+    return t.getRank() == 2 &&
+           (ShapedType::isDynamic(nSize) || t.getDimSize(0) == nSize) &&
+           t.getDimSize(1) == groups;
+  };
+  auto expected = [&](StringRef element) {
+    std::string n = ShapedType::isDynamic(nSize) ? "N" : std::to_string(nSize);
+    return (element + " [" + n +
+            (groups ? ", " + std::to_string(groups) + "]" : std::string("]")))
+        .str();
+  };
+  if (c.scales &&
+      !scaleShape(cast<ShapedType>(c.scales.getType()), /*wantFloat=*/true))
+    return op->emitOpError()
+           << "weight_scales must be " << expected("f32")
+           << (groups ? " (one per output channel and group)"
+                      : " (one per output channel)")
+           << ", got " << c.scales.getType();
+  if (c.zeroPoints &&
+      !scaleShape(cast<ShapedType>(c.zeroPoints.getType()), false))
+    return op->emitOpError() << "weight_zero_points must be "
+                             << expected("integer") << " like weight_scales, got "
+                             << c.zeroPoints.getType();
+
+  auto [lo, hi] = codeRange(c.bits, bool(c.zeroPoints));
+  SmallVector<int64_t> zeroPoints;
+  if (c.zeroPoints) {
+    for (APInt zp : c.zeroPoints.getValues<APInt>()) {
+      int64_t v = zp.getSExtValue();
+      if (v < lo || v > hi)
+        return op->emitOpError()
+               << "weight zero point " << v << " is outside [" << lo << ", "
+               << hi << "] of " << c.bits << "-bit weights";
+      zeroPoints.push_back(v);
+    }
+  }
+
+  if (failed(verifySparsityClaims(op, c, kSize, nSize, nullptr)))
+    return failure();
+  if (ShapedType::isDynamic(kSize) || ShapedType::isDynamic(nSize))
+    return success();
+  bool claims = c.sparsity || c.blockSparsity;
+  if (!claims && !compressed)
+    return success();
+  std::optional<WeightValues> values = readSmallWeight(weight);
+  if (!values)
+    return success();
+  auto at = [&](int64_t k, int64_t n) {
+    return c.transposed ? n * kSize + k : k * nSize + n;
+  };
+  auto zeroPointOf = [&](int64_t k, int64_t n) -> int64_t {
+    if (zeroPoints.empty())
+      return 0;
+    return groups ? zeroPoints[n * groups + k / c.groupSize] : zeroPoints[n];
+  };
+  if (values->integer) {
+    for (int64_t k = 0; k < kSize; ++k)
+      for (int64_t n = 0; n < nSize; ++n) {
+        int64_t q = values->codes[at(k, n)];
+        if (q < lo || q > hi)
+          return op->emitOpError()
+                 << "weight code " << q << " at [k=" << k << ", n=" << n
+                 << "] is outside [" << lo << ", " << hi << "] of "
+                 << c.bits << "-bit weights"
+                 << (c.zeroPoints ? " with zero points" : "");
+      }
+  }
+  if (!claims)
+    return success();
+  return verifySparsityClaims(op, c, kSize, nSize, [&](int64_t k, int64_t n) {
+    return values->integer ? values->codes[at(k, n)] != zeroPointOf(k, n)
+                           : !values->zero[at(k, n)];
+  });
 }
 
 LogicalResult LinearOp::verify() {
   if (failed(verifyMatmulLike(*this, getX(), getWeight(), getBias(),
                               getResult(), getTransposeWeight())))
     return failure();
-  return verifyQuantization(*this, getWeight(), getTransposeWeight(),
-                            getWeightScalesAttr(), getInputScale());
+  return verifyCompression(*this, getWeight(), CompressionAttrs::of(*this));
 }
 
 LogicalResult LogitsOp::verify() {
   if (failed(verifyMatmulLike(*this, getX(), getWeight(), /*bias=*/Value(),
                               getResult(), getTransposeWeight())))
     return failure();
-  return verifyQuantization(*this, getWeight(), getTransposeWeight(),
-                            getWeightScalesAttr(), getInputScale());
+  return verifyCompression(*this, getWeight(), CompressionAttrs::of(*this));
 }
 
 //===----------------------------------------------------------------------===//
@@ -363,6 +617,9 @@ LogicalResult AttentionOp::verify() {
 
   if (getWindow() && !getCausal())
     return emitOpError() << "a window needs causal attention";
+
+  if (getKvBits() != 8 && getKvBits() != 4)
+    return emitOpError() << "kv_bits must be 8 or 4, got " << getKvBits();
 
   // Int8 KV cache scales: [Hkv*Dh] positive finite f32, both or neither.
   if (bool(getKScalesAttr()) != bool(getVScalesAttr()))

@@ -11,6 +11,8 @@
 
 #include "flightllm/ISA/Numerics.h"
 
+#include <algorithm>
+#include <cmath>
 #include <vector>
 
 using namespace flightllm::interpreter::kernels;
@@ -32,7 +34,7 @@ void fromHalves(const uint16_t *h, int64_t n, float *x) {
 
 void accel::quantizedMatmul(const float *x, int64_t m, int64_t k,
                             const int64_t *w, int64_t n, bool transposed,
-                            const float *wScales, const float *bias,
+                            const WeightFormat &format, const float *bias,
                             float inputScale, float *y) {
   // The weight as int8 rows per output channel, [n, k].
   std::vector<int8_t> wq(static_cast<size_t>(n * k));
@@ -40,6 +42,7 @@ void accel::quantizedMatmul(const float *x, int64_t m, int64_t k,
     for (int64_t i = 0; i < k; ++i)
       wq[size_t(c * k + i)] =
           int8_t(transposed ? w[c * k + i] : w[i * n + c]);
+  int64_t groups = format.groupSize ? k / format.groupSize : 1;
   std::vector<int8_t> xq(static_cast<size_t>(k));
   for (int64_t row = 0; row < m; ++row) {
     const float *xr = x + row * k;
@@ -51,11 +54,12 @@ void accel::quantizedMatmul(const float *x, int64_t m, int64_t k,
     } else {
       xs = nx::quantizeDynamic(xr, xq.data(), uint32_t(k));
     }
-    for (int64_t c = 0; c < n; ++c) {
-      int32_t acc = nx::dotI8(xq.data(), wq.data() + c * k, uint32_t(k));
-      y[row * n + c] = nx::mmValue(acc, xs, wScales[c], bias != nullptr,
-                                   bias ? bias[c] : 0.0f);
-    }
+    for (int64_t c = 0; c < n; ++c)
+      y[row * n + c] = nx::compressedDotValue(
+          xq.data(), wq.data() + c * k, uint32_t(k),
+          uint32_t(format.groupSize), format.scales + c * groups,
+          format.zeroPoints ? format.zeroPoints + c * groups : nullptr, xs,
+          bias != nullptr, bias ? bias[c] : 0.0f);
   }
 }
 
@@ -93,18 +97,42 @@ void accel::ropeToken(const float *x, int64_t heads, int64_t dh,
   }
 }
 
+namespace {
+
+/// The codes and per-token scale of one cached value row of the 4-bit
+/// layout, from the exact products code * vs the cache holds: the largest
+/// magnitude is 7 * vs (numerics::quantizeValueToken4 always gives one
+/// code +-7), so vs = max / 7 and every quotient is exact.
+float valueRowCodes4(const float *row, int8_t *codes, int64_t dh) {
+  float amax = 0.0f;
+  for (int64_t j = 0; j < dh; ++j)
+    amax = std::max(amax, std::fabs(row[j]));
+  if (amax == 0.0f) {
+    std::fill(codes, codes + dh, int8_t(0));
+    return 1.0f;
+  }
+  float vs = amax / 7.0f;
+  for (int64_t j = 0; j < dh; ++j)
+    codes[j] = nx::sat4(nx::rne(row[j] / vs));
+  return vs;
+}
+
+} // namespace
+
 void accel::attention(const AttentionShape &shape, const float *q,
                       const float *k, const float *v, const float *pastK,
                       const float *pastV, const float *kScales,
-                      const float *vScales, float *out, float *presentK,
-                      float *presentV) {
+                      const float *vScales, int64_t kvBits, float *out,
+                      float *presentK, float *presentV) {
   int64_t numB = shape.batch, numS = shape.newTokens, numP = shape.pastTokens;
   int64_t hq = shape.numHeads, hkv = shape.numKVHeads, dh = shape.headDim;
   int64_t numT = numP + numS, group = hq / hkv;
   int64_t kvWidth = hkv * dh, qWidth = hq * dh;
+  bool kv4 = kvBits == 4;
 
-  // 1. The int8 cache: the past codes, then the new keys/values quantized
-  //    with the static per-channel inverse scales.
+  // 1. The cache codes: the past ones, then the new keys/values quantized
+  //    with the static per-channel inverse scales (int8), or keys so and
+  //    values per token (4-bit, vScale holds each row's scale).
   std::vector<float> invK(static_cast<size_t>(kvWidth)), invV(static_cast<size_t>(kvWidth));
   for (int64_t c = 0; c < kvWidth; ++c) {
     invK[size_t(c)] = 1.0f / kScales[c];
@@ -112,24 +140,43 @@ void accel::attention(const AttentionShape &shape, const float *q,
   }
   std::vector<int8_t> k8(static_cast<size_t>(numB * hkv * numT * dh)),
       v8(static_cast<size_t>(numB * hkv * numT * dh));
+  std::vector<float> vScale(static_cast<size_t>(numB * hkv * numT), 1.0f);
+  std::vector<float> newRow(static_cast<size_t>(dh));
   for (int64_t b = 0; b < numB; ++b)
     for (int64_t g = 0; g < hkv; ++g)
-      for (int64_t t = 0; t < numT; ++t)
+      for (int64_t t = 0; t < numT; ++t) {
+        size_t rowAt = size_t(((b * hkv + g) * numT + t) * dh);
+        size_t pastAt = size_t(((b * hkv + g) * numP + t) * dh);
+        size_t srcAt = size_t((b * numS + (t - numP)) * kvWidth + g * dh);
+        float &vs = vScale[size_t((b * hkv + g) * numT + t)];
         for (int64_t j = 0; j < dh; ++j) {
-          size_t at = size_t(((b * hkv + g) * numT + t) * dh + j);
-          if (t < numP) {
-            size_t past = size_t(((b * hkv + g) * numP + t) * dh + j);
-            k8[at] = nx::sat8(pastK[past]);
-            v8[at] = nx::sat8(pastV[past]);
-          } else {
-            int64_t c = g * dh + j;
-            size_t src = size_t((b * numS + (t - numP)) * kvWidth + c);
-            k8[at] = nx::quantizeOne(k[src], invK[size_t(c)]);
-            v8[at] = nx::quantizeOne(v[src], invV[size_t(c)]);
-          }
+          size_t at = rowAt + size_t(j);
+          int64_t c = g * dh + j;
+          if (t < numP)
+            k8[at] = kv4 ? nx::sat4(pastK[pastAt + size_t(j)])
+                         : nx::sat8(pastK[pastAt + size_t(j)]);
+          else
+            k8[at] = kv4 ? nx::quantizeOne4(k[srcAt + size_t(j)], invK[size_t(c)])
+                         : nx::quantizeOne(k[srcAt + size_t(j)], invK[size_t(c)]);
           presentK[at] = float(k8[at]);
+          if (kv4)
+            continue;
+          v8[at] = t < numP ? nx::sat8(pastV[pastAt + size_t(j)])
+                            : nx::quantizeOne(v[srcAt + size_t(j)], invV[size_t(c)]);
           presentV[at] = float(v8[at]);
         }
+        if (!kv4)
+          continue;
+        if (t < numP) {
+          vs = valueRowCodes4(pastV + pastAt, v8.data() + rowAt, dh);
+        } else {
+          std::copy(v + srcAt, v + srcAt + dh, newRow.begin());
+          vs = nx::quantizeValueToken4(newRow.data(), v8.data() + rowAt,
+                                       uint32_t(dh));
+        }
+        for (int64_t j = 0; j < dh; ++j)
+          presentV[rowAt + size_t(j)] = float(v8[rowAt + size_t(j)]) * vs;
+      }
 
   std::vector<uint16_t> kScaleH(static_cast<size_t>(kvWidth));
   toHalves(kScales, kvWidth, kScaleH.data());
@@ -158,7 +205,14 @@ void accel::attention(const AttentionShape &shape, const float *q,
         std::fill(ph.begin(), ph.begin() + first, uint16_t(0));
         nx::miscSoftmax(sh.data() + first, shape.scale, ph.data() + first,
                         uint32_t(numT - first), shape.causal, numP + s - first);
-        // 5. quantize_dynamic of p, int32 P.V, rescale by ps * v_scale.
+        // 4-bit values: p'[t] = h(p[t] * vs[t]) carries the token scales.
+        if (kv4)
+          for (int64_t t = 0; t < numT; ++t)
+            ph[size_t(t)] = nx::toF16(
+                nx::fromF16(ph[size_t(t)]) *
+                vScale[size_t((b * hkv + g) * numT + t)]);
+        // 5. quantize_dynamic of p, int32 P.V, rescale by ps * v_scale
+        //    (ps alone with 4-bit values).
         float pScale = nx::miscQuantizeDynamic(ph.data(), p8.data(),
                                                uint32_t(numT));
         float *o = out + (b * numS + s) * qWidth + h * dh;
@@ -166,8 +220,8 @@ void accel::attention(const AttentionShape &shape, const float *q,
           int32_t acc = 0;
           for (int64_t t = 0; t < numT; ++t)
             acc += int32_t(p8[size_t(t)]) * int32_t(vg[t * dh + j]);
-          o[j] = nx::fromF16(
-              nx::mmOutputF16(acc, pScale, vScales[g * dh + j]));
+          o[j] = nx::fromF16(nx::mmOutputF16(
+              acc, pScale, kv4 ? 1.0f : vScales[g * dh + j]));
         }
       }
 }

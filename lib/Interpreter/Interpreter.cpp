@@ -137,10 +137,13 @@ private:
   LogicalResult executeMatmul(Operation *op, Value x, Value weight, Value bias,
                               bool transposed,
                               const HostTensor *weightOverride = nullptr);
-  /// `inputScale` 0: dynamic per-token quantization.
+  /// `inputScale` 0: dynamic per-token quantization. `groupSize` and
+  /// `zeroPoints` (may be null) give the weight's compressed format.
   LogicalResult executeQuantizedMatmul(Operation *op, Value x, Value weight,
                                        Value bias, bool transposed,
                                        ElementsAttr weightScales,
+                                       int64_t groupSize,
+                                       ElementsAttr zeroPoints,
                                        float inputScale);
   template <typename OpTy>
   LogicalResult executeProjection(OpTy op, Value bias);
@@ -270,6 +273,13 @@ LogicalResult Interpreter::Impl::checkAcceleratorAttributes() {
       if (!attention.getKScalesAttr() || !attention.getVScalesAttr())
         fail(op) << "'llm.attention' needs k_scales and v_scales for its "
                     "int8 KV cache (run llm-calibrate)";
+      else if (attention.getKvBits() == 4 &&
+               !cast<ShapedType>(attention.getPresentValue().getType())
+                    .getElementType()
+                    .isF32())
+        fail(op) << "'llm.attention' with kv_bits = 4 needs f32 cache "
+                    "types (its value cache holds exact code * scale "
+                    "products)";
     }
   }
   return success(ok);
@@ -302,8 +312,11 @@ LogicalResult Interpreter::Impl::setResult(Operation *op, Value result,
                            << " has shape " << formatShape(t.getShape())
                            << " at run time, which does not fit its type "
                            << type;
-  // Accelerator numerics: fp16 between ops, except the f32 logits.
-  if (accel && t.getKind() == ElementKind::F32 && !isa<llm::LogitsOp>(op))
+  // Accelerator numerics: fp16 between ops, except the f32 logits and the
+  // KV caches (codes, or the exact products of 4-bit codes and scales).
+  bool cache = isa<llm::AttentionOp>(op) && result != op->getResult(0);
+  if (accel && t.getKind() == ElementKind::F32 && !isa<llm::LogitsOp>(op) &&
+      !cache)
     for (float &v : t.getMutableValues<float>())
       v = numerics::roundF16(v);
   roundToElementType(t, type.getElementType());
@@ -486,7 +499,8 @@ LogicalResult Interpreter::Impl::executeMatmul(Operation *op, Value xValue,
 /// MM output rule per output channel.
 LogicalResult Interpreter::Impl::executeQuantizedMatmul(
     Operation *op, Value xValue, Value weightValue, Value biasValue,
-    bool transposed, ElementsAttr weightScales, float inputScale) {
+    bool transposed, ElementsAttr weightScales, int64_t groupSize,
+    ElementsAttr zeroPoints, float inputScale) {
   const HostTensor &x = getFloat(xValue);
   const HostTensor &weight = get(weightValue);
   FailureOr<int64_t> outputs = checkProjection(op, x, weight, transposed);
@@ -497,14 +511,27 @@ LogicalResult Interpreter::Impl::executeQuantizedMatmul(
   FailureOr<const float *> bias = readBias(op, biasValue, n);
   if (failed(scales) || failed(bias))
     return failure();
+  int64_t groups = groupSize ? k / groupSize : 1;
+  if ((groupSize && k % groupSize != 0) ||
+      scales->getNumElements() != n * groups)
+    return shapeError(op, "weight_scales", *scales,
+                      groupSize ? formatShape({n, groups})
+                                : formatShape({n}));
+  SmallVector<int8_t> zps;
+  if (zeroPoints)
+    for (APInt zp : zeroPoints.getValues<APInt>())
+      zps.push_back(int8_t(zp.getSExtValue()));
   SmallVector<int64_t> shape(x.getShape().drop_back());
   shape.push_back(n);
   HostTensor result(ElementKind::F32, shape);
+  kernels::accel::WeightFormat format;
+  format.groupSize = groupSize;
+  format.scales = scales->getValues<float>().data();
+  format.zeroPoints = zeroPoints ? zps.data() : nullptr;
   kernels::accel::quantizedMatmul(
       x.getValues<float>().data(), leadingElements(x.getShape()), k,
-      weight.getValues<int64_t>().data(), n, transposed,
-      scales->getValues<float>().data(), *bias, inputScale,
-      result.getMutableValues<float>().data());
+      weight.getValues<int64_t>().data(), n, transposed, format, *bias,
+      inputScale, result.getMutableValues<float>().data());
   return setResult(op, op->getResult(0), std::move(result));
 }
 
@@ -517,6 +544,8 @@ LogicalResult Interpreter::Impl::executeProjection(OpTy op, Value bias) {
   std::optional<APFloat> inputScale = op.getInputScale();
   return executeQuantizedMatmul(op, op.getX(), op.getWeight(), bias,
                                 op.getTransposeWeight(), scales,
+                                int64_t(op.getGroupSize()),
+                                op.getWeightZeroPointsAttr(),
                                 inputScale ? inputScale->convertToFloat()
                                            : 0.0f);
 }
@@ -685,7 +714,7 @@ LogicalResult Interpreter::Impl::execute(llm::AttentionOp op) {
         shape, q.getValues<float>().data(), k.getValues<float>().data(),
         v.getValues<float>().data(), pastK, pastV,
         op.getKScalesAttr().asArrayRef().data(),
-        op.getVScalesAttr().asArrayRef().data(),
+        op.getVScalesAttr().asArrayRef().data(), int64_t(op.getKvBits()),
         out.getMutableValues<float>().data(),
         presentK.getMutableValues<float>().data(),
         presentV.getMutableValues<float>().data());

@@ -77,13 +77,24 @@ void binary(Binary kind, const float *a, const float *b, int64_t n, float *y);
 /// KV caches f32 arrays holding int8 codes.
 namespace accel {
 
-/// A W8A8 projection with dynamic per-row int8 inputs: quantize_dynamic of
-/// each row of x, exact int32 products with the int8 weight (held as int64),
-/// then the MM output rule float(acc) * (xs * wScales[n]) (+ bias[n]).
-/// `inputScale`, when positive, replaces the dynamic row scale by a static
-/// one (the reference interpreter's static W8A8).
+/// The layout of a quantized weight's codes (llm.linear's description).
+struct WeightFormat {
+  /// 0: one scale (and zero point) per output channel; else the group size.
+  int64_t groupSize = 0;
+  /// `[N]` or `[N, K/groupSize]` scales, and zero points of that shape or
+  /// null (symmetric).
+  const float *scales = nullptr;
+  const int8_t *zeroPoints = nullptr;
+};
+
+/// A quantized projection with dynamic per-row int8 inputs: quantize_dynamic
+/// of each row of x, then numerics::compressedDotValue of each output
+/// channel with the integer weight codes (held as int64): for the W8A8 per
+/// channel format exactly the MM output rule float(acc) * (xs * wScales[n])
+/// (+ bias[n]). `inputScale`, when positive, replaces the dynamic row scale
+/// by a static one (the reference interpreter's static W8A8).
 void quantizedMatmul(const float *x, int64_t m, int64_t k, const int64_t *w,
-                     int64_t n, bool transposed, const float *wScales,
+                     int64_t n, bool transposed, const WeightFormat &format,
                      const float *bias, float inputScale, float *y);
 
 /// The MISC layernorm (`center`) or rmsnorm kind on each row; gamma and beta
@@ -96,11 +107,13 @@ void ropeToken(const float *x, int64_t heads, int64_t dh, const float *cosRow,
                const float *sinRow, bool interleaved, float *y);
 
 /// Section 5's llm.attention: `pastK`/`pastV` and `presentK`/`presentV` hold
-/// int8 codes; `kScales`/`vScales` are `[Hkv*Dh]`.
+/// int8 codes; `kScales`/`vScales` are `[Hkv*Dh]`. With `kvBits` 4 (KIVI
+/// layout, docs/compression.md) the key caches hold 4-bit codes and the
+/// value caches the exact f32 products code * per-token scale.
 void attention(const AttentionShape &shape, const float *q, const float *k,
                const float *v, const float *pastK, const float *pastV,
-               const float *kScales, const float *vScales, float *out,
-               float *presentK, float *presentV);
+               const float *kScales, const float *vScales, int64_t kvBits,
+               float *out, float *presentK, float *presentV);
 
 void activation(Activation kind, const float *x, int64_t n, float *y);
 void binary(Binary kind, const float *a, const float *b, int64_t n, float *y);

@@ -263,4 +263,54 @@ TEST(NumericsMM, OutputRule) {
   EXPECT_EQ(fromF16(o[1]), -0.75f);
 }
 
+TEST(NumericsCompressed, PerChannelIsTheW8A8Rule) {
+  std::vector<int8_t> xq = {3, -5, 127, 0, -127, 9};
+  std::vector<int8_t> w = {-127, 4, 7, 100, -3, 1};
+  float ws = 0.013f;
+  float expected = mmValue(dotI8(xq.data(), w.data(), 6), 0.25f, ws, true, 0.5f);
+  EXPECT_EQ(floatBits(compressedDotValue(xq.data(), w.data(), 6, 0, &ws,
+                                         nullptr, 0.25f, true, 0.5f)),
+            floatBits(expected));
+}
+
+TEST(NumericsCompressed, GroupsWithZeroPoints) {
+  // Two groups of 2: p0 = 1*(10-8) + 2*(8-8) = 2, p1 = 3*(0-2) + 4*(5-2) = 6.
+  std::vector<int8_t> xq = {1, 2, 3, 4};
+  std::vector<int8_t> w = {10, 8, 0, 5};
+  float scales[2] = {0.5f, 0.25f};
+  int8_t zps[2] = {8, 2};
+  // f = 2 * 0.5 + 6 * 0.25 = 2.5, times xs = 2, plus bias 1.
+  EXPECT_EQ(compressedDotValue(xq.data(), w.data(), 4, 2, scales, zps, 2.0f,
+                               true, 1.0f),
+            6.0f);
+  // Without zero points: p0 = 10 + 16 = 26, p1 = 0 + 20 = 20.
+  EXPECT_EQ(compressedDotValue(xq.data(), w.data(), 4, 2, scales, nullptr,
+                               1.0f),
+            26 * 0.5f + 20 * 0.25f);
+}
+
+TEST(NumericsKV4, KeyCodesClampAtSeven) {
+  EXPECT_EQ(quantizeOne4(100.0f, 1.0f), 7);
+  EXPECT_EQ(quantizeOne4(-100.0f, 1.0f), -7);
+  EXPECT_EQ(quantizeOne4(2.5f, 1.0f), 2); // ties to even
+  EXPECT_EQ(quantizeOne4(NAN, 1.0f), 0);
+}
+
+TEST(NumericsKV4, ValueTokenScale) {
+  std::vector<float> v = {0.7f, -0.35f, 0.1f, 0.0f};
+  std::vector<int8_t> codes(4);
+  float vs = quantizeValueToken4(v.data(), codes.data(), 4);
+  EXPECT_EQ(vs, roundF16(0.7f / 7.0f));
+  EXPECT_EQ(codes[0], 7); // the largest magnitude always gets the top code
+  EXPECT_EQ(codes[1], -4); // -0.35 / h(0.1) = -3.5009
+  EXPECT_EQ(codes[2], 1);
+  EXPECT_EQ(codes[3], 0);
+  // The stored products code * vs are exact, and max / 7 gives vs back.
+  EXPECT_EQ(float(codes[0]) * vs / 7.0f, vs);
+  // A row below fp16's normal range is stored as zeros with scale 1.
+  std::vector<float> tiny = {1e-5f, -2e-5f, 0.0f, 0.0f};
+  EXPECT_EQ(quantizeValueToken4(tiny.data(), codes.data(), 4), 1.0f);
+  EXPECT_EQ(codes[1], 0);
+}
+
 } // namespace

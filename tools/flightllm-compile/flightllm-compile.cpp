@@ -24,6 +24,7 @@
 #include "flightllm/Support/OutputFiles.h"
 #include "flightllm/Version.h"
 
+#include "CompressionReport.h"
 #include "ModelInputs.h"
 
 #include "mlir/IR/AsmState.h"
@@ -97,6 +98,66 @@ cl::opt<Quantization> quantize(
                           "int8 weights per output channel, int8 activations "
                           "with scales from --calibration")),
     cl::cat(category));
+
+// Compression (docs/compression.md): passes on the llm program, --emit=llm.
+cl::OptionCategory compressionCategory(
+    "Compression (--emit=llm; docs/compression.md)");
+
+cl::opt<std::string> weightBits(
+    "weight-bits",
+    cl::desc("Weight bits of the projections: 8 (default), 4, or auto "
+             "(8 or 4 per projection under --budget)"),
+    cl::value_desc("8|4|auto"), cl::init("8"), cl::cat(compressionCategory));
+
+cl::opt<int64_t> groupSize(
+    "group-size",
+    cl::desc("Weights per scale along K (default 128 with --weight-bits=4 "
+             "or auto, 0 = one scale per output channel with 8)"),
+    cl::value_desc("n"), cl::init(-1), cl::cat(compressionCategory));
+
+cl::opt<bool> weightZeroPoints(
+    "weight-zero-points",
+    cl::desc("Asymmetric weight codes with zero points"), cl::init(false),
+    cl::cat(compressionCategory));
+
+cl::opt<std::string> weightMethod(
+    "weight-method",
+    cl::desc("rtn (round to nearest, default) or gptq (calibrated)"),
+    cl::value_desc("rtn|gptq"), cl::init("rtn"), cl::cat(compressionCategory));
+
+cl::opt<double> bitsBudget(
+    "budget",
+    cl::desc("--weight-bits=auto: average bits per weight to stay under "
+             "(codes, scales and zero points)"),
+    cl::value_desc("bits"), cl::init(0), cl::cat(compressionCategory));
+
+cl::list<std::string> keep8Bit(
+    "keep-8bit",
+    cl::desc("Projections kept at 8 bits per channel, by name pattern "
+             "(lm_head,layers.0.*)"),
+    cl::CommaSeparated, cl::value_desc("patterns"),
+    cl::cat(compressionCategory));
+
+cl::opt<std::string> sparsityPattern(
+    "sparsity",
+    cl::desc("Prune the linear weights: none (default), S:M (2:4, 8:16, "
+             "4:16, 2:16) or blockB (block16)"),
+    cl::value_desc("pattern"), cl::init("none"), cl::cat(compressionCategory));
+
+cl::opt<std::string> sparsityMethod(
+    "sparsity-method",
+    cl::desc("Pruning criterion: magnitude, wanda (default) or sparsegpt"),
+    cl::value_desc("method"), cl::init("wanda"), cl::cat(compressionCategory));
+
+cl::opt<double> smoothAlpha(
+    "smooth-alpha",
+    cl::desc("SmoothQuant migration strength in (0, 1] before quantization "
+             "(default 0: off)"),
+    cl::value_desc("alpha"), cl::init(0), cl::cat(compressionCategory));
+
+cl::opt<unsigned> kvBits(
+    "kv-bits", cl::desc("KV cache bits: 8 (default) or 4 (KIVI layout)"),
+    cl::value_desc("8|4"), cl::init(8), cl::cat(compressionCategory));
 
 cl::opt<std::string> calibrationFile(
     "calibration",
@@ -214,19 +275,90 @@ static std::optional<flightllm::ModelInputs> modelInputs;
 /// The calibration text through the model's tokenizer, when it has one.
 static std::optional<std::vector<int64_t>> calibrationIds;
 
-/// Quantizes and calibrates the raised program as the accelerator runs it:
-/// INT8 weights per output channel, INT8 activations per token, INT8 KV
-/// cache with calibrated per-channel scales.
-static void addAcceleratorQuantization(PassManager &pm, bool calibrate = true) {
-  pm.addPass(flightllm::llm::createQuantizeWeightsPass());
-  if (!calibrate)
-    return;
-  flightllm::llm::CalibratePassOptions options;
+/// The calibration source of a pass's options (they all share the names).
+template <typename Options>
+static void setCalibration(Options &options) {
   if (calibrationIds)
     options.tokens.assign(calibrationIds->begin(), calibrationIds->end());
   else
     options.textFile = calibrationFile;
   options.maxTokens = calibrationTokens;
+}
+
+/// The --group-size in effect: 128 by default for 4-bit and auto weights.
+static int64_t effectiveGroupSize() {
+  if (groupSize >= 0)
+    return groupSize;
+  return weightBits == "8" ? 0 : 128;
+}
+
+/// The first compression flag the accelerator lowering cannot encode yet,
+/// as the user spelled it; empty when the settings are the default W8A8.
+static std::string unencodableCompressionFlag() {
+  if (sparsityPattern != "none")
+    return "--sparsity=" + sparsityPattern;
+  if (smoothAlpha != 0)
+    return "--smooth-alpha";
+  if (weightBits != "8")
+    return "--weight-bits=" + weightBits;
+  if (effectiveGroupSize() != 0)
+    return "--group-size=" + std::to_string(effectiveGroupSize());
+  if (weightZeroPoints)
+    return "--weight-zero-points";
+  if (weightMethod != "rtn")
+    return "--weight-method=" + weightMethod;
+  if (kvBits != 8)
+    return "--kv-bits=" + std::to_string(kvBits);
+  if (!keep8Bit.empty() || bitsBudget.getNumOccurrences())
+    return keep8Bit.empty() ? "--budget" : "--keep-8bit";
+  return "";
+}
+
+/// Whether any flag asks for quantized weights or KV cache beyond W8A8.
+static bool compressionQuantizes() {
+  return weightBits != "8" || groupSize.getNumOccurrences() ||
+         weightZeroPoints || weightMethod != "rtn" || kvBits != 8 ||
+         !keep8Bit.empty() || bitsBudget.getNumOccurrences();
+}
+
+/// Smooths (--smooth-alpha) and prunes (--sparsity) the float program,
+/// before quantization.
+static void addSparsification(PassManager &pm) {
+  if (smoothAlpha != 0) {
+    flightllm::llm::SmoothActivationsPassOptions options;
+    options.alpha = smoothAlpha;
+    setCalibration(options);
+    pm.addPass(flightllm::llm::createSmoothActivationsPass(options));
+  }
+  if (sparsityPattern == "none")
+    return;
+  flightllm::llm::SparsifyPassOptions options;
+  options.pattern = sparsityPattern;
+  options.method = sparsityMethod;
+  setCalibration(options);
+  pm.addPass(flightllm::llm::createSparsifyPass(options));
+}
+
+/// Quantizes and calibrates the raised program as the accelerator runs it:
+/// INT8 weights per output channel (or the compression flags' format),
+/// INT8 activations per token, INT8 (or 4-bit) KV cache with calibrated
+/// per-channel scales.
+static void addAcceleratorQuantization(PassManager &pm, bool calibrate = true) {
+  flightllm::llm::QuantizeWeightsPassOptions weights;
+  weights.bits = weightBits;
+  weights.groupSize = effectiveGroupSize();
+  weights.symmetric = !weightZeroPoints;
+  weights.method = weightMethod;
+  weights.budget = bitsBudget;
+  weights.keep8Bit.assign(keep8Bit.begin(), keep8Bit.end());
+  if (weightMethod != "rtn" || weightBits == "auto")
+    setCalibration(weights);
+  pm.addPass(flightllm::llm::createQuantizeWeightsPass(weights));
+  if (!calibrate)
+    return;
+  flightllm::llm::CalibratePassOptions options;
+  setCalibration(options);
+  options.kvBits = kvBits;
   pm.addPass(flightllm::llm::createCalibratePass(options));
 }
 
@@ -334,8 +466,11 @@ static LogicalResult compile(MLIRContext &context,
     // --stop-after-pass: the llm steps run up to the one named.
     bool quantizeWeights = stopAfter != "onnx-to-llm";
     bool calibrate = quantizeWeights && stopAfter != "llm-quantize-weights";
+    if (emit == EmitKind::LLM)
+      addSparsification(pm);
     if (quantizeWeights &&
-        (quantize == Quantization::W8A8 || (accelerator && !noCalibration())))
+        (quantize == Quantization::W8A8 || compressionQuantizes() ||
+         (accelerator && !noCalibration())))
       addAcceleratorQuantization(pm, calibrate);
     if (failed(pm.run(*module)))
       return failure();
@@ -355,6 +490,13 @@ static LogicalResult compile(MLIRContext &context,
       flags.enableDebugInfo(/*enable=*/true, /*prettyForm=*/false).useLocalScope();
     module->print(os, flags);
     os << "\n";
+    if (emit == EmitKind::LLM) {
+      if (out.report)
+        flightllm::printCompressionReportJSON(*module, *out.report);
+      // The report goes to stdout only when the program does not.
+      if (!quietReport && out.binaryPath != "-")
+        flightllm::printCompressionReport(*module, llvm::outs());
+    }
     return success();
   }
   case EmitKind::Summary:
@@ -427,7 +569,7 @@ static int fail(llvm::Error e) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
-  cl::HideUnrelatedOptions(category);
+  cl::HideUnrelatedOptions({&category, &compressionCategory});
   cl::AddExtraVersionPrinter([](llvm::raw_ostream &os) {
     os << "FlightLLM " << FLIGHTLLM_VERSION << " (ONNX opsets "
        << flightllm::kMinONNXOpset << "-" << flightllm::kMaxONNXOpset
@@ -440,6 +582,43 @@ int main(int argc, char **argv) {
   if (quantize != Quantization::None && emit != EmitKind::LLM) {
     llvm::errs() << "flightllm-compile: error: --quantize applies to "
                     "--emit=llm (the binary is always W8A8)\n";
+    return 1;
+  }
+  if (std::string flag = unencodableCompressionFlag();
+      !flag.empty() && emit != EmitKind::LLM) {
+    // The llm-to-flight lowering encodes W8A8 per channel and an INT8 KV
+    // cache; the compressed formats run on the host engines for now.
+    llvm::errs() << "flightllm-compile: error: " << flag
+                 << " cannot be encoded for the accelerator yet (the "
+                    "lowering takes INT8 per-channel weights, dense, and "
+                    "an INT8 KV cache); compile with --emit=llm and run "
+                    "the program with flightllm-run --engine=quantized\n";
+    return 1;
+  }
+  if (weightBits != "8" && weightBits != "4" && weightBits != "auto") {
+    llvm::errs() << "flightllm-compile: error: --weight-bits must be 8, 4 "
+                    "or auto, got '"
+                 << weightBits << "'\n";
+    return 1;
+  }
+  if ((weightBits == "auto") != bool(bitsBudget.getNumOccurrences())) {
+    llvm::errs() << "flightllm-compile: error: "
+                 << (weightBits == "auto"
+                         ? "--weight-bits=auto needs --budget=B (average "
+                           "bits per weight, e.g. 4.5)"
+                         : "--budget applies to --weight-bits=auto")
+                 << "\n";
+    return 1;
+  }
+  if (kvBits != 8 && kvBits != 4) {
+    llvm::errs() << "flightllm-compile: error: --kv-bits must be 8 or 4, got "
+                 << kvBits << "\n";
+    return 1;
+  }
+  if (quantize == Quantization::None && quantize.getNumOccurrences() &&
+      compressionQuantizes()) {
+    llvm::errs() << "flightllm-compile: error: --quantize=none contradicts "
+                    "the weight and KV-cache bit flags\n";
     return 1;
   }
   if (stopAfter.getNumOccurrences()) {
@@ -511,9 +690,13 @@ int main(int argc, char **argv) {
     if (!llvm::is_contained(roms, *format))
       roms.push_back(*format);
   }
-  if (emit != EmitKind::Bin && (!roms.empty() || !reportFile.empty())) {
-    llvm::errs() << "flightllm-compile: error: --rom and --report apply to "
-                    "--emit=bin\n";
+  if (emit != EmitKind::Bin && !roms.empty()) {
+    llvm::errs() << "flightllm-compile: error: --rom applies to --emit=bin\n";
+    return 1;
+  }
+  if (emit != EmitKind::Bin && emit != EmitKind::LLM && !reportFile.empty()) {
+    llvm::errs() << "flightllm-compile: error: --report applies to --emit=bin "
+                    "and --emit=llm\n";
     return 1;
   }
 

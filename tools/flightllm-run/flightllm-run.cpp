@@ -113,7 +113,8 @@ cl::opt<Engine> engine(
     cl::values(clEnumValN(Engine::Quantized, "quantized",
                           "the host quantized reference: the interpreter's "
                           "accelerator numerics (docs/execution-model.md, "
-                          "section 5) on a W8A8-compiled .mlir"),
+                          "section 5) on a quantized .mlir (W8A8 or "
+                          "compressed, docs/compression.md)"),
                clEnumValN(Engine::Reference, "reference",
                           "the fp32 reference interpreter on the host "
                           "(default for .onnx/.mlir)"),

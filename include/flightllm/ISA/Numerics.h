@@ -427,6 +427,85 @@ inline int32_t dotI8(const int8_t *a, const int8_t *b, uint32_t n) {
   return acc;
 }
 
+//===----------------------------------------------------------------------===//
+// Compressed weights (group-wise, low-bit, zero points)
+//===----------------------------------------------------------------------===//
+
+/// One output of a compressed projection (llm.linear's description): int8
+/// inputs `xq` (scale `xScale`) against one output channel's weight codes
+/// `w` (k codes along the reduction), with `groupSize` 0 (one scale and zero
+/// point, scales[0] / zeroPoints[0]) or G > 0 (scales[g], zeroPoints[g] for
+/// the k in [gG, gG+G)). `zeroPoints` may be null (symmetric). Per channel
+/// without zero points this is exactly dotI8 then mmValue.
+inline float compressedDotValue(const int8_t *xq, const int8_t *w, uint32_t k,
+                                uint32_t groupSize, const float *scales,
+                                const int8_t *zeroPoints, float xScale,
+                                bool hasBias = false, float bias = 0.0f) {
+  auto partial = [&](uint32_t begin, uint32_t end, int32_t zp) {
+    int32_t acc = 0;
+    for (uint32_t i = begin; i < end; ++i)
+      acc += static_cast<int32_t>(xq[i]) *
+             (static_cast<int32_t>(w[i]) - zp);
+    return acc;
+  };
+  if (groupSize == 0)
+    return mmValue(partial(0, k, zeroPoints ? zeroPoints[0] : 0), xScale,
+                   scales[0], hasBias, bias);
+  float f = 0.0f;
+  for (uint32_t g = 0, begin = 0; begin < k; ++g, begin += groupSize) {
+    int32_t p = partial(begin, begin + groupSize, zeroPoints ? zeroPoints[g] : 0);
+    f = f + static_cast<float>(p) * scales[g];
+  }
+  float v = f * xScale;
+  if (hasBias)
+    v = v + bias;
+  return v;
+}
+
+//===----------------------------------------------------------------------===//
+// 4-bit KV cache (KIVI layout: keys per channel, values per token)
+//===----------------------------------------------------------------------===//
+
+/// clamp(x, -7, 7) of an already rounded value (NaN gives 0).
+inline int8_t sat4(float x) {
+  if (!(x == x))
+    return 0;
+  if (x > 7.0f)
+    return 7;
+  if (x < -7.0f)
+    return -7;
+  return static_cast<int8_t>(x);
+}
+
+/// sat4(rne(x * inv)): one 4-bit key code with its channel's inverse scale.
+inline int8_t quantizeOne4(float x, float inv) { return sat4(rne(x * inv)); }
+
+/// Smallest normal fp16, 2^-14: per-token value scales below it store the
+/// row as zeros.
+constexpr float kF16MinNormal = 6.103515625e-05f;
+
+/// One token's values of one kv head (dh fp32 values, fp16-representable)
+/// to 4-bit codes; returns the fp16-representable scale vs:
+/// vs = h(amax / 7), codes sat4(rne(v / vs)); vs < 2^-14 gives zero codes
+/// and vs = 1.
+inline float quantizeValueToken4(const float *v, int8_t *codes, uint32_t dh) {
+  float amax = 0.0f;
+  for (uint32_t j = 0; j < dh; ++j) {
+    float a = std::fabs(v[j]);
+    if (a > amax)
+      amax = a;
+  }
+  float vs = roundF16(amax / 7.0f);
+  if (!(vs >= kF16MinNormal)) {
+    for (uint32_t j = 0; j < dh; ++j)
+      codes[j] = 0;
+    return 1.0f;
+  }
+  for (uint32_t j = 0; j < dh; ++j)
+    codes[j] = sat4(rne(v[j] / vs));
+  return vs;
+}
+
 } // namespace numerics
 } // namespace flightllm
 

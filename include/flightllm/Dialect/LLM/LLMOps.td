@@ -72,6 +72,15 @@ def LLM_EmbeddingOp : LLM_Op<"embedding", [Pure]> {
 // Matrix products
 //===----------------------------------------------------------------------===//
 
+// The compressed-weight attributes `llm.linear` and `llm.logits` share; their
+// meaning is in llm.linear's description.
+defvar LLM_CompressionAttrs = (ins
+    DefaultValuedAttr<I64Attr, "8">:$weight_bits,
+    DefaultValuedAttr<I64Attr, "0">:$group_size,
+    OptionalAttr<ElementsAttr>:$weight_zero_points,
+    OptionalAttr<DenseI64ArrayAttr>:$sparsity,
+    OptionalAttr<DenseI64ArrayAttr>:$block_sparsity);
+
 def LLM_LinearOp : LLM_Op<"linear", [Pure]> {
   let summary = "Fully connected layer";
   let description = [{
@@ -106,21 +115,73 @@ def LLM_LinearOp : LLM_Op<"linear", [Pure]> {
     -127, 127)` (`xs = 1`, `xq = 0` for an all-zero row), and the result is
     `f32(acc) * (xs * weight_scales[n]) (+ bias[n])`.
 
+    Compressed forms (docs/compression.md). `weight_bits` (8 or 4) is the
+    width of the codes `Wq` held in the i8 `weight`; `weight_zero_points`
+    (optional, an integer tensor shaped like `weight_scales`) makes the
+    format asymmetric. The ranges of `Wq`: 8 bits `[-127, 127]`, or
+    `[-128, 127]` with zero points in `[-128, 127]`; 4 bits `[-8, 7]`, or
+    `[0, 15]` with zero points in `[0, 15]`. `group_size` 0 gives one scale
+    (and zero point) per output channel, `weight_scales` `[N]`; `G > 0` (a
+    divisor of K) gives one per channel and run of G consecutive k,
+    `weight_scales` `[N, K/G]`, so that
+
+    ```
+    W[k, n] = (Wq[k, n] - zp[n, k/G]) * weight_scales[n, k/G]
+    ```
+
+    (zp = 0 without zero points). The integer arithmetic, with xq and xs as
+    above (flightllm/ISA/Numerics.h, `compressedDotValue`):
+
+    ```
+    G == 0: acc = sum_k xq[k] * (Wq[k, n] - zp[n])             (int32)
+            result = f32(acc) * (xs * weight_scales[n]) (+ bias[n])
+    G  > 0: for g = 0, 1, ..., K/G - 1 in this order, starting at f = 0.0:
+              p = sum_{k in [gG, gG+G)} xq[k] * (Wq[k, n] - zp[n, g]) (int32)
+              f = f + f32(p) * weight_scales[n, g]             (f32)
+            result = f * xs (+ bias[n])
+    ```
+
+    Sparsity is recorded, not computed: the values are ordinary (zero)
+    weights. `sparsity = [S, M]` states that, for every output channel n,
+    each run of M consecutive k (`[jM, (j+1)M)`, M divides K) holds at most
+    S nonzero weights (`Wq - zp != 0` for an integer weight, `W != 0` for a
+    float one). `block_sparsity = [BK, BN, S, M]` tiles the weight into
+    blocks of BK consecutive k by BN consecutive n (BK divides K, BN
+    divides N) and states that in each column of blocks, every run of M
+    consecutive blocks along k holds at most S blocks with a nonzero weight.
+    The verifier checks these claims, and the ranges of `Wq` and zero
+    points, against the weight's values when the weight is an `llm.weight`
+    of at most 2^20 elements (larger ones are checked by the passes that
+    produce them).
+
     ```mlir
     %y = llm.linear %x, %w, %b {transpose_weight = true}
         : (tensor<1x?x64xf32>, tensor<256x64xf32>, tensor<256xf32>)
         -> tensor<1x?x256xf32>
     ```
   }];
-  let arguments = (ins LLM_Activation:$x, LLM_Weight:$weight,
-                       Optional<LLM_Weight>:$bias,
-                       DefaultValuedAttr<BoolAttr, "false">:$transpose_weight,
-                       OptionalAttr<ElementsAttr>:$weight_scales,
-                       OptionalAttr<F32Attr>:$input_scale);
+  let arguments = !con((ins LLM_Activation:$x, LLM_Weight:$weight,
+                            Optional<LLM_Weight>:$bias,
+                            DefaultValuedAttr<BoolAttr, "false">:$transpose_weight,
+                            OptionalAttr<ElementsAttr>:$weight_scales,
+                            OptionalAttr<F32Attr>:$input_scale),
+                       LLM_CompressionAttrs);
   let results = (outs LLM_Activation:$result);
   let assemblyFormat = [{
     $x `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)
   }];
+  // The dense or W8A8 form, without the compression attributes.
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$x, "::mlir::Value":$weight, "::mlir::Value":$bias,
+                   "bool":$transpose_weight, "::mlir::ElementsAttr":$weight_scales,
+                   "::mlir::FloatAttr":$input_scale), [{
+      build($_builder, $_state, result, x, weight, bias,
+            $_builder.getBoolAttr(transpose_weight), weight_scales,
+            input_scale, ::mlir::IntegerAttr(), ::mlir::IntegerAttr(),
+            ::mlir::ElementsAttr(), ::mlir::DenseI64ArrayAttr(),
+            ::mlir::DenseI64ArrayAttr());
+    }]>
+  ];
   let hasVerifier = 1;
 }
 
@@ -139,21 +200,37 @@ def LLM_LogitsOp : LLM_Op<"logits", [Pure]> {
     embeddings pass the embedding table here with `transpose_weight = true`.
     The result is `[..., V]` with `x`'s element type. Kept apart from
     `llm.linear` because the accelerator streams its large weight and
-    usually needs only the last position's scores.
+    usually needs only the last position's scores. The quantized and
+    compressed forms (`weight_scales`, `input_scale`, `weight_bits`,
+    `group_size`, `weight_zero_points`, `sparsity`, `block_sparsity`) mean
+    exactly what they mean on `llm.linear`.
 
     ```mlir
     %s = llm.logits %h, %table {transpose_weight = true}
         : (tensor<1x?x64xf32>, tensor<1000x64xf32>) -> tensor<1x?x1000xf32>
     ```
   }];
-  let arguments = (ins LLM_Activation:$x, LLM_Weight:$weight,
-                       DefaultValuedAttr<BoolAttr, "false">:$transpose_weight,
-                       OptionalAttr<ElementsAttr>:$weight_scales,
-                       OptionalAttr<F32Attr>:$input_scale);
+  let arguments = !con((ins LLM_Activation:$x, LLM_Weight:$weight,
+                            DefaultValuedAttr<BoolAttr, "false">:$transpose_weight,
+                            OptionalAttr<ElementsAttr>:$weight_scales,
+                            OptionalAttr<F32Attr>:$input_scale),
+                       LLM_CompressionAttrs);
   let results = (outs LLM_Activation:$result);
   let assemblyFormat = [{
     $x `,` $weight attr-dict `:` functional-type(operands, results)
   }];
+  // The dense or W8A8 form, without the compression attributes.
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$x, "::mlir::Value":$weight,
+                   "bool":$transpose_weight, "::mlir::ElementsAttr":$weight_scales,
+                   "::mlir::FloatAttr":$input_scale), [{
+      build($_builder, $_state, result, x, weight,
+            $_builder.getBoolAttr(transpose_weight), weight_scales,
+            input_scale, ::mlir::IntegerAttr(), ::mlir::IntegerAttr(),
+            ::mlir::ElementsAttr(), ::mlir::DenseI64ArrayAttr(),
+            ::mlir::DenseI64ArrayAttr());
+    }]>
+  ];
   let hasVerifier = 1;
 }
 
@@ -357,6 +434,26 @@ def LLM_AttentionOp : LLM_Op<"attention", [Pure, AttrSizedOperandSegments]> {
     reference ignores them; the accelerator numerics
     (docs/execution-model.md, section 5) store `K8 = sat8(rne(k / k_scale))`.
 
+    `kv_bits` (8, the default, or 4) is the width of the cache codes in the
+    accelerator numerics. With 4 bits the cache follows KIVI's layout: keys
+    per channel with the static `k_scales` (`max |k| / 7` from
+    calibration), `K4 = clamp(rne(k * (1 / k_scale)), -7, 7)`; values per
+    token and key/value head with a scale computed at run time when the
+    token enters the cache, over its Dh channels:
+
+    ```
+    vs = h(max_j |v[j]| / 7)      (fp16; if vs < 2^-14 the row is stored
+                                  as zeros with vs = 1)
+    V4[j] = clamp(rne(v[j] / vs), -7, 7)
+    ```
+
+    `v_scales` is not used for values then. Attention folds the per-token
+    scale into the probabilities, as the int8 path folds k_scales into q:
+    `p'[t] = h(p[t] * vs[t])`, `quantize_dynamic(p')` gives `p8`, `ps`, and
+    `out[j] = h(f32(sum_t p8[t] * V4[t][j]) * ps)`. The present caches of
+    the accelerator numerics hold `K4` codes and the exact f32 products
+    `V4[t][j] * vs[t]` (docs/compression.md).
+
     ```mlir
     %o, %pk, %pv = llm.attention %q, %k, %v past(%past_k, %past_v)
         {causal = true, num_heads = 8 : i64, num_kv_heads = 2 : i64,
@@ -375,7 +472,8 @@ def LLM_AttentionOp : LLM_Op<"attention", [Pure, AttrSizedOperandSegments]> {
                        F32Attr:$scale, BoolAttr:$causal,
                        OptionalAttr<LLM_PositiveI64Attr>:$window,
                        OptionalAttr<DenseF32ArrayAttr>:$k_scales,
-                       OptionalAttr<DenseF32ArrayAttr>:$v_scales);
+                       OptionalAttr<DenseF32ArrayAttr>:$v_scales,
+                       DefaultValuedAttr<I64Attr, "8">:$kv_bits);
   let results = (outs LLM_Activation:$output, LLM_Activation:$present_key,
                       LLM_Activation:$present_value);
   let assemblyFormat = [{
@@ -383,6 +481,19 @@ def LLM_AttentionOp : LLM_Op<"attention", [Pure, AttrSizedOperandSegments]> {
     (`past` `(` $past_key^ `,` $past_value `)`)?
     attr-dict `:` functional-type(operands, results)
   }];
+  // With the default 8-bit KV cache.
+  let builders = [
+    OpBuilder<(ins "::mlir::TypeRange":$results, "::mlir::Value":$query, "::mlir::Value":$key,
+                   "::mlir::Value":$value, "::mlir::Value":$past_key, "::mlir::Value":$past_value,
+                   "::mlir::IntegerAttr":$num_heads, "::mlir::IntegerAttr":$num_kv_heads,
+                   "::mlir::FloatAttr":$scale, "::mlir::BoolAttr":$causal,
+                   "::mlir::IntegerAttr":$window, "::mlir::DenseF32ArrayAttr":$k_scales,
+                   "::mlir::DenseF32ArrayAttr":$v_scales), [{
+      build($_builder, $_state, results, query, key, value, past_key,
+            past_value, num_heads, num_kv_heads, scale, causal, window,
+            k_scales, v_scales, ::mlir::IntegerAttr());
+    }]>
+  ];
   let hasVerifier = 1;
 }
 
