@@ -1,6 +1,7 @@
 //===- Calibrate.cpp - int8 activation scales from calibration runs -------===//
 
 #include "flightllm/Dialect/LLM/Transforms/Passes.h"
+#include "flightllm/Support/Progress.h"
 #include "flightllm/Interpreter/Session.h"
 
 #include "mlir/IR/Builders.h"
@@ -144,7 +145,8 @@ struct CalibratePass
               m[i % width] = std::max(m[i % width], std::abs(values[i]));
           }
         });
-    for (size_t start = 0; start < ids.size(); start += span) {
+    ProgressBar bar("calibrating", (ids.size() + span - 1) / span);
+    for (size_t start = 0; start < ids.size(); start += span, bar.advance()) {
       (*session)->reset();
       size_t count = std::min<size_t>(span, ids.size() - start);
       if (failed((*session)->prefill(

@@ -1,6 +1,7 @@
 //===- QuantizeWeights.cpp - int8 per-output-channel weights --------------===//
 
 #include "flightllm/Dialect/LLM/Transforms/Passes.h"
+#include "flightllm/Support/Progress.h"
 #include "flightllm/Dialect/LLM/WeightQuantization.h"
 #include "flightllm/Reference/HostTensor.h"
 
@@ -57,9 +58,16 @@ struct QuantizeWeightsPass
   void runOnOperation() override {
     OpBuilder b(&getContext());
     bool failedAny = false;
+    uint64_t weights = 0;
+    getOperation().walk([&](Operation *op) {
+      weights += isa<llm::LinearOp, llm::LogitsOp>(op);
+    });
+    ProgressBar bar("quantizing weights", weights);
     getOperation().walk([&](Operation *op) {
       auto linear = dyn_cast<llm::LinearOp>(op);
       auto logits = dyn_cast<llm::LogitsOp>(op);
+      if (linear || logits)
+        bar.advance();
       if ((!linear && !logits) ||
           (linear ? bool(linear.getWeightScalesAttr())
                   : bool(logits.getWeightScalesAttr())))
