@@ -53,7 +53,7 @@ SimSession::open(llvm::ArrayRef<uint8_t> flb, llvm::StringRef name,
     return llvm::createStringError("'" + name +
                                    "' is too short for a .flb header");
   std::unique_ptr<SimSession> session(new SimSession);
-  session->flb.assign(flb.begin(), flb.end());
+  session->flb = flb;
   uint64_t fingerprint =
       binary::FileHeader::decode(session->flb.data()).targetFingerprint;
   llvm::Expected<target::TargetDescription> t = pickTarget(target, fingerprint);

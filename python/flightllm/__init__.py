@@ -355,7 +355,9 @@ class Session:
 
 
 def set_progress(mode):
-    """Progress bars on stderr: "auto" (when a terminal), "always", "never"."""
+    """Progress bars on stderr for the sessions that follow: "auto" (when
+    stderr is a terminal), "always", "never". (compile() sets the mode from
+    its own progress/quiet keywords.)"""
     _flightllm.set_progress(mode)
 
 

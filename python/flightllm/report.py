@@ -14,8 +14,8 @@ test/python/test_report.py); render_html() draws them with matplotlib:
 - energy_per_token(run): the decode's energy per token by source.
 
 Inputs: `flightllm-compile --report=R.json`, `flightllm-run M.flb --json`
-(any number of runs; their decode steps are pooled for the ladder) and
-`flightllm-run --trace=T.json`.
+(any number of runs; their decode steps are pooled for the ladder, the
+other plots show the first run) and that first run's `--trace=T.json`.
 """
 
 import base64
@@ -189,7 +189,7 @@ def _plots(report, runs, trace, target):
                          f"{ladder[0][1]:.4f}-{max(ms for _, ms, _ in ladder):.4f} ms/token."))
 
     if runs:
-        run = runs[-1]
+        run = runs[0]  # the traced run
         per_layer = queue_time_per_layer(run, report, trace)
         fig, ax = plt.subplots(figsize=(6, 3))
         ax.bar(QUEUES, [per_layer[q] for q in QUEUES], color="#55a868", label="busy (counters)")
@@ -254,7 +254,7 @@ def render_html(report, runs=(), trace=None, target=None, title=None):
             ("instructions", f"{report.get('total_instructions')} in "
                              f"{report.get('total_instruction_bytes')} bytes")]
     if runs:
-        r = runs[-1]
+        r = runs[0]
         rows += [("decode", f"{r.get('decode_ms_per_token', 0):.4f} ms/token, "
                             f"{r.get('tokens_per_s', 0):.1f} tokens/s (simulated)"),
                  ("prefill", f"{r.get('prefill_ms', 0):.4f} ms for "
@@ -311,8 +311,10 @@ def main(argv=None):
                     "self-contained HTML page of plots.")
     parser.add_argument("report", help="flightllm-compile --report JSON")
     parser.add_argument("--run", action="append", default=[],
-                        help="flightllm-run --json output of a .flb run (repeatable)")
-    parser.add_argument("--trace", help="flightllm-run --trace JSON")
+                        help="flightllm-run --json output of a .flb run (repeatable: the "
+                             "ladder pools every run's decode steps; the other plots show "
+                             "the first run)")
+    parser.add_argument("--trace", help="flightllm-run --trace JSON of the first --run")
     parser.add_argument("--target", help="target preset or JSON (default: the report's)")
     parser.add_argument("-o", "--output", required=True, help="the HTML page to write")
     args = parser.parse_args(argv)

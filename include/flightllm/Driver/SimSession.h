@@ -62,8 +62,9 @@ using TokenCallback = llvm::unique_function<bool(int64_t index, int64_t id)>;
 
 class SimSession {
 public:
-  /// Opens `flb` (copied) on a simulator of `target` (a preset or JSON path;
-  /// empty: the preset whose fingerprint the binary carries). `name` names
+  /// Opens `flb` on a simulator of `target` (a preset or JSON path; empty:
+  /// the preset whose fingerprint the binary carries). The bytes are not
+  /// copied (a 7B binary is 7 GB) and must outlive the session. `name` names
   /// the binary in errors.
   static llvm::Expected<std::unique_ptr<SimSession>>
   open(llvm::ArrayRef<uint8_t> flb, llvm::StringRef name,
@@ -109,7 +110,7 @@ public:
 
 private:
   SimSession() = default;
-  std::vector<uint8_t> flb;
+  llvm::ArrayRef<uint8_t> flb;
   std::optional<target::TargetDescription> targetDesc;
   std::unique_ptr<sim::Simulator> sim;
   std::vector<uint8_t> arena;
