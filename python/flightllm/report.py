@@ -76,6 +76,16 @@ def trace_queue_in_flight_us(trace, since_us=0.0):
     return result
 
 
+def trace_is_complete(trace):
+    """Whether the trace has every instruction: none dropped at its event
+    limit, and no run served from the timing cache (timing-only runs repeat
+    an earlier run's timing as one event)."""
+    if trace.get("otherData", {}).get("events_dropped", 0):
+        return False
+    return not any(e.get("name", "").startswith("run (timing cache)")
+                   for e in trace.get("traceEvents", []))
+
+
 def queue_time_per_layer(run, report, trace=None):
     """{queue: microseconds per layer per decode step}: the decode's busy
     cycles of each queue (the run's counters) over its steps and the
@@ -83,13 +93,14 @@ def queue_time_per_layer(run, report, trace=None):
     time the queue had an instruction in flight during the decode runs (they
     follow the prefill, prefill_cycles into the trace), per layer and step;
     for load and store the same as busy, for matrix and misc it adds their
-    pipeline latency."""
+    pipeline latency. A trace without every instruction
+    (trace_is_complete) is not compared."""
     layers = max(int(report["layers"]), 1)
     steps = max(int(run.get("decode_steps", 0)), 1)
     clock_mhz = float(run["clock_mhz"])
     busy = run.get("decode_queue_busy_cycles", {})
     result = {q: busy.get(q, 0) / clock_mhz / steps / layers for q in QUEUES}
-    if trace is not None:
+    if trace is not None and trace_is_complete(trace):
         since = float(run.get("prefill_cycles", 0)) / clock_mhz
         in_flight = trace_queue_in_flight_us(trace, since)
         result["trace"] = {q: in_flight.get(q, 0.0) / steps / layers for q in QUEUES}
@@ -159,8 +170,10 @@ def _plots(report, runs, trace, target):
         fig, ax = plt.subplots(figsize=(8, 3.2))
         colors = ["#4c72b0" if s == "prefill" else "#dd8452" for _, s, _, _ in sizes]
         ax.bar(range(len(sizes)), [b for _, _, b, _ in sizes], color=colors)
-        ax.set_xticks(range(len(sizes)))
-        ax.set_xticklabels([l for l, _, _, _ in sizes], rotation=90, fontsize=6)
+        # At most ~40 labels (a 2048-token model has 144 buckets).
+        every = max(1, (len(sizes) + 39) // 40)
+        ax.set_xticks(range(0, len(sizes), every))
+        ax.set_xticklabels([l for l, _, _, _ in sizes][::every], rotation=90, fontsize=6)
         ax.set_ylabel("instruction bytes")
         ax.set_title("Instruction bytes per bucket (blue prefill, orange decode)")
         total = sum(b for _, _, b, _ in sizes)
@@ -172,18 +185,29 @@ def _plots(report, runs, trace, target):
     if ladder:
         fig, ax = plt.subplots(figsize=(8, 3.2))
         ctx = [c for c, _, _ in ladder]
-        ax.step(ctx, [ms for _, ms, _ in ladder], where="post", color="#4c72b0")
+        ax2 = ax.twinx()
+        # One line per run of consecutive contexts: no line across the gaps
+        # between runs.
+        start = 0
+        for end in range(1, len(ladder) + 1):
+            if end == len(ladder) or ladder[end][0] != ladder[end - 1][0] + 1:
+                seg = ladder[start:end]
+                xs = [c for c, _, _ in seg]
+                ax.step(xs, [ms for _, ms, _ in seg], where="post", color="#4c72b0",
+                        marker="." if len(seg) == 1 else None)
+                ax2.step(xs, [t for _, _, t in seg], where="post", color="#dd8452",
+                         marker="." if len(seg) == 1 else None)
+                start = end
         ax.set_xlabel("context length (tokens)")
         ax.set_ylabel("decode latency (ms/token)", color="#4c72b0")
-        ax2 = ax.twinx()
-        ax2.step(ctx, [t for _, _, t in ladder], where="post", color="#dd8452")
         ax2.set_ylabel("tokens/s", color="#dd8452")
         width = report.get("decode_bucket")
-        if width:
+        if width and (max(ctx) - min(ctx)) / width <= 40:
             for edge in range(width, max(ctx) + 1, width):
                 if edge >= min(ctx):
                     ax.axvline(edge + 0.5, color="#cccccc", lw=0.5)
-        ax.set_title("Decode latency and tokens/s against context (bucket edges grey)")
+        ax.set_title("Decode latency and tokens/s against context"
+                     + (" (bucket edges grey)" if width and (max(ctx) - min(ctx)) / width <= 40 else ""))
         sections.append(("Decode latency against context length", _svg(fig),
                          f"{len(ladder)} decode steps, contexts {ctx[0]}-{ctx[-1]}: "
                          f"{ladder[0][1]:.4f}-{max(ms for _, ms, _ in ladder):.4f} ms/token."))
@@ -199,7 +223,9 @@ def _plots(report, runs, trace, target):
             ax.legend(fontsize=7)
         ax.set_ylabel("busy µs per layer per decode step")
         ax.set_title("Time per layer by queue")
-        caption = "busy: " + ", ".join(f"{q} {per_layer[q]:.3f} µs" for q in QUEUES)
+        caption = (f"A decode step's busy time of each queue over its {report['layers']} "
+                   "layers (the logits head and embedding count in): "
+                   + ", ".join(f"{q} {per_layer[q]:.3f} µs" for q in QUEUES))
         if "trace" in per_layer:
             caption += ("; in flight (trace, decode runs): " + ", ".join(
                 f"{q} {per_layer['trace'][q]:.3f} µs" for q in QUEUES)

@@ -68,6 +68,12 @@ def test_queue_time_per_layer():
         "otherData": {"runs": 5}}
     t = report.queue_time_per_layer(dict(RUN, prefill_cycles=400), REPORT, tr)
     assert t["trace"] == {"load": 0.75, "matrix": 0.25, "misc": 0.0, "store": 0.0}
+    # A trace that lacks instructions is not compared.
+    dropped = dict(tr, otherData={"runs": 5, "events_dropped": 3})
+    assert "trace" not in report.queue_time_per_layer(RUN, REPORT, dropped)
+    cached = dict(tr, traceEvents=tr["traceEvents"] + [
+        {"name": "run (timing cache)", "ph": "X", "pid": 0, "tid": 4, "ts": 30, "dur": 5}])
+    assert "trace" not in report.queue_time_per_layer(RUN, REPORT, cached)
 
 
 def test_roofline():
