@@ -1,6 +1,7 @@
 //===- ONNXImporter.cpp - ONNX model -> onnx dialect ----------------------===//
 
 #include "flightllm/Import/ONNXImporter.h"
+#include "flightllm/Support/Progress.h"
 
 #include "TensorImport.h"
 
@@ -258,7 +259,9 @@ void GraphImporter::declareTypes(const onnx::GraphProto &graph) {
 }
 
 LogicalResult GraphImporter::importInitializers(onnx::GraphProto &graph) {
+  ProgressBar bar("reading weights", uint64_t(graph.initializer_size()));
   for (auto &init : *graph.mutable_initializer()) {
+    bar.advance();
     Location loc = namedLoc(init.name(), "");
     ElementsAttr value =
         tensors.importTensor(init, loc, "initializer '" + init.name() + "'");

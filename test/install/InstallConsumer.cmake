@@ -61,6 +61,21 @@ if(NOT STEP_OUTPUT MATCHES "onnx.Relu")
   message(FATAL_ERROR "install-consumer: flightllm-opt printed:\n${STEP_OUTPUT}")
 endif()
 
+# 2b. The Python package (when built: FLIGHTLLM_BUILD_PYTHON) imports from the
+# prefix alone, its extension finding libMLIR by RPATH, and flightllm-report
+# finds it next to itself.
+file(GLOB _python_package ${_prefix}/lib/python3*/dist-packages/flightllm/__init__.py)
+if(_python_package)
+  get_filename_component(_site ${_python_package} DIRECTORY)
+  get_filename_component(_site ${_site} DIRECTORY)
+  run_step("installed flightllm package" ${CMAKE_COMMAND} -E env PYTHONPATH=${_site}
+    /usr/bin/python3 -c "print(sorted(__import__('flightllm').compile_options())[:3])")
+  if(NOT STEP_OUTPUT MATCHES "buckets")
+    message(FATAL_ERROR "install-consumer: the installed package printed:\n${STEP_OUTPUT}")
+  endif()
+  run_step("installed flightllm-report" ${_prefix}/bin/flightllm-report --help)
+endif()
+
 # 3. Configure, build and run the consumer against the prefix alone.
 set(_configure ${CMAKE_COMMAND} -S ${CONSUMER_SOURCE_DIR} -B ${_build}
   -G ${GENERATOR} -DCMAKE_PREFIX_PATH=${_prefix})

@@ -1,6 +1,8 @@
 //===- flightllm-compile.cpp - The FlightLLM compiler driver --------------===//
 //
-// The front door: reads an ONNX model and emits the requested stage.
+// The front door: reads an ONNX model and emits the requested stage. Built
+// as the library FlightLLMCompileDriver (flightllm/Driver/Compile.h): the
+// tool (main.cpp) and the Python API (flightllm.compile) both run it.
 //
 //   flightllm-compile MODEL.onnx -o model.flb [--target=u280] [--report=r.json]
 //   flightllm-compile MODEL.onnx --emit=flight --buckets=decode:16
@@ -12,6 +14,7 @@
 // --report, ROM images) are committed together at the end (OutputFiles).
 //===----------------------------------------------------------------------===//
 
+#include "flightllm/Driver/Compile.h"
 #include "flightllm/Conversion/LLMToFlight/LLMToFlight.h"
 #include "flightllm/Conversion/ONNXToLLM/Passes.h"
 #include "flightllm/Dialect/Flight/Encoding.h"
@@ -22,6 +25,7 @@
 #include "flightllm/Import/ONNXImporter.h"
 #include "flightllm/InitAll.h"
 #include "flightllm/Support/OutputFiles.h"
+#include "flightllm/Support/Progress.h"
 #include "flightllm/Version.h"
 
 #include "CompressionReport.h"
@@ -30,6 +34,8 @@
 #include "mlir/IR/AsmState.h"
 
 #include <chrono>
+#include <mutex>
+#include <unistd.h>
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
@@ -38,7 +44,9 @@
 #include "llvm/ADT/SmallString.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
@@ -50,6 +58,15 @@ namespace cl = llvm::cl;
 namespace {
 
 cl::OptionCategory category("flightllm-compile options");
+
+/// Where messages go: stderr for the CLI, a string for compileInProcess.
+llvm::raw_ostream *errorStream = &llvm::errs();
+llvm::raw_ostream &errs() { return *errorStream; }
+/// Where the report text goes: stdout for the CLI, a string in process.
+llvm::raw_ostream *outputStream = &llvm::outs();
+llvm::raw_ostream &outs() { return *outputStream; }
+/// compileInProcess: where to record the first error diagnostic.
+std::optional<flightllm::driver::DiagnosticRecord> *firstErrorRecord = nullptr;
 
 enum class EmitKind { ONNX, LLM, Summary, Flight, Bin };
 
@@ -219,8 +236,16 @@ cl::opt<std::string> stopAfter(
              "default)"),
     cl::value_desc("step"), cl::init("flight-insert-tokens"), cl::cat(category));
 
-cl::opt<bool> quietReport("quiet", cl::desc("Do not print the compile report"),
-                          cl::init(false), cl::cat(category));
+cl::opt<bool> quietReport(
+    "quiet", cl::desc("Do not print the compile report or progress bars"),
+    cl::init(false), cl::cat(category));
+
+cl::opt<flightllm::ProgressMode> progressMode(
+    "progress",
+    cl::desc("Progress bars with ETA on stderr for the long phases (reading "
+             "weights, calibrating, quantizing, packing, emitting buckets)"),
+    cl::init(flightllm::ProgressMode::Auto), flightllm::progressModeValues(),
+    cl::cat(category));
 
 cl::opt<unsigned> calibrationTokens(
     "calibration-tokens",
@@ -262,7 +287,7 @@ struct PhaseTimer {
   void done(llvm::StringRef phase) {
     auto now = std::chrono::steady_clock::now();
     if (printTiming)
-      llvm::errs() << "timing: " << phase << " "
+      errs() << "timing: " << phase << " "
                    << llvm::format("%.2f", std::chrono::duration<double>(now - last).count())
                    << " s\n";
     last = now;
@@ -374,12 +399,15 @@ lowerModule(ModuleOp module, const flightllm::target::TargetDescription &target,
   options.prefillBucket = prefillBucket;
   options.decodeBucket = decodeBucket;
   options.runnable = emit == EmitKind::Bin;
+  auto progress = std::make_shared<flightllm::PhasedProgress>();
+  options.progress = [progress](llvm::StringRef phase, uint64_t done,
+                                uint64_t total) { (*progress)(phase, done, total); };
   if (noCalibration())
     options.uncalibratedKVRange = 8.0f;
   if (llvm::Error e = flightllm::lowering::parseBucketList(
           std::vector<std::string>(bucketFilter.begin(), bucketFilter.end()),
           options)) {
-    llvm::errs() << "flightllm-compile: error: --buckets: "
+    errs() << "flightllm-compile: error: --buckets: "
                  << llvm::toString(std::move(e)) << "\n";
     return failure();
   }
@@ -394,7 +422,7 @@ static LogicalResult printFlight(const flightllm::lowering::LoweredModel &model,
   llvm::Expected<std::vector<uint8_t>> tokenizerSection =
       flightllm::tokenizerSectionFor(*modelInputs, model.metadata.vocabSize);
   if (!tokenizerSection) {
-    llvm::errs() << "flightllm-compile: error: "
+    errs() << "flightllm-compile: error: "
                  << llvm::toString(tokenizerSection.takeError()) << "\n";
     return failure();
   }
@@ -432,7 +460,7 @@ static LogicalResult compile(MLIRContext &context,
   if (emit == EmitKind::Flight || emit == EmitKind::Bin) {
     auto t = flightllm::target::loadTarget(targetName);
     if (!t) {
-      llvm::errs() << "flightllm-compile: error: --target: "
+      errs() << "flightllm-compile: error: --target: "
                    << llvm::toString(t.takeError()) << "\n";
       return failure();
     }
@@ -452,7 +480,7 @@ static LogicalResult compile(MLIRContext &context,
   // The weights' files are inputs too: no output may replace them.
   for (const std::string &path : externalData)
     if (llvm::Error e = out.files.addInput(path, "the model's external data")) {
-      llvm::errs() << "flightllm-compile: error: " << llvm::toString(std::move(e))
+      errs() << "flightllm-compile: error: " << llvm::toString(std::move(e))
                    << "\n";
       return failure();
     }
@@ -523,7 +551,7 @@ static LogicalResult compile(MLIRContext &context,
         work += s.tokenWork;
         instructions += s.instructions;
       }
-      llvm::errs() << "timing: dependency tokens visited " << work
+      errs() << "timing: dependency tokens visited " << work
                    << " tracked ranges for " << instructions << " instructions ("
                    << llvm::format("%.2f", instructions ? double(work) / instructions : 0.0)
                    << " per instruction)\n";
@@ -533,27 +561,27 @@ static LogicalResult compile(MLIRContext &context,
     llvm::Expected<std::vector<uint8_t>> tokenizerSection =
         flightllm::tokenizerSectionFor(*modelInputs, model->metadata.vocabSize);
     if (!tokenizerSection) {
-      llvm::errs() << "flightllm-compile: error: "
+      errs() << "flightllm-compile: error: "
                    << llvm::toString(tokenizerSection.takeError()) << "\n";
       return failure();
     }
     if (llvm::Error e = flightllm::lowering::writeBinary(
             *model, target->fingerprint(), out.main, *tokenizerSection)) {
-      llvm::errs() << "flightllm-compile: error: " << out.binaryPath << ": "
+      errs() << "flightllm-compile: error: " << out.binaryPath << ": "
                    << llvm::toString(std::move(e)) << "\n";
       return failure();
     }
     timer.done("write");
     if (llvm::Error e = flightllm::lowering::writeStreamRoms(
             *model, out.binaryPath, out.roms, out.files)) {
-      llvm::errs() << "flightllm-compile: error: --rom: "
+      errs() << "flightllm-compile: error: --rom: "
                    << llvm::toString(std::move(e)) << "\n";
       return failure();
     }
     if (out.report)
       flightllm::lowering::printReportJSON(*model, *target, *out.report);
     if (!quietReport)
-      flightllm::lowering::printReport(*model, *target, llvm::outs());
+      flightllm::lowering::printReport(*model, *target, outs());
     return success();
   }
   }
@@ -562,25 +590,36 @@ static LogicalResult compile(MLIRContext &context,
 
 /// Prints `flightllm-compile: error: ...` for `e`; returns the exit status.
 static int fail(llvm::Error e) {
-  llvm::errs() << "flightllm-compile: error: " << llvm::toString(std::move(e))
+  errs() << "flightllm-compile: error: " << llvm::toString(std::move(e))
                << "\n";
   return 1;
 }
 
-int main(int argc, char **argv) {
-  llvm::InitLLVM init(argc, argv);
-  cl::HideUnrelatedOptions({&category, &compressionCategory});
-  cl::AddExtraVersionPrinter([](llvm::raw_ostream &os) {
-    os << "FlightLLM " << FLIGHTLLM_VERSION << " (ONNX opsets "
-       << flightllm::kMinONNXOpset << "-" << flightllm::kMaxONNXOpset
-       << ")\n";
-  });
-  cl::ParseCommandLineOptions(
-      argc, argv,
-      "FlightLLM compiler: ONNX decoder-only LLMs to FlightLLM accelerator "
-      "binaries\n");
+/// "file:line:col", "at 'node'" or "" for `loc`.
+static std::string describeLocation(Location loc) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  if (auto file = dyn_cast<FileLineColLoc>(loc))
+    os << file.getFilename().getValue() << ":" << file.getLine() << ":"
+       << file.getColumn();
+  else if (auto name = dyn_cast<NameLoc>(loc))
+    os << "at '" << name.getName().getValue() << "'";
+  else if (auto fused = dyn_cast<FusedLoc>(loc); fused && !fused.getLocations().empty())
+    return describeLocation(fused.getLocations().front());
+  else if (auto callSite = dyn_cast<CallSiteLoc>(loc))
+    return describeLocation(callSite.getCallee());
+  return text;
+}
+
+/// The command after its options were parsed: checks them, compiles and
+/// commits the outputs; returns the exit status.
+static int runParsedCommand() {
+  modelInputs.reset();
+  calibrationIds.reset();
+  flightllm::setProgressMode(quietReport ? flightllm::ProgressMode::Never
+                                         : progressMode.getValue());
   if (quantize != Quantization::None && emit != EmitKind::LLM) {
-    llvm::errs() << "flightllm-compile: error: --quantize applies to "
+    errs() << "flightllm-compile: error: --quantize applies to "
                     "--emit=llm (the binary is always W8A8)\n";
     return 1;
   }
@@ -588,7 +627,7 @@ int main(int argc, char **argv) {
       !flag.empty() && emit != EmitKind::LLM) {
     // The llm-to-flight lowering encodes W8A8 per channel and an INT8 KV
     // cache; the compressed formats run on the host engines for now.
-    llvm::errs() << "flightllm-compile: error: " << flag
+    errs() << "flightllm-compile: error: " << flag
                  << " cannot be encoded for the accelerator yet (the "
                     "lowering takes INT8 per-channel weights, dense, and "
                     "an INT8 KV cache); compile with --emit=llm and run "
@@ -596,13 +635,13 @@ int main(int argc, char **argv) {
     return 1;
   }
   if (weightBits != "8" && weightBits != "4" && weightBits != "auto") {
-    llvm::errs() << "flightllm-compile: error: --weight-bits must be 8, 4 "
+    errs() << "flightllm-compile: error: --weight-bits must be 8, 4 "
                     "or auto, got '"
                  << weightBits << "'\n";
     return 1;
   }
   if ((weightBits == "auto") != bool(bitsBudget.getNumOccurrences())) {
-    llvm::errs() << "flightllm-compile: error: "
+    errs() << "flightllm-compile: error: "
                  << (weightBits == "auto"
                          ? "--weight-bits=auto needs --budget=B (average "
                            "bits per weight, e.g. 4.5)"
@@ -611,24 +650,24 @@ int main(int argc, char **argv) {
     return 1;
   }
   if (kvBits != 8 && kvBits != 4) {
-    llvm::errs() << "flightllm-compile: error: --kv-bits must be 8 or 4, got "
+    errs() << "flightllm-compile: error: --kv-bits must be 8 or 4, got "
                  << kvBits << "\n";
     return 1;
   }
   if (quantize == Quantization::None && quantize.getNumOccurrences() &&
       compressionQuantizes()) {
-    llvm::errs() << "flightllm-compile: error: --quantize=none contradicts "
+    errs() << "flightllm-compile: error: --quantize=none contradicts "
                     "the weight and KV-cache bit flags\n";
     return 1;
   }
   if (stopAfter.getNumOccurrences()) {
     if (emit != EmitKind::Flight) {
-      llvm::errs() << "flightllm-compile: error: --stop-after-pass applies to "
+      errs() << "flightllm-compile: error: --stop-after-pass applies to "
                       "--emit=flight\n";
       return 1;
     }
     if (!llvm::is_contained(kPipelineSteps, StringRef(stopAfter))) {
-      llvm::errs() << "flightllm-compile: error: --stop-after-pass: unknown step '"
+      errs() << "flightllm-compile: error: --stop-after-pass: unknown step '"
                    << stopAfter << "' (the steps: "
                    << llvm::join(llvm::ArrayRef(kPipelineSteps), ", ") << ")\n";
       return 1;
@@ -636,13 +675,13 @@ int main(int argc, char **argv) {
     if ((stopAfter == "llm-quantize-weights" || stopAfter == "llm-calibrate") &&
         noCalibration()) {
       // The lowering then quantizes the float weights itself.
-      llvm::errs() << "flightllm-compile: error: --stop-after-pass=" << stopAfter
+      errs() << "flightllm-compile: error: --stop-after-pass=" << stopAfter
                    << ": --calibration=none skips that step\n";
       return 1;
     }
   }
   if (noCalibration() && emit == EmitKind::LLM) {
-    llvm::errs() << "flightllm-compile: error: --calibration=none applies to "
+    errs() << "flightllm-compile: error: --calibration=none applies to "
                     "--emit=bin and --emit=flight\n";
     return 1;
   }
@@ -652,17 +691,17 @@ int main(int argc, char **argv) {
   llvm::Expected<flightllm::ModelInputs> inputs =
       flightllm::resolveModelInputs(inputFilename);
   if (!inputs) {
-    llvm::errs() << "flightllm-compile: error: "
+    errs() << "flightllm-compile: error: "
                  << llvm::toString(inputs.takeError()) << "\n";
     return 1;
   }
   modelInputs = std::move(*inputs);
   inputFilename.setValue(modelInputs->source.graphPath);
   if (printTiming)
-    flightllm::printModelInputs(*modelInputs, llvm::errs());
+    flightllm::printModelInputs(*modelInputs, errs());
   unsigned contextLimit = maxContext;
   if (llvm::Error e = flightllm::boundContextByConfig(*modelInputs, contextLimit)) {
-    llvm::errs() << "flightllm-compile: error: " << llvm::toString(std::move(e))
+    errs() << "flightllm-compile: error: " << llvm::toString(std::move(e))
                  << "\n";
     return 1;
   }
@@ -670,7 +709,7 @@ int main(int argc, char **argv) {
   if (modelInputs->tokenizer && !calibrationFile.empty() && !noCalibration()) {
     auto ids = flightllm::tokenizeCalibrationText(*modelInputs, calibrationFile);
     if (!ids) {
-      llvm::errs() << "flightllm-compile: error: --calibration: "
+      errs() << "flightllm-compile: error: --calibration: "
                    << llvm::toString(ids.takeError()) << "\n";
       return 1;
     }
@@ -683,7 +722,7 @@ int main(int argc, char **argv) {
     std::optional<flightllm::binary::RomFormat> format =
         flightllm::binary::parseRomFormat(name);
     if (!format) {
-      llvm::errs() << "flightllm-compile: error: --rom: unknown ROM format '"
+      errs() << "flightllm-compile: error: --rom: unknown ROM format '"
                    << name << "' (bin, coe, mem, h)\n";
       return 1;
     }
@@ -691,11 +730,11 @@ int main(int argc, char **argv) {
       roms.push_back(*format);
   }
   if (emit != EmitKind::Bin && !roms.empty()) {
-    llvm::errs() << "flightllm-compile: error: --rom applies to --emit=bin\n";
+    errs() << "flightllm-compile: error: --rom applies to --emit=bin\n";
     return 1;
   }
   if (emit != EmitKind::Bin && emit != EmitKind::LLM && !reportFile.empty()) {
-    llvm::errs() << "flightllm-compile: error: --report applies to --emit=bin "
+    errs() << "flightllm-compile: error: --report applies to --emit=bin "
                     "and --emit=llm\n";
     return 1;
   }
@@ -756,13 +795,13 @@ int main(int argc, char **argv) {
     // The expected-* comments live in the (text) model, so it is loaded here.
     auto file = openInputFile(inputFilename, &error);
     if (!file) {
-      llvm::errs() << "flightllm-compile: error: " << error << "\n";
+      errs() << "flightllm-compile: error: " << error << "\n";
       return 1;
     }
     const llvm::MemoryBuffer *input = file.get();
     sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
     context.printOpOnDiagnostic(false);
-    SourceMgrDiagnosticVerifierHandler handler(sourceMgr, &context);
+    SourceMgrDiagnosticVerifierHandler handler(sourceMgr, &context, errs());
     (void)compile(context, input, baseDir, outputs);
     result = handler.verify();
   } else {
@@ -771,8 +810,18 @@ int main(int argc, char **argv) {
     // ONNX node; dumping the op (for an error at @forward, the whole
     // program with its weights) would only bury the message.
     context.printOpOnDiagnostic(false);
-    SourceMgrDiagnosticHandler handler(sourceMgr, &context);
-    flightllm::NodeDiagnosticHandler nodeHandler(&context, inputFilename);
+    SourceMgrDiagnosticHandler handler(sourceMgr, &context, errs());
+    flightllm::NodeDiagnosticHandler nodeHandler(&context, inputFilename,
+                                                 errs());
+    // In process, the first error is also kept with its location; the
+    // handlers above still print it.
+    ScopedDiagnosticHandler recorder(&context, [](Diagnostic &diag) {
+      if (firstErrorRecord && !*firstErrorRecord &&
+          diag.getSeverity() == DiagnosticSeverity::Error)
+        *firstErrorRecord = flightllm::driver::DiagnosticRecord{
+            diag.str(), describeLocation(diag.getLocation())};
+      return failure();
+    });
     result = compile(context, nullptr, baseDir, outputs);
   }
   if (failed(result))
@@ -780,4 +829,105 @@ int main(int argc, char **argv) {
   if (llvm::Error e = files.commit())
     return fail(std::move(e));
   return 0;
+}
+
+cl::OptionCategory &flightllm::driver::compileOptionCategory() {
+  return category;
+}
+
+int flightllm::driver::compileMain(int argc, char **argv) {
+  cl::HideUnrelatedOptions({&category, &compressionCategory});
+  cl::AddExtraVersionPrinter([](llvm::raw_ostream &os) {
+    os << "FlightLLM " << FLIGHTLLM_VERSION << " (ONNX opsets "
+       << flightllm::kMinONNXOpset << "-" << flightllm::kMaxONNXOpset
+       << ")\n";
+  });
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "FlightLLM compiler: ONNX decoder-only LLMs to FlightLLM accelerator "
+      "binaries\n");
+  return runParsedCommand();
+}
+
+/// cl::ParseCommandLineOptions without exiting, its messages into
+/// `messages`: a bad option value is reported by the option itself, on
+/// llvm::errs() (fd 2), which is pointed at a temporary file meanwhile.
+static bool parseCapturingStderr(std::vector<const char *> &argv,
+                                 llvm::raw_ostream &messages) {
+  llvm::SmallString<128> path;
+  int fd = -1;
+  int savedStderr = -1;
+  if (!llvm::sys::fs::createTemporaryFile("flightllm-compile-args", "txt", fd,
+                                          path)) {
+    llvm::errs().flush();
+    savedStderr = ::dup(2);
+    ::dup2(fd, 2);
+  }
+  bool ok = cl::ParseCommandLineOptions(int(argv.size()), argv.data(), "",
+                                        &messages);
+  if (savedStderr >= 0) {
+    llvm::errs().flush();
+    ::dup2(savedStderr, 2);
+    ::close(savedStderr);
+    ::close(fd);
+    if (auto text = llvm::MemoryBuffer::getFile(path))
+      messages << (*text)->getBuffer();
+    llvm::sys::fs::remove(path);
+  }
+  return ok;
+}
+
+flightllm::driver::CompileInvocation
+flightllm::driver::compileInProcess(llvm::ArrayRef<std::string> args) {
+  // The options are process-wide: one compile at a time.
+  static std::mutex mutex;
+  std::lock_guard<std::mutex> lock(mutex);
+  CompileInvocation result;
+  llvm::raw_string_ostream messages(result.diagnostics);
+  std::string reportText;
+  llvm::raw_string_ostream report(reportText);
+  errorStream = &messages;
+  outputStream = &report;
+  firstErrorRecord = &result.firstError;
+  std::vector<const char *> argv{"flightllm-compile"};
+  for (const std::string &arg : args)
+    argv.push_back(arg.c_str());
+  cl::ResetAllOptionOccurrences();
+  if (!parseCapturingStderr(argv, messages))
+    result.status = 1;
+  else
+    result.status = runParsedCommand();
+  errorStream = &llvm::errs();
+  outputStream = &llvm::outs();
+  firstErrorRecord = nullptr;
+  result.reportText = std::move(reportText);
+  return result;
+}
+
+std::vector<flightllm::driver::OptionInfo> flightllm::driver::compileOptions() {
+  std::vector<OptionInfo> table;
+  for (auto &entry : cl::getRegisteredOptions()) {
+    cl::Option *option = entry.second;
+    if (!llvm::is_contained(option->Categories, &category) &&
+        !llvm::is_contained(option->Categories, &compressionCategory))
+      continue;
+    OptionInfo info;
+    info.name = option->ArgStr.str();
+    info.help = option->HelpStr.str();
+    if (option->getFormattingFlag() == cl::Positional || info.name.empty())
+      info.valueKind = "positional";
+    else if (option->getValueExpectedFlag() == cl::ValueDisallowed ||
+             option->getValueExpectedFlag() == cl::ValueOptional)
+      info.valueKind = "bool";
+    else if (option->getNumOccurrencesFlag() == cl::ZeroOrMore ||
+             option->getNumOccurrencesFlag() == cl::OneOrMore)
+      info.valueKind = "list";
+    else
+      info.valueKind = "value";
+    table.push_back(std::move(info));
+  }
+  llvm::sort(table, [](const OptionInfo &a, const OptionInfo &b) {
+    return a.name < b.name;
+  });
+  return table;
 }

@@ -24,12 +24,13 @@
 #include "flightllm/InitAll.h"
 #include "flightllm/Interpreter/Session.h"
 #include "flightllm/Support/OutputFiles.h"
+#include "flightllm/Support/Progress.h"
 #include "flightllm/Target/TargetDescription.h"
 #include "flightllm/Version.h"
 
 #include "CaseCheck.h"
 #include "SimRun.h"
-#include "TextCodec.h"
+#include "flightllm/Driver/TextCodec.h"
 
 #include "flightllm/Conversion/ONNXToLLM/Passes.h"
 #include "flightllm/Reference/Npy.h"
@@ -147,6 +148,16 @@ cl::opt<bool> noVerifyRaising(
     cl::desc("For an ONNX model: skip running the raised program next to the "
              "ONNX graph at a few sizes (as flightllm-compile's option)"),
     cl::init(false), cl::cat(category));
+
+cl::opt<flightllm::ProgressMode> progressMode(
+    "progress",
+    cl::desc("A progress bar with ETA on stderr over the simulated decode "
+             "steps"),
+    cl::init(flightllm::ProgressMode::Auto), flightllm::progressModeValues(),
+    cl::cat(category));
+
+cl::opt<bool> quiet("quiet", cl::desc("No progress bars"), cl::init(false),
+                    cl::cat(category));
 
 cl::opt<bool> jsonOutput("json",
                          cl::desc("Print one JSON object instead of text"),
@@ -659,6 +670,8 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(
       argc, argv,
       "FlightLLM runner: greedy generation with an llm program\n");
+  flightllm::setProgressMode(quiet ? flightllm::ProgressMode::Never
+                                   : progressMode.getValue());
   OutputFiles files;
   if (int status = run(files))
     return status;

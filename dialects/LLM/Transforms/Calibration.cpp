@@ -1,6 +1,7 @@
 //===- Calibration.cpp - Running llm programs on calibration tokens -------===//
 
 #include "flightllm/Dialect/LLM/Transforms/Calibration.h"
+#include "flightllm/Support/Progress.h"
 
 #include "flightllm/Dialect/LLM/LLMDialect.h"
 #include "flightllm/Interpreter/Session.h"
@@ -101,7 +102,8 @@ llm::runCalibration(ModuleOp module, const CalibrationSource &source,
            << span << " tokens)";
 
   (*session)->getInterpreter().setObserver(std::move(observe));
-  for (size_t start = 0; start < ids.size(); start += span) {
+  ProgressBar bar("calibrating", (ids.size() + span - 1) / span);
+  for (size_t start = 0; start < ids.size(); start += span, bar.advance()) {
     (*session)->reset();
     size_t count = std::min<size_t>(span, ids.size() - start);
     if (failed((*session)->prefill(ArrayRef<int64_t>(ids).slice(start, count))))

@@ -11,6 +11,7 @@
 #include "flightllm/Dialect/LLM/Compression.h"
 #include "flightllm/Dialect/LLM/Transforms/Calibration.h"
 #include "flightllm/Dialect/LLM/Transforms/Passes.h"
+#include "flightllm/Support/Progress.h"
 #include "flightllm/Dialect/LLM/WeightQuantization.h"
 #include "flightllm/Reference/HostTensor.h"
 
@@ -251,7 +252,9 @@ struct QuantizeWeightsPass
     // Per projection: the quantizer of a format (rtn, or GPTQ with its
     // factor), and with bits=auto the errors of both candidates.
     SmallVector<std::optional<Quantized>> results(projections.size());
+    ProgressBar bar("quantizing weights", projections.size());
     for (auto [i, p] : llvm::enumerate(projections)) {
+      bar.advance();
       const llm::InputStatistics *s = nullptr;
       std::optional<std::vector<double>> u;
       std::vector<bool> dead;

@@ -738,6 +738,8 @@ FailureOr<LoweredModel> ModelLowering::run() {
     } else if (failed(packLayer(0, layer))) {
       return failure();
     }
+    if (options.progress)
+      options.progress("packing weights", l + 1, s.numLayers);
   }
   result.baseOrigin[0] = globalBytes / kUnitBytes;
   result.baseStride[0] = layerStride / kUnitBytes;
@@ -778,9 +780,12 @@ FailureOr<LoweredModel> ModelLowering::run() {
                        std::min(maxContext, lo + options.decodeBucket - 1)});
   if (failed(selectBuckets(buckets)))
     return failure();
-  for (const BucketRange &b : buckets)
+  for (const auto &[i, b] : llvm::enumerate(buckets)) {
     if (failed(emitBucket(b.stage, b.minLength, b.maxLength)))
       return failure();
+    if (options.progress)
+      options.progress("emitting buckets", i + 1, buckets.size());
+  }
   // The runtime places the streams one after another in DDR channel 0, each
   // at a 64-byte boundary; they must fit the instruction memory.
   uint64_t streamBytes = 0;

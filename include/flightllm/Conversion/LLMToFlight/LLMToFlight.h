@@ -27,6 +27,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,11 @@ struct LoweringOptions {
   /// Set the dependency tokens (else keep every instruction's accesses in
   /// StreamInfo::accesses, for the flight-insert-tokens pass).
   bool insertTokens = true;
+  /// Called as the long phases advance ("packing weights" per layer,
+  /// "emitting buckets" per bucket) with units done of total: the tools'
+  /// progress bars.
+  std::function<void(llvm::StringRef phase, uint64_t done, uint64_t total)>
+      progress;
 };
 
 struct StreamInfo {

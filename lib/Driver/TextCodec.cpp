@@ -1,6 +1,6 @@
 //===- TextCodec.cpp - Prompts to tokens and tokens to text ---------------===//
 
-#include "TextCodec.h"
+#include "flightllm/Driver/TextCodec.h"
 
 #include "flightllm/Binary/Reader.h"
 #include "flightllm/Binary/TokenizerSection.h"
@@ -32,14 +32,22 @@ llvm::Expected<TextCodec> TextCodec::fromBinary(StringRef path) {
                                           /*RequiresNullTerminator=*/false);
   if (!file) // the runtime reports it when it opens the binary
     return codec;
-  const auto *data =
-      reinterpret_cast<const uint8_t *>((*file)->getBufferStart());
+  return fromBinaryBytes(
+      llvm::ArrayRef<uint8_t>(
+          reinterpret_cast<const uint8_t *>((*file)->getBufferStart()),
+          (*file)->getBufferSize()),
+      path);
+}
+
+llvm::Expected<TextCodec>
+TextCodec::fromBinaryBytes(llvm::ArrayRef<uint8_t> flb, StringRef path) {
+  TextCodec codec;
+  const uint8_t *data = flb.data();
   binary::BinaryView view;
   binary::Error err;
   binary::ValidateOptions options;
   options.checkFileChecksum = false; // the runtime checks the whole file
-  if (view.open(data, (*file)->getBufferSize(), err, options) !=
-      binary::Status::Ok)
+  if (view.open(data, flb.size(), err, options) != binary::Status::Ok)
     return codec; // likewise: the runtime names the problem
   binary::SectionEntry entry;
   if (!view.findSection(binary::SectionKind::Tokenizer, 0, entry))

@@ -6,8 +6,8 @@
 // byte for the byte-level model (vocabulary 256, no tokenizer).
 //===----------------------------------------------------------------------===//
 
-#ifndef FLIGHTLLM_TOOLS_RUN_TEXTCODEC_H
-#define FLIGHTLLM_TOOLS_RUN_TEXTCODEC_H
+#ifndef FLIGHTLLM_DRIVER_TEXTCODEC_H
+#define FLIGHTLLM_DRIVER_TEXTCODEC_H
 
 #include "flightllm/Import/ExportDirectory.h"
 #include "flightllm/Tokenizer/Tokenizer.h"
@@ -27,6 +27,9 @@ public:
   static llvm::Expected<TextCodec> fromDirectory(const ExportDirectory &dir);
   /// From the Tokenizer section of a .flb (none: bytes, no EOS).
   static llvm::Expected<TextCodec> fromBinary(llvm::StringRef path);
+  /// From a .flb in memory; `path` names it in errors.
+  static llvm::Expected<TextCodec> fromBinaryBytes(llvm::ArrayRef<uint8_t> flb,
+                                                   llvm::StringRef path);
 
   /// The tokens of a --prompt for a model with `vocab` tokens.
   llvm::Expected<std::vector<int64_t>> encodePrompt(llvm::StringRef text,
@@ -49,4 +52,4 @@ private:
 
 } // namespace flightllm
 
-#endif // FLIGHTLLM_TOOLS_RUN_TEXTCODEC_H
+#endif // FLIGHTLLM_DRIVER_TEXTCODEC_H
