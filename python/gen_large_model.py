@@ -78,8 +78,12 @@ DEFAULTS = {
 class WeightWriter:
     """Streams initializers into one external-data file; returns small TensorProtos."""
 
-    def __init__(self, path: Path, seed: int, std: float, workers: int = 2):
+    def __init__(self, path: Path, seed: int, std: float, workers: int = 2,
+                 sizes_only: bool = False):
         self.path = path
+        # Zeros left as holes of a sparse file: for tools that only read the
+        # shapes (the offload planner), so a 13B- or 30B-shaped model costs no disk.
+        self.sizes_only = sizes_only
         self.location = path.name
         self.f = open(path, "wb")
         self.offset = 0
@@ -126,6 +130,11 @@ class WeightWriter:
         n = int(np.prod(shape))
         self._pad()
         offset = self.offset
+        if self.sizes_only:
+            self.f.seek(4 * n, os.SEEK_CUR)
+            self.offset += 4 * n
+            self._record(name, shape, 4 * n, offset)
+            return np.zeros(shape, np.float32) if keep else None
         starts = list(range(0, n, CHUNK))
         futures = [self.pool.submit(self._chunk, index, c, min(CHUNK, n - s), std, mean)
                    for c, s in enumerate(starts[:4])]
@@ -150,7 +159,9 @@ class WeightWriter:
         self._pad()
         offset = self.offset
         rows = max(1, CHUNK // max(1, int(np.prod(a.shape[1:]))))
-        if a.ndim == 0:
+        if self.sizes_only and a.nbytes > (1 << 20) and not a.any():
+            self.f.seek(a.nbytes, os.SEEK_CUR)
+        elif a.ndim == 0:
             self.f.write(a.tobytes())
         else:
             for r in range(0, a.shape[0], rows):
@@ -162,6 +173,7 @@ class WeightWriter:
 
     def close(self):
         self.pool.shutdown()
+        self.f.truncate(self.offset)
         self.f.close()
 
 
@@ -509,6 +521,9 @@ def parse_args(argv=None):
     ap.add_argument("--position-offset", type=int, default=2, help="OPT learned-position offset (2)")
     ap.add_argument("--workers", type=int, default=2, help="RNG threads (2)")
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--sizes-only", action="store_true",
+                    help="every weight zero, left as holes of a sparse data file (no disk used): "
+                         "for tools that read only the shapes, such as --emit=offload-plan")
     args = ap.parse_args(argv)
     defaults = dict(DEFAULTS[args.family])
     if args.kv_heads is None and args.heads is not None:
@@ -531,7 +546,8 @@ def generate(args) -> dict:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    w = WeightWriter(out / DATA_FILE, args.seed, args.std, args.workers)
+    w = WeightWriter(out / DATA_FILE, args.seed, args.std, args.workers,
+                     sizes_only=args.sizes_only)
     try:
         write_weights(args, w)
     finally:

@@ -23,6 +23,7 @@
 #include "flightllm/Import/ModelSummary.h"
 #include "flightllm/Import/NodeDiagnostics.h"
 #include "flightllm/Import/ONNXImporter.h"
+#include "flightllm/Offload/OffloadPlanner.h"
 #include "flightllm/InitAll.h"
 #include "flightllm/Support/OutputFiles.h"
 #include "flightllm/Support/Progress.h"
@@ -47,6 +48,7 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
@@ -68,7 +70,7 @@ llvm::raw_ostream &outs() { return *outputStream; }
 /// compileInProcess: where to record the first error diagnostic.
 std::optional<flightllm::driver::DiagnosticRecord> *firstErrorRecord = nullptr;
 
-enum class EmitKind { ONNX, LLM, Summary, Flight, Bin };
+enum class EmitKind { ONNX, LLM, Summary, Flight, Bin, OffloadPlan };
 
 cl::opt<std::string> inputFilename(cl::Positional,
                                    cl::desc("<model.onnx | export directory>"),
@@ -91,7 +93,10 @@ cl::opt<EmitKind> emit(
                clEnumValN(EmitKind::LLM, "llm",
                           "MLIR of the llm dialect: the raised model program"),
                clEnumValN(EmitKind::Summary, "summary",
-                          "a human-readable summary of the model")),
+                          "a human-readable summary of the model"),
+               clEnumValN(EmitKind::OffloadPlan, "offload-plan",
+                          "where the weights and KV cache go among HBM, DDR "
+                          "and host memory (--offload; JSON with --report)")),
     cl::cat(category));
 
 cl::opt<flightllm::ONNXInputFormat> inputFormat(
@@ -217,6 +222,33 @@ cl::list<std::string> romFormats(
     cl::desc("Also write every instruction stream as ROM images next to the "
              "output: bin, coe, mem, h (comma separated)"),
     cl::CommaSeparated, cl::cat(category));
+
+cl::opt<std::string> offload(
+    "offload",
+    cl::desc("Place weights and KV cache over HBM, DDR and host memory: "
+             "'auto' (a linear program chooses) or the percentages "
+             "W_HBM,W_DDR,KV_HBM,KV_DDR (the host takes the rest); "
+             "docs/offloading.md"),
+    cl::value_desc("auto|percentages"), cl::cat(category));
+
+cl::opt<unsigned> planPrompt(
+    "plan-prompt", cl::desc("Prompt length the offload plan is for (512)"),
+    cl::init(512), cl::cat(category));
+
+cl::opt<unsigned> planGenerate(
+    "plan-generate",
+    cl::desc("Generated tokens per sequence the offload plan is for (32)"),
+    cl::init(32), cl::cat(category));
+
+cl::opt<unsigned> planBatch(
+    "plan-batch",
+    cl::desc("Sequences per batch of the offload plan (default: searched)"),
+    cl::init(0), cl::cat(category));
+
+cl::opt<unsigned> planBatches(
+    "plan-batches",
+    cl::desc("Batches per block of the offload plan (default: searched)"),
+    cl::init(0), cl::cat(category));
 
 cl::opt<bool> printTiming(
     "timing", cl::desc("Print the wall time of each compilation phase to stderr"),
@@ -389,6 +421,42 @@ static void addAcceleratorQuantization(PassManager &pm, bool calibrate = true) {
 
 static bool noCalibration() { return calibrationFile == "none"; }
 
+/// The offload plan of the raised program for --offload/--emit=offload-plan.
+static llvm::Expected<flightllm::offload::OffloadPlan>
+planOffload(ModuleOp module, const flightllm::target::TargetDescription &target,
+            bool forBinary) {
+  FailureOr<flightllm::offload::ModelFootprint> footprint =
+      flightllm::offload::measureFootprint(module);
+  if (failed(footprint))
+    return llvm::createStringError("cannot measure the model");
+  flightllm::offload::Workload workload;
+  workload.promptTokens = planPrompt;
+  workload.generatedTokens = planGenerate;
+  workload.batch = planBatch;
+  workload.batches = planBatches;
+  if (!offload.empty() && offload != "auto") {
+    auto placement = flightllm::offload::parsePlacement(offload);
+    if (!placement)
+      return placement.takeError();
+    workload.placement = *placement;
+  }
+  if (forBinary) {
+    // What the binary runs: one sequence filling the compiled context.
+    flightllm::offload::Workload one = workload;
+    one.promptTokens = std::max<uint64_t>(1, maxContext ? maxContext : 2048);
+    one.generatedTokens = 1;
+    auto inHBM = flightllm::offload::evaluatePlacement(
+        *footprint, target, one, workload.placement.value_or(
+                                     flightllm::offload::Placement()),
+        1, 1);
+    if (inHBM && inHBM->fitsInHBM())
+      return inHBM;
+    if (!inHBM)
+      llvm::consumeError(inHBM.takeError());
+  }
+  return flightllm::offload::planOffload(*footprint, target, workload);
+}
+
 /// Lowers the llm program for --emit=flight and --emit=bin.
 static FailureOr<flightllm::lowering::LoweredModel>
 lowerModule(ModuleOp module, const flightllm::target::TargetDescription &target,
@@ -457,7 +525,8 @@ static LogicalResult compile(MLIRContext &context,
                              const llvm::MemoryBuffer *input,
                              llvm::StringRef baseDir, CompileOutputs &out) {
   std::optional<flightllm::target::TargetDescription> target;
-  if (emit == EmitKind::Flight || emit == EmitKind::Bin) {
+  if (emit == EmitKind::Flight || emit == EmitKind::Bin ||
+      emit == EmitKind::OffloadPlan) {
     auto t = flightllm::target::loadTarget(targetName);
     if (!t) {
       errs() << "flightllm-compile: error: --target: "
@@ -491,6 +560,7 @@ static LogicalResult compile(MLIRContext &context,
     raising.verifyRaising = !noVerifyRaising;
     flightllm::buildONNXToLLMPipeline(pm, raising);
     bool accelerator = emit == EmitKind::Flight || emit == EmitKind::Bin;
+    // The plan only needs sizes: no calibration run for it.
     // --stop-after-pass: the llm steps run up to the one named.
     bool quantizeWeights = stopAfter != "onnx-to-llm";
     bool calibrate = quantizeWeights && stopAfter != "llm-quantize-weights";
@@ -503,6 +573,38 @@ static LogicalResult compile(MLIRContext &context,
     if (failed(pm.run(*module)))
       return failure();
     timer.done("raise and quantize");
+  }
+  if (emit == EmitKind::OffloadPlan || !offload.empty()) {
+    // The binary runs one sequence: it needs no plan when that sequence's
+    // weights and KV cache fit in HBM, and then is the same as without
+    // --offload.
+    llvm::Expected<flightllm::offload::OffloadPlan> plan =
+        planOffload(*module, *target, /*forBinary=*/emit == EmitKind::Bin);
+    if (!plan) {
+      errs() << "flightllm-compile: error: --offload: "
+                   << llvm::toString(plan.takeError()) << "\n";
+      return failure();
+    }
+    timer.done("offload plan");
+    if (emit == EmitKind::OffloadPlan) {
+      out.main << plan->describe();
+      if (out.report)
+        *out.report << llvm::formatv("{0:2}",
+                                     llvm::json::Value(plan->toJSON()))
+                    << "\n";
+      return success();
+    }
+    // A model the plan keeps in HBM compiles exactly as without --offload.
+    if (!plan->fitsInHBM()) {
+      errs() << "flightllm-compile: error: --offload: the plan puts "
+                   << llvm::format("%.1f%%", 100 * (1 - plan->placement.weights[0]))
+                   << " of the weights and "
+                   << llvm::format("%.1f%%", 100 * (1 - plan->placement.kv[0]))
+                   << " of the KV cache outside HBM; the lowering does not "
+                      "emit DDR- or host-resident placements yet (see it with "
+                      "--emit=offload-plan)\n";
+      return failure();
+    }
   }
   llvm::raw_ostream &os = out.main;
   bool llmStep = emit == EmitKind::Flight &&
@@ -527,6 +629,8 @@ static LogicalResult compile(MLIRContext &context,
     }
     return success();
   }
+  case EmitKind::OffloadPlan:
+    return failure(); // handled above
   case EmitKind::Summary:
     os << "model " << inputFilename << ": ";
     flightllm::printModelSummary(*module, os);
@@ -733,11 +837,25 @@ static int runParsedCommand() {
     errs() << "flightllm-compile: error: --rom applies to --emit=bin\n";
     return 1;
   }
-  if (emit != EmitKind::Bin && emit != EmitKind::LLM && !reportFile.empty()) {
-    errs() << "flightllm-compile: error: --report applies to --emit=bin "
-                    "and --emit=llm\n";
+  if (emit != EmitKind::Bin && emit != EmitKind::LLM &&
+      emit != EmitKind::OffloadPlan && !reportFile.empty()) {
+    errs() << "flightllm-compile: error: --report applies to --emit=bin, "
+              "--emit=llm and --emit=offload-plan\n";
     return 1;
   }
+  if (!offload.empty() && emit != EmitKind::Bin &&
+      emit != EmitKind::OffloadPlan) {
+    errs() << "flightllm-compile: error: --offload applies to "
+                    "--emit=bin and --emit=offload-plan\n";
+    return 1;
+  }
+  if (offload != "auto" && !offload.empty())
+    if (auto placement = flightllm::offload::parsePlacement(offload);
+        !placement) {
+      errs() << "flightllm-compile: error: --offload: "
+                   << llvm::toString(placement.takeError()) << "\n";
+      return 1;
+    }
 
   // Every output is written to a temporary file and renamed into place only
   // when the whole command succeeded; no output may name an input.
