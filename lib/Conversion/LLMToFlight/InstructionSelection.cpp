@@ -1,158 +1,178 @@
-//===- StreamLowering.cpp - One bucket's instruction stream ---------------===//
+//===- InstructionSelection.cpp - One bucket at the buffer level ----------===//
 //
-// Emits the instructions of one length bucket: per 128-token tile (prefill)
-// or for the one new token (decode) the prologue (input rows, position
-// embeddings), the decoder layer once inside a SYS loop over the layers, and
-// for the last tile the epilogue (final norm, logits, stored to HBM) of the
-// last new token, which prefill tiles leave in a spill area. Values
-// live in act rows allocated by liveness; weight tiles and KV rows stream
-// through the weight buffer, parameters through meta. Fusions: the gate/up
-// linears of a SwiGLU share their tile loop with the SwiGLU, a ReLU after a
-// linear becomes the MM's relu flag, one quantized copy of an input serves
-// every linear reading it, and element-wise ops work in place when their
-// operand dies. docs/lowering.md.
+// Selects the instructions of one length bucket as buffer-level flight ops
+// (flight-select-instructions): per 128-token tile (prefill) or for the one
+// new token (decode) the prologue (input rows, position embeddings), the
+// decoder layer once inside a flight.layer_body, and for the last tile the
+// epilogue (final norm, logits, stored to HBM) of the last new token, which
+// prefill tiles leave in a spill area. Values get `value` buffers in act
+// that live until their last use; weight tiles and KV rows stream through
+// `temporary` buffers in weight, parameters through meta. flight-plan-buffers
+// then gives every buffer its rows. Fusions made here: the gate/up linears
+// of a SwiGLU share their tile loop with the SwiGLU, one quantized copy of
+// an input serves every linear reading it, and element-wise ops work in
+// place when their operand dies (flight-fuse folds a ReLU into the MM).
+// docs/lowering.md.
 //===----------------------------------------------------------------------===//
 
 #include "Lowering.h"
 
+#include "flightllm/Dialect/Flight/FlightDialect.h"
 #include "flightllm/Dialect/LLM/LLMDialect.h"
 
 #include "mlir/IR/BuiltinTypes.h"
 
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/StringMap.h"
 
 using namespace mlir;
-using flightllm::lowering::Region;
 using namespace flightllm;
 using namespace flightllm::lowering;
-using isa::Buffer;
-using isa::Instruction;
-using isa::Opcode;
+using flight::BaseRegister;
+using flight::HbmData;
+using flight::MemorySpace;
+using flight::RunTimeParam;
 
 namespace flightllm::lowering {
 
-class StreamLowering {
+class InstructionSelection {
 public:
-  StreamLowering(ModelLowering &m, StreamInfo &info)
-      : m(m), info(info),
-        act(Buffer::act, rowsOf(m.target.actBufferBytes)),
-        weight(Buffer::weight, rowsOf(m.target.weightBufferBytes)),
-        meta(Buffer::meta, rowsOf(m.target.metaBufferBytes)) {}
+  InstructionSelection(ModelLowering &m, OpBuilder &b) : m(m), b(b) {}
 
-  LogicalResult emit(binary::Stage stage, uint32_t minLen, uint32_t maxLen);
-  uint32_t peakAct() const { return act.peakRows(); }
-  uint32_t peakWeight() const { return weight.peakRows(); }
-  uint32_t peakMeta() const { return meta.peakRows(); }
+  FailureOr<flight::BucketOp> select(const BucketRange &range);
 
 private:
-  static uint32_t rowsOf(uint64_t bytes) {
-    return static_cast<uint32_t>(std::min<uint64_t>(bytes / kRowBytes, 1u << 16));
-  }
   struct Val {
-    Region region;
+    Value buffer;
     Layout layout;
-    std::optional<Region> qvec;
+    Value qvec; ///< its quantized rows (may be `buffer`: in place)
     bool pinned = false;
   };
 
-  // Allocation.
-  Region alloc(OnChipAllocator &a, uint32_t rows, Operation *at,
-               bool value = false);
+  // Buffers.
+  Value alloc(MemorySpace space, uint32_t rows, Operation *at,
+              bool value = false);
+  void dealloc(Value buffer);
   void release(Value v);
   void consumed(Operation *op);
+  /// The HBM region at `loc` (one op per region and bucket).
+  Value region(const HBMLoc &loc, HbmData holds, const Twine &name);
+  Value region(uint32_t channel, uint64_t offset, uint64_t bytes,
+               HbmData holds, const Twine &name);
+  static uint32_t rowsOf(Value buffer) {
+    return static_cast<uint32_t>(
+        cast<flight::BufferType>(buffer.getType()).getSizeInBytes() / kRowBytes);
+  }
 
   // Instructions.
-  void ld(Region dst, uint32_t channel, uint64_t addrUnits, isa::BaseReg base,
-          isa::ParamReg param, uint32_t scale, uint64_t lengthUnits,
-          OffChip off, uint64_t &stat);
-  void ldParam(Region dst, const HBMLoc &loc, uint64_t &stat);
+  void ld(Value dst, uint32_t row, Value src, uint64_t offset, uint64_t length,
+          BaseRegister base = BaseRegister::Zero,
+          RunTimeParam param = RunTimeParam::Zero, uint64_t stride = 0);
+  void ldParam(Value dst, uint32_t row, const HBMLoc &loc, const Twine &name);
+  void st(Value src, Value dst, uint64_t offset, uint64_t length,
+          BaseRegister base = BaseRegister::Zero,
+          RunTimeParam param = RunTimeParam::Zero, uint64_t stride = 0);
   /// Loads weight tile t of a linear (all its stripes) into `w`.
-  void loadTile(Region w, const std::map<ParamKey, HBMLoc> &locs, uintptr_t key,
-                const LinearPlan &p, int64_t t);
-  void st(Region src, uint32_t channel, uint64_t addrUnits, isa::BaseReg base,
-          isa::ParamReg param, uint32_t scale, uint64_t lengthUnits,
-          OffChip off, uint64_t &stat);
-  void misc(isa::MiscKind kind, uint32_t aAddr, isa::ASpace aSpace,
-            uint32_t bAddr, isa::BSpace bSpace, uint32_t outAddr, uint32_t k,
-            uint32_t rows, uint32_t aStep, uint32_t bStep, uint32_t outStep,
-            const Access &access, bool masked = false, uint32_t posOff = 0);
-  void matrix(uint32_t tokens, uint32_t aAddr, uint32_t bAddr,
-              uint32_t outAddr, uint32_t scaleAddr, uint64_t kBlocks,
-              uint64_t n, uint32_t outStride, isa::OutFormat format, bool bias,
-              bool relu, bool kMajor, const Access &access);
-
-  /// MISC quantize_dynamic of `rows` rows of k fp16 values at src (step
-  /// srcStep) into qvecs at dst (one every qvecRows(k) rows).
-  void quantizeRows(Region src, uint32_t srcStep, uint32_t k, uint32_t rows,
-                    Region dst);
+  void loadTile(Value w, const std::map<ParamKey, HBMLoc> &locs, uintptr_t key,
+                const LinearPlan &p, int64_t t, const std::string &name);
+  struct MiscOperand {
+    Value buffer;
+    uint32_t row = 0, step = 0;
+  };
+  void misc(isa::MiscKind kind, MiscOperand a, std::optional<MiscOperand> bOp,
+            MiscOperand out, uint32_t k, uint32_t rows, bool masked = false,
+            uint32_t posOff = 0);
+  void matrix(uint32_t tokens, Value x, Value w, Value scales,
+              uint32_t scalesRow, Value out, uint32_t outRow, uint64_t kBlocks,
+              uint64_t n, uint32_t outStride, bool f32, bool bias, bool relu,
+              bool kMajor);
+  /// MISC quantize_dynamic of `rows` rows of k fp16 values (step srcStep)
+  /// into qvecs in `dst` (one every qvecRows(k) rows).
+  void quantizeRows(Value src, uint32_t srcStep, uint32_t k, uint32_t rows,
+                    Value dst);
 
   // Values.
-  Region quantized(Value v, uint32_t tokens);
-  LogicalResult linear(Operation *op, const std::map<ParamKey, HBMLoc> &locs,
-                       uintptr_t key, Region out, uint32_t outStride,
-                       uint32_t tokens, bool relu, Region xq);
+  Value quantized(Value v, uint32_t tokens);
+  void linear(Operation *op, const std::map<ParamKey, HBMLoc> &locs,
+              uintptr_t key, const std::string &name, Value out,
+              uint32_t outStride, uint32_t tokens, bool relu, Value xq);
   LogicalResult lowerOp(Operation *op, const std::map<ParamKey, HBMLoc> &locs,
                         uintptr_t key, size_t index,
-                        llvm::ArrayRef<Operation *> segment);
-  LogicalResult attention(llm::AttentionOp op, size_t index);
+                        llvm::ArrayRef<Operation *> segment, bool layer);
+  void attention(llm::AttentionOp op, size_t index);
   LogicalResult segment(llvm::ArrayRef<Operation *> ops,
                         const std::map<ParamKey, HBMLoc> &locs, bool layer);
-  LogicalResult prologue();
+  void prologue();
   /// Prefill: stores the tile's layer output rows to the spill area, at the
   /// tile's rows.
   void spillTile();
   LogicalResult epilogue();
 
-  LogicalResult failWith(Operation *at, const Twine &msg) {
-    if (!failedAlready)
-      at->emitError(msg);
-    failedAlready = true;
-    return failure();
+  /// The spill area's region starts with the row in front of the area that
+  /// keeps the epilogue's LD (param S: row S - 1) inside the channel.
+  uint64_t spillFront() const { return m.result.deviceMap.embedRowBytes; }
+  Value spillArea() {
+    const auto &dm = m.result.deviceMap;
+    return region(m.scratchChannel, m.scratchOffset - spillFront(),
+                  spillFront() + uint64_t(dm.inputRows) * dm.embedRowBytes,
+                  HbmData::Scratch, "spill");
+  }
+
+  /// "layer.linear3" / "final.rms_norm0": the parameters of the op at
+  /// `index` of the layer or the epilogue, in region names.
+  std::string paramName(Operation *op, size_t index, bool layer) const {
+    return (layer ? "layer." : "final.") +
+           op->getName().stripDialect().str() + std::to_string(index);
   }
 
   ModelLowering &m;
-  StreamInfo &info;
-  StreamEmitter e;
-  OnChipAllocator act, weight, meta;
+  OpBuilder &b;
+  /// Where the next HBM region goes: the top of the bucket.
+  OpBuilder::InsertPoint regionPoint;
+  /// The regions by name (one name per place).
+  llvm::StringMap<Value> regions;
+  Location loc = UnknownLoc::get(b.getContext());
   llvm::DenseMap<Value, Val> vals;
   llvm::DenseMap<Value, int> remaining;
   llvm::DenseSet<Operation *> done;
   TileContext ctx;
-  Region ropeRows, constRegion;
-  bool failedAlready = false;
+  Value ropeRows, constRegion;
 };
 
 } // namespace flightllm::lowering
 
 //===----------------------------------------------------------------------===//
-// Allocation
+// Buffers
 //===----------------------------------------------------------------------===//
 
-lowering::Region StreamLowering::alloc(OnChipAllocator &a, uint32_t rows,
-                                       Operation *at, bool value) {
-  if (auto r = value ? a.allocateLow(rows) : a.allocate(rows))
-    return *r;
-  const char *name = isa::enumValueName(isa::EnumId::Buffer,
-                                        static_cast<int64_t>(a.bufferKind()));
-  (void)failWith(at, Twine("on-chip ") + (name ? name : "?") +
-                         " buffer exhausted: " + Twine(rows) + " rows of " +
-                         Twine(kRowBytes) + " bytes do not fit (" +
-                         Twine(a.capacityRows()) + " rows)");
-  return Region{Buffer::act, 0, rows};
+Value InstructionSelection::alloc(MemorySpace space, uint32_t rows,
+                                  Operation *at, bool value) {
+  // A buffer holds whole rows; an empty one takes a row (as the allocator
+  // always did).
+  auto type = flight::BufferType::get(
+      {int64_t(std::max<uint32_t>(rows, 1)), int64_t(kRowBytes)},
+      b.getIntegerType(8), space);
+  return flight::BufAllocOp::create(
+      b, at->getLoc(), type,
+      value ? flight::AllocPolicy::Value : flight::AllocPolicy::Temporary);
 }
 
-void StreamLowering::release(Value v) {
+void InstructionSelection::dealloc(Value buffer) {
+  flight::BufDeallocOp::create(b, loc, buffer);
+}
+
+void InstructionSelection::release(Value v) {
   auto it = vals.find(v);
   if (it == vals.end() || it->second.pinned)
     return;
-  act.free(it->second.region);
-  if (it->second.qvec && it->second.qvec->row != it->second.region.row)
-    act.free(*it->second.qvec);
+  dealloc(it->second.buffer);
+  if (it->second.qvec && it->second.qvec != it->second.buffer)
+    dealloc(it->second.qvec);
   vals.erase(it);
 }
 
-void StreamLowering::consumed(Operation *op) {
+void InstructionSelection::consumed(Operation *op) {
   for (Value v : op->getOperands()) {
     auto it = remaining.find(v);
     if (it == remaining.end())
@@ -162,119 +182,112 @@ void StreamLowering::consumed(Operation *op) {
   }
 }
 
+Value InstructionSelection::region(uint32_t channel, uint64_t offset,
+                                   uint64_t bytes, HbmData holds,
+                                   const Twine &name) {
+  std::string key = name.str();
+  auto it = regions.find(key);
+  if (it != regions.end())
+    return it->second;
+  OpBuilder::InsertionGuard guard(b);
+  b.restoreInsertionPoint(regionPoint);
+  auto type = flight::BufferType::get({int64_t(std::max<uint64_t>(bytes, 1))},
+                                      b.getIntegerType(8), MemorySpace::Hbm);
+  Value r = flight::HbmRegionOp::create(b, b.getUnknownLoc(), type, key,
+                                        holds, channel, offset);
+  regionPoint = b.saveInsertionPoint();
+  regions[key] = r;
+  return r;
+}
+
+Value InstructionSelection::region(const HBMLoc &l, HbmData holds,
+                                   const Twine &name) {
+  return region(l.channel, l.offset, l.bytes, holds, name);
+}
+
 //===----------------------------------------------------------------------===//
 // Instructions
 //===----------------------------------------------------------------------===//
 
-void StreamLowering::ld(Region dst, uint32_t channel, uint64_t addrUnits,
-                        isa::BaseReg base, isa::ParamReg param, uint32_t scale,
-                        uint64_t lengthUnits, OffChip off, uint64_t &stat) {
-  Instruction i(Opcode::LD);
-  i.set(isa::LD::onchip_addr, dst.row).set(isa::LD::buf, dst.buffer)
-      .set(isa::LD::addr, int64_t(addrUnits)).set(isa::LD::mem, isa::Memory::hbm)
-      .set(isa::LD::channel, channel).set(isa::LD::base, base)
-      .set(isa::LD::param, param).set(isa::LD::scale, scale)
-      .set(isa::LD::loop1, 1).set(isa::LD::loop2, 1).set(isa::LD::loop3, 1)
-      .set(isa::LD::length, int64_t(lengthUnits));
-  Access a;
-  a.writes.push_back(Region{dst.buffer, dst.row, std::max<uint32_t>(1, rowsFor(lengthUnits * kUnitBytes))});
-  a.offChipRead = off;
-  e.emit(i, a);
-  stat += lengthUnits * kUnitBytes * ctx.loopTrip;
+void InstructionSelection::ld(Value dst, uint32_t row, Value src,
+                              uint64_t offset, uint64_t length,
+                              BaseRegister base, RunTimeParam param,
+                              uint64_t stride) {
+  flight::TileLoadOp::create(b, loc, src, dst, int64_t(offset), int64_t(row),
+                             int64_t(length), base, param, int64_t(stride));
 }
 
-void StreamLowering::ldParam(Region dst, const HBMLoc &loc, uint64_t &stat) {
-  ld(dst, loc.channel, loc.offsetUnits(),
-     loc.perLayer ? isa::BaseReg::B1 : isa::BaseReg::zero, isa::ParamReg::zero,
-     0, loc.units(), OffChip::None, stat);
+void InstructionSelection::ldParam(Value dst, uint32_t row, const HBMLoc &l,
+                                   const Twine &name) {
+  ld(dst, row, region(l, HbmData::Params, name), 0,
+     roundUp(l.bytes, kUnitBytes),
+     l.perLayer ? BaseRegister::B1 : BaseRegister::Zero);
 }
 
-void StreamLowering::loadTile(Region w, const std::map<ParamKey, HBMLoc> &locs,
-                              uintptr_t key, const LinearPlan &p, int64_t t) {
+void InstructionSelection::st(Value src, Value dst, uint64_t offset,
+                              uint64_t length, BaseRegister base,
+                              RunTimeParam param, uint64_t stride) {
+  flight::TileStoreOp::create(b, loc, src, dst, 0, int64_t(offset),
+                              int64_t(length), base, param, int64_t(stride));
+}
+
+void InstructionSelection::loadTile(Value w,
+                                    const std::map<ParamKey, HBMLoc> &locs,
+                                    uintptr_t key, const LinearPlan &p,
+                                    int64_t t, const std::string &name) {
   int64_t n = p.tileChannels(t), rows = p.stripeRows(n);
   for (int64_t s = 0; s < p.stripes(n); ++s) {
     const HBMLoc &sl = locs.at({key, 0, LinearPlan::stripeKey(t, s)});
-    uint32_t at = w.row + static_cast<uint32_t>(s * rows * p.rowBytes / kRowBytes);
-    ldParam(Region{w.buffer, at, rowsFor(sl.bytes)}, sl, info.weightLoadBytes);
+    ldParam(w, static_cast<uint32_t>(s * rows * p.rowBytes / kRowBytes), sl,
+            name + ".w" + std::to_string(t) + ".s" + std::to_string(s));
   }
 }
 
-void StreamLowering::st(Region src, uint32_t channel, uint64_t addrUnits,
-                        isa::BaseReg base, isa::ParamReg param, uint32_t scale,
-                        uint64_t lengthUnits, OffChip off, uint64_t &stat) {
-  Instruction i(Opcode::ST);
-  i.set(isa::ST::onchip_addr, src.row).set(isa::ST::buf, src.buffer)
-      .set(isa::ST::addr, int64_t(addrUnits)).set(isa::ST::channel, channel)
-      .set(isa::ST::length, int64_t(lengthUnits)).set(isa::ST::scale, scale)
-      .set(isa::ST::param, param).set(isa::ST::base, base);
-  Access a;
-  a.reads.push_back(Region{src.buffer, src.row, std::max<uint32_t>(1, rowsFor(lengthUnits * kUnitBytes))});
-  a.offChipWrite = off;
-  e.emit(i, a);
-  stat += lengthUnits * kUnitBytes * ctx.loopTrip;
+void InstructionSelection::misc(isa::MiscKind kind, MiscOperand a,
+                                std::optional<MiscOperand> bOp,
+                                MiscOperand out, uint32_t k, uint32_t rows,
+                                bool masked, uint32_t posOff) {
+  const char *name =
+      isa::enumValueName(isa::EnumId::MiscKind, static_cast<int64_t>(kind));
+  flight::BufMiscOp::create(
+      b, loc, llvm::StringRef(name), a.buffer, bOp ? bOp->buffer : Value(),
+      out.buffer, a.row, bOp ? bOp->row : 0, out.row, k, rows, a.step,
+      bOp ? bOp->step : 0, out.step, masked, posOff);
 }
 
-void StreamLowering::misc(isa::MiscKind kind, uint32_t aAddr,
-                          isa::ASpace aSpace, uint32_t bAddr,
-                          isa::BSpace bSpace, uint32_t outAddr, uint32_t k,
-                          uint32_t rows, uint32_t aStep, uint32_t bStep,
-                          uint32_t outStep, const Access &access, bool masked,
-                          uint32_t posOff) {
-  Instruction i(Opcode::MISC);
-  i.set(isa::MISC::kind, kind).set(isa::MISC::masked, masked ? 1 : 0)
-      .set(isa::MISC::pos_param, masked ? isa::ParamReg::P : isa::ParamReg::zero)
-      .set(isa::MISC::a_space, aSpace).set(isa::MISC::b_space, bSpace)
-      .set(isa::MISC::a_addr, aAddr).set(isa::MISC::b_addr, bAddr)
-      .set(isa::MISC::out_addr, outAddr).set(isa::MISC::k, k)
-      .set(isa::MISC::rows, rows).set(isa::MISC::pos_off, posOff)
-      .set(isa::MISC::a_step, aStep).set(isa::MISC::b_step, bStep)
-      .set(isa::MISC::out_step, outStep);
-  e.emit(i, access);
-}
-
-void StreamLowering::matrix(uint32_t tokens, uint32_t aAddr, uint32_t bAddr,
-                            uint32_t outAddr, uint32_t scaleAddr,
-                            uint64_t kBlocks, uint64_t n, uint32_t outStride,
-                            isa::OutFormat format, bool bias, bool relu,
-                            bool kMajor, const Access &access) {
-  bool mm = tokens > 1;
-  Instruction i(mm ? Opcode::MM : Opcode::MV);
-  // MM and MV share one format: MM's field handles encode both.
-  if (mm) {
-    i.set(isa::MM::k_blocks, int64_t(kBlocks)).set(isa::MM::bias, bias)
-        .set(isa::MM::b_kmajor, kMajor).set(isa::MM::a_addr, aAddr)
-        .set(isa::MM::b_addr, bAddr).set(isa::MM::out_addr, outAddr)
-        .set(isa::MM::scale_addr, scaleAddr).set(isa::MM::n, int64_t(n))
-        .set(isa::MM::out_stride, outStride).set(isa::MM::out_format, format)
-        .set(isa::MM::relu, relu);
-  } else {
-    i.set(isa::MV::k_blocks, int64_t(kBlocks)).set(isa::MV::bias, bias)
-        .set(isa::MV::b_kmajor, kMajor).set(isa::MV::a_addr, aAddr)
-        .set(isa::MV::b_addr, bAddr).set(isa::MV::out_addr, outAddr)
-        .set(isa::MV::scale_addr, scaleAddr).set(isa::MV::n, int64_t(n))
-        .set(isa::MV::out_stride, outStride).set(isa::MV::out_format, format)
-        .set(isa::MV::relu, relu);
-  }
-  e.emit(i, access);
+void InstructionSelection::matrix(uint32_t tokens, Value x, Value w,
+                                  Value scales, uint32_t scalesRow, Value out,
+                                  uint32_t outRow, uint64_t kBlocks, uint64_t n,
+                                  uint32_t outStride, bool f32, bool bias,
+                                  bool relu, bool kMajor) {
+  auto build = [&](auto tag) {
+    using OpTy = decltype(tag);
+    auto op = OpTy::create(b, loc, x, w, scales, out, scalesRow, outRow,
+                           int64_t(kBlocks), int64_t(n), outStride,
+                           f32 ? "f32" : "f16", bias, relu, kMajor,
+                           flight::Precision::W8A8, flight::Sparsity::Dense);
+    (void)op;
+  };
+  if (tokens > 1)
+    build(flight::BufMMOp());
+  else
+    build(flight::BufMVOp());
 }
 
 //===----------------------------------------------------------------------===//
 // Values
 //===----------------------------------------------------------------------===//
 
-void StreamLowering::quantizeRows(Region src, uint32_t srcStep, uint32_t k,
-                                  uint32_t rows, Region dst) {
-  Access a;
-  a.reads = {src};
-  a.writes = {dst};
-  misc(isa::MiscKind::quantize_dynamic, src.row, isa::ASpace::act, 0,
-       isa::BSpace::meta, dst.row, k, rows, srcStep, 0, qvecRows(k), a);
+void InstructionSelection::quantizeRows(Value src, uint32_t srcStep,
+                                        uint32_t k, uint32_t rows, Value dst) {
+  misc(isa::MiscKind::quantize_dynamic, {src, 0, srcStep}, std::nullopt,
+       {dst, 0, qvecRows(k)}, k, rows);
 }
 
-lowering::Region StreamLowering::quantized(Value v, uint32_t tokens) {
+Value InstructionSelection::quantized(Value v, uint32_t tokens) {
   Val &val = vals[v];
   if (val.qvec)
-    return *val.qvec;
+    return val.qvec;
   uint32_t k = val.layout.physical();
   uint32_t qr = qvecRows(k);
   // A value only matrix ops read is quantized in place: row r of the qvec
@@ -283,89 +296,81 @@ lowering::Region StreamLowering::quantized(Value v, uint32_t tokens) {
   bool onlyMatrixUsers = llvm::all_of(v.getUsers(), [&](Operation *u) {
     return llvm::isa<llm::LinearOp, llm::LogitsOp>(u) && u->getOperand(0) == v;
   });
-  Region q;
+  Value q;
   if (onlyMatrixUsers && !val.pinned && qr <= val.layout.rowsPerToken() &&
-      qr * tokens <= val.region.rows)
-    q = val.region;
+      qr * tokens <= rowsOf(val.buffer))
+    q = val.buffer;
   else
-    q = alloc(act, qr * tokens, v.getDefiningOp() ? v.getDefiningOp()
-                                                  : m.s.func.getOperation());
-  quantizeRows(val.region, val.layout.rowsPerToken(), k, tokens, q);
+    q = alloc(MemorySpace::Act, qr * tokens,
+              v.getDefiningOp() ? v.getDefiningOp() : m.s.func.getOperation());
+  quantizeRows(val.buffer, val.layout.rowsPerToken(), k, tokens, q);
   vals[v].qvec = q;
   return q;
 }
 
-LogicalResult StreamLowering::linear(Operation *op,
-                                     const std::map<ParamKey, HBMLoc> &locs,
-                                     uintptr_t key, Region out,
-                                     uint32_t outStride, uint32_t tokens,
-                                     bool relu, Region xq) {
+void InstructionSelection::linear(Operation *op,
+                                  const std::map<ParamKey, HBMLoc> &locs,
+                                  uintptr_t key, const std::string &name,
+                                  Value out, uint32_t outStride,
+                                  uint32_t tokens, bool relu, Value xq) {
   LinearPlan p = m.planLinear(op);
   uint32_t elem = p.f32Out ? 4 : 2;
   for (int64_t t = 0; t < p.tiles; ++t) {
     int64_t n = p.tileChannels(t);
     const HBMLoc &ml = locs.at({key, 1, int(t)});
-    Region w = alloc(weight, rowsFor(n * p.rowBytes), op);
-    Region s = alloc(meta, rowsFor(ml.bytes), op);
-    if (failedAlready)
-      return failure();
-    loadTile(w, locs, key, p, t);
-    ldParam(s, ml, info.weightLoadBytes);
-    Access a;
-    a.reads = {xq, w, s};
-    a.writes = {out};
-    matrix(tokens, xq.row, w.row,
-           out.row + static_cast<uint32_t>(t * p.tileN * elem / kRowBytes),
-           s.row, p.kPhys / isa::kKBlock, n, outStride,
-           p.f32Out ? isa::OutFormat::f32 : isa::OutFormat::f16, p.bias, relu,
-           false, a);
-    weight.free(w);
-    meta.free(s);
+    Value w = alloc(MemorySpace::Weight, rowsFor(n * p.rowBytes), op);
+    Value s = alloc(MemorySpace::Meta, rowsFor(ml.bytes), op);
+    loadTile(w, locs, key, p, t, name);
+    ldParam(s, 0, ml, name + ".scales" + std::to_string(t));
+    matrix(tokens, xq, w, s, 0, out,
+           static_cast<uint32_t>(t * p.tileN * elem / kRowBytes),
+           p.kPhys / isa::kKBlock, n, outStride, p.f32Out, p.bias, relu,
+           false);
+    dealloc(w);
+    dealloc(s);
   }
-  return success();
 }
 
-LogicalResult StreamLowering::attention(llm::AttentionOp op, size_t index) {
+void InstructionSelection::attention(llm::AttentionOp op, size_t index) {
   uint32_t R = ctx.tokens, T = ctx.context;
   int64_t hq = op.getNumHeads(), hkv = op.getNumKvHeads(), dh = m.headDim;
   Layout qL = vals[op.getQuery()].layout, kL = vals[op.getKey()].layout;
   Layout outL = Layout::heads(hq, dh);
   uint64_t rowKV = roundUp(dh, kRowBytes);
-  uint32_t rowKVUnits = rowKV / kUnitBytes, rowKVRows = rowsFor(rowKV);
-  Region out = alloc(act, outL.rowsPerToken() * R, op, /*value=*/true);
-  vals[op.getOutput()] = Val{out, outL, std::nullopt, false};
+  uint32_t rowKVRows = rowsFor(rowKV);
+  Value out = alloc(MemorySpace::Act, outL.rowsPerToken() * R, op,
+                    /*value=*/true);
+  vals[op.getOutput()] = Val{out, outL, Value(), false};
   Val q = vals[op.getQuery()], k = vals[op.getKey()], v = vals[op.getValue()];
-  uint64_t a = roundUp(2 * dh, kRowBytes), b = roundUp(4 * dh, kRowBytes);
+  uint64_t a = roundUp(2 * dh, kRowBytes), bb = roundUp(4 * dh, kRowBytes);
   uint32_t scoreRows = rowsFor(2ull * T);
   uint64_t posBase = uint64_t(ctx.tile) * R;
+  std::string name = "layer.attention" + std::to_string(index);
+  auto cache = [&](int64_t slot) {
+    return region(m.kvChannel[slot], m.kvOffset[slot], uint64_t(m.kvRows) * rowKV,
+                  HbmData::KVCache,
+                  name + (slot % 2 ? ".v" : ".k") + std::to_string(slot / 2));
+  };
   // Phase 1, per KV head: its parameters (kept until its last query head),
   // and this run's K and V rows quantized and appended to the cache.
-  std::vector<Region> params(hkv);
+  std::vector<Value> params(hkv);
   for (int64_t g = 0; g < hkv; ++g) {
     const HBMLoc &pl = m.layerLocs.at({index, 3, int(g)});
-    Region pm = alloc(meta, rowsFor(pl.bytes), op);
-    if (failedAlready)
-      return failure();
+    Value pm = alloc(MemorySpace::Meta, rowsFor(pl.bytes), op);
     params[g] = pm;
-    ldParam(pm, pl, info.weightLoadBytes);
-    uint32_t ikAddr = pm.row + rowsFor(a), ivAddr = pm.row + rowsFor(a + b);
+    ldParam(pm, 0, pl, name + ".kv_params" + std::to_string(g));
+    uint32_t ikAddr = rowsFor(a), ivAddr = rowsFor(a + bb);
     for (int kv = 0; kv < 2; ++kv) {
       const Val &src = kv ? v : k;
-      Region stg = alloc(act, rowKVRows * R, op);
-      if (failedAlready)
-        return failure();
-      Access qa;
-      qa.reads = {src.region, pm};
-      qa.writes = {stg};
-      misc(isa::MiscKind::quantize, src.region.row + g * kL.groupRows(),
-           isa::ASpace::act, kv ? ivAddr : ikAddr, isa::BSpace::meta, stg.row,
-           dh, R, src.layout.rowsPerToken(), 0, rowKVRows, qa);
-      uint32_t slot = 2 * g + kv;
-      st(stg, m.kvChannel[slot],
-         (m.kvOffset[slot] + posBase * rowKV) / kUnitBytes, isa::BaseReg::B2,
-         isa::ParamReg::P, rowKVUnits, uint64_t(R) * rowKVUnits,
-         OffChip::KVCache, info.kvStoreBytes);
-      act.free(stg);
+      Value stg = alloc(MemorySpace::Act, rowKVRows * R, op);
+      misc(isa::MiscKind::quantize,
+           {src.buffer, static_cast<uint32_t>(g * kL.groupRows()),
+            src.layout.rowsPerToken()},
+           MiscOperand{pm, kv ? ivAddr : ikAddr, 0}, {stg, 0, rowKVRows}, dh,
+           R);
+      st(stg, cache(2 * g + kv), posBase * rowKV, uint64_t(R) * rowKV,
+         BaseRegister::B2, RunTimeParam::P, rowKV);
+      dealloc(stg);
     }
   }
 
@@ -377,95 +382,71 @@ LogicalResult StreamLowering::attention(llm::AttentionOp op, size_t index) {
   // first query head reaches B, together with the next KV head's (one
   // ahead), and freed after its last query head's D.
   int64_t perGroup = hq / hkv;
-  std::vector<Region> wkOf(hkv), wvOf(hkv);
+  std::vector<Value> wkOf(hkv), wvOf(hkv);
   std::vector<bool> loaded(hkv, false);
   auto ensureLoaded = [&](int64_t g) {
     if (g >= hkv || loaded[g])
       return;
     loaded[g] = true;
-    wkOf[g] = alloc(weight, rowsFor(T * rowKV), op);
-    wvOf[g] = alloc(weight, rowsFor(T * rowKV), op);
-    if (failedAlready)
-      return;
-    ld(wkOf[g], m.kvChannel[2 * g], m.kvOffset[2 * g] / kUnitBytes,
-       isa::BaseReg::B2, isa::ParamReg::zero, 0, uint64_t(T) * rowKVUnits,
-       OffChip::KVCache, info.kvLoadBytes);
-    ld(wvOf[g], m.kvChannel[2 * g + 1], m.kvOffset[2 * g + 1] / kUnitBytes,
-       isa::BaseReg::B2, isa::ParamReg::zero, 0, uint64_t(T) * rowKVUnits,
-       OffChip::KVCache, info.kvLoadBytes);
+    wkOf[g] = alloc(MemorySpace::Weight, rowsFor(T * rowKV), op);
+    wvOf[g] = alloc(MemorySpace::Weight, rowsFor(T * rowKV), op);
+    ld(wkOf[g], 0, cache(2 * g), 0, uint64_t(T) * rowKV, BaseRegister::B2);
+    ld(wvOf[g], 0, cache(2 * g + 1), 0, uint64_t(T) * rowKV, BaseRegister::B2);
   };
   uint32_t qRows = rowsFor(2 * dh);
-  struct HeadRegions {
-    Region qq, sc, pq;
+  struct HeadBuffers {
+    Value qq, sc, pq;
   };
-  std::vector<HeadRegions> heads(hq);
+  std::vector<HeadBuffers> heads(hq);
   auto stageA = [&](int64_t h) {
-    Region pm = params[h / perGroup];
-    Region t1 = alloc(act, qRows * R, op);
-    Region qq = alloc(act, qvecRows(dh) * R, op);
-    if (failedAlready)
-      return;
-    Access ma;
-    ma.reads = {q.region, pm};
-    ma.writes = {t1};
-    misc(isa::MiscKind::mul, q.region.row + h * qL.groupRows(),
-         isa::ASpace::act, pm.row, isa::BSpace::meta, t1.row, dh, R,
-         qL.rowsPerToken(), 0, qRows, ma);
+    Value pm = params[h / perGroup];
+    Value t1 = alloc(MemorySpace::Act, qRows * R, op);
+    Value qq = alloc(MemorySpace::Act, qvecRows(dh) * R, op);
+    misc(isa::MiscKind::mul,
+         {q.buffer, static_cast<uint32_t>(h * qL.groupRows()),
+          qL.rowsPerToken()},
+         MiscOperand{pm, 0, 0}, {t1, 0, qRows}, dh, R);
     quantizeRows(t1, qRows, dh, R, qq);
-    act.free(t1);
+    dealloc(t1);
     heads[h].qq = qq;
   };
   auto stageB = [&](int64_t h) {
     int64_t g = h / perGroup;
     ensureLoaded(g);
     ensureLoaded(g + 1);
-    Region sc = alloc(act, scoreRows * R, op);
-    if (failedAlready)
-      return;
-    Access sa;
-    sa.reads = {heads[h].qq, wkOf[g], constRegion};
-    sa.writes = {sc};
-    matrix(R, heads[h].qq.row, wkOf[g].row, sc.row, constRegion.row + 1,
+    Value sc = alloc(MemorySpace::Act, scoreRows * R, op);
+    matrix(R, heads[h].qq, wkOf[g], constRegion, 1, sc, 0,
            roundUp(dh, isa::kKBlock) / isa::kKBlock, T, scoreRows,
-           isa::OutFormat::f16, false, false, false, sa);
-    act.free(heads[h].qq);
+           /*f32=*/false, false, false, false);
+    dealloc(heads[h].qq);
     heads[h].sc = sc;
   };
   auto stageC = [&](int64_t h) {
-    Region sc = heads[h].sc;
-    Region pq = alloc(act, qvecRows(T) * R, op);
-    if (failedAlready)
-      return;
-    Access xa;
-    xa.reads = {sc, constRegion};
-    xa.writes = {sc};
-    misc(isa::MiscKind::softmax, sc.row, isa::ASpace::act, constRegion.row,
-         isa::BSpace::meta, sc.row, T, R, scoreRows, 0, scoreRows, xa,
+    Value sc = heads[h].sc;
+    Value pq = alloc(MemorySpace::Act, qvecRows(T) * R, op);
+    misc(isa::MiscKind::softmax, {sc, 0, scoreRows},
+         MiscOperand{constRegion, 0, 0}, {sc, 0, scoreRows}, T, R,
          /*masked=*/true, static_cast<uint32_t>(posBase));
     quantizeRows(sc, scoreRows, T, R, pq);
-    act.free(sc);
+    dealloc(sc);
     heads[h].pq = pq;
   };
   auto stageD = [&](int64_t h) {
     int64_t g = h / perGroup;
-    Region pm = params[g];
-    uint32_t vsAddr = pm.row + rowsFor(a + 2 * b);
-    Access va;
-    va.reads = {heads[h].pq, wvOf[g], pm};
-    va.writes = {out};
-    matrix(R, heads[h].pq.row, wvOf[g].row, out.row + h * outL.groupRows(),
-           vsAddr, T / isa::kKBlock, outL.pad, outL.rowsPerToken(),
-           isa::OutFormat::f16, false, false, true, va);
-    act.free(heads[h].pq);
+    Value pm = params[g];
+    matrix(R, heads[h].pq, wvOf[g], pm, rowsFor(a + 2 * bb), out,
+           static_cast<uint32_t>(h * outL.groupRows()), T / isa::kKBlock,
+           outL.pad, outL.rowsPerToken(), /*f32=*/false, false, false, true);
+    dealloc(heads[h].pq);
     if ((h + 1) % perGroup == 0) {
-      weight.free(wkOf[g]);
-      weight.free(wvOf[g]);
-      meta.free(pm);
+      dealloc(wkOf[g]);
+      dealloc(wvOf[g]);
+      dealloc(pm);
     }
   };
   stageA(0);
   stageB(0);
-  for (int64_t h = 0; h < hq && !failedAlready; ++h) {
+  for (int64_t h = 0; h < hq; ++h) {
     if (h + 1 < hq)
       stageA(h + 1);
     stageC(h);
@@ -473,19 +454,16 @@ LogicalResult StreamLowering::attention(llm::AttentionOp op, size_t index) {
       stageB(h + 1);
     stageD(h);
   }
-  if (failedAlready)
-    return failure();
-  return success();
 }
 
-LogicalResult StreamLowering::lowerOp(Operation *op,
-                                      const std::map<ParamKey, HBMLoc> &locs,
-                                      uintptr_t key, size_t index,
-                                      llvm::ArrayRef<Operation *> segment) {
+LogicalResult InstructionSelection::lowerOp(
+    Operation *op, const std::map<ParamKey, HBMLoc> &locs, uintptr_t key,
+    size_t index, llvm::ArrayRef<Operation *> segment, bool layer) {
   uint32_t R = ctx.tokens;
-  auto newValue = [&](Value v, Layout l) -> Region {
-    Region r = alloc(act, l.rowsPerToken() * R, op, /*value=*/true);
-    vals[v] = Val{r, l, std::nullopt, false};
+  loc = op->getLoc();
+  auto newValue = [&](Value v, Layout l) -> Value {
+    Value r = alloc(MemorySpace::Act, l.rowsPerToken() * R, op, /*value=*/true);
+    vals[v] = Val{r, l, Value(), false};
     return r;
   };
   auto singleUser = [](Value v) -> Operation * {
@@ -525,44 +503,42 @@ LogicalResult StreamLowering::lowerOp(Operation *op,
               return j;
           return 0;
         };
+        std::string gateName = paramName(gateLin, key0(gateLin), layer),
+                    upName = paramName(upLin, key0(upLin), layer);
         LinearPlan p = m.planLinear(gateLin);
         Layout hl = Layout::dense(p.nPhys);
-        Region h = newValue(sw.getResult(), hl);
-        Region xq = quantized(x, R);
+        Value h = newValue(sw.getResult(), hl);
+        Value xq = quantized(x, R);
         uint32_t chunkRows = rowsFor(2 * p.tileN);
         for (int64_t t = 0; t < p.tiles; ++t) {
           int64_t n = p.tileChannels(t);
-          Region gt = alloc(act, chunkRows * R, op), ut = alloc(act, chunkRows * R, op);
-          Region wg = alloc(weight, rowsFor(n * p.rowBytes), op);
-          Region sg = alloc(meta, rowsFor(locs.at({key0(gateLin), 1, int(t)}).bytes), op);
-          Region wu = alloc(weight, rowsFor(n * p.rowBytes), op);
-          Region su = alloc(meta, rowsFor(locs.at({key0(upLin), 1, int(t)}).bytes), op);
-          if (failedAlready)
-            return failure();
-          loadTile(wg, locs, key0(gateLin), p, t);
-          ldParam(sg, locs.at({key0(gateLin), 1, int(t)}), info.weightLoadBytes);
-          loadTile(wu, locs, key0(upLin), m.planLinear(upLin), t);
-          ldParam(su, locs.at({key0(upLin), 1, int(t)}), info.weightLoadBytes);
-          Access ga, ua, sa;
-          ga.reads = {xq, wg, sg};
-          ga.writes = {gt};
-          matrix(R, xq.row, wg.row, gt.row, sg.row, p.kPhys / isa::kKBlock, n,
-                 chunkRows, isa::OutFormat::f16, p.bias, false, false, ga);
-          ua.reads = {xq, wu, su};
-          ua.writes = {ut};
-          matrix(R, xq.row, wu.row, ut.row, su.row, p.kPhys / isa::kKBlock, n,
-                 chunkRows, isa::OutFormat::f16, p.bias, false, false, ua);
-          sa.reads = {gt, ut};
-          sa.writes = {h};
-          misc(isa::MiscKind::swiglu, gt.row, isa::ASpace::act, ut.row,
-               isa::BSpace::act, h.row + static_cast<uint32_t>(t * p.tileN * 2 / kRowBytes),
-               n, R, chunkRows, chunkRows, hl.rowsPerToken(), sa);
-          act.free(gt);
-          act.free(ut);
-          weight.free(wg);
-          weight.free(wu);
-          meta.free(sg);
-          meta.free(su);
+          const HBMLoc &gs = locs.at({key0(gateLin), 1, int(t)});
+          const HBMLoc &us = locs.at({key0(upLin), 1, int(t)});
+          Value gt = alloc(MemorySpace::Act, chunkRows * R, op),
+                ut = alloc(MemorySpace::Act, chunkRows * R, op);
+          Value wg = alloc(MemorySpace::Weight, rowsFor(n * p.rowBytes), op);
+          Value sg = alloc(MemorySpace::Meta, rowsFor(gs.bytes), op);
+          Value wu = alloc(MemorySpace::Weight, rowsFor(n * p.rowBytes), op);
+          Value su = alloc(MemorySpace::Meta, rowsFor(us.bytes), op);
+          loadTile(wg, locs, key0(gateLin), p, t, gateName);
+          ldParam(sg, 0, gs, gateName + ".scales" + std::to_string(t));
+          loadTile(wu, locs, key0(upLin), m.planLinear(upLin), t, upName);
+          ldParam(su, 0, us, upName + ".scales" + std::to_string(t));
+          matrix(R, xq, wg, sg, 0, gt, 0, p.kPhys / isa::kKBlock, n, chunkRows,
+                 false, p.bias, false, false);
+          matrix(R, xq, wu, su, 0, ut, 0, p.kPhys / isa::kKBlock, n, chunkRows,
+                 false, p.bias, false, false);
+          misc(isa::MiscKind::swiglu, {gt, 0, chunkRows},
+               MiscOperand{ut, 0, chunkRows},
+               {h, static_cast<uint32_t>(t * p.tileN * 2 / kRowBytes),
+                hl.rowsPerToken()},
+               n, R);
+          dealloc(gt);
+          dealloc(ut);
+          dealloc(wg);
+          dealloc(wu);
+          dealloc(sg);
+          dealloc(su);
         }
         done.insert(gateLin);
         done.insert(upLin);
@@ -574,19 +550,13 @@ LogicalResult StreamLowering::lowerOp(Operation *op,
         return success();
       }
     }
-    bool relu = isa_and_nonnull<llm::ReluOp>(user);
+    // A ReLU after the linear stays a MISC here (in place over the
+    // linear's rows, which die there); flight-fuse makes it the MM's flag.
     Layout ol = m.layoutOf(lin.getResult());
-    Region out = newValue(lin.getResult(), ol);
-    Region xq = quantized(x, R);
-    if (failedAlready || failed(linear(op, locs, key, out, ol.rowsPerToken(), R, relu, xq)))
-      return failure();
-    if (relu) {
-      // The ReLU is the MM's relu flag: its result is the linear's rows.
-      vals[user->getResult(0)] = vals[lin.getResult()];
-      vals.erase(lin.getResult());
-      remaining.erase(lin.getResult());
-      done.insert(user);
-    }
+    Value out = newValue(lin.getResult(), ol);
+    Value xq = quantized(x, R);
+    linear(op, locs, key, paramName(op, index, layer), out, ol.rowsPerToken(),
+           R, /*relu=*/false, xq);
     consumed(op);
     return success();
   }
@@ -594,46 +564,34 @@ LogicalResult StreamLowering::lowerOp(Operation *op,
     bool ln = llvm::isa<llm::LayerNormOp>(op);
     const HBMLoc &pl = locs.at({key, 2, 0});
     Val x = vals[op->getOperand(0)];
-    Region pm = alloc(meta, rowsFor(pl.bytes), op);
-    Region out = newValue(op->getResult(0), x.layout);
-    if (failedAlready)
-      return failure();
-    ldParam(pm, pl, info.weightLoadBytes);
-    Access a;
-    a.reads = {x.region, pm};
-    a.writes = {out};
-    misc(ln ? isa::MiscKind::layernorm : isa::MiscKind::rmsnorm, x.region.row,
-         isa::ASpace::act, pm.row, isa::BSpace::meta, out.row,
-         x.layout.physical(), R, x.layout.rowsPerToken(), 0,
-         x.layout.rowsPerToken(), a);
-    meta.free(pm);
+    Value pm = alloc(MemorySpace::Meta, rowsFor(pl.bytes), op);
+    Value out = newValue(op->getResult(0), x.layout);
+    ldParam(pm, 0, pl, paramName(op, index, layer));
+    misc(ln ? isa::MiscKind::layernorm : isa::MiscKind::rmsnorm,
+         {x.buffer, 0, x.layout.rowsPerToken()}, MiscOperand{pm, 0, 0},
+         {out, 0, x.layout.rowsPerToken()}, x.layout.physical(), R);
+    dealloc(pm);
     consumed(op);
     return success();
   }
   if (auto rope = dyn_cast<llm::RopeOp>(op)) {
     Val x = vals[rope.getX()];
-    Region out = newValue(rope.getResult(), x.layout);
-    if (failedAlready)
-      return failure();
+    Value out = newValue(rope.getResult(), x.layout);
     uint32_t ropeRowsPerPos = rowsFor(m.ropeRowBytes);
     for (int64_t h = 0; h < x.layout.groups; ++h) {
-      Access a;
-      a.reads = {x.region, ropeRows};
-      a.writes = {out};
+      uint32_t row = static_cast<uint32_t>(h * x.layout.groupRows());
       misc(rope.getStyle() == llm::RopeStyle::Interleaved
                ? isa::MiscKind::rope_interleaved
                : isa::MiscKind::rope,
-           x.region.row + h * x.layout.groupRows(), isa::ASpace::act,
-           ropeRows.row, isa::BSpace::meta, out.row + h * x.layout.groupRows(),
-           x.layout.size, R, x.layout.rowsPerToken(), ropeRowsPerPos,
-           x.layout.rowsPerToken(), a);
+           {x.buffer, row, x.layout.rowsPerToken()},
+           MiscOperand{ropeRows, 0, ropeRowsPerPos},
+           {out, row, x.layout.rowsPerToken()}, x.layout.size, R);
     }
     consumed(op);
     return success();
   }
   if (auto att = dyn_cast<llm::AttentionOp>(op)) {
-    if (failed(attention(att, index)))
-      return failure();
+    attention(att, index);
     consumed(op);
     return success();
   }
@@ -654,14 +612,14 @@ LogicalResult StreamLowering::lowerOp(Operation *op,
   else if (llvm::isa<llm::ReluOp>(op))
     kind = isa::MiscKind::relu;
   else
-    return failWith(op, "no accelerator lowering for this op");
+    return op->emitError("no accelerator lowering for this op");
   Val a = vals[op->getOperand(0)];
-  std::optional<Val> b;
+  std::optional<Val> bv;
   if (op->getNumOperands() > 1)
-    b = vals[op->getOperand(1)];
+    bv = vals[op->getOperand(1)];
   // In place over an operand that dies here (the residual stream): its rows
   // become the result's (MISC reads a row before writing it).
-  Region out;
+  Value out;
   Value inPlace;
   for (Value v : op->getOperands())
     if (!inPlace && remaining.lookup(v) == 1 && vals.count(v) &&
@@ -669,33 +627,27 @@ LogicalResult StreamLowering::lowerOp(Operation *op,
       inPlace = v;
   if (inPlace) {
     Val reuse = vals[inPlace];
-    if (reuse.qvec && reuse.qvec->row != reuse.region.row)
-      act.free(*reuse.qvec);
-    out = reuse.region;
+    if (reuse.qvec && reuse.qvec != reuse.buffer)
+      dealloc(reuse.qvec);
+    out = reuse.buffer;
     vals.erase(inPlace);
     remaining.erase(inPlace);
-    vals[op->getResult(0)] = Val{out, a.layout, std::nullopt, reuse.pinned};
+    vals[op->getResult(0)] = Val{out, a.layout, Value(), reuse.pinned};
   } else {
     out = newValue(op->getResult(0), a.layout);
   }
-  if (failedAlready)
-    return failure();
-  Access acc;
-  acc.reads = {a.region};
-  if (b)
-    acc.reads.push_back(b->region);
-  acc.writes = {out};
-  misc(kind, a.region.row, isa::ASpace::act, b ? b->region.row : 0,
-       isa::BSpace::act, out.row, a.layout.physical(), R,
-       a.layout.rowsPerToken(), b ? b->layout.rowsPerToken() : 0,
-       a.layout.rowsPerToken(), acc);
+  std::optional<MiscOperand> bOp;
+  if (bv)
+    bOp = MiscOperand{bv->buffer, 0, bv->layout.rowsPerToken()};
+  misc(kind, {a.buffer, 0, a.layout.rowsPerToken()}, bOp,
+       {out, 0, a.layout.rowsPerToken()}, a.layout.physical(), R);
   consumed(op);
   return success();
 }
 
-LogicalResult StreamLowering::segment(llvm::ArrayRef<Operation *> ops,
-                                      const std::map<ParamKey, HBMLoc> &locs,
-                                      bool layer) {
+LogicalResult InstructionSelection::segment(
+    llvm::ArrayRef<Operation *> ops, const std::map<ParamKey, HBMLoc> &locs,
+    bool layer) {
   remaining.clear();
   done.clear();
   for (Operation *op : ops)
@@ -703,59 +655,48 @@ LogicalResult StreamLowering::segment(llvm::ArrayRef<Operation *> ops,
       ++remaining[v];
   for (size_t j = 0; j < ops.size(); ++j) {
     uintptr_t key = layer ? j : reinterpret_cast<uintptr_t>(ops[j]);
-    if (failed(lowerOp(ops[j], locs, key, j, ops)))
+    if (failed(lowerOp(ops[j], locs, key, j, ops, layer)))
       return failure();
-    if (!e.error().empty())
-      return failWith(ops[j], "the model exceeds an ISA limit: " + e.error());
   }
   return success();
 }
 
-LogicalResult StreamLowering::prologue() {
+void InstructionSelection::prologue() {
   uint32_t R = ctx.tokens;
   Layout dl = Layout::dense(m.hidden);
-  uint32_t rowUnits = dl.rowsPerToken() * kRowBytes / kUnitBytes;
+  uint64_t rowBytes = dl.rowsPerToken() * kRowBytes;
   Value x = m.s.layerInputs[0];
-  Region xr = alloc(act, dl.rowsPerToken() * R, m.tokenEmbedding, /*value=*/true);
-  if (failedAlready)
-    return failure();
+  loc = m.tokenEmbedding->getLoc();
+  Value xr = alloc(MemorySpace::Act, dl.rowsPerToken() * R, m.tokenEmbedding,
+                   /*value=*/true);
   const auto &dm = m.result.deviceMap;
-  ld(xr, dm.inputChannel,
-     (dm.inputOffset + uint64_t(ctx.tile) * R * dm.embedRowBytes) / kUnitBytes,
-     isa::BaseReg::zero, isa::ParamReg::zero, 0, uint64_t(R) * rowUnits,
-     OffChip::None, info.inputLoadBytes);
+  Value input = region(dm.inputChannel, dm.inputOffset,
+                       uint64_t(dm.inputRows) * dm.embedRowBytes,
+                       HbmData::Input, "input");
+  ld(xr, 0, input, uint64_t(ctx.tile) * R * dm.embedRowBytes, R * rowBytes);
   if (m.positionEmbedding) {
-    Region pe = alloc(act, dl.rowsPerToken() * R, m.positionEmbedding);
-    if (failedAlready)
-      return failure();
-    ld(pe, m.positionTable.channel,
-       m.positionTable.offsetUnits() +
-           (uint64_t(ctx.tile) * R + m.positionOffset) * rowUnits,
-       isa::BaseReg::zero, isa::ParamReg::P, rowUnits, uint64_t(R) * rowUnits,
-       OffChip::None, info.weightLoadBytes);
-    Access a;
-    a.reads = {xr, pe};
-    a.writes = {xr};
-    misc(isa::MiscKind::add, xr.row, isa::ASpace::act, pe.row, isa::BSpace::act,
-         xr.row, m.hidden, R, dl.rowsPerToken(), dl.rowsPerToken(),
-         dl.rowsPerToken(), a);
-    act.free(pe);
+    loc = m.positionEmbedding->getLoc();
+    Value pe = alloc(MemorySpace::Act, dl.rowsPerToken() * R, m.positionEmbedding);
+    ld(pe, 0, region(m.positionTable, HbmData::Params, "position_table"),
+       (uint64_t(ctx.tile) * R + m.positionOffset) * rowBytes, R * rowBytes,
+       BaseRegister::Zero, RunTimeParam::P, rowBytes);
+    misc(isa::MiscKind::add, {xr, 0, dl.rowsPerToken()},
+         MiscOperand{pe, 0, dl.rowsPerToken()}, {xr, 0, dl.rowsPerToken()},
+         m.hidden, R);
+    dealloc(pe);
   }
-  vals[x] = Val{xr, dl, std::nullopt, true};
-  return success();
+  vals[x] = Val{xr, dl, Value(), true};
 }
 
-void StreamLowering::spillTile() {
+void InstructionSelection::spillTile() {
   Val x = vals[m.s.layerInputs[0]];
   uint32_t R = ctx.tokens;
-  uint32_t rowUnits = x.layout.rowsPerToken() * kRowBytes / kUnitBytes;
-  st(x.region, m.scratchChannel,
-     m.scratchOffset / kUnitBytes + uint64_t(ctx.tile) * R * rowUnits,
-     isa::BaseReg::zero, isa::ParamReg::zero, 0, uint64_t(R) * rowUnits,
-     OffChip::Scratch, info.activationStoreBytes);
+  uint64_t rowBytes = x.layout.rowsPerToken() * kRowBytes;
+  st(x.buffer, spillArea(), spillFront() + uint64_t(ctx.tile) * R * rowBytes,
+     R * rowBytes);
 }
 
-LogicalResult StreamLowering::epilogue() {
+LogicalResult InstructionSelection::epilogue() {
   // The final norm (and whatever else follows the last layer), then the
   // logits, of the last new token only. Decode has just that row; prefill
   // loads row S - 1 back from the spill area (param S selects it: the LD
@@ -766,17 +707,15 @@ LogicalResult StreamLowering::epilogue() {
   llvm::ArrayRef<Operation *> ops = m.s.epilogue();
   for (Operation *op : ops.drop_back())
     if (llvm::isa<llm::AttentionOp, llm::RopeOp, llm::EmbeddingOp>(op))
-      return failWith(op, "only per-token ops may follow the last decoder "
-                          "layer");
+      return op->emitError("only per-token ops may follow the last decoder "
+                           "layer");
   if (ctx.tokens > 1) {
-    uint32_t rowUnits = xv.layout.rowsPerToken() * kRowBytes / kUnitBytes;
-    Region last = alloc(act, xv.layout.rowsPerToken(), ops.back());
-    if (failedAlready)
-      return failure();
-    ld(last, m.scratchChannel, m.scratchOffset / kUnitBytes - rowUnits,
-       isa::BaseReg::zero, isa::ParamReg::S, rowUnits, rowUnits,
-       OffChip::Scratch, info.activationLoadBytes);
-    xv = Val{last, xv.layout, std::nullopt, false};
+    uint64_t rowBytes = xv.layout.rowsPerToken() * kRowBytes;
+    loc = ops.back()->getLoc();
+    Value last = alloc(MemorySpace::Act, xv.layout.rowsPerToken(), ops.back());
+    ld(last, 0, spillArea(), 0, rowBytes, BaseRegister::Zero, RunTimeParam::S,
+       rowBytes);
+    xv = Val{last, xv.layout, Value(), false};
   }
   xv.pinned = true;
   vals[x] = xv;
@@ -785,123 +724,111 @@ LogicalResult StreamLowering::epilogue() {
   if (failed(segment(ops.drop_back(), m.globalLocs, false)))
     return failure();
   auto logits = cast<llm::LogitsOp>(ops.back());
+  loc = logits.getLoc();
   LinearPlan p = m.planLinear(logits);
-  Region out = alloc(act, rowsFor(4ull * p.nPhys), logits);
-  Region xq = quantized(logits.getX(), 1);
-  if (failedAlready ||
-      failed(linear(logits, m.globalLocs, reinterpret_cast<uintptr_t>(logits.getOperation()),
-                    out, rowsFor(4ull * p.nPhys), 1, false, xq)))
-    return failure();
+  Value out = alloc(MemorySpace::Act, rowsFor(4ull * p.nPhys), logits);
+  Value xq = quantized(logits.getX(), 1);
+  linear(logits, m.globalLocs,
+         reinterpret_cast<uintptr_t>(logits.getOperation()), "head", out,
+         rowsFor(4ull * p.nPhys), 1, false, xq);
   const auto &dm = m.result.deviceMap;
-  st(out, dm.logitsChannel, dm.logitsOffset / kUnitBytes, isa::BaseReg::zero,
-     isa::ParamReg::zero, 0, roundUp(4ull * m.vocab, kUnitBytes) / kUnitBytes,
-     OffChip::Logits, info.outputStoreBytes);
+  st(out, region(dm.logitsChannel, dm.logitsOffset, 4ull * m.vocab,
+                 HbmData::Logits, "logits"),
+     0, roundUp(4ull * m.vocab, kUnitBytes));
   return success();
 }
 
-LogicalResult StreamLowering::emit(binary::Stage stage, uint32_t minLen,
-                                   uint32_t maxLen) {
-  bool prefill = stage == binary::Stage::Prefill;
+FailureOr<flight::BucketOp>
+InstructionSelection::select(const BucketRange &range) {
+  bool prefill = range.stage == binary::Stage::Prefill;
   uint32_t R = prefill ? m.target.mmTokens : 1;
-  uint32_t tiles = prefill ? (maxLen + R - 1) / R : 1;
+  uint32_t tiles = prefill ? (range.maxLength + R - 1) / R : 1;
+  auto bucket = flight::BucketOp::create(
+      b, m.s.func.getLoc(), bucketName(range),
+      prefill ? flight::Stage::Prefill : flight::Stage::Decode,
+      range.minLength, range.maxLength);
+  Block &body = bucket.getBody().emplaceBlock();
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(&body);
   // Pinned for the whole stream: the constants and, for rotary models, the
   // cos/sin rows of every position the stream covers.
-  constRegion = alloc(meta, rowsFor(m.constants.bytes), m.s.func);
-  if (failedAlready)
-    return failure();
-  ctx = TileContext{stage, 0, R, 0, false, 1};
-  ldParam(constRegion, m.constants, info.weightLoadBytes);
+  loc = m.s.func.getLoc();
+  constRegion = alloc(MemorySpace::Meta, rowsFor(m.constants.bytes), m.s.func);
+  // The HBM regions go to the top of the bucket, in the order of first use.
+  regionPoint = OpBuilder::InsertPoint(
+      &body, Block::iterator(constRegion.getDefiningOp()));
+  ctx = TileContext{range.stage, 0, R, 0, false, 1};
+  ldParam(constRegion, 0, m.constants, "constants");
   for (uint32_t j = 0; j < tiles; ++j) {
-    ctx = TileContext{stage, j, R,
+    OpBuilder::InsertionGuard tileGuard(b);
+    if (prefill) {
+      auto tile = flight::PrefillTileOp::create(b, m.s.func.getLoc(), j, R);
+      b.setInsertionPointToStart(&tile.getBody().emplaceBlock());
+    }
+    ctx = TileContext{range.stage, j, R,
                       prefill ? (j + 1) * R
-                              : static_cast<uint32_t>(roundUp(maxLen, 16)),
+                              : static_cast<uint32_t>(roundUp(range.maxLength, 16)),
                       j + 1 == tiles, 1};
     vals.clear();
-    if (failed(prologue()))
-      return failure();
+    prologue();
     Val xIn = vals[m.s.layerInputs[0]];
     if (m.ropeCos) {
       uint32_t perPos = rowsFor(m.ropeRowBytes);
-      ropeRows = alloc(meta, perPos * R, m.ropeCos);
-      if (failedAlready)
+      loc = m.ropeCos->getLoc();
+      ropeRows = alloc(MemorySpace::Meta, perPos * R, m.ropeCos);
+      ld(ropeRows, 0, region(m.ropeTable, HbmData::Params, "rope_table"),
+         uint64_t(j) * R * m.ropeRowBytes, uint64_t(R) * m.ropeRowBytes,
+         BaseRegister::Zero, RunTimeParam::P, m.ropeRowBytes);
+    }
+    {
+      OpBuilder::InsertionGuard layerGuard(b);
+      auto layer = flight::LayerBodyOp::create(
+          b, m.s.func.getLoc(), m.s.numLayers, m.result.baseStride[0],
+          m.result.baseStride[1]);
+      b.setInsertionPointToStart(&layer.getBody().emplaceBlock());
+      ctx.loopTrip = m.s.numLayers;
+      if (failed(segment(m.s.layerOps(0), m.layerLocs, true)))
         return failure();
-      ld(ropeRows, m.ropeTable.channel,
-         m.ropeTable.offsetUnits() + uint64_t(j) * R * (m.ropeRowBytes / kUnitBytes),
-         isa::BaseReg::zero, isa::ParamReg::P, m.ropeRowBytes / kUnitBytes,
-         uint64_t(R) * (m.ropeRowBytes / kUnitBytes), OffChip::None,
-         info.weightLoadBytes);
+      Value out0 = m.s.layerInputs[1];
+      // The layer must leave its output where it found its input.
+      if (!vals.count(out0)) {
+        m.s.layerOps(0).back()->emitError("the layer output was not computed");
+        return failure();
+      }
+      Val o = vals[out0];
+      if (o.buffer != xIn.buffer) {
+        loc = m.s.layerOps(0).back()->getLoc();
+        misc(isa::MiscKind::copy, {o.buffer, 0, xIn.layout.rowsPerToken()},
+             std::nullopt, {xIn.buffer, 0, xIn.layout.rowsPerToken()},
+             xIn.layout.rowsPerToken() * kRowBytes, R);
+      }
+      vals.clear();
+      vals[m.s.layerInputs[0]] = xIn;
     }
-    size_t before = e.words().size();
-    e.barrier();
-    e.sys(isa::SysKind::set_layer, 0);
-    e.sys(isa::SysKind::loop, m.s.numLayers);
-    size_t bodyStart = e.words().size();
-    ctx.loopTrip = m.s.numLayers;
-    if (failed(segment(m.s.layerOps(0), m.layerLocs, true)))
-      return failure();
-    Value out0 = m.s.layerInputs[1];
-    // The layer must leave its output where it found its input.
-    if (!vals.count(out0))
-      return failWith(m.s.layerOps(0).back(), "the layer output was not computed");
-    Val o = vals[out0];
-    if (o.region.row != xIn.region.row) {
-      Access a;
-      a.reads = {o.region};
-      a.writes = {xIn.region};
-      misc(isa::MiscKind::copy, o.region.row, isa::ASpace::act, 0,
-           isa::BSpace::act, xIn.region.row,
-           xIn.layout.rowsPerToken() * kRowBytes, R, xIn.layout.rowsPerToken(),
-           0, xIn.layout.rowsPerToken(), a);
-    }
-    vals.clear();
-    vals[m.s.layerInputs[0]] = xIn;
-    e.sys(isa::SysKind::add_layer, 1);
-    e.barrier();
-    e.sys(isa::SysKind::endloop);
-    info.bodyWords += e.words().size() - bodyStart;
-    (void)before;
     ctx.loopTrip = 1;
     // The last new token (row S - 1) may be in any tile from the one holding
     // row minLen - 1 on.
-    if (prefill && (j + 1) * R >= minLen)
+    loc = m.s.func.getLoc();
+    if (prefill && (j + 1) * R >= range.minLength)
       spillTile();
     if (ctx.last && failed(epilogue()))
       return failure();
-    // The tile's rows are free for the next tile.
-    act.reset();
+    // A prefill tile's act rows are all free at its end (the tile region
+    // says so); the rotary rows are not act.
+    loc = m.s.func.getLoc();
     if (m.ropeCos)
-      meta.free(ropeRows);
+      dealloc(ropeRows);
   }
-  e.sys(isa::SysKind::end);
-  // Dependency tokens, a separate step over the complete stream (the
-  // flight-insert-tokens pass's algorithm); or the accesses, for that pass.
-  if (m.options.insertTokens)
-    e.insertTokens();
-  else
-    info.accesses = e.takeAccesses();
-  info.tokenWork = e.trackerWork();
-  info.otherWords = e.words().size() - info.bodyWords;
-  info.instructions = e.stats().instructions;
-  for (int i = 0; i < 16; ++i)
-    info.perOpcode[i] = e.stats().perOpcode[i];
-  info.words = e.takeWords();
-  return success();
+  return bucket;
 }
 
-LogicalResult ModelLowering::emitBucket(binary::Stage stage, uint32_t minLen,
-                                        uint32_t maxLen) {
-  StreamInfo info;
-  info.stage = stage;
-  info.minLength = minLen;
-  info.maxLength = maxLen;
-  info.name = (stage == binary::Stage::Prefill ? "prefill_" : "decode_") +
-              std::to_string(maxLen);
-  StreamLowering lowering(*this, info);
-  if (failed(lowering.emit(stage, minLen, maxLen)))
-    return failure();
-  result.peakActBytes = std::max<uint64_t>(result.peakActBytes, lowering.peakAct() * kRowBytes);
-  result.peakWeightBytes = std::max<uint64_t>(result.peakWeightBytes, lowering.peakWeight() * kRowBytes);
-  result.peakMetaBytes = std::max<uint64_t>(result.peakMetaBytes, lowering.peakMeta() * kRowBytes);
-  result.streams.push_back(std::move(info));
-  return success();
+std::string flightllm::lowering::bucketName(const BucketRange &range) {
+  return (range.stage == binary::Stage::Prefill ? "prefill_" : "decode_") +
+         std::to_string(range.maxLength);
+}
+
+FailureOr<flight::BucketOp>
+ModelLowering::selectBucket(const BucketRange &range, OpBuilder &builder) {
+  InstructionSelection selection(*this, builder);
+  return selection.select(range);
 }

@@ -39,4 +39,34 @@ def InsertTokensPass
   ];
 }
 
+def FusePass : Pass<"flight-fuse", "::flightllm::flight::BucketOp"> {
+  let summary = "Fuse buffer-level ops of a bucket into fewer instructions";
+  let description = [{
+    Rewrites a `flight.bucket` at the buffer level (before
+    `flight-plan-buffers`). Each fusion has an option, on by default:
+
+    * `relu`: a `flight.buf_misc "relu"` in place over a value that only
+      matrix products wrote since its `flight.buf_alloc` becomes their
+      `relu` flag, when the ReLU covers exactly the elements they wrote (its
+      `k` is the sum of their `n`, tiles side by side from row 0, fp16 with
+      the ReLU's row step, the tile's tokens).
+
+    ```mlir
+    // Before:
+    flight.buf_mm %xq, %w, %s[0] -> %y[0] {k_blocks = 4 : i64, n = 64 : i64, out_stride = 1 : i64} : ...
+    flight.buf_misc "relu" %y[0] -> %y[0] {k = 64 : i64, rows = 128 : i64, a_step = 1 : i64, out_step = 1 : i64} : ...
+    // After:
+    flight.buf_mm %xq, %w, %s[0] -> %y[0] {k_blocks = 4 : i64, n = 64 : i64, out_stride = 1 : i64, relu} : ...
+    ```
+
+    The other fusions of the lowering (the gate/up/SwiGLU tile loop, in-place
+    element-wise ops, one quantized copy per value) are still made by
+    `flight-select-instructions`.
+  }];
+  let options = [
+    Option<"relu", "relu", "bool", /*default=*/"true",
+           "Fold a ReLU into the matrix products that produce its operand">
+  ];
+}
+
 #endif // FLIGHTLLM_DIALECT_FLIGHT_TRANSFORMS_PASSES_TD
