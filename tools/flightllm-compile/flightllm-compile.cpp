@@ -14,6 +14,7 @@
 
 #include "flightllm/Conversion/LLMToFlight/LLMToFlight.h"
 #include "flightllm/Conversion/LLMToFlight/Passes.h"
+#include "flightllm/Dialect/Flight/Transforms/Passes.h"
 #include "flightllm/Conversion/ONNXToLLM/Passes.h"
 #include "flightllm/Dialect/Flight/Encoding.h"
 #include "flightllm/Target/TargetDescription.h"
@@ -149,6 +150,7 @@ cl::opt<bool> printTiming(
 const char *const kPipelineSteps[] = {"onnx-to-llm", "llm-quantize-weights",
                                       "llm-calibrate",
                                       "flight-select-instructions",
+                                      "flight-schedule", "flight-fuse",
                                       "flight-plan-buffers",
                                       "flight-insert-tokens"};
 
@@ -156,7 +158,8 @@ cl::opt<std::string> stopAfter(
     "stop-after-pass",
     cl::desc("With --emit=flight: print the IR after this step of the "
              "pipeline: onnx-to-llm, llm-quantize-weights, llm-calibrate, "
-             "flight-select-instructions (buckets at the buffer level), "
+             "flight-select-instructions, flight-schedule, flight-fuse "
+             "(buckets at the buffer level), "
              "flight-plan-buffers (addressed streams annotated with their "
              "accesses, before the dependency tokens) or flight-insert-tokens "
              "(the default)"),
@@ -299,8 +302,9 @@ static LogicalResult printFlight(const flightllm::lowering::LoweredModel &model,
   return success();
 }
 
-/// --stop-after-pass=flight-select-instructions: the buckets at the buffer
-/// level, with the binary's data (the tokenizer section included).
+/// --stop-after-pass=flight-select-instructions, flight-schedule or
+/// flight-fuse: the buckets at the buffer level, with the binary's data (the
+/// tokenizer section included).
 static LogicalResult printBuckets(ModuleOp module, MLIRContext &context,
                                   llvm::raw_ostream &os) {
   PassManager pm(&context);
@@ -312,6 +316,12 @@ static LogicalResult printBuckets(ModuleOp module, MLIRContext &context,
   options.buckets.assign(bucketFilter.begin(), bucketFilter.end());
   options.kvRange = noCalibration() ? 8.0f : 0.0f;
   pm.addPass(flightllm::createSelectInstructionsPass(options));
+  if (stopAfter != "flight-select-instructions")
+    pm.addNestedPass<flightllm::flight::BucketOp>(
+        flightllm::flight::createSchedulePass());
+  if (stopAfter == "flight-fuse")
+    pm.addNestedPass<flightllm::flight::BucketOp>(
+        flightllm::flight::createFusePass());
   if (failed(pm.run(module)))
     return failure();
   auto meta = module->getAttrOfType<DictionaryAttr>("flight.model");
@@ -406,7 +416,8 @@ static LogicalResult compile(MLIRContext &context,
     flightllm::printModelSummary(*module, os);
     return success();
   case EmitKind::Flight: {
-    if (stopAfter == "flight-select-instructions")
+    if (stopAfter == "flight-select-instructions" ||
+        stopAfter == "flight-schedule" || stopAfter == "flight-fuse")
       return printBuckets(*module, context, os);
     auto model = lowerModule(*module, *target,
                              /*insertTokens=*/stopAfter != "flight-plan-buffers");

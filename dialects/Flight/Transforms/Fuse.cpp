@@ -54,7 +54,7 @@ bool foldRelu(BufMiscOp relu) {
     auto mv = dyn_cast<BufMVOp>(op);
     if (!(mm && matches(mm)) && !(mv && matches(mv)))
       return false;
-    if (productTokens(op) != relu.getRows())
+    if (productTokens(op) != relu.getRowsAttr().getInt())
       return false;
     products.push_back(op);
   }
@@ -76,7 +76,7 @@ bool foldRelu(BufMiscOp relu) {
       return false;
     covered += channels(p);
   }
-  if (covered != relu.getK())
+  if (covered != relu.getKAttr().getInt())
     return false;
   for (Operation *p : products)
     p->setAttr("relu", UnitAttr::get(p->getContext()));

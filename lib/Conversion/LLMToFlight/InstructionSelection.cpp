@@ -18,6 +18,7 @@
 #include "Lowering.h"
 
 #include "flightllm/Dialect/Flight/FlightDialect.h"
+#include "flightllm/Dialect/Flight/Transforms/Passes.h"
 #include "flightllm/Dialect/LLM/LLMDialect.h"
 
 #include "mlir/IR/BuiltinTypes.h"
@@ -376,11 +377,11 @@ void InstructionSelection::attention(llm::AttentionOp op, size_t index) {
 
   // Phase 2, per query head h, four stages: A (q times the K scales,
   // quantized; SFU), B (scores; matrix), C (softmax, quantized; SFU), D (P·V;
-  // matrix). They are emitted software-pipelined, A(h+1) before C(h) and
-  // B(h+1) before D(h), so each queue has the next head's work while the
-  // other finishes this one's. A KV head's cache rows are loaded when its
-  // first query head reaches B, together with the next KV head's (one
-  // ahead), and freed after its last query head's D.
+  // matrix). flight-schedule reorders them software-pipelined, A(h+1) before
+  // C(h) and B(h+1) before D(h), so each queue has the next head's work
+  // while the other finishes this one's. A KV head's cache rows are loaded
+  // when its first query head reaches B, together with the next KV head's
+  // (one ahead), and freed after its last query head's D.
   int64_t perGroup = hq / hkv;
   std::vector<Value> wkOf(hkv), wvOf(hkv);
   std::vector<bool> loaded(hkv, false);
@@ -444,15 +445,24 @@ void InstructionSelection::attention(llm::AttentionOp op, size_t index) {
       dealloc(pm);
     }
   };
-  stageA(0);
-  stageB(0);
+  // Plain per-head order, each stage's ops tagged for flight-schedule,
+  // which pipelines them across heads.
+  Block *block = b.getInsertionBlock();
+  auto staged = [&](int64_t h, int64_t stage, auto &&emitStage) {
+    Operation *last = block->empty() ? nullptr : &block->back();
+    emitStage(h);
+    if (block->empty())
+      return;
+    auto tag = b.getDenseI64ArrayAttr({int64_t(index), h, stage});
+    for (Operation *op = last ? last->getNextNode() : &block->front(); op;
+         op = op->getNextNode())
+      op->setAttr(flight::kAttentionStageAttr, tag);
+  };
   for (int64_t h = 0; h < hq; ++h) {
-    if (h + 1 < hq)
-      stageA(h + 1);
-    stageC(h);
-    if (h + 1 < hq)
-      stageB(h + 1);
-    stageD(h);
+    staged(h, 0, stageA);
+    staged(h, 1, stageB);
+    staged(h, 2, stageC);
+    staged(h, 3, stageD);
   }
 }
 
@@ -720,7 +730,6 @@ LogicalResult InstructionSelection::epilogue() {
   xv.pinned = true;
   vals[x] = xv;
   ctx.tokens = 1;
-  ctx.loopTrip = 1;
   if (failed(segment(ops.drop_back(), m.globalLocs, false)))
     return failure();
   auto logits = cast<llm::LogitsOp>(ops.back());
@@ -757,7 +766,7 @@ InstructionSelection::select(const BucketRange &range) {
   // The HBM regions go to the top of the bucket, in the order of first use.
   regionPoint = OpBuilder::InsertPoint(
       &body, Block::iterator(constRegion.getDefiningOp()));
-  ctx = TileContext{range.stage, 0, R, 0, false, 1};
+  ctx = TileContext{range.stage, 0, R, 0, false};
   ldParam(constRegion, 0, m.constants, "constants");
   for (uint32_t j = 0; j < tiles; ++j) {
     OpBuilder::InsertionGuard tileGuard(b);
@@ -768,7 +777,7 @@ InstructionSelection::select(const BucketRange &range) {
     ctx = TileContext{range.stage, j, R,
                       prefill ? (j + 1) * R
                               : static_cast<uint32_t>(roundUp(range.maxLength, 16)),
-                      j + 1 == tiles, 1};
+                      j + 1 == tiles};
     vals.clear();
     prologue();
     Val xIn = vals[m.s.layerInputs[0]];
@@ -786,7 +795,6 @@ InstructionSelection::select(const BucketRange &range) {
           b, m.s.func.getLoc(), m.s.numLayers, m.result.baseStride[0],
           m.result.baseStride[1]);
       b.setInsertionPointToStart(&layer.getBody().emplaceBlock());
-      ctx.loopTrip = m.s.numLayers;
       if (failed(segment(m.s.layerOps(0), m.layerLocs, true)))
         return failure();
       Value out0 = m.s.layerInputs[1];
@@ -805,7 +813,6 @@ InstructionSelection::select(const BucketRange &range) {
       vals.clear();
       vals[m.s.layerInputs[0]] = xIn;
     }
-    ctx.loopTrip = 1;
     // The last new token (row S - 1) may be in any tile from the one holding
     // row minLen - 1 on.
     loc = m.s.func.getLoc();

@@ -40,7 +40,8 @@ flightllm::lowering::lowerToFlight(ModuleOp module,
   OnChipCapacity capacity = OnChipCapacity::of(target);
   OnChipPeaks peaks;
   // The pipeline one bucket at a time (flight-select-instructions,
-  // flight-fuse, flight-plan-buffers, the tokens of flight-insert-tokens),
+  // flight-schedule, flight-fuse, flight-plan-buffers, the tokens of
+  // flight-insert-tokens),
   // each bucket's IR dropped once it is encoded: a 7B model's 144 buckets
   // (1.5 million instructions) never exist as IR at once.
   OpBuilder b(module.getContext());
@@ -52,6 +53,7 @@ flightllm::lowering::lowerToFlight(ModuleOp module,
     FailureOr<flight::BucketOp> bucket = lowering.selectBucket(range, b);
     if (failed(bucket))
       return failure();
+    flight::scheduleBucket(*bucket);
     flight::fuseBucket(*bucket);
     if (failed(verify(*bucket)))
       return failure();

@@ -5,7 +5,6 @@
 
 #include "Layouts.h"
 #include "ModelStructure.h"
-#include "OnChipAllocator.h"
 #include "ParameterImage.h"
 #include "StreamEmitter.h"
 
@@ -55,7 +54,6 @@ struct TileContext {
   uint32_t tokens = 1;     ///< rows per tile: mm.tokens in prefill, 1 in decode
   uint32_t context = 0;    ///< key positions attention loads (bucket bound)
   bool last = true;        ///< the tile whose last token gives the logits
-  uint64_t loopTrip = 1;   ///< times the code being emitted runs per stream
 };
 
 /// The prompt (prefill) or context (decode) lengths one stream serves.

@@ -11,12 +11,13 @@ def ConvertLLMToFlightPass : Pass<"convert-llm-to-flight", "mlir::ModuleOp"> {
     Runs the accelerator lowering (docs/lowering.md) on the module's
     `@forward` and replaces the module's contents with one `flight.stream`
     per bucket (attributes `stage`, `min_length`, `max_length`), as
-    `flightllm-compile --emit=flight` prints them. Tiling, HBM layout,
-    liveness-based buffer planning and fusion happen here, then the
-    dependency tokens as a separate step over each stream (the algorithm of
-    `flight-insert-tokens`; with `insert-tokens=false` the streams keep
-    their access annotations instead and that pass sets the tokens); `flightllm-compile --emit=bin` runs the same lowering and writes the
-    binary instead. Weights must be INT8 with `weight_scales` (or float, then
+    `flightllm-compile --emit=flight` prints them: the pipeline
+    `flight-select-instructions`, `flight-schedule`, `flight-fuse`,
+    `flight-plan-buffers` and `flight-insert-tokens` with their default
+    options, run bucket by bucket (with `insert-tokens=false` the streams
+    keep their access annotations instead of tokens);
+    `flightllm-compile --emit=bin` runs the same steps and writes the binary
+    instead. Weights must be INT8 with `weight_scales` (or float, then
     quantized per output channel) and every `llm.attention` needs calibrated
     `k_scales`/`v_scales` unless `kv-range` is set.
   }];
@@ -53,10 +54,11 @@ def SelectInstructionsPass
     epilogue. Every value, weight tile and parameter block is an on-chip
     buffer (`flight.buf_alloc <value>` / `<temporary>` ...
     `flight.buf_dealloc`); loads and stores name `flight.hbm_region`s; MM in
-    prefill tiles, MV in decode, SFU kinds as `flight.buf_misc`. Fusion
-    (SwiGLU tile loops, ReLU in the MM, in-place residuals, one quantized
-    copy per value) and the attention's software pipelining happen here
-    too, for now.
+    prefill tiles, MV in decode, SFU kinds as `flight.buf_misc`; a ReLU
+    after a linear stays a MISC (`flight-fuse` folds it), the attention's
+    stages come in plain per-head order, tagged for `flight-schedule`. The
+    SwiGLU tile loops, in-place residuals and one quantized copy per value
+    are still decided here.
 
     ```mlir
     // After: (decode, one layer op shown)

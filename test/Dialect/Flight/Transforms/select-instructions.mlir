@@ -36,7 +36,8 @@
 // This token's K row, quantized with the static scales, into the cache at P.
 // CHECK: flight.buf_misc "quantize" %[[Q]][0], %{{.*}}[1] -> %[[K:.*]][0]
 // CHECK-NEXT: flight.tile_store %[[K]][0] -> %[[KCACHE]][0] length 128 base <B2> param <P> stride 128
-// CHECK: flight.buf_misc "softmax" {{.*}} {a_step = 1 : i64, k = 16 : i64, masked,
+// Attention stages come in plain per-head order, tagged for flight-schedule.
+// CHECK: flight.buf_misc "softmax" {{.*}} {a_step = 1 : i64, flight.attention_stage = array<i64: 1, 0, 2>, k = 16 : i64, masked,
 // CHECK: flight.buf_mv {{.*}} {b_kmajor,
 // The residual add in place over the layer input, which the next layer reads.
 // CHECK: flight.buf_misc "add" %[[X]][0], %{{.*}}[0] -> %[[X]][0]

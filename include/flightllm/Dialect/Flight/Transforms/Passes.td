@@ -39,6 +39,32 @@ def InsertTokensPass
   ];
 }
 
+def SchedulePass : Pass<"flight-schedule", "::flightllm::flight::BucketOp"> {
+  let summary = "Order a bucket's buffer-level ops for overlap between queues";
+  let description = [{
+    Reorders the buffer-level ops of a `flight.bucket` (before
+    `flight-plan-buffers`, which then places the buffers in the new order).
+    Instruction selection emits each attention's per-head stages in plain
+    order, A(h) B(h) C(h) D(h) (A: q times the K scales, quantized, SFU; B:
+    scores, matrix; C: softmax, quantized, SFU; D: P·V, matrix), each op
+    tagged `flight.attention_stage = array<i64: attention, head, stage>`.
+    With `attention` (the default) they are software-pipelined across heads:
+    A(0) B(0), then per head A(h+1) C(h) B(h+1) D(h), so the SFU and matrix
+    queues each have the next head's work while the other finishes this
+    one's. Only the order of whole stages changes, and every stage still
+    follows the stages it reads from. The tags are removed either way.
+
+    ```mlir
+    // Before: A0 B0 C0 D0 A1 B1 C1 D1 (tagged)
+    // After:  A0 B0 A1 C0 B1 D0 C1 D1
+    ```
+  }];
+  let options = [
+    Option<"attention", "attention", "bool", /*default=*/"true",
+           "Software-pipeline attention across heads">
+  ];
+}
+
 def FusePass : Pass<"flight-fuse", "::flightllm::flight::BucketOp"> {
   let summary = "Fuse buffer-level ops of a bucket into fewer instructions";
   let description = [{
