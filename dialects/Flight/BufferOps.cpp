@@ -22,115 +22,119 @@ LogicalResult expectSpace(Operation *op, StringRef what, BufferType type,
   return diag << ", not " << stringifyMemorySpace(type.getSpace());
 }
 
-LogicalResult expectElement(Operation *op, StringRef what, BufferType type,
-                            Type element) {
-  if (type.getElementType() == element)
+constexpr int64_t kRow = isa::kOnChipRowBytes, kUnit = isa::kOffChipUnitBytes;
+
+/// Rows of an on-chip buffer (its bytes are whole rows: buf_alloc checks).
+int64_t rowsOf(BufferType type) { return type.getSizeInBytes() / kRow; }
+
+/// `row` is a row of `buffer` (and `count` rows from it fit).
+LogicalResult expectRows(Operation *op, StringRef what, Value buffer,
+                         int64_t row, int64_t count = 1) {
+  int64_t rows = rowsOf(cast<BufferType>(buffer.getType()));
+  if (row >= 0 && row + std::max<int64_t>(count, 1) <= rows)
     return success();
-  return op->emitOpError() << what << " must hold " << element << ", not "
-                           << type.getElementType();
+  return op->emitOpError() << what << ": rows [" << row << ", "
+                           << row + std::max<int64_t>(count, 1)
+                           << ") are not within the buffer's " << rows
+                           << " rows";
 }
 
-LogicalResult expectRank(Operation *op, StringRef what, BufferType type,
-                         int64_t rank) {
-  if (type.getRank() == rank)
-    return success();
-  return op->emitOpError() << what << " must have rank " << rank << ", not "
-                           << type.getRank();
-}
-
-/// A transfer between an off-chip region and an on-chip buffer.
-LogicalResult verifyTransfer(Operation *op, BufferType offChip,
-                             BufferType onChip, StringRef offName,
-                             StringRef onName,
+/// A transfer between an HBM region and rows of an on-chip buffer.
+LogicalResult verifyTransfer(Operation *op, Value offChip, Value onChip,
+                             int64_t row, int64_t offset, int64_t length,
+                             RunTimeParam param, int64_t stride,
                              llvm::ArrayRef<MemorySpace> onSpaces) {
-  if (failed(expectSpace(op, offName, offChip,
+  if (failed(expectSpace(op, "the HBM side", cast<BufferType>(offChip.getType()),
                          {MemorySpace::Hbm, MemorySpace::Ddr})) ||
-      failed(expectSpace(op, onName, onChip, onSpaces)))
+      failed(expectSpace(op, "the on-chip side",
+                         cast<BufferType>(onChip.getType()), onSpaces)))
     return failure();
-  if (offChip.getElementType() != onChip.getElementType())
-    return op->emitOpError() << "the element types differ: "
-                             << offChip.getElementType() << " off chip, "
-                             << onChip.getElementType() << " on chip";
-  if (offChip.getSizeInBits() != onChip.getSizeInBits())
+  if (length <= 0 || offset < 0 || stride < 0 || length % kUnit ||
+      offset % kUnit || stride % kUnit)
+    return op->emitOpError() << "offset, length and stride must be multiples "
+                                "of "
+                             << kUnit << " bytes (length > 0, the others >= 0)";
+  if ((param == RunTimeParam::Zero) != (stride == 0))
     return op->emitOpError()
-           << "moves " << offChip.getSizeInBits() << " bits off chip but "
-           << onChip.getSizeInBits() << " on chip";
-  return success();
+           << "a run-time parameter needs a stride and a stride a parameter";
+  return expectRows(op, "the on-chip side", onChip, row,
+                    (length + kRow - 1) / kRow);
 }
 } // namespace
 
-LogicalResult TileLoadOp::verify() {
-  return verifyTransfer(
-      *this, getSource().getType(), getResult().getType(), "the source",
-      "the result",
-      {MemorySpace::Act, MemorySpace::Weight, MemorySpace::Meta});
+uint32_t BufAllocOp::getRows() {
+  return static_cast<uint32_t>(rowsOf(getResult().getType()));
 }
 
-LogicalResult TileStoreOp::verify() {
-  return verifyTransfer(*this, getDest().getType(), getValue().getType(),
-                        "the destination", "the stored value",
-                        {MemorySpace::Act, MemorySpace::Acc});
-}
-
-/// MM and MV: shapes, element types and memory spaces of x, w, scales, bias
-/// and the result.
-template <typename OpTy>
-static LogicalResult verifyMatrixOp(OpTy op, bool oneToken) {
-  auto x = op.getX().getType(), w = op.getW().getType(),
-       s = op.getScales().getType(), y = op.getResult().getType();
-  Builder b(op.getContext());
-  if (failed(expectSpace(op, "x", x, {MemorySpace::Act})) ||
-      failed(expectElement(op, "x", x, b.getIntegerType(8))) ||
-      failed(expectRank(op, "x", x, 2)) ||
-      failed(expectSpace(op, "w", w, {MemorySpace::Weight})) ||
-      failed(expectRank(op, "w", w, 2)) ||
-      failed(expectSpace(op, "scales", s, {MemorySpace::Meta})) ||
-      failed(expectElement(op, "scales", s, b.getF32Type())) ||
-      failed(expectRank(op, "scales", s, 1)) ||
-      failed(expectSpace(op, "the result", y, {MemorySpace::Act})) ||
-      failed(expectRank(op, "the result", y, 2)))
+LogicalResult BufAllocOp::verify() {
+  BufferType type = getResult().getType();
+  if (failed(expectSpace(*this, "the buffer", type,
+                         {MemorySpace::Act, MemorySpace::Weight,
+                          MemorySpace::Meta})))
     return failure();
-  unsigned wbits = op.getPrecision() == Precision::W4A8 ? 4 : 8;
-  if (w.getElementType() != b.getIntegerType(wbits))
-    return op.emitOpError() << "w must hold i" << wbits << " for precision "
-                            << stringifyPrecision(op.getPrecision()) << ", not "
-                            << w.getElementType();
-  if (!y.getElementType().isF16() && !y.getElementType().isF32())
-    return op.emitOpError() << "the result must hold f16 or f32, not "
-                            << y.getElementType();
-  int64_t tokens = x.getShape()[0], k = x.getShape()[1];
-  int64_t wk = w.getShape()[op.getBKmajor() ? 0 : 1];
-  int64_t n = w.getShape()[op.getBKmajor() ? 1 : 0];
-  if (oneToken && tokens != 1)
-    return op.emitOpError() << "computes one token: x must be 1xK, not "
-                            << tokens << "x" << k;
-  if (wk != k)
-    return op.emitOpError() << "x has K = " << k << " but w has K = " << wk
-                            << (op.getBKmajor() ? " (K-major)" : "");
-  if (op.getSparsity() != Sparsity::Dense && k % 16)
-    return op.emitOpError() << "N:16 sparsity needs K a multiple of 16, not "
-                            << k;
-  if (s.getShape()[0] != n)
-    return op.emitOpError() << "needs one scale per output channel (" << n
-                            << "), not " << s.getShape()[0];
-  if (Value bias = op.getBias()) {
-    auto bt = cast<BufferType>(bias.getType());
-    if (failed(expectSpace(op, "bias", bt, {MemorySpace::Meta})) ||
-        failed(expectElement(op, "bias", bt, b.getF32Type())))
-      return failure();
-    if (bt.getRank() != 1 || bt.getShape()[0] != n)
-      return op.emitOpError() << "needs one bias per output channel (" << n
-                              << ")";
-  }
-  if (y.getShape()[0] != tokens || y.getShape()[1] != n)
-    return op.emitOpError() << "the result must be " << tokens << "x" << n
-                            << ", not " << y.getShape()[0] << "x"
-                            << y.getShape()[1];
+  if (type.getSizeInBits() % (8 * kRow))
+    return emitOpError() << "holds " << type.getSizeInBits()
+                         << " bits, not whole rows of " << kRow << " bytes";
   return success();
 }
 
-LogicalResult BufMMOp::verify() { return verifyMatrixOp(*this, false); }
-LogicalResult BufMVOp::verify() { return verifyMatrixOp(*this, true); }
+LogicalResult BufDeallocOp::verify() {
+  if (!getBuffer().getDefiningOp<BufAllocOp>())
+    return emitOpError() << "the operand must be a flight.buf_alloc result";
+  return success();
+}
+
+LogicalResult HbmRegionOp::verify() {
+  if (failed(expectSpace(*this, "the region", getResult().getType(),
+                         {MemorySpace::Hbm, MemorySpace::Ddr})))
+    return failure();
+  if (getChannelAttr().getInt() < 0 || getOffsetAttr().getInt() < 0 ||
+      getOffsetAttr().getInt() % kUnit)
+    return emitOpError() << "needs a channel >= 0 and an offset >= 0 that is "
+                            "a multiple of "
+                         << kUnit << " bytes";
+  return success();
+}
+
+LogicalResult TileLoadOp::verify() {
+  return verifyTransfer(*this, getSource(), getDest(), getRowAttr().getInt(),
+                        getOffsetAttr().getInt(), getLengthAttr().getInt(),
+                        getParam(), getStrideAttr().getInt(),
+                        {MemorySpace::Act, MemorySpace::Weight,
+                         MemorySpace::Meta});
+}
+
+LogicalResult TileStoreOp::verify() {
+  return verifyTransfer(*this, getDest(), getSource(), getRowAttr().getInt(),
+                        getOffsetAttr().getInt(), getLengthAttr().getInt(),
+                        getParam(), getStrideAttr().getInt(),
+                        {MemorySpace::Act});
+}
+
+/// MM and MV: memory spaces, row offsets, fields.
+template <typename OpTy> static LogicalResult verifyMatrixOp(OpTy op) {
+  auto type = [](Value v) { return cast<BufferType>(v.getType()); };
+  if (failed(expectSpace(op, "x", type(op.getX()), {MemorySpace::Act})) ||
+      failed(expectSpace(op, "w", type(op.getW()), {MemorySpace::Weight})) ||
+      failed(expectSpace(op, "scales", type(op.getScales()),
+                         {MemorySpace::Meta})) ||
+      failed(expectSpace(op, "out", type(op.getOut()), {MemorySpace::Act})))
+    return failure();
+  if (op.getKBlocksAttr().getInt() < 1 || op.getNAttr().getInt() < 1 ||
+      op.getOutStrideAttr().getInt() < 0)
+    return op.emitOpError() << "needs k_blocks >= 1, n >= 1, out_stride >= 0";
+  if (!lookupEnumerator(isa::EnumId::OutFormat, op.getOutFormat()) ||
+      op.getOutFormat() == "i32")
+    return op.emitOpError() << "out_format must be f16 or f32, not '"
+                            << op.getOutFormat() << "'";
+  return failure(
+      failed(expectRows(op, "scales", op.getScales(),
+                        op.getScalesRowAttr().getInt())) ||
+      failed(expectRows(op, "out", op.getOut(), op.getOutRowAttr().getInt())));
+}
+
+LogicalResult BufMMOp::verify() { return verifyMatrixOp(*this); }
+LogicalResult BufMVOp::verify() { return verifyMatrixOp(*this); }
 
 LogicalResult BufMiscOp::verify() {
   std::optional<int64_t> kind =
@@ -144,24 +148,12 @@ LogicalResult BufMiscOp::verify() {
                              "quantize_dynamic"},
                             Unary)
                      .Default(Parameters);
-  auto a = getA().getType(), y = getResult().getType();
-  Builder b(getContext());
+  auto type = [](Value v) { return cast<BufferType>(v.getType()); };
   bool dequantize = getKind() == "dequantize";
-  if (failed(expectSpace(*this, "a", a,
+  if (failed(expectSpace(*this, "a", type(getA()),
                          dequantize ? llvm::ArrayRef<MemorySpace>{MemorySpace::Acc}
                                     : llvm::ArrayRef<MemorySpace>{MemorySpace::Act})) ||
-      failed(expectSpace(*this, "the result", y, {MemorySpace::Act})))
-    return failure();
-  if (y.getShape() != a.getShape())
-    return emitOpError() << "the result must have a's shape";
-  Type element = b.getF16Type();
-  if (getKind() == "quantize" || getKind() == "quantize_dynamic")
-    element = b.getIntegerType(8);
-  else if (dequantize)
-    element = b.getF32Type();
-  else if (getKind() == "copy")
-    element = a.getElementType();
-  if (failed(expectElement(*this, "the result", y, element)))
+      failed(expectSpace(*this, "out", type(getOut()), {MemorySpace::Act})))
     return failure();
   Value operandB = getB();
   if (form == Unary && operandB)
@@ -169,19 +161,24 @@ LogicalResult BufMiscOp::verify() {
   if (form != Unary && !operandB)
     return emitOpError() << "'" << getKind() << "' needs operand b"
                          << (form == Parameters ? " (its parameters)" : "");
-  if (operandB) {
-    auto bt = cast<BufferType>(operandB.getType());
-    if (form == Binary) {
-      if (failed(expectSpace(*this, "b", bt, {MemorySpace::Act})))
-        return failure();
-      if (bt.getShape() != a.getShape())
-        return emitOpError() << "b must have a's shape";
-    } else if (failed(expectSpace(*this, "b", bt, {MemorySpace::Meta}))) {
-      return failure();
-    }
-  }
+  if (operandB &&
+      failed(expectSpace(*this, "b", type(operandB),
+                         form == Binary
+                             ? llvm::ArrayRef<MemorySpace>{MemorySpace::Act,
+                                                           MemorySpace::Meta}
+                             : llvm::ArrayRef<MemorySpace>{MemorySpace::Meta})))
+    return failure();
   if (getMasked() && getKind() != "softmax")
     return emitOpError() << "only softmax is masked";
+  if (getKAttr().getInt() < 1 || getRowsAttr().getInt() < 1 ||
+      getAStepAttr().getInt() < 0 || getBStepAttr().getInt() < 0 ||
+      getOutStepAttr().getInt() < 0 || getPosOffAttr().getInt() < 0)
+    return emitOpError() << "needs k >= 1, rows >= 1 and steps >= 0";
+  if (failed(expectRows(*this, "a", getA(), getARowAttr().getInt())) ||
+      (operandB &&
+       failed(expectRows(*this, "b", operandB, getBRowAttr().getInt()))) ||
+      failed(expectRows(*this, "out", getOut(), getOutRowAttr().getInt())))
+    return failure();
   return success();
 }
 

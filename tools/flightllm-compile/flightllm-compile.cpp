@@ -16,6 +16,8 @@
 
 #include "flightllm/Driver/Compile.h"
 #include "flightllm/Conversion/LLMToFlight/LLMToFlight.h"
+#include "flightllm/Conversion/LLMToFlight/Passes.h"
+#include "flightllm/Dialect/Flight/Transforms/Passes.h"
 #include "flightllm/Conversion/ONNXToLLM/Passes.h"
 #include "flightllm/Dialect/Flight/Encoding.h"
 #include "flightllm/Target/TargetDescription.h"
@@ -256,16 +258,21 @@ cl::opt<bool> printTiming(
 
 /// The steps of the accelerator pipeline --stop-after may name, in order.
 const char *const kPipelineSteps[] = {"onnx-to-llm", "llm-quantize-weights",
-                                      "llm-calibrate", "convert-llm-to-flight",
+                                      "llm-calibrate",
+                                      "flight-select-instructions",
+                                      "flight-schedule", "flight-fuse",
+                                      "flight-plan-buffers",
                                       "flight-insert-tokens"};
 
 cl::opt<std::string> stopAfter(
     "stop-after-pass",
     cl::desc("With --emit=flight: print the IR after this step of the "
              "pipeline: onnx-to-llm, llm-quantize-weights, llm-calibrate, "
-             "convert-llm-to-flight (streams annotated with their accesses, "
-             "before the dependency tokens) or flight-insert-tokens (the "
-             "default)"),
+             "flight-select-instructions, flight-schedule, flight-fuse "
+             "(buckets at the buffer level), "
+             "flight-plan-buffers (addressed streams annotated with their "
+             "accesses, before the dependency tokens) or flight-insert-tokens "
+             "(the default)"),
     cl::value_desc("step"), cl::init("flight-insert-tokens"), cl::cat(category));
 
 cl::opt<bool> quietReport(
@@ -482,30 +489,77 @@ lowerModule(ModuleOp module, const flightllm::target::TargetDescription &target,
   return flightllm::lowering::lowerToFlight(module, target, options);
 }
 
+/// The Tokenizer section of the binary for a model of `vocab` tokens; an
+/// error message otherwise.
+static FailureOr<std::vector<uint8_t>> tokenizerSection(uint32_t vocab) {
+  llvm::Expected<std::vector<uint8_t>> section =
+      flightllm::tokenizerSectionFor(*modelInputs, vocab);
+  if (!section) {
+    errs() << "flightllm-compile: error: "
+                 << llvm::toString(section.takeError()) << "\n";
+    return failure();
+  }
+  return std::move(*section);
+}
+
+static void printFlightModule(ModuleOp module, llvm::raw_ostream &os) {
+  OpPrintingFlags flags;
+  if (elideWeights)
+    flags.elideLargeResourceString(64);
+  module->print(os, flags);
+  os << "\n";
+}
+
 /// The streams as flight IR: one flight.stream per bucket, and what else the
 /// binary holds (the tokenizer section included) in module attributes.
 static LogicalResult printFlight(const flightllm::lowering::LoweredModel &model,
                                  const flightllm::target::TargetDescription &target,
                                  MLIRContext &context, llvm::raw_ostream &os) {
-  llvm::Expected<std::vector<uint8_t>> tokenizerSection =
-      flightllm::tokenizerSectionFor(*modelInputs, model.metadata.vocabSize);
-  if (!tokenizerSection) {
-    errs() << "flightllm-compile: error: "
-                 << llvm::toString(tokenizerSection.takeError()) << "\n";
+  FailureOr<std::vector<uint8_t>> tokenizer =
+      tokenizerSection(model.metadata.vocabSize);
+  if (failed(tokenizer))
     return failure();
-  }
   OpBuilder b(&context);
   OwningOpRef<ModuleOp> out = ModuleOp::create(b.getUnknownLoc());
   b.setInsertionPointToEnd(out->getBody());
   if (failed(flightllm::lowering::buildFlightStreams(model, b, b.getUnknownLoc())))
     return failure();
   flightllm::lowering::attachBinaryData(model, target.fingerprint(), *out,
-                                        *tokenizerSection);
-  OpPrintingFlags flags;
-  if (elideWeights)
-    flags.elideLargeResourceString(64);
-  out->print(os, flags);
-  os << "\n";
+                                        *tokenizer);
+  printFlightModule(*out, os);
+  return success();
+}
+
+/// --stop-after-pass=flight-select-instructions, flight-schedule or
+/// flight-fuse: the buckets at the buffer level, with the binary's data (the
+/// tokenizer section included).
+static LogicalResult printBuckets(ModuleOp module, MLIRContext &context,
+                                  llvm::raw_ostream &os) {
+  PassManager pm(&context);
+  flightllm::SelectInstructionsPassOptions options;
+  options.target = targetName;
+  options.maxContext = maxContext;
+  options.prefillBucket = prefillBucket;
+  options.decodeBucket = decodeBucket;
+  options.buckets.assign(bucketFilter.begin(), bucketFilter.end());
+  options.kvRange = noCalibration() ? 8.0f : 0.0f;
+  pm.addPass(flightllm::createSelectInstructionsPass(options));
+  if (stopAfter != "flight-select-instructions")
+    pm.addNestedPass<flightllm::flight::BucketOp>(
+        flightllm::flight::createSchedulePass());
+  if (stopAfter == "flight-fuse")
+    pm.addNestedPass<flightllm::flight::BucketOp>(
+        flightllm::flight::createFusePass());
+  if (failed(pm.run(module)))
+    return failure();
+  auto meta = module->getAttrOfType<DictionaryAttr>("flight.model");
+  auto vocab = meta ? meta.getAs<IntegerAttr>("vocab_size") : IntegerAttr();
+  FailureOr<std::vector<uint8_t>> tokenizer =
+      tokenizerSection(vocab ? static_cast<uint32_t>(vocab.getInt()) : 0);
+  if (failed(tokenizer))
+    return failure();
+  flightllm::lowering::attachTokenizer(module, *tokenizer);
+  printFlightModule(module, os);
   return success();
 }
 
@@ -636,8 +690,11 @@ static LogicalResult compile(MLIRContext &context,
     flightllm::printModelSummary(*module, os);
     return success();
   case EmitKind::Flight: {
+    if (stopAfter == "flight-select-instructions" ||
+        stopAfter == "flight-schedule" || stopAfter == "flight-fuse")
+      return printBuckets(*module, context, os);
     auto model = lowerModule(*module, *target,
-                             /*insertTokens=*/stopAfter != "convert-llm-to-flight");
+                             /*insertTokens=*/stopAfter != "flight-plan-buffers");
     if (failed(model))
       return failure();
     return printFlight(*model, *target, context, os);
@@ -659,18 +716,20 @@ static LogicalResult compile(MLIRContext &context,
                    << " tracked ranges for " << instructions << " instructions ("
                    << llvm::format("%.2f", instructions ? double(work) / instructions : 0.0)
                    << " per instruction)\n";
+      // The lowering's steps, summed over the buckets.
+      llvm::errs() << "timing:   flight-select-instructions "
+                   << llvm::format("%.2f", model->selectSeconds) << " s\n"
+                   << "timing:   flight-plan-buffers + flight-insert-tokens "
+                   << llvm::format("%.2f", model->planSeconds) << " s\n";
     }
     // The source module (and its weights) is not needed any more.
     module = nullptr;
-    llvm::Expected<std::vector<uint8_t>> tokenizerSection =
-        flightllm::tokenizerSectionFor(*modelInputs, model->metadata.vocabSize);
-    if (!tokenizerSection) {
-      errs() << "flightllm-compile: error: "
-                   << llvm::toString(tokenizerSection.takeError()) << "\n";
+    FailureOr<std::vector<uint8_t>> tokenizer =
+        tokenizerSection(model->metadata.vocabSize);
+    if (failed(tokenizer))
       return failure();
-    }
     if (llvm::Error e = flightllm::lowering::writeBinary(
-            *model, target->fingerprint(), out.main, *tokenizerSection)) {
+            *model, target->fingerprint(), out.main, *tokenizer)) {
       errs() << "flightllm-compile: error: " << out.binaryPath << ": "
                    << llvm::toString(std::move(e)) << "\n";
       return failure();

@@ -181,9 +181,14 @@ void flightllm::lowering::attachBinaryData(
   module->setAttr(kHbmImage, b.getArrayAttr(images));
   module->setAttr(kEmbeddingTable,
                   bytesAttr(b, "flight_embedding_table", model.embeddingTable));
-  if (!tokenizerSection.empty())
-    module->setAttr(kTokenizer,
-                    bytesAttr(b, "flight_tokenizer", tokenizerSection));
+  attachTokenizer(module, tokenizerSection);
+}
+
+void flightllm::lowering::attachTokenizer(ModuleOp module,
+                                          llvm::ArrayRef<uint8_t> section) {
+  Builder b(module.getContext());
+  if (!section.empty())
+    module->setAttr(kTokenizer, bytesAttr(b, "flight_tokenizer", section));
 }
 
 FailureOr<LoweredModel> flightllm::lowering::readFlightModule(

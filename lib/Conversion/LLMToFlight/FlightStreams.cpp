@@ -8,8 +8,13 @@
 
 #include "mlir/IR/Builders.h"
 
+#include "BufferPlanning.h"
+#include "Lowering.h"
+
 namespace flightllm {
 #define GEN_PASS_DEF_CONVERTLLMTOFLIGHTPASS
+#define GEN_PASS_DEF_SELECTINSTRUCTIONSPASS
+#define GEN_PASS_DEF_PLANBUFFERSPASS
 #include "flightllm/Conversion/LLMToFlight/Passes.h.inc"
 } // namespace flightllm
 
@@ -31,34 +36,130 @@ llvm::Error flightllm::lowering::parseBucketList(
   return llvm::Error::success();
 }
 
-LogicalResult flightllm::lowering::buildFlightStreams(const LoweredModel &model,
-                                                      OpBuilder &b,
-                                                      Location loc) {
-  for (const StreamInfo &s : model.streams) {
-    OpBuilder::InsertionGuard guard(b);
-    auto stream = flight::decodeStream(s.words, b, loc, s.name);
-    if (failed(stream))
-      return failure();
-    (*stream)->setAttr("stage", b.getStringAttr(s.stage == binary::Stage::Prefill
-                                                    ? "prefill"
-                                                    : "decode"));
-    (*stream)->setAttr("min_length", b.getI64IntegerAttr(s.minLength));
-    (*stream)->setAttr("max_length", b.getI64IntegerAttr(s.maxLength));
-    // Without tokens: what every instruction accesses, for
-    // flight-insert-tokens.
-    if (!s.accesses.empty()) {
-      auto access = s.accesses.begin();
-      for (Operation &op : stream->getBody().front())
-        if (access != s.accesses.end())
-          flight::setAccessAttributes(&op, *access++);
-    }
+/// One stream as a flight.stream at the builder's insertion point.
+static LogicalResult buildFlightStream(const StreamInfo &s, OpBuilder &b,
+                                       Location loc) {
+  OpBuilder::InsertionGuard guard(b);
+  auto stream = flight::decodeStream(s.words, b, loc, s.name);
+  if (failed(stream))
+    return failure();
+  (*stream)->setAttr("stage", b.getStringAttr(s.stage == binary::Stage::Prefill
+                                                  ? "prefill"
+                                                  : "decode"));
+  (*stream)->setAttr("min_length", b.getI64IntegerAttr(s.minLength));
+  (*stream)->setAttr("max_length", b.getI64IntegerAttr(s.maxLength));
+  // Without tokens: what every instruction accesses, for
+  // flight-insert-tokens.
+  if (!s.accesses.empty()) {
+    auto access = s.accesses.begin();
+    for (Operation &op : stream->getBody().front())
+      if (access != s.accesses.end())
+        flight::setAccessAttributes(&op, *access++);
   }
   return success();
 }
 
+LogicalResult flightllm::lowering::buildFlightStreams(const LoweredModel &model,
+                                                      OpBuilder &b,
+                                                      Location loc) {
+  for (const StreamInfo &s : model.streams)
+    if (failed(buildFlightStream(s, b, loc)))
+      return failure();
+  return success();
+}
+
 namespace {
+/// A pass with the lowering's options (convert-llm-to-flight,
+/// flight-select-instructions).
+template <typename Derived, template <typename> class GeneratedBase>
+struct LoweringPass : public GeneratedBase<Derived> {
+  using GeneratedBase<Derived>::GeneratedBase;
+
+  /// The target and the lowering options; none (the pass failed, an error
+  /// on the module) if they are invalid.
+  std::optional<target::TargetDescription> loweringOptions(LoweringOptions &options) {
+    ModuleOp module = this->getOperation();
+    auto t = target::loadTarget(this->target);
+    if (!t) {
+      module.emitError() << "target: " << llvm::toString(t.takeError());
+      this->signalPassFailure();
+      return std::nullopt;
+    }
+    options.maxContext = this->maxContext;
+    options.prefillBucket = this->prefillBucket;
+    options.decodeBucket = this->decodeBucket;
+    options.uncalibratedKVRange = this->kvRange;
+    if (llvm::Error e = parseBucketList(
+            std::vector<std::string>(this->buckets.begin(), this->buckets.end()),
+            options)) {
+      module.emitError() << llvm::toString(std::move(e));
+      this->signalPassFailure();
+      return std::nullopt;
+    }
+    return std::move(*t);
+  }
+};
+
+/// The program's ops go; what the binary needs stays in module attributes.
+void replaceProgram(ModuleOp module, const LoweredModel &model,
+                    const target::TargetDescription &t, bool keepBuckets) {
+  for (Operation &op : llvm::make_early_inc_range(*module.getBody()))
+    if (!keepBuckets || !llvm::isa<flight::BucketOp>(op))
+      op.erase();
+  for (NamedAttribute attr : module->getAttrs())
+    if (attr.getName().getValue().starts_with("llm."))
+      module->removeAttr(attr.getName());
+  attachBinaryData(model, t.fingerprint(), module);
+}
+
 struct ConvertLLMToFlightPass
-    : public flightllm::impl::ConvertLLMToFlightPassBase<ConvertLLMToFlightPass> {
+    : public LoweringPass<ConvertLLMToFlightPass,
+                          flightllm::impl::ConvertLLMToFlightPassBase> {
+  using LoweringPass::LoweringPass;
+  void runOnOperation() override {
+    LoweringOptions options;
+    options.insertTokens = insertTokens;
+    std::optional<target::TargetDescription> t = loweringOptions(options);
+    if (!t)
+      return;
+    ModuleOp module = getOperation();
+    FailureOr<LoweredModel> model = lowerToFlight(module, *t, options);
+    if (failed(model))
+      return signalPassFailure();
+    // The streams replace the program.
+    replaceProgram(module, *model, *t, /*keepBuckets=*/false);
+    OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
+    if (failed(buildFlightStreams(*model, b, module.getLoc())))
+      return signalPassFailure();
+  }
+};
+
+struct SelectInstructionsPass
+    : public LoweringPass<SelectInstructionsPass,
+                          flightllm::impl::SelectInstructionsPassBase> {
+  using LoweringPass::LoweringPass;
+  void runOnOperation() override {
+    LoweringOptions options;
+    std::optional<target::TargetDescription> t = loweringOptions(options);
+    if (!t)
+      return;
+    ModuleOp module = getOperation();
+    FailureOr<ModelStructure> structure = analyzeModelStructure(module);
+    if (failed(structure))
+      return signalPassFailure();
+    ModelLowering lowering(module, std::move(*structure), *t, options);
+    if (failed(lowering.prepare()))
+      return signalPassFailure();
+    OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
+    for (const BucketRange &range : lowering.buckets())
+      if (failed(lowering.selectBucket(range, b)))
+        return signalPassFailure();
+    replaceProgram(module, lowering.model(), *t, /*keepBuckets=*/true);
+  }
+};
+
+struct PlanBuffersPass
+    : public flightllm::impl::PlanBuffersPassBase<PlanBuffersPass> {
   using Base::Base;
   void runOnOperation() override {
     ModuleOp module = getOperation();
@@ -67,29 +168,23 @@ struct ConvertLLMToFlightPass
       module.emitError() << "target: " << llvm::toString(t.takeError());
       return signalPassFailure();
     }
-    LoweringOptions options;
-    options.maxContext = maxContext;
-    options.prefillBucket = prefillBucket;
-    options.decodeBucket = decodeBucket;
-    options.uncalibratedKVRange = kvRange;
-    options.insertTokens = insertTokens;
-    if (llvm::Error e = parseBucketList(buckets, options)) {
-      module.emitError() << llvm::toString(std::move(e));
-      return signalPassFailure();
+    OnChipCapacity capacity = OnChipCapacity::of(*t);
+    OnChipPeaks peaks;
+    std::vector<StreamInfo> streams;
+    for (auto bucket : llvm::make_early_inc_range(
+             module.getBody()->getOps<flight::BucketOp>())) {
+      StreamInfo info;
+      OpBuilder b(bucket);
+      if (failed(planBucket(bucket, capacity, /*insertTokens=*/false, info,
+                            peaks)) ||
+          failed(buildFlightStream(info, b, bucket.getLoc())))
+        return signalPassFailure();
+      bucket.erase();
+      info.accesses.clear();
+      streams.push_back(std::move(info));
     }
-    FailureOr<LoweredModel> model = lowerToFlight(module, *t, options);
-    if (failed(model))
+    if (failed(checkInstructionMemory(streams, *t, module)))
       return signalPassFailure();
-    // The streams replace the program.
-    for (Operation &op : llvm::make_early_inc_range(*module.getBody()))
-      op.erase();
-    for (NamedAttribute attr : module->getAttrs())
-      if (attr.getName().getValue().starts_with("llm."))
-        module->removeAttr(attr.getName());
-    OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
-    if (failed(buildFlightStreams(*model, b, module.getLoc())))
-      return signalPassFailure();
-    attachBinaryData(*model, t->fingerprint(), module);
   }
 };
 } // namespace

@@ -1,18 +1,25 @@
 //===- LLMToFlight.cpp - llm programs to accelerator streams --------------===//
 //
 // The driver: analyses the program (ModelStructure), chooses activation
-// layouts and weight tiles, packs the HBM image (ParameterImage) and emits
-// one stream per bucket (StreamLowering). docs/lowering.md.
+// layouts and weight tiles, packs the HBM image (ParameterImage), and runs
+// the pass pipeline's steps bucket by bucket: instruction selection to the
+// buffer level, fusion, buffer planning and the dependency tokens.
+// docs/lowering.md.
 //===----------------------------------------------------------------------===//
 
 #include "flightllm/Conversion/LLMToFlight/LLMToFlight.h"
 
+#include "BufferPlanning.h"
 #include "Lowering.h"
 #include "ModelStructure.h"
 
+#include "flightllm/Dialect/Flight/Transforms/Passes.h"
 #include "flightllm/Dialect/LLM/LLMDialect.h"
 
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Verifier.h"
+
+#include <chrono>
 
 using namespace mlir;
 using namespace flightllm;
@@ -25,6 +32,48 @@ flightllm::lowering::lowerToFlight(ModuleOp module,
   FailureOr<ModelStructure> structure = analyzeModelStructure(module);
   if (failed(structure))
     return failure();
-  ModelLowering lowering(module, *structure, target, options);
-  return lowering.run();
+  Operation *func = structure->func;
+  ModelLowering lowering(module, std::move(*structure), target, options);
+  if (failed(lowering.prepare()))
+    return failure();
+  LoweredModel &model = lowering.model();
+  OnChipCapacity capacity = OnChipCapacity::of(target);
+  OnChipPeaks peaks;
+  // The pipeline one bucket at a time (flight-select-instructions,
+  // flight-schedule, flight-fuse, flight-plan-buffers, the tokens of
+  // flight-insert-tokens),
+  // each bucket's IR dropped once it is encoded: a 7B model's 144 buckets
+  // (1.5 million instructions) never exist as IR at once.
+  OpBuilder b(module.getContext());
+  OwningOpRef<ModuleOp> scratch = ModuleOp::create(module.getLoc());
+  using Clock = std::chrono::steady_clock;
+  for (const auto &[i, range] : llvm::enumerate(lowering.buckets())) {
+    if (options.progress)
+      options.progress("emitting buckets", i, lowering.buckets().size());
+    auto start = Clock::now();
+    b.setInsertionPointToEnd(scratch->getBody());
+    FailureOr<flight::BucketOp> bucket = lowering.selectBucket(range, b);
+    if (failed(bucket))
+      return failure();
+    flight::scheduleBucket(*bucket);
+    flight::fuseBucket(*bucket);
+    if (failed(verify(*bucket)))
+      return failure();
+    auto selected = Clock::now();
+    StreamInfo info;
+    if (failed(planBucket(*bucket, capacity, options.insertTokens, info, peaks)))
+      return failure();
+    (*bucket)->erase();
+    model.selectSeconds +=
+        std::chrono::duration<double>(selected - start).count();
+    model.planSeconds +=
+        std::chrono::duration<double>(Clock::now() - selected).count();
+    model.streams.push_back(std::move(info));
+  }
+  model.peakActBytes = uint64_t(peaks.act) * kRowBytes;
+  model.peakWeightBytes = uint64_t(peaks.weight) * kRowBytes;
+  model.peakMetaBytes = uint64_t(peaks.meta) * kRowBytes;
+  if (failed(checkInstructionMemory(model.streams, target, func)))
+    return failure();
+  return std::move(model);
 }

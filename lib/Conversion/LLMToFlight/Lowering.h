@@ -5,11 +5,11 @@
 
 #include "Layouts.h"
 #include "ModelStructure.h"
-#include "OnChipAllocator.h"
 #include "ParameterImage.h"
 #include "StreamEmitter.h"
 
 #include "flightllm/Conversion/LLMToFlight/LLMToFlight.h"
+#include "flightllm/Dialect/Flight/FlightDialect.h"
 
 #include "llvm/ADT/DenseMap.h"
 
@@ -54,7 +54,6 @@ struct TileContext {
   uint32_t tokens = 1;     ///< rows per tile: mm.tokens in prefill, 1 in decode
   uint32_t context = 0;    ///< key positions attention loads (bucket bound)
   bool last = true;        ///< the tile whose last token gives the logits
-  uint64_t loopTrip = 1;   ///< times the code being emitted runs per stream
 };
 
 /// The prompt (prefill) or context (decode) lengths one stream serves.
@@ -62,13 +61,23 @@ struct BucketRange {
   binary::Stage stage;
   uint32_t minLength, maxLength;
 };
+/// "prefill_256", "decode_32": the bucket's symbol and stream name.
+std::string bucketName(const BucketRange &range);
 
 class ModelLowering {
 public:
   ModelLowering(mlir::ModuleOp module, ModelStructure structure,
                 const target::TargetDescription &target,
                 const LoweringOptions &options);
-  mlir::FailureOr<LoweredModel> run();
+  /// Everything but the streams: the analysis, the HBM image, the model's
+  /// data (model()) and the selected buckets (buckets()).
+  mlir::LogicalResult prepare();
+  const std::vector<BucketRange> &buckets() const { return selected; }
+  /// flight-select-instructions for one bucket: a flight.bucket at the
+  /// builder's insertion point (errors at the llm op).
+  mlir::FailureOr<flight::BucketOp> selectBucket(const BucketRange &range,
+                                                 mlir::OpBuilder &builder);
+  LoweredModel &model() { return result; }
 
 private:
   // Analysis.
@@ -90,14 +99,13 @@ private:
   /// Keeps the buckets options.onlyBuckets selects; an error when a
   /// selection names no bucket, or a runnable binary would lack a stage.
   mlir::LogicalResult selectBuckets(std::vector<BucketRange> &buckets);
-  mlir::LogicalResult emitBucket(binary::Stage stage, uint32_t minLen,
-                                 uint32_t maxLen);
 
   mlir::ModuleOp module;
   ModelStructure s;
   const target::TargetDescription &target;
   LoweringOptions options;
   LoweredModel result;
+  std::vector<BucketRange> selected;
 
   llvm::DenseMap<mlir::Value, Layout> layouts;
   std::map<ParamKey, HBMLoc> globalLocs, layerLocs;
@@ -126,7 +134,7 @@ private:
   HBMLoc positionTable, ropeTable, constants;
   uint64_t ropeRowBytes = 0;
 
-  friend class StreamLowering;
+  friend class InstructionSelection;
 };
 
 } // namespace flightllm::lowering

@@ -624,7 +624,7 @@ LogicalResult ModelLowering::selectBuckets(std::vector<BucketRange> &buckets) {
   return success();
 }
 
-FailureOr<LoweredModel> ModelLowering::run() {
+LogicalResult ModelLowering::prepare() {
   if (failed(checkOps()) || failed(chooseLayouts()))
     return failure();
   // Model facts.
@@ -780,23 +780,7 @@ FailureOr<LoweredModel> ModelLowering::run() {
                        std::min(maxContext, lo + options.decodeBucket - 1)});
   if (failed(selectBuckets(buckets)))
     return failure();
-  for (const auto &[i, b] : llvm::enumerate(buckets)) {
-    if (failed(emitBucket(b.stage, b.minLength, b.maxLength)))
-      return failure();
-    if (options.progress)
-      options.progress("emitting buckets", i + 1, buckets.size());
-  }
-  // The runtime places the streams one after another in DDR channel 0, each
-  // at a 64-byte boundary; they must fit the instruction memory.
-  uint64_t streamBytes = 0;
-  for (const StreamInfo &st : result.streams)
-    streamBytes = roundUp(streamBytes, 64) + 4 * uint64_t(st.words.size());
-  if (streamBytes > target.instructionMemoryBytes)
-    return s.func.emitError()
-           << "the instruction streams take " << streamBytes << " bytes ("
-           << result.streams.size() << " streams), more than the target's "
-           << "instruction memory of " << target.instructionMemoryBytes
-           << " bytes (instruction_memory_bytes)";
+  selected = std::move(buckets);
   if (!result.quantizedWeightBytes) {
     // Already-quantized programs: count the INT8 weights of every linear.
     for (Operation *op : s.ops)
@@ -804,5 +788,5 @@ FailureOr<LoweredModel> ModelLowering::run() {
         result.quantizedWeightBytes +=
             cast<ShapedType>(op->getOperand(1).getType()).getNumElements();
   }
-  return std::move(result);
+  return success();
 }

@@ -1,4 +1,6 @@
 // RUN: flightllm-opt %s --convert-llm-to-flight --split-input-file --verify-diagnostics
+// The same errors from the pipeline's first pass.
+// RUN: flightllm-opt %s --flight-select-instructions --split-input-file --verify-diagnostics
 
 // expected-error @below {{the program has no llm.attention: not a decoder}}
 func.func @forward(%ids: tensor<1x?xi64>) -> tensor<1x?x8xf32> {

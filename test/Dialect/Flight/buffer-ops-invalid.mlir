@@ -2,289 +2,213 @@
 
 // One split per verifier error of the buffer-level ops.
 
-%a = flight.buffer : !flight.buffer<4x8xi8, act>
-// expected-error @+1 {{'flight.tile_load' op the source must be in hbm or ddr, not act}}
-%r = flight.tile_load %a : !flight.buffer<4x8xi8, act> -> !flight.buffer<4x8xi8, weight>
+// expected-error @+1 {{'flight.buf_alloc' op the buffer must be in act or weight or meta, not hbm}}
+%a = flight.buf_alloc <value> : !flight.buffer<2x128xi8, hbm>
 
 // -----
 
-%h = flight.buffer : !flight.buffer<4x8xi8, hbm>
-// expected-error @+1 {{'flight.tile_load' op the result must be in act or weight or meta, not acc}}
-%r = flight.tile_load %h : !flight.buffer<4x8xi8, hbm> -> !flight.buffer<4x8xi8, acc>
+// expected-error @+1 {{'flight.buf_alloc' op holds 512 bits, not whole rows of 128 bytes}}
+%a = flight.buf_alloc <temporary> : !flight.buffer<64xi8, act>
 
 // -----
 
-%h = flight.buffer : !flight.buffer<4x8xi8, hbm>
-// expected-error @+1 {{'flight.tile_load' op the element types differ: 'i8' off chip, 'f16' on chip}}
-%r = flight.tile_load %h : !flight.buffer<4x8xi8, hbm> -> !flight.buffer<4x4xf16, weight>
+%h = flight.hbm_region "w" holds <params> channel 0 offset 0 : !flight.buffer<128xi8, hbm>
+// expected-error @+1 {{'flight.buf_dealloc' op the operand must be a flight.buf_alloc result}}
+flight.buf_dealloc %h : !flight.buffer<128xi8, hbm>
 
 // -----
 
-%h = flight.buffer : !flight.buffer<4x8xi8, hbm>
-// expected-error @+1 {{'flight.tile_load' op moves 256 bits off chip but 512 on chip}}
-%r = flight.tile_load %h : !flight.buffer<4x8xi8, hbm> -> !flight.buffer<8x8xi8, weight>
+// expected-error @+1 {{'flight.hbm_region' op the region must be in hbm or ddr, not act}}
+%h = flight.hbm_region "w" holds <params> channel 0 offset 0 : !flight.buffer<128xi8, act>
 
 // -----
 
-%v = flight.buffer : !flight.buffer<4x8xi8, weight>
-%h = flight.buffer : !flight.buffer<4x8xi8, hbm>
-// expected-error @+1 {{'flight.tile_store' op the stored value must be in act or acc, not weight}}
-flight.tile_store %v, %h : !flight.buffer<4x8xi8, weight>, !flight.buffer<4x8xi8, hbm>
+// expected-error @+1 {{'flight.hbm_region' op needs a channel >= 0 and an offset >= 0 that is a multiple of 32 bytes}}
+%h = flight.hbm_region "w" holds <params> channel 0 offset 16 : !flight.buffer<128xi8, hbm>
 
 // -----
 
-%v = flight.buffer : !flight.buffer<4x8xi8, act>
-%h = flight.buffer : !flight.buffer<4x8xi8, act>
-// expected-error @+1 {{'flight.tile_store' op the destination must be in hbm or ddr, not act}}
-flight.tile_store %v, %h : !flight.buffer<4x8xi8, act>, !flight.buffer<4x8xi8, act>
+%a = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
+%b = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
+// expected-error @+1 {{'flight.tile_load' op the HBM side must be in hbm or ddr, not act}}
+flight.tile_load %a[0] -> %b[0] length 128 : !flight.buffer<2x128xi8, act>, !flight.buffer<2x128xi8, act>
 
 // -----
 
-%x = flight.buffer : !flight.buffer<4x64xi8, meta>
-%w = flight.buffer : !flight.buffer<32x64xi8, weight>
-%s = flight.buffer : !flight.buffer<32xf32, meta>
+%h = flight.hbm_region "w" holds <params> channel 0 offset 0 : !flight.buffer<256xi8, hbm>
+%a = flight.buf_alloc <value> : !flight.buffer<2x128xi8, weight>
+// expected-error @+1 {{'flight.tile_store' op the on-chip side must be in act, not weight}}
+flight.tile_store %a[0] -> %h[0] length 128 : !flight.buffer<2x128xi8, weight>, !flight.buffer<256xi8, hbm>
+
+// -----
+
+%h = flight.hbm_region "w" holds <params> channel 0 offset 0 : !flight.buffer<256xi8, hbm>
+%a = flight.buf_alloc <temporary> : !flight.buffer<2x128xi8, weight>
+// expected-error @+1 {{'flight.tile_load' op offset, length and stride must be multiples of 32 bytes (length > 0, the others >= 0)}}
+flight.tile_load %h[0] -> %a[0] length 100 : !flight.buffer<256xi8, hbm>, !flight.buffer<2x128xi8, weight>
+
+// -----
+
+%h = flight.hbm_region "w" holds <params> channel 0 offset 0 : !flight.buffer<256xi8, hbm>
+%a = flight.buf_alloc <temporary> : !flight.buffer<2x128xi8, weight>
+// expected-error @+1 {{'flight.tile_load' op a run-time parameter needs a stride and a stride a parameter}}
+flight.tile_load %h[0] -> %a[0] length 128 param <P> : !flight.buffer<256xi8, hbm>, !flight.buffer<2x128xi8, weight>
+
+// -----
+
+%h = flight.hbm_region "w" holds <params> channel 0 offset 0 : !flight.buffer<512xi8, hbm>
+%a = flight.buf_alloc <temporary> : !flight.buffer<2x128xi8, weight>
+// expected-error @+1 {{'flight.tile_load' op the on-chip side: rows [1, 4) are not within the buffer's 2 rows}}
+flight.tile_load %h[0] -> %a[1] length 384 : !flight.buffer<512xi8, hbm>, !flight.buffer<2x128xi8, weight>
+
+// -----
+
+%x = flight.buf_alloc <value> : !flight.buffer<2x128xi8, meta>
+%w = flight.buf_alloc <temporary> : !flight.buffer<2x128xi8, weight>
+%s = flight.buf_alloc <temporary> : !flight.buffer<1x128xi8, meta>
+%y = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
 // expected-error @+1 {{'flight.buf_mm' op x must be in act, not meta}}
-%r = flight.buf_mm %x, %w, %s : !flight.buffer<4x64xi8, meta>, !flight.buffer<32x64xi8, weight>, !flight.buffer<32xf32, meta> -> !flight.buffer<4x32xf16, act>
+flight.buf_mm %x, %w, %s[0] -> %y[0] {k_blocks = 1 : i64, n = 2 : i64, out_stride = 1 : i64} : !flight.buffer<2x128xi8, meta>, !flight.buffer<2x128xi8, weight>, !flight.buffer<1x128xi8, meta> -> !flight.buffer<2x128xi8, act>
 
 // -----
 
-%x = flight.buffer : !flight.buffer<4x64xf16, act>
-%w = flight.buffer : !flight.buffer<32x64xi8, weight>
-%s = flight.buffer : !flight.buffer<32xf32, meta>
-// expected-error @+1 {{'flight.buf_mm' op x must hold 'i8', not 'f16'}}
-%r = flight.buf_mm %x, %w, %s : !flight.buffer<4x64xf16, act>, !flight.buffer<32x64xi8, weight>, !flight.buffer<32xf32, meta> -> !flight.buffer<4x32xf16, act>
+%x = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
+%w = flight.buf_alloc <temporary> : !flight.buffer<2x128xi8, act>
+%s = flight.buf_alloc <temporary> : !flight.buffer<1x128xi8, meta>
+%y = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
+// expected-error @+1 {{'flight.buf_mv' op w must be in weight, not act}}
+flight.buf_mv %x, %w, %s[0] -> %y[0] {k_blocks = 1 : i64, n = 2 : i64, out_stride = 1 : i64} : !flight.buffer<2x128xi8, act>, !flight.buffer<2x128xi8, act>, !flight.buffer<1x128xi8, meta> -> !flight.buffer<2x128xi8, act>
 
 // -----
 
-%x = flight.buffer : !flight.buffer<64xi8, act>
-%w = flight.buffer : !flight.buffer<32x64xi8, weight>
-%s = flight.buffer : !flight.buffer<32xf32, meta>
-// expected-error @+1 {{'flight.buf_mm' op x must have rank 2, not 1}}
-%r = flight.buf_mm %x, %w, %s : !flight.buffer<64xi8, act>, !flight.buffer<32x64xi8, weight>, !flight.buffer<32xf32, meta> -> !flight.buffer<4x32xf16, act>
-
-// -----
-
-%x = flight.buffer : !flight.buffer<4x64xi8, act>
-%w = flight.buffer : !flight.buffer<32x64xi8, act>
-%s = flight.buffer : !flight.buffer<32xf32, meta>
-// expected-error @+1 {{'flight.buf_mm' op w must be in weight, not act}}
-%r = flight.buf_mm %x, %w, %s : !flight.buffer<4x64xi8, act>, !flight.buffer<32x64xi8, act>, !flight.buffer<32xf32, meta> -> !flight.buffer<4x32xf16, act>
-
-// -----
-
-%x = flight.buffer : !flight.buffer<4x64xi8, act>
-%w = flight.buffer : !flight.buffer<2x16x64xi8, weight>
-%s = flight.buffer : !flight.buffer<32xf32, meta>
-// expected-error @+1 {{'flight.buf_mm' op w must have rank 2, not 3}}
-%r = flight.buf_mm %x, %w, %s : !flight.buffer<4x64xi8, act>, !flight.buffer<2x16x64xi8, weight>, !flight.buffer<32xf32, meta> -> !flight.buffer<4x32xf16, act>
-
-// -----
-
-%x = flight.buffer : !flight.buffer<4x64xi8, act>
-%w = flight.buffer : !flight.buffer<32x64xi8, weight>
-%s = flight.buffer : !flight.buffer<32xf32, act>
+%x = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
+%w = flight.buf_alloc <temporary> : !flight.buffer<2x128xi8, weight>
+%s = flight.buf_alloc <temporary> : !flight.buffer<1x128xi8, act>
+%y = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
 // expected-error @+1 {{'flight.buf_mm' op scales must be in meta, not act}}
-%r = flight.buf_mm %x, %w, %s : !flight.buffer<4x64xi8, act>, !flight.buffer<32x64xi8, weight>, !flight.buffer<32xf32, act> -> !flight.buffer<4x32xf16, act>
+flight.buf_mm %x, %w, %s[0] -> %y[0] {k_blocks = 1 : i64, n = 2 : i64, out_stride = 1 : i64} : !flight.buffer<2x128xi8, act>, !flight.buffer<2x128xi8, weight>, !flight.buffer<1x128xi8, act> -> !flight.buffer<2x128xi8, act>
 
 // -----
 
-%x = flight.buffer : !flight.buffer<4x64xi8, act>
-%w = flight.buffer : !flight.buffer<32x64xi8, weight>
-%s = flight.buffer : !flight.buffer<32xf16, meta>
-// expected-error @+1 {{'flight.buf_mm' op scales must hold 'f32', not 'f16'}}
-%r = flight.buf_mm %x, %w, %s : !flight.buffer<4x64xi8, act>, !flight.buffer<32x64xi8, weight>, !flight.buffer<32xf16, meta> -> !flight.buffer<4x32xf16, act>
+%x = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
+%w = flight.buf_alloc <temporary> : !flight.buffer<2x128xi8, weight>
+%s = flight.buf_alloc <temporary> : !flight.buffer<1x128xi8, meta>
+%y = flight.buf_alloc <value> : !flight.buffer<2x128xi8, weight>
+// expected-error @+1 {{'flight.buf_mm' op out must be in act, not weight}}
+flight.buf_mm %x, %w, %s[0] -> %y[0] {k_blocks = 1 : i64, n = 2 : i64, out_stride = 1 : i64} : !flight.buffer<2x128xi8, act>, !flight.buffer<2x128xi8, weight>, !flight.buffer<1x128xi8, meta> -> !flight.buffer<2x128xi8, weight>
 
 // -----
 
-%x = flight.buffer : !flight.buffer<4x64xi8, act>
-%w = flight.buffer : !flight.buffer<32x64xi8, weight>
-%s = flight.buffer : !flight.buffer<1x32xf32, meta>
-// expected-error @+1 {{'flight.buf_mm' op scales must have rank 1, not 2}}
-%r = flight.buf_mm %x, %w, %s : !flight.buffer<4x64xi8, act>, !flight.buffer<32x64xi8, weight>, !flight.buffer<1x32xf32, meta> -> !flight.buffer<4x32xf16, act>
+%x = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
+%w = flight.buf_alloc <temporary> : !flight.buffer<2x128xi8, weight>
+%s = flight.buf_alloc <temporary> : !flight.buffer<1x128xi8, meta>
+%y = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
+// expected-error @+1 {{'flight.buf_mm' op needs k_blocks >= 1, n >= 1, out_stride >= 0}}
+flight.buf_mm %x, %w, %s[0] -> %y[0] {k_blocks = 0 : i64, n = 2 : i64, out_stride = 1 : i64} : !flight.buffer<2x128xi8, act>, !flight.buffer<2x128xi8, weight>, !flight.buffer<1x128xi8, meta> -> !flight.buffer<2x128xi8, act>
 
 // -----
 
-%x = flight.buffer : !flight.buffer<4x64xi8, act>
-%w = flight.buffer : !flight.buffer<32x64xi8, weight>
-%s = flight.buffer : !flight.buffer<32xf32, meta>
-// expected-error @+1 {{'flight.buf_mm' op the result must be in act, not acc}}
-%r = flight.buf_mm %x, %w, %s : !flight.buffer<4x64xi8, act>, !flight.buffer<32x64xi8, weight>, !flight.buffer<32xf32, meta> -> !flight.buffer<4x32xf16, acc>
+%x = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
+%w = flight.buf_alloc <temporary> : !flight.buffer<2x128xi8, weight>
+%s = flight.buf_alloc <temporary> : !flight.buffer<1x128xi8, meta>
+%y = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
+// expected-error @+1 {{'flight.buf_mm' op out_format must be f16 or f32, not 'i32'}}
+flight.buf_mm %x, %w, %s[0] -> %y[0] {k_blocks = 1 : i64, n = 2 : i64, out_stride = 1 : i64, out_format = "i32"} : !flight.buffer<2x128xi8, act>, !flight.buffer<2x128xi8, weight>, !flight.buffer<1x128xi8, meta> -> !flight.buffer<2x128xi8, act>
 
 // -----
 
-%x = flight.buffer : !flight.buffer<4x64xi8, act>
-%w = flight.buffer : !flight.buffer<32x64xi8, weight>
-%s = flight.buffer : !flight.buffer<32xf32, meta>
-// expected-error @+1 {{'flight.buf_mm' op the result must have rank 2, not 1}}
-%r = flight.buf_mm %x, %w, %s : !flight.buffer<4x64xi8, act>, !flight.buffer<32x64xi8, weight>, !flight.buffer<32xf32, meta> -> !flight.buffer<128xf16, act>
+%x = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
+%w = flight.buf_alloc <temporary> : !flight.buffer<2x128xi8, weight>
+%s = flight.buf_alloc <temporary> : !flight.buffer<1x128xi8, meta>
+%y = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
+// expected-error @+1 {{'flight.buf_mm' op out: rows [2, 3) are not within the buffer's 2 rows}}
+flight.buf_mm %x, %w, %s[0] -> %y[2] {k_blocks = 1 : i64, n = 2 : i64, out_stride = 1 : i64} : !flight.buffer<2x128xi8, act>, !flight.buffer<2x128xi8, weight>, !flight.buffer<1x128xi8, meta> -> !flight.buffer<2x128xi8, act>
 
 // -----
 
-%x = flight.buffer : !flight.buffer<4x64xi8, act>
-%w = flight.buffer : !flight.buffer<32x64xi8, weight>
-%s = flight.buffer : !flight.buffer<32xf32, meta>
-// expected-error @+1 {{'flight.buf_mm' op w must hold i4 for precision w4a8, not 'i8'}}
-%r = flight.buf_mm %x, %w, %s {precision = #flight.precision<w4a8>} : !flight.buffer<4x64xi8, act>, !flight.buffer<32x64xi8, weight>, !flight.buffer<32xf32, meta> -> !flight.buffer<4x32xf16, act>
+%x = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
+%w = flight.buf_alloc <temporary> : !flight.buffer<2x128xi8, weight>
+%s = flight.buf_alloc <temporary> : !flight.buffer<1x128xi8, meta>
+%y = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
+// expected-error @+1 {{'flight.buf_mm' op scales: rows [1, 2) are not within the buffer's 1 rows}}
+flight.buf_mm %x, %w, %s[1] -> %y[0] {k_blocks = 1 : i64, n = 2 : i64, out_stride = 1 : i64} : !flight.buffer<2x128xi8, act>, !flight.buffer<2x128xi8, weight>, !flight.buffer<1x128xi8, meta> -> !flight.buffer<2x128xi8, act>
 
 // -----
 
-%x = flight.buffer : !flight.buffer<4x64xi8, act>
-%w = flight.buffer : !flight.buffer<32x64xi8, weight>
-%s = flight.buffer : !flight.buffer<32xf32, meta>
-// expected-error @+1 {{'flight.buf_mm' op the result must hold f16 or f32, not 'i32'}}
-%r = flight.buf_mm %x, %w, %s : !flight.buffer<4x64xi8, act>, !flight.buffer<32x64xi8, weight>, !flight.buffer<32xf32, meta> -> !flight.buffer<4x32xi32, act>
-
-// -----
-
-%x = flight.buffer : !flight.buffer<4x64xi8, act>
-%w = flight.buffer : !flight.buffer<32x64xi8, weight>
-%s = flight.buffer : !flight.buffer<32xf32, meta>
-// expected-error @+1 {{'flight.buf_mv' op computes one token: x must be 1xK, not 4x64}}
-%r = flight.buf_mv %x, %w, %s : !flight.buffer<4x64xi8, act>, !flight.buffer<32x64xi8, weight>, !flight.buffer<32xf32, meta> -> !flight.buffer<4x32xf16, act>
-
-// -----
-
-%x = flight.buffer : !flight.buffer<4x64xi8, act>
-%w = flight.buffer : !flight.buffer<32x64xi8, weight>
-%s = flight.buffer : !flight.buffer<32xf32, meta>
-// expected-error @+1 {{'flight.buf_mm' op x has K = 64 but w has K = 32 (K-major)}}
-%r = flight.buf_mm %x, %w, %s {b_kmajor} : !flight.buffer<4x64xi8, act>, !flight.buffer<32x64xi8, weight>, !flight.buffer<32xf32, meta> -> !flight.buffer<4x32xf16, act>
-
-// -----
-
-%x = flight.buffer : !flight.buffer<4x40xi8, act>
-%w = flight.buffer : !flight.buffer<32x40xi8, weight>
-%s = flight.buffer : !flight.buffer<32xf32, meta>
-// expected-error @+1 {{'flight.buf_mm' op N:16 sparsity needs K a multiple of 16, not 40}}
-%r = flight.buf_mm %x, %w, %s {sparsity = #flight.sparsity<n2>} : !flight.buffer<4x40xi8, act>, !flight.buffer<32x40xi8, weight>, !flight.buffer<32xf32, meta> -> !flight.buffer<4x32xf16, act>
-
-// -----
-
-%x = flight.buffer : !flight.buffer<4x64xi8, act>
-%w = flight.buffer : !flight.buffer<32x64xi8, weight>
-%s = flight.buffer : !flight.buffer<16xf32, meta>
-// expected-error @+1 {{'flight.buf_mm' op needs one scale per output channel (32), not 16}}
-%r = flight.buf_mm %x, %w, %s : !flight.buffer<4x64xi8, act>, !flight.buffer<32x64xi8, weight>, !flight.buffer<16xf32, meta> -> !flight.buffer<4x32xf16, act>
-
-// -----
-
-%x = flight.buffer : !flight.buffer<4x64xi8, act>
-%w = flight.buffer : !flight.buffer<32x64xi8, weight>
-%s = flight.buffer : !flight.buffer<32xf32, meta>
-%b = flight.buffer : !flight.buffer<32xf32, act>
-// expected-error @+1 {{'flight.buf_mm' op bias must be in meta, not act}}
-%r = flight.buf_mm %x, %w, %s bias %b : !flight.buffer<4x64xi8, act>, !flight.buffer<32x64xi8, weight>, !flight.buffer<32xf32, meta>, !flight.buffer<32xf32, act> -> !flight.buffer<4x32xf16, act>
-
-// -----
-
-%x = flight.buffer : !flight.buffer<4x64xi8, act>
-%w = flight.buffer : !flight.buffer<32x64xi8, weight>
-%s = flight.buffer : !flight.buffer<32xf32, meta>
-%b = flight.buffer : !flight.buffer<32xf16, meta>
-// expected-error @+1 {{'flight.buf_mm' op bias must hold 'f32', not 'f16'}}
-%r = flight.buf_mm %x, %w, %s bias %b : !flight.buffer<4x64xi8, act>, !flight.buffer<32x64xi8, weight>, !flight.buffer<32xf32, meta>, !flight.buffer<32xf16, meta> -> !flight.buffer<4x32xf16, act>
-
-// -----
-
-%x = flight.buffer : !flight.buffer<4x64xi8, act>
-%w = flight.buffer : !flight.buffer<32x64xi8, weight>
-%s = flight.buffer : !flight.buffer<32xf32, meta>
-%b = flight.buffer : !flight.buffer<16xf32, meta>
-// expected-error @+1 {{'flight.buf_mm' op needs one bias per output channel (32)}}
-%r = flight.buf_mm %x, %w, %s bias %b : !flight.buffer<4x64xi8, act>, !flight.buffer<32x64xi8, weight>, !flight.buffer<32xf32, meta>, !flight.buffer<16xf32, meta> -> !flight.buffer<4x32xf16, act>
-
-// -----
-
-%x = flight.buffer : !flight.buffer<4x64xi8, act>
-%w = flight.buffer : !flight.buffer<32x64xi8, weight>
-%s = flight.buffer : !flight.buffer<32xf32, meta>
-// expected-error @+1 {{'flight.buf_mm' op the result must be 4x32, not 4x16}}
-%r = flight.buf_mm %x, %w, %s : !flight.buffer<4x64xi8, act>, !flight.buffer<32x64xi8, weight>, !flight.buffer<32xf32, meta> -> !flight.buffer<4x16xf16, act>
-
-// -----
-
-%a = flight.buffer : !flight.buffer<4x32xf16, act>
+%a = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
 // expected-error @+1 {{'flight.buf_misc' op unknown MISC kind 'tanh'}}
-%r = flight.buf_misc "tanh" %a : !flight.buffer<4x32xf16, act> -> !flight.buffer<4x32xf16, act>
+flight.buf_misc "tanh" %a[0] -> %a[0] {k = 64 : i64, rows = 1 : i64, a_step = 1 : i64, out_step = 1 : i64} : !flight.buffer<2x128xi8, act> -> !flight.buffer<2x128xi8, act>
 
 // -----
 
-%a = flight.buffer : !flight.buffer<4x32xf16, meta>
+%a = flight.buf_alloc <value> : !flight.buffer<2x128xi8, meta>
 // expected-error @+1 {{'flight.buf_misc' op a must be in act, not meta}}
-%r = flight.buf_misc "relu" %a : !flight.buffer<4x32xf16, meta> -> !flight.buffer<4x32xf16, act>
+flight.buf_misc "silu" %a[0] -> %a[0] {k = 64 : i64, rows = 1 : i64, a_step = 1 : i64, out_step = 1 : i64} : !flight.buffer<2x128xi8, meta> -> !flight.buffer<2x128xi8, meta>
 
 // -----
 
-%a = flight.buffer : !flight.buffer<4x32xi32, act>
-%b = flight.buffer : !flight.buffer<32xf32, meta>
+%a = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
 // expected-error @+1 {{'flight.buf_misc' op a must be in acc, not act}}
-%r = flight.buf_misc "dequantize" %a, %b : !flight.buffer<4x32xi32, act>, !flight.buffer<32xf32, meta> -> !flight.buffer<4x32xf32, act>
+flight.buf_misc "dequantize" %a[0], %a[0] -> %a[0] {k = 64 : i64, rows = 1 : i64, a_step = 1 : i64, out_step = 1 : i64} : !flight.buffer<2x128xi8, act>, !flight.buffer<2x128xi8, act> -> !flight.buffer<2x128xi8, act>
 
 // -----
 
-%a = flight.buffer : !flight.buffer<4x32xf16, act>
-// expected-error @+1 {{'flight.buf_misc' op the result must be in act, not meta}}
-%r = flight.buf_misc "relu" %a : !flight.buffer<4x32xf16, act> -> !flight.buffer<4x32xf16, meta>
+%a = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
+%o = flight.buf_alloc <value> : !flight.buffer<2x128xi8, weight>
+// expected-error @+1 {{'flight.buf_misc' op out must be in act, not weight}}
+flight.buf_misc "silu" %a[0] -> %o[0] {k = 64 : i64, rows = 1 : i64, a_step = 1 : i64, out_step = 1 : i64} : !flight.buffer<2x128xi8, act> -> !flight.buffer<2x128xi8, weight>
 
 // -----
 
-%a = flight.buffer : !flight.buffer<4x32xf16, act>
-// expected-error @+1 {{'flight.buf_misc' op the result must have a's shape}}
-%r = flight.buf_misc "relu" %a : !flight.buffer<4x32xf16, act> -> !flight.buffer<4x16xf16, act>
+%a = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
+// expected-error @+1 {{'flight.buf_misc' op 'silu' takes no operand b}}
+flight.buf_misc "silu" %a[0], %a[0] -> %a[0] {k = 64 : i64, rows = 1 : i64, a_step = 1 : i64, out_step = 1 : i64} : !flight.buffer<2x128xi8, act>, !flight.buffer<2x128xi8, act> -> !flight.buffer<2x128xi8, act>
 
 // -----
 
-%a = flight.buffer : !flight.buffer<4x32xf16, act>
-// expected-error @+1 {{'flight.buf_misc' op the result must hold 'i8', not 'f16'}}
-%r = flight.buf_misc "quantize_dynamic" %a : !flight.buffer<4x32xf16, act> -> !flight.buffer<4x32xf16, act>
-
-// -----
-
-%a = flight.buffer : !flight.buffer<4x32xf16, act>
-%b = flight.buffer : !flight.buffer<4x32xf16, act>
-// expected-error @+1 {{'flight.buf_misc' op 'relu' takes no operand b}}
-%r = flight.buf_misc "relu" %a, %b : !flight.buffer<4x32xf16, act>, !flight.buffer<4x32xf16, act> -> !flight.buffer<4x32xf16, act>
-
-// -----
-
-%a = flight.buffer : !flight.buffer<4x32xf16, act>
+%a = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
 // expected-error @+1 {{'flight.buf_misc' op 'add' needs operand b}}
-%r = flight.buf_misc "add" %a : !flight.buffer<4x32xf16, act> -> !flight.buffer<4x32xf16, act>
+flight.buf_misc "add" %a[0] -> %a[0] {k = 64 : i64, rows = 1 : i64, a_step = 1 : i64, out_step = 1 : i64} : !flight.buffer<2x128xi8, act> -> !flight.buffer<2x128xi8, act>
 
 // -----
 
-%a = flight.buffer : !flight.buffer<4x32xf16, act>
+%a = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
 // expected-error @+1 {{'flight.buf_misc' op 'rmsnorm' needs operand b (its parameters)}}
-%r = flight.buf_misc "rmsnorm" %a : !flight.buffer<4x32xf16, act> -> !flight.buffer<4x32xf16, act>
+flight.buf_misc "rmsnorm" %a[0] -> %a[0] {k = 64 : i64, rows = 1 : i64, a_step = 1 : i64, out_step = 1 : i64} : !flight.buffer<2x128xi8, act> -> !flight.buffer<2x128xi8, act>
 
 // -----
 
-%a = flight.buffer : !flight.buffer<4x32xf16, act>
-%b = flight.buffer : !flight.buffer<4x32xf16, meta>
-// expected-error @+1 {{'flight.buf_misc' op b must be in act, not meta}}
-%r = flight.buf_misc "mul" %a, %b : !flight.buffer<4x32xf16, act>, !flight.buffer<4x32xf16, meta> -> !flight.buffer<4x32xf16, act>
-
-// -----
-
-%a = flight.buffer : !flight.buffer<4x32xf16, act>
-%b = flight.buffer : !flight.buffer<4x16xf16, act>
-// expected-error @+1 {{'flight.buf_misc' op b must have a's shape}}
-%r = flight.buf_misc "swiglu" %a, %b : !flight.buffer<4x32xf16, act>, !flight.buffer<4x16xf16, act> -> !flight.buffer<4x32xf16, act>
-
-// -----
-
-%a = flight.buffer : !flight.buffer<4x32xf16, act>
-%b = flight.buffer : !flight.buffer<2x32xf16, act>
+%a = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
 // expected-error @+1 {{'flight.buf_misc' op b must be in meta, not act}}
-%r = flight.buf_misc "layernorm" %a, %b : !flight.buffer<4x32xf16, act>, !flight.buffer<2x32xf16, act> -> !flight.buffer<4x32xf16, act>
+flight.buf_misc "rmsnorm" %a[0], %a[0] -> %a[0] {k = 64 : i64, rows = 1 : i64, a_step = 1 : i64, out_step = 1 : i64} : !flight.buffer<2x128xi8, act>, !flight.buffer<2x128xi8, act> -> !flight.buffer<2x128xi8, act>
 
 // -----
 
-%a = flight.buffer : !flight.buffer<4x32xf16, act>
+%a = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
+%b = flight.buf_alloc <value> : !flight.buffer<2x128xi8, weight>
+// expected-error @+1 {{'flight.buf_misc' op b must be in act or meta, not weight}}
+flight.buf_misc "add" %a[0], %b[0] -> %a[0] {k = 64 : i64, rows = 1 : i64, a_step = 1 : i64, out_step = 1 : i64} : !flight.buffer<2x128xi8, act>, !flight.buffer<2x128xi8, weight> -> !flight.buffer<2x128xi8, act>
+
+// -----
+
+%a = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
 // expected-error @+1 {{'flight.buf_misc' op only softmax is masked}}
-%r = flight.buf_misc "relu" %a {masked} : !flight.buffer<4x32xf16, act> -> !flight.buffer<4x32xf16, act>
+flight.buf_misc "silu" %a[0] -> %a[0] {k = 64 : i64, rows = 1 : i64, a_step = 1 : i64, out_step = 1 : i64, masked} : !flight.buffer<2x128xi8, act> -> !flight.buffer<2x128xi8, act>
 
 // -----
+
+%a = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
+// expected-error @+1 {{'flight.buf_misc' op needs k >= 1, rows >= 1 and steps >= 0}}
+flight.buf_misc "silu" %a[0] -> %a[0] {k = 64 : i64, rows = 0 : i64, a_step = 1 : i64, out_step = 1 : i64} : !flight.buffer<2x128xi8, act> -> !flight.buffer<2x128xi8, act>
+
+// -----
+
+%a = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
+// expected-error @+1 {{'flight.buf_misc' op a: rows [5, 6) are not within the buffer's 2 rows}}
+flight.buf_misc "silu" %a[5] -> %a[0] {k = 64 : i64, rows = 1 : i64, a_step = 1 : i64, out_step = 1 : i64} : !flight.buffer<2x128xi8, act> -> !flight.buffer<2x128xi8, act>
+
+// -----
+
 
 // expected-error @+1 {{'flight.bucket' op lengths must satisfy 1 <= min_length <= max_length, not 33..32}}
 flight.bucket @b stage <decode> min_length = 33 max_length = 32 {

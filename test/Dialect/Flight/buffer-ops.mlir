@@ -1,55 +1,61 @@
 // RUN: flightllm-opt %s | flightllm-opt | FileCheck %s
 // RUN: flightllm-opt %s -mlir-print-op-generic | flightllm-opt | FileCheck %s
 
-// A decode bucket at the buffer level: the layer body loads a weight tile
-// and its scales per layer (B1), multiplies, applies the SFU, stores K rows
-// to the KV cache (B2, at position P).
+// A decode bucket at the buffer level: per layer (B1) a weight tile and its
+// scales stream through temporaries, the MV writes a value, the SFU works
+// in place, this run's K rows go to the KV cache (B2, at position P).
 // CHECK-LABEL: flight.bucket @decode_32 stage <decode> min_length = 17 max_length = 32 {
+// CHECK-NEXT: %[[W:.*]] = flight.hbm_region "layer.linear0.w0.s0" holds <params> channel 3 offset 4096 : !flight.buffer<256xi8, hbm>
+// CHECK-NEXT: %[[SH:.*]] = flight.hbm_region "layer.linear0.scales0" holds <params> channel 4 offset 0 : !flight.buffer<128xi8, hbm>
+// CHECK-NEXT: %[[C:.*]] = flight.hbm_region "layer.attention1.k0" holds <kv_cache> channel 0 offset 0 : !flight.buffer<4096xi8, hbm>
 // CHECK-NEXT: flight.layer_body layers = 32 weight_stride = 344 kv_stride = 1024 {
-// CHECK-NEXT: %[[X:.*]] = flight.buffer : !flight.buffer<1x4096xi8, act>
-// CHECK-NEXT: %[[W:.*]] = flight.buffer "layers.q_proj[0:256]" : !flight.buffer<4096x256xi8, hbm>
-// CHECK-NEXT: %[[T:.*]] = flight.tile_load %[[W]] base <B1> : !flight.buffer<4096x256xi8, hbm> -> !flight.buffer<256x4096xi8, weight>
-// CHECK-NEXT: %[[SH:.*]] = flight.buffer "layers.q_proj.scales[0:256]" : !flight.buffer<256xf32, hbm>
-// CHECK-NEXT: %[[S:.*]] = flight.tile_load %[[SH]] base <B1> : !flight.buffer<256xf32, hbm> -> !flight.buffer<256xf32, meta>
-// CHECK-NEXT: %[[Y:.*]] = flight.buf_mv %[[X]], %[[T]], %[[S]] {relu} : !flight.buffer<1x4096xi8, act>, !flight.buffer<256x4096xi8, weight>, !flight.buffer<256xf32, meta> -> !flight.buffer<1x256xf16, act>
-// CHECK-NEXT: %[[G:.*]] = flight.buf_misc "silu" %[[Y]] : !flight.buffer<1x256xf16, act> -> !flight.buffer<1x256xf16, act>
-// CHECK-NEXT: %[[H:.*]] = flight.buf_misc "add" %[[G]], %[[Y]] : !flight.buffer<1x256xf16, act>, !flight.buffer<1x256xf16, act> -> !flight.buffer<1x256xf16, act>
-// CHECK-NEXT: %[[KS:.*]] = flight.buffer : !flight.buffer<256xf32, meta>
-// CHECK-NEXT: %[[Q:.*]] = flight.buf_misc "quantize" %[[H]], %[[KS]] : !flight.buffer<1x256xf16, act>, !flight.buffer<256xf32, meta> -> !flight.buffer<1x256xi8, act>
-// CHECK-NEXT: %[[C:.*]] = flight.buffer "kv_cache.k" : !flight.buffer<1x256xi8, hbm>
-// CHECK-NEXT: flight.tile_store %[[Q]], %[[C]] base <B2> param <P> : !flight.buffer<1x256xi8, act>, !flight.buffer<1x256xi8, hbm>
+// CHECK-NEXT: %[[X:.*]] = flight.buf_alloc <value> : !flight.buffer<1x128xi8, act>
+// CHECK-NEXT: %[[T:.*]] = flight.buf_alloc <temporary> : !flight.buffer<2x128xi8, weight>
+// CHECK-NEXT: %[[S:.*]] = flight.buf_alloc <temporary> : !flight.buffer<1x128xi8, meta>
+// CHECK-NEXT: flight.tile_load %[[W]][0] -> %[[T]][0] length 256 base <B1> : !flight.buffer<256xi8, hbm>, !flight.buffer<2x128xi8, weight>
+// CHECK-NEXT: flight.tile_load %[[SH]][0] -> %[[S]][0] length 128 base <B1> : !flight.buffer<128xi8, hbm>, !flight.buffer<1x128xi8, meta>
+// CHECK-NEXT: %[[Y:.*]] = flight.buf_alloc <value> : !flight.buffer<1x128xi8, act>
+// CHECK-NEXT: flight.buf_mv %[[X]], %[[T]], %[[S]][0] -> %[[Y]][0] {k_blocks = 8 : i64, n = 2 : i64, out_stride = 1 : i64, relu} : !flight.buffer<1x128xi8, act>, !flight.buffer<2x128xi8, weight>, !flight.buffer<1x128xi8, meta> -> !flight.buffer<1x128xi8, act>
+// CHECK-NEXT: flight.buf_dealloc %[[T]] : !flight.buffer<2x128xi8, weight>
+// CHECK-NEXT: flight.buf_misc "silu" %[[Y]][0] -> %[[Y]][0] {a_step = 1 : i64, k = 64 : i64, out_step = 1 : i64, rows = 1 : i64} : !flight.buffer<1x128xi8, act> -> !flight.buffer<1x128xi8, act>
+// CHECK-NEXT: flight.buf_misc "add" %[[X]][0], %[[Y]][0] -> %[[X]][0] {a_step = 1 : i64, b_step = 1 : i64, k = 64 : i64, out_step = 1 : i64, rows = 1 : i64} : !flight.buffer<1x128xi8, act>, !flight.buffer<1x128xi8, act> -> !flight.buffer<1x128xi8, act>
+// CHECK-NEXT: flight.buf_misc "quantize" %[[X]][0], %[[S]][0] -> %[[Y]][0] {a_step = 1 : i64, k = 64 : i64, out_step = 1 : i64, rows = 1 : i64} : !flight.buffer<1x128xi8, act>, !flight.buffer<1x128xi8, meta> -> !flight.buffer<1x128xi8, act>
+// CHECK-NEXT: flight.tile_store %[[Y]][0] -> %[[C]][0] length 128 base <B2> param <P> stride 128 : !flight.buffer<1x128xi8, act>, !flight.buffer<4096xi8, hbm>
 flight.bucket @decode_32 stage <decode> min_length = 17 max_length = 32 {
+  %w = flight.hbm_region "layer.linear0.w0.s0" holds <params> channel 3 offset 4096 : !flight.buffer<256xi8, hbm>
+  %sh = flight.hbm_region "layer.linear0.scales0" holds <params> channel 4 offset 0 : !flight.buffer<128xi8, hbm>
+  %c = flight.hbm_region "layer.attention1.k0" holds <kv_cache> channel 0 offset 0 : !flight.buffer<4096xi8, hbm>
   flight.layer_body layers = 32 weight_stride = 344 kv_stride = 1024 {
-    %x = flight.buffer : !flight.buffer<1x4096xi8, act>
-    %w = flight.buffer "layers.q_proj[0:256]" : !flight.buffer<4096x256xi8, hbm>
-    %t = flight.tile_load %w base <B1> : !flight.buffer<4096x256xi8, hbm> -> !flight.buffer<256x4096xi8, weight>
-    %sh = flight.buffer "layers.q_proj.scales[0:256]" : !flight.buffer<256xf32, hbm>
-    %s = flight.tile_load %sh base <B1> : !flight.buffer<256xf32, hbm> -> !flight.buffer<256xf32, meta>
-    %y = flight.buf_mv %x, %t, %s {relu} : !flight.buffer<1x4096xi8, act>, !flight.buffer<256x4096xi8, weight>, !flight.buffer<256xf32, meta> -> !flight.buffer<1x256xf16, act>
-    %g = flight.buf_misc "silu" %y : !flight.buffer<1x256xf16, act> -> !flight.buffer<1x256xf16, act>
-    %h = flight.buf_misc "add" %g, %y : !flight.buffer<1x256xf16, act>, !flight.buffer<1x256xf16, act> -> !flight.buffer<1x256xf16, act>
-    %ks = flight.buffer : !flight.buffer<256xf32, meta>
-    %q = flight.buf_misc "quantize" %h, %ks : !flight.buffer<1x256xf16, act>, !flight.buffer<256xf32, meta> -> !flight.buffer<1x256xi8, act>
-    %c = flight.buffer "kv_cache.k" : !flight.buffer<1x256xi8, hbm>
-    flight.tile_store %q, %c base <B2> param <P> : !flight.buffer<1x256xi8, act>, !flight.buffer<1x256xi8, hbm>
+    %x = flight.buf_alloc <value> : !flight.buffer<1x128xi8, act>
+    %t = flight.buf_alloc <temporary> : !flight.buffer<2x128xi8, weight>
+    %s = flight.buf_alloc <temporary> : !flight.buffer<1x128xi8, meta>
+    flight.tile_load %w[0] -> %t[0] length 256 base <B1> : !flight.buffer<256xi8, hbm>, !flight.buffer<2x128xi8, weight>
+    flight.tile_load %sh[0] -> %s[0] length 128 base <B1> : !flight.buffer<128xi8, hbm>, !flight.buffer<1x128xi8, meta>
+    %y = flight.buf_alloc <value> : !flight.buffer<1x128xi8, act>
+    flight.buf_mv %x, %t, %s[0] -> %y[0] {k_blocks = 8 : i64, n = 2 : i64, out_stride = 1 : i64, relu} : !flight.buffer<1x128xi8, act>, !flight.buffer<2x128xi8, weight>, !flight.buffer<1x128xi8, meta> -> !flight.buffer<1x128xi8, act>
+    flight.buf_dealloc %t : !flight.buffer<2x128xi8, weight>
+    flight.buf_misc "silu" %y[0] -> %y[0] {k = 64 : i64, rows = 1 : i64, a_step = 1 : i64, out_step = 1 : i64} : !flight.buffer<1x128xi8, act> -> !flight.buffer<1x128xi8, act>
+    flight.buf_misc "add" %x[0], %y[0] -> %x[0] {k = 64 : i64, rows = 1 : i64, a_step = 1 : i64, b_step = 1 : i64, out_step = 1 : i64} : !flight.buffer<1x128xi8, act>, !flight.buffer<1x128xi8, act> -> !flight.buffer<1x128xi8, act>
+    flight.buf_misc "quantize" %x[0], %s[0] -> %y[0] {k = 64 : i64, rows = 1 : i64, a_step = 1 : i64, out_step = 1 : i64} : !flight.buffer<1x128xi8, act>, !flight.buffer<1x128xi8, meta> -> !flight.buffer<1x128xi8, act>
+    flight.tile_store %y[0] -> %c[0] length 128 base <B2> param <P> stride 128 : !flight.buffer<1x128xi8, act>, !flight.buffer<4096xi8, hbm>
   }
 }
 
-// A prefill tile with INT4, 4:16-sparse, K-major weights, a bias and fp32
-// output, and a masked softmax.
+// A prefill tile: INT4, 4:16-sparse, K-major weights with a bias and fp32
+// output (attributes for the later precision and sparsity work), and a
+// masked softmax.
 // CHECK-LABEL: flight.bucket @prefill_256 stage <prefill> min_length = 129 max_length = 256 {
 // CHECK-NEXT: flight.prefill_tile index = 1 tokens = 128 {
-// CHECK: flight.buf_mm %{{.*}}, %{{.*}}, %{{.*}} bias %{{.*}} {b_kmajor, precision = #flight.precision<w4a8>, sparsity = #flight.sparsity<n4>} : !flight.buffer<128x64xi8, act>, !flight.buffer<64x32xi4, weight>, !flight.buffer<32xf32, meta>, !flight.buffer<32xf32, meta> -> !flight.buffer<128x32xf32, act>
-// CHECK: flight.buf_misc "softmax" %{{.*}}, %{{.*}} {masked} : !flight.buffer<128x256xf16, act>, !flight.buffer<1xf32, meta> -> !flight.buffer<128x256xf16, act>
+// CHECK: flight.buf_mm %{{.*}}, %{{.*}}, %{{.*}}[0] -> %{{.*}}[0] {b_kmajor, bias, k_blocks = 4 : i64, n = 32 : i64, out_format = "f32", out_stride = 1 : i64, precision = #flight.precision<w4a8>, sparsity = #flight.sparsity<n4>}
+// CHECK: flight.buf_misc "softmax" %{{.*}}[0], %{{.*}}[0] -> %{{.*}}[0] {a_step = 4 : i64, k = 256 : i64, masked, out_step = 4 : i64, pos_off = 128 : i64, rows = 128 : i64}
 flight.bucket @prefill_256 stage <prefill> min_length = 129 max_length = 256 {
   flight.prefill_tile index = 1 tokens = 128 {
-    %x = flight.buffer : !flight.buffer<128x64xi8, act>
-    %w = flight.buffer : !flight.buffer<64x32xi4, weight>
-    %s = flight.buffer : !flight.buffer<32xf32, meta>
-    %b = flight.buffer : !flight.buffer<32xf32, meta>
-    %y = flight.buf_mm %x, %w, %s bias %b {b_kmajor, precision = #flight.precision<w4a8>, sparsity = #flight.sparsity<n4>} : !flight.buffer<128x64xi8, act>, !flight.buffer<64x32xi4, weight>, !flight.buffer<32xf32, meta>, !flight.buffer<32xf32, meta> -> !flight.buffer<128x32xf32, act>
-    %sc = flight.buffer : !flight.buffer<128x256xf16, act>
-    %p = flight.buffer : !flight.buffer<1xf32, meta>
-    %sm = flight.buf_misc "softmax" %sc, %p {masked} : !flight.buffer<128x256xf16, act>, !flight.buffer<1xf32, meta> -> !flight.buffer<128x256xf16, act>
+    %x = flight.buf_alloc <value> : !flight.buffer<128x128xi8, act>
+    %w = flight.buf_alloc <temporary> : !flight.buffer<16x128xi8, weight>
+    %s = flight.buf_alloc <temporary> : !flight.buffer<1x128xi8, meta>
+    %y = flight.buf_alloc <value> : !flight.buffer<128x128xi8, act>
+    flight.buf_mm %x, %w, %s[0] -> %y[0] {b_kmajor, bias, k_blocks = 4 : i64, n = 32 : i64, out_stride = 1 : i64, out_format = "f32", precision = #flight.precision<w4a8>, sparsity = #flight.sparsity<n4>} : !flight.buffer<128x128xi8, act>, !flight.buffer<16x128xi8, weight>, !flight.buffer<1x128xi8, meta> -> !flight.buffer<128x128xi8, act>
+    %sc = flight.buf_alloc <temporary> : !flight.buffer<512x128xi8, act>
+    flight.buf_misc "softmax" %sc[0], %s[0] -> %sc[0] {k = 256 : i64, rows = 128 : i64, a_step = 4 : i64, out_step = 4 : i64, masked, pos_off = 128 : i64} : !flight.buffer<512x128xi8, act>, !flight.buffer<1x128xi8, meta> -> !flight.buffer<512x128xi8, act>
   }
 }

@@ -120,6 +120,9 @@ struct LoweredModel {
   uint32_t numLayers = 0;
   /// On-chip peak rows per buffer over all streams.
   uint64_t peakActBytes = 0, peakWeightBytes = 0, peakMetaBytes = 0;
+  /// Time spent in instruction selection (incl. verifying the buffer-level
+  /// IR) and in buffer planning (incl. the tokens), over all buckets.
+  double selectSeconds = 0, planSeconds = 0;
 };
 
 /// Lowers `module` (an llm program). Errors are emitted as diagnostics at the
@@ -166,6 +169,8 @@ binaryImage(const LoweredModel &model, uint64_t targetFingerprint,
 void attachBinaryData(const LoweredModel &model, uint64_t targetFingerprint,
                       mlir::ModuleOp module,
                       llvm::ArrayRef<uint8_t> tokenizerSection = {});
+/// Sets flight.tokenizer to `section` unless it is empty.
+void attachTokenizer(mlir::ModuleOp module, llvm::ArrayRef<uint8_t> section);
 /// The binary's contents from a flight module (streams with tokens and the
 /// attributes attachBinaryData sets); errors name the attribute or op.
 mlir::FailureOr<LoweredModel>

@@ -11,12 +11,13 @@ def ConvertLLMToFlightPass : Pass<"convert-llm-to-flight", "mlir::ModuleOp"> {
     Runs the accelerator lowering (docs/lowering.md) on the module's
     `@forward` and replaces the module's contents with one `flight.stream`
     per bucket (attributes `stage`, `min_length`, `max_length`), as
-    `flightllm-compile --emit=flight` prints them. Tiling, HBM layout,
-    liveness-based buffer planning and fusion happen here, then the
-    dependency tokens as a separate step over each stream (the algorithm of
-    `flight-insert-tokens`; with `insert-tokens=false` the streams keep
-    their access annotations instead and that pass sets the tokens); `flightllm-compile --emit=bin` runs the same lowering and writes the
-    binary instead. Weights must be INT8 with `weight_scales` (or float, then
+    `flightllm-compile --emit=flight` prints them: the pipeline
+    `flight-select-instructions`, `flight-schedule`, `flight-fuse`,
+    `flight-plan-buffers` and `flight-insert-tokens` with their default
+    options, run bucket by bucket (with `insert-tokens=false` the streams
+    keep their access annotations instead of tokens);
+    `flightllm-compile --emit=bin` runs the same steps and writes the binary
+    instead. Weights must be INT8 with `weight_scales` (or float, then
     quantized per output channel) and every `llm.attention` needs calibrated
     `k_scales`/`v_scales` unless `kv-range` is set.
   }];
@@ -38,6 +39,91 @@ def ConvertLLMToFlightPass : Pass<"convert-llm-to-flight", "mlir::ModuleOp"> {
            "what it accesses, for flight-insert-tokens)">
   ];
   let dependentDialects = ["flightllm::flight::FlightDialect"];
+}
+
+def SelectInstructionsPass
+    : Pass<"flight-select-instructions", "mlir::ModuleOp"> {
+  let summary = "Select the instructions of every length bucket, on buffers";
+  let description = [{
+    Instruction selection of the accelerator lowering (docs/lowering.md):
+    replaces the module's `@forward` with one `flight.bucket` per length
+    bucket at the buffer level, and sets the module attributes the binary
+    needs besides the streams (the HBM image, the device map, ...). In a
+    bucket, per prefill tile (`flight.prefill_tile`) or for the decode token:
+    the input rows, the decoder layer once in a `flight.layer_body`, the
+    epilogue. Every value, weight tile and parameter block is an on-chip
+    buffer (`flight.buf_alloc <value>` / `<temporary>` ...
+    `flight.buf_dealloc`); loads and stores name `flight.hbm_region`s; MM in
+    prefill tiles, MV in decode, SFU kinds as `flight.buf_misc`; a ReLU
+    after a linear stays a MISC (`flight-fuse` folds it), the attention's
+    stages come in plain per-head order, tagged for `flight-schedule`. The
+    SwiGLU tile loops, in-place residuals and one quantized copy per value
+    are still decided here.
+
+    ```mlir
+    // After: (decode, one layer op shown)
+    flight.bucket @decode_32 stage <decode> min_length = 17 max_length = 32 {
+      %w = flight.hbm_region "layer.linear2.w0.s0" holds <params> channel 0 offset 0 : !flight.buffer<512xi8, hbm>
+      ...
+      flight.layer_body layers = 2 weight_stride = 100 kv_stride = 64 {
+        %t = flight.buf_alloc <temporary> : !flight.buffer<4x128xi8, weight>
+        flight.tile_load %w[0] -> %t[0] length 512 base <B1> : ...
+        flight.buf_mv %xq, %t, %s[0] -> %y[0] {k_blocks = 2 : i64, n = 4 : i64, out_stride = 1 : i64} : ...
+        flight.buf_dealloc %t : !flight.buffer<4x128xi8, weight>
+      }
+    }
+    ```
+  }];
+  let options = [
+    Option<"target", "target", "std::string", /*default=*/"\"u280\"",
+           "Hardware description: u280, vhk158 or a JSON file">,
+    Option<"maxContext", "max-context", "unsigned", /*default=*/"0",
+           "Longest context (0: the model's limit, at most 2048)">,
+    Option<"prefillBucket", "prefill-bucket", "unsigned", /*default=*/"128",
+           "Prefill bucket width in tokens">,
+    Option<"decodeBucket", "decode-bucket", "unsigned", /*default=*/"16",
+           "Decode bucket width in context tokens">,
+    ListOption<"buckets", "buckets", "std::string",
+               "Only these buckets, as prefill:MAXLEN or decode:MAXLEN">,
+    Option<"kvRange", "kv-range", "float", /*default=*/"0.0f",
+           "KV-cache range for attention without calibrated scales (0: error)">
+  ];
+  let dependentDialects = ["flightllm::flight::FlightDialect"];
+}
+
+def PlanBuffersPass : Pass<"flight-plan-buffers", "mlir::ModuleOp"> {
+  let summary = "Place on-chip buffers and emit the addressed instructions";
+  let description = [{
+    Replaces every `flight.bucket` by a `flight.stream` of addressed
+    instructions (attributes `stage`, `min_length`, `max_length`). Walks the
+    bucket in program order: a `flight.buf_alloc <value>` gets rows
+    first-fit from the bottom of its buffer, a `<temporary>` next-fit from
+    where the previous temporary ended (upper half of a buffer that holds
+    values too: a freed temporary is not reused at once, so the next tile's
+    loads overlap the current tile's compute); `flight.buf_dealloc` frees the
+    rows; a prefill tile's act rows are all free at its end. Every op then
+    becomes its instruction (`flight.ld/st/mm/mv/misc`; a layer body becomes
+    `SYS loop` with the base registers advanced per layer) with what it
+    reads and writes in `flight.reads`/`flight.writes` and
+    `flight.hbm_read`/`flight.hbm_write`, the input of
+    `flight-insert-tokens`.
+
+    ```mlir
+    // Before:
+    %t = flight.buf_alloc <temporary> : !flight.buffer<4x128xi8, weight>
+    flight.tile_load %w[0] -> %t[0] length 512 base <B1> : ...
+    // After:
+    flight.ld onchip_addr = 0, buf = weight, ..., base = B1, ... {flight.writes = [#flight.rows<weight, 0, 4>]}
+    ```
+
+    Errors: a buffer that does not fit (`on-chip act buffer exhausted`), a
+    field beyond the ISA's limits, streams beyond the instruction memory.
+  }];
+  let options = [
+    Option<"target", "target", "std::string", /*default=*/"\"u280\"",
+           "Hardware description (on-chip buffer sizes, instruction memory): "
+           "u280, vhk158 or a JSON file">
+  ];
 }
 
 #endif

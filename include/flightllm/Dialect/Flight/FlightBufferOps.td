@@ -2,8 +2,10 @@
 //
 // The buffer level of the lowering (docs/lowering.md, "Pass pipeline"): ops
 // on !flight.buffer SSA values without addresses, inside regions for a
-// bucket's stream, a prefill tile and the shared decoder-layer body. Later
-// passes plan the buffers (flight.alloc offsets) and select instructions.
+// bucket's stream, a prefill tile and the shared decoder-layer body. Each op
+// is one instruction with its fields but without addresses: operands are
+// buffers plus a row offset, and flight-plan-buffers gives every buffer its
+// rows (docs/lowering.md).
 //
 //===----------------------------------------------------------------------===//
 
@@ -80,74 +82,150 @@ def Flight_StageAttr : EnumAttr<Flight_Dialect, Flight_Stage, "stage"> {
   let assemblyFormat = "`<` $value `>`";
 }
 
+def Flight_AllocPolicy : I32Enum<"AllocPolicy", "how flight-plan-buffers places an on-chip buffer", [
+  I32EnumCase<"Value", 0, "value">,
+  I32EnumCase<"Temporary", 1, "temporary">
+]> {
+  let cppNamespace = "::flightllm::flight";
+}
+def Flight_AllocPolicyAttr : EnumAttr<Flight_Dialect, Flight_AllocPolicy, "policy"> {
+  let summary = "value (first-fit from the bottom) or temporary (next-fit, double buffering)";
+  let assemblyFormat = "`<` $value `>`";
+}
+
+def Flight_HbmData : I32Enum<"HbmData", "what an HBM region holds", [
+  I32EnumCase<"Params", 0, "params">,
+  I32EnumCase<"Input", 1, "input">,
+  I32EnumCase<"KVCache", 2, "kv_cache">,
+  I32EnumCase<"Scratch", 3, "scratch">,
+  I32EnumCase<"Logits", 4, "logits">
+]> {
+  let cppNamespace = "::flightllm::flight";
+}
+def Flight_HbmDataAttr : EnumAttr<Flight_Dialect, Flight_HbmData, "holds"> {
+  let summary = "What an HBM region holds: parameters (the image), the input rows, the KV cache, the prefill spill area or the logits";
+  let assemblyFormat = "`<` $value `>`";
+}
+
 //===----------------------------------------------------------------------===//
 // Buffers and tile transfers
 //===----------------------------------------------------------------------===//
 
-def Flight_BufferOp : Flight_Op<"buffer"> {
-  let summary = "A buffer not yet placed";
+def Flight_BufAllocOp : Flight_Op<"buf_alloc"> {
+  let summary = "An on-chip buffer, not yet placed";
   let description = [{
-    A `!flight.buffer` value of its type's memory space without an offset:
-    an activation, a weight tile or parameters on chip, or an HBM region
-    (named after what it holds). On-chip buffer planning and the HBM layout
-    give it its place (`flight.alloc`).
+    Starts the lifetime of a buffer of whole on-chip rows (128 bytes) in
+    `act`, `weight` or `meta`; `flight.buf_dealloc` ends it (without one, it
+    lasts until the end of the enclosing `flight.prefill_tile` for `act`,
+    else of the bucket). `flight-plan-buffers` gives it its rows: `value`
+    first-fit from the bottom of the buffer (long-lived activations pack
+    together), `temporary` next-fit from where the previous temporary ended,
+    in the upper half of a buffer that also holds values (a temporary freed
+    and requested again lands elsewhere: double buffering).
 
     ```mlir
-    %w = flight.buffer "layers.0.q_proj[0:256]" : !flight.buffer<4096x256xi8, hbm>
-    %t = flight.buffer : !flight.buffer<256x4096xi8, weight>
+    %x = flight.buf_alloc <value> : !flight.buffer<128x256xi8, act>
+    %w = flight.buf_alloc <temporary> : !flight.buffer<64x128xi8, weight>
     ```
   }];
-  let arguments = (ins OptionalAttr<StrAttr>:$name);
+  let arguments = (ins Flight_AllocPolicyAttr:$policy);
   let results = (outs Flight_BufferType:$result);
-  let assemblyFormat = "($name^)? attr-dict `:` qualified(type($result))";
+  let assemblyFormat = "$policy attr-dict `:` qualified(type($result))";
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The buffer's size in on-chip rows.
+    uint32_t getRows();
+  }];
+}
+
+def Flight_BufDeallocOp : Flight_Op<"buf_dealloc"> {
+  let summary = "End the lifetime of an on-chip buffer";
+  let description = [{
+    Its rows are free for later `flight.buf_alloc`s. The operand is a
+    `flight.buf_alloc` result, deallocated once.
+
+    ```mlir
+    flight.buf_dealloc %w : !flight.buffer<64x128xi8, weight>
+    ```
+  }];
+  let arguments = (ins Flight_BufferType:$buffer);
+  let assemblyFormat = "$buffer attr-dict `:` qualified(type($buffer))";
+  let hasVerifier = 1;
+}
+
+def Flight_HbmRegionOp : Flight_Op<"hbm_region", [Pure]> {
+  let summary = "A named region of one HBM channel";
+  let description = [{
+    `offset` bytes into channel `channel` (relative to the base register a
+    transfer adds: B1 for a layer's parameters, B2 for its KV cache), holding
+    `holds`: parameters of the HBM image, the input rows, the KV cache, the
+    prefill spill area or the logits. The HBM layout places it.
+
+    ```mlir
+    %q = flight.hbm_region "layer.linear0.t0.s0" holds <params> channel 3 offset 4096 : !flight.buffer<1024xi8, hbm>
+    ```
+  }];
+  let arguments = (ins StrAttr:$name, Flight_HbmDataAttr:$holds,
+                       I64Attr:$channel, I64Attr:$offset);
+  let results = (outs Flight_BufferType:$result);
+  let assemblyFormat = [{
+    $name `holds` $holds `channel` $channel `offset` $offset attr-dict `:`
+    qualified(type($result))
+  }];
+  let hasVerifier = 1;
 }
 
 def Flight_TileLoadOp : Flight_Op<"tile_load"> {
-  let summary = "Load an off-chip region into an on-chip buffer (LD)";
+  let summary = "Load bytes of an HBM region into rows of an on-chip buffer (LD)";
   let description = [{
-    Copies `source` (in `hbm` or `ddr`) into a new buffer in `act`, `weight`
-    or `meta`. The region's address is offset by the base register `base`
-    (per layer: B1 weights, B2 KV cache) and by the run-time parameter
-    `param` times one row (positions `P + ...`). Both buffers hold the same
-    element type and the same number of bits; the shapes may differ (rows of
-    HBM become rows of the tile).
+    Copies `length` bytes from `offset` bytes into the region `source`
+    (plus the base register `base`, plus the run-time parameter `param`
+    times `stride` bytes: positions `P + ...`) to row `row` of `dest`
+    (`act`, `weight` or `meta`). Offsets, lengths and strides are multiples
+    of 32 bytes (HBM units), offsets and strides non-negative.
 
     ```mlir
-    %t = flight.tile_load %w base <B1> : !flight.buffer<4096x256xi8, hbm> -> !flight.buffer<256x4096xi8, weight>
+    flight.tile_load %q[0] -> %w[0] length 1024 base <B1> : !flight.buffer<1024xi8, hbm>, !flight.buffer<64x128xi8, weight>
+    flight.tile_load %rope[0] -> %r[0] length 16384 param <P> stride 128 : !flight.buffer<262144xi8, hbm>, !flight.buffer<128x128xi8, meta>
     ```
   }];
-  let arguments = (ins Flight_BufferType:$source,
+  let arguments = (ins Flight_BufferType:$source, Flight_BufferType:$dest,
+                       I64Attr:$offset, I64Attr:$row, I64Attr:$length,
                        DefaultValuedAttr<Flight_BaseRegisterAttr,
                            "::flightllm::flight::BaseRegister::Zero">:$base,
                        DefaultValuedAttr<Flight_RunTimeParamAttr,
-                           "::flightllm::flight::RunTimeParam::Zero">:$param);
-  let results = (outs Flight_BufferType:$result);
+                           "::flightllm::flight::RunTimeParam::Zero">:$param,
+                       DefaultValuedAttr<I64Attr, "0">:$stride);
   let assemblyFormat = [{
-    $source (`base` $base^)? (`param` $param^)? attr-dict `:`
-    qualified(type($source)) `->` qualified(type($result))
+    $source `[` $offset `]` `->` $dest `[` $row `]` `length` $length
+    (`base` $base^)? (`param` $param^)? (`stride` $stride^)? attr-dict `:`
+    qualified(type($source)) `,` qualified(type($dest))
   }];
   let hasVerifier = 1;
 }
 
 def Flight_TileStoreOp : Flight_Op<"tile_store"> {
-  let summary = "Store an on-chip buffer to an off-chip region (ST)";
+  let summary = "Store rows of an on-chip buffer to an HBM region (ST)";
   let description = [{
-    Copies `value` (on chip) to `dest` (`hbm` or `ddr`), e.g. this run's K/V
-    rows into the KV cache at `base <B2> param <P>`. Same element type and
-    number of bits on both sides.
+    Copies `length` bytes from row `row` of `source` (`act`) to `offset`
+    bytes into `dest` (plus `base`, plus `param` times `stride` bytes), e.g.
+    this run's K rows into the KV cache at `base <B2> param <P>`.
 
     ```mlir
-    flight.tile_store %k, %cache base <B2> param <P> : !flight.buffer<128x128xi8, act>, !flight.buffer<128x128xi8, hbm>
+    flight.tile_store %k[0] -> %cache[0] length 16384 base <B2> param <P> stride 128 : !flight.buffer<128x128xi8, act>, !flight.buffer<262144xi8, hbm>
     ```
   }];
-  let arguments = (ins Flight_BufferType:$value, Flight_BufferType:$dest,
+  let arguments = (ins Flight_BufferType:$source, Flight_BufferType:$dest,
+                       I64Attr:$row, I64Attr:$offset, I64Attr:$length,
                        DefaultValuedAttr<Flight_BaseRegisterAttr,
                            "::flightllm::flight::BaseRegister::Zero">:$base,
                        DefaultValuedAttr<Flight_RunTimeParamAttr,
-                           "::flightllm::flight::RunTimeParam::Zero">:$param);
+                           "::flightllm::flight::RunTimeParam::Zero">:$param,
+                       DefaultValuedAttr<I64Attr, "0">:$stride);
   let assemblyFormat = [{
-    $value `,` $dest (`base` $base^)? (`param` $param^)? attr-dict `:`
-    qualified(type($value)) `,` qualified(type($dest))
+    $source `[` $row `]` `->` $dest `[` $offset `]` `length` $length
+    (`base` $base^)? (`param` $param^)? (`stride` $stride^)? attr-dict `:`
+    qualified(type($source)) `,` qualified(type($dest))
   }];
   let hasVerifier = 1;
 }
@@ -160,67 +238,78 @@ class Flight_BufferMatrixOp<string mnemonic, string what>
     : Flight_Op<mnemonic> {
   let summary = what # " on buffers";
   let arguments = (ins Flight_BufferType:$x, Flight_BufferType:$w,
-                       Flight_BufferType:$scales,
-                       Optional<Flight_BufferType>:$bias,
-                       UnitAttr:$relu, UnitAttr:$b_kmajor,
+                       Flight_BufferType:$scales, Flight_BufferType:$out,
+                       I64Attr:$scales_row, I64Attr:$out_row,
+                       I64Attr:$k_blocks, I64Attr:$n, I64Attr:$out_stride,
+                       DefaultValuedAttr<StrAttr, "\"f16\"">:$out_format,
+                       UnitAttr:$bias, UnitAttr:$relu, UnitAttr:$b_kmajor,
                        DefaultValuedAttr<Flight_PrecisionAttr,
                            "::flightllm::flight::Precision::W8A8">:$precision,
                        DefaultValuedAttr<Flight_SparsityAttr,
                            "::flightllm::flight::Sparsity::Dense">:$sparsity);
-  let results = (outs Flight_BufferType:$result);
   let assemblyFormat = [{
-    $x `,` $w `,` $scales (`bias` $bias^)? attr-dict `:`
-    qualified(type($x)) `,` qualified(type($w)) `,` qualified(type($scales))
-    (`,` qualified(type($bias))^)? `->` qualified(type($result))
+    $x `,` $w `,` $scales `[` $scales_row `]` `->` $out `[` $out_row `]`
+    attr-dict `:` qualified(type($x)) `,` qualified(type($w)) `,`
+    qualified(type($scales)) `->` qualified(type($out))
   }];
   let hasVerifier = 1;
 }
 
 def Flight_BufMMOp : Flight_BufferMatrixOp<"buf_mm", "Matrix-matrix product (MM)"> {
   let description = [{
-    `result[t, n] = (sum_k x[t, k] * w[n, k]) * x_scale[t] * scales[n]
-    (+ bias[n])`, ReLU when `relu` is set: `x` is INT8 `TxK` in `act` (its
-    per-token scales come with it), `w` the weight tile in `weight`, `NxK`
-    (or `KxN` with `b_kmajor`), INT8 for `w8a8` and INT4 for `w4a8`; with
-    `sparsity` other than `dense` K is a multiple of 16. `scales` and `bias`
-    are fp32 `N` in `meta`; the result is fp16 or fp32 `TxN` in `act`.
+    `out[t, n] = (sum_k x[t, k] * w[n, k]) * x_scale[t] * scales[n]
+    (+ bias[n])`, ReLU when `relu` is set, for the MM tile's tokens: `x` is
+    the quantized input in `act` (INT8 rows with their per-token scale row),
+    `w` the weight tile in `weight`, `k_blocks` blocks of 16 along K, `n`
+    output channels (or `w` K-major with `b_kmajor`), `scales` (then the
+    biases with `bias`) fp32 in `meta` from row `scales_row`, the result
+    (`out_format` f16 or f32) from row `out_row` of `out`, `out_stride` rows
+    per token. `precision` (INT8 or INT4 weights) and `sparsity` (N:16) are
+    for the later precision and sparsity work: `flight-plan-buffers` places
+    only `w8a8` dense products so far.
 
     ```mlir
-    %y = flight.buf_mm %xq, %t, %s : !flight.buffer<128x4096xi8, act>, !flight.buffer<256x4096xi8, weight>, !flight.buffer<256xf32, meta> -> !flight.buffer<128x256xf16, act>
+    flight.buf_mm %xq, %w, %s[0] -> %y[0] {k_blocks = 4 : i64, n = 64 : i64, out_stride = 1 : i64} : !flight.buffer<128x128xi8, act>, !flight.buffer<64x128xi8, weight>, !flight.buffer<2x128xi8, meta> -> !flight.buffer<128x128xi8, act>
     ```
   }];
 }
 
 def Flight_BufMVOp : Flight_BufferMatrixOp<"buf_mv", "Matrix-vector product (MV)"> {
   let description = [{
-    As `flight.buf_mm` for one token (decode): `x` is `1xK`.
+    As `flight.buf_mm` for one token (decode).
   }];
 }
 
 def Flight_BufMiscOp : Flight_Op<"buf_misc"> {
   let summary = "An SFU operation on buffers (MISC)";
   let description = [{
-    `kind` names a MISC operation of the ISA (docs/isa.md). Element-wise
-    kinds with two operands (`add`, `mul`, `swiglu`) take `b` of `a`'s
-    shape in `act`; `silu`, `gelu`, `gelu_tanh`, `relu` and `copy` take no
-    `b`; the parameterised kinds (`softmax`, `layernorm`, `rmsnorm`, `rope`,
-    `rope_interleaved`, `quantize`, `dequantize`) take their parameters `b`
-    in `meta`. `a` is in `act` (or `acc` for `dequantize`), the result in
-    `act` with `a`'s shape: INT8 for `quantize`/`quantize_dynamic`, fp32
-    for `dequantize`, `a`'s element type for `copy`, fp16 otherwise.
-    `masked` (softmax only) applies the causal mask at the positions given
-    by the run-time parameter P.
+    `kind` names a MISC operation of the ISA (docs/isa.md) over `rows` rows
+    of `k` elements: `a` from row `a_row` (in `act`, `acc` for
+    `dequantize`), advancing `a_step` rows per row; `b` (when the kind has
+    one) from `b_row`, `b_step`; the result to `out` (in `act`) from
+    `out_row`, `out_step`. Element-wise kinds with two operands (`add`,
+    `mul`, `swiglu`) take `b` in `act` or `meta`; `silu`, `gelu`,
+    `gelu_tanh`, `relu`, `copy` and `quantize_dynamic` take none; the
+    parameterised kinds (`softmax`, `layernorm`, `rmsnorm`, `rope`,
+    `rope_interleaved`, `quantize`, `dequantize`) their parameters in
+    `meta`. `masked` (softmax only) applies the causal mask at positions
+    `P + pos_off + row`. `out` may be `a` or `b` (in place).
 
     ```mlir
-    %h = flight.buf_misc "swiglu" %g, %u : !flight.buffer<128x256xf16, act>, !flight.buffer<128x256xf16, act> -> !flight.buffer<128x256xf16, act>
+    flight.buf_misc "add" %x[0], %y[0] -> %x[0] {k = 64 : i64, rows = 128 : i64, a_step = 1 : i64, b_step = 1 : i64, out_step = 1 : i64} : !flight.buffer<128x128xi8, act>, !flight.buffer<128x128xi8, act> -> !flight.buffer<128x128xi8, act>
     ```
   }];
   let arguments = (ins StrAttr:$kind, Flight_BufferType:$a,
-                       Optional<Flight_BufferType>:$b, UnitAttr:$masked);
-  let results = (outs Flight_BufferType:$result);
+                       Optional<Flight_BufferType>:$b, Flight_BufferType:$out,
+                       I64Attr:$a_row, DefaultValuedAttr<I64Attr, "0">:$b_row,
+                       I64Attr:$out_row, I64Attr:$k, I64Attr:$rows,
+                       I64Attr:$a_step, DefaultValuedAttr<I64Attr, "0">:$b_step,
+                       I64Attr:$out_step, UnitAttr:$masked,
+                       DefaultValuedAttr<I64Attr, "0">:$pos_off);
   let assemblyFormat = [{
-    $kind $a (`,` $b^)? attr-dict `:` qualified(type($a))
-    (`,` qualified(type($b))^)? `->` qualified(type($result))
+    $kind $a `[` $a_row `]` (`,` $b^ `[` $b_row `]`)? `->` $out `[` $out_row `]`
+    attr-dict `:` qualified(type($a)) (`,` qualified(type($b))^)? `->`
+    qualified(type($out))
   }];
   let hasVerifier = 1;
 }

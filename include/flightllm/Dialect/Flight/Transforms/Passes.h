@@ -15,6 +15,19 @@ namespace flightllm::flight {
 #define GEN_PASS_REGISTRATION
 #include "flightllm/Dialect/Flight/Transforms/Passes.h.inc"
 
+/// Marks the ops of one attention stage for flight-schedule: array<i64:
+/// attention, query head, stage (0 A, 1 B, 2 C, 3 D)>.
+inline constexpr llvm::StringLiteral kAttentionStageAttr =
+    "flight.attention_stage";
+
+/// flight-schedule on one bucket (what the pass runs; the lowering driver
+/// calls it per bucket).
+void scheduleBucket(BucketOp bucket, const SchedulePassOptions &options = {});
+
+/// flight-fuse on one bucket (what the pass runs; the lowering driver calls
+/// it per bucket).
+void fuseBucket(BucketOp bucket, const FusePassOptions &options = {});
+
 } // namespace flightllm::flight
 
 #endif // FLIGHTLLM_DIALECT_FLIGHT_TRANSFORMS_PASSES_H

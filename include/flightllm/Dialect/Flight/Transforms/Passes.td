@@ -39,4 +39,60 @@ def InsertTokensPass
   ];
 }
 
+def SchedulePass : Pass<"flight-schedule", "::flightllm::flight::BucketOp"> {
+  let summary = "Order a bucket's buffer-level ops for overlap between queues";
+  let description = [{
+    Reorders the buffer-level ops of a `flight.bucket` (before
+    `flight-plan-buffers`, which then places the buffers in the new order).
+    Instruction selection emits each attention's per-head stages in plain
+    order, A(h) B(h) C(h) D(h) (A: q times the K scales, quantized, SFU; B:
+    scores, matrix; C: softmax, quantized, SFU; D: P·V, matrix), each op
+    tagged `flight.attention_stage = array<i64: attention, head, stage>`.
+    With `attention` (the default) they are software-pipelined across heads:
+    A(0) B(0), then per head A(h+1) C(h) B(h+1) D(h), so the SFU and matrix
+    queues each have the next head's work while the other finishes this
+    one's. Only the order of whole stages changes, and every stage still
+    follows the stages it reads from. The tags are removed either way.
+
+    ```mlir
+    // Before: A0 B0 C0 D0 A1 B1 C1 D1 (tagged)
+    // After:  A0 B0 A1 C0 B1 D0 C1 D1
+    ```
+  }];
+  let options = [
+    Option<"attention", "attention", "bool", /*default=*/"true",
+           "Software-pipeline attention across heads">
+  ];
+}
+
+def FusePass : Pass<"flight-fuse", "::flightllm::flight::BucketOp"> {
+  let summary = "Fuse buffer-level ops of a bucket into fewer instructions";
+  let description = [{
+    Rewrites a `flight.bucket` at the buffer level (before
+    `flight-plan-buffers`). Each fusion has an option, on by default:
+
+    * `relu`: a `flight.buf_misc "relu"` in place over a value that only
+      matrix products wrote since its `flight.buf_alloc` becomes their
+      `relu` flag, when the ReLU covers exactly the elements they wrote (its
+      `k` is the sum of their `n`, tiles side by side from row 0, fp16 with
+      the ReLU's row step, the tile's tokens).
+
+    ```mlir
+    // Before:
+    flight.buf_mm %xq, %w, %s[0] -> %y[0] {k_blocks = 4 : i64, n = 64 : i64, out_stride = 1 : i64} : ...
+    flight.buf_misc "relu" %y[0] -> %y[0] {k = 64 : i64, rows = 128 : i64, a_step = 1 : i64, out_step = 1 : i64} : ...
+    // After:
+    flight.buf_mm %xq, %w, %s[0] -> %y[0] {k_blocks = 4 : i64, n = 64 : i64, out_stride = 1 : i64, relu} : ...
+    ```
+
+    The other fusions of the lowering (the gate/up/SwiGLU tile loop, in-place
+    element-wise ops, one quantized copy per value) are still made by
+    `flight-select-instructions`.
+  }];
+  let options = [
+    Option<"relu", "relu", "bool", /*default=*/"true",
+           "Fold a ReLU into the matrix products that produce its operand">
+  ];
+}
+
 #endif // FLIGHTLLM_DIALECT_FLIGHT_TRANSFORMS_PASSES_TD

@@ -1,0 +1,841 @@
+//===- InstructionSelection.cpp - One bucket at the buffer level ----------===//
+//
+// Selects the instructions of one length bucket as buffer-level flight ops
+// (flight-select-instructions): per 128-token tile (prefill) or for the one
+// new token (decode) the prologue (input rows, position embeddings), the
+// decoder layer once inside a flight.layer_body, and for the last tile the
+// epilogue (final norm, logits, stored to HBM) of the last new token, which
+// prefill tiles leave in a spill area. Values get `value` buffers in act
+// that live until their last use; weight tiles and KV rows stream through
+// `temporary` buffers in weight, parameters through meta. flight-plan-buffers
+// then gives every buffer its rows. Fusions made here: the gate/up linears
+// of a SwiGLU share their tile loop with the SwiGLU, one quantized copy of
+// an input serves every linear reading it, and element-wise ops work in
+// place when their operand dies (flight-fuse folds a ReLU into the MM).
+// docs/lowering.md.
+//===----------------------------------------------------------------------===//
+
+#include "Lowering.h"
+
+#include "flightllm/Dialect/Flight/FlightDialect.h"
+#include "flightllm/Dialect/Flight/Transforms/Passes.h"
+#include "flightllm/Dialect/LLM/LLMDialect.h"
+
+#include "mlir/IR/BuiltinTypes.h"
+
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/StringMap.h"
+
+using namespace mlir;
+using namespace flightllm;
+using namespace flightllm::lowering;
+using flight::BaseRegister;
+using flight::HbmData;
+using flight::MemorySpace;
+using flight::RunTimeParam;
+
+namespace flightllm::lowering {
+
+class InstructionSelection {
+public:
+  InstructionSelection(ModelLowering &m, OpBuilder &b) : m(m), b(b) {}
+
+  FailureOr<flight::BucketOp> select(const BucketRange &range);
+
+private:
+  struct Val {
+    Value buffer;
+    Layout layout;
+    Value qvec; ///< its quantized rows (may be `buffer`: in place)
+    bool pinned = false;
+  };
+
+  // Buffers.
+  Value alloc(MemorySpace space, uint32_t rows, Operation *at,
+              bool value = false);
+  void dealloc(Value buffer);
+  void release(Value v);
+  void consumed(Operation *op);
+  /// The HBM region at `loc` (one op per region and bucket).
+  Value region(const HBMLoc &loc, HbmData holds, const Twine &name);
+  Value region(uint32_t channel, uint64_t offset, uint64_t bytes,
+               HbmData holds, const Twine &name);
+  static uint32_t rowsOf(Value buffer) {
+    return static_cast<uint32_t>(
+        cast<flight::BufferType>(buffer.getType()).getSizeInBytes() / kRowBytes);
+  }
+
+  // Instructions.
+  void ld(Value dst, uint32_t row, Value src, uint64_t offset, uint64_t length,
+          BaseRegister base = BaseRegister::Zero,
+          RunTimeParam param = RunTimeParam::Zero, uint64_t stride = 0);
+  void ldParam(Value dst, uint32_t row, const HBMLoc &loc, const Twine &name);
+  void st(Value src, Value dst, uint64_t offset, uint64_t length,
+          BaseRegister base = BaseRegister::Zero,
+          RunTimeParam param = RunTimeParam::Zero, uint64_t stride = 0);
+  /// Loads weight tile t of a linear (all its stripes) into `w`.
+  void loadTile(Value w, const std::map<ParamKey, HBMLoc> &locs, uintptr_t key,
+                const LinearPlan &p, int64_t t, const std::string &name);
+  struct MiscOperand {
+    Value buffer;
+    uint32_t row = 0, step = 0;
+  };
+  void misc(isa::MiscKind kind, MiscOperand a, std::optional<MiscOperand> bOp,
+            MiscOperand out, uint32_t k, uint32_t rows, bool masked = false,
+            uint32_t posOff = 0);
+  void matrix(uint32_t tokens, Value x, Value w, Value scales,
+              uint32_t scalesRow, Value out, uint32_t outRow, uint64_t kBlocks,
+              uint64_t n, uint32_t outStride, bool f32, bool bias, bool relu,
+              bool kMajor);
+  /// MISC quantize_dynamic of `rows` rows of k fp16 values (step srcStep)
+  /// into qvecs in `dst` (one every qvecRows(k) rows).
+  void quantizeRows(Value src, uint32_t srcStep, uint32_t k, uint32_t rows,
+                    Value dst);
+
+  // Values.
+  Value quantized(Value v, uint32_t tokens);
+  void linear(Operation *op, const std::map<ParamKey, HBMLoc> &locs,
+              uintptr_t key, const std::string &name, Value out,
+              uint32_t outStride, uint32_t tokens, bool relu, Value xq);
+  LogicalResult lowerOp(Operation *op, const std::map<ParamKey, HBMLoc> &locs,
+                        uintptr_t key, size_t index,
+                        llvm::ArrayRef<Operation *> segment, bool layer);
+  void attention(llm::AttentionOp op, size_t index);
+  LogicalResult segment(llvm::ArrayRef<Operation *> ops,
+                        const std::map<ParamKey, HBMLoc> &locs, bool layer);
+  void prologue();
+  /// Prefill: stores the tile's layer output rows to the spill area, at the
+  /// tile's rows.
+  void spillTile();
+  LogicalResult epilogue();
+
+  /// The spill area's region starts with the row in front of the area that
+  /// keeps the epilogue's LD (param S: row S - 1) inside the channel.
+  uint64_t spillFront() const { return m.result.deviceMap.embedRowBytes; }
+  Value spillArea() {
+    const auto &dm = m.result.deviceMap;
+    return region(m.scratchChannel, m.scratchOffset - spillFront(),
+                  spillFront() + uint64_t(dm.inputRows) * dm.embedRowBytes,
+                  HbmData::Scratch, "spill");
+  }
+
+  /// "layer.linear3" / "final.rms_norm0": the parameters of the op at
+  /// `index` of the layer or the epilogue, in region names.
+  std::string paramName(Operation *op, size_t index, bool layer) const {
+    return (layer ? "layer." : "final.") +
+           op->getName().stripDialect().str() + std::to_string(index);
+  }
+
+  ModelLowering &m;
+  OpBuilder &b;
+  /// Where the next HBM region goes: the top of the bucket.
+  OpBuilder::InsertPoint regionPoint;
+  /// The regions by name (one name per place).
+  llvm::StringMap<Value> regions;
+  Location loc = UnknownLoc::get(b.getContext());
+  llvm::DenseMap<Value, Val> vals;
+  llvm::DenseMap<Value, int> remaining;
+  llvm::DenseSet<Operation *> done;
+  TileContext ctx;
+  Value ropeRows, constRegion;
+};
+
+} // namespace flightllm::lowering
+
+//===----------------------------------------------------------------------===//
+// Buffers
+//===----------------------------------------------------------------------===//
+
+Value InstructionSelection::alloc(MemorySpace space, uint32_t rows,
+                                  Operation *at, bool value) {
+  // A buffer holds whole rows; an empty one takes a row (as the allocator
+  // always did).
+  auto type = flight::BufferType::get(
+      {int64_t(std::max<uint32_t>(rows, 1)), int64_t(kRowBytes)},
+      b.getIntegerType(8), space);
+  return flight::BufAllocOp::create(
+      b, at->getLoc(), type,
+      value ? flight::AllocPolicy::Value : flight::AllocPolicy::Temporary);
+}
+
+void InstructionSelection::dealloc(Value buffer) {
+  flight::BufDeallocOp::create(b, loc, buffer);
+}
+
+void InstructionSelection::release(Value v) {
+  auto it = vals.find(v);
+  if (it == vals.end() || it->second.pinned)
+    return;
+  dealloc(it->second.buffer);
+  if (it->second.qvec && it->second.qvec != it->second.buffer)
+    dealloc(it->second.qvec);
+  vals.erase(it);
+}
+
+void InstructionSelection::consumed(Operation *op) {
+  for (Value v : op->getOperands()) {
+    auto it = remaining.find(v);
+    if (it == remaining.end())
+      continue;
+    if (--it->second == 0)
+      release(v);
+  }
+}
+
+Value InstructionSelection::region(uint32_t channel, uint64_t offset,
+                                   uint64_t bytes, HbmData holds,
+                                   const Twine &name) {
+  std::string key = name.str();
+  auto it = regions.find(key);
+  if (it != regions.end())
+    return it->second;
+  OpBuilder::InsertionGuard guard(b);
+  b.restoreInsertionPoint(regionPoint);
+  auto type = flight::BufferType::get({int64_t(std::max<uint64_t>(bytes, 1))},
+                                      b.getIntegerType(8), MemorySpace::Hbm);
+  Value r = flight::HbmRegionOp::create(b, b.getUnknownLoc(), type, key,
+                                        holds, channel, offset);
+  regionPoint = b.saveInsertionPoint();
+  regions[key] = r;
+  return r;
+}
+
+Value InstructionSelection::region(const HBMLoc &l, HbmData holds,
+                                   const Twine &name) {
+  return region(l.channel, l.offset, l.bytes, holds, name);
+}
+
+//===----------------------------------------------------------------------===//
+// Instructions
+//===----------------------------------------------------------------------===//
+
+void InstructionSelection::ld(Value dst, uint32_t row, Value src,
+                              uint64_t offset, uint64_t length,
+                              BaseRegister base, RunTimeParam param,
+                              uint64_t stride) {
+  flight::TileLoadOp::create(b, loc, src, dst, int64_t(offset), int64_t(row),
+                             int64_t(length), base, param, int64_t(stride));
+}
+
+void InstructionSelection::ldParam(Value dst, uint32_t row, const HBMLoc &l,
+                                   const Twine &name) {
+  ld(dst, row, region(l, HbmData::Params, name), 0,
+     roundUp(l.bytes, kUnitBytes),
+     l.perLayer ? BaseRegister::B1 : BaseRegister::Zero);
+}
+
+void InstructionSelection::st(Value src, Value dst, uint64_t offset,
+                              uint64_t length, BaseRegister base,
+                              RunTimeParam param, uint64_t stride) {
+  flight::TileStoreOp::create(b, loc, src, dst, 0, int64_t(offset),
+                              int64_t(length), base, param, int64_t(stride));
+}
+
+void InstructionSelection::loadTile(Value w,
+                                    const std::map<ParamKey, HBMLoc> &locs,
+                                    uintptr_t key, const LinearPlan &p,
+                                    int64_t t, const std::string &name) {
+  int64_t n = p.tileChannels(t), rows = p.stripeRows(n);
+  for (int64_t s = 0; s < p.stripes(n); ++s) {
+    const HBMLoc &sl = locs.at({key, 0, LinearPlan::stripeKey(t, s)});
+    ldParam(w, static_cast<uint32_t>(s * rows * p.rowBytes / kRowBytes), sl,
+            name + ".w" + std::to_string(t) + ".s" + std::to_string(s));
+  }
+}
+
+void InstructionSelection::misc(isa::MiscKind kind, MiscOperand a,
+                                std::optional<MiscOperand> bOp,
+                                MiscOperand out, uint32_t k, uint32_t rows,
+                                bool masked, uint32_t posOff) {
+  const char *name =
+      isa::enumValueName(isa::EnumId::MiscKind, static_cast<int64_t>(kind));
+  flight::BufMiscOp::create(
+      b, loc, llvm::StringRef(name), a.buffer, bOp ? bOp->buffer : Value(),
+      out.buffer, a.row, bOp ? bOp->row : 0, out.row, k, rows, a.step,
+      bOp ? bOp->step : 0, out.step, masked, posOff);
+}
+
+void InstructionSelection::matrix(uint32_t tokens, Value x, Value w,
+                                  Value scales, uint32_t scalesRow, Value out,
+                                  uint32_t outRow, uint64_t kBlocks, uint64_t n,
+                                  uint32_t outStride, bool f32, bool bias,
+                                  bool relu, bool kMajor) {
+  auto build = [&](auto tag) {
+    using OpTy = decltype(tag);
+    auto op = OpTy::create(b, loc, x, w, scales, out, scalesRow, outRow,
+                           int64_t(kBlocks), int64_t(n), outStride,
+                           f32 ? "f32" : "f16", bias, relu, kMajor,
+                           flight::Precision::W8A8, flight::Sparsity::Dense);
+    (void)op;
+  };
+  if (tokens > 1)
+    build(flight::BufMMOp());
+  else
+    build(flight::BufMVOp());
+}
+
+//===----------------------------------------------------------------------===//
+// Values
+//===----------------------------------------------------------------------===//
+
+void InstructionSelection::quantizeRows(Value src, uint32_t srcStep,
+                                        uint32_t k, uint32_t rows, Value dst) {
+  misc(isa::MiscKind::quantize_dynamic, {src, 0, srcStep}, std::nullopt,
+       {dst, 0, qvecRows(k)}, k, rows);
+}
+
+Value InstructionSelection::quantized(Value v, uint32_t tokens) {
+  Val &val = vals[v];
+  if (val.qvec)
+    return val.qvec;
+  uint32_t k = val.layout.physical();
+  uint32_t qr = qvecRows(k);
+  // A value only matrix ops read is quantized in place: row r of the qvec
+  // never reaches past row r of the fp16 rows, and MISC reads a row before
+  // writing it.
+  bool onlyMatrixUsers = llvm::all_of(v.getUsers(), [&](Operation *u) {
+    return llvm::isa<llm::LinearOp, llm::LogitsOp>(u) && u->getOperand(0) == v;
+  });
+  Value q;
+  if (onlyMatrixUsers && !val.pinned && qr <= val.layout.rowsPerToken() &&
+      qr * tokens <= rowsOf(val.buffer))
+    q = val.buffer;
+  else
+    q = alloc(MemorySpace::Act, qr * tokens,
+              v.getDefiningOp() ? v.getDefiningOp() : m.s.func.getOperation());
+  quantizeRows(val.buffer, val.layout.rowsPerToken(), k, tokens, q);
+  vals[v].qvec = q;
+  return q;
+}
+
+void InstructionSelection::linear(Operation *op,
+                                  const std::map<ParamKey, HBMLoc> &locs,
+                                  uintptr_t key, const std::string &name,
+                                  Value out, uint32_t outStride,
+                                  uint32_t tokens, bool relu, Value xq) {
+  LinearPlan p = m.planLinear(op);
+  uint32_t elem = p.f32Out ? 4 : 2;
+  for (int64_t t = 0; t < p.tiles; ++t) {
+    int64_t n = p.tileChannels(t);
+    const HBMLoc &ml = locs.at({key, 1, int(t)});
+    Value w = alloc(MemorySpace::Weight, rowsFor(n * p.rowBytes), op);
+    Value s = alloc(MemorySpace::Meta, rowsFor(ml.bytes), op);
+    loadTile(w, locs, key, p, t, name);
+    ldParam(s, 0, ml, name + ".scales" + std::to_string(t));
+    matrix(tokens, xq, w, s, 0, out,
+           static_cast<uint32_t>(t * p.tileN * elem / kRowBytes),
+           p.kPhys / isa::kKBlock, n, outStride, p.f32Out, p.bias, relu,
+           false);
+    dealloc(w);
+    dealloc(s);
+  }
+}
+
+void InstructionSelection::attention(llm::AttentionOp op, size_t index) {
+  uint32_t R = ctx.tokens, T = ctx.context;
+  int64_t hq = op.getNumHeads(), hkv = op.getNumKvHeads(), dh = m.headDim;
+  Layout qL = vals[op.getQuery()].layout, kL = vals[op.getKey()].layout;
+  Layout outL = Layout::heads(hq, dh);
+  uint64_t rowKV = roundUp(dh, kRowBytes);
+  uint32_t rowKVRows = rowsFor(rowKV);
+  Value out = alloc(MemorySpace::Act, outL.rowsPerToken() * R, op,
+                    /*value=*/true);
+  vals[op.getOutput()] = Val{out, outL, Value(), false};
+  Val q = vals[op.getQuery()], k = vals[op.getKey()], v = vals[op.getValue()];
+  uint64_t a = roundUp(2 * dh, kRowBytes), bb = roundUp(4 * dh, kRowBytes);
+  uint32_t scoreRows = rowsFor(2ull * T);
+  uint64_t posBase = uint64_t(ctx.tile) * R;
+  std::string name = "layer.attention" + std::to_string(index);
+  auto cache = [&](int64_t slot) {
+    return region(m.kvChannel[slot], m.kvOffset[slot], uint64_t(m.kvRows) * rowKV,
+                  HbmData::KVCache,
+                  name + (slot % 2 ? ".v" : ".k") + std::to_string(slot / 2));
+  };
+  // Phase 1, per KV head: its parameters (kept until its last query head),
+  // and this run's K and V rows quantized and appended to the cache.
+  std::vector<Value> params(hkv);
+  for (int64_t g = 0; g < hkv; ++g) {
+    const HBMLoc &pl = m.layerLocs.at({index, 3, int(g)});
+    Value pm = alloc(MemorySpace::Meta, rowsFor(pl.bytes), op);
+    params[g] = pm;
+    ldParam(pm, 0, pl, name + ".kv_params" + std::to_string(g));
+    uint32_t ikAddr = rowsFor(a), ivAddr = rowsFor(a + bb);
+    for (int kv = 0; kv < 2; ++kv) {
+      const Val &src = kv ? v : k;
+      Value stg = alloc(MemorySpace::Act, rowKVRows * R, op);
+      misc(isa::MiscKind::quantize,
+           {src.buffer, static_cast<uint32_t>(g * kL.groupRows()),
+            src.layout.rowsPerToken()},
+           MiscOperand{pm, kv ? ivAddr : ikAddr, 0}, {stg, 0, rowKVRows}, dh,
+           R);
+      st(stg, cache(2 * g + kv), posBase * rowKV, uint64_t(R) * rowKV,
+         BaseRegister::B2, RunTimeParam::P, rowKV);
+      dealloc(stg);
+    }
+  }
+
+  // Phase 2, per query head h, four stages: A (q times the K scales,
+  // quantized; SFU), B (scores; matrix), C (softmax, quantized; SFU), D (P·V;
+  // matrix). flight-schedule reorders them software-pipelined, A(h+1) before
+  // C(h) and B(h+1) before D(h), so each queue has the next head's work
+  // while the other finishes this one's. A KV head's cache rows are loaded
+  // when its first query head reaches B, together with the next KV head's
+  // (one ahead), and freed after its last query head's D.
+  int64_t perGroup = hq / hkv;
+  std::vector<Value> wkOf(hkv), wvOf(hkv);
+  std::vector<bool> loaded(hkv, false);
+  auto ensureLoaded = [&](int64_t g) {
+    if (g >= hkv || loaded[g])
+      return;
+    loaded[g] = true;
+    wkOf[g] = alloc(MemorySpace::Weight, rowsFor(T * rowKV), op);
+    wvOf[g] = alloc(MemorySpace::Weight, rowsFor(T * rowKV), op);
+    ld(wkOf[g], 0, cache(2 * g), 0, uint64_t(T) * rowKV, BaseRegister::B2);
+    ld(wvOf[g], 0, cache(2 * g + 1), 0, uint64_t(T) * rowKV, BaseRegister::B2);
+  };
+  uint32_t qRows = rowsFor(2 * dh);
+  struct HeadBuffers {
+    Value qq, sc, pq;
+  };
+  std::vector<HeadBuffers> heads(hq);
+  auto stageA = [&](int64_t h) {
+    Value pm = params[h / perGroup];
+    Value t1 = alloc(MemorySpace::Act, qRows * R, op);
+    Value qq = alloc(MemorySpace::Act, qvecRows(dh) * R, op);
+    misc(isa::MiscKind::mul,
+         {q.buffer, static_cast<uint32_t>(h * qL.groupRows()),
+          qL.rowsPerToken()},
+         MiscOperand{pm, 0, 0}, {t1, 0, qRows}, dh, R);
+    quantizeRows(t1, qRows, dh, R, qq);
+    dealloc(t1);
+    heads[h].qq = qq;
+  };
+  auto stageB = [&](int64_t h) {
+    int64_t g = h / perGroup;
+    ensureLoaded(g);
+    ensureLoaded(g + 1);
+    Value sc = alloc(MemorySpace::Act, scoreRows * R, op);
+    matrix(R, heads[h].qq, wkOf[g], constRegion, 1, sc, 0,
+           roundUp(dh, isa::kKBlock) / isa::kKBlock, T, scoreRows,
+           /*f32=*/false, false, false, false);
+    dealloc(heads[h].qq);
+    heads[h].sc = sc;
+  };
+  auto stageC = [&](int64_t h) {
+    Value sc = heads[h].sc;
+    Value pq = alloc(MemorySpace::Act, qvecRows(T) * R, op);
+    misc(isa::MiscKind::softmax, {sc, 0, scoreRows},
+         MiscOperand{constRegion, 0, 0}, {sc, 0, scoreRows}, T, R,
+         /*masked=*/true, static_cast<uint32_t>(posBase));
+    quantizeRows(sc, scoreRows, T, R, pq);
+    dealloc(sc);
+    heads[h].pq = pq;
+  };
+  auto stageD = [&](int64_t h) {
+    int64_t g = h / perGroup;
+    Value pm = params[g];
+    matrix(R, heads[h].pq, wvOf[g], pm, rowsFor(a + 2 * bb), out,
+           static_cast<uint32_t>(h * outL.groupRows()), T / isa::kKBlock,
+           outL.pad, outL.rowsPerToken(), /*f32=*/false, false, false, true);
+    dealloc(heads[h].pq);
+    if ((h + 1) % perGroup == 0) {
+      dealloc(wkOf[g]);
+      dealloc(wvOf[g]);
+      dealloc(pm);
+    }
+  };
+  // Plain per-head order, each stage's ops tagged for flight-schedule,
+  // which pipelines them across heads.
+  Block *block = b.getInsertionBlock();
+  auto staged = [&](int64_t h, int64_t stage, auto &&emitStage) {
+    Operation *last = block->empty() ? nullptr : &block->back();
+    emitStage(h);
+    if (block->empty())
+      return;
+    auto tag = b.getDenseI64ArrayAttr({int64_t(index), h, stage});
+    for (Operation *op = last ? last->getNextNode() : &block->front(); op;
+         op = op->getNextNode())
+      op->setAttr(flight::kAttentionStageAttr, tag);
+  };
+  for (int64_t h = 0; h < hq; ++h) {
+    staged(h, 0, stageA);
+    staged(h, 1, stageB);
+    staged(h, 2, stageC);
+    staged(h, 3, stageD);
+  }
+}
+
+LogicalResult InstructionSelection::lowerOp(
+    Operation *op, const std::map<ParamKey, HBMLoc> &locs, uintptr_t key,
+    size_t index, llvm::ArrayRef<Operation *> segment, bool layer) {
+  uint32_t R = ctx.tokens;
+  loc = op->getLoc();
+  auto newValue = [&](Value v, Layout l) -> Value {
+    Value r = alloc(MemorySpace::Act, l.rowsPerToken() * R, op, /*value=*/true);
+    vals[v] = Val{r, l, Value(), false};
+    return r;
+  };
+  auto singleUser = [](Value v) -> Operation * {
+    return v.hasOneUse() ? *v.getUsers().begin() : nullptr;
+  };
+  if (done.contains(op))
+    return success();
+
+  if (auto lin = dyn_cast<llm::LinearOp>(op)) {
+    Value x = lin.getX();
+    Operation *user = singleUser(lin.getResult());
+    // SwiGLU(gate = linear, up = linear) over one input: one tile loop.
+    if (auto sw = dyn_cast_or_null<llm::SwiGLUOp>(user)) {
+      Value other = sw.getGate() == lin.getResult() ? sw.getUp() : sw.getGate();
+      auto otherLin = other.getDefiningOp<llm::LinearOp>();
+      if (otherLin && otherLin.getX() == x && other.hasOneUse() &&
+          m.planLinear(otherLin).tileN == m.planLinear(lin).tileN &&
+          m.planLinear(otherLin).nPhys == m.planLinear(lin).nPhys) {
+        if (!done.contains(otherLin) && !vals.count(other)) {
+          // Emit both when the second one is reached.
+          bool otherFirst = false;
+          for (Operation *o : segment) {
+            if (o == op)
+              break;
+            otherFirst |= o == otherLin.getOperation();
+          }
+          if (!otherFirst) {
+            done.insert(op); // handled together with otherLin below
+            return success();
+          }
+        }
+        auto gateLin = sw.getGate().getDefiningOp<llm::LinearOp>();
+        auto upLin = sw.getUp().getDefiningOp<llm::LinearOp>();
+        auto key0 = [&](Operation *o) -> uintptr_t {
+          for (size_t j = 0; j < segment.size(); ++j)
+            if (segment[j] == o)
+              return j;
+          return 0;
+        };
+        std::string gateName = paramName(gateLin, key0(gateLin), layer),
+                    upName = paramName(upLin, key0(upLin), layer);
+        LinearPlan p = m.planLinear(gateLin);
+        Layout hl = Layout::dense(p.nPhys);
+        Value h = newValue(sw.getResult(), hl);
+        Value xq = quantized(x, R);
+        uint32_t chunkRows = rowsFor(2 * p.tileN);
+        for (int64_t t = 0; t < p.tiles; ++t) {
+          int64_t n = p.tileChannels(t);
+          const HBMLoc &gs = locs.at({key0(gateLin), 1, int(t)});
+          const HBMLoc &us = locs.at({key0(upLin), 1, int(t)});
+          Value gt = alloc(MemorySpace::Act, chunkRows * R, op),
+                ut = alloc(MemorySpace::Act, chunkRows * R, op);
+          Value wg = alloc(MemorySpace::Weight, rowsFor(n * p.rowBytes), op);
+          Value sg = alloc(MemorySpace::Meta, rowsFor(gs.bytes), op);
+          Value wu = alloc(MemorySpace::Weight, rowsFor(n * p.rowBytes), op);
+          Value su = alloc(MemorySpace::Meta, rowsFor(us.bytes), op);
+          loadTile(wg, locs, key0(gateLin), p, t, gateName);
+          ldParam(sg, 0, gs, gateName + ".scales" + std::to_string(t));
+          loadTile(wu, locs, key0(upLin), m.planLinear(upLin), t, upName);
+          ldParam(su, 0, us, upName + ".scales" + std::to_string(t));
+          matrix(R, xq, wg, sg, 0, gt, 0, p.kPhys / isa::kKBlock, n, chunkRows,
+                 false, p.bias, false, false);
+          matrix(R, xq, wu, su, 0, ut, 0, p.kPhys / isa::kKBlock, n, chunkRows,
+                 false, p.bias, false, false);
+          misc(isa::MiscKind::swiglu, {gt, 0, chunkRows},
+               MiscOperand{ut, 0, chunkRows},
+               {h, static_cast<uint32_t>(t * p.tileN * 2 / kRowBytes),
+                hl.rowsPerToken()},
+               n, R);
+          dealloc(gt);
+          dealloc(ut);
+          dealloc(wg);
+          dealloc(wu);
+          dealloc(sg);
+          dealloc(su);
+        }
+        done.insert(gateLin);
+        done.insert(upLin);
+        done.insert(sw);
+        consumed(gateLin);
+        consumed(upLin);
+        if (remaining.count(lin.getResult()))
+          remaining[lin.getResult()] = 0;
+        return success();
+      }
+    }
+    // A ReLU after the linear stays a MISC here (in place over the
+    // linear's rows, which die there); flight-fuse makes it the MM's flag.
+    Layout ol = m.layoutOf(lin.getResult());
+    Value out = newValue(lin.getResult(), ol);
+    Value xq = quantized(x, R);
+    linear(op, locs, key, paramName(op, index, layer), out, ol.rowsPerToken(),
+           R, /*relu=*/false, xq);
+    consumed(op);
+    return success();
+  }
+  if (llvm::isa<llm::LayerNormOp, llm::RMSNormOp>(op)) {
+    bool ln = llvm::isa<llm::LayerNormOp>(op);
+    const HBMLoc &pl = locs.at({key, 2, 0});
+    Val x = vals[op->getOperand(0)];
+    Value pm = alloc(MemorySpace::Meta, rowsFor(pl.bytes), op);
+    Value out = newValue(op->getResult(0), x.layout);
+    ldParam(pm, 0, pl, paramName(op, index, layer));
+    misc(ln ? isa::MiscKind::layernorm : isa::MiscKind::rmsnorm,
+         {x.buffer, 0, x.layout.rowsPerToken()}, MiscOperand{pm, 0, 0},
+         {out, 0, x.layout.rowsPerToken()}, x.layout.physical(), R);
+    dealloc(pm);
+    consumed(op);
+    return success();
+  }
+  if (auto rope = dyn_cast<llm::RopeOp>(op)) {
+    Val x = vals[rope.getX()];
+    Value out = newValue(rope.getResult(), x.layout);
+    uint32_t ropeRowsPerPos = rowsFor(m.ropeRowBytes);
+    for (int64_t h = 0; h < x.layout.groups; ++h) {
+      uint32_t row = static_cast<uint32_t>(h * x.layout.groupRows());
+      misc(rope.getStyle() == llm::RopeStyle::Interleaved
+               ? isa::MiscKind::rope_interleaved
+               : isa::MiscKind::rope,
+           {x.buffer, row, x.layout.rowsPerToken()},
+           MiscOperand{ropeRows, 0, ropeRowsPerPos},
+           {out, row, x.layout.rowsPerToken()}, x.layout.size, R);
+    }
+    consumed(op);
+    return success();
+  }
+  if (auto att = dyn_cast<llm::AttentionOp>(op)) {
+    attention(att, index);
+    consumed(op);
+    return success();
+  }
+  // Element-wise.
+  isa::MiscKind kind;
+  if (llvm::isa<llm::AddOp>(op))
+    kind = isa::MiscKind::add;
+  else if (llvm::isa<llm::MulOp>(op))
+    kind = isa::MiscKind::mul;
+  else if (llvm::isa<llm::SwiGLUOp>(op))
+    kind = isa::MiscKind::swiglu;
+  else if (llvm::isa<llm::SiluOp>(op))
+    kind = isa::MiscKind::silu;
+  else if (llvm::isa<llm::GeluOp>(op))
+    kind = isa::MiscKind::gelu;
+  else if (llvm::isa<llm::GeluTanhOp>(op))
+    kind = isa::MiscKind::gelu_tanh;
+  else if (llvm::isa<llm::ReluOp>(op))
+    kind = isa::MiscKind::relu;
+  else
+    return op->emitError("no accelerator lowering for this op");
+  Val a = vals[op->getOperand(0)];
+  std::optional<Val> bv;
+  if (op->getNumOperands() > 1)
+    bv = vals[op->getOperand(1)];
+  // In place over an operand that dies here (the residual stream): its rows
+  // become the result's (MISC reads a row before writing it).
+  Value out;
+  Value inPlace;
+  for (Value v : op->getOperands())
+    if (!inPlace && remaining.lookup(v) == 1 && vals.count(v) &&
+        llvm::count(op->getOperands(), v) == 1)
+      inPlace = v;
+  if (inPlace) {
+    Val reuse = vals[inPlace];
+    if (reuse.qvec && reuse.qvec != reuse.buffer)
+      dealloc(reuse.qvec);
+    out = reuse.buffer;
+    vals.erase(inPlace);
+    remaining.erase(inPlace);
+    vals[op->getResult(0)] = Val{out, a.layout, Value(), reuse.pinned};
+  } else {
+    out = newValue(op->getResult(0), a.layout);
+  }
+  std::optional<MiscOperand> bOp;
+  if (bv)
+    bOp = MiscOperand{bv->buffer, 0, bv->layout.rowsPerToken()};
+  misc(kind, {a.buffer, 0, a.layout.rowsPerToken()}, bOp,
+       {out, 0, a.layout.rowsPerToken()}, a.layout.physical(), R);
+  consumed(op);
+  return success();
+}
+
+LogicalResult InstructionSelection::segment(
+    llvm::ArrayRef<Operation *> ops, const std::map<ParamKey, HBMLoc> &locs,
+    bool layer) {
+  remaining.clear();
+  done.clear();
+  for (Operation *op : ops)
+    for (Value v : op->getOperands())
+      ++remaining[v];
+  for (size_t j = 0; j < ops.size(); ++j) {
+    uintptr_t key = layer ? j : reinterpret_cast<uintptr_t>(ops[j]);
+    if (failed(lowerOp(ops[j], locs, key, j, ops, layer)))
+      return failure();
+  }
+  return success();
+}
+
+void InstructionSelection::prologue() {
+  uint32_t R = ctx.tokens;
+  Layout dl = Layout::dense(m.hidden);
+  uint64_t rowBytes = dl.rowsPerToken() * kRowBytes;
+  Value x = m.s.layerInputs[0];
+  loc = m.tokenEmbedding->getLoc();
+  Value xr = alloc(MemorySpace::Act, dl.rowsPerToken() * R, m.tokenEmbedding,
+                   /*value=*/true);
+  const auto &dm = m.result.deviceMap;
+  Value input = region(dm.inputChannel, dm.inputOffset,
+                       uint64_t(dm.inputRows) * dm.embedRowBytes,
+                       HbmData::Input, "input");
+  ld(xr, 0, input, uint64_t(ctx.tile) * R * dm.embedRowBytes, R * rowBytes);
+  if (m.positionEmbedding) {
+    loc = m.positionEmbedding->getLoc();
+    Value pe = alloc(MemorySpace::Act, dl.rowsPerToken() * R, m.positionEmbedding);
+    ld(pe, 0, region(m.positionTable, HbmData::Params, "position_table"),
+       (uint64_t(ctx.tile) * R + m.positionOffset) * rowBytes, R * rowBytes,
+       BaseRegister::Zero, RunTimeParam::P, rowBytes);
+    misc(isa::MiscKind::add, {xr, 0, dl.rowsPerToken()},
+         MiscOperand{pe, 0, dl.rowsPerToken()}, {xr, 0, dl.rowsPerToken()},
+         m.hidden, R);
+    dealloc(pe);
+  }
+  vals[x] = Val{xr, dl, Value(), true};
+}
+
+void InstructionSelection::spillTile() {
+  Val x = vals[m.s.layerInputs[0]];
+  uint32_t R = ctx.tokens;
+  uint64_t rowBytes = x.layout.rowsPerToken() * kRowBytes;
+  st(x.buffer, spillArea(), spillFront() + uint64_t(ctx.tile) * R * rowBytes,
+     R * rowBytes);
+}
+
+LogicalResult InstructionSelection::epilogue() {
+  // The final norm (and whatever else follows the last layer), then the
+  // logits, of the last new token only. Decode has just that row; prefill
+  // loads row S - 1 back from the spill area (param S selects it: the LD
+  // starts one row before the area), whichever tile computed it.
+  Value x = m.s.layerInputs[m.s.numLayers];
+  Val xv = vals[m.s.layerInputs[0]];
+  vals.erase(m.s.layerInputs[0]);
+  llvm::ArrayRef<Operation *> ops = m.s.epilogue();
+  for (Operation *op : ops.drop_back())
+    if (llvm::isa<llm::AttentionOp, llm::RopeOp, llm::EmbeddingOp>(op))
+      return op->emitError("only per-token ops may follow the last decoder "
+                           "layer");
+  if (ctx.tokens > 1) {
+    uint64_t rowBytes = xv.layout.rowsPerToken() * kRowBytes;
+    loc = ops.back()->getLoc();
+    Value last = alloc(MemorySpace::Act, xv.layout.rowsPerToken(), ops.back());
+    ld(last, 0, spillArea(), 0, rowBytes, BaseRegister::Zero, RunTimeParam::S,
+       rowBytes);
+    xv = Val{last, xv.layout, Value(), false};
+  }
+  xv.pinned = true;
+  vals[x] = xv;
+  ctx.tokens = 1;
+  if (failed(segment(ops.drop_back(), m.globalLocs, false)))
+    return failure();
+  auto logits = cast<llm::LogitsOp>(ops.back());
+  loc = logits.getLoc();
+  LinearPlan p = m.planLinear(logits);
+  Value out = alloc(MemorySpace::Act, rowsFor(4ull * p.nPhys), logits);
+  Value xq = quantized(logits.getX(), 1);
+  linear(logits, m.globalLocs,
+         reinterpret_cast<uintptr_t>(logits.getOperation()), "head", out,
+         rowsFor(4ull * p.nPhys), 1, false, xq);
+  const auto &dm = m.result.deviceMap;
+  st(out, region(dm.logitsChannel, dm.logitsOffset, 4ull * m.vocab,
+                 HbmData::Logits, "logits"),
+     0, roundUp(4ull * m.vocab, kUnitBytes));
+  return success();
+}
+
+FailureOr<flight::BucketOp>
+InstructionSelection::select(const BucketRange &range) {
+  bool prefill = range.stage == binary::Stage::Prefill;
+  uint32_t R = prefill ? m.target.mmTokens : 1;
+  uint32_t tiles = prefill ? (range.maxLength + R - 1) / R : 1;
+  auto bucket = flight::BucketOp::create(
+      b, m.s.func.getLoc(), bucketName(range),
+      prefill ? flight::Stage::Prefill : flight::Stage::Decode,
+      range.minLength, range.maxLength);
+  Block &body = bucket.getBody().emplaceBlock();
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(&body);
+  // Pinned for the whole stream: the constants and, for rotary models, the
+  // cos/sin rows of every position the stream covers.
+  loc = m.s.func.getLoc();
+  constRegion = alloc(MemorySpace::Meta, rowsFor(m.constants.bytes), m.s.func);
+  // The HBM regions go to the top of the bucket, in the order of first use.
+  regionPoint = OpBuilder::InsertPoint(
+      &body, Block::iterator(constRegion.getDefiningOp()));
+  ctx = TileContext{range.stage, 0, R, 0, false};
+  ldParam(constRegion, 0, m.constants, "constants");
+  for (uint32_t j = 0; j < tiles; ++j) {
+    OpBuilder::InsertionGuard tileGuard(b);
+    if (prefill) {
+      auto tile = flight::PrefillTileOp::create(b, m.s.func.getLoc(), j, R);
+      b.setInsertionPointToStart(&tile.getBody().emplaceBlock());
+    }
+    ctx = TileContext{range.stage, j, R,
+                      prefill ? (j + 1) * R
+                              : static_cast<uint32_t>(roundUp(range.maxLength, 16)),
+                      j + 1 == tiles};
+    vals.clear();
+    prologue();
+    Val xIn = vals[m.s.layerInputs[0]];
+    if (m.ropeCos) {
+      uint32_t perPos = rowsFor(m.ropeRowBytes);
+      loc = m.ropeCos->getLoc();
+      ropeRows = alloc(MemorySpace::Meta, perPos * R, m.ropeCos);
+      ld(ropeRows, 0, region(m.ropeTable, HbmData::Params, "rope_table"),
+         uint64_t(j) * R * m.ropeRowBytes, uint64_t(R) * m.ropeRowBytes,
+         BaseRegister::Zero, RunTimeParam::P, m.ropeRowBytes);
+    }
+    {
+      OpBuilder::InsertionGuard layerGuard(b);
+      auto layer = flight::LayerBodyOp::create(
+          b, m.s.func.getLoc(), m.s.numLayers, m.result.baseStride[0],
+          m.result.baseStride[1]);
+      b.setInsertionPointToStart(&layer.getBody().emplaceBlock());
+      if (failed(segment(m.s.layerOps(0), m.layerLocs, true)))
+        return failure();
+      Value out0 = m.s.layerInputs[1];
+      // The layer must leave its output where it found its input.
+      if (!vals.count(out0)) {
+        m.s.layerOps(0).back()->emitError("the layer output was not computed");
+        return failure();
+      }
+      Val o = vals[out0];
+      if (o.buffer != xIn.buffer) {
+        loc = m.s.layerOps(0).back()->getLoc();
+        misc(isa::MiscKind::copy, {o.buffer, 0, xIn.layout.rowsPerToken()},
+             std::nullopt, {xIn.buffer, 0, xIn.layout.rowsPerToken()},
+             xIn.layout.rowsPerToken() * kRowBytes, R);
+      }
+      vals.clear();
+      vals[m.s.layerInputs[0]] = xIn;
+    }
+    // The last new token (row S - 1) may be in any tile from the one holding
+    // row minLen - 1 on.
+    loc = m.s.func.getLoc();
+    if (prefill && (j + 1) * R >= range.minLength)
+      spillTile();
+    if (ctx.last && failed(epilogue()))
+      return failure();
+    // A prefill tile's act rows are all free at its end (the tile region
+    // says so); the rotary rows are not act.
+    loc = m.s.func.getLoc();
+    if (m.ropeCos)
+      dealloc(ropeRows);
+  }
+  return bucket;
+}
+
+std::string flightllm::lowering::bucketName(const BucketRange &range) {
+  return (range.stage == binary::Stage::Prefill ? "prefill_" : "decode_") +
+         std::to_string(range.maxLength);
+}
+
+FailureOr<flight::BucketOp>
+ModelLowering::selectBucket(const BucketRange &range, OpBuilder &builder) {
+  InstructionSelection selection(*this, builder);
+  return selection.select(range);
+}

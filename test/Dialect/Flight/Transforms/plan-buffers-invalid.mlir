@@ -1,0 +1,41 @@
+// RUN: flightllm-opt %s -split-input-file --flight-plan-buffers -verify-diagnostics
+
+flight.bucket @decode_16 stage <decode> min_length = 1 max_length = 16 {
+  // expected-error @+1 {{on-chip weight buffer exhausted: 20000 rows of 128 bytes do not fit (16384 rows)}}
+  %w = flight.buf_alloc <temporary> : !flight.buffer<20000x128xi8, weight>
+}
+
+// -----
+
+flight.bucket @decode_16 stage <decode> min_length = 1 max_length = 16 {
+  %a = flight.buf_alloc <value> : !flight.buffer<1x128xi8, act>
+  flight.buf_dealloc %a : !flight.buffer<1x128xi8, act>
+  // expected-error @+1 {{'flight.buf_misc' op uses a buffer that is not allocated here (a flight.buf_alloc before it, not yet deallocated)}}
+  flight.buf_misc "silu" %a[0] -> %a[0] {k = 64 : i64, rows = 1 : i64, a_step = 1 : i64, out_step = 1 : i64} : !flight.buffer<1x128xi8, act> -> !flight.buffer<1x128xi8, act>
+}
+
+// -----
+
+flight.bucket @decode_16 stage <decode> min_length = 1 max_length = 16 {
+  %x = flight.buf_alloc <value> : !flight.buffer<1x128xi8, act>
+  %w = flight.buf_alloc <temporary> : !flight.buffer<1x128xi8, weight>
+  %s = flight.buf_alloc <temporary> : !flight.buffer<1x128xi8, meta>
+  // expected-error @+1 {{'flight.buf_mv' op flight-plan-buffers places only w8a8 dense products so far}}
+  flight.buf_mv %x, %w, %s[0] -> %x[0] {k_blocks = 1 : i64, n = 2 : i64, out_stride = 1 : i64, precision = #flight.precision<w4a8>} : !flight.buffer<1x128xi8, act>, !flight.buffer<1x128xi8, weight>, !flight.buffer<1x128xi8, meta> -> !flight.buffer<1x128xi8, act>
+}
+
+// -----
+
+flight.bucket @decode_16 stage <decode> min_length = 1 max_length = 16 {
+  // expected-error @+1 {{'flight.sync' op is not a buffer-level op flight-plan-buffers places}}
+  flight.sync
+}
+
+// -----
+
+flight.bucket @decode_16 stage <decode> min_length = 1 max_length = 16 {
+  %h = flight.hbm_region "w" holds <params> channel 0 offset 0 : !flight.buffer<128xi8, hbm>
+  %a = flight.buf_alloc <value> : !flight.buffer<1x128xi8, act>
+  // expected-error @+1 {{the model exceeds an ISA limit: }}
+  flight.tile_load %h[0] -> %a[0] length 32 base <B1> param <P> stride 1099511627776 : !flight.buffer<128xi8, hbm>, !flight.buffer<1x128xi8, act>
+}
