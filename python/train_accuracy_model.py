@@ -226,7 +226,7 @@ def write_readme(out: Path, m: dict, greedy):
         f"{m['train_split_first_16KiB_torch']['nll_per_byte']:.4f} |",
         "",
         f"{h['method']}; {h['torch']['predicted_bytes']} predicted held-out bytes (all of heldout.txt: "
-        "`bench/accuracy.py`, fp32 row). onnxruntime-node "
+        "the fp32 row of `bench/accuracy.py`). onnxruntime-node "
         f"{m['versions']['onnxruntime_node']} agrees on the first {m['heldout_head_check']['bytes']} held-out "
         f"bytes ({m['heldout_head_check']['onnxruntime']['perplexity_per_byte']:.5f} against torch's "
         f"{m['heldout_head_check']['torch']['perplexity_per_byte']:.5f}). A uniform byte model has perplexity 256.",
