@@ -97,12 +97,17 @@ def nll_from_logits(logits: np.ndarray, ids: np.ndarray):
     return float((logz - picked).sum()), int(tgt.size)
 
 
-def perplexity(run_logits, data: bytes, length: int):
+def perplexity(run_logits, data: bytes, length: int, batch: int = 0):
+    """Per-byte perplexity in non-overlapping windows; `batch` > 0 runs at most
+    that many windows at a time (same result, bounded memory)."""
     total, count = 0.0, 0
-    for ids in chunk_batches(data, length):
-        s, c = nll_from_logits(run_logits(ids), ids)
-        total += s
-        count += c
+    for windows in chunk_batches(data, length):
+        step = batch or len(windows)
+        for i in range(0, len(windows), step):
+            ids = windows[i: i + step]
+            s, c = nll_from_logits(run_logits(ids), ids)
+            total += s
+            count += c
     nll = total / count
     return {"nll_per_byte": nll, "perplexity_per_byte": math.exp(nll),
             "bits_per_byte": nll / math.log(2), "predicted_bytes": count}
@@ -150,7 +155,7 @@ def train(model, train_data: bytes, args):
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         losses.append(loss.item())
-        if step % 100 == 0 or step == args.steps - 1:
+        if step % getattr(args, "log_every", 100) == 0 or step == args.steps - 1:
             elapsed = time.time() - t0
             log.append({"step": step, "loss": losses[-1], "elapsed_s": round(elapsed, 1)})
             print(f"step {step:5d} loss {losses[-1]:.4f} lr {lr_at(step):.2e} {elapsed:7.1f}s", flush=True)
@@ -202,6 +207,76 @@ def greedy_torch(model, prompt_ids):
     return generated
 
 
+def train_or_load(model, config, out: Path, train_data: bytes, args):
+    """Train from the seed and save model.pt, or (--no-train) load model.pt and
+    the training record of metrics.json. -> the training record"""
+    metrics_path = out / "metrics.json"
+    if args.no_train:
+        state = torch.load(out / "model.pt")
+        model.load_state_dict(state["state_dict"])
+        training = json.loads(metrics_path.read_text())["training"] if metrics_path.exists() else {}
+    else:
+        hf_style_init(model, args.seed)
+        training = train(model, train_data, args)
+        training.update({"steps": args.steps, "batch": args.batch, "seq_len": args.seq_len,
+                         "lr": args.lr, "threads": args.threads, "seed": args.seed,
+                         "tokens_seen": args.steps * args.batch * args.seq_len,
+                         "optimizer": "AdamW(betas=(0.9,0.95), wd=0.1), warmup 5% + cosine to 10%, clip 1.0"})
+        torch.save({"config": config.to_dict(), "state_dict": model.state_dict()}, out / "model.pt")
+    model.eval()
+    return training
+
+
+def export_and_check(model, out: Path, probe_text: bytes, tolerance: float):
+    """Export both graphs at opset 17, move the weights into one shared file
+    and check onnxruntime against torch on a prefill and a cached step.
+    -> (external data byte counts, max |logit difference|)"""
+    for name in (PREFILL_FILE, WITH_PAST_FILE, DATA_FILE):
+        if (out / name).exists():
+            (out / name).unlink()
+    export_decoder(model, out / PREFILL_FILE, 17, with_past=False)
+    export_decoder(model, out / WITH_PAST_FILE, 17, with_past=True)
+    shared = save_sharing_external_data([out / PREFILL_FILE, out / WITH_PAST_FILE], DATA_FILE)
+    print(f"external data: {shared['unique']} bytes stored, {shared['referenced']} referenced", flush=True)
+
+    probe = np.frombuffer(probe_text[:40], dtype=np.uint8).astype(np.int64)[None]
+    with torch.no_grad():
+        t_logits, t_past = model(torch.from_numpy(probe[:, :32]))
+        t_step, _ = model(torch.from_numpy(probe[:, 32:]), t_past)
+    o = ort_run(out / PREFILL_FILE, {"input_ids": probe[:, :32]})
+    o2 = ort_run(out / WITH_PAST_FILE, {"input_ids": probe[:, 32:], **flatten_past(t_past)})
+    diff = max(float(np.abs(o["logits"] - t_logits.numpy()).max()),
+               float(np.abs(o2["logits"] - t_step.numpy()).max()))
+    print(f"torch vs onnxruntime max |logit diff| = {diff:.2e}", flush=True)
+    if diff > tolerance:
+        raise SystemExit(f"onnxruntime disagrees with torch ({diff})")
+    return shared, diff
+
+
+def write_greedy(model, out: Path, prompts):
+    """onnxruntime's greedy continuations of the prompts -> greedy.json; returns the cases."""
+    greedy = []
+    for prompt in prompts:
+        pids = list(prompt.encode("utf-8"))
+        gen, margins = greedy_ort(out, pids)
+        tgen = greedy_torch(model, pids)
+        text = bytes(gen).decode("utf-8", errors="replace")
+        print(f"{prompt!r} -> {text!r}", flush=True)
+        greedy.append({"prompt": prompt, "prompt_ids": pids, "generated_ids": gen,
+                       "generated_text": text, "torch_generated_ids_match": tgen == gen,
+                       "min_top1_top2_logit_margin": min(margins)})
+    (out / "greedy.json").write_text(json.dumps({
+        "model": [PREFILL_FILE, WITH_PAST_FILE],
+        "procedure": "batch 1; prefill decoder_model.onnx on prompt_ids; then for each new token: "
+                     "argmax of the last logits row (lowest id on ties), fed back to "
+                     "decoder_with_past_model.onnx with past_key_values.* = previous present.*; "
+                     f"{MAX_NEW_TOKENS} generated tokens in total (the last one is not fed back)",
+        "onnxruntime_node": ort_version(),
+        "max_new_tokens": MAX_NEW_TOKENS,
+        "cases": greedy}, indent=1) + "\n")
+    return greedy
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(HERE.parent / "examples" / "tiny-llama-bytes"))
@@ -225,42 +300,9 @@ def main():
     config = DecoderConfig(**CONFIG)
     model = build_model(config)
     metrics_path = out / "metrics.json"
-    if args.no_train:
-        state = torch.load(out / "model.pt")
-        model.load_state_dict(state["state_dict"])
-        training = json.loads(metrics_path.read_text())["training"] if metrics_path.exists() else {}
-        model.eval()
-    else:
-        hf_style_init(model, args.seed)
-        training = train(model, train_data, args)
-        training.update({"steps": args.steps, "batch": args.batch, "seq_len": args.seq_len,
-                         "lr": args.lr, "threads": args.threads, "seed": args.seed,
-                         "tokens_seen": args.steps * args.batch * args.seq_len,
-                         "optimizer": "AdamW(betas=(0.9,0.95), wd=0.1), warmup 5% + cosine to 10%, clip 1.0"})
-        torch.save({"config": config.to_dict(), "state_dict": model.state_dict()}, out / "model.pt")
-    model.eval()
+    training = train_or_load(model, config, out, train_data, args)
 
-    # Export both graphs at opset 17 and move the weights into one shared file.
-    for name in (PREFILL_FILE, WITH_PAST_FILE, DATA_FILE):
-        if (out / name).exists():
-            (out / name).unlink()
-    export_decoder(model, out / PREFILL_FILE, 17, with_past=False)
-    export_decoder(model, out / WITH_PAST_FILE, 17, with_past=True)
-    shared = save_sharing_external_data([out / PREFILL_FILE, out / WITH_PAST_FILE], DATA_FILE)
-    print(f"external data: {shared['unique']} bytes stored, {shared['referenced']} referenced")
-
-    # Sanity: onnxruntime == torch on a prefill and a cached step.
-    probe = np.frombuffer(held_data[:40], dtype=np.uint8).astype(np.int64)[None]
-    with torch.no_grad():
-        t_logits, t_past = model(torch.from_numpy(probe[:, :32]))
-        t_step, _ = model(torch.from_numpy(probe[:, 32:]), t_past)
-    o = ort_run(out / PREFILL_FILE, {"input_ids": probe[:, :32]})
-    o2 = ort_run(out / WITH_PAST_FILE, {"input_ids": probe[:, 32:], **flatten_past(t_past)})
-    diff = max(float(np.abs(o["logits"] - t_logits.numpy()).max()),
-               float(np.abs(o2["logits"] - t_step.numpy()).max()))
-    print(f"torch vs onnxruntime max |logit diff| = {diff:.2e}")
-    if diff > 1e-4:
-        raise SystemExit(f"onnxruntime disagrees with torch ({diff})")
+    shared, diff = export_and_check(model, out, held_data, tolerance=1e-4)
 
     L = config.max_positions
     ppl_torch = perplexity(torch_logits(model), held_data, L)
@@ -272,25 +314,7 @@ def main():
         raise SystemExit("torch and onnxruntime perplexities disagree")
     ppl_train = perplexity(torch_logits(model), train_data[: 64 * L], L)
 
-    greedy = []
-    for prompt in PROMPTS:
-        pids = list(prompt.encode("utf-8"))
-        gen, margins = greedy_ort(out, pids)
-        tgen = greedy_torch(model, pids)
-        text = bytes(gen).decode("utf-8", errors="replace")
-        print(f"{prompt!r} -> {text!r}")
-        greedy.append({"prompt": prompt, "prompt_ids": pids, "generated_ids": gen,
-                       "generated_text": text, "torch_generated_ids_match": tgen == gen,
-                       "min_top1_top2_logit_margin": min(margins)})
-    (out / "greedy.json").write_text(json.dumps({
-        "model": [PREFILL_FILE, WITH_PAST_FILE],
-        "procedure": "batch 1; prefill decoder_model.onnx on prompt_ids; then for each new token: "
-                     "argmax of the last logits row (lowest id on ties), fed back to "
-                     "decoder_with_past_model.onnx with past_key_values.* = previous present.*; "
-                     f"{MAX_NEW_TOKENS} generated tokens in total (the last one is not fed back)",
-        "onnxruntime_node": ort_version(),
-        "max_new_tokens": MAX_NEW_TOKENS,
-        "cases": greedy}, indent=1) + "\n")
+    greedy = write_greedy(model, out, PROMPTS)
 
     metrics = {
         "config": config.to_dict(),
