@@ -18,6 +18,7 @@
 #include "flightllm/Target/TargetDescription.h"
 #include "flightllm/Dialect/LLM/Transforms/Passes.h"
 #include "flightllm/Import/ModelSummary.h"
+#include "flightllm/Import/SupportedOperators.h"
 #include "flightllm/Import/NodeDiagnostics.h"
 #include "flightllm/Import/ONNXImporter.h"
 #include "flightllm/InitAll.h"
@@ -54,7 +55,7 @@ enum class EmitKind { ONNX, LLM, Summary, Flight, Bin };
 
 cl::opt<std::string> inputFilename(cl::Positional,
                                    cl::desc("<model.onnx | export directory>"),
-                                   cl::Required, cl::cat(category));
+                                   cl::cat(category));
 
 cl::opt<std::string> outputFilename("o", cl::desc("Output file ('-' for stdout)"),
                                     cl::value_desc("file"), cl::init("-"),
@@ -178,6 +179,12 @@ cl::opt<bool> noVerifyRaising(
 cl::opt<bool> elideWeights(
     "elide-weights",
     cl::desc("Print weight blobs as '__elided__' (output does not re-parse)"),
+    cl::init(false), cl::cat(category));
+
+cl::opt<bool> listONNXOperators(
+    "list-onnx-operators",
+    cl::desc("Print the ONNX operators, domains and opsets the importer "
+             "accepts (Markdown) and exit"),
     cl::init(false), cl::cat(category));
 
 cl::opt<bool> printLocations(
@@ -437,6 +444,14 @@ int main(int argc, char **argv) {
       argc, argv,
       "FlightLLM compiler: ONNX decoder-only LLMs to FlightLLM accelerator "
       "binaries\n");
+  if (listONNXOperators) {
+    flightllm::printSupportedOperators(llvm::outs());
+    return 0;
+  }
+  if (inputFilename.empty()) {
+    llvm::errs() << "flightllm-compile: error: no input model (see --help)\n";
+    return 1;
+  }
   if (quantize != Quantization::None && emit != EmitKind::LLM) {
     llvm::errs() << "flightllm-compile: error: --quantize applies to "
                     "--emit=llm (the binary is always W8A8)\n";
