@@ -85,8 +85,10 @@ void emitRMSNorm(F32Compute &f32, const std::string &x,
                  const std::string &scale, float epsilon, const std::string &y,
                  const std::string &invStd) {
   NodeEmitter &emit = f32.emit;
+  // Pow, as exporters write it: a Mul of x by itself would be raised to an
+  // llm.mul of its own before the norm around it is recognised.
   std::string meanSquare =
-      emit.op("ReduceMean", {emit.op("Mul", {x, x})},
+      emit.op("ReduceMean", {emit.op("Pow", {x, emit.scalar(2.0f)})},
               {intsAttr("axes", {-1}), intAttr("keepdims", 1)});
   std::string inv = emit.op(
       "Reciprocal",

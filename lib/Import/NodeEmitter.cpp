@@ -72,7 +72,9 @@ std::string flightllm::emitGelu(NodeEmitter &emit, const std::string &x,
                                 bool tanh, const std::string &output) {
   std::string inner;
   if (tanh) {
-    std::string cube = emit.op("Mul", {emit.op("Mul", {x, x}), x});
+    // Pow, as exporters write it: Muls of x by itself would be raised to
+    // llm.mul ops of their own before the GELU around them is recognised.
+    std::string cube = emit.op("Pow", {x, emit.scalar(3.0f)});
     std::string sum =
         emit.op("Add", {x, emit.op("Mul", {cube, emit.scalar(0.044715f)})});
     inner = emit.op(

@@ -12,6 +12,7 @@
 #include "llvm/ADT/StringRef.h"
 
 #include "onnx/defs/tensor_proto_util.h"
+#include <cstring>
 #include "onnx/onnx_pb.h"
 
 #include <vector>
@@ -29,7 +30,8 @@ const OpsetRevision kRevisions[] = {
     {"Cast", 21, "int4/uint4 types", "same form"},
     {"Constant", 19, "float8 types", "same form"},
     {"Constant", 21, "int4/uint4 types", "same form"},
-    {"ConstantOfShape", 20, "float8 types", "same form"},
+    {"ConstantOfShape", 20, "bfloat16 and float8 types",
+     "a bfloat16 fill becomes an f32 one and a Cast"},
     {"ConstantOfShape", 21, "int4/uint4 types", "same form"},
     {"Equal", 19, "string type", "same form"},
     {"Gelu", 20, "new operator",
@@ -150,6 +152,8 @@ private:
   LogicalResult adaptReduce(onnx::NodeProto &node, Location loc,
                             const Constants &constants);
   LogicalResult adaptSplit(onnx::NodeProto &node, Location loc);
+  LogicalResult adaptConstantOfShape(onnx::NodeProto &node,
+                                     std::vector<onnx::NodeProto> &expansion);
 
   /// Adds the names `graph` (and the graphs in it) reads to `used`.
 public:
@@ -222,6 +226,8 @@ LogicalResult Adapter::adaptNode(onnx::NodeProto &node, size_t index,
     return adaptSplit(node, loc);
   if (op == "Cast")
     removeAttr(node, "saturate");
+  if (op == "ConstantOfShape")
+    return adaptConstantOfShape(node, expansion);
   if (op == "ScatterND")
     if (auto *reduction = findAttr(node, "reduction");
         reduction && (reduction->s() == "max" || reduction->s() == "min")) {
@@ -297,6 +303,35 @@ LogicalResult Adapter::adaptSplit(onnx::NodeProto &node, Location loc) {
     return failure();
   }
   removeAttr(node, "num_outputs");
+  return success();
+}
+
+/// ConstantOfShape-20 may fill with bfloat16, ConstantOfShape-9 may not: the
+/// same value in f32 (bf16 widens exactly), cast to bfloat16.
+LogicalResult
+Adapter::adaptConstantOfShape(onnx::NodeProto &node,
+                              std::vector<onnx::NodeProto> &expansion) {
+  onnx::AttributeProto *value = findAttr(node, "value");
+  if (!value || !value->has_t() ||
+      value->t().data_type() != onnx::TensorProto::BFLOAT16)
+    return success();
+  const onnx::TensorProto &t = value->t();
+  uint32_t bits = t.has_raw_data() && t.raw_data().size() == 2
+                      ? uint32_t(uint8_t(t.raw_data()[0])) |
+                            uint32_t(uint8_t(t.raw_data()[1])) << 8
+                      : uint32_t(t.int32_data_size() ? t.int32_data(0) : 0);
+  float widened;
+  uint32_t wide = bits << 16;
+  std::memcpy(&widened, &wide, sizeof(widened));
+  NodeEmitter emit(node, onnx::TensorProto::FLOAT, expansion);
+  onnx::TensorProto f32;
+  f32.set_data_type(onnx::TensorProto::FLOAT);
+  f32.add_dims(1);
+  f32.add_float_data(widened);
+  std::string filled =
+      emit.op("ConstantOfShape", {node.input(0)}, {onnx::MakeAttribute("value", f32)});
+  emit.op("Cast", {filled}, {intAttr("to", onnx::TensorProto::BFLOAT16)},
+          node.output(0));
   return success();
 }
 
