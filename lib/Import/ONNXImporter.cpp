@@ -3,6 +3,7 @@
 #include "flightllm/Import/ONNXImporter.h"
 #include "flightllm/Support/Progress.h"
 
+#include "OpsetAdapter.h"
 #include "TensorImport.h"
 
 #include "flightllm/Dialect/ONNX/ONNXDialect.h"
@@ -45,6 +46,23 @@ bool isDefaultDomain(const std::string &domain) {
   return domain.empty() || domain == "ai.onnx";
 }
 
+/// The location of a node: its name (or its first output's, or its type and
+/// index), around its line in the text syntax when known.
+Location nodeLocation(MLIRContext *ctx, const onnx::NodeProto &node,
+                      size_t index, StringRef fileName,
+                      const std::map<std::string, unsigned> &lines) {
+  std::string name = node.name();
+  if (name.empty())
+    name = node.output_size() && !node.output(0).empty()
+               ? node.output(0)
+               : node.op_type() + "_" + std::to_string(index);
+  Location child = UnknownLoc::get(ctx);
+  if (node.output_size())
+    if (auto it = lines.find(node.output(0)); it != lines.end())
+      child = FileLineColLoc::get(ctx, fileName, it->second, 1);
+  return NameLoc::get(StringAttr::get(ctx, name), child);
+}
+
 /// Builds the func.func for one ONNX graph.
 class GraphImporter {
 public:
@@ -56,15 +74,8 @@ public:
 
   LogicalResult importGraph(onnx::GraphProto &graph, ModuleOp module);
 
-  /// The location of a node: its name (or its first output's name when the
-  /// node is unnamed), wrapped around the text line when known.
   Location nodeLoc(const onnx::NodeProto &node, size_t index) {
-    std::string name = node.name();
-    if (name.empty())
-      name = node.output_size() && !node.output(0).empty()
-                 ? node.output(0)
-                 : node.op_type() + "_" + std::to_string(index);
-    return namedLoc(name, node.output_size() ? node.output(0) : "");
+    return nodeLocation(ctx, node, index, modelName, lineOfOutput);
   }
 
   Location namedLoc(StringRef name, const std::string &definedValue) {
@@ -625,8 +636,11 @@ bool selectMergedDecoderBranch(onnx::ModelProto &model) {
   return true;
 }
 
+/// `opset` is the schemas' (the model's, at most kSchemaOpset);
+/// `modelOpset` the one the model imports, for the message.
 LogicalResult checkSupported(const onnx::ModelProto &model, int opset,
-                             MLIRContext *ctx, Location modelLoc) {
+                             int modelOpset, MLIRContext *ctx,
+                             Location modelLoc) {
   llvm::MapVector<std::string, SmallVector<std::string>,
                   std::map<std::string, unsigned>>
       unsupported;
@@ -661,7 +675,7 @@ LogicalResult checkSupported(const onnx::ModelProto &model, int opset,
   diag << "model uses " << unsupported.size()
        << " unsupported ONNX operator type" << (unsupported.size() > 1 ? "s" : "")
        << " in " << total << " node" << (total > 1 ? "s" : "") << " (opset "
-       << opset << "):";
+       << modelOpset << "):";
   for (auto &[op, nodes] : unsupported) {
     diag << "\n  " << op << " x" << nodes.size() << ": ";
     for (size_t i = 0; i < nodes.size() && i < 8; ++i)
@@ -716,15 +730,8 @@ LogicalResult checkGraphStructure(const onnx::ModelProto &model, int opset,
     }
   }
   for (const auto &[index, node] : llvm::enumerate(graph.node())) {
-    std::string name = !node.name().empty() ? node.name()
-                       : node.output_size() ? node.output(0)
-                                            : node.op_type() + "_" +
-                                                  std::to_string(index);
-    Location child = UnknownLoc::get(ctx);
-    if (node.output_size())
-      if (auto it = lines.find(node.output(0)); it != lines.end())
-        child = FileLineColLoc::get(ctx, fileName, it->second, 1);
-    Location loc = NameLoc::get(StringAttr::get(ctx, name), child);
+    Location loc = nodeLocation(ctx, node, index, fileName, lines);
+    std::string name = cast<NameLoc>(loc).getName().str();
     try {
       onnx::OpSchemaRegistry::Schema(node.op_type(), opset, "")->Verify(node);
     } catch (const std::exception &e) {
@@ -806,9 +813,17 @@ OwningOpRef<ModuleOp> importModel(onnx::ModelProto &model, StringRef name,
     emitError(modelLoc) << "model has no graph (is the file truncated?)";
     return {};
   }
+  // The dialect mirrors the opset-17 schemas; newer models are rewritten
+  // into that form first. `opset` stays the model's own in what we report.
+  int schemaOpset = std::min(opset, kSchemaOpset);
+  if (failed(adaptToSchemaOpset(model, opset, [&](const onnx::NodeProto &node,
+                                                   size_t index) {
+        return nodeLocation(ctx, node, index, name, lines);
+      })))
+    return {};
   bool mergedDecoder = selectMergedDecoderBranch(model);
-  if (failed(checkSupported(model, opset, ctx, modelLoc)) ||
-      failed(checkGraphStructure(model, opset, ctx, name, lines)))
+  if (failed(checkSupported(model, schemaOpset, opset, ctx, modelLoc)) ||
+      failed(checkGraphStructure(model, schemaOpset, ctx, name, lines)))
     return {};
   if (model.graph().sparse_initializer_size()) {
     emitError(modelLoc) << "sparse initializers are not supported";
@@ -860,7 +875,7 @@ OwningOpRef<ModuleOp> importModel(onnx::ModelProto &model, StringRef name,
 
   TensorImporter tensors(ctx, baseDir, options.denseAttrMaxBytes,
                          options.externalDataFiles);
-  GraphImporter graph(ctx, name, opset, tensors, lines);
+  GraphImporter graph(ctx, name, schemaOpset, tensors, lines);
   if (failed(graph.importGraph(*model.mutable_graph(), *module)))
     return {};
   if (failed(verify(*module)))

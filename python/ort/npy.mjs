@@ -1,5 +1,5 @@
 // Minimal .npy (NumPy format 1.0/2.0) reader and writer: little-endian float32,
-// float64, int64, int32, uint8 and bool arrays in C order.
+// float64, float16 (as its bits), int64, int32, uint8 and bool arrays in C order.
 import { readFileSync, writeFileSync } from 'node:fs';
 
 const MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]); // \x93NUMPY
@@ -8,6 +8,7 @@ const MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]); // \x93NUMPY
 const DTYPES = {
   '<f4': ['float32', Float32Array],
   '<f8': ['float64', Float64Array],
+  '<f2': ['float16', Uint16Array],
   '<i8': ['int64', BigInt64Array],
   '<i4': ['int32', Int32Array],
   '|u1': ['uint8', Uint8Array],

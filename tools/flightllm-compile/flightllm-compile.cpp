@@ -23,6 +23,7 @@
 #include "flightllm/Target/TargetDescription.h"
 #include "flightllm/Dialect/LLM/Transforms/Passes.h"
 #include "flightllm/Import/ModelSummary.h"
+#include "flightllm/Import/SupportedOperators.h"
 #include "flightllm/Import/NodeDiagnostics.h"
 #include "flightllm/Import/ONNXImporter.h"
 #include "flightllm/Offload/OffloadPlanner.h"
@@ -76,7 +77,7 @@ enum class EmitKind { ONNX, LLM, Summary, Flight, Bin, OffloadPlan };
 
 cl::opt<std::string> inputFilename(cl::Positional,
                                    cl::desc("<model.onnx | export directory>"),
-                                   cl::Required, cl::cat(category));
+                                   cl::cat(category));
 
 cl::opt<std::string> outputFilename("o", cl::desc("Output file ('-' for stdout)"),
                                     cl::value_desc("file"), cl::init("-"),
@@ -303,6 +304,12 @@ cl::opt<bool> noVerifyRaising(
 cl::opt<bool> elideWeights(
     "elide-weights",
     cl::desc("Print weight blobs as '__elided__' (output does not re-parse)"),
+    cl::init(false), cl::cat(category));
+
+cl::opt<bool> listONNXOperators(
+    "list-onnx-operators",
+    cl::desc("Print the ONNX operators, domains and opsets the importer "
+             "accepts (Markdown) and exit"),
     cl::init(false), cl::cat(category));
 
 cl::opt<bool> printLocations(
@@ -781,6 +788,14 @@ static int runParsedCommand() {
   calibrationIds.reset();
   flightllm::setProgressMode(quietReport ? flightllm::ProgressMode::Never
                                          : progressMode.getValue());
+  if (listONNXOperators) {
+    flightllm::printSupportedOperators(outs());
+    return 0;
+  }
+  if (inputFilename.empty()) {
+    errs() << "flightllm-compile: error: no input model (see --help)\n";
+    return 1;
+  }
   if (quantize != Quantization::None && emit != EmitKind::LLM) {
     errs() << "flightllm-compile: error: --quantize applies to "
                     "--emit=llm (the binary is always W8A8)\n";

@@ -62,7 +62,7 @@ importONNXBuffer(const llvm::MemoryBuffer &buffer, llvm::StringRef baseDir,
 
 /// The opset range of the default ONNX domain the importer accepts.
 constexpr int kMinONNXOpset = 13;
-constexpr int kMaxONNXOpset = 17;
+constexpr int kMaxONNXOpset = 21;
 
 } // namespace flightllm
 

@@ -246,6 +246,23 @@ struct AttentionRaiser {
       return fail("expected two rotary tables (cos and sin)");
     }
 
+    // The caches are the graph's own inputs and outputs, in the type the
+    // attention computes in (an f16 graph converted with keep_io_types
+    // casts f32 caches around it: that form is refused, not mis-raised).
+    for (Value cache :
+         {model.pastKeys[site->layer], model.pastValues[site->layer]}) {
+      Type cacheElement = getElementTypeOrSelf(cache.getType());
+      if (cacheElement == qType->getElementType())
+        continue;
+      std::string msg;
+      llvm::raw_string_ostream os(msg);
+      os << "the past caches are " << cacheElement
+         << " but the attention computes in " << qType->getElementType()
+         << " (a model converted keeping f32 inputs and outputs: export it "
+            "with its caches in "
+         << qType->getElementType() << ")";
+      return fail(msg);
+    }
     // Right after the last input: the present caches may already be read
     // (by Shape ops) before the attention output is computed.
     Location loc = softmax.getLoc();

@@ -790,6 +790,17 @@ std::optional<double> raising::probeScalar(const ModelInterface &model,
 // Numeric checks and IR helpers
 //===----------------------------------------------------------------------===//
 
+HostTensor RandomTensors::uniformFor(Value value, ArrayRef<int64_t> shape,
+                                     float lo, float hi) {
+  HostTensor t = uniform(shape, lo, hi);
+  std::optional<reference::ElementKind> kind =
+      reference::getElementKind(getElementTypeOrSelf(value.getType()));
+  return kind && *kind != reference::ElementKind::F32 &&
+                 reference::isFloatKind(*kind)
+             ? t.castTo(*kind)
+             : t;
+}
+
 HostTensor RandomTensors::uniform(ArrayRef<int64_t> shape, float lo, float hi) {
   HostTensor t(reference::ElementKind::F32, shape);
   std::uniform_real_distribution<float> dist(lo, hi);
@@ -810,6 +821,16 @@ double raising::relativeError(const HostTensor &actual,
     worst = std::max(worst, std::abs(a - e) / (1.0 + std::abs(e)));
   }
   return worst;
+}
+
+double raising::matchTolerance(Type elementType, double floor,
+                               double epsilons) {
+  auto f = dyn_cast<FloatType>(elementType);
+  if (!f || f.getFPMantissaWidth() >= 24)
+    return floor;
+  // 2^-(mantissa bits): the type's epsilon (f16 2^-10, bf16 2^-7).
+  double epsilon = std::ldexp(1.0, 1 - int(f.getFPMantissaWidth()));
+  return std::max(floor, epsilons * epsilon);
 }
 
 Value raising::getOrCreateWeight(OpBuilder &b, func::FuncOp func,

@@ -188,6 +188,10 @@ public:
   explicit RandomTensors(unsigned seed = 0x5eed) : rng(seed) {}
   HostTensor uniform(llvm::ArrayRef<int64_t> shape, float lo = -1.f,
                      float hi = 1.f);
+  /// The same, in the float type of `value` (f16/bf16 values of a reduced
+  /// precision graph get their own type, which its ops require).
+  HostTensor uniformFor(mlir::Value value, llvm::ArrayRef<int64_t> shape,
+                        float lo = -1.f, float hi = 1.f);
 
 private:
   std::mt19937 rng;
@@ -204,6 +208,13 @@ constexpr llvm::StringLiteral kOneNewTokenGraphAttr = "llm.one_new_token_graph";
 
 /// Tolerance of the numeric checks (fp32 round-off of the small probes).
 constexpr double kMatchTolerance = 2e-4;
+
+/// The tolerance of a numeric check on values of `elementType`: the graph of
+/// an f16/bf16 model rounds every op's result, the llm ops far fewer, so
+/// their difference grows with the type's epsilon (`epsilons` of them: 8 for
+/// one subgraph); at least `floor` (kMatchTolerance for f32).
+double matchTolerance(mlir::Type elementType, double floor = kMatchTolerance,
+                      double epsilons = 8);
 
 /// Creates (or reuses) the llm.weight holding the constant behind `v`,
 /// reshaped to `shape` when given. Weights are placed at the top of the

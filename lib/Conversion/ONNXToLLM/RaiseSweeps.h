@@ -84,7 +84,9 @@ void bindArguments(Evaluator &e, const ModelInterface &model,
 
 /// Checks `candidates` against `expected` for every probe assignment (or
 /// those given), binding `inputs` to random tensors of their probed shapes.
-/// Returns the index of the first candidate that matches under all of them.
+/// Returns the index of the first candidate that matches under all of them
+/// (within matchTolerance of the expected values' type; with the wider
+/// tolerance of f16/bf16, the first of those closest to them).
 std::optional<unsigned>
 pickMatchingCandidate(const ModelInterface &model,
                       llvm::ArrayRef<mlir::Value> inputs,

@@ -228,6 +228,15 @@ struct VerifyRaisingPass
     auto interpreter = interpreter::Interpreter::create(forward);
     if (failed(interpreter))
       return failure();
+    // An f16/bf16 graph rounds every op's result: the bound widens with the
+    // narrowest float type it computes in, by 32 of its epsilons through a
+    // whole model (the tiny f16 Llama: 0.0144 measured).
+    double bound = tolerance;
+    graph.walk([&](Operation *op) {
+      for (Type t : op->getResultTypes())
+        bound = std::max(bound, matchTolerance(getElementTypeOrSelf(t),
+                                               tolerance, /*epsilons=*/32));
+    });
     std::mt19937 rng(0x7e51f1);
     SmallVector<Size> all = sizes(module, graph, hasPast, oneNewToken);
     for (auto [index, probed] : llvm::enumerate(all)) {
@@ -300,7 +309,7 @@ struct VerifyRaisingPass
         double error = relativeError(
             got.castTo(reference::ElementKind::F32),
             want.castTo(reference::ElementKind::F32));
-        if (error <= tolerance)
+        if (error <= bound)
           continue;
         // At the op computing it: its location names the ONNX node (the
         // layer's Softmax for its caches, the LM head for the logits).
@@ -318,7 +327,7 @@ struct VerifyRaisingPass
         else
           diag << " is off by " << shortNumber(error)
                << " (max |raised - onnx| / (1 + |onnx|), tolerance "
-               << shortNumber(tolerance) << ")";
+               << shortNumber(bound) << ")";
         return failure();
       }
     }

@@ -188,7 +188,8 @@ def VerifyRaisingPass : Pass<"llm-verify-raising", "mlir::ModuleOp"> {
     past the largest small integer constant of the graph (a window or table
     length could hide a difference below it; prefill graphs stop at 128 new
     tokens). Every output must agree within `tolerance` (|raised - onnx| / (1 +
-    |onnx|)); the first that does not, in layer order (each layer's present
+    |onnx|)), or for a graph computing in f16/bf16 within 32 epsilons of that
+    type (the graph rounds every op's result, the program far fewer); the first that does not, in layer order (each layer's present
     key and value, then the logits), is reported with the size and the error.
     An ONNX error while evaluating the graph is reported at its node. The
     copy of the graph is removed either way.

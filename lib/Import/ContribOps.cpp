@@ -1,0 +1,225 @@
+//===- ContribOps.cpp - onnxruntime's fused operators -> opset 17 ---------===//
+//
+// Formulas: onnxruntime docs/ContribOperators.md and its CPU kernels (the
+// reference the tests compare with).
+// All compute in f32 (see F32Compute).
+//===----------------------------------------------------------------------===//
+
+#include "ContribOps.h"
+
+#include "NodeEmitter.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "llvm/ADT/STLExtras.h"
+
+#include "onnx/onnx_pb.h"
+
+using namespace mlir;
+using namespace flightllm;
+
+namespace {
+
+const ContribOpInfo kContribOps[] = {
+    {"com.microsoft", "BiasGelu", "Add, then GELU (Erf)"},
+    {"com.microsoft", "FastGelu", "Add of the optional bias, then GELU (Tanh)"},
+    {"com.microsoft", "Gelu", "GELU (Erf)"},
+    {"com.microsoft", "SkipLayerNormalization",
+     "Add of input, skip and the optional bias, then LayerNormalization; "
+     "the sum is its 4th output (mean and inv_std_var outputs refused)"},
+    {"com.microsoft", "SkipSimplifiedLayerNormalization",
+     "Add of input, skip and the optional bias, then RMS normalization; the "
+     "sum is its 4th output (mean output refused)"},
+    {"ai.onnx, com.microsoft", "SimplifiedLayerNormalization",
+     "RMS normalization over the last axis (stash_type 1)"},
+};
+
+bool isMicrosoft(const onnx::NodeProto &node) {
+  return node.domain() == "com.microsoft";
+}
+
+/// Output `i` of `node` when it is there and named.
+std::string output(const onnx::NodeProto &node, int i) {
+  return i < node.output_size() ? node.output(i) : std::string();
+}
+/// Input `i` of `node` when it is there and named.
+std::string input(const onnx::NodeProto &node, int i) {
+  return i < node.input_size() ? node.input(i) : std::string();
+}
+
+float floatAttrOr(onnx::NodeProto &node, llvm::StringRef name, float dflt) {
+  onnx::AttributeProto *a = findAttr(node, name);
+  return a ? a->f() : dflt;
+}
+
+constexpr int32_t kF32 = onnx::TensorProto::FLOAT;
+
+/// onnxruntime's CPU kernels of these operators read f16/bf16 tensors into
+/// f32, compute in f32 and round once at the end; the expansions do the same
+/// (an expansion in f16 rounds after every step and drifts by a few ulps).
+struct F32Compute {
+  NodeEmitter &emit;
+  /// The ONNX type of the operator's inputs and outputs.
+  int32_t ioType;
+
+  std::string in(const std::string &x) {
+    return ioType == kF32 || x.empty()
+               ? x
+               : emit.op("Cast", {x}, {intAttr("to", kF32)});
+  }
+  /// `output` as the last node, from `y` (f32) or by `compute(name)` that
+  /// defines the given name (empty: a fresh one) in f32.
+  template <typename Fn>
+  void out(const std::string &output, Fn compute) {
+    if (ioType == kF32) {
+      compute(output);
+      return;
+    }
+    emit.op("Cast", {compute(std::string())}, {intAttr("to", ioType)}, output);
+  }
+};
+
+/// RMS normalization of `x` (f32) over its last axis, like onnxruntime's
+/// kernel: y = x / sqrt(mean(x^2) + epsilon) * scale. Defines `y` and, when
+/// named, `invStd` (1 / sqrt(mean(x^2) + epsilon), f32).
+void emitRMSNorm(F32Compute &f32, const std::string &x,
+                 const std::string &scale, float epsilon, const std::string &y,
+                 const std::string &invStd) {
+  NodeEmitter &emit = f32.emit;
+  // Pow, as exporters write it: a Mul of x by itself would be raised to an
+  // llm.mul of its own before the norm around it is recognised.
+  std::string meanSquare =
+      emit.op("ReduceMean", {emit.op("Pow", {x, emit.scalar(2.0f)})},
+              {intsAttr("axes", {-1}), intAttr("keepdims", 1)});
+  std::string inv = emit.op(
+      "Reciprocal",
+      {emit.op("Sqrt", {emit.op("Add", {meanSquare, emit.scalar(epsilon)})})});
+  if (!invStd.empty())
+    emit.op("Identity", {inv}, {}, invStd);
+  std::string normed = emit.op("Mul", {x, inv});
+  std::string gamma = f32.in(scale);
+  f32.out(y, [&](const std::string &name) {
+    return emit.op("Mul", {normed, gamma}, {}, name);
+  });
+}
+
+/// input + skip (+ bias) in f32; the node's 4th output, when it has one, is
+/// that sum in the input type.
+std::string emitSkipSum(F32Compute &f32, const onnx::NodeProto &node,
+                        int biasIndex, int sumOutput) {
+  NodeEmitter &emit = f32.emit;
+  std::string sum =
+      emit.op("Add", {f32.in(input(node, 0)), f32.in(input(node, 1))});
+  if (!input(node, biasIndex).empty())
+    sum = emit.op("Add", {sum, f32.in(input(node, biasIndex))});
+  if (std::string name = output(node, sumOutput); !name.empty())
+    f32.out(name, [&](const std::string &n) {
+      return n.empty() ? sum : emit.op("Identity", {sum}, {}, n);
+    });
+  return sum;
+}
+
+/// The mean output of the skip normalizations (2nd) is not computed.
+LogicalResult refuseMeanOutput(const onnx::NodeProto &node, Location loc) {
+  if (output(node, 1).empty())
+    return success();
+  emitError(loc) << node.op_type() << " output 'mean' ('" << node.output(1)
+                 << "') is not supported";
+  return failure();
+}
+
+} // namespace
+
+bool flightllm::isExpandedContribOp(const onnx::NodeProto &node) {
+  if (node.op_type() == "SimplifiedLayerNormalization")
+    return isMicrosoft(node) || node.domain().empty() ||
+           node.domain() == "ai.onnx";
+  return isMicrosoft(node) &&
+         llvm::any_of(kContribOps, [&](const ContribOpInfo &info) {
+           return node.op_type() == info.op;
+         });
+}
+
+LogicalResult flightllm::expandContribOp(onnx::NodeProto &node,
+                                         int32_t floatType, Location loc,
+                                         std::vector<onnx::NodeProto> &expansion) {
+  const std::string &op = node.op_type();
+  if (op == "Gelu") {
+    expandGelu(node, floatType, /*tanh=*/false, expansion);
+    return success();
+  }
+  NodeEmitter emit(node, kF32, expansion);
+  F32Compute f32{emit, floatType};
+  auto gelu = [&](std::string x, bool tanh) {
+    f32.out(node.output(0), [&](const std::string &name) {
+      return emitGelu(emit, x, tanh, name);
+    });
+  };
+  if (op == "BiasGelu" || op == "FastGelu") {
+    std::string x = f32.in(input(node, 0));
+    if (!input(node, 1).empty())
+      x = emit.op("Add", {x, f32.in(input(node, 1))});
+    gelu(x, /*tanh=*/op == "FastGelu");
+    return success();
+  }
+  float epsilon = floatAttrOr(node, "epsilon", 1e-5f);
+  if (op == "SimplifiedLayerNormalization") {
+    onnx::AttributeProto *axis = findAttr(node, "axis");
+    if (axis && axis->i() != -1) {
+      emitError(loc) << "SimplifiedLayerNormalization over axis " << axis->i()
+                     << " is not supported (only the last axis, -1)";
+      return failure();
+    }
+    onnx::AttributeProto *stash = findAttr(node, "stash_type");
+    if (stash && stash->i() != kF32) {
+      emitError(loc) << "SimplifiedLayerNormalization stash_type "
+                     << stash->i() << " is not supported (only 1, float)";
+      return failure();
+    }
+    emitRMSNorm(f32, f32.in(input(node, 0)), input(node, 1), epsilon,
+                node.output(0), output(node, 1));
+    return success();
+  }
+  if (op == "SkipSimplifiedLayerNormalization") {
+    if (failed(refuseMeanOutput(node, loc)))
+      return failure();
+    std::string sum = emitSkipSum(f32, node, /*biasIndex=*/3, /*sumOutput=*/3);
+    emitRMSNorm(f32, sum, input(node, 2), epsilon, node.output(0),
+                output(node, 2));
+    return success();
+  }
+  if (op == "SkipLayerNormalization") {
+    if (failed(refuseMeanOutput(node, loc)))
+      return failure();
+    if (!output(node, 2).empty()) {
+      emitError(loc) << "SkipLayerNormalization output 'inv_std_var' ('"
+                     << node.output(2) << "') is not supported";
+      return failure();
+    }
+    std::string sum = emitSkipSum(f32, node, /*biasIndex=*/4, /*sumOutput=*/3);
+    std::vector<std::string> lnInputs = {sum, f32.in(input(node, 2))};
+    if (!input(node, 3).empty())
+      lnInputs.push_back(f32.in(input(node, 3)));
+    f32.out(node.output(0), [&](const std::string &name) {
+      return emit.op("LayerNormalization", lnInputs,
+                     {intAttr("axis", -1), floatAttr("epsilon", epsilon)},
+                     name);
+    });
+    return success();
+  }
+  emitError(loc) << node.domain() << "::" << op << " is not supported";
+  return failure();
+}
+
+void flightllm::expandGelu(const onnx::NodeProto &node, int32_t ioType,
+                           bool tanh, std::vector<onnx::NodeProto> &expansion) {
+  NodeEmitter emit(node, kF32, expansion);
+  F32Compute f32{emit, ioType};
+  std::string x = f32.in(node.input(0));
+  f32.out(node.output(0), [&](const std::string &name) {
+    return emitGelu(emit, x, tanh, name);
+  });
+}
+
+llvm::ArrayRef<ContribOpInfo> flightllm::getExpandedContribOps() {
+  return kContribOps;
+}

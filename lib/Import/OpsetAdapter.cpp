@@ -1,0 +1,355 @@
+//===- OpsetAdapter.cpp - Newer default-domain opsets -> opset 17 ---------===//
+
+#include "OpsetAdapter.h"
+
+#include "ContribOps.h"
+#include "NodeEmitter.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/ADT/StringRef.h"
+
+#include "onnx/defs/tensor_proto_util.h"
+#include <cstring>
+#include "onnx/onnx_pb.h"
+
+#include <vector>
+
+using namespace mlir;
+using namespace flightllm;
+
+namespace {
+
+/// The importer's knowledge of opsets 18-21 for the operators it accepts
+/// (ONNX Changelog.md). Operators not listed did not change in those opsets.
+const OpsetRevision kRevisions[] = {
+    {"Cast", 19, "`saturate` attribute (float8 targets only), float8 types",
+     "`saturate` dropped (no float8 type is accepted)"},
+    {"Cast", 21, "int4/uint4 types", "same form"},
+    {"Constant", 19, "float8 types", "same form"},
+    {"Constant", 21, "int4/uint4 types", "same form"},
+    {"ConstantOfShape", 20, "bfloat16 and float8 types",
+     "a bfloat16 fill becomes an f32 one and a Cast"},
+    {"ConstantOfShape", 21, "int4/uint4 types", "same form"},
+    {"Equal", 19, "string type", "same form"},
+    {"Gelu", 20, "new operator",
+     "expanded to its definition (Erf, or Tanh when approximate=\"tanh\")"},
+    {"Identity", 19, "float8 types", "same form"},
+    {"Identity", 21, "int4/uint4 types", "same form"},
+    {"If", 19, "float8 types", "same form"},
+    {"If", 21, "int4/uint4 types", "same form"},
+    {"ReduceMean", 18, "`axes` is an input; `noop_with_empty_axes` attribute",
+     "constant `axes` become the attribute; none reduce all axes (or, with "
+     "noop_with_empty_axes=1, nothing); computed axes are refused"},
+    {"Reshape", 19, "float8 types", "same form"},
+    {"Reshape", 21, "int4/uint4 types", "same form"},
+    {"ScatterND", 18, "reduction max/min",
+     "same form; max/min are refused"},
+    {"Shape", 19, "float8 types", "same form"},
+    {"Shape", 21, "int4/uint4 types", "same form"},
+    {"Split", 18, "`num_outputs` attribute (last chunk may be smaller)",
+     "dropped when it equals the outputs (equal chunks: the axis must divide, "
+     "checked by shape inference and at run time)"},
+    {"Squeeze", 21, "int4/uint4 types", "same form"},
+    {"Transpose", 21, "int4/uint4 types", "same form"},
+    {"Unsqueeze", 21, "int4/uint4 types", "same form"},
+};
+
+bool isDefaultDomain(const std::string &domain) {
+  return domain.empty() || domain == "ai.onnx";
+}
+
+/// Constant tensors by name: initializers of the graph and the graphs around
+/// it, and Constant nodes seen so far.
+class Constants {
+public:
+  void addGraph(const onnx::GraphProto &graph) {
+    for (const auto &init : graph.initializer())
+      tensors[init.name()] = &init;
+  }
+  void addNode(const onnx::NodeProto &node) {
+    if (node.op_type() != "Constant" || node.output_size() != 1)
+      return;
+    for (const auto &attr : node.attribute())
+      if (attr.name() == "value" && attr.has_t())
+        tensors[node.output(0)] = &attr.t();
+      else if (attr.name() == "value_ints")
+        ints[node.output(0)] = {attr.ints().begin(), attr.ints().end()};
+  }
+  /// The float element type of `name` from the model's declared types, else
+  /// the model's: that of its float initializers (a decoder computes in one
+  /// float type; a wrong guess fails ONNX's type check, never silently).
+  std::optional<int32_t> floatTypeOf(const std::string &name) const {
+    if (auto it = declared.find(name); it != declared.end())
+      return it->second;
+    if (modelFloatType)
+      return modelFloatType;
+    return std::nullopt;
+  }
+  void addDeclaredTypes(const onnx::GraphProto &graph) {
+    auto add = [&](const onnx::ValueInfoProto &vi) {
+      if (vi.type().has_tensor_type() && isFloat(vi.type().tensor_type().elem_type()))
+        declared[vi.name()] = vi.type().tensor_type().elem_type();
+    };
+    for (const auto &vi : graph.input())
+      add(vi);
+    for (const auto &vi : graph.value_info())
+      add(vi);
+    for (const auto &vi : graph.output())
+      add(vi);
+    for (const auto &init : graph.initializer())
+      if (!modelFloatType && isFloat(init.data_type()))
+        modelFloatType = init.data_type();
+  }
+  static bool isFloat(int32_t type) {
+    return type == onnx::TensorProto::FLOAT ||
+           type == onnx::TensorProto::FLOAT16 ||
+           type == onnx::TensorProto::BFLOAT16;
+  }
+
+  /// The int64 values of `name`, if it is a constant.
+  std::optional<std::vector<int64_t>> int64s(const std::string &name) const {
+    if (auto it = ints.find(name); it != ints.end())
+      return it->second;
+    auto it = tensors.find(name);
+    if (it == tensors.end() ||
+        it->second->data_type() != onnx::TensorProto::INT64 ||
+        it->second->data_location() == onnx::TensorProto::EXTERNAL)
+      return std::nullopt;
+    return onnx::ParseData<int64_t>(it->second);
+  }
+
+private:
+  llvm::StringMap<const onnx::TensorProto *> tensors;
+  llvm::StringMap<std::vector<int64_t>> ints;
+  llvm::StringMap<int32_t> declared;
+  std::optional<int32_t> modelFloatType;
+};
+
+void removeAttr(onnx::NodeProto &node, llvm::StringRef name) {
+  auto *attrs = node.mutable_attribute();
+  for (int i = attrs->size() - 1; i >= 0; --i)
+    if (attrs->Get(i).name() == name)
+      attrs->DeleteSubrange(i, 1);
+}
+
+class Adapter {
+public:
+  Adapter(int opset,
+          const std::function<Location(const onnx::NodeProto &, size_t)> &loc)
+      : opset(opset), nodeLoc(loc) {}
+
+  LogicalResult adaptGraph(onnx::GraphProto &graph, Constants constants);
+
+private:
+  /// Rewrites `node` in place, or fills `expansion` with the nodes that
+  /// replace it (Gelu's definition).
+  LogicalResult adaptNode(onnx::NodeProto &node, size_t index,
+                          const Constants &constants,
+                          std::vector<onnx::NodeProto> &expansion);
+  LogicalResult adaptReduce(onnx::NodeProto &node, Location loc,
+                            const Constants &constants);
+  LogicalResult adaptSplit(onnx::NodeProto &node, Location loc);
+  LogicalResult adaptConstantOfShape(onnx::NodeProto &node,
+                                     std::vector<onnx::NodeProto> &expansion);
+
+  /// Adds the names `graph` (and the graphs in it) reads to `used`.
+public:
+  void collectUses(const onnx::GraphProto &graph) {
+    for (const auto &node : graph.node()) {
+      for (const std::string &in : node.input())
+        used.insert(in);
+      for (const auto &attr : node.attribute())
+        if (attr.has_g())
+          collectUses(attr.g());
+    }
+    for (const auto &out : graph.output())
+      used.insert(out.name());
+  }
+
+private:
+  int opset;
+  const std::function<Location(const onnx::NodeProto &, size_t)> &nodeLoc;
+  /// The names the graph being adapted (or a graph in it) reads.
+  llvm::StringSet<> used;
+};
+
+LogicalResult Adapter::adaptGraph(onnx::GraphProto &graph,
+                                  Constants constants) {
+  constants.addGraph(graph);
+  constants.addDeclaredTypes(graph);
+  google::protobuf::RepeatedPtrField<onnx::NodeProto> adapted;
+  for (auto [index, node] : llvm::enumerate(*graph.mutable_node())) {
+    for (auto &attr : *node.mutable_attribute())
+      if (attr.has_g() && failed(adaptGraph(*attr.mutable_g(), constants)))
+        return failure();
+    std::vector<onnx::NodeProto> expansion;
+    if (failed(adaptNode(node, index, constants, expansion)))
+      return failure();
+    constants.addNode(node);
+    if (expansion.empty()) {
+      *adapted.Add() = std::move(node);
+      continue;
+    }
+    for (auto &n : expansion)
+      *adapted.Add() = std::move(n);
+  }
+  graph.mutable_node()->Swap(&adapted);
+  return success();
+}
+
+LogicalResult Adapter::adaptNode(onnx::NodeProto &node, size_t index,
+                                 const Constants &constants,
+                                 std::vector<onnx::NodeProto> &expansion) {
+  Location loc = nodeLoc(node, index);
+  if (isExpandedContribOp(node)) {
+    // Optional outputs nothing reads are as good as absent.
+    for (int i = 1; i < node.output_size(); ++i)
+      if (!used.contains(node.output(i)))
+        node.set_output(i, "");
+    auto type = constants.floatTypeOf(node.input_size() ? node.input(0) : "");
+    if (!type) {
+      emitError(loc) << node.op_type() << ": the element type of its input is "
+                     << "not known";
+      return failure();
+    }
+    return expandContribOp(node, *type, loc, expansion);
+  }
+  if (!isDefaultDomain(node.domain()) || opset <= kSchemaOpset)
+    return success();
+  const std::string &op = node.op_type();
+  if (op == "ReduceMean")
+    return adaptReduce(node, loc, constants);
+  if (op == "Split")
+    return adaptSplit(node, loc);
+  if (op == "Cast")
+    removeAttr(node, "saturate");
+  if (op == "ConstantOfShape")
+    return adaptConstantOfShape(node, expansion);
+  if (op == "ScatterND")
+    if (auto *reduction = findAttr(node, "reduction");
+        reduction && (reduction->s() == "max" || reduction->s() == "min")) {
+      emitError(loc) << "ScatterND reduction '" << reduction->s()
+                     << "' (opset " << opset << ") is not supported";
+      return failure();
+    }
+  if (op == "Gelu" && opset >= 20) {
+    auto type = constants.floatTypeOf(node.input(0));
+    if (!type) {
+      emitError(loc) << "Gelu (opset " << opset << "): the element type of its "
+                     << "input '" << node.input(0) << "' is not known";
+      return failure();
+    }
+    bool tanh = false;
+    if (auto *attr = findAttr(node, "approximate"))
+      tanh = attr->s() == "tanh";
+    expandGelu(node, *type, tanh, expansion);
+  }
+  return success();
+}
+
+/// ReduceMean-18 reads its axes from an optional input; ReduceMean-13 from
+/// an attribute, with no axes meaning all of them.
+LogicalResult Adapter::adaptReduce(onnx::NodeProto &node, Location loc,
+                                   const Constants &constants) {
+  int64_t noop = 0;
+  if (auto *attr = findAttr(node, "noop_with_empty_axes"))
+    noop = attr->i();
+  removeAttr(node, "noop_with_empty_axes");
+  std::vector<int64_t> axes;
+  if (node.input_size() > 1 && !node.input(1).empty()) {
+    auto values = constants.int64s(node.input(1));
+    if (!values) {
+      emitError(loc) << node.op_type() << " axes '" << node.input(1)
+                     << "' (an input since opset 18) must be a constant "
+                        "int64 tensor";
+      return failure();
+    }
+    axes = *values;
+  }
+  if (node.input_size() > 1)
+    node.mutable_input()->DeleteSubrange(1, node.input_size() - 1);
+  if (axes.empty() && noop) {
+    // Reduces nothing: the input itself.
+    node.set_op_type("Identity");
+    node.mutable_attribute()->Clear();
+    return success();
+  }
+  if (!axes.empty()) {
+    onnx::AttributeProto *attr = node.add_attribute();
+    attr->set_name("axes");
+    attr->set_type(onnx::AttributeProto::INTS);
+    for (int64_t axis : axes)
+      attr->add_ints(axis);
+  }
+  return success();
+}
+
+/// Split-18's `num_outputs` names the number of chunks, the last one possibly
+/// smaller; Split-13 without `split` makes that many equal chunks.
+LogicalResult Adapter::adaptSplit(onnx::NodeProto &node, Location loc) {
+  onnx::AttributeProto *num = findAttr(node, "num_outputs");
+  if (!num)
+    return success();
+  if (num->i() != node.output_size()) {
+    emitError(loc) << "Split num_outputs " << num->i() << " differs from its "
+                   << node.output_size() << " outputs";
+    return failure();
+  }
+  if (node.input_size() > 1 && !node.input(1).empty()) {
+    emitError(loc) << "Split has both num_outputs and split";
+    return failure();
+  }
+  removeAttr(node, "num_outputs");
+  return success();
+}
+
+/// ConstantOfShape-20 may fill with bfloat16, ConstantOfShape-9 may not: the
+/// same value in f32 (bf16 widens exactly), cast to bfloat16.
+LogicalResult
+Adapter::adaptConstantOfShape(onnx::NodeProto &node,
+                              std::vector<onnx::NodeProto> &expansion) {
+  onnx::AttributeProto *value = findAttr(node, "value");
+  if (!value || !value->has_t() ||
+      value->t().data_type() != onnx::TensorProto::BFLOAT16)
+    return success();
+  const onnx::TensorProto &t = value->t();
+  uint32_t bits = t.has_raw_data() && t.raw_data().size() == 2
+                      ? uint32_t(uint8_t(t.raw_data()[0])) |
+                            uint32_t(uint8_t(t.raw_data()[1])) << 8
+                      : uint32_t(t.int32_data_size() ? t.int32_data(0) : 0);
+  float widened;
+  uint32_t wide = bits << 16;
+  std::memcpy(&widened, &wide, sizeof(widened));
+  NodeEmitter emit(node, onnx::TensorProto::FLOAT, expansion);
+  onnx::TensorProto f32;
+  f32.set_data_type(onnx::TensorProto::FLOAT);
+  f32.add_dims(1);
+  f32.add_float_data(widened);
+  std::string filled =
+      emit.op("ConstantOfShape", {node.input(0)}, {onnx::MakeAttribute("value", f32)});
+  emit.op("Cast", {filled}, {intAttr("to", onnx::TensorProto::BFLOAT16)},
+          node.output(0));
+  return success();
+}
+
+} // namespace
+
+LogicalResult flightllm::adaptToSchemaOpset(
+    onnx::ModelProto &model, int opset,
+    const std::function<Location(const onnx::NodeProto &, size_t)> &nodeLoc) {
+  Adapter adapter(opset, nodeLoc);
+  adapter.collectUses(model.graph());
+  if (failed(adapter.adaptGraph(*model.mutable_graph(), Constants())))
+    return failure();
+  for (auto &imp : *model.mutable_opset_import())
+    if (isDefaultDomain(imp.domain()) && imp.version() > kSchemaOpset)
+      imp.set_version(kSchemaOpset);
+  return success();
+}
+
+llvm::ArrayRef<OpsetRevision> flightllm::getOpsetRevisions() {
+  return kRevisions;
+}
