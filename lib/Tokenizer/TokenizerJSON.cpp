@@ -6,6 +6,7 @@
 
 #include "Pipeline.h"
 
+#include "flightllm/Support/BoundedJSON.h"
 #include "flightllm/Tokenizer/Tokenizer.h"
 
 #include "llvm/ADT/StringSet.h"
@@ -503,7 +504,7 @@ llvm::Error readAddedTokens(Reader &r, const json::Object &root, Pipeline &p) {
 
 llvm::Expected<Tokenizer> Tokenizer::parse(StringRef text, StringRef source) {
   Reader r(source);
-  llvm::Expected<json::Value> doc = json::parse(text);
+  llvm::Expected<json::Value> doc = parseBoundedJSON(text);
   if (!doc)
     return llvm::createStringError(
         llvm::inconvertibleErrorCode(), "%s: not valid JSON: %s",
