@@ -567,6 +567,16 @@ llvm::Expected<Tokenizer> Tokenizer::parse(StringRef text, StringRef source) {
     p->idToToken[t.id] = t.content;
     p->idIsSpecial[t.id] = t.special;
   }
+  // encode() returns the template's ids as they are: each must be a token.
+  if (p->postTemplate)
+    for (const TemplatePiece &piece : *p->postTemplate)
+      for (int32_t id : piece.ids)
+        if (static_cast<size_t>(id) >= size)
+          return r.fail("post_processor",
+                        "the template's special token id " +
+                            std::to_string(id) +
+                            " is outside the vocabulary and added tokens (" +
+                            std::to_string(size) + " ids)");
   if (p->byteLevel && p->model.byteFallback)
     return r.fail("model.byte_fallback",
                   "byte fallback together with a ByteLevel pre-tokenizer is "
