@@ -9,8 +9,12 @@
 #ifndef FLIGHTLLM_FUZZ_FUZZSUPPORT_H
 #define FLIGHTLLM_FUZZ_FUZZSUPPORT_H
 
+#include "flightllm/Dialect/LLM/LLMDialect.h"
+#include "flightllm/Dialect/ONNX/ONNXDialect.h"
 #include "flightllm/Import/ONNXImporter.h"
-#include "flightllm/InitAll.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/DialectRegistry.h"
@@ -26,11 +30,13 @@
 
 namespace flightllm::fuzz {
 
-/// The tools' dialects, registered once per process.
+/// The dialects of the import and the raising (the flight dialect and the
+/// lowering are not linked: the fuzzers stop at the llm program).
 inline const mlir::DialectRegistry &registry() {
   static mlir::DialectRegistry *r = [] {
     auto *reg = new mlir::DialectRegistry();
-    registerAllDialects(*reg);
+    reg->insert<mlir::func::FuncDialect, mlir::tensor::TensorDialect,
+                onnxir::ONNXDialect, llm::LLMDialect>();
     return reg;
   }();
   return *r;

@@ -1,7 +1,7 @@
 //===- flb-runtime.cpp - Fuzz: .flb validation, runtime, simulator --------===//
 //
 // flightllm-run MODEL.flb (engine sim), in process: the validator
-// (binary::validate), flight_open on the simulator's HAL (the u280 preset),
+// (binary::validate), flight_open on the simulator's HAL (fuzz/flb-target.json),
 // one prefill of one token and one decode step.
 //
 // Mutated bytes would almost never pass the CRC-32C checks, so before the run
@@ -27,9 +27,12 @@ using namespace flightllm::binary;
 
 namespace {
 
-const target::TargetDescription &u280() {
+/// fuzz/flb-target.json: the u280 with one HBM channel, for which the seeds
+/// are compiled (a u280 binary of even a tiny model is 640 KB of mostly
+/// zero weight images for 32 channels, which would only slow the fuzzer).
+const target::TargetDescription &fuzzTarget() {
   static target::TargetDescription *t = [] {
-    auto loaded = target::loadTarget("u280");
+    auto loaded = target::loadTarget(FLIGHTLLM_FUZZ_FLB_TARGET);
     if (!loaded)
       abort();
     return new target::TargetDescription(std::move(*loaded));
@@ -70,7 +73,7 @@ void sealAsWriter(std::vector<uint8_t> &f, uint64_t fingerprint) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size > (4u << 20))
     return -1;
-  const target::TargetDescription &target = u280();
+  const target::TargetDescription &target = fuzzTarget();
   std::vector<uint8_t> flb(data, data + size);
   sealAsWriter(flb, target.fingerprint());
 

@@ -7,9 +7,10 @@
 //
 // Input layout: u32 little-endian model size, the model (binary protobuf),
 // then the bytes of `model.onnx.data`. The directory also holds a
-// subdirectory `sub/` with a copy of the data file, and a symbolic link
-// `outside.data` to a file outside it, so that relative paths and links that
-// leave the directory are reachable.
+// subdirectory `sub/` with a copy of the data file, a symbolic link
+// `outside.data` to a file outside it and a FIFO `fifo.data`, so that
+// relative paths, links that leave the directory and files that are not
+// regular are reachable.
 //===----------------------------------------------------------------------===//
 
 #include "FuzzSupport.h"
@@ -22,6 +23,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <cstdio>
+#include <sys/stat.h>
 #include <cstdlib>
 #include <string>
 
@@ -44,6 +46,9 @@ struct Scratch {
     llvm::sys::fs::create_directories(dir + "/sub");
     write(root + "/secret.data", llvm::StringRef("outside the model\n"));
     llvm::sys::fs::create_link(root + "/secret.data", dir + "/outside.data");
+    // A FIFO: reading it would block the import forever.
+    if (mkfifo((dir + "/fifo.data").c_str(), 0600))
+      abort();
   }
   ~Scratch() { llvm::sys::fs::remove_directories(root); }
   static void write(const std::string &path, llvm::StringRef bytes) {
