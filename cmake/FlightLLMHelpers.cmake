@@ -6,6 +6,11 @@ function(add_flightllm_library name)
   add_library(${name} STATIC ${ARG_UNPARSED_ARGUMENTS})
   target_compile_options(${name} PRIVATE ${FLIGHTLLM_WARNING_FLAGS})
   target_link_libraries(${name} PUBLIC ${ARG_LINK_LIBS} MLIR LLVM)
+  # A sanitizer build's libraries need the sanitizer runtimes wherever they
+  # are linked (cmake/FlightLLMSanitizers.cmake).
+  if(FLIGHTLLM_EXPORTED_LINK_OPTIONS)
+    target_link_options(${name} INTERFACE ${FLIGHTLLM_EXPORTED_LINK_OPTIONS})
+  endif()
   target_include_directories(${name} PUBLIC
     $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
     $<BUILD_INTERFACE:${PROJECT_BINARY_DIR}/include>

@@ -2,11 +2,14 @@
 # FlightLLM on a fresh Debian 12 machine, as root:
 #   scripts/bootstrap.sh run    install, build, compile and run the bundled example
 #   scripts/bootstrap.sh test   install, build, run the whole test suite (ctest)
-# BUILD_DIR (default build) and FLIGHTLLM_WERROR (default OFF, CI sets ON)
-# may be set in the environment.
+#   scripts/bootstrap.sh sanitize   install, build with ASan + UBSan and the
+#       libFuzzer targets (clang), run the whole test suite in that build and
+#       each fuzz target for FUZZ_SECONDS (default 60) on its committed corpus
+# BUILD_DIR (default build; build-sanitize for sanitize) and FLIGHTLLM_WERROR
+# (default OFF, CI sets ON) may be set in the environment.
 set -euo pipefail
 mode=${1:-}
-case "$mode" in run|test) ;; *) echo "usage: $0 run|test" >&2; exit 2 ;; esac
+case "$mode" in run|test|sanitize) ;; *) echo "usage: $0 run|test|sanitize" >&2; exit 2 ;; esac
 cd "$(dirname "$0")/.."
 root=$PWD
 build=${BUILD_DIR:-build}
@@ -35,6 +38,24 @@ fi
 if [ -f python/ort/package.json ] && [ ! -d python/ort/node_modules/onnxruntime-node ]; then
   echo "== installing onnxruntime-node"
   (cd python/ort && npm ci --ignore-scripts --no-audit --no-fund)
+fi
+
+# 3s. The sanitizer stage (docs/testing.md): its own build directory, clang
+#     for libFuzzer, -O1 with assertions; every sanitizer report is fatal.
+#     Warnings are the gcc build's job (clang with libstdc++ 12 warns inside
+#     the library's own headers, e.g. std::stable_sort's get_temporary_buffer).
+if [ "$mode" = sanitize ]; then
+  build=${BUILD_DIR:-build-sanitize}
+  echo "== building with sanitizers in $build"
+  cmake -G Ninja -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_C_COMPILER=clang-22 -DCMAKE_CXX_COMPILER=clang++-22 \
+    "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only" \
+    "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only" \
+    -DLLVM_EXTERNAL_LIT=/usr/lib/llvm-22/bin/lit -DFLIGHTLLM_FUZZ=ON \
+    -DFLIGHTLLM_WERROR=OFF
+  cmake --build "$build"
+  (cd "$build" && ctest --output-on-failure -j"$(nproc)" -LE not-sanitized)
+  BUILD_DIR=$build exec scripts/fuzz.sh all "${FUZZ_SECONDS:-60}"
 fi
 
 # 3. Build.

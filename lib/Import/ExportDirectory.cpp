@@ -1,6 +1,7 @@
 //===- ExportDirectory.cpp - A Hugging Face / optimum export as a unit ----===//
 
 #include "flightllm/Import/ExportDirectory.h"
+#include "flightllm/Support/BoundedJSON.h"
 
 #include "llvm/ADT/SmallString.h"
 #include "llvm/Support/FileSystem.h"
@@ -22,7 +23,7 @@ llvm::Error fieldError(StringRef file, StringRef field, StringRef message) {
 }
 
 llvm::Expected<json::Value> parseFile(StringRef text, StringRef name) {
-  llvm::Expected<json::Value> value = json::parse(text);
+  llvm::Expected<json::Value> value = parseBoundedJSON(text);
   if (!value)
     return llvm::createStringError(
         llvm::inconvertibleErrorCode(), "%s: not valid JSON: %s",

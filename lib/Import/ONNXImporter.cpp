@@ -874,7 +874,7 @@ OwningOpRef<ModuleOp> importModel(onnx::ModelProto &model, StringRef name,
                        builder.getStringAttr("use_cache_branch = false"));
 
   TensorImporter tensors(ctx, baseDir, options.denseAttrMaxBytes,
-                         options.externalDataFiles);
+                         options.externalDataFiles, options.maxMemoryBytes);
   GraphImporter graph(ctx, name, schemaOpset, tensors, lines);
   if (failed(graph.importGraph(*model.mutable_graph(), *module)))
     return {};
@@ -888,6 +888,19 @@ OwningOpRef<ModuleOp> importModel(onnx::ModelProto &model, StringRef name,
 }
 
 } // namespace
+
+/// A binary model's bytes (its embedded weights) against
+/// ONNXImportOptions::maxMemoryBytes.
+static LogicalResult checkModelSize(uint64_t size, Location fileLoc,
+                                    const ONNXImportOptions &options) {
+  if (options.maxMemoryBytes && size > options.maxMemoryBytes) {
+    emitError(fileLoc) << "the model is " << size
+                       << " bytes, more than --max-memory="
+                       << options.maxMemoryBytes;
+    return failure();
+  }
+  return success();
+}
 
 /// Parses a binary ModelProto from `stream`; on failure reports the byte
 /// offset where parsing stopped.
@@ -933,6 +946,8 @@ OwningOpRef<ModuleOp> flightllm::importONNXBuffer(
     }
     lines = lineMapOfText(text);
   } else {
+    if (failed(checkModelSize(buffer.getBufferSize(), fileLoc, options)))
+      return {};
     google::protobuf::io::ArrayInputStream stream(
         buffer.getBufferStart(),
         int(std::min<size_t>(buffer.getBufferSize(), INT_MAX)));
@@ -971,6 +986,8 @@ OwningOpRef<ModuleOp> flightllm::importONNXFile(StringRef path,
         size = status.getSize();
       onnx::ModelProto model;
       LogicalResult parsed = [&] {
+        if (failed(checkModelSize(size, fileLoc, options)))
+          return failure();
         google::protobuf::io::FileInputStream stream(fd);
         return parseBinary(stream, size, fileLoc, model);
       }();

@@ -197,6 +197,17 @@ ElementsAttr TensorImporter::importTensor(onnx::TensorProto &t, Location loc,
   }
   auto type = RankedTensorType::get(shape, elementType);
   uint64_t nbytes = numel * elemSize;
+  // The budget is checked on the declared size, before any byte is read,
+  // converted or mapped.
+  if (maxMemoryBytes && nbytes > maxMemoryBytes - importedBytes) {
+    emitError(loc) << what << " (" << type << ") needs " << nbytes
+                   << " bytes; with the " << importedBytes
+                   << " bytes imported before it, the import would exceed "
+                      "--max-memory="
+                   << maxMemoryBytes;
+    return {};
+  }
+  importedBytes += nbytes;
 
   llvm::ArrayRef<char> bytes;
   std::shared_ptr<llvm::MemoryBuffer> mapping;

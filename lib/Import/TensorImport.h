@@ -26,12 +26,14 @@ namespace flightllm {
 class TensorImporter {
 public:
   /// `externalDataFiles`, when set, receives the path of each external data
-  /// file the tensors read.
+  /// file the tensors read. `maxMemoryBytes` (0: none) bounds the sum of the
+  /// tensors' sizes (ONNXImportOptions::maxMemoryBytes).
   TensorImporter(mlir::MLIRContext *ctx, llvm::StringRef baseDir,
                  uint64_t denseAttrMaxBytes,
-                 std::vector<std::string> *externalDataFiles = nullptr)
+                 std::vector<std::string> *externalDataFiles = nullptr,
+                 uint64_t maxMemoryBytes = 0)
       : ctx(ctx), baseDir(baseDir.str()), denseAttrMaxBytes(denseAttrMaxBytes),
-        externalDataFiles(externalDataFiles) {}
+        externalDataFiles(externalDataFiles), maxMemoryBytes(maxMemoryBytes) {}
 
   /// Converts `tensor` (whose raw_data it may take over). `what` names the
   /// tensor in diagnostics. Returns null after emitting an error.
@@ -60,6 +62,9 @@ private:
   std::string baseDir;
   uint64_t denseAttrMaxBytes;
   std::vector<std::string> *externalDataFiles;
+  uint64_t maxMemoryBytes;
+  /// The declared bytes of the tensors imported so far.
+  uint64_t importedBytes = 0;
   llvm::StringMap<ExternalFile> externalFiles;
 };
 

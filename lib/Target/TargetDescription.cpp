@@ -1,6 +1,7 @@
 //===- TargetDescription.cpp - Read, check and hash hardware descriptions -===//
 
 #include "flightllm/Target/TargetDescription.h"
+#include "flightllm/Support/BoundedJSON.h"
 
 #include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/StringExtras.h"
@@ -363,44 +364,9 @@ llvm::ArrayRef<FieldSchema> flightllm::target::fieldSchema() {
   return kSchema;
 }
 
-namespace {
-/// Deeper than any description (the schema nests two levels); llvm::json's
-/// parser recurses once per level, so a hostile file could exhaust the stack.
-constexpr unsigned kMaxJSONDepth = 64;
-
-/// The byte offset where `json` opens array or object level kMaxJSONDepth+1
-/// (outside strings), if it does.
-std::optional<size_t> tooDeep(StringRef json) {
-  unsigned depth = 0;
-  bool inString = false;
-  for (size_t i = 0; i < json.size(); ++i) {
-    char c = json[i];
-    if (inString) {
-      if (c == '\\')
-        ++i;
-      else if (c == '"')
-        inString = false;
-    } else if (c == '"') {
-      inString = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > kMaxJSONDepth)
-        return i;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return std::nullopt;
-}
-} // namespace
-
 llvm::Expected<TargetDescription>
 flightllm::target::parseTarget(StringRef json, StringRef source) {
-  if (std::optional<size_t> at = tooDeep(json))
-    return llvm::createStringError(
-        llvm::inconvertibleErrorCode(),
-        "%s: invalid JSON: nested deeper than %u levels at byte %zu",
-        source.str().c_str(), kMaxJSONDepth, *at);
-  llvm::Expected<llvm::json::Value> value = llvm::json::parse(json);
+  llvm::Expected<llvm::json::Value> value = parseBoundedJSON(json);
   if (!value)
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                    "%s: invalid JSON: %s", source.str().c_str(),

@@ -6,6 +6,7 @@
 
 #include "Pipeline.h"
 
+#include "flightllm/Support/BoundedJSON.h"
 #include "flightllm/Tokenizer/Tokenizer.h"
 
 #include "llvm/ADT/StringSet.h"
@@ -503,7 +504,7 @@ llvm::Error readAddedTokens(Reader &r, const json::Object &root, Pipeline &p) {
 
 llvm::Expected<Tokenizer> Tokenizer::parse(StringRef text, StringRef source) {
   Reader r(source);
-  llvm::Expected<json::Value> doc = json::parse(text);
+  llvm::Expected<json::Value> doc = parseBoundedJSON(text);
   if (!doc)
     return llvm::createStringError(
         llvm::inconvertibleErrorCode(), "%s: not valid JSON: %s",
@@ -566,6 +567,16 @@ llvm::Expected<Tokenizer> Tokenizer::parse(StringRef text, StringRef source) {
     p->idToToken[t.id] = t.content;
     p->idIsSpecial[t.id] = t.special;
   }
+  // encode() returns the template's ids as they are: each must be a token.
+  if (p->postTemplate)
+    for (const TemplatePiece &piece : *p->postTemplate)
+      for (int32_t id : piece.ids)
+        if (static_cast<size_t>(id) >= size)
+          return r.fail("post_processor",
+                        "the template's special token id " +
+                            std::to_string(id) +
+                            " is outside the vocabulary and added tokens (" +
+                            std::to_string(size) + " ids)");
   if (p->byteLevel && p->model.byteFallback)
     return r.fail("model.byte_fallback",
                   "byte fallback together with a ByteLevel pre-tokenizer is "

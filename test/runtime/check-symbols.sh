@@ -3,13 +3,20 @@
 # but memcpy/memset/memmove (and the compiler's own helpers: the ARM EABI
 # run-time helpers __aeabi_*, the GOT). Anything else - malloc/free,
 # operator new/delete, the C++ exception or RTTI runtime, stdio - fails.
+# --sanitized (a FLIGHTLLM_SANITIZE build) also admits the sanitizers' own
+# hooks (__asan_*, __ubsan_*, __sanitizer_cov_*), which instrumentation adds.
 set -eu
+allowed='memcpy|memset|memmove|_GLOBAL_OFFSET_TABLE_|__aeabi_[A-Za-z0-9_]+'
+if [ "$1" = --sanitized ]; then
+  allowed="$allowed|__asan_[A-Za-z0-9_]+|__ubsan_[A-Za-z0-9_]+|__sanitizer_cov_[A-Za-z0-9_]+|__start___sancov_[a-z_]+|__stop___sancov_[a-z_]+"
+  shift
+fi
 nm=$1
 shift
 undefined=$("$nm" -u "$@" | awk 'NF == 2 && $1 == "U" { print $2 } NF == 1 && $1 !~ /:$/ { print $1 }' | sort -u)
 echo "undefined symbols of $*:"
 echo "${undefined:-  (none)}" | sed 's/^/  /'
-bad=$(echo "$undefined" | grep -Ev '^(|memcpy|memset|memmove|_GLOBAL_OFFSET_TABLE_|__aeabi_[A-Za-z0-9_]+)$' || true)
+bad=$(echo "$undefined" | grep -Ev "^(|$allowed)\$" || true)
 if [ -n "$bad" ]; then
   echo "error: the runtime references symbols outside memcpy/memset:" >&2
   echo "$bad" | sed 's/^/  /' >&2

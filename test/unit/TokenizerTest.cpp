@@ -173,6 +173,14 @@ TEST(TokenizerTest, ErrorsNameTheJSONPath) {
   EXPECT_EQ(parseError(replaced(base, R"("dropout": null)", R"("dropout": 0.1)")),
             "tokenizer.json: model.dropout: BPE dropout is not supported (it "
             "makes encoding random)");
+  // A template id outside the vocabulary and added tokens (14 ids) would come
+  // out of encode() as it is (fuzz-tokenizer-json, issue 17).
+  EXPECT_EQ(parseError(replaced(base, R"("ids": [1])", R"("ids": [14])")),
+            "tokenizer.json: post_processor: the template's special token id "
+            "14 is outside the vocabulary and added tokens (14 ids)");
+  EXPECT_EQ(parseError(std::string(100000, '[')),
+            "tokenizer.json: not valid JSON: nested deeper than 64 levels at "
+            "byte 64");
   EXPECT_EQ(parseError("{\"model\": [}"),
             "tokenizer.json: not valid JSON: [1:12, byte=12]: Invalid JSON "
             "value");

@@ -301,6 +301,13 @@ cl::opt<bool> noVerifyRaising(
              "not caught)"),
     cl::init(false), cl::cat(category));
 
+cl::opt<std::string> maxMemory(
+    "max-memory",
+    cl::desc("Refuse a model whose file, or whose weights and constants in "
+             "total, exceed this many bytes (a K, M, G or T suffix multiplies "
+             "by 1024, 1024^2, ...), naming the tensor, before allocating it"),
+    cl::value_desc("bytes"), cl::cat(category));
+
 cl::opt<bool> elideWeights(
     "elide-weights",
     cl::desc("Print weight blobs as '__elided__' (output does not re-parse)"),
@@ -340,6 +347,9 @@ struct PhaseTimer {
   }
 };
 } // namespace
+
+/// --max-memory in bytes, 0 without it (main sets it).
+static uint64_t maxMemoryBytes = 0;
 
 /// The model file or directory with its config and tokenizer (main sets it).
 static std::optional<flightllm::ModelInputs> modelInputs;
@@ -600,6 +610,7 @@ static LogicalResult compile(MLIRContext &context,
   std::vector<std::string> externalData;
   flightllm::ONNXImportOptions importOptions;
   importOptions.externalDataFiles = &externalData;
+  importOptions.maxMemoryBytes = maxMemoryBytes;
   OwningOpRef<ModuleOp> module =
       input ? flightllm::importONNXBuffer(*input, baseDir, &context,
                                           importOptions, inputFormat)
@@ -758,6 +769,28 @@ static LogicalResult compile(MLIRContext &context,
   return failure();
 }
 
+/// --max-memory's value: digits with an optional binary K/M/G/T suffix.
+static llvm::Expected<uint64_t> parseByteCount(llvm::StringRef text) {
+  llvm::StringRef digits = text;
+  unsigned shift = 0;
+  if (!digits.empty()) {
+    size_t suffix = llvm::StringRef("KMGT").find(llvm::toUpper(digits.back()));
+    if (suffix != llvm::StringRef::npos) {
+      shift = 10 * unsigned(suffix + 1);
+      digits = digits.drop_back();
+    }
+  }
+  uint64_t value = 0;
+  if (digits.empty() || !llvm::all_of(digits, llvm::isDigit) ||
+      digits.getAsInteger(10, value) || value == 0 ||
+      value > (UINT64_MAX >> shift))
+    return llvm::createStringError(
+        "--max-memory: '" + text +
+        "' is not a positive byte count (digits, optionally followed by K, M, "
+        "G or T)");
+  return value << shift;
+}
+
 /// Prints `flightllm-compile: error: ...` for `e`; returns the exit status.
 static int fail(llvm::Error e) {
   errs() << "flightllm-compile: error: " << llvm::toString(std::move(e))
@@ -862,6 +895,13 @@ static int runParsedCommand() {
     errs() << "flightllm-compile: error: --calibration=none applies to "
                     "--emit=bin and --emit=flight\n";
     return 1;
+  }
+
+  if (maxMemory.getNumOccurrences()) {
+    llvm::Expected<uint64_t> bytes = parseByteCount(maxMemory);
+    if (!bytes)
+      return fail(bytes.takeError());
+    maxMemoryBytes = *bytes;
   }
 
   // A directory is an optimum export: compile its chosen graph. Either way

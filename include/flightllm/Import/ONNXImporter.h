@@ -39,6 +39,12 @@ struct ONNXImportOptions {
   /// When set, receives the path of every external data file the model's
   /// tensors read (once each), so that tools can refuse outputs naming them.
   std::vector<std::string> *externalDataFiles = nullptr;
+  /// A memory budget in bytes (0: none; flightllm-compile --max-memory):
+  /// a binary model, which is read into memory with its embedded weights,
+  /// and the sum of its tensors (initializers and constants, at their
+  /// declared sizes) must each fit in it. The file or the tensor that would exceed it is refused by name
+  /// before anything is allocated for it.
+  uint64_t maxMemoryBytes = 0;
 };
 
 enum class ONNXInputFormat { Auto, Binary, Text };

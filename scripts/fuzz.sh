@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# scripts/fuzz.sh TARGET|all SECONDS: runs a libFuzzer target of fuzz/ for
+# SECONDS (each, for `all`), then prints its executions, coverage (cov: edges,
+# ft: features), corpus size and the crashes it found.
+#
+# The fuzzers come from a FLIGHTLLM_FUZZ build (scripts/bootstrap.sh
+# sanitize builds one in build-sanitize; BUILD_DIR overrides). Each target
+# reads the committed seeds (fuzz/corpus/TARGET, never written) and keeps
+# what it finds in $FUZZ_WORK/TARGET/corpus (default BUILD_DIR/fuzz-work), so
+# a second run continues where the first stopped; crashing, leaking and slow
+# inputs are written to $FUZZ_WORK/TARGET/crashes. Exit status 1 when any
+# target found something in this run.
+#
+# Reproduce a finding: BUILD_DIR/fuzz/fuzz-TARGET FILE
+# Targets: onnx-proto-raise onnx-text onnx-external-data flb-runtime
+#          target-json tokenizer-json
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+targets=(onnx-proto-raise onnx-text onnx-external-data flb-runtime target-json tokenizer-json)
+if [ $# -ne 2 ] || ! [[ "$2" =~ ^[0-9]+$ ]]; then
+  echo "usage: $0 TARGET|all SECONDS   (targets: ${targets[*]})" >&2
+  exit 2
+fi
+build=${BUILD_DIR:-build-sanitize}
+case "$build" in /*) ;; *) build=$root/$build ;; esac
+work=${FUZZ_WORK:-$build/fuzz-work}
+if [ "$1" = all ]; then
+  selected=("${targets[@]}")
+else
+  selected=("$1")
+fi
+
+dict_of() {
+  case "$1" in
+    onnx-text|target-json|tokenizer-json) echo json ;;  # text: JSON tokens help ONNX text too
+    flb-runtime) echo flb ;;
+    *) echo onnx ;;
+  esac
+}
+
+status=0
+for target in "${selected[@]}"; do
+  bin=$build/fuzz/fuzz-$target
+  if [ ! -x "$bin" ]; then
+    echo "fuzz.sh: $bin is missing (configure with -DFLIGHTLLM_FUZZ=ON, see docs/testing.md)" >&2
+    exit 2
+  fi
+  seeds=$root/fuzz/corpus/$target
+  mkdir -p "$work/$target/corpus" "$work/$target/crashes"
+  log=$work/$target/last-run.log
+  dict=$root/fuzz/dict/$(dict_of "$target").dict
+  [ "$target" = onnx-text ] && dict=$root/fuzz/dict/onnx.dict
+  touch "$work/$target/.started"
+  echo "== fuzz-$target for $2 s (seeds $seeds, corpus $work/$target/corpus)"
+  # -timeout: one input running this long is a finding (a hang); the memory
+  # limits report a runaway allocation as a finding instead of swapping.
+  "$bin" -max_total_time="$2" -timeout=30 -rss_limit_mb=4096 -malloc_limit_mb=2048 \
+    -dict="$dict" -artifact_prefix="$work/$target/crashes/" -print_final_stats=1 \
+    -detect_leaks=1 "$work/$target/corpus" "$seeds" >"$log" 2>&1
+  rc=$?
+  last=$(grep -E '^#[0-9]+' "$log" | tail -1)
+  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+  speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
+  crashes=$(find "$work/$target/crashes" -type f -newer "$work/$target/.started" | sort)
+  echo "   executions ${runs:-?} (${speed:-?}/s); last status: ${last:-none}"
+  if [ $rc -ne 0 ] || [ -n "$crashes" ]; then
+    status=1
+    echo "   FOUND (exit $rc): see $log"
+    grep -E '^==[0-9]+==ERROR|^SUMMARY|ALARM|out-of-memory|deadly signal' "$log" | head -5 | sed 's/^/   /'
+    [ -n "$crashes" ] && echo "$crashes" | sed 's/^/   input: /'
+  fi
+done
+exit $status
