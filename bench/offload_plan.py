@@ -104,14 +104,20 @@ def main(argv=None) -> int:
         ddr_all = plan(args.build, model, args,
                        ["--offload=0,100,100,0", "--plan-batch=1", "--plan-batches=1"])
         hand = {}
-        # The placements one would try by hand at the planner's block size: fill HBM
-        # with weights, the rest to DDR or to the host; or keep the KV cache off HBM.
+        # The placements one would try by hand at the planner's block size (whose
+        # KV cache of k x b sequences rarely fits HBM): weights filling HBM with the
+        # rest in DDR or on the host, or split evenly, with the KV cache in DDR, on
+        # the host, or where the planner put it.
+        t = best["tiers"]
+        kv = "{:.0f},{:.0f}".format(100 * t["HBM"]["kv_fraction"], 100 * t["DDR"]["kv_fraction"])
         h = int(100 * hbm_share)
-        for label, pct in (("HBM-full, rest DDR, KV in HBM", f"{h},{100 - h},100,0"),
-                           ("HBM-full, rest host, KV in HBM", f"{h},0,100,0"),
-                           ("HBM-full minus 10%, rest DDR", f"{max(0, h - 10)},{100 - max(0, h - 10)},100,0"),
-                           ("weights in DDR, KV in HBM", "0,100,100,0"),
-                           ("weights half HBM half DDR", "50,50,100,0")):
+        for label, pct in ((f"weights {h}% HBM rest DDR, KV in DDR", f"{h},{100 - h},0,100"),
+                           (f"weights {h}% HBM rest host, KV in DDR", f"{h},0,0,100"),
+                           (f"weights {h}% HBM rest DDR, KV on host", f"{h},{100 - h},0,0"),
+                           ("weights half HBM half DDR, KV as planned", f"50,50,{kv}"),
+                           ("weights in DDR, KV as planned", f"0,100,{kv}"),
+                           (f"weights {max(0, h - 10)}% HBM rest DDR, KV as planned",
+                            f"{max(0, h - 10)},{100 - max(0, h - 10)},{kv}")):
             hand[label] = plan(args.build, model, args, [f"--offload={pct}", *block])
         print(row("planner (LP, block searched)", best))
         print(row("baseline: all weights DDR, batch 1", ddr_all))
