@@ -10,16 +10,20 @@ from conftest import BUNDLED, CALIBRATION, FIXTURE, tool
 
 
 def cli_help_options():
-    """The option names of the "flightllm-compile options" section of
-    flightllm-compile --help."""
+    """The option names of every section of flightllm-compile --help but
+    LLVM's "Generic Options"."""
     text = subprocess.run([tool("flightllm-compile"), "--help"], check=True,
                           capture_output=True, text=True).stdout
-    section = text.split("flightllm-compile options:", 1)[1]
+    section = text.split("OPTIONS:", 1)[1]
     names = set()
+    generic = False
     for line in section.splitlines():
         line = line.strip()
-        if line.endswith("Options:"):
-            break
+        if line.endswith(":") and not line.startswith("-"):
+            generic = line == "Generic Options:"
+            continue
+        if generic:
+            continue
         if line.startswith("--"):
             names.add(line[2:].split("=")[0].split(" ")[0].replace("-", "_"))
         elif line.startswith("-o "):
