@@ -21,13 +21,13 @@
 // CHECK-NEXT: flight.sys {{.*}}kind = sync
 // CHECK-NEXT: flight.misc kind = silu
 // CHECK-NEXT: flight.sys {{.*}}kind = end
-// The pull waits for nothing (the sync drained the queues); the SFU waits
-// for the pull.
+// flight-insert-tokens treats SYS sync as a barrier: the pull waits for
+// nothing, and the SFU after the second sync needs no token from it.
 // TOKENS-LABEL: flight.stream @decode_16 attributes
 // TOKENS: flight.sys {{.*}}kind = sync
-// TOKENS-NEXT: flight.ld release [misc] onchip_addr = 3
+// TOKENS-NEXT: flight.ld onchip_addr = 3
 // TOKENS-NEXT: flight.sys {{.*}}kind = sync
-// TOKENS-NEXT: flight.misc wait [load] kind = silu
+// TOKENS-NEXT: flight.misc kind = silu
 flight.bucket @decode_16 stage <decode> min_length = 1 max_length = 16 {
   %x = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
   %y = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
