@@ -21,6 +21,8 @@ Modes (positional; default: all three):
                generations that cross decode bucket edges: on the trained model
                (context 256) and on a random Llama with context 512 and
                grouped-query attention exported here (python/flightllm_models).
+               Each model also compiled for several cores (--cores=3, and 2
+               for one trained-model case): the same reference, bit for bit.
   onnxruntime  On the trained model, for the 3 prompts of greedy.json: the
                simulator's 64 greedy tokens agree with onnxruntime's for at least
                the first 32 (or, with --tie-margin M, diverge earlier only where
@@ -235,12 +237,16 @@ def check_bit_exact(tools: Tools, fixtures: Path, example: Path, jobs: int, c: C
     work = []
     for fx in manifest["fixtures"]:
         prompt = fixture_prompt(fx["config"]["vocab_size"])
+        # ... and on all three cores of the u280 (docs/lowering.md, cores)
         work.append((fx["dir"], fixtures / fx["dir"] / "decoder_model.onnx", False,
-                     [((), [("p5", prompt, FIXTURE_NEW_TOKENS)])]))
+                     [((), [("p5", prompt, FIXTURE_NEW_TOKENS)]),
+                      (("--cores=3",), [("p5", prompt, FIXTURE_NEW_TOKENS)])]))
     held = (example / "heldout.txt").read_bytes()
     long_prompt = list(held[40:200])
     trained = [((), [("p160", long_prompt, TRAINED_NEW_TOKENS),
-                     ("licensed", list(b"Licensed under the "), 64)])]
+                     ("licensed", list(b"Licensed under the "), 64)]),
+               (("--cores=3",), [("p160", long_prompt, TRAINED_NEW_TOKENS)]),
+               (("--cores=2",), [("licensed", list(b"Licensed under the "), 64)])]
     for prefill, decode in TRAINED_WIDTHS:
         flags = (f"--prefill-bucket={prefill}", f"--decode-bucket={decode}")
         trained.append((flags, width_cases(held, 256, TRAINED_CONTEXT, prefill, decode)))
@@ -249,7 +255,10 @@ def check_bit_exact(tools: Tools, fixtures: Path, example: Path, jobs: int, c: C
     work.append(("llama-ctx512", long_model, False,
                  [((f"--prefill-bucket={prefill}", f"--decode-bucket={decode}"),
                    width_cases(b"", 96, LONG_CONTEXT, prefill, decode))
-                  for prefill, decode in LONG_WIDTHS]))
+                  for prefill, decode in LONG_WIDTHS]
+                 + [(("--cores=3", f"--prefill-bucket={LONG_WIDTHS[-1][0]}",
+                      f"--decode-bucket={LONG_WIDTHS[-1][1]}"),
+                     width_cases(b"", 96, LONG_CONTEXT, *LONG_WIDTHS[-1]))]))
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         results = list(pool.map(lambda w: bit_exact_case(tools, *w), work))
     rows = [r for rs in results for r in rs]

@@ -109,6 +109,30 @@ LogicalResult TileLoadOp::verify() {
                          MemorySpace::Meta});
 }
 
+LogicalResult BufExchangeOp::verify() {
+  auto type = cast<BufferType>(getBuffer().getType());
+  if (failed(expectSpace(*this, "buffer", type, {MemorySpace::Act})))
+    return failure();
+  int64_t tokens = getTokensAttr().getInt(),
+          stride = getRowStrideAttr().getInt();
+  llvm::ArrayRef<int64_t> s = getSlices();
+  if (tokens < 1 || stride < 1)
+    return emitOpError() << "needs tokens >= 1 and row_stride >= 1";
+  if (s.size() < 3)
+    return emitOpError() << "needs the slice bounds of at least two cores";
+  int64_t rowBytes = int64_t(isa::kOnChipRowBytes);
+  for (size_t i = 0; i < s.size(); ++i)
+    if (s[i] < 0 || s[i] % 32 != 0 || (i && s[i] < s[i - 1]) ||
+        s[i] > stride * rowBytes)
+      return emitOpError() << "slice bound " << s[i]
+                           << " is negative, not a multiple of 32, decreasing "
+                              "or beyond the token's "
+                           << stride * rowBytes << " bytes";
+  if ((tokens - 1) * stride * rowBytes + s.back() > type.getSizeInBytes())
+    return emitOpError() << "the last token's slices end beyond the buffer";
+  return success();
+}
+
 LogicalResult TileStoreOp::verify() {
   return verifyTransfer(*this, getDest(), getSource(), getRowAttr().getInt(),
                         getOffsetAttr().getInt(), getLengthAttr().getInt(),

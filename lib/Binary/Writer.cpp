@@ -158,9 +158,13 @@ llvm::Expected<BinaryWriter::Layout> BinaryWriter::layout() const {
         return error(label + ": the length range is empty or starts at 0");
       if (b.repeatCount == 0)
         return error(label + ": repeat count 0");
-      if (!hasStream(b.streamId))
-        return error(label + ": no instruction stream " +
-                     llvm::Twine(b.streamId));
+      if (b.cores == 1 || b.cores > kMaxCores)
+        return error(label + ": " + llvm::Twine(b.cores) +
+                     " cores (0 for one, or 2 to 64)");
+      for (uint32_t k = 0; k < b.coreCount(); ++k)
+        if (!hasStream(b.streamId + k))
+          return error(label + ": no instruction stream " +
+                       llvm::Twine(b.streamId + k));
       if (i > 0 && sorted[i - 1].stage == b.stage &&
           sorted[i - 1].maxLength >= b.minLength)
         return error(label + " overlaps the bucket starting at " +
@@ -222,6 +226,8 @@ llvm::Expected<BinaryWriter::Layout> BinaryWriter::layout() const {
 
   FileHeader &h = result.header;
   h.flags = flags;
+  if (llvm::any_of(buckets, [](const BucketEntry &b) { return b.cores > 1; }))
+    h.flags |= kFlagMultiCore;
   h.targetFingerprint = targetFingerprint;
   h.sectionCount = static_cast<uint32_t>(all.size());
   h.sectionTableOffset = kHeaderSize;

@@ -96,6 +96,10 @@ void Counters::add(const Counters &o) {
   for (unsigned b = 0; b < bufferPortBytes.size(); ++b)
     bufferPortBytes[b] += o.bufferPortBytes[b];
   bufferPortDelayCycles += o.bufferPortDelayCycles;
+  coreLinkBytes += o.coreLinkBytes;
+  syncs += o.syncs;
+  syncWaitCycles += o.syncWaitCycles;
+  maxCores = std::max(maxCores, o.maxCores);
 }
 
 //===----------------------------------------------------------------------===//
@@ -254,9 +258,10 @@ MiscSizes miscSizes(MiscKind kind, uint64_t k) {
 struct CacheKey {
   uint64_t offset, words, generation;
   uint32_t origin[3], stride[3];
+  std::vector<uint64_t> otherCores; // offset, words of cores 1, 2, ...
   bool operator==(const CacheKey &o) const {
     return offset == o.offset && words == o.words &&
-           generation == o.generation &&
+           generation == o.generation && otherCores == o.otherCores &&
            std::equal(origin, origin + 3, o.origin) &&
            std::equal(stride, stride + 3, o.stride);
   }
@@ -272,6 +277,8 @@ struct CacheKeyHash {
       mix(k.origin[i]);
       mix(k.stride[i]);
     }
+    for (uint64_t v : k.otherCores)
+      mix(v);
     return static_cast<size_t>(h);
   }
 };
@@ -292,7 +299,8 @@ public:
   ~TraceWriter() { close(); }
 
   void event(const char *name, const char *detail, unsigned tid,
-             uint64_t start, uint64_t dur, uint32_t index, uint32_t word) {
+             uint64_t start, uint64_t dur, uint32_t index, uint32_t word,
+             unsigned pid = 0) {
     if (!os_)
       return;
     if (written_ >= maxEvents_) {
@@ -301,9 +309,9 @@ public:
     }
     ++written_;
     *os_ << llvm::format(
-        ",\n{\"name\":\"%s%s%s\",\"ph\":\"X\",\"pid\":0,\"tid\":%u,"
+        ",\n{\"name\":\"%s%s%s\",\"ph\":\"X\",\"pid\":%u,\"tid\":%u,"
         "\"ts\":%.4f,\"dur\":%.4f,\"args\":{\"index\":%u,\"word\":%u}}",
-        name, detail ? " " : "", detail ? detail : "", tid,
+        name, detail ? " " : "", detail ? detail : "", pid, tid,
         (base_ + start) / clockMHz_, dur / clockMHz_, index, word);
   }
   void endRun(uint64_t cycles) {
@@ -342,9 +350,10 @@ struct Simulator::Impl {
   const target::TargetDescription &t;
   const Options &opt;
   std::vector<PagedMemory> hbm, ddr;
-  std::vector<uint8_t> buffers[4];
+  std::vector<std::array<std::vector<uint8_t>, 4>> buffers; // per core
   uint64_t bufferSize[4] = {};
   uint32_t regs[FLIGHT_REG_COUNT] = {};
+  std::vector<uint32_t> streamOffset, streamWords; // per core
   uint64_t ddrGeneration = 0;
   std::unordered_map<CacheKey, Counters, CacheKeyHash> cache;
   std::unique_ptr<TraceWriter> trace;
@@ -357,10 +366,14 @@ struct Simulator::Impl {
       hbm.emplace_back(t.hbmBytesPerChannel, opt.functional);
     for (uint64_t c = 0; c < t.ddrChannels; ++c)
       ddr.emplace_back(t.ddrBytesPerChannel, true);
+    buffers.resize(t.cores);
+    streamOffset.assign(t.cores, 0);
+    streamWords.assign(t.cores, 0);
     for (unsigned b = 0; b < 4; ++b) {
       bufferSize[b] = t.bufferBytes(static_cast<Buffer>(b));
       if (opt.functional)
-        buffers[b].assign(bufferSize[b], 0);
+        for (auto &core : buffers)
+          core[b].assign(bufferSize[b], 0);
     }
     double clock = t.clockMHz * 1e6;
     hbmRate = t.hbmGBPerSPerChannel * 1e9 * t.hbmEfficiencyWithinChannel / clock;
@@ -384,12 +397,25 @@ struct FaultInfo {
   std::string message;
 };
 
+/// What the cores of one run share: the off-chip channels, the links
+/// between neighbouring SLRs (core i sits in SLR i) and the sync.
+struct Cluster {
+  unsigned cores = 1;
+  std::vector<uint64_t> hbmFree, ddrFree; // booked up to this cycle
+  std::vector<uint64_t> linkFree; // [2 * boundary + (toward higher core)]
+  unsigned syncArrived = 0;       // cores waiting in the current sync
+  uint64_t syncGeneration = 0;    // syncs completed
+  uint64_t syncReleaseAt = 0;     // when the last completed sync lets go
+};
+
 class Engine {
 public:
-  Engine(Simulator::Impl &s, const uint32_t *words, size_t nwords,
-         Counters &c, FaultInfo &fault)
+  Engine(Simulator::Impl &s, Cluster &cl, unsigned core,
+         const uint32_t *words, size_t nwords, Counters &c, FaultInfo &fault)
       : s(s), t(s.t), tp(s.opt.timing), functional(s.opt.functional),
-        words(words), nwords(nwords), c(c), fault(fault) {
+        cl(cl), core(core), buffers(s.buffers[core]), words(words),
+        nwords(nwords), c(c), fault(fault), hbmFree(cl.hbmFree),
+        ddrFree(cl.ddrFree) {
     for (unsigned q = 0; q < kNumQueues; ++q)
       fifo[q].init(tp.fifoDepth);
     inflightCap[QLoad] = tp.loadInFlight;
@@ -405,12 +431,21 @@ public:
       origin[b + 1] = s.regs[FLIGHT_REG_B1_ORIGIN + b];
       stride[b + 1] = s.regs[FLIGHT_REG_B1_STRIDE + b];
     }
-    hbmFree.assign(t.hbmChannels, 0);
-    ddrFree.assign(t.ddrChannels, 0);
   }
 
-  /// Runs to SYS end or a fault; returns the cycles.
-  uint64_t run();
+  /// Does everything due at the current cycle; false when nothing changed.
+  bool step();
+  /// The next cycle at which this core can make progress (UINT64_MAX: none
+  /// of its own; it may still be waiting for another core).
+  uint64_t nextEvent() const;
+  void advance(uint64_t cycle) { now = cycle; }
+  bool ended() const { return ended_; }
+  /// The cycle after its SYS end.
+  uint64_t endCycle() const { return endAt; }
+  void finishCounters() { c.ddrFetchBytes += fetchedBytes; }
+  /// The deadlock message (the cores' blocked states).
+  void failDeadlock(const std::string &what);
+  std::string describeBlocked() const;
 
 private:
   // --- registers -----------------------------------------------------------
@@ -439,8 +474,12 @@ private:
       return false;
     fault.code = code;
     char head[160];
-    std::snprintf(head, sizeof(head), "instruction %u (word %u, %s): ", index,
-                  word, mnemonic);
+    if (cl.cores > 1)
+      std::snprintf(head, sizeof(head), "core %u: instruction %u (word %u, %s): ",
+                    core, index, word, mnemonic);
+    else
+      std::snprintf(head, sizeof(head), "instruction %u (word %u, %s): ", index,
+                    word, mnemonic);
     fault.message = head + what;
     return false;
   }
@@ -516,13 +555,16 @@ private:
   bool issue(unsigned q);
   bool dispatch();
   bool executeSys(Entry &e);
-  std::string describeBlocked() const;
   void timeIssue(Entry &e, unsigned q);
+  uint64_t timeCoreLink(unsigned srcCore, uint64_t bytes);
 
   Simulator::Impl &s;
   const target::TargetDescription &t;
   const TimingParams &tp;
   bool functional;
+  Cluster &cl;
+  unsigned core;
+  std::array<std::vector<uint8_t>, 4> &buffers;
   const uint32_t *words;
   size_t nwords;
   Counters &c;
@@ -546,8 +588,12 @@ private:
   int64_t loopLeft = 0;
   size_t loopPc = 0;
   uint32_t loopIndex = 0;
-  bool ended = false;
+  bool ended_ = false;
+  uint64_t endAt = 0;
   uint64_t fetchedBytes = 0;
+  bool atSync = false;         // arrived at a SYS sync, not yet through
+  uint64_t syncGeneration = 0; // the cluster's generation when it arrived
+  uint64_t syncArrivedAt = 0;
 
   // queues
   Ring<Entry> fifo[kNumQueues];
@@ -558,7 +604,7 @@ private:
   uint16_t tok[kNumQueues][kNumQueues] = {};
 
   // resources
-  std::vector<uint64_t> hbmFree, ddrFree;
+  std::vector<uint64_t> &hbmFree, &ddrFree; // the cluster's
   uint64_t zeroFillFree = 0;
   uint64_t portFree[4] = {}; // buffer ports: booked up to this cycle
 
@@ -615,6 +661,35 @@ bool Engine::prepareLoad(Entry &e) {
     return false;
   if (in.get(LD::zero_fill) || bytes == 0)
     return true;
+  uint64_t span = (l3 - 1) * in.get(LD::stride3) +
+                  (l2 - 1) * in.get(LD::stride2) +
+                  (l1 - 1) * in.get(LD::stride1) + len;
+  int64_t param = paramValue(in.getEnum<ParamReg>(LD::param));
+  uint64_t units = baseValue(in.getEnum<BaseReg>(LD::base)) +
+                   static_cast<uint64_t>(in.get(LD::addr)) +
+                   static_cast<uint64_t>(param) * in.get(LD::scale);
+  e.offAddr = units * kOffChipUnitBytes;
+  uint64_t end = (units + span) * kOffChipUnitBytes;
+  if (uint64_t src = in.get(LD::src_core)) {
+    if (src > cl.cores)
+      return fail(Fault::ChannelRange, e,
+                  "source core " + std::to_string(src - 1) + " of " +
+                      std::to_string(cl.cores) + " running");
+    if (in.get(LD::mem) != 0 || in.get(LD::channel) != 0)
+      return fail(Fault::ChannelRange, e,
+                  "a read from another core's act buffer with mem or "
+                  "channel not 0");
+    if (end > s.bufferSize[0]) {
+      char msg[200];
+      std::snprintf(msg, sizeof(msg),
+                    "source bytes [%" PRIu64 ", %" PRIu64
+                    ") outside core %" PRIu64 "'s act buffer (%" PRIu64
+                    " bytes)",
+                    e.offAddr, end, src - 1, s.bufferSize[0]);
+      return fail(Fault::BufferRange, e, msg);
+    }
+    return true;
+  }
   bool isHbm = in.getEnum<Memory>(LD::mem) == Memory::hbm;
   uint64_t channels = isHbm ? t.hbmChannels : t.ddrChannels;
   uint64_t channel = in.get(LD::channel);
@@ -623,15 +698,6 @@ bool Engine::prepareLoad(Entry &e) {
                 std::string(isHbm ? "HBM" : "DDR") + " channel " +
                     std::to_string(channel) + " of " +
                     std::to_string(channels));
-  int64_t param = paramValue(in.getEnum<ParamReg>(LD::param));
-  uint64_t units = baseValue(in.getEnum<BaseReg>(LD::base)) +
-                   static_cast<uint64_t>(in.get(LD::addr)) +
-                   static_cast<uint64_t>(param) * in.get(LD::scale);
-  uint64_t span = (l3 - 1) * in.get(LD::stride3) +
-                  (l2 - 1) * in.get(LD::stride2) +
-                  (l1 - 1) * in.get(LD::stride1) + len;
-  e.offAddr = units * kOffChipUnitBytes;
-  uint64_t end = (units + span) * kOffChipUnitBytes;
   uint64_t size = isHbm ? t.hbmBytesPerChannel : t.ddrBytesPerChannel;
   if (end > size) {
     char msg[200];
@@ -774,7 +840,7 @@ void Engine::executeLoad(const Entry &e) {
   uint64_t l1 = in.get(LD::loop1), l2 = in.get(LD::loop2),
            l3 = in.get(LD::loop3);
   uint64_t run = in.get(LD::length) * kOffChipUnitBytes;
-  uint8_t *dst = s.buffers[in.get(LD::buf)].data() +
+  uint8_t *dst = buffers[in.get(LD::buf)].data() +
                  kOnChipRowBytes * in.get(LD::onchip_addr);
   uint64_t bytes = l1 * l2 * l3 * run;
   if (bytes == 0)
@@ -783,12 +849,25 @@ void Engine::executeLoad(const Entry &e) {
     std::memset(dst, 0, bytes);
     return;
   }
-  const PagedMemory &mem = in.getEnum<Memory>(LD::mem) == Memory::hbm
-                               ? s.hbm[in.get(LD::channel)]
-                               : s.ddr[in.get(LD::channel)];
   uint64_t s1 = in.get(LD::stride1) * kOffChipUnitBytes,
            s2 = in.get(LD::stride2) * kOffChipUnitBytes,
            s3 = in.get(LD::stride3) * kOffChipUnitBytes;
+  if (uint64_t src = in.get(LD::src_core)) {
+    // Between two syncs the source rows are not written (the compiler's
+    // exchange protocol), so reading them at retirement is exact.
+    const uint8_t *from = s.buffers[src - 1][0].data();
+    for (uint64_t i3 = 0; i3 < l3; ++i3)
+      for (uint64_t i2 = 0; i2 < l2; ++i2)
+        for (uint64_t i1 = 0; i1 < l1; ++i1) {
+          std::memmove(dst, from + e.offAddr + i3 * s3 + i2 * s2 + i1 * s1,
+                       run);
+          dst += run;
+        }
+    return;
+  }
+  const PagedMemory &mem = in.getEnum<Memory>(LD::mem) == Memory::hbm
+                               ? s.hbm[in.get(LD::channel)]
+                               : s.ddr[in.get(LD::channel)];
   for (uint64_t i3 = 0; i3 < l3; ++i3)
     for (uint64_t i2 = 0; i2 < l2; ++i2)
       for (uint64_t i1 = 0; i1 < l1; ++i1) {
@@ -802,7 +881,7 @@ void Engine::executeStore(const Entry &e) {
   uint64_t bytes = in.get(ST::length) * kOffChipUnitBytes;
   if (bytes == 0)
     return;
-  const uint8_t *src = s.buffers[in.get(ST::buf)].data() +
+  const uint8_t *src = buffers[in.get(ST::buf)].data() +
                        kOnChipRowBytes * in.get(ST::onchip_addr);
   s.hbm[in.get(ST::channel)].write(e.offAddr, src, bytes);
 }
@@ -836,7 +915,7 @@ void Engine::executeMatrix(const Entry &e) {
 
   // B as int8 [n][K].
   const uint8_t *b =
-      s.buffers[1].data() + kOnChipRowBytes * get(MM::b_addr, MV::b_addr);
+      buffers[1].data() + kOnChipRowBytes * get(MM::b_addr, MV::b_addr);
   std::vector<int8_t> B(n * K);
   auto nibble = [](uint8_t byte, uint64_t which) {
     int v = which ? byte >> 4 : byte & 0xF;
@@ -862,7 +941,7 @@ void Engine::executeMatrix(const Entry &e) {
   }
   std::vector<float> wScale, bias;
   if (format != OutFormat::i32) {
-    const uint8_t *m = s.buffers[2].data() +
+    const uint8_t *m = buffers[2].data() +
                        kOnChipRowBytes * get(MM::scale_addr, MV::scale_addr);
     wScale.resize(n);
     std::memcpy(wScale.data(), m, 4 * n);
@@ -879,7 +958,7 @@ void Engine::executeMatrix(const Entry &e) {
   std::vector<float> aScales(tokens);
   std::vector<int8_t> a(K);
   for (uint64_t tk = 0; tk < tokens; ++tk) {
-    const uint8_t *arow = s.buffers[0].data() +
+    const uint8_t *arow = buffers[0].data() +
                           kOnChipRowBytes *
                               (get(MM::a_addr, MV::a_addr) + tk * qrows);
     std::memcpy(a.data(), arow, K);
@@ -895,19 +974,19 @@ void Engine::executeMatrix(const Entry &e) {
       int32_t acc = accs[tk * n + ch];
       switch (format) {
       case OutFormat::f16:
-        storeAs<uint16_t>(s.buffers[0].data() + outByte + 2 * ch,
+        storeAs<uint16_t>(buffers[0].data() + outByte + 2 * ch,
                           numerics::mmOutputF16(acc, aScale, wScale[ch],
                                                 hasBias,
                                                 hasBias ? bias[ch] : 0.0f,
                                                 relu));
         break;
       case OutFormat::f32:
-        storeAs<float>(s.buffers[0].data() + outByte + 4 * ch,
+        storeAs<float>(buffers[0].data() + outByte + 4 * ch,
                        numerics::mmOutputF32(acc, aScale, wScale[ch], hasBias,
                                              hasBias ? bias[ch] : 0.0f, relu));
         break;
       case OutFormat::i32: {
-        uint8_t *p = s.buffers[3].data() + outByte + 4 * ch;
+        uint8_t *p = buffers[3].data() + outByte + 4 * ch;
         storeAs<int32_t>(p, numerics::mmOutputI32(acc, loadAs<int32_t>(p),
                                                   accumulate, relu));
         break;
@@ -926,9 +1005,9 @@ void Engine::executeMisc(const Entry &e) {
     return;
   bool masked = in.get(MISC::masked);
   MiscSizes sz = miscSizes(kind, k);
-  uint8_t *aBuf = s.buffers[in.get(MISC::a_space) ? 3 : 0].data();
-  uint8_t *bBuf = s.buffers[in.get(MISC::b_space) ? 2 : 0].data();
-  uint8_t *outBuf = s.buffers[0].data();
+  uint8_t *aBuf = buffers[in.get(MISC::a_space) ? 3 : 0].data();
+  uint8_t *bBuf = buffers[in.get(MISC::b_space) ? 2 : 0].data();
+  uint8_t *outBuf = buffers[0].data();
   std::vector<uint8_t> aBytes(sz.a), bBytes(sz.b), outBytes(sz.out);
   std::vector<uint16_t> a16, b16, o16(k);
   std::vector<float> f1, f2;
@@ -1081,6 +1160,13 @@ void Engine::timeIssue(Entry &e, unsigned q) {
       zeroFillFree = start + ceilDiv(bytes, tp.onChipBytesPerCycle);
       e.doneAt = throughPorts(zeroFillFree, bookPort(buf, bytes));
       c.zeroFillBytes += bytes;
+    } else if (uint64_t src = in.get(LD::src_core)) {
+      unsigned buf = static_cast<unsigned>(in.get(LD::buf));
+      uint64_t through = timeCoreLink(static_cast<unsigned>(src - 1), bytes);
+      uint64_t hops = src - 1 > core ? src - 1 - core : core - (src - 1);
+      e.doneAt = throughPorts(through, bookPort(buf, bytes)) +
+                 hops * tp.coreLinkLatency;
+      c.coreLinkBytes += bytes;
     } else {
       bool isHbm = in.getEnum<Memory>(LD::mem) == Memory::hbm;
       uint64_t ch = in.get(LD::channel);
@@ -1174,8 +1260,29 @@ void Engine::timeIssue(Entry &e, unsigned q) {
     if (in.opcode == Opcode::MISC)
       detail = miscKindName(in.getEnum<MiscKind>(MISC::kind));
     s.trace->event(in.info().mnemonic, detail, q, e.issueAt,
-                   e.doneAt - e.issueAt, e.index, e.word);
+                   e.doneAt - e.issueAt, e.index, e.word, core);
   }
+}
+
+/// Books `bytes` from core `srcCore` to this one over every SLR boundary
+/// between them (store and forward is not modelled: the boundaries stream
+/// together); returns the cycle the last byte leaves the link. A copy within
+/// the core moves one on-chip row per cycle.
+uint64_t Engine::timeCoreLink(unsigned srcCore, uint64_t bytes) {
+  unsigned lo = std::min(srcCore, core), hi = std::max(srcCore, core);
+  bool up = core > srcCore;
+  if (lo == hi) {
+    uint64_t start = std::max(now, zeroFillFree);
+    zeroFillFree = start + ceilDiv(bytes, tp.onChipBytesPerCycle);
+    return zeroFillFree;
+  }
+  uint64_t start = now;
+  for (unsigned b = lo; b < hi; ++b)
+    start = std::max(start, cl.linkFree[2 * b + up]);
+  uint64_t end = start + ceilDiv(bytes, tp.coreLinkBytesPerCycle);
+  for (unsigned b = lo; b < hi; ++b)
+    cl.linkFree[2 * b + up] = end;
+  return end;
 }
 
 bool Engine::retire(unsigned q) {
@@ -1232,6 +1339,7 @@ bool Engine::executeSys(Entry &e) {
   case SysKind::nop:
   case SysKind::barrier:
   case SysKind::end:
+  case SysKind::sync:
     return true;
   case SysKind::set_param:
     return setReg(imm, "set_param");
@@ -1265,7 +1373,7 @@ bool Engine::executeSys(Entry &e) {
 }
 
 bool Engine::dispatch() {
-  if (ended || fault.code != Fault::None || dispatchAt > now)
+  if (ended_ || fault.code != Fault::None || dispatchAt > now)
     return false;
   dispatchBlocked = false;
   if (!havePending) {
@@ -1300,10 +1408,36 @@ bool Engine::dispatch() {
       blockReason = "SYS waits for tokens";
       return false;
     }
-    if ((kind == SysKind::barrier || kind == SysKind::end) && !queuesIdle()) {
+    if ((kind == SysKind::barrier || kind == SysKind::end ||
+         kind == SysKind::sync) &&
+        !queuesIdle()) {
       dispatchBlocked = true;
-      blockReason = "SYS barrier/end waits for the queues";
+      blockReason = "SYS barrier/end/sync waits for the queues";
       return false;
+    }
+    if (kind == SysKind::sync) {
+      if (!atSync) {
+        atSync = true;
+        syncGeneration = cl.syncGeneration;
+        syncArrivedAt = now;
+        if (++cl.syncArrived == cl.cores) {
+          cl.syncArrived = 0;
+          ++cl.syncGeneration;
+          cl.syncReleaseAt = now + tp.syncLatency;
+        }
+      }
+      if (cl.syncGeneration == syncGeneration) {
+        dispatchBlocked = true;
+        blockReason = "SYS sync waits for the other cores";
+        return false;
+      }
+      if (now < cl.syncReleaseAt) {
+        dispatchAt = cl.syncReleaseAt;
+        return false;
+      }
+      atSync = false;
+      ++c.syncs;
+      c.syncWaitCycles += now - syncArrivedAt;
     }
     if (!releaseRoom(e.inst.release, QSys)) {
       dispatchBlocked = true;
@@ -1315,8 +1449,9 @@ bool Engine::dispatch() {
       return false;
     giveTokens(e.inst.release, QSys);
     if (s.trace && (e.inst.wait || kind == SysKind::barrier ||
-                    kind == SysKind::end))
-      s.trace->event("SYS", sysKindName(kind), QSys, now, 1, e.index, e.word);
+                    kind == SysKind::end || kind == SysKind::sync))
+      s.trace->event("SYS", sysKindName(kind), QSys, now, 1, e.index, e.word,
+                     core);
     if (kind == SysKind::end) {
       for (unsigned p = 0; p < kNumQueues; ++p)
         for (unsigned r = 0; r < kNumQueues; ++r)
@@ -1330,7 +1465,8 @@ bool Engine::dispatch() {
             fail(Fault::TokensLeft, e, what);
             return false;
           }
-      ended = true;
+      ended_ = true;
+      endAt = now + 1; // SYS end takes its cycle
     }
     ++c.instructions[static_cast<unsigned>(Kind::SYS)];
     ++c.kindBusyCycles[static_cast<unsigned>(Kind::SYS)];
@@ -1393,45 +1529,43 @@ std::string Engine::describeBlocked() const {
   return out;
 }
 
-uint64_t Engine::run() {
-  c.hbmReadBytesPerChannel.assign(t.hbmChannels, 0);
-  c.hbmWriteBytesPerChannel.assign(t.hbmChannels, 0);
-  while (true) {
-    bool changed;
-    do {
-      changed = false;
-      for (unsigned q = 0; q < QSys; ++q)
-        changed |= retire(q);
-      for (unsigned q = 0; q < QSys; ++q)
-        changed |= issue(q);
-      changed |= dispatch();
-      if (fault.code != Fault::None)
-        return now;
-    } while (changed);
-    if (ended)
-      break;
-    uint64_t next = UINT64_MAX;
-    for (unsigned q = 0; q < QSys; ++q) {
-      if (!inflight[q].empty() && inflight[q].front().doneAt > now)
-        next = std::min(next, inflight[q].front().doneAt);
-      if (!fifo[q].empty() && nextIssueAt[q] > now &&
-          inflight[q].size() < inflightCap[q] &&
-          tokensAvailable(fifo[q].front().inst.wait, q))
-        next = std::min(next, nextIssueAt[q]);
-    }
-    if (dispatchAt > now && !dispatchBlocked)
-      next = std::min(next, dispatchAt);
-    if (next == UINT64_MAX) {
-      std::string what = "deadlock: every queue is blocked" + describeBlocked();
-      failAt(Fault::Deadlock, havePending ? pending.index : index,
-             havePending ? pending.word : static_cast<uint32_t>(pc),
-             havePending ? pending.inst.info().mnemonic : "-", what);
-      return now;
-    }
-    now = next;
+bool Engine::step() {
+  bool any = false, changed;
+  do {
+    changed = false;
+    for (unsigned q = 0; q < QSys; ++q)
+      changed |= retire(q);
+    for (unsigned q = 0; q < QSys; ++q)
+      changed |= issue(q);
+    changed |= dispatch();
+    any |= changed;
+    if (fault.code != Fault::None)
+      return false;
+  } while (changed);
+  return any;
+}
+
+uint64_t Engine::nextEvent() const {
+  uint64_t next = UINT64_MAX;
+  if (ended_)
+    return next;
+  for (unsigned q = 0; q < QSys; ++q) {
+    if (!inflight[q].empty() && inflight[q].front().doneAt > now)
+      next = std::min(next, inflight[q].front().doneAt);
+    if (!fifo[q].empty() && nextIssueAt[q] > now &&
+        inflight[q].size() < inflightCap[q] &&
+        tokensAvailable(fifo[q].front().inst.wait, q))
+      next = std::min(next, nextIssueAt[q]);
   }
-  c.ddrFetchBytes += fetchedBytes;
-  return now + 1; // SYS end takes its cycle
+  if (dispatchAt > now && !dispatchBlocked)
+    next = std::min(next, dispatchAt);
+  return next;
+}
+
+void Engine::failDeadlock(const std::string &what) {
+  failAt(Fault::Deadlock, havePending ? pending.index : index,
+         havePending ? pending.word : static_cast<uint32_t>(pc),
+         havePending ? pending.inst.info().mnemonic : "-", what);
 }
 
 } // namespace
@@ -1464,8 +1598,10 @@ void Simulator::flushTrace() {
 
 size_t Simulator::timingCacheSize() const { return impl_->cache.size(); }
 
-uint8_t *Simulator::buffer(isa::Buffer b) {
-  auto &v = impl_->buffers[static_cast<unsigned>(b)];
+uint8_t *Simulator::buffer(isa::Buffer b, unsigned core) {
+  if (core >= impl_->buffers.size())
+    return nullptr;
+  auto &v = impl_->buffers[core][static_cast<unsigned>(b)];
   return v.empty() ? nullptr : v.data();
 }
 
@@ -1514,14 +1650,31 @@ int Simulator::regWrite(uint32_t reg, uint32_t value) {
                 " is not writable";
     return -1;
   }
-  impl_->regs[reg] = value;
+  if ((reg == FLIGHT_REG_CORES && value > target_.cores) ||
+      (reg == FLIGHT_REG_CORE_SELECT && value >= target_.cores)) {
+    halError_ = "reg_write: " +
+                std::string(reg == FLIGHT_REG_CORES ? "CORES" : "CORE_SELECT") +
+                " = " + std::to_string(value) + " on a target of " +
+                std::to_string(target_.cores) + " cores";
+    return -1;
+  }
+  unsigned core = impl_->regs[FLIGHT_REG_CORE_SELECT];
+  if (reg == FLIGHT_REG_STREAM_OFFSET)
+    impl_->streamOffset[core] = value;
+  else if (reg == FLIGHT_REG_STREAM_WORDS)
+    impl_->streamWords[core] = value;
+  else
+    impl_->regs[reg] = value;
   return 0;
 }
 
 int Simulator::regRead(uint32_t reg, uint32_t *value) const {
   if (reg >= FLIGHT_REG_COUNT || !value)
     return -1;
-  *value = impl_->regs[reg];
+  unsigned core = impl_->regs[FLIGHT_REG_CORE_SELECT];
+  *value = reg == FLIGHT_REG_STREAM_OFFSET  ? impl_->streamOffset[core]
+           : reg == FLIGHT_REG_STREAM_WORDS ? impl_->streamWords[core]
+                                            : impl_->regs[reg];
   return 0;
 }
 
@@ -1544,19 +1697,30 @@ int Simulator::run() {
     return f == Fault::None ? 0 : 1;
   };
 
-  uint64_t offset = s.regs[FLIGHT_REG_STREAM_OFFSET];
-  uint64_t nwords = s.regs[FLIGHT_REG_STREAM_WORDS];
-  if (nwords == 0 || offset % 4 != 0 || s.ddr.empty() ||
-      !s.ddr[0].inRange(offset, 4 * nwords))
-    return finish(Fault::StreamRange,
-                  "the stream (offset " + std::to_string(offset) + ", " +
-                      std::to_string(nwords) +
-                      " words) is empty, misaligned or outside DDR channel 0");
+  unsigned cores = std::max<uint32_t>(1, s.regs[FLIGHT_REG_CORES]);
+  last_.maxCores = cores;
+  for (unsigned k = 0; k < cores; ++k) {
+    uint64_t offset = s.streamOffset[k], nwords = s.streamWords[k];
+    if (nwords == 0 || offset % 4 != 0 || s.ddr.empty() ||
+        !s.ddr[0].inRange(offset, 4 * nwords))
+      return finish(Fault::StreamRange,
+                    std::string(cores > 1 ? "core " + std::to_string(k) + ": "
+                                          : "") +
+                        "the stream (offset " + std::to_string(offset) + ", " +
+                        std::to_string(nwords) +
+                        " words) is empty, misaligned or outside DDR channel "
+                        "0");
+  }
 
-  CacheKey key{offset, nwords, s.ddrGeneration, {}, {}};
+  CacheKey key{s.streamOffset[0], s.streamWords[0], s.ddrGeneration, {}, {},
+               {}};
   for (int b = 0; b < 3; ++b) {
     key.origin[b] = s.regs[FLIGHT_REG_B1_ORIGIN + b];
     key.stride[b] = s.regs[FLIGHT_REG_B1_STRIDE + b];
+  }
+  for (unsigned k = 1; k < cores; ++k) {
+    key.otherCores.push_back(s.streamOffset[k]);
+    key.otherCores.push_back(s.streamWords[k]);
   }
   bool useCache = !options_.functional && options_.timingCache;
   if (useCache) {
@@ -1573,15 +1737,80 @@ int Simulator::run() {
     }
   }
 
-  std::vector<uint32_t> words(nwords);
-  std::vector<uint8_t> bytes(4 * nwords);
-  s.ddr[0].read(offset, bytes.data(), bytes.size());
-  for (uint64_t i = 0; i < nwords; ++i)
-    words[i] = loadWordLE(&bytes[4 * i]);
+  std::vector<std::vector<uint32_t>> words(cores);
+  for (unsigned k = 0; k < cores; ++k) {
+    std::vector<uint8_t> bytes(4 * uint64_t(s.streamWords[k]));
+    s.ddr[0].read(s.streamOffset[k], bytes.data(), bytes.size());
+    words[k].resize(s.streamWords[k]);
+    for (uint64_t i = 0; i < words[k].size(); ++i)
+      words[k][i] = loadWordLE(&bytes[4 * i]);
+  }
 
+  // The cores run on one clock: every core does what is due at `now`
+  // (repeatedly, as a sync passed by one core releases the others), then
+  // time jumps to the earliest next event of any core.
   FaultInfo fault;
-  Engine engine(s, words.data(), words.size(), last_, fault);
-  last_.cycles = engine.run();
+  Cluster cl;
+  cl.cores = cores;
+  cl.hbmFree.assign(target_.hbmChannels, 0);
+  cl.ddrFree.assign(target_.ddrChannels, 0);
+  cl.linkFree.assign(2 * cores, 0);
+  std::vector<std::unique_ptr<Engine>> engines;
+  for (unsigned k = 0; k < cores; ++k)
+    engines.push_back(std::make_unique<Engine>(
+        s, cl, k, words[k].data(), words[k].size(), last_, fault));
+  uint64_t now = 0;
+  while (fault.code == Fault::None) {
+    bool changed;
+    do {
+      changed = false;
+      for (auto &e : engines)
+        changed |= e->step();
+    } while (changed && fault.code == Fault::None);
+    if (fault.code != Fault::None)
+      break;
+    uint64_t next = UINT64_MAX;
+    bool allEnded = true;
+    for (auto &e : engines) {
+      allEnded &= e->ended();
+      next = std::min(next, e->nextEvent());
+    }
+    if (allEnded)
+      break;
+    if (next == UINT64_MAX) {
+      if (cores == 1) {
+        engines[0]->failDeadlock("deadlock: every queue is blocked" +
+                                 engines[0]->describeBlocked());
+        break;
+      }
+      std::string what = "deadlock: every queue of every core is blocked";
+      Engine *blame = nullptr;
+      for (unsigned k = 0; k < cores; ++k) {
+        if (engines[k]->ended()) {
+          what += "; core " + std::to_string(k) + " ended";
+          continue;
+        }
+        if (!blame)
+          blame = engines[k].get();
+        what += "; core " + std::to_string(k) + ":" +
+                engines[k]->describeBlocked().substr(1);
+      }
+      blame->failDeadlock(what);
+      break;
+    }
+    now = next;
+    for (auto &e : engines)
+      e->advance(now);
+  }
+  if (fault.code == Fault::None) {
+    last_.cycles = 0;
+    for (auto &e : engines) {
+      e->finishCounters();
+      last_.cycles = std::max(last_.cycles, e->endCycle());
+    }
+  } else {
+    last_.cycles = now;
+  }
   if (s.trace)
     s.trace->endRun(last_.cycles);
   if (fault.code == Fault::None && useCache)
@@ -1602,9 +1831,10 @@ Metrics Simulator::metrics(const Counters &c) const {
   uint64_t hbmBytes = c.hbmReadBytes + c.hbmWriteBytes;
   if (c.cycles) {
     m.hbmBandwidthUtilization = hbmBytes / (c.cycles * peakBytesPerCycle);
+    double cores = std::max<uint64_t>(1, c.maxCores);
     m.macUtilization =
-        c.mmMacs / (double(c.cycles) * t.mmMacsPerCycle()) +
-        c.mvMacs / (double(c.cycles) * t.mvMacsPerCycle());
+        c.mmMacs / (double(c.cycles) * cores * t.mmMacsPerCycle()) +
+        c.mvMacs / (double(c.cycles) * cores * t.mvMacsPerCycle());
     m.hbmGBPerS = hbmBytes / m.seconds / 1e9;
   }
   const PowerParams &p = options_.power;

@@ -60,6 +60,7 @@ struct flight_runtime {
   /// The EmbeddingTable section: vocab rows of map.rowBytes, read in place.
   const uint8_t *embeddings;
   uint32_t past; // P
+  uint32_t cores; // FLIGHT_REG_CORES as last written (0: reset, one core)
   uint32_t streamCount;
   StreamSlot streams[FLIGHT_RUNTIME_MAX_STREAMS];
   flight_run_observer observer;
@@ -392,12 +393,39 @@ int readLogits(flight_runtime *rt, float *logits) {
 /// Sets the registers of `bucket` and starts its stream repeatCount times.
 int runBucket(flight_runtime *rt, Stage stage, const BucketEntry &bucket,
               uint32_t bucketIndex, uint32_t newTokens) {
-  const StreamSlot *stream = findStream(rt, bucket.streamId);
-  if (stream == nullptr) {
-    Message(rt) << "bad binary: bucket " << bucketIndex
-                << " names instruction stream " << bucket.streamId
-                << ", which was not loaded";
-    return FLIGHT_ERR_BAD_BINARY;
+  const uint32_t cores = bucket.coreCount();
+  const StreamSlot *streams[kMaxCores] = {};
+  for (uint32_t k = 0; k < cores; ++k) {
+    streams[k] = findStream(rt, bucket.streamId + k);
+    if (streams[k] == nullptr) {
+      Message(rt) << "bad binary: bucket " << bucketIndex
+                  << " names instruction stream " << bucket.streamId + k
+                  << ", which was not loaded";
+      return FLIGHT_ERR_BAD_BINARY;
+    }
+  }
+  const StreamSlot *stream = streams[0];
+  // Multi-core buckets: core k's stream registers, then the core count. The
+  // registers reset to 0 (one core), so a single-core model never writes
+  // them.
+  if (cores > 1 || rt->cores > 1) {
+    for (uint32_t k = 1; k < cores; ++k) {
+      const uint32_t coreRegs[][2] = {
+          {FLIGHT_REG_CORE_SELECT, k},
+          {FLIGHT_REG_STREAM_OFFSET, streams[k]->offset},
+          {FLIGHT_REG_STREAM_WORDS, streams[k]->words}};
+      for (const auto &reg : coreRegs) {
+        int status = regWrite(rt, reg[0], reg[1]);
+        if (status != FLIGHT_OK)
+          return status;
+      }
+    }
+    int status = regWrite(rt, FLIGHT_REG_CORE_SELECT, 0);
+    if (status == FLIGHT_OK)
+      status = regWrite(rt, FLIGHT_REG_CORES, cores);
+    if (status != FLIGHT_OK)
+      return status;
+    rt->cores = cores;
   }
   const uint32_t regs[][2] = {
       {FLIGHT_REG_P, rt->past},

@@ -453,6 +453,59 @@ TEST(BinaryWriter, RejectsInconsistentInput) {
   }
 }
 
+TEST(BinaryWriter, MultiCoreBuckets) {
+  // A bucket on three cores names streams 4, 5, 6; the writer sets the
+  // required multi-core flag and the reader finds every core's stream.
+  auto build = [](uint32_t cores, bool withLast) {
+    BinaryWriter w;
+    w.takeStream(4, {1});
+    w.takeStream(5, {2});
+    if (withLast)
+      w.takeStream(6, {3});
+    BucketEntry b;
+    b.minLength = 1;
+    b.maxLength = 128;
+    b.streamId = 4;
+    b.cores = cores;
+    w.addBucket(b);
+    return w.writeToBuffer();
+  };
+  auto f = build(3, true);
+  ASSERT_TRUE(static_cast<bool>(f)) << llvm::toString(f.takeError());
+  BinaryView view;
+  Error err;
+  ASSERT_EQ(view.open(f->data(), f->size(), err), Status::Ok) << err.message;
+  EXPECT_EQ(view.header().flags, kFlagMultiCore);
+  BucketEntry b;
+  ASSERT_TRUE(view.bucket(0, b));
+  EXPECT_EQ(b.cores, 3u);
+  EXPECT_EQ(b.coreCount(), 3u);
+  SectionEntry first;
+  EXPECT_TRUE(view.findStreams(b, first));
+  EXPECT_EQ(first.index, 4u);
+
+  auto message = [](llvm::Expected<std::vector<uint8_t>> r) {
+    return r ? std::string("(no error)") : llvm::toString(r.takeError());
+  };
+  EXPECT_EQ(message(build(3, false)),
+            "bucket prefill 1-128: no instruction stream 6");
+  EXPECT_EQ(message(build(1, true)),
+            "bucket prefill 1-128: 1 cores (0 for one, or 2 to 64)");
+  EXPECT_EQ(message(build(65, true)),
+            "bucket prefill 1-128: 65 cores (0 for one, or 2 to 64)");
+
+  // A reader refuses a bucket on several cores without the flag (resealed:
+  // the checksums match, only the rule fails).
+  std::vector<uint8_t> bytes = *f;
+  writeU32(bytes.data(), header_offset::Flags, 0);
+  reseal(bytes);
+  EXPECT_EQ(view.open(bytes.data(), bytes.size(), err),
+            Status::BadBucketTable);
+  EXPECT_NE(std::string(err.message).find("multi-core header flag"),
+            std::string::npos)
+      << err.message;
+}
+
 TEST(BinaryWriter, RejectsDeviceMapChannelsOutOfRange) {
   auto message = [](const DeviceMap &map) {
     BinaryWriter w;

@@ -131,7 +131,8 @@ TEST(BinaryValidator, HeaderRules) {
   reseal(bad);
   Error err;
   EXPECT_EQ(validateGuarded(bad, err), Status::Ok) << err.message;
-  writeU32(bad.data(), ho::Flags, 0x00010000u);
+  // Bit 16 is the multi-core flag; bit 17 is not defined.
+  writeU32(bad.data(), ho::Flags, 0x00020000u);
   reseal(bad);
   expectError(bad, Status::UnsupportedFlags, ho::Flags);
 

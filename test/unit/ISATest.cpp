@@ -450,7 +450,7 @@ TEST(ISADisassembler, PrintsOneLinePerInstruction) {
   EXPECT_EQ(
       text,
       "10 @0: LD wait{} release{matrix} onchip_addr=0 buf=weight addr=4096 "
-      "mem=hbm zero_fill=0 channel=7 base=zero param=zero scale=0 stride1=0 "
+      "mem=hbm zero_fill=0 channel=7 base=zero param=zero scale=0 src_core=0 stride1=0 "
       "loop1=1 stride2=0 loop2=1 stride3=0 loop3=1 length=64\n"
       "11 @7: MV wait{load} release{misc} k_blocks=256 sparsity=n4 bias=0 "
       "b_kmajor=0 a_addr=0 b_addr=0 out_addr=0 scale_addr=0 n=0 "

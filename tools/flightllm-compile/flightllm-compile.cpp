@@ -210,6 +210,13 @@ cl::opt<unsigned> decodeBucket(
     "decode-bucket", cl::desc("Decode bucket width in context tokens"),
     cl::init(16), cl::cat(category));
 
+cl::opt<unsigned> cores(
+    "cores",
+    cl::desc("Accelerator cores each bucket runs on: linears split by output "
+             "channels, attention by KV heads, an all-gather between "
+             "(0: all of the target's; default 1)"),
+    cl::init(1), cl::cat(category));
+
 cl::list<std::string> bucketFilter(
     "buckets",
     cl::desc("Only these buckets, as STAGE:MAXLEN (prefill:128,decode:16); "
@@ -493,6 +500,7 @@ lowerModule(ModuleOp module, const flightllm::target::TargetDescription &target,
   options.maxContext = maxContext;
   options.prefillBucket = prefillBucket;
   options.decodeBucket = decodeBucket;
+  options.cores = cores;
   options.runnable = emit == EmitKind::Bin;
   auto progress = std::make_shared<flightllm::PhasedProgress>();
   options.progress = [progress](llvm::StringRef phase, uint64_t done,
@@ -563,6 +571,7 @@ static LogicalResult printBuckets(ModuleOp module, MLIRContext &context,
   options.decodeBucket = decodeBucket;
   options.buckets.assign(bucketFilter.begin(), bucketFilter.end());
   options.kvRange = noCalibration() ? 8.0f : 0.0f;
+  options.cores = cores;
   pm.addPass(flightllm::createSelectInstructionsPass(options));
   if (stopAfter != "flight-select-instructions")
     pm.addNestedPass<flightllm::flight::BucketOp>(

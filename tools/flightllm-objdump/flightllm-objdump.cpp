@@ -164,12 +164,15 @@ std::string bucketsOfStream(const BinaryView &view, uint32_t id) {
   std::string text;
   BucketEntry b;
   for (uint32_t i = 0; i < view.bucketCount(); ++i) {
-    if (!view.bucket(i, b) || b.streamId != id)
+    if (!view.bucket(i, b) || id < b.streamId ||
+        id - b.streamId >= b.coreCount())
       continue;
     const char *stage = stageName(b.stage);
     text += (text.empty() ? "" : ", ") + std::string(stage ? stage : "?") +
             " " + std::to_string(b.minLength) + "-" +
             std::to_string(b.maxLength);
+    if (b.coreCount() > 1)
+      text += " core " + std::to_string(id - b.streamId);
   }
   return text.empty() ? "no bucket" : text;
 }
@@ -251,10 +254,14 @@ void printSummary(const BinaryView &view, llvm::StringRef path,
               ? "0"
               : llvm::formatv("{0:x}+L*{1:x}", b.baseOrigin[r], b.baseStride[r])
                     .str();
+    // A multi-core bucket names its streams, one per core: "3..5".
+    std::string streams = std::to_string(b.streamId);
+    if (b.coreCount() > 1)
+      streams += ".." + std::to_string(b.streamId + b.coreCount() - 1);
     os << llvm::formatv(row, nameOr(stageName(b.stage), b.stage),
                         std::to_string(b.minLength) + "-" +
                             std::to_string(b.maxLength),
-                        b.streamId, b.repeatCount, base[0], base[1], base[2]);
+                        streams, b.repeatCount, base[0], base[1], base[2]);
   }
 
   DeviceMap dm;

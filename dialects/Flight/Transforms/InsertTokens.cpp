@@ -48,7 +48,9 @@ struct InsertTokensPass
           return signalPassFailure();
         }
         auto kind = dyn_cast_or_null<StringAttr>(op.getAttr("kind"));
-        if (kind && kind.getValue() == "barrier")
+        // SYS sync drains the queues as a barrier does (and then waits for
+        // the other cores).
+        if (kind && (kind.getValue() == "barrier" || kind.getValue() == "sync"))
           tracker.barrier();
         continue;
       }

@@ -174,9 +174,15 @@ inline constexpr uint32_t kDefaultAlignment = 64;
 
 /// Header flags: bits 0-15 are optional (unknown ones are ignored), bits 16-31
 /// are required (a reader rejects a file with a required bit it does not
-/// know). Versions 1.0 and 1.1 define none.
+/// know). Versions 1.0 and 1.1 define one, set only when it is used, so a
+/// single-core file is the same bytes it always was.
 inline constexpr uint32_t kRequiredFlagsMask = 0xFFFF0000u;
-inline constexpr uint32_t kKnownRequiredFlags = 0;
+/// Some bucket runs on more than one core (BucketEntry::cores > 1): a reader
+/// that would start only its first stream must refuse the file.
+inline constexpr uint32_t kFlagMultiCore = 1u << 16;
+inline constexpr uint32_t kKnownRequiredFlags = kFlagMultiCore;
+/// The most cores a bucket may name (the target schema's limit).
+inline constexpr uint32_t kMaxCores = 64;
 
 //===----------------------------------------------------------------------===//
 // File header (64 bytes at offset 0)
@@ -526,7 +532,7 @@ inline constexpr size_t MinLength = 4;    // u32
 inline constexpr size_t MaxLength = 8;    // u32
 inline constexpr size_t StreamId = 12;    // u32
 inline constexpr size_t RepeatCount = 16; // u32
-inline constexpr size_t Reserved = 20;    // u32, 0
+inline constexpr size_t Cores = 20;       // u32, 0 (one core) or 2..64
 inline constexpr size_t BaseOrigin = 24;  // u32[3], origin of B1, B2, B3
 inline constexpr size_t BaseStride = 36;  // u32[3], stride of B1, B2, B3
 } // namespace bucket_offset
@@ -539,6 +545,9 @@ inline constexpr size_t BaseStride = 36;  // u32[3], stride of B1, B2, B3
 /// starts the stream `repeatCount` times, with L = 0, 1, ...: a stream that
 /// holds one decoder layer has repeatCount = layers, one that loops over the
 /// layers itself (SYS loop) or covers the model has repeatCount = 1.
+/// `cores` > 1 (with the header's kFlagMultiCore): the bucket runs on that
+/// many cores at once, core k running stream `streamId + k`; 0 is one core
+/// (single-core files write 0, as before the field existed).
 struct BucketEntry {
   uint16_t stage = 0;
   uint16_t flags = 0;
@@ -546,7 +555,10 @@ struct BucketEntry {
   uint32_t maxLength = 0;
   uint32_t streamId = 0;
   uint32_t repeatCount = 1;
+  uint32_t cores = 0;
   uint32_t baseOrigin[kNumBaseRegisters] = {};
+
+  uint32_t coreCount() const { return cores > 1 ? cores : 1; }
   uint32_t baseStride[kNumBaseRegisters] = {};
 
   static BucketEntry decode(const uint8_t *p) {
@@ -558,6 +570,7 @@ struct BucketEntry {
     b.maxLength = readU32(p, o::MaxLength);
     b.streamId = readU32(p, o::StreamId);
     b.repeatCount = readU32(p, o::RepeatCount);
+    b.cores = readU32(p, o::Cores);
     for (unsigned r = 0; r < kNumBaseRegisters; ++r) {
       b.baseOrigin[r] = readU32(p, o::BaseOrigin + 4 * r);
       b.baseStride[r] = readU32(p, o::BaseStride + 4 * r);
@@ -572,7 +585,7 @@ struct BucketEntry {
     writeU32(p, o::MaxLength, maxLength);
     writeU32(p, o::StreamId, streamId);
     writeU32(p, o::RepeatCount, repeatCount);
-    writeU32(p, o::Reserved, 0);
+    writeU32(p, o::Cores, cores > 1 ? cores : 0);
     for (unsigned r = 0; r < kNumBaseRegisters; ++r) {
       writeU32(p, o::BaseOrigin + 4 * r, baseOrigin[r]);
       writeU32(p, o::BaseStride + 4 * r, baseStride[r]);

@@ -167,6 +167,16 @@ public:
   bool findSection(SectionKind kind, uint32_t index, SectionEntry &out) const {
     return findSection(static_cast<uint32_t>(kind), index, out);
   }
+  /// Whether every stream of bucket `b` (one per core) is present; `out` is
+  /// the first core's.
+  bool findStreams(const BucketEntry &b, SectionEntry &out) const {
+    SectionEntry other;
+    for (uint32_t k = b.coreCount(); k-- > 1;)
+      if (b.streamId + k < b.streamId ||
+          !findSection(SectionKind::InstructionStream, b.streamId + k, other))
+        return false;
+    return findSection(SectionKind::InstructionStream, b.streamId, out);
+  }
   const uint8_t *sectionData(const SectionEntry &section) const {
     return data_ + section.offset;
   }
@@ -461,8 +471,13 @@ inline Status BinaryView::open(const uint8_t *data, size_t size, Error &err,
         else if (e.repeatCount == 0)
           status = fail(err, Status::BadBucketTable, "bucket repeat count is 0",
                         at + bo::RepeatCount);
-        else if (!findSection(SectionKind::InstructionStream, e.streamId,
-                              target))
+        else if (e.cores == 1 || e.cores > kMaxCores ||
+                 (e.cores > 1 && !(h.flags & kFlagMultiCore)))
+          status = fail(err, Status::BadBucketTable,
+                        "bucket core count is 1, above 64, or above 1 without "
+                        "the multi-core header flag",
+                        at + bo::Cores);
+        else if (!findStreams(e, target))
           status = fail(err, Status::BadBucketTable,
                         "bucket names a missing instruction stream",
                         at + bo::StreamId);

@@ -42,7 +42,8 @@ public:
   void setTargetFingerprint(uint64_t fingerprint) {
     targetFingerprint = fingerprint;
   }
-  /// Header flags (see Format.h); none are defined in versions 1.0 and 1.1.
+  /// Header flags (see Format.h); layout() adds kFlagMultiCore when a bucket
+  /// runs on several cores.
   void setFlags(uint32_t value) { flags = value; }
 
   /// Adds `s` to the string table (once) and returns its offset, for the

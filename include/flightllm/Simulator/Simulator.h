@@ -1,6 +1,6 @@
 //===- Simulator.h - Cycle-level, bit-exact accelerator simulator -*- C++ -*-===//
 //
-// One FlightLLM accelerator core behind the HAL (runtime/include/flightllm/
+// A FlightLLM accelerator, all of its cores, behind the HAL (runtime/include/flightllm/
 // runtime/hal.h): paged HBM and DDR channels, the on-chip buffers of the
 // target, the registers, the dispatcher and the five instruction queues with
 // their dependency-token counters. Functional execution follows
@@ -67,6 +67,14 @@ struct TimingParams {
   /// matrix engine share each buffer's RAM ports; docs/simulator.md). false:
   /// ports are unlimited (the timing before issue 12), for comparisons.
   bool bufferPorts = true;
+  /// Multi-core runs (docs/simulator.md, cores): the link between two
+  /// neighbouring SLRs, per direction, and the cross-core sync. Assumptions
+  /// (docs/targets.md): a 1024-bit stream per direction and boundary at the
+  /// core clock (2,048 of a boundary's super long lines), 8 registered
+  /// cycles per boundary crossed, 16 cycles to collect and broadcast a sync.
+  unsigned coreLinkBytesPerCycle = 128;
+  unsigned coreLinkLatency = 8;
+  unsigned syncLatency = 16;
 };
 
 /// Power model (docs/simulator.md gives the sources): static board power
@@ -119,6 +127,11 @@ struct Counters {
   std::array<uint64_t, 4> bufferPortBytes{};
   /// Cycles by which buffer ports delayed instructions' completion, summed.
   uint64_t bufferPortDelayCycles = 0;
+  /// Multi-core runs: bytes LD pulled from another core's act buffer, SYS
+  /// syncs passed (per core) and the cycles cores waited in them; the most
+  /// cores one run used.
+  uint64_t coreLinkBytes = 0, syncs = 0, syncWaitCycles = 0;
+  uint64_t maxCores = 0;
 
   uint64_t totalInstructions() const;
   void add(const Counters &other);
@@ -129,7 +142,7 @@ struct Metrics {
   double seconds = 0;             ///< cycles at the target clock
   double hbmBandwidthUtilization = 0; ///< bytes / (cycles * peak bytes/cycle of all channels)
   double hbmGBPerS = 0;
-  double macUtilization = 0;      ///< MM MACs / (cycles * MM peak) + MV MACs / (cycles * MV peak)
+  double macUtilization = 0;      ///< MM MACs / (cycles * MM peak) + MV MACs / (cycles * MV peak), peaks of the cores the runs used (Counters::maxCores)
   double energyJoules = 0;
   double staticJoules = 0, hbmJoules = 0, ddrJoules = 0, macJoules = 0,
          sfuJoules = 0;
@@ -174,7 +187,7 @@ public:
 
   /// Direct access to an on-chip buffer (functional mode; nullptr else),
   /// for tests and debugging.
-  uint8_t *buffer(isa::Buffer b);
+  uint8_t *buffer(isa::Buffer b, unsigned core = 0);
   uint64_t bufferBytes(isa::Buffer b) const;
 
   /// Writes the trace file now (also done by the destructor).

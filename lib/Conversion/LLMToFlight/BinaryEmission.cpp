@@ -20,14 +20,18 @@ static void fillWriter(const LoweredModel &model, binary::BinaryWriter &writer,
   binary::ModelMetadata meta = model.metadata;
   meta.name = writer.addString(model.name);
   writer.setMetadata(meta);
+  uint32_t id = 0; // a multi-core bucket's streams have consecutive ids
   for (size_t i = 0; i < model.streams.size(); ++i) {
     const StreamInfo &s = model.streams[i];
-    writer.addStream(static_cast<uint32_t>(i), s.words);
     binary::BucketEntry b;
+    b.streamId = id;
+    b.cores = s.cores() > 1 ? s.cores() : 0;
+    writer.addStream(id++, s.words);
+    for (const std::vector<uint32_t> &words : s.otherCoreWords)
+      writer.addStream(id++, words);
     b.stage = static_cast<uint16_t>(s.stage);
     b.minLength = s.minLength;
     b.maxLength = s.maxLength;
-    b.streamId = static_cast<uint32_t>(i);
     b.repeatCount = 1; // the streams loop over the layers themselves
     for (unsigned r = 0; r < 3; ++r) {
       b.baseOrigin[r] = model.baseOrigin[r];
@@ -89,22 +93,28 @@ llvm::Error flightllm::lowering::writeStreamRoms(
     const LoweredModel &model, llvm::StringRef binaryPath,
     llvm::ArrayRef<binary::RomFormat> formats, OutputFiles &outputs) {
   for (binary::RomFormat format : formats) {
-    for (const StreamInfo &s : model.streams) {
-      llvm::SmallString<256> path(binaryPath);
-      llvm::sys::path::replace_extension(path, "");
-      path += "." + s.name + "." + binary::romFormatName(format).str();
-      binary::RomOptions options;
-      options.wordBits = 32;
-      options.name = binary::cIdentifier(s.name);
-      llvm::ArrayRef<uint8_t> bytes(
-          reinterpret_cast<const uint8_t *>(s.words.data()), 4 * s.words.size());
-      llvm::Expected<llvm::raw_pwrite_stream &> os =
-          outputs.addOutput(path, "--rom image");
-      if (!os)
-        return os.takeError();
-      if (llvm::Error e = binary::writeRom(bytes, format, options, *os))
-        return e;
-    }
+    for (const StreamInfo &s : model.streams)
+      for (uint32_t core = 0; core < s.cores(); ++core) {
+        const std::vector<uint32_t> &words =
+            core ? s.otherCoreWords[core - 1] : s.words;
+        // Core k > 0 of a multi-core bucket: "<bucket>.core<k>".
+        std::string name =
+            core ? s.name + ".core" + std::to_string(core) : s.name;
+        llvm::SmallString<256> path(binaryPath);
+        llvm::sys::path::replace_extension(path, "");
+        path += "." + name + "." + binary::romFormatName(format).str();
+        binary::RomOptions options;
+        options.wordBits = 32;
+        options.name = binary::cIdentifier(name);
+        llvm::ArrayRef<uint8_t> bytes(
+            reinterpret_cast<const uint8_t *>(words.data()), 4 * words.size());
+        llvm::Expected<llvm::raw_pwrite_stream &> os =
+            outputs.addOutput(path, "--rom image");
+        if (!os)
+          return os.takeError();
+        if (llvm::Error e = binary::writeRom(bytes, format, options, *os))
+          return e;
+      }
   }
   return llvm::Error::success();
 }

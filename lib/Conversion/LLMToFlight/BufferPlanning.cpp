@@ -7,6 +7,7 @@
 #include "StreamEmitter.h"
 
 #include "flightllm/Dialect/Flight/Encoding.h"
+#include "flightllm/Dialect/Flight/Transforms/Passes.h"
 
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/TypeSwitch.h"
@@ -58,9 +59,9 @@ OffChip offChip(flight::HbmData d) {
 
 class BufferPlanner {
 public:
-  BufferPlanner(const OnChipCapacity &c, StreamInfo &info)
+  BufferPlanner(const OnChipCapacity &c, unsigned cores, StreamInfo &info)
       : act(isa::Buffer::act, c.act), weight(isa::Buffer::weight, c.weight),
-        meta(isa::Buffer::meta, c.meta), info(info) {}
+        meta(isa::Buffer::meta, c.meta), cores(cores), info(info) {}
 
   LogicalResult run(flight::BucketOp bucket, bool insertTokens,
                     OnChipPeaks &peaks);
@@ -100,10 +101,41 @@ private:
                          int64_t stride);
   template <typename OpTy> LogicalResult matrix(OpTy op, bool mm);
   LogicalResult misc(flight::BufMiscOp op);
+  LogicalResult exchange(flight::BufExchangeOp op);
+
+  /// Appends to the streams of the op being planned: its core's, or every
+  /// core's (one buffer plan serves all cores).
+  void emit(const isa::Instruction &inst, const Access &access) {
+    for (unsigned c = 0; c < cores; ++c)
+      if (opCore < 0 || opCore == int64_t(c))
+        es[c].emit(inst, access);
+  }
+  void sys(isa::SysKind kind, int64_t imm = 0) {
+    for (StreamEmitter &s : es)
+      s.sys(kind, imm);
+  }
+  void barrier() {
+    for (StreamEmitter &s : es)
+      s.barrier();
+  }
+  const std::string &emitError() const {
+    for (const StreamEmitter &s : es)
+      if (!s.error().empty())
+        return s.error();
+    return es[0].error();
+  }
+  uint64_t words() const {
+    uint64_t n = 0;
+    for (const StreamEmitter &s : es)
+      n += s.words().size();
+    return n;
+  }
 
   OnChipAllocator act, weight, meta;
   llvm::DenseMap<Value, Rows> placed;
-  StreamEmitter e;
+  unsigned cores;
+  std::vector<StreamEmitter> es{cores};
+  int64_t opCore = -1; // of the op being planned (-1: every core)
   StreamInfo &info;
   uint64_t loopTrip = 1;
 };
@@ -154,7 +186,7 @@ LogicalResult BufferPlanner::transfer(Operation *op, bool load, Value onChip,
            : holds == flight::HbmData::Scratch ? &info.activationStoreBytes
                                                : &info.outputStoreBytes;
   }
-  e.emit(i, a);
+  emit(i, a);
   *stat += uint64_t(units) * kUnitBytes * loopTrip;
   return success();
 }
@@ -194,7 +226,7 @@ LogicalResult BufferPlanner::matrix(OpTy op, bool mm) {
   Access a;
   a.reads = {*x, *w, *s};
   a.writes = {*out};
-  e.emit(i, a);
+  emit(i, a);
   return success();
 }
 
@@ -236,11 +268,60 @@ LogicalResult BufferPlanner::misc(flight::BufMiscOp op) {
   if (b)
     acc.reads.push_back(*b);
   acc.writes = {*out};
-  e.emit(i, acc);
+  emit(i, acc);
+  return success();
+}
+
+LogicalResult BufferPlanner::exchange(flight::BufExchangeOp op) {
+  FailureOr<Rows> r = placement(op, op.getBuffer());
+  if (failed(r))
+    return failure();
+  llvm::ArrayRef<int64_t> slices = op.getSlices();
+  if (slices.size() != cores + 1)
+    return op.emitOpError() << "has the slices of " << slices.size() - 1
+                            << " cores in a bucket of " << cores;
+  int64_t stride = op.getRowStride();
+  // SYS sync: every core's slice is complete; LDs pull the other cores'
+  // slices over the inter-core link; SYS sync: nobody overwrites a slice
+  // another core still reads.
+  for (StreamEmitter &s : es)
+    s.syncBarrier();
+  for (unsigned c = 0; c < cores; ++c)
+    for (unsigned d = 0; d < cores; ++d) {
+      int64_t begin = slices[d], bytes = slices[d + 1] - slices[d];
+      if (d == c || bytes == 0)
+        continue;
+      for (int64_t t = 0; t < int64_t(op.getTokens()); ++t) {
+        // Slices start on a row (tiles and heads are whole rows), so the
+        // destination row is exact.
+        uint64_t byte = uint64_t(t * stride) * kRowBytes + uint64_t(begin);
+        uint32_t row = r->row + uint32_t(byte / kRowBytes);
+        isa::Instruction i(isa::Opcode::LD);
+        i.set(isa::LD::onchip_addr, row).set(isa::LD::buf, isa::Buffer::act)
+            .set(isa::LD::addr, byte / kUnitBytes + uint64_t(r->row) *
+                                    (kRowBytes / kUnitBytes))
+            .set(isa::LD::src_core, d + 1)
+            .set(isa::LD::loop1, 1).set(isa::LD::loop2, 1)
+            .set(isa::LD::loop3, 1).set(isa::LD::length, bytes / kUnitBytes);
+        Access a;
+        a.writes.push_back(
+            Rows{isa::Buffer::act, row, rowsFor(uint64_t(bytes))});
+        es[c].emit(i, a);
+      }
+    }
+  for (StreamEmitter &s : es)
+    s.syncBarrier();
   return success();
 }
 
 LogicalResult BufferPlanner::plan(Operation *op) {
+  opCore = -1;
+  if (auto core = op->getAttrOfType<IntegerAttr>(flight::kCoreAttr)) {
+    opCore = core.getInt();
+    if (opCore < 0 || opCore >= int64_t(cores))
+      return op->emitOpError() << "runs on core " << opCore
+                               << " of a bucket of " << cores << " cores";
+  }
   return llvm::TypeSwitch<Operation *, LogicalResult>(op)
       .Case([&](flight::HbmRegionOp) { return success(); })
       .Case([&](flight::BufAllocOp alloc) -> LogicalResult {
@@ -280,6 +361,7 @@ LogicalResult BufferPlanner::plan(Operation *op) {
       .Case([&](flight::BufMMOp mm) { return matrix(mm, true); })
       .Case([&](flight::BufMVOp mv) { return matrix(mv, false); })
       .Case([&](flight::BufMiscOp m) { return misc(m); })
+      .Case([&](flight::BufExchangeOp x) { return exchange(x); })
       .Case([&](flight::PrefillTileOp tile) -> LogicalResult {
         if (failed(block(tile.getBody().front())))
           return failure();
@@ -289,17 +371,17 @@ LogicalResult BufferPlanner::plan(Operation *op) {
         return success();
       })
       .Case([&](flight::LayerBodyOp layer) -> LogicalResult {
-        e.barrier();
-        e.sys(isa::SysKind::set_layer, 0);
-        e.sys(isa::SysKind::loop, layer.getLayers());
-        size_t bodyStart = e.words().size();
+        barrier();
+        sys(isa::SysKind::set_layer, 0);
+        sys(isa::SysKind::loop, layer.getLayers());
+        size_t bodyStart = words();
         loopTrip = layer.getLayers();
         if (failed(block(layer.getBody().front())))
           return failure();
-        e.sys(isa::SysKind::add_layer, 1);
-        e.barrier();
-        e.sys(isa::SysKind::endloop);
-        info.bodyWords += e.words().size() - bodyStart;
+        sys(isa::SysKind::add_layer, 1);
+        barrier();
+        sys(isa::SysKind::endloop);
+        info.bodyWords += words() - bodyStart;
         loopTrip = 1;
         return success();
       })
@@ -313,8 +395,8 @@ LogicalResult BufferPlanner::block(Block &body) {
   for (Operation &op : body) {
     if (failed(plan(&op)))
       return failure();
-    if (!e.error().empty())
-      return op.emitError("the model exceeds an ISA limit: " + e.error());
+    if (!emitError().empty())
+      return op.emitError("the model exceeds an ISA limit: " + emitError());
   }
   return success();
 }
@@ -329,19 +411,29 @@ LogicalResult BufferPlanner::run(flight::BucketOp bucket, bool insertTokens,
   info.maxLength = static_cast<uint32_t>(bucket.getMaxLength());
   if (bucket.getBody().empty() || failed(block(bucket.getBody().front())))
     return failure();
-  e.sys(isa::SysKind::end);
-  // Dependency tokens, a separate step over the complete stream (the
+  sys(isa::SysKind::end);
+  // Dependency tokens, a separate step over each complete stream (the
   // flight-insert-tokens pass's algorithm); or the accesses, for that pass.
-  if (insertTokens)
-    e.insertTokens();
-  else
-    info.accesses = e.takeAccesses();
-  info.tokenWork = e.trackerWork();
-  info.otherWords = e.words().size() - info.bodyWords;
-  info.instructions = e.stats().instructions;
-  for (int i = 0; i < 16; ++i)
-    info.perOpcode[i] = e.stats().perOpcode[i];
-  info.words = e.takeWords();
+  info.otherWords = words() - info.bodyWords;
+  info.tokenWork = 0;
+  info.instructions = 0;
+  for (unsigned c = 0; c < cores; ++c) {
+    StreamEmitter &e = es[c];
+    if (insertTokens)
+      e.insertTokens();
+    else if (c == 0)
+      info.accesses = e.takeAccesses();
+    else
+      info.otherCoreAccesses.push_back(e.takeAccesses());
+    info.tokenWork += e.trackerWork();
+    info.instructions += e.stats().instructions;
+    for (int i = 0; i < 16; ++i)
+      info.perOpcode[i] += e.stats().perOpcode[i];
+    if (c == 0)
+      info.words = e.takeWords();
+    else
+      info.otherCoreWords.push_back(e.takeWords());
+  }
   peaks.act = std::max(peaks.act, act.peakRows());
   peaks.weight = std::max(peaks.weight, weight.peakRows());
   peaks.meta = std::max(peaks.meta, meta.peakRows());
@@ -352,8 +444,19 @@ LogicalResult flightllm::lowering::planBucket(flight::BucketOp bucket,
                                               const OnChipCapacity &capacity,
                                               bool insertTokens,
                                               StreamInfo &info,
-                                              OnChipPeaks &peaks) {
-  BufferPlanner planner(capacity, info);
+                                              OnChipPeaks &peaks,
+                                              unsigned cores) {
+  // cores 0: as many as the bucket's ops name.
+  if (cores == 0) {
+    cores = 1;
+    bucket.walk([&](Operation *op) {
+      if (auto c = op->getAttrOfType<IntegerAttr>(flight::kCoreAttr))
+        cores = std::max<int64_t>(cores, c.getInt() + 1);
+      if (auto x = dyn_cast<flight::BufExchangeOp>(op))
+        cores = std::max<unsigned>(cores, x.getSlices().size() - 1);
+    });
+  }
+  BufferPlanner planner(capacity, cores, info);
   return planner.run(bucket, insertTokens, peaks);
 }
 
@@ -363,8 +466,13 @@ LogicalResult flightllm::lowering::checkInstructionMemory(
   // The runtime places the streams one after another in DDR channel 0, each
   // at a 64-byte boundary; they must fit the instruction memory.
   uint64_t streamBytes = 0;
-  for (const StreamInfo &st : streams)
+  size_t count = 0;
+  for (const StreamInfo &st : streams) {
     streamBytes = roundUp(streamBytes, 64) + 4 * uint64_t(st.words.size());
+    for (const std::vector<uint32_t> &w : st.otherCoreWords)
+      streamBytes = roundUp(streamBytes, 64) + 4 * uint64_t(w.size());
+    count += st.cores();
+  }
   if (streamBytes > target.instructionMemoryBytes)
     return at->emitError()
            << "the instruction streams take " << streamBytes << " bytes ("

@@ -29,10 +29,12 @@ struct OnChipPeaks {
 /// Plans `bucket` into `info`: its name, stage and lengths, its words and
 /// statistics, and either the dependency tokens (`insertTokens`) or every
 /// instruction's accesses. Errors are emitted at the op that causes them.
+/// `cores` streams (0: as many as the ops' flight.core attributes and
+/// exchanges name), one buffer plan.
 mlir::LogicalResult planBucket(flight::BucketOp bucket,
                                const OnChipCapacity &capacity,
                                bool insertTokens, StreamInfo &info,
-                               OnChipPeaks &peaks);
+                               OnChipPeaks &peaks, unsigned cores = 1);
 
 /// An error at `at` unless the streams fit the target's instruction memory.
 mlir::LogicalResult checkInstructionMemory(llvm::ArrayRef<StreamInfo> streams,

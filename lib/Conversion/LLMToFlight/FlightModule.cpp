@@ -310,6 +310,18 @@ FailureOr<LoweredModel> flightllm::lowering::readFlightModule(
                                                : binary::Stage::Decode;
     info.minLength = static_cast<uint32_t>(minLen.getInt());
     info.maxLength = static_cast<uint32_t>(maxLen.getInt());
+    // Core k > 0 of a multi-core bucket follows cores 0 .. k-1 of it.
+    auto core = dyn_cast_or_null<IntegerAttr>(stream->getAttr("core"));
+    if (core && core.getInt() != 0) {
+      StreamInfo *first = model.streams.empty() ? nullptr : &model.streams.back();
+      if (!first || int64_t(first->cores()) != core.getInt() ||
+          first->stage != info.stage || first->minLength != info.minLength ||
+          first->maxLength != info.maxLength)
+        return stream.emitError()
+               << "core " << core.getInt()
+               << " of a multi-core bucket must follow its cores 0 to "
+               << core.getInt() - 1 << " (same stage and lengths)";
+    }
     for (Operation &inst : stream.getBody().front())
       if (flight::hasAccessAttributes(&inst))
         return inst.emitError()
@@ -318,6 +330,10 @@ FailureOr<LoweredModel> flightllm::lowering::readFlightModule(
     FailureOr<std::vector<uint32_t>> words = flight::encodeStream(stream);
     if (failed(words))
       return failure();
+    if (core && core.getInt() != 0) {
+      model.streams.back().otherCoreWords.push_back(std::move(*words));
+      continue;
+    }
     info.words = std::move(*words);
     model.streams.push_back(std::move(info));
   }

@@ -37,13 +37,19 @@ llvm::Error flightllm::lowering::parseBucketList(
   return llvm::Error::success();
 }
 
-/// One stream as a flight.stream at the builder's insertion point.
-static LogicalResult buildFlightStream(const StreamInfo &s, OpBuilder &b,
-                                       Location loc) {
+/// Core `core`'s stream of bucket `s` as a flight.stream at the builder's
+/// insertion point (a multi-core bucket's core k > 0 is "<bucket>.core<k>";
+/// every stream of one has a `core` attribute).
+static LogicalResult buildCoreStream(const StreamInfo &s, OpBuilder &b,
+                                     Location loc, uint32_t core) {
   OpBuilder::InsertionGuard guard(b);
-  auto stream = flight::decodeStream(s.words, b, loc, s.name);
+  auto stream = flight::decodeStream(
+      core ? s.otherCoreWords[core - 1] : s.words, b, loc,
+      core ? s.name + ".core" + std::to_string(core) : s.name);
   if (failed(stream))
     return failure();
+  if (s.cores() > 1)
+    (*stream)->setAttr("core", b.getI64IntegerAttr(core));
   (*stream)->setAttr("stage", b.getStringAttr(s.stage == binary::Stage::Prefill
                                                   ? "prefill"
                                                   : "decode"));
@@ -51,12 +57,26 @@ static LogicalResult buildFlightStream(const StreamInfo &s, OpBuilder &b,
   (*stream)->setAttr("max_length", b.getI64IntegerAttr(s.maxLength));
   // Without tokens: what every instruction accesses, for
   // flight-insert-tokens.
-  if (!s.accesses.empty()) {
-    auto access = s.accesses.begin();
+  static const std::vector<flight::Access> none;
+  const std::vector<flight::Access> &accesses =
+      core == 0                               ? s.accesses
+      : core <= s.otherCoreAccesses.size()    ? s.otherCoreAccesses[core - 1]
+                                              : none;
+  if (!accesses.empty()) {
+    auto access = accesses.begin();
     for (Operation &op : stream->getBody().front())
-      if (access != s.accesses.end())
+      if (access != accesses.end())
         flight::setAccessAttributes(&op, *access++);
   }
+  return success();
+}
+
+/// The streams of one bucket, core 0 first.
+static LogicalResult buildFlightStream(const StreamInfo &s, OpBuilder &b,
+                                       Location loc) {
+  for (uint32_t core = 0; core < s.cores(); ++core)
+    if (failed(buildCoreStream(s, b, loc, core)))
+      return failure();
   return success();
 }
 
@@ -106,6 +126,7 @@ struct LoweringPass : public GeneratedBase<Derived> {
     options.prefillBucket = this->prefillBucket;
     options.decodeBucket = this->decodeBucket;
     options.uncalibratedKVRange = this->kvRange;
+    options.cores = this->cores;
     if (llvm::Error e = parseBucketList(
             std::vector<std::string>(this->buckets.begin(), this->buckets.end()),
             options)) {
@@ -258,11 +279,12 @@ struct PlanBuffersPass
       StreamInfo info;
       OpBuilder b(bucket);
       if (failed(planBucket(bucket, capacity, /*insertTokens=*/false, info,
-                            peaks)) ||
+                            peaks, /*cores=*/0)) ||
           failed(buildFlightStream(info, b, bucket.getLoc())))
         return signalPassFailure();
       bucket.erase();
       info.accesses.clear();
+      info.otherCoreAccesses.clear();
       streams.push_back(std::move(info));
     }
     if (failed(checkInstructionMemory(streams, *t, module)))

@@ -37,9 +37,27 @@ using flight::RunTimeParam;
 
 namespace flightllm::lowering {
 
+/// Tags every op the builder creates with the core that runs it
+/// (flight::kCoreAttr); core -1: all cores, no tag.
+struct CoreTagger : public OpBuilder::Listener {
+  int64_t core = -1;
+  void notifyOperationInserted(Operation *op,
+                               OpBuilder::InsertPoint) override {
+    if (core >= 0 && !llvm::isa<flight::HbmRegionOp>(op))
+      op->setAttr(flight::kCoreAttr,
+                  IntegerAttr::get(IntegerType::get(op->getContext(), 64),
+                                   core));
+  }
+};
+
 class InstructionSelection {
 public:
-  InstructionSelection(ModelLowering &m, OpBuilder &b) : m(m), b(b) {}
+  InstructionSelection(ModelLowering &m, OpBuilder &b) : m(m), b(b) {
+    previousListener = b.getListener();
+    if (cores() > 1)
+      b.setListener(&tagger);
+  }
+  ~InstructionSelection() { b.setListener(previousListener); }
 
   FailureOr<flight::BucketOp> select(const BucketRange &range);
 
@@ -93,6 +111,22 @@ private:
   void quantizeRows(Value src, uint32_t srcStep, uint32_t k, uint32_t rows,
                     Value dst);
 
+  // Cores.
+  unsigned cores() const { return m.options.cores; }
+  /// The core of item i of n (tiles, KV heads): contiguous blocks.
+  int64_t coreOf(int64_t i, int64_t n) const { return i * cores() / n; }
+  /// Runs the ops created in `emitOps` on core `core` (-1: all).
+  template <typename F> void onCore(int64_t core, F &&emitOps) {
+    int64_t saved = tagger.core;
+    tagger.core = cores() > 1 ? core : -1;
+    emitOps();
+    tagger.core = saved;
+  }
+  /// After items split over the cores (item i at bytes [i * itemBytes, ...)
+  /// of each token, at most `endBytes`): every core gets every slice.
+  void exchange(Value buffer, uint32_t tokens, uint32_t rowStride,
+                int64_t items, uint64_t itemBytes, uint64_t endBytes);
+
   // Values.
   Value quantized(Value v, uint32_t tokens);
   void linear(Operation *op, const std::map<ParamKey, HBMLoc> &locs,
@@ -125,6 +159,8 @@ private:
 
   ModelLowering &m;
   OpBuilder &b;
+  CoreTagger tagger;
+  OpBuilder::Listener *previousListener = nullptr;
   /// Where the next HBM region goes: the top of the bucket.
   OpBuilder::InsertPoint regionPoint;
   /// The regions by name (one name per place).
@@ -305,19 +341,42 @@ void InstructionSelection::linear(Operation *op,
   LinearPlan p = m.planLinear(op);
   uint32_t elem = p.f32Out ? 4 : 2;
   for (int64_t t = 0; t < p.tiles; ++t) {
-    int64_t n = p.tileChannels(t);
-    const HBMLoc &ml = locs.at({key, 1, int(t)});
-    Value w = alloc(MemorySpace::Weight, rowsFor(n * p.rowBytes), op);
-    Value s = alloc(MemorySpace::Meta, rowsFor(ml.bytes), op);
-    loadTile(w, locs, key, p, t, name);
-    ldParam(s, 0, ml, name + ".scales" + std::to_string(t));
-    matrix(tokens, xq, w, s, 0, out,
-           static_cast<uint32_t>(t * p.tileN * elem / kRowBytes),
-           p.kPhys / isa::kKBlock, n, outStride, p.f32Out, p.bias, relu,
-           false);
-    dealloc(w);
-    dealloc(s);
+    onCore(coreOf(t, p.tiles), [&] {
+      int64_t n = p.tileChannels(t);
+      const HBMLoc &ml = locs.at({key, 1, int(t)});
+      Value w = alloc(MemorySpace::Weight, rowsFor(n * p.rowBytes), op);
+      Value s = alloc(MemorySpace::Meta, rowsFor(ml.bytes), op);
+      loadTile(w, locs, key, p, t, name);
+      ldParam(s, 0, ml, name + ".scales" + std::to_string(t));
+      matrix(tokens, xq, w, s, 0, out,
+             static_cast<uint32_t>(t * p.tileN * elem / kRowBytes),
+             p.kPhys / isa::kKBlock, n, outStride, p.f32Out, p.bias, relu,
+             false);
+      dealloc(w);
+      dealloc(s);
+    });
   }
+  exchange(out, tokens, outStride, p.tiles, uint64_t(p.tileN) * elem,
+           uint64_t(p.nPhys) * elem);
+}
+
+void InstructionSelection::exchange(Value buffer, uint32_t tokens,
+                                    uint32_t rowStride, int64_t items,
+                                    uint64_t itemBytes, uint64_t endBytes) {
+  if (cores() <= 1)
+    return;
+  endBytes = roundUp(endBytes, kUnitBytes);
+  SmallVector<int64_t> slices;
+  int64_t item = 0;
+  for (unsigned c = 0; c <= cores(); ++c) {
+    while (item < items && coreOf(item, items) < int64_t(c))
+      ++item;
+    slices.push_back(int64_t(std::min<uint64_t>(item * itemBytes, endBytes)));
+  }
+  slices.back() = int64_t(endBytes);
+  flight::BufExchangeOp::create(b, loc, buffer, b.getI64IntegerAttr(tokens),
+                                b.getI64IntegerAttr(rowStride),
+                                b.getDenseI64ArrayAttr(slices));
 }
 
 void InstructionSelection::attention(llm::AttentionOp op, size_t index) {
@@ -343,6 +402,7 @@ void InstructionSelection::attention(llm::AttentionOp op, size_t index) {
   // and this run's K and V rows quantized and appended to the cache.
   std::vector<Value> params(hkv);
   for (int64_t g = 0; g < hkv; ++g) {
+   onCore(coreOf(g, hkv), [&] {
     const HBMLoc &pl = m.layerLocs.at({index, 3, int(g)});
     Value pm = alloc(MemorySpace::Meta, rowsFor(pl.bytes), op);
     params[g] = pm;
@@ -360,6 +420,7 @@ void InstructionSelection::attention(llm::AttentionOp op, size_t index) {
          BaseRegister::B2, RunTimeParam::P, rowKV);
       dealloc(stg);
     }
+   });
   }
 
   // Phase 2, per query head h, four stages: A (q times the K scales,
@@ -376,10 +437,13 @@ void InstructionSelection::attention(llm::AttentionOp op, size_t index) {
     if (g >= hkv || loaded[g])
       return;
     loaded[g] = true;
-    wkOf[g] = alloc(MemorySpace::Weight, rowsFor(T * rowKV), op);
-    wvOf[g] = alloc(MemorySpace::Weight, rowsFor(T * rowKV), op);
-    ld(wkOf[g], 0, cache(2 * g), 0, uint64_t(T) * rowKV, BaseRegister::B2);
-    ld(wvOf[g], 0, cache(2 * g + 1), 0, uint64_t(T) * rowKV, BaseRegister::B2);
+    onCore(coreOf(g, hkv), [&] {
+      wkOf[g] = alloc(MemorySpace::Weight, rowsFor(T * rowKV), op);
+      wvOf[g] = alloc(MemorySpace::Weight, rowsFor(T * rowKV), op);
+      ld(wkOf[g], 0, cache(2 * g), 0, uint64_t(T) * rowKV, BaseRegister::B2);
+      ld(wvOf[g], 0, cache(2 * g + 1), 0, uint64_t(T) * rowKV,
+         BaseRegister::B2);
+    });
   };
   uint32_t qRows = rowsFor(2 * dh);
   struct HeadBuffers {
@@ -437,7 +501,7 @@ void InstructionSelection::attention(llm::AttentionOp op, size_t index) {
   Block *block = b.getInsertionBlock();
   auto staged = [&](int64_t h, int64_t stage, auto &&emitStage) {
     Operation *last = block->empty() ? nullptr : &block->back();
-    emitStage(h);
+    onCore(coreOf(h / perGroup, hkv), [&] { emitStage(h); });
     if (block->empty())
       return;
     auto tag = b.getDenseI64ArrayAttr({int64_t(index), h, stage});
@@ -451,6 +515,9 @@ void InstructionSelection::attention(llm::AttentionOp op, size_t index) {
     staged(h, 2, stageC);
     staged(h, 3, stageD);
   }
+  exchange(out, R, outL.rowsPerToken(), hkv,
+           uint64_t(perGroup) * outL.groupRows() * kRowBytes,
+           uint64_t(hq) * outL.groupRows() * kRowBytes);
 }
 
 LogicalResult InstructionSelection::lowerOp(
@@ -508,6 +575,7 @@ LogicalResult InstructionSelection::lowerOp(
         Value xq = quantized(x, R);
         uint32_t chunkRows = rowsFor(2 * p.tileN);
         for (int64_t t = 0; t < p.tiles; ++t) {
+          onCore(coreOf(t, p.tiles), [&] {
           int64_t n = p.tileChannels(t);
           const HBMLoc &gs = locs.at({key0(gateLin), 1, int(t)});
           const HBMLoc &us = locs.at({key0(upLin), 1, int(t)});
@@ -536,7 +604,10 @@ LogicalResult InstructionSelection::lowerOp(
           dealloc(wu);
           dealloc(sg);
           dealloc(su);
+          });
         }
+        exchange(h, R, hl.rowsPerToken(), p.tiles, uint64_t(p.tileN) * 2,
+                 uint64_t(p.nPhys) * 2);
         done.insert(gateLin);
         done.insert(upLin);
         done.insert(sw);

@@ -62,7 +62,8 @@ flightllm::lowering::lowerToFlight(ModuleOp module,
       return failure();
     auto selected = Clock::now();
     StreamInfo info;
-    if (failed(planBucket(*bucket, capacity, options.insertTokens, info, peaks)))
+    if (failed(planBucket(*bucket, capacity, options.insertTokens, info, peaks,
+                          options.cores)))
       return failure();
     (*bucket)->erase();
     model.selectSeconds +=

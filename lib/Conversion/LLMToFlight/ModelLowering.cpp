@@ -672,6 +672,12 @@ LogicalResult ModelLowering::selectBuckets(std::vector<BucketRange> &buckets) {
 }
 
 LogicalResult ModelLowering::prepare() {
+  if (options.cores == 0)
+    options.cores = static_cast<uint32_t>(target.cores);
+  if (options.cores > target.cores)
+    return s.func->emitError()
+           << "--cores=" << options.cores << ": the target has "
+           << target.cores << " cores";
   if (failed(checkOps()) || failed(chooseLayouts()))
     return failure();
   // Model facts.

@@ -31,7 +31,7 @@ uint64_t unsharedBytes(const StreamInfo &s, uint32_t layers) {
 Totals totals(const LoweredModel &m) {
   Totals t;
   for (const StreamInfo &s : m.streams) {
-    uint64_t bytes = 4 * s.words.size();
+    uint64_t bytes = 4 * s.allWords();
     uint64_t lengths = s.maxLength - s.minLength + 1;
     t.instructions += s.instructions;
     t.bytes += bytes;
@@ -75,10 +75,13 @@ void flightllm::lowering::printReport(const LoweredModel &m,
     os << llvm::format("%-8s %7u %7u %12llu %12llu %14llu %14llu\n",
                        stageName(s.stage), s.minLength, s.maxLength,
                        (unsigned long long)s.instructions,
-                       (unsigned long long)(4 * s.words.size()),
+                       (unsigned long long)(4 * s.allWords()),
                        (unsigned long long)s.weightLoadBytes,
                        (unsigned long long)s.activationStoreBytes);
-  os << "total: " << m.streams.size() << " streams, " << t.instructions
+  uint32_t cores = m.streams.empty() ? 1 : m.streams.front().cores();
+  os << "total: " << m.streams.size() << " streams"
+     << (cores > 1 ? " (one per core of " + std::to_string(cores) + ")" : "")
+     << ", " << t.instructions
      << " instructions, " << t.bytes << " bytes (prefill " << t.prefillBytes
      << ", decode " << t.decodeBytes << ")\n";
   os << "one stream per exact length: " << t.exactLengthBytes << " bytes ("
@@ -124,7 +127,9 @@ void flightllm::lowering::printReportJSON(const LoweredModel &m,
           j.attribute("max_length", s.maxLength);
           j.attribute("stream", s.name);
           j.attribute("instructions", int64_t(s.instructions));
-          j.attribute("bytes", int64_t(4 * s.words.size()));
+          j.attribute("bytes", int64_t(4 * s.allWords()));
+          if (s.cores() > 1)
+            j.attribute("cores", int64_t(s.cores()));
           j.attribute("unshared_bytes", int64_t(unsharedBytes(s, m.numLayers)));
           j.attribute("weight_load_bytes", int64_t(s.weightLoadBytes));
           j.attribute("kv_load_bytes", int64_t(s.kvLoadBytes));

@@ -56,6 +56,11 @@ void StreamEmitter::barrier() {
   sys(isa::SysKind::barrier);
 }
 
+void StreamEmitter::syncBarrier() {
+  barriers.push_back(static_cast<uint32_t>(instStart.size()));
+  sys(isa::SysKind::sync);
+}
+
 void StreamEmitter::insertTokens() {
   flight::DependencyTracker tracker;
   size_t nextBarrier = 0;

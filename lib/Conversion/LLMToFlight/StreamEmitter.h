@@ -37,6 +37,8 @@ public:
            isa::ParamReg reg = isa::ParamReg::zero);
   /// SYS barrier: every access before it has completed.
   void barrier();
+  /// SYS sync: a barrier that also waits for the other cores.
+  void syncBarrier();
 
   /// Sets every instruction's wait and release masks from the accesses.
   void insertTokens();

@@ -265,3 +265,33 @@ flight.bucket @b stage <decode> min_length = 1 max_length = 16 {
 // expected-error @+1 {{'flight.layer_body' op expects parent op to be one of 'flight.bucket, flight.prefill_tile'}}
 flight.layer_body layers = 2 weight_stride = 1 kv_stride = 1 {
 }
+
+// -----
+
+%y = flight.buf_alloc <value> : !flight.buffer<2x128xi8, meta>
+// expected-error @+1 {{'flight.buf_exchange' op buffer must be in act, not meta}}
+flight.buf_exchange %y tokens 1 row_stride 2 slices [0, 128, 256] : !flight.buffer<2x128xi8, meta>
+
+// -----
+
+%y = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
+// expected-error @+1 {{'flight.buf_exchange' op needs the slice bounds of at least two cores}}
+flight.buf_exchange %y tokens 1 row_stride 2 slices [0, 256] : !flight.buffer<2x128xi8, act>
+
+// -----
+
+%y = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
+// expected-error @+1 {{'flight.buf_exchange' op slice bound 100 is negative, not a multiple of 32, decreasing or beyond the token's 256 bytes}}
+flight.buf_exchange %y tokens 1 row_stride 2 slices [0, 100, 256] : !flight.buffer<2x128xi8, act>
+
+// -----
+
+%y = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
+// expected-error @+1 {{'flight.buf_exchange' op needs tokens >= 1 and row_stride >= 1}}
+flight.buf_exchange %y tokens 0 row_stride 2 slices [0, 128, 256] : !flight.buffer<2x128xi8, act>
+
+// -----
+
+%y = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
+// expected-error @+1 {{'flight.buf_exchange' op the last token's slices end beyond the buffer}}
+flight.buf_exchange %y tokens 2 row_stride 2 slices [0, 128, 256] : !flight.buffer<2x128xi8, act>

@@ -66,7 +66,7 @@ flight.stream @layer {
 }
 
 // DISASM-LABEL: // stream @layer
-// DISASM-NEXT: 0 @0: LD wait{} release{matrix} onchip_addr=32 buf=weight addr=4096 mem=hbm zero_fill=0 channel=3 base=B1 param=S scale=8 stride1=128 loop1=4 stride2=0 loop2=0 stride3=0 loop3=0 length=16
+// DISASM-NEXT: 0 @0: LD wait{} release{matrix} onchip_addr=32 buf=weight addr=4096 mem=hbm zero_fill=0 channel=3 base=B1 param=S scale=8 src_core=0 stride1=128 loop1=4 stride2=0 loop2=0 stride3=0 loop3=0 length=16
 // DISASM-NEXT: 1 @7: MM wait{load} release{load,misc} k_blocks=256 sparsity=n8 bias=0 b_kmajor=1 a_addr=1 b_addr=2 out_addr=3 scale_addr=4 n=5 out_stride=6 out_format=i32 wbits=int4 accumulate=1 relu=1
 // DISASM-NEXT: 2 @11: ST wait{misc} release{} onchip_addr=7 buf=act addr=100 channel=2 length=4 scale=1 param=P base=B2
 // DISASM-NEXT: 3 @14: MV wait{load} release{}

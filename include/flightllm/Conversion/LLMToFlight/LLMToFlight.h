@@ -58,6 +58,10 @@ struct LoweringOptions {
   /// Set the dependency tokens (else keep every instruction's accesses in
   /// StreamInfo::accesses, for the flight-insert-tokens pass).
   bool insertTokens = true;
+  /// Accelerator cores each bucket runs on (at most the target's): linears
+  /// split by output channels, attention by KV heads, an all-gather after
+  /// each (docs/lowering.md, cores). 1: one stream per bucket, as before.
+  uint32_t cores = 1;
   /// Called as the long phases advance ("packing weights" per layer,
   /// "emitting buckets" per bucket) with units done of total: the tools'
   /// progress bars.
@@ -70,6 +74,17 @@ struct StreamInfo {
   binary::Stage stage;
   uint32_t minLength = 0, maxLength = 0;
   std::vector<uint32_t> words;
+  /// Multi-core buckets: the streams of cores 1, 2, ... (`words` is core
+  /// 0's).
+  std::vector<std::vector<uint32_t>> otherCoreWords;
+  uint32_t cores() const { return 1 + uint32_t(otherCoreWords.size()); }
+  /// Words of every core's stream.
+  uint64_t allWords() const {
+    uint64_t n = words.size();
+    for (const std::vector<uint32_t> &w : otherCoreWords)
+      n += w.size();
+    return n;
+  }
   uint64_t instructions = 0;
   uint64_t perOpcode[16] = {};
   /// Bytes one run moves, by kind (the layer loop counted as many times as
@@ -83,6 +98,8 @@ struct StreamInfo {
   /// Without LoweringOptions::insertTokens: what every instruction reads and
   /// writes, in order.
   std::vector<flight::Access> accesses;
+  /// ... and those of cores 1, 2, ... of a multi-core bucket.
+  std::vector<std::vector<flight::Access>> otherCoreAccesses;
   /// Tracked ranges the dependency tracker visited (its cost).
   uint64_t tokenWork = 0;
 };

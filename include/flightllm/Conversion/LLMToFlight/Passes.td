@@ -34,6 +34,8 @@ def ConvertLLMToFlightPass : Pass<"convert-llm-to-flight", "mlir::ModuleOp"> {
                "Only these buckets, as prefill:MAXLEN or decode:MAXLEN">,
     Option<"kvRange", "kv-range", "float", /*default=*/"0.0f",
            "KV-cache range for attention without calibrated scales (0: error)">,
+    Option<"cores", "cores", "unsigned", /*default=*/"1",
+           "Cores each bucket runs on (0: all of the target's)">,
     Option<"insertTokens", "insert-tokens", "bool", /*default=*/"true",
            "Set the dependency tokens (else annotate every instruction with "
            "what it accesses, for flight-insert-tokens)">
@@ -86,7 +88,10 @@ def SelectInstructionsPass
     ListOption<"buckets", "buckets", "std::string",
                "Only these buckets, as prefill:MAXLEN or decode:MAXLEN">,
     Option<"kvRange", "kv-range", "float", /*default=*/"0.0f",
-           "KV-cache range for attention without calibrated scales (0: error)">
+           "KV-cache range for attention without calibrated scales (0: error)">,
+    Option<"cores", "cores", "unsigned", /*default=*/"1",
+           "Cores each bucket runs on (0: all of the target's); ops get "
+           "flight.core, linears and attention end in flight.buf_exchange">
   ];
   let dependentDialects = ["flightllm::flight::FlightDialect"];
 }

@@ -323,6 +323,31 @@ def Flight_BufMiscOp : Flight_Op<"buf_misc"> {
   let hasVerifier = 1;
 }
 
+def Flight_BufExchangeOp : Flight_Op<"buf_exchange"> {
+  let summary = "All-gather of a value's column slices between the cores";
+  let description = [{
+    Multi-core buckets (docs/lowering.md, cores): core `c` computed the bytes
+    `[slices[c], slices[c+1])` of each of the `tokens` token rows of
+    `buffer` (`act`; token `t` starts `row_stride` rows after token 0), and
+    after the exchange every core holds all of them. flight-plan-buffers
+    expands it on every core into SYS sync, one LD per other core and token
+    from that core's `act` buffer (the inter-core link), SYS sync. Slice
+    bounds are multiples of 32 bytes (the LD unit), non-decreasing, within
+    the token's rows.
+
+    ```mlir
+    flight.buf_exchange %h tokens 1 row_stride 64 slices [0, 2816, 5632, 8192] : !flight.buffer<64x128xi8, act>
+    ```
+  }];
+  let arguments = (ins Flight_BufferType:$buffer, I64Attr:$tokens,
+                       I64Attr:$row_stride, DenseI64ArrayAttr:$slices);
+  let assemblyFormat = [{
+    $buffer `tokens` $tokens `row_stride` $row_stride `slices` $slices
+    attr-dict `:` qualified(type($buffer))
+  }];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Regions
 //===----------------------------------------------------------------------===//

@@ -29,12 +29,17 @@ enum flight_reg {
   FLIGHT_REG_B1_STRIDE = 6,
   FLIGHT_REG_B2_STRIDE = 7,
   FLIGHT_REG_B3_STRIDE = 8,
-  FLIGHT_REG_STREAM_OFFSET = 9, /* byte offset of the stream in DDR channel 0 */
-  FLIGHT_REG_STREAM_WORDS = 10, /* length of the stream in 32-bit words */
+  FLIGHT_REG_STREAM_OFFSET = 9, /* byte offset of the stream in DDR channel 0
+                                   (of core CORE_SELECT) */
+  FLIGHT_REG_STREAM_WORDS = 10, /* length of the stream in 32-bit words
+                                   (of core CORE_SELECT) */
   FLIGHT_REG_STATUS = 11,       /* read only: 0 ok, else a fault code */
   FLIGHT_REG_CYCLES_LO = 12,    /* read only: cycles of the last run */
   FLIGHT_REG_CYCLES_HI = 13,
-  FLIGHT_REG_COUNT = 14
+  FLIGHT_REG_CORES = 14,        /* cores run starts: 0 or 1 = core 0 only */
+  FLIGHT_REG_CORE_SELECT = 15,  /* the core whose STREAM_OFFSET/STREAM_WORDS
+                                   are read and written */
+  FLIGHT_REG_COUNT = 16
 };
 
 typedef struct flight_hal {
@@ -46,8 +51,9 @@ typedef struct flight_hal {
                   void *dst, uint64_t bytes);
   int (*reg_write)(void *ctx, uint32_t reg, uint32_t value);
   int (*reg_read)(void *ctx, uint32_t reg, uint32_t *value);
-  /* Start the stream at STREAM_OFFSET and wait until it executes SYS end or
-     faults. Returns 0 when it ended normally (STATUS then reads 0). */
+  /* Start the stream at STREAM_OFFSET (on each of the first CORES cores, its
+     own stream) and wait until every core executes SYS end or one faults.
+     Returns 0 when all ended normally (STATUS then reads 0). */
   int (*run)(void *ctx);
 } flight_hal;
 

@@ -33,7 +33,7 @@ extern "C" {
  *   (their DDR offsets are remembered in the arena).
  * FLIGHT_RUNTIME_ERROR_BYTES: the size of the last-error message buffer. */
 #ifndef FLIGHT_RUNTIME_MAX_STREAMS
-#define FLIGHT_RUNTIME_MAX_STREAMS 256
+#define FLIGHT_RUNTIME_MAX_STREAMS 1024
 #endif
 #ifndef FLIGHT_RUNTIME_ERROR_BYTES
 #define FLIGHT_RUNTIME_ERROR_BYTES 160

@@ -39,3 +39,19 @@ flight.bucket @decode_16 stage <decode> min_length = 1 max_length = 16 {
   // expected-error @+1 {{the model exceeds an ISA limit: }}
   flight.tile_load %h[0] -> %a[0] length 32 base <B1> param <P> stride 1099511627776 : !flight.buffer<128xi8, hbm>, !flight.buffer<1x128xi8, act>
 }
+
+// -----
+
+// Core 2 runs an op, so the bucket has three cores; the exchange names two.
+flight.bucket @decode_32 stage <decode> min_length = 17 max_length = 32 {
+  %y = flight.buf_alloc <value> {flight.core = 2 : i64} : !flight.buffer<2x128xi8, act>
+  // expected-error @+1 {{'flight.buf_exchange' op has the slices of 2 cores in a bucket of 3}}
+  flight.buf_exchange %y tokens 1 row_stride 2 slices [0, 128, 256] : !flight.buffer<2x128xi8, act>
+}
+
+// -----
+
+flight.bucket @decode_48 stage <decode> min_length = 33 max_length = 48 {
+  // expected-error @+1 {{'flight.buf_alloc' op runs on core -1 of a bucket of 1 cores}}
+  %y = flight.buf_alloc <value> {flight.core = -1 : i64} : !flight.buffer<2x128xi8, act>
+}

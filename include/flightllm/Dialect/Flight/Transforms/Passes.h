@@ -20,6 +20,10 @@ namespace flightllm::flight {
 inline constexpr llvm::StringLiteral kAttentionStageAttr =
     "flight.attention_stage";
 
+/// Multi-core buckets: the core (i64) that runs a buffer-level op; an op
+/// without it runs on every core (docs/lowering.md, cores).
+inline constexpr llvm::StringLiteral kCoreAttr = "flight.core";
+
 /// flight-schedule on one bucket (what the pass runs; the lowering driver
 /// calls it per bucket).
 void scheduleBucket(BucketOp bucket, const SchedulePassOptions &options = {});
