@@ -45,6 +45,12 @@ generated) when its cases are done.
     /usr/bin/python3 bench/simulate_7b.py --build build
     /usr/bin/python3 bench/simulate_7b.py --build build --models llama --targets vhk158 --reuse
     /usr/bin/python3 bench/simulate_7b.py --build build --cases 128:512 --small   # 2-layer models, seconds
+    /usr/bin/python3 bench/simulate_7b.py --build build --models llama --targets u280 --cases 128:512 \
+        --settings w8a8 w4a8-g128 w4a8-g128-8:16 --model-dir /tmp/flightllm-bench/llama2-7b-width-2layer
+
+--settings compiles each model in several weight formats (W8A8; INT4 in groups of 128;
+INT4 g128 with 8:16 sparsity, magnitude-pruned) and prints the weight bytes each decode
+token reads next to its speed.
 
 Exit status 0 when every compile and run succeeded, or when failures were only
 reported (the default); --strict makes any failure exit 1.
@@ -68,6 +74,14 @@ MODELS = {
     "opt": {"dir": "opt-6.7b", "label": "OPT-6.7B", "family": "opt",
             "small": ["--layers", "2", "--hidden", "256", "--heads", "4", "--ffn", "1024",
                       "--vocab", "4000", "--max-positions", "2048"]},
+}
+# Weight formats (issue 12's settings), as flightllm-compile flags; RTN and
+# magnitude pruning need no calibration run (--calibration=none).
+SETTINGS = {
+    "w8a8": [],
+    "w4a8-g128": ["--weight-bits=4", "--group-size=128"],
+    "w4a8-g128-8:16": ["--weight-bits=4", "--group-size=128", "--sparsity=8:16",
+                       "--sparsity-method=magnitude"],
 }
 # (model, target) pairs of the study
 PAIRS = [("llama", "u280"), ("llama", "vhk158"), ("opt", "u280")]
@@ -199,6 +213,10 @@ def main():
     ap.add_argument("--run-timeout", type=float, default=1800, help="seconds per flightllm-run")
     ap.add_argument("--json", help="also write all figures to this file")
     ap.add_argument("--strict", action="store_true", help="exit 1 if any compile or run failed")
+    ap.add_argument("--settings", nargs="+", choices=sorted(SETTINGS), default=["w8a8"],
+                    help="weight formats to compile each model with (default w8a8)")
+    ap.add_argument("--model-dir", help="use this exported model (any depth, e.g. "
+                    "/tmp/flightllm-bench/llama2-7b-width-2layer) for the one model of --models")
     args = ap.parse_args()
 
     cases = [tuple(int(x) for x in c.split(":")) for c in args.cases.split(",")]
@@ -216,8 +234,14 @@ def main():
         if not mpairs:
             continue
         d = None
-        for _, target in mpairs:
-            stem = work / f"{MODELS[model]['dir']}{'-small' if args.small else ''}-{target}"
+        if args.model_dir:
+            d = Path(args.model_dir)
+            generated[model] = (d, False)
+        for (_, target), setting in ((p, s) for p in mpairs for s in args.settings):
+            variant = Path(args.model_dir).name if args.model_dir else \
+                f"{MODELS[model]['dir']}{'-small' if args.small else ''}"
+            suffix = "" if setting == "w8a8" else "-" + setting.replace(":", "-")
+            stem = work / f"{variant}-{target}{suffix}"
             flb, rep, log = Path(f"{stem}.flb"), Path(f"{stem}.json"), Path(f"{stem}.log")
             compile_s = None
             if not (args.reuse and flb.exists() and rep.exists()):
@@ -234,7 +258,7 @@ def main():
                     generated[model] = (d, gen)
                 cmd = [compiler, str(d / "decoder_model.onnx"), f"--target={target}",
                        f"--max-context={args.max_context}", "--calibration=none",
-                       "-o", str(flb), f"--report={rep}", "--quiet"]
+                       *SETTINGS[setting], "-o", str(flb), f"--report={rep}", "--quiet"]
                 for p in (flb, rep):
                     p.unlink(missing_ok=True)
                 print(f"{model}/{target}: {' '.join(cmd)}", flush=True)
@@ -285,7 +309,7 @@ def main():
                 per_token = (wkv[0] + wkv[1]) if wkv else None
                 own = own_bytes(report, cfg, prefill, decode) if "num_layers" in cfg else None
                 row = dict(
-                    model=model, target=target, prefill=prefill, decode=decode,
+                    model=model, setting=setting, target=target, prefill=prefill, decode=decode,
                     prefill_ms=r["prefill_ms"], tokens_per_s=r["tokens_per_s"],
                     decode_ms_per_token=r["decode_ms_per_token"], decode_steps=r.get("decode_steps"),
                     hbm_util=r["decode_hbm_bandwidth_utilization"], hbm_gb_per_s=r.get("decode_hbm_gb_per_s"),
@@ -306,7 +330,8 @@ def main():
                 row["pct_roofline_eff"] = (100 * row["tokens_per_s"] / row["roofline_eff_tokens_per_s"]
                                            if row["roofline_eff_tokens_per_s"] else None)
                 results.append(row)
-                print(f"  prefill {row['prefill_ms']:.1f} ms, decode {row['tokens_per_s']:.1f} tokens/s "
+                print(f"  {setting}: weights {row['weight_bytes_per_token'] / GB:.3f} GB/token, "
+                      f"prefill {row['prefill_ms']:.1f} ms, decode {row['tokens_per_s']:.1f} tokens/s "
                       f"({row['decode_ms_per_token']:.2f} ms/token), HBM {100 * row['hbm_util']:.1f}%, "
                       f"roofline {row['roofline_tokens_per_s']:.1f} tokens/s "
                       f"(x{eff}: {row['roofline_eff_tokens_per_s']:.1f}); run {wall:.0f} s host", flush=True)
@@ -351,6 +376,8 @@ def print_table(results):
     print("-" * len(hdr))
     for r in results:
         label = MODELS[r["model"]]["label"]
+        if r.get("setting", "w8a8") != "w8a8":
+            label += " " + r["setting"]
         case = f"[{r['prefill']}, {r['decode']}]" if "prefill" in r else "all"
         if "error" in r:
             print(f"{label:<10} {r['target']:<7} {case:>12}  FAILED: {r['error'][:160]}")
