@@ -156,6 +156,10 @@ template <typename OpTy> static LogicalResult verifyMatrixOp(OpTy op) {
       op.getOutFormat() == "i32")
     return op.emitOpError() << "out_format must be f16 or f32, not '"
                             << op.getOutFormat() << "'";
+  if ((op.getSparsity() != Sparsity::Dense || op.getGrouped()) &&
+      op.getBKmajor())
+    return op.emitOpError()
+           << "sparse or grouped weights must be channel-major (no b_kmajor)";
   return failure(
       failed(expectRows(op, "scales", op.getScales(),
                         op.getScalesRowAttr().getInt())) ||

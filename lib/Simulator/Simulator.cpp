@@ -748,14 +748,21 @@ bool Engine::prepareMatrix(Entry &e) {
   auto get = [&](Field mmField, Field mvField) {
     return static_cast<uint64_t>(in.get(mm ? mmField : mvField));
   };
-  if (get(MM::sparsity, MV::sparsity) != 0)
-    return fail(Fault::Unsupported, e,
-                "unsupported: N:M sparsity (this version runs dense B only)");
+  uint32_t kept = numerics::keptPerBlock(
+      static_cast<uint32_t>(get(MM::sparsity, MV::sparsity)));
+  bool grouped = get(MM::grouped, MV::grouped);
   uint64_t K = kKBlock * get(MM::k_blocks, MV::k_blocks);
   uint64_t n = get(MM::n, MV::n);
   uint64_t tokens = mm ? t.mmTokens : 1;
   bool int4 = get(MM::wbits, MV::wbits) == 1;
   auto format = static_cast<OutFormat>(get(MM::out_format, MV::out_format));
+  bool kmajorB = get(MM::b_kmajor, MV::b_kmajor);
+  if ((kept < 16 || grouped) && kmajorB)
+    return fail(Fault::Unsupported, e,
+                "sparse or grouped B must be channel-major (b_kmajor = 0)");
+  if (grouped && format == OutFormat::i32)
+    return fail(Fault::Unsupported, e,
+                "grouped scales need an f16 or f32 output");
   if (n == 0 || K == 0)
     return true;
   uint64_t qrows = numerics::qvecRows(static_cast<uint32_t>(K));
@@ -763,15 +770,21 @@ bool Engine::prepareMatrix(Entry &e) {
                    tokens * qrows * kOnChipRowBytes, "A"))
     return false;
   uint64_t bBytes;
-  if (!get(MM::b_kmajor, MV::b_kmajor))
-    bBytes = n * roundUpRow(int4 ? K / 2 : K);
+  if (!kmajorB)
+    bBytes = n * roundUpRow(numerics::BRow{nullptr, static_cast<uint32_t>(K),
+                                           kept, int4}
+                                .bytes());
   else
     bBytes = K * roundUpRow(int4 ? (n + 1) / 2 : n);
   if (!checkBuffer(e, 1, kOnChipRowBytes * get(MM::b_addr, MV::b_addr), bBytes,
                    "B"))
     return false;
   if (format != OutFormat::i32) {
-    uint64_t sBytes = roundUpRow(4 * n) * (get(MM::bias, MV::bias) ? 2 : 1);
+    // Grouped: the header row here; its scales are checked at execution,
+    // when the header has been loaded.
+    uint64_t sBytes = grouped ? kOnChipRowBytes
+                              : roundUpRow(4 * n) *
+                                    (get(MM::bias, MV::bias) ? 2 : 1);
     if (!checkBuffer(e, 2, kOnChipRowBytes * get(MM::scale_addr, MV::scale_addr),
                      sBytes, "scales"))
       return false;
@@ -902,7 +915,7 @@ void Engine::executeMatrix(const Entry &e) {
     return static_cast<uint64_t>(in.get(mm ? mmField : mvField));
   };
   uint32_t K = static_cast<uint32_t>(kKBlock * get(MM::k_blocks, MV::k_blocks));
-  uint64_t n = get(MM::n, MV::n);
+  uint32_t n = static_cast<uint32_t>(get(MM::n, MV::n));
   if (n == 0)
     return;
   uint64_t tokens = mm ? t.mmTokens : 1;
@@ -912,82 +925,129 @@ void Engine::executeMatrix(const Entry &e) {
   bool relu = get(MM::relu, MV::relu);
   bool accumulate = get(MM::accumulate, MV::accumulate);
   auto format = static_cast<OutFormat>(get(MM::out_format, MV::out_format));
-
-  // B as int8 [n][K].
+  uint32_t kept = numerics::keptPerBlock(
+      static_cast<uint32_t>(get(MM::sparsity, MV::sparsity)));
+  bool grouped = get(MM::grouped, MV::grouped);
+  // Dense B without groups is unpacked to int8 [n][K] once (the fast path);
+  // sparse or grouped B is read through numerics::BRow, whose partial sums
+  // are the DSP chain's.
+  bool compressed = kept < 16 || grouped;
   const uint8_t *b =
       buffers[1].data() + kOnChipRowBytes * get(MM::b_addr, MV::b_addr);
-  std::vector<int8_t> B(n * K);
-  auto nibble = [](uint8_t byte, uint64_t which) {
-    int v = which ? byte >> 4 : byte & 0xF;
-    return static_cast<int8_t>(v >= 8 ? v - 16 : v);
-  };
-  if (!kmajor) {
-    uint64_t row = roundUpRow(int4 ? K / 2 : K);
+  uint64_t rowStride = roundUpRow(numerics::BRow{nullptr, K, kept, int4}.bytes());
+  std::vector<int8_t> B(compressed ? 0 : size_t(n) * K);
+  if (!compressed && !kmajor) {
     for (uint64_t ch = 0; ch < n; ++ch) {
-      const uint8_t *src = b + ch * row;
+      const uint8_t *src = b + ch * rowStride;
       int8_t *dst = &B[ch * K];
       for (uint32_t k = 0; k < K; ++k)
-        dst[k] = int4 ? nibble(src[k / 2], k & 1)
+        dst[k] = int4 ? numerics::nibbleCode(src, k)
                       : static_cast<int8_t>(src[k]);
     }
-  } else {
+  } else if (!compressed) {
     uint64_t row = roundUpRow(int4 ? (n + 1) / 2 : n);
     for (uint32_t k = 0; k < K; ++k) {
       const uint8_t *src = b + k * row;
-      for (uint64_t ch = 0; ch < n; ++ch)
-        B[ch * K + k] = int4 ? nibble(src[ch / 2], ch & 1)
-                             : static_cast<int8_t>(src[ch]);
+      for (uint32_t ch = 0; ch < n; ++ch)
+        B[size_t(ch) * K + k] = int4 ? numerics::nibbleCode(src, ch)
+                                     : static_cast<int8_t>(src[ch]);
     }
   }
-  std::vector<float> wScale, bias;
+
+  // Scales: per channel at scale_addr, or behind a group header.
+  uint64_t metaAt = kOnChipRowBytes * get(MM::scale_addr, MV::scale_addr);
+  const uint8_t *m = buffers[2].data() + metaAt;
+  numerics::GroupHeader h{0, 0};
+  uint32_t groups = 1;
+  std::vector<float> scales, bias;
+  std::vector<int8_t> zeroPoints;
   if (format != OutFormat::i32) {
-    const uint8_t *m = buffers[2].data() +
-                       kOnChipRowBytes * get(MM::scale_addr, MV::scale_addr);
-    wScale.resize(n);
-    std::memcpy(wScale.data(), m, 4 * n);
+    uint64_t scalesAt = 0, biasAt = roundUpRow(4 * uint64_t(n));
+    if (grouped) {
+      std::memcpy(&h, m, sizeof(h));
+      uint32_t kBlocks = K / kKBlock;
+      if (h.zeroPoints > 1 ||
+          (h.groupBlocks != 0 && kBlocks % h.groupBlocks != 0)) {
+        fail(Fault::Unsupported, e,
+             "group header: " + std::to_string(h.groupBlocks) +
+                 " K blocks per group does not divide " +
+                 std::to_string(kBlocks) + " (or zero_points " +
+                 std::to_string(h.zeroPoints) + " is not 0 or 1)");
+        return;
+      }
+      groups = numerics::groupCount(K, h.groupBlocks);
+      if (!checkBuffer(e, 2, metaAt,
+                       numerics::groupedMetaBytes(n, groups, h.zeroPoints,
+                                                  hasBias),
+                       "group scales"))
+        return;
+      scalesAt = numerics::groupedScalesOffset();
+      biasAt = numerics::groupedBiasOffset(n, groups, h.zeroPoints);
+      if (h.zeroPoints) {
+        zeroPoints.resize(size_t(n) * groups);
+        std::memcpy(zeroPoints.data(),
+                    m + numerics::groupedZeroPointsOffset(n, groups),
+                    zeroPoints.size());
+      }
+    }
+    scales.resize(size_t(n) * groups);
+    std::memcpy(scales.data(), m + scalesAt, 4 * scales.size());
     if (hasBias) {
       bias.resize(n);
-      std::memcpy(bias.data(), m + roundUpRow(4 * n), 4 * n);
+      std::memcpy(bias.data(), m + biasAt, 4 * size_t(n));
     }
   }
+  uint32_t groupSize = h.groupBlocks * kKBlock;
   uint64_t qrows = numerics::qvecRows(K);
   uint64_t outStride = get(MM::out_stride, MV::out_stride);
   // Every input is read before any output is written, so an output that
   // overlaps A (or old i32 values) is well defined.
-  std::vector<int32_t> accs(tokens * n);
-  std::vector<float> aScales(tokens);
+  std::vector<int32_t> accs(format == OutFormat::i32 ? tokens * n : 0);
+  std::vector<float> values(format == OutFormat::i32 ? 0 : tokens * n);
   std::vector<int8_t> a(K);
   for (uint64_t tk = 0; tk < tokens; ++tk) {
     const uint8_t *arow = buffers[0].data() +
                           kOnChipRowBytes *
                               (get(MM::a_addr, MV::a_addr) + tk * qrows);
     std::memcpy(a.data(), arow, K);
-    aScales[tk] = loadAs<float>(arow + numerics::qvecScaleOffset(K));
-    for (uint64_t ch = 0; ch < n; ++ch)
-      accs[tk * n + ch] = numerics::dotI8(a.data(), &B[ch * K], K);
+    float aScale = loadAs<float>(arow + numerics::qvecScaleOffset(K));
+    for (uint32_t ch = 0; ch < n; ++ch) {
+      numerics::BRow row{b + ch * rowStride, K, kept, int4};
+      auto partial = [&](uint32_t begin, uint32_t end, int32_t zp) {
+        return compressed ? row.partial(a.data(), begin, end, zp)
+                          : numerics::dotI8(a.data() + begin,
+                                            &B[size_t(ch) * K + begin],
+                                            end - begin);
+      };
+      if (format == OutFormat::i32) {
+        accs[tk * n + ch] = partial(0, K, 0);
+        continue;
+      }
+      // groupSize 0 is the MM/MV rule: float(acc) * (a_scale * w_scale).
+      float v = numerics::groupedValue(
+          partial, K, groupSize, &scales[size_t(ch) * groups],
+          zeroPoints.empty() ? nullptr : &zeroPoints[size_t(ch) * groups],
+          aScale, hasBias, hasBias ? bias[ch] : 0.0f);
+      values[tk * n + ch] = relu ? (v > 0 ? v : 0.0f) : v;
+    }
   }
   for (uint64_t tk = 0; tk < tokens; ++tk) {
-    float aScale = aScales[tk];
     uint64_t outByte =
         kOnChipRowBytes * (get(MM::out_addr, MV::out_addr) + tk * outStride);
-    for (uint64_t ch = 0; ch < n; ++ch) {
-      int32_t acc = accs[tk * n + ch];
+    for (uint32_t ch = 0; ch < n; ++ch) {
       switch (format) {
       case OutFormat::f16:
         storeAs<uint16_t>(buffers[0].data() + outByte + 2 * ch,
-                          numerics::mmOutputF16(acc, aScale, wScale[ch],
-                                                hasBias,
-                                                hasBias ? bias[ch] : 0.0f,
-                                                relu));
+                          numerics::toF16(values[tk * n + ch]));
         break;
       case OutFormat::f32:
         storeAs<float>(buffers[0].data() + outByte + 4 * ch,
-                       numerics::mmOutputF32(acc, aScale, wScale[ch], hasBias,
-                                             hasBias ? bias[ch] : 0.0f, relu));
+                       values[tk * n + ch]);
         break;
       case OutFormat::i32: {
         uint8_t *p = buffers[3].data() + outByte + 4 * ch;
-        storeAs<int32_t>(p, numerics::mmOutputI32(acc, loadAs<int32_t>(p),
+        storeAs<int32_t>(p, numerics::mmOutputI32(accs[tk * n + ch],
+                                                  loadAs<int32_t>(p),
                                                   accumulate, relu));
         break;
       }
@@ -1212,19 +1272,29 @@ void Engine::timeIssue(Entry &e, unsigned q) {
     uint64_t n = in.get(mm ? MM::n : MV::n);
     uint64_t lanes = mm ? t.mmChannels : t.mvChannels;
     uint64_t passes = ceilDiv(n, lanes);
-    compute = std::max<uint64_t>(1, passes * kb);
+    // N:M sparse B: the DSP chain steps over stored codes only, N of every
+    // block of 16 (FACTS.md: the configurable sparse DSP chain), so a pass
+    // takes ceil(k_blocks * N / 16) cycles.
+    uint32_t kept = numerics::keptPerBlock(
+        static_cast<uint32_t>(in.get(mm ? MM::sparsity : MV::sparsity)));
+    compute = std::max<uint64_t>(1, passes * ceilDiv(kb * kept, kKBlock));
     // Operand traffic through the buffers' ports: every pass streams the
     // tokens' A vectors from act (16 bytes per token and cycle); B is read
-    // once, n x K weights (INT4: half a byte each) from weight.
+    // once, its stored bytes (codes, INT4 half a byte each, and the 4-bit
+    // indices of sparse B) from weight.
     bool int4 = in.get(mm ? MM::wbits : MV::wbits) == 1;
     uint64_t K = kKBlock * kb;
     uint64_t aBytes = passes * (mm ? t.mmTokens : 1) * K;
-    uint64_t bBytes = int4 ? (n * K + 1) / 2 : n * K;
+    uint64_t bBytes =
+        in.get(mm ? MM::b_kmajor : MV::b_kmajor)
+            ? (int4 ? (n * K + 1) / 2 : n * K)
+            : n * numerics::BRow{nullptr, static_cast<uint32_t>(K), kept, int4}
+                      .bytes();
     uint64_t portEnd = std::max(bookPort(0, aBytes), bookPort(1, bBytes));
     compute = throughPorts(now + compute, portEnd) - now;
     nextIssueAt[q] = now + compute;
     e.doneAt = now + compute + tp.matrixLatency;
-    uint64_t macs = (mm ? t.mmTokens : 1) * n * kKBlock * kb;
+    uint64_t macs = (mm ? t.mmTokens : 1) * n * kept * kb;
     (mm ? c.mmMacs : c.mvMacs) += macs;
     break;
   }

@@ -256,10 +256,10 @@ TEST(ISA, DecodeRejectsEverySetReservedBit) {
       }
     }
   }
-  // LD: word 2 [31:22] and word 6 [31:20]; MM/MV: word 3 [31] each;
-  // MISC: word 0 [17:10] and word 5 [31:16].
-  EXPECT_EQ(checked, 10u + 12u + 1u + 1u + 8u + 16u);
-  EXPECT_EQ(reservedBits(Opcode::MM, 3), 0x80000000u);
+  // LD: word 2 [31:22] and word 6 [31:20]; MISC: word 0 [17:10] and word 5
+  // [31:16] (MM/MV use every bit since `grouped`).
+  EXPECT_EQ(checked, 10u + 12u + 8u + 16u);
+  EXPECT_EQ(reservedBits(Opcode::MM, 3), 0u);
   EXPECT_EQ(reservedBits(Opcode::MISC, 0), 0x0003FC00u);
   EXPECT_EQ(reservedBits(Opcode::MISC, 2), 0u);
   EXPECT_EQ(reservedBits(Opcode::MISC, 3), 0u);
@@ -454,7 +454,7 @@ TEST(ISADisassembler, PrintsOneLinePerInstruction) {
       "loop1=1 stride2=0 loop2=1 stride3=0 loop3=1 length=64\n"
       "11 @7: MV wait{load} release{misc} k_blocks=256 sparsity=n4 bias=0 "
       "b_kmajor=0 a_addr=0 b_addr=0 out_addr=0 scale_addr=0 n=0 "
-      "out_stride=0 out_format=f16 wbits=int4 accumulate=0 relu=0\n"
+      "out_stride=0 out_format=f16 wbits=int4 accumulate=0 relu=0 grouped=0\n"
       "12 @11: MISC wait{matrix} release{} kind=softmax masked=1 pos_param=P "
       "a_space=act b_space=act a_addr=0 b_addr=0 out_addr=0 k=2048 rows=1 "
       "pos_off=0 a_step=0 b_step=0 out_step=0\n"
@@ -482,12 +482,12 @@ TEST(ISADisassembler, ErrorsNameTheWordOffset) {
   EXPECT_EQ(error, "word offset 1 (instruction 6): truncated instruction "
                    "stream: LD needs 7 words, 1 remain (word 0x10000000)");
 
-  words.pop_back(); // MM with bit 31 of word 3 set
-  ASSERT_FALSE(llvm::errorToBool(encodeInstruction(Instruction(Opcode::MM), words)));
-  words.back() |= 1u << 31;
+  words.pop_back(); // MISC with bit 10 of word 0 set
+  ASSERT_FALSE(llvm::errorToBool(encodeInstruction(Instruction(Opcode::MISC), words)));
+  words[1] |= 1u << 10;
   disassembleToString(words, 0, &error);
-  EXPECT_EQ(error, "word offset 1 (instruction 1): reserved bits set in MM "
-                   "(word 0x30000000)");
+  EXPECT_EQ(error, "word offset 1 (instruction 1): reserved bits set in MISC "
+                   "(word 0x50000400)");
 
   words.resize(1);
   words.push_back(0xF0000000u | 12u << 14); // SYS kind 12

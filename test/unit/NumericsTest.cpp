@@ -289,6 +289,80 @@ TEST(NumericsCompressed, GroupsWithZeroPoints) {
             26 * 0.5f + 20 * 0.25f);
 }
 
+// The compressed B operand: packing N of 16 codes with their indices (INT8
+// and INT4, with per-block zero codes), then the DSP chain's partial sums,
+// gives the dense sums of every group; the group rule through BRow equals
+// the host engine's compressedDotValue.
+TEST(NumericsCompressedB, PackedPartialsEqualDense) {
+  const uint32_t K = 64;
+  uint32_t seed = 12345;
+  auto next = [&] {
+    seed = seed * 1103515245u + 12345u;
+    return (seed >> 16) & 0x7FFF;
+  };
+  for (uint32_t kept : {16u, 8u, 4u, 2u})
+    for (bool int4 : {false, true})
+      for (bool zp : {false, true}) {
+        std::vector<int8_t> a(K), w(K), blockZero(K / 16);
+        for (uint32_t b = 0; b < K / 16; ++b)
+          blockZero[b] = zp ? static_cast<int8_t>(int(next() % 9) - 4) : 0;
+        for (uint32_t k = 0; k < K; ++k) {
+          a[k] = static_cast<int8_t>(int(next() % 255) - 127);
+          w[k] = blockZero[k / 16];
+        }
+        // `kept` random positions per block hold other codes.
+        for (uint32_t b = 0; b < K / 16; ++b)
+          for (uint32_t j = 0; j < kept; ++j) {
+            uint32_t pos = b * 16 + (j * 7 + b) % 16;
+            w[pos] = static_cast<int8_t>(int4 ? int(next() % 16) - 8
+                                              : int(next() % 255) - 127);
+          }
+        std::vector<uint8_t> row(K * 2, 0);
+        ASSERT_TRUE(packBRow(w.data(), K, kept, int4, blockZero.data(),
+                             row.data()));
+        BRow b{row.data(), K, kept, int4};
+        EXPECT_EQ(b.bytes(), (int4 ? K * kept / 32 : K * kept / 16) +
+                                 (kept < 16 ? K * kept / 32 : 0));
+        for (uint32_t g = 0; g < K / 16; ++g) {
+          int32_t dense = 0;
+          for (uint32_t k = 16 * g; k < 16 * g + 16; ++k)
+            dense += int32_t(a[k]) * (int32_t(w[k]) - blockZero[g]);
+          EXPECT_EQ(b.partial(a.data(), 16 * g, 16 * g + 16, blockZero[g]), dense)
+              << "kept " << kept << " int4 " << int4 << " block " << g;
+        }
+        float scales[4] = {0.5f, 0.25f, 2.0f, 0.125f};
+        float viaRow = groupedValue(
+            [&](uint32_t begin, uint32_t end, int32_t z) {
+              return b.partial(a.data(), begin, end, z);
+            },
+            K, 16, scales, blockZero.data(), 0.01f, true, 1.5f);
+        EXPECT_EQ(viaRow, compressedDotValue(a.data(), w.data(), K, 16, scales,
+                                             blockZero.data(), 0.01f, true,
+                                             1.5f));
+      }
+}
+
+TEST(NumericsCompressedB, TooManyNonzerosInABlock) {
+  std::vector<int8_t> w(16, 1);
+  std::vector<uint8_t> row(32, 0);
+  EXPECT_FALSE(packBRow(w.data(), 16, 8, false, nullptr, row.data()));
+  EXPECT_TRUE(packBRow(w.data(), 16, 16, false, nullptr, row.data()));
+}
+
+TEST(NumericsCompressedB, GroupedMetaLayout) {
+  // 64 channels, 4 groups: the header row, 1 KiB of scales, 256 zero
+  // points directly after them, biases on the next row boundary.
+  EXPECT_EQ(groupedScalesOffset(), 128u);
+  EXPECT_EQ(groupedZeroPointsOffset(64, 4), 128u + 1024u);
+  EXPECT_EQ(groupedBiasOffset(64, 4, true), 1408u);
+  EXPECT_EQ(groupedBiasOffset(64, 4, false), 1152u);
+  EXPECT_EQ(groupedMetaBytes(64, 4, true, true), 1408u + 256u);
+  EXPECT_EQ(groupCount(256, 8), 2u);
+  EXPECT_EQ(groupCount(256, 0), 1u);
+  EXPECT_EQ(keptPerBlock(0), 16u);
+  EXPECT_EQ(keptPerBlock(3), 2u);
+}
+
 TEST(NumericsKV4, KeyCodesClampAtSeven) {
   EXPECT_EQ(quantizeOne4(100.0f, 1.0f), 7);
   EXPECT_EQ(quantizeOne4(-100.0f, 1.0f), -7);

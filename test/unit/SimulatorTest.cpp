@@ -413,18 +413,39 @@ TEST(Simulator, MatrixMatrixF32Bias) {
                OutFormat::f32});
 }
 
-TEST(Simulator, SparsityIsUnsupported) {
-  Simulator sim(u280());
-  Instruction in(Opcode::MV);
-  in.set(MV::k_blocks, 1).set(MV::n, 1).set(MV::sparsity, Sparsity::n4);
-  Stream s;
-  s.add(in).end();
-  EXPECT_NE(runStream(sim, s), 0);
-  EXPECT_EQ(sim.fault(), Fault::Unsupported);
-  EXPECT_NE(sim.faultMessage().find("unsupported"), std::string::npos);
-  uint32_t status = 0;
-  sim.regRead(FLIGHT_REG_STATUS, &status);
-  EXPECT_EQ(status, uint32_t(Fault::Unsupported));
+// Sparse or grouped B must be channel-major; a group header that does not
+// divide K faults when the MV executes (the header is data in meta).
+TEST(Simulator, CompressedFormatFaults) {
+  {
+    Simulator sim(u280());
+    Instruction in(Opcode::MV);
+    in.set(MV::k_blocks, 1).set(MV::n, 1).set(MV::sparsity, Sparsity::n4)
+        .set(MV::b_kmajor, 1);
+    Stream s;
+    s.add(in).end();
+    EXPECT_NE(runStream(sim, s), 0);
+    EXPECT_EQ(sim.fault(), Fault::Unsupported);
+    EXPECT_NE(sim.faultMessage().find("channel-major"), std::string::npos);
+  }
+  {
+    Simulator sim(u280());
+    // Header: 3 K blocks per group, but k_blocks = 4.
+    uint32_t header[2] = {3, 0};
+    std::vector<uint8_t> row(128, 0);
+    std::memcpy(row.data(), header, sizeof(header));
+    ASSERT_EQ(sim.memWrite(FLIGHT_MEM_HBM, 0, 0, row.data(), row.size()), 0);
+    Instruction ld(Opcode::LD);
+    ld.set(LD::buf, Buffer::meta).set(LD::loop1, 1).set(LD::loop2, 1)
+        .set(LD::loop3, 1).set(LD::length, 4).releaseTo(Queue::matrix);
+    Instruction in(Opcode::MV);
+    in.set(MV::k_blocks, 4).set(MV::n, 1).set(MV::grouped, 1)
+        .set(MV::a_addr, 0).waitOn(Queue::load);
+    Stream s;
+    s.add(ld).add(in).end();
+    EXPECT_NE(runStream(sim, s), 0);
+    EXPECT_EQ(sim.fault(), Fault::Unsupported);
+    EXPECT_NE(sim.faultMessage().find("group header"), std::string::npos);
+  }
 }
 
 //===----------------------------------------------------------------------===//

@@ -384,24 +384,11 @@ static int64_t effectiveGroupSize() {
 }
 
 /// The first compression flag the accelerator lowering cannot encode yet,
-/// as the user spelled it; empty when the settings are the default W8A8.
+/// as the user spelled it; empty when it encodes them all (every weight
+/// format does, docs/execution-model.md; the 4-bit KV cache not yet).
 static std::string unencodableCompressionFlag() {
-  if (sparsityPattern != "none")
-    return "--sparsity=" + sparsityPattern;
-  if (smoothAlpha != 0)
-    return "--smooth-alpha";
-  if (weightBits != "8")
-    return "--weight-bits=" + weightBits;
-  if (effectiveGroupSize() != 0)
-    return "--group-size=" + std::to_string(effectiveGroupSize());
-  if (weightZeroPoints)
-    return "--weight-zero-points";
-  if (weightMethod != "rtn")
-    return "--weight-method=" + weightMethod;
   if (kvBits != 8)
     return "--kv-bits=" + std::to_string(kvBits);
-  if (!keep8Bit.empty() || bitsBudget.getNumOccurrences())
-    return keep8Bit.empty() ? "--budget" : "--keep-8bit";
   return "";
 }
 
@@ -653,7 +640,7 @@ static LogicalResult compile(MLIRContext &context,
     // --stop-after-pass: the llm steps run up to the one named.
     bool quantizeWeights = stopAfter != "onnx-to-llm";
     bool calibrate = quantizeWeights && stopAfter != "llm-quantize-weights";
-    if (emit == EmitKind::LLM)
+    if (emit == EmitKind::LLM || accelerator)
       addSparsification(pm);
     if (quantizeWeights &&
         (quantize == Quantization::W8A8 || compressionQuantizes() ||
@@ -854,13 +841,13 @@ static int runParsedCommand() {
   }
   if (std::string flag = unencodableCompressionFlag();
       !flag.empty() && emit != EmitKind::LLM) {
-    // The llm-to-flight lowering encodes W8A8 per channel and an INT8 KV
-    // cache; the compressed formats run on the host engines for now.
+    // The llm-to-flight lowering encodes every weight format but only an
+    // INT8 KV cache; the 4-bit cache runs on the host engines for now.
     errs() << "flightllm-compile: error: " << flag
                  << " cannot be encoded for the accelerator yet (the "
-                    "lowering takes INT8 per-channel weights, dense, and "
-                    "an INT8 KV cache); compile with --emit=llm and run "
-                    "the program with flightllm-run --engine=quantized\n";
+                    "lowering takes an INT8 KV cache); compile with "
+                    "--emit=llm and run the program with flightllm-run "
+                    "--engine=quantized\n";
     return 1;
   }
   if (weightBits != "8" && weightBits != "4" && weightBits != "auto") {

@@ -431,6 +431,31 @@ inline int32_t dotI8(const int8_t *a, const int8_t *b, uint32_t n) {
 // Compressed weights (group-wise, low-bit, zero points)
 //===----------------------------------------------------------------------===//
 
+/// The group-wise output rule, given `partial(beginK, endK, zp)`, the exact
+/// int32 sum over [beginK, endK) of x * (code - zp): `groupSize` 0 is one
+/// group (the MM/MV rule, scale product first); G > 0 accumulates
+/// f32(p_g) * scales[g] in f32 in group order, then multiplies by xScale.
+/// The host engine (compressedDotValue) and the accelerator's grouped MM/MV
+/// both evaluate it, so the group arithmetic has one definition.
+template <typename Partial>
+inline float groupedValue(Partial partial, uint32_t k, uint32_t groupSize,
+                          const float *scales, const int8_t *zeroPoints,
+                          float xScale, bool hasBias = false,
+                          float bias = 0.0f) {
+  if (groupSize == 0)
+    return mmValue(partial(0, k, zeroPoints ? zeroPoints[0] : 0), xScale,
+                   scales[0], hasBias, bias);
+  float f = 0.0f;
+  for (uint32_t g = 0, begin = 0; begin < k; ++g, begin += groupSize) {
+    int32_t p = partial(begin, begin + groupSize, zeroPoints ? zeroPoints[g] : 0);
+    f = f + static_cast<float>(p) * scales[g];
+  }
+  float v = f * xScale;
+  if (hasBias)
+    v = v + bias;
+  return v;
+}
+
 /// One output of a compressed projection (llm.linear's description): int8
 /// inputs `xq` (scale `xScale`) against one output channel's weight codes
 /// `w` (k codes along the reduction), with `groupSize` 0 (one scale and zero
@@ -448,18 +473,133 @@ inline float compressedDotValue(const int8_t *xq, const int8_t *w, uint32_t k,
              (static_cast<int32_t>(w[i]) - zp);
     return acc;
   };
-  if (groupSize == 0)
-    return mmValue(partial(0, k, zeroPoints ? zeroPoints[0] : 0), xScale,
-                   scales[0], hasBias, bias);
-  float f = 0.0f;
-  for (uint32_t g = 0, begin = 0; begin < k; ++g, begin += groupSize) {
-    int32_t p = partial(begin, begin + groupSize, zeroPoints ? zeroPoints[g] : 0);
-    f = f + static_cast<float>(p) * scales[g];
+  return groupedValue(partial, k, groupSize, scales, zeroPoints, xScale,
+                      hasBias, bias);
+}
+
+//===----------------------------------------------------------------------===//
+// The compressed B operand of MM/MV (docs/execution-model.md, section 2)
+//===----------------------------------------------------------------------===//
+
+/// Codes stored per K block of 16 for the ISA's Sparsity field value
+/// (dense 16, n8 8, n4 4, n2 2).
+constexpr uint32_t keptPerBlock(uint32_t sparsityField) {
+  return sparsityField == 0 ? 16u : 16u >> sparsityField;
+}
+
+/// The two's-complement 4-bit code at nibble i (low nibble first).
+inline int8_t nibbleCode(const uint8_t *p, uint32_t i) {
+  int v = (i & 1u) ? p[i / 2] >> 4 : p[i / 2] & 0xF;
+  return static_cast<int8_t>(v >= 8 ? v - 16 : v);
+}
+/// The unsigned nibble i (a sparse index, 0..15).
+inline uint32_t nibbleIndex(const uint8_t *p, uint32_t i) {
+  return (i & 1u) ? p[i / 2] >> 4 : p[i / 2] & 0xFu;
+}
+inline void setNibble(uint8_t *p, uint32_t i, uint32_t v) {
+  uint8_t b = static_cast<uint8_t>(v & 0xFu);
+  p[i / 2] = (i & 1u) ? static_cast<uint8_t>((p[i / 2] & 0x0F) | (b << 4))
+                      : static_cast<uint8_t>((p[i / 2] & 0xF0) | b);
+}
+
+/// One output channel's B operand (channel-major): K/16 blocks of `kept`
+/// codes (INT8 one per byte; INT4 two per byte, low nibble first), then,
+/// when sparse (kept < 16), the 4-bit k index within its block of every
+/// code, in the same order (low nibble first). Indices of a block are
+/// distinct; a position not stored contributes nothing (its code is the
+/// zero point).
+struct BRow {
+  const uint8_t *data;
+  uint32_t K, kept;
+  bool int4;
+  uint32_t codes() const { return K / 16 * kept; }
+  uint32_t codeBytes() const { return int4 ? (codes() + 1) / 2 : codes(); }
+  /// Bytes before padding to whole rows.
+  uint32_t bytes() const {
+    return kept == 16 ? codeBytes() : codeBytes() + (codes() + 1) / 2;
   }
-  float v = f * xScale;
-  if (hasBias)
-    v = v + bias;
-  return v;
+  int32_t code(uint32_t i) const {
+    return int4 ? nibbleCode(data, i) : static_cast<int8_t>(data[i]);
+  }
+  uint32_t index(uint32_t i) const {
+    return kept == 16 ? i : (i / kept) * 16 + nibbleIndex(data + codeBytes(), i);
+  }
+  /// The DSP chain's sum over the stored codes of blocks [beginK, endK)/16:
+  /// x[index] * (code - zp), exact in int32.
+  int32_t partial(const int8_t *x, uint32_t beginK, uint32_t endK,
+                  int32_t zp) const {
+    int32_t acc = 0;
+    for (uint32_t i = beginK / 16 * kept, e = endK / 16 * kept; i < e; ++i)
+      acc += static_cast<int32_t>(x[index(i)]) * (code(i) - zp);
+    return acc;
+  }
+};
+
+/// Packs one channel's codes (`w`, K of them, K a multiple of 16) into the
+/// BRow format at `out` (BRow{out, K, kept, int4}.bytes() bytes, zeroed by
+/// the caller). `blockZero` (null: 0) is each block's zero code: a block
+/// keeps its codes that differ from it, then the lowest positions holding
+/// it, up to `kept`, in ascending k. Returns false when a block has more
+/// than `kept` codes different from its zero code.
+inline bool packBRow(const int8_t *w, uint32_t K, uint32_t kept, bool int4,
+                     const int8_t *blockZero, uint8_t *out) {
+  BRow row{out, K, kept, int4};
+  uint32_t codeBytes = row.codeBytes();
+  for (uint32_t b = 0; b < K / 16; ++b) {
+    int8_t zero = blockZero ? blockZero[b] : 0;
+    const int8_t *blk = w + 16 * b;
+    uint32_t nonzero = 0;
+    for (uint32_t j = 0; j < 16; ++j)
+      nonzero += blk[j] != zero;
+    if (nonzero > kept)
+      return false;
+    uint32_t fillers = kept - nonzero, n = 0;
+    for (uint32_t j = 0; j < 16 && n < kept; ++j) {
+      bool take = blk[j] != zero;
+      if (!take && fillers > 0) {
+        take = true;
+        --fillers;
+      }
+      if (!take)
+        continue;
+      uint32_t i = b * kept + n++;
+      if (int4)
+        setNibble(out, i, static_cast<uint32_t>(blk[j]));
+      else
+        out[i] = static_cast<uint8_t>(blk[j]);
+      if (kept < 16)
+        setNibble(out + codeBytes, i, j);
+    }
+  }
+  return true;
+}
+
+/// Grouped MM/MV (`grouped` = 1): the meta area at scale_addr starts with
+/// this header row, then fp32 scales [n][groups] from the next row,
+/// directly followed (with zeroPoints) by int8 zero points [n][groups],
+/// then (with bias) fp32 biases [n] from the next row boundary. groups = K / (16 *
+/// groupBlocks), or 1 when groupBlocks is 0 (one scale and zero point per
+/// channel, the MM/MV rule).
+struct GroupHeader {
+  uint32_t groupBlocks;
+  uint32_t zeroPoints; ///< 0 or 1
+};
+constexpr uint32_t groupCount(uint32_t K, uint32_t groupBlocks) {
+  return groupBlocks == 0 ? 1u : K / (16u * groupBlocks);
+}
+constexpr uint32_t groupedScalesOffset() { return kRowBytes; }
+constexpr uint32_t groupedZeroPointsOffset(uint32_t n, uint32_t groups) {
+  return kRowBytes + 4 * n * groups;
+}
+constexpr uint32_t groupedBiasOffset(uint32_t n, uint32_t groups,
+                                     bool zeroPoints) {
+  return roundUpRow(groupedZeroPointsOffset(n, groups) +
+                    (zeroPoints ? n * groups : 0u));
+}
+constexpr uint32_t groupedMetaBytes(uint32_t n, uint32_t groups,
+                                    bool zeroPoints, bool bias) {
+  return groupedBiasOffset(n, groups, zeroPoints) +
+         (bias ? roundUpRow(4 * n) : 0u);
 }
 
 //===----------------------------------------------------------------------===//

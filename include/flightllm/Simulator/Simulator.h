@@ -120,7 +120,7 @@ struct Counters {
   uint64_t ddrReadBytes = 0;  ///< LD from DDR
   uint64_t ddrFetchBytes = 0; ///< instruction words fetched by the dispatcher
   uint64_t zeroFillBytes = 0;
-  uint64_t mmMacs = 0, mvMacs = 0; ///< MACs of the instructions (tile shape x K)
+  uint64_t mmMacs = 0, mvMacs = 0; ///< MACs executed (tile shape x K; N:M sparse B: N of every 16)
   uint64_t sfuElements = 0;        ///< rows x k of every MISC
   /// Bytes moved through each on-chip buffer's ports (isa::Buffer order) by
   /// LD, ST, MM and MV (with TimingParams::bufferPorts).

@@ -57,7 +57,11 @@ static void fillWriter(const LoweredModel &model, binary::BinaryWriter &writer,
     binary::QuantRecord r;
     r.name = writer.addString(q.name);
     r.precision = static_cast<uint16_t>(q.precision);
-    r.granularity = static_cast<uint16_t>(binary::QuantGranularity::PerChannel);
+    r.granularity = static_cast<uint16_t>(
+        q.groupSize ? binary::QuantGranularity::PerGroup
+                    : binary::QuantGranularity::PerChannel);
+    r.groupSize = q.groupSize;
+    r.flags = q.zeroPoints ? binary::kQuantHasZeroPoints : 0;
     r.scalePrecision = static_cast<uint16_t>(q.scalePrecision);
     r.hbmChannel = q.channel;
     r.count = q.count;

@@ -193,10 +193,6 @@ LogicalResult BufferPlanner::transfer(Operation *op, bool load, Value onChip,
 
 template <typename OpTy>
 LogicalResult BufferPlanner::matrix(OpTy op, bool mm) {
-  if (op.getPrecision() != flight::Precision::W8A8 ||
-      op.getSparsity() != flight::Sparsity::Dense)
-    return op.emitOpError() << "flight-plan-buffers places only w8a8 dense "
-                               "products so far";
   FailureOr<Rows> x = placement(op, op.getX()), w = placement(op, op.getW()),
                     s = placement(op, op.getScales()),
                     out = placement(op, op.getOut());
@@ -206,6 +202,11 @@ LogicalResult BufferPlanner::matrix(OpTy op, bool mm) {
                                            : isa::OutFormat::f16;
   uint32_t scaleAddr = s->row + static_cast<uint32_t>(op.getScalesRow());
   uint32_t outAddr = out->row + static_cast<uint32_t>(op.getOutRow());
+  auto wbits = op.getPrecision() == flight::Precision::W4A8
+                   ? isa::WeightBits::int4
+                   : isa::WeightBits::int8;
+  // flight::Sparsity enumerates the ISA's Sparsity values in order.
+  auto sparsity = static_cast<isa::Sparsity>(op.getSparsity());
   isa::Instruction i(mm ? isa::Opcode::MM : isa::Opcode::MV);
   // MM and MV share one format: MM's field handles encode both.
   if (mm) {
@@ -214,14 +215,18 @@ LogicalResult BufferPlanner::matrix(OpTy op, bool mm) {
         .set(isa::MM::b_addr, w->row).set(isa::MM::out_addr, outAddr)
         .set(isa::MM::scale_addr, scaleAddr).set(isa::MM::n, op.getN())
         .set(isa::MM::out_stride, op.getOutStride())
-        .set(isa::MM::out_format, format).set(isa::MM::relu, op.getRelu());
+        .set(isa::MM::out_format, format).set(isa::MM::relu, op.getRelu())
+        .set(isa::MM::wbits, wbits).set(isa::MM::sparsity, sparsity)
+        .set(isa::MM::grouped, op.getGrouped());
   } else {
     i.set(isa::MV::k_blocks, op.getKBlocks()).set(isa::MV::bias, op.getBias())
         .set(isa::MV::b_kmajor, op.getBKmajor()).set(isa::MV::a_addr, x->row)
         .set(isa::MV::b_addr, w->row).set(isa::MV::out_addr, outAddr)
         .set(isa::MV::scale_addr, scaleAddr).set(isa::MV::n, op.getN())
         .set(isa::MV::out_stride, op.getOutStride())
-        .set(isa::MV::out_format, format).set(isa::MV::relu, op.getRelu());
+        .set(isa::MV::out_format, format).set(isa::MV::relu, op.getRelu())
+        .set(isa::MV::wbits, wbits).set(isa::MV::sparsity, sparsity)
+        .set(isa::MV::grouped, op.getGrouped());
   }
   Access a;
   a.reads = {*x, *w, *s};

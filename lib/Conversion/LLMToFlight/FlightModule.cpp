@@ -185,8 +185,16 @@ void flightllm::lowering::attachImageData(const LoweredModel &model,
   module->setAttr(kDeviceMap, recordAttr(b, model.deviceMap, kDeviceMapFields));
   SmallVector<Attribute> quant;
   for (const QuantInfo &q : model.quantParams)
-    quant.push_back(recordAttr(b, q, kQuantFields,
-                               {b.getNamedAttr("name", b.getStringAttr(q.name))}));
+  {
+    // Group-wise formats only: per-channel records stay as they were.
+    SmallVector<NamedAttribute> extra = {
+        b.getNamedAttr("name", b.getStringAttr(q.name))};
+    if (q.groupSize)
+      extra.push_back(b.getNamedAttr("group_size", b.getI64IntegerAttr(q.groupSize)));
+    if (q.zeroPoints)
+      extra.push_back(b.getNamedAttr("zero_points", b.getUnitAttr()));
+    quant.push_back(recordAttr(b, q, kQuantFields, extra));
+  }
   module->setAttr(kQuantParams, b.getArrayAttr(quant));
   SmallVector<Attribute> images;
   for (size_t c = 0; c < model.hbm.size(); ++c)
@@ -268,6 +276,13 @@ FailureOr<LoweredModel> flightllm::lowering::readFlightModule(
     if (!qname)
       return op->emitError() << where << ": missing string field 'name'";
     q.name = qname.str();
+    if (auto g = dyn_cast_or_null<IntegerAttr>(record.get("group_size"))) {
+      if (g.getValue().isNegative() || g.getValue().getActiveBits() > 32)
+        return op->emitError() << where << ".group_size = " << g
+                               << " is out of range";
+      q.groupSize = static_cast<uint32_t>(g.getValue().getZExtValue());
+    }
+    q.zeroPoints = bool(record.get("zero_points"));
     model.quantParams.push_back(std::move(q));
   }
 

@@ -105,7 +105,7 @@ private:
   void matrix(uint32_t tokens, Value x, Value w, Value scales,
               uint32_t scalesRow, Value out, uint32_t outRow, uint64_t kBlocks,
               uint64_t n, uint32_t outStride, bool f32, bool bias, bool relu,
-              bool kMajor);
+              bool kMajor, const LinearPlan *format = nullptr);
   /// MISC quantize_dynamic of `rows` rows of k fp16 values (step srcStep)
   /// into qvecs in `dst` (one every qvecRows(k) rows).
   void quantizeRows(Value src, uint32_t srcStep, uint32_t k, uint32_t rows,
@@ -284,13 +284,22 @@ void InstructionSelection::matrix(uint32_t tokens, Value x, Value w,
                                   Value scales, uint32_t scalesRow, Value out,
                                   uint32_t outRow, uint64_t kBlocks, uint64_t n,
                                   uint32_t outStride, bool f32, bool bias,
-                                  bool relu, bool kMajor) {
+                                  bool relu, bool kMajor,
+                                  const LinearPlan *format) {
+  auto precision = format && format->bits == 4 ? flight::Precision::W4A8
+                                               : flight::Precision::W8A8;
+  auto sparsity = flight::Sparsity::Dense;
+  if (format && format->kept < 16)
+    sparsity = format->kept == 8   ? flight::Sparsity::N8
+               : format->kept == 4 ? flight::Sparsity::N4
+                                   : flight::Sparsity::N2;
+  bool grouped = format && format->grouped();
   auto build = [&](auto tag) {
     using OpTy = decltype(tag);
     auto op = OpTy::create(b, loc, x, w, scales, out, scalesRow, outRow,
                            int64_t(kBlocks), int64_t(n), outStride,
-                           f32 ? "f32" : "f16", bias, relu, kMajor,
-                           flight::Precision::W8A8, flight::Sparsity::Dense);
+                           f32 ? "f32" : "f16", bias, relu, kMajor, precision,
+                           sparsity, grouped);
     (void)op;
   };
   if (tokens > 1)
@@ -569,7 +578,7 @@ LogicalResult InstructionSelection::lowerOp(
         };
         std::string gateName = paramName(gateLin, key0(gateLin), layer),
                     upName = paramName(upLin, key0(upLin), layer);
-        LinearPlan p = m.planLinear(gateLin);
+        LinearPlan p = m.planLinear(gateLin), pu = m.planLinear(upLin);
         Layout hl = Layout::dense(p.nPhys);
         Value h = newValue(sw.getResult(), hl);
         Value xq = quantized(x, R);
@@ -583,16 +592,16 @@ LogicalResult InstructionSelection::lowerOp(
                 ut = alloc(MemorySpace::Act, chunkRows * R, op);
           Value wg = alloc(MemorySpace::Weight, rowsFor(n * p.rowBytes), op);
           Value sg = alloc(MemorySpace::Meta, rowsFor(gs.bytes), op);
-          Value wu = alloc(MemorySpace::Weight, rowsFor(n * p.rowBytes), op);
+          Value wu = alloc(MemorySpace::Weight, rowsFor(n * pu.rowBytes), op);
           Value su = alloc(MemorySpace::Meta, rowsFor(us.bytes), op);
           loadTile(wg, locs, key0(gateLin), p, t, gateName);
           ldParam(sg, 0, gs, gateName + ".scales" + std::to_string(t));
-          loadTile(wu, locs, key0(upLin), m.planLinear(upLin), t, upName);
+          loadTile(wu, locs, key0(upLin), pu, t, upName);
           ldParam(su, 0, us, upName + ".scales" + std::to_string(t));
           matrix(R, xq, wg, sg, 0, gt, 0, p.kPhys / isa::kKBlock, n, chunkRows,
-                 false, p.bias, false, false);
-          matrix(R, xq, wu, su, 0, ut, 0, p.kPhys / isa::kKBlock, n, chunkRows,
-                 false, p.bias, false, false);
+                 false, p.bias, false, false, &p);
+          matrix(R, xq, wu, su, 0, ut, 0, pu.kPhys / isa::kKBlock, n, chunkRows,
+                 false, pu.bias, false, false, &pu);
           misc(isa::MiscKind::swiglu, {gt, 0, chunkRows},
                MiscOperand{ut, 0, chunkRows},
                {h, static_cast<uint32_t>(t * p.tileN * 2 / kRowBytes),

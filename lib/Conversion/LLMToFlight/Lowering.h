@@ -10,6 +10,7 @@
 
 #include "flightllm/Conversion/LLMToFlight/LLMToFlight.h"
 #include "flightllm/Dialect/Flight/FlightDialect.h"
+#include "flightllm/ISA/Numerics.h"
 
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringMap.h"
@@ -27,10 +28,21 @@ struct LinearPlan {
   uint64_t rowBytes = 0; ///< bytes of one channel's weights
   int64_t nPhys = 0, tileN = 0, tiles = 0;
   bool bias = false, f32Out = false;
+  /// The weight format on the accelerator (docs/execution-model.md): code
+  /// bits (8 or 4), codes stored per K block of 16 (N of N:16 sparsity),
+  /// physical K per scale group (0: per channel), zero points. Grouped
+  /// tiles (groupSize > 0 or zero points) carry a group header in meta.
+  int64_t bits = 8, kept = 16, groupSize = 0;
+  bool zeroPoints = false;
+  bool grouped() const { return groupSize > 0 || zeroPoints; }
+  int64_t groups() const { return groupSize ? kPhys / groupSize : 1; }
   int64_t tileChannels(int64_t t) const {
     return std::min(tileN, nPhys - t * tileN);
   }
   uint64_t metaBytes(int64_t n) const {
+    if (grouped())
+      return numerics::groupedMetaBytes(uint32_t(n), uint32_t(groups()),
+                                        zeroPoints, bias);
     return roundUp(4 * n, kRowBytes) * (bias ? 2 : 1);
   }
   /// A tile's weights are striped over several HBM channels (consecutive
@@ -101,6 +113,10 @@ private:
   mlir::LogicalResult chooseLayouts();
   mlir::LogicalResult checkOps();
   LinearPlan planLinear(mlir::Operation *op);
+  /// Errors for weight formats the accelerator cannot encode.
+  mlir::LogicalResult checkWeightFormats();
+  /// N of the N:16 format that holds `keep`:`run` sparsity (16: dense).
+  static int64_t keptPerBlock(int64_t keep, int64_t run);
   Layout layoutOf(mlir::Value v) const;
 
   // HBM image.
@@ -146,7 +162,9 @@ private:
   /// the globals and layer 0.
   int packingLayer = -1;
   void recordQuant(const std::string &name, const HBMLoc &loc, uint64_t within,
-                   uint32_t count, binary::Precision scales);
+                   uint32_t count, binary::Precision scales,
+                   binary::Precision precision = binary::Precision::I8,
+                   uint32_t groupSize = 0, bool zeroPoints = false);
 
   // Model facts.
   int64_t hidden = 0, vocab = 0, numHeads = 0, numKVHeads = 0, headDim = 0;

@@ -3,6 +3,7 @@
 #include "Lowering.h"
 #include "WeightData.h"
 
+#include "flightllm/Dialect/LLM/Compression.h"
 #include "flightllm/Dialect/LLM/LLMDialect.h"
 #include "flightllm/Dialect/LLM/WeightQuantization.h"
 #include "flightllm/ISA/Numerics.h"
@@ -132,6 +133,12 @@ LogicalResult ModelLowering::checkOps() {
     if (auto att = dyn_cast<llm::AttentionOp>(op)) {
       if (!att.getCausal())
         return op->emitError("only causal attention is supported");
+      if (auto bits = op->getAttrOfType<IntegerAttr>("kv_bits");
+          bits && bits.getInt() != 8)
+        return op->emitError() << "a " << bits.getInt()
+                               << "-bit KV cache has no accelerator lowering "
+                                  "yet (the host engines run it; compile "
+                                  "with --kv-bits=8 for --emit=bin)";
       int64_t dh = lastDim(att.getQuery()) / att.getNumHeads();
       auto ks = floatList(op->getAttr("k_scales"));
       auto vs = floatList(op->getAttr("v_scales"));
@@ -185,6 +192,51 @@ LogicalResult ModelLowering::checkOps() {
   return success();
 }
 
+int64_t ModelLowering::keptPerBlock(int64_t keep, int64_t run) {
+  if (run <= 0 || keep >= run)
+    return 16;
+  // Nonzeros a block of 16 can hold: M divides 16 (2:4 -> 8 of 16), or a
+  // block lies inside one run of M (M a multiple of 16).
+  int64_t need = 16 % run == 0   ? keep * (16 / run)
+                 : run % 16 == 0 ? std::min<int64_t>(keep, 16)
+                                 : 16;
+  for (int64_t n : {2, 4, 8})
+    if (need <= n)
+      return n;
+  return 16;
+}
+
+LogicalResult ModelLowering::checkWeightFormats() {
+  for (Operation *op : s.ops) {
+    if (!llvm::isa<llm::LinearOp, llm::LogitsOp>(op) ||
+        !op->getAttr("weight_scales"))
+      continue;
+    llm::ProjectionFootprint f = llm::projectionFootprint(op);
+    if (f.bits != 8 && f.bits != 4)
+      return op->emitError() << f.bits << "-bit weight codes have no "
+                                          "accelerator format (8 or 4)";
+    if (f.run > 0 && 16 % f.run != 0 && f.run % 16 != 0)
+      return op->emitError()
+             << "sparsity " << f.keep << ":" << f.run
+             << " does not map onto the accelerator's N:16 blocks (M must "
+                "divide 16 or be a multiple of 16)";
+    if (f.groupSize == 0)
+      continue;
+    if (f.groupSize % isa::kKBlock != 0)
+      return op->emitError()
+             << "group size " << f.groupSize
+             << " is not a multiple of the accelerator's K block ("
+             << isa::kKBlock << "): the DSP chain scales whole blocks";
+    Layout in = layoutOf(op->getOperand(0));
+    if (in.pad != in.size && (in.size % f.groupSize || in.pad % f.groupSize))
+      return op->emitError()
+             << "group size " << f.groupSize << " does not divide the head "
+             << "dimension " << in.size << " and its padded width " << in.pad
+             << " (groups may not straddle the padding between heads)";
+  }
+  return success();
+}
+
 LinearPlan ModelLowering::planLinear(Operation *op) {
   LinearPlan p;
   Value x = op->getOperand(0), w = op->getOperand(1);
@@ -197,10 +249,20 @@ LinearPlan ModelLowering::planLinear(Operation *op) {
   p.in = layoutOf(x);
   p.out = layoutOf(op->getResult(0));
   p.kPhys = roundUp(p.in.physical(), isa::kKBlock);
-  p.rowBytes = roundUp(p.kPhys, kRowBytes);
   p.nPhys = p.out.physical();
   p.bias = llvm::isa<llm::LinearOp>(op) && cast<llm::LinearOp>(op).getBias();
   p.f32Out = llvm::isa<llm::LogitsOp>(op);
+  if (op->getAttr("weight_scales")) {
+    llm::ProjectionFootprint f = llm::projectionFootprint(op);
+    p.bits = f.bits;
+    p.groupSize = f.groupSize;
+    p.zeroPoints = f.zeroPoints;
+    p.kept = keptPerBlock(f.keep, f.run);
+  }
+  p.rowBytes = roundUp(numerics::BRow{nullptr, uint32_t(p.kPhys),
+                                      uint32_t(p.kept), p.bits == 4}
+                           .bytes(),
+                       kRowBytes);
   // Four tiles in flight (two linears fused, double-buffered) share the
   // weight buffer; tiles are whole multiples of a row of outputs.
   uint64_t granule = kRowBytes / 2;
@@ -228,7 +290,8 @@ LogicalResult ModelLowering::packLinear(Operation *op, uintptr_t key,
   llvm::ArrayRef<float> wf;
   llvm::ArrayRef<int8_t> wi;
   std::vector<float> fStore, scaleList;
-  std::vector<int8_t> iStore;
+  std::vector<int8_t> iStore, zeroStore;
+  llvm::ArrayRef<int8_t> zeroList;
   llvm::ArrayRef<float> bias;
   std::vector<float> biasStore;
   if (packing) {
@@ -238,6 +301,9 @@ LogicalResult ModelLowering::packLinear(Operation *op, uintptr_t key,
       return op->emitError() << "cannot read weight '" << wOp.getName() << "'";
     if (quantized)
       scaleList = floatList(scalesAttr);
+    if (auto zp = op->getAttrOfType<ElementsAttr>("weight_zero_points"))
+      if (!viewI8(zp, zeroList, zeroStore))
+        return op->emitError("cannot read the weight zero points");
     if (p.bias && !viewF32(weightOf(op->getOperand(2)).getValue(), bias, biasStore))
       return op->emitError("cannot read the bias");
   }
@@ -253,6 +319,21 @@ LogicalResult ModelLowering::packLinear(Operation *op, uintptr_t key,
   // them in order so the layout does not depend on the thread schedule.
   std::vector<std::vector<uint8_t>> tileData(packing ? p.tiles : 0);
   std::vector<std::vector<float>> tileScaleData(p.tiles);
+  std::vector<std::vector<int8_t>> tileZeroData(p.tiles);
+  // Compressed formats (docs/execution-model.md): the codes of a channel in
+  // physical K order, packed per K block (INT4 nibbles, N:16 kept codes and
+  // indices); per physical group its logical group (-1: head padding, scale
+  // 0); 4-bit asymmetric codes [0, 15] are stored as two's-complement
+  // nibbles code - 8, with the zero point shifted alike.
+  bool compressed = quantized && (p.bits != 8 || p.kept != 16 || p.grouped());
+  int64_t groups = p.groups(), logicalGroups = p.groupSize ? p.kLogical / p.groupSize : 1;
+  std::vector<int64_t> groupLogical(groups, 0);
+  for (int64_t j = 0; p.groupSize && j < groups; ++j) {
+    int64_t k = p.in.logicalIndex(j * p.groupSize);
+    groupLogical[j] = k < 0 || k >= p.kLogical ? -1 : k / p.groupSize;
+  }
+  int shift = p.bits == 4 && p.zeroPoints ? 8 : 0;
+  std::atomic<int64_t> overfullChannel{-1};
   auto logicalOf = [&](int64_t t) {
     int64_t c0 = t * p.tileN, n = p.tileChannels(t);
     std::vector<int64_t> logical(n);
@@ -273,6 +354,40 @@ LogicalResult ModelLowering::packLinear(Operation *op, uintptr_t key,
       auto put = [&](int64_t i, int64_t k, int8_t q) {
         reinterpret_cast<int8_t *>(dst + i * p.rowBytes)[kPhysical[k]] = q;
       };
+      if (compressed) {
+        std::vector<int8_t> &tileZeros = tileZeroData[t];
+        tileScales.assign(n * groups, 0.0f);
+        tileZeros.assign(p.zeroPoints ? n * groups : 0, 0);
+        std::vector<int8_t> codes(p.kPhys), blockZero(p.kPhys / isa::kKBlock);
+        for (int64_t i = 0; i < n; ++i) {
+          int64_t c = logical[i];
+          if (c < 0)
+            continue;
+          for (int64_t j = 0; j < groups; ++j) {
+            int64_t lg = groupLogical[j];
+            if (lg < 0)
+              continue;
+            tileScales[i * groups + j] = scaleList[c * logicalGroups + lg];
+            if (p.zeroPoints)
+              tileZeros[i * groups + j] =
+                  int8_t(zeroList[c * logicalGroups + lg] - shift);
+          }
+          for (int64_t b = 0; b < int64_t(blockZero.size()); ++b)
+            blockZero[b] = p.zeroPoints
+                               ? tileZeros[i * groups +
+                                           (p.groupSize ? b * isa::kKBlock / p.groupSize : 0)]
+                               : 0;
+          for (int64_t k = 0; k < p.kPhys; ++k)
+            codes[k] = blockZero[k / isa::kKBlock];
+          for (int64_t k = 0; k < p.kLogical; ++k)
+            codes[kPhysical[k]] = int8_t(wi[at(c, k)] - shift);
+          if (!numerics::packBRow(codes.data(), uint32_t(p.kPhys),
+                                  uint32_t(p.kept), p.bits == 4,
+                                  blockZero.data(), dst + i * p.rowBytes))
+            overfullChannel = c;
+        }
+        return;
+      }
       if (quantized) {
         for (int64_t i = 0; i < n; ++i)
           if (logical[i] >= 0)
@@ -327,11 +442,17 @@ LogicalResult ModelLowering::packLinear(Operation *op, uintptr_t key,
   };
   if (packing)
     parallelFor(p.tiles, quantizeTile);
+  if (overfullChannel >= 0)
+    return op->emitError() << "weight '" << wOp.getName() << "' channel "
+                           << overfullChannel.load() << " has more than "
+                           << p.kept << " nonzero codes in a block of "
+                           << isa::kKBlock << " (its sparsity claim is wrong)";
+  uint64_t imageBytes = 0;
   for (int64_t t = 0; t < p.tiles; ++t) {
     int64_t n = p.tileChannels(t);
     std::vector<int64_t> logical = logicalOf(t);
     std::vector<float> tileScales =
-        packing ? tileScaleData[t] : std::vector<float>(n, 1.0f);
+        packing ? tileScaleData[t] : std::vector<float>(n * groups, 1.0f);
     static const std::vector<uint8_t> none;
     const std::vector<uint8_t> &tileBytes = packing ? tileData[t] : none;
     HBMLoc wl;
@@ -349,13 +470,26 @@ LogicalResult ModelLowering::packLinear(Operation *op, uintptr_t key,
         wl = sl;
     }
     // The scales and biases go with their tile, in the same channel.
+    uint32_t un = uint32_t(n), ug = uint32_t(groups);
+    uint64_t scalesAt = p.grouped() ? numerics::groupedScalesOffset() : 0;
+    uint64_t biasAt = p.grouped()
+                          ? numerics::groupedBiasOffset(un, ug, p.zeroPoints)
+                          : roundUp(4 * n, kRowBytes);
     locs[{key, 1, int(t)}] = packer.place(p.metaBytes(n), [&](uint8_t *dst) {
       std::memset(dst, 0, p.metaBytes(n));
-      for (int64_t i = 0; i < n; ++i) {
-        putF32(dst + 4 * i, tileScales[i]);
-        if (p.bias && logical[i] >= 0)
-          putF32(dst + roundUp(4 * n, kRowBytes) + 4 * i, bias[logical[i]]);
+      if (p.grouped()) {
+        numerics::GroupHeader h{uint32_t(p.groupSize / isa::kKBlock),
+                                p.zeroPoints ? 1u : 0u};
+        std::memcpy(dst, &h, sizeof(h));
+        if (p.zeroPoints)
+          std::memcpy(dst + numerics::groupedZeroPointsOffset(un, ug),
+                      tileZeroData[t].data(), tileZeroData[t].size());
       }
+      for (int64_t i = 0; i < n * groups; ++i)
+        putF32(dst + scalesAt + 4 * i, tileScales[i]);
+      for (int64_t i = 0; p.bias && i < n; ++i)
+        if (logical[i] >= 0)
+          putF32(dst + biasAt + 4 * i, bias[logical[i]]);
     }, static_cast<int>(wl.channel));
     recordPlace(name + ".scales" + std::to_string(t), locs[{key, 1, int(t)}]);
     if (packing)
@@ -363,8 +497,22 @@ LogicalResult ModelLowering::packLinear(Operation *op, uintptr_t key,
     recordQuant((wOp.getName() + "[" + llvm::Twine(t * p.tileN) + ":" +
                  llvm::Twine(t * p.tileN + n) + "]")
                     .str(),
-                locs[{key, 1, int(t)}], 0, static_cast<uint32_t>(n),
-                binary::Precision::F32);
+                locs[{key, 1, int(t)}], scalesAt,
+                static_cast<uint32_t>(n * groups), binary::Precision::F32,
+                p.bits == 4 ? binary::Precision::I4 : binary::Precision::I8,
+                uint32_t(p.groupSize), p.zeroPoints);
+    imageBytes += n * p.rowBytes + p.metaBytes(n);
+  }
+  if (packing && packingLayer <= 0) {
+    LoweredModel::WeightFormatInfo f;
+    f.name = llm::projectionName(op);
+    f.bits = uint32_t(p.bits);
+    f.groupSize = uint32_t(p.groupSize);
+    f.kept = uint32_t(p.kept);
+    f.zeroPoints = p.zeroPoints;
+    f.bytes = imageBytes;
+    f.perLayer = packingLayer == 0;
+    result.weightFormats.push_back(std::move(f));
   }
   if (packing) {
     if (!wf.empty())
@@ -372,9 +520,13 @@ LogicalResult ModelLowering::packLinear(Operation *op, uintptr_t key,
     if (!wi.empty())
       releasePages(wi.data(), wi.size());
   }
-  if (quantized || !packing)
+  if (!packing)
     return success();
-  result.quantizedWeightBytes += uint64_t(p.kLogical) * p.nLogical;
+  // Stored code bytes: INT8 one per weight, INT4 half, sparse N of 16 codes
+  // plus a 4-bit index each.
+  uint64_t codes = uint64_t(p.kLogical) * p.nLogical * p.kept / 16;
+  result.quantizedWeightBytes +=
+      (p.bits == 4 ? codes / 2 : codes) + (p.kept < 16 ? codes / 2 : 0);
   return success();
 }
 
@@ -392,7 +544,9 @@ void ModelLowering::recordPlace(const std::string &region, const HBMLoc &loc,
 
 void ModelLowering::recordQuant(const std::string &name, const HBMLoc &loc,
                                 uint64_t within, uint32_t count,
-                                binary::Precision scales) {
+                                binary::Precision scales,
+                                binary::Precision precision,
+                                uint32_t groupSize, bool zeroPoints) {
   if (!packing || packingLayer > 0)
     return;
   LoweredModel::QuantInfo q;
@@ -401,6 +555,9 @@ void ModelLowering::recordQuant(const std::string &name, const HBMLoc &loc,
   q.offset = (loc.perLayer ? globalBytes : 0) + loc.offset + within;
   q.count = count;
   q.scalePrecision = scales;
+  q.precision = precision;
+  q.groupSize = groupSize;
+  q.zeroPoints = zeroPoints;
   result.quantParams.push_back(q);
 }
 
@@ -678,7 +835,8 @@ LogicalResult ModelLowering::prepare() {
     return s.func->emitError()
            << "--cores=" << options.cores << ": the target has "
            << target.cores << " cores";
-  if (failed(checkOps()) || failed(chooseLayouts()))
+  if (failed(checkOps()) || failed(chooseLayouts()) ||
+      failed(checkWeightFormats()))
     return failure();
   // Model facts.
   for (Operation *op : s.prologue()) {
@@ -845,12 +1003,5 @@ LogicalResult ModelLowering::layout(unsigned stripesPerTile) {
   result.baseStride[0] = layerStride / kUnitBytes;
   result.baseOrigin[1] = kvOrigin / kUnitBytes;
   result.baseStride[1] = kvStride / kUnitBytes;
-  if (!result.quantizedWeightBytes) {
-    // Already-quantized programs: count the INT8 weights of every linear.
-    for (Operation *op : s.ops)
-      if (llvm::isa<llm::LinearOp, llm::LogitsOp>(op))
-        result.quantizedWeightBytes +=
-            cast<ShapedType>(op->getOperand(1).getType()).getNumElements();
-  }
   return success();
 }

@@ -33,7 +33,7 @@ bool sameStructuralAttrs(Operation *a, Operation *b) {
   for (NamedAttribute attr : a->getAttrs()) {
     StringRef n = attr.getName().getValue();
     if (n == "weight_scales" || n == "input_scale" || n == "k_scales" ||
-        n == "v_scales")
+        n == "v_scales" || n == "weight_zero_points")
       continue;
     if (b->getAttr(n) != attr.getValue())
       return false;
@@ -111,11 +111,26 @@ flightllm::lowering::analyzeModelStructure(ModuleOp module) {
       if (op->getName() != op0->getName() || !sameStructuralAttrs(op, op0) ||
           op->getNumOperands() != op0->getNumOperands() ||
           op->getResultTypes() != op0->getResultTypes())
+      {
+        // Mixed precision across layers is the likely cause with
+        // compressed programs: name the format that differs.
+        std::string what;
+        for (StringRef attr : {"weight_bits", "group_size", "sparsity",
+                               "block_sparsity", "weight_zero_points"})
+          if (bool(op->getAttr(attr)) != bool(op0->getAttr(attr)) ||
+              (attr != "weight_zero_points" &&
+               op->getAttr(attr) != op0->getAttr(attr)))
+            what = (" (its weight format differs: '" + attr +
+                    "'; the layer loop needs one format per projection "
+                    "in every layer)")
+                       .str();
         return op->emitError() << "decoder layer " << l << " differs from "
                                << "layer 0 at its op " << j << " ('"
-                               << op0->getName() << "'): the accelerator "
+                               << op0->getName() << "')" << what
+                               << ": the accelerator "
                                << "shares one instruction sequence between "
                                << "identical layers";
+      }
       for (unsigned k = 0; k < op->getNumOperands(); ++k) {
         Value v = op->getOperand(k), v0 = op0->getOperand(k);
         Operation *def = v.getDefiningOp(), *def0 = v0.getDefiningOp();

@@ -49,6 +49,38 @@ const char *stageName(binary::Stage s) {
   return s == binary::Stage::Prefill ? "prefill" : "decode";
 }
 
+/// "w8", "w4 g128 zp", "w4 8:16": a projection's accelerator format.
+std::string formatName(const LoweredModel::WeightFormatInfo &f) {
+  std::string s = "w" + std::to_string(f.bits);
+  if (f.groupSize)
+    s += " g" + std::to_string(f.groupSize);
+  if (f.zeroPoints)
+    s += " zp";
+  if (f.kept < 16)
+    s += " " + std::to_string(f.kept) + ":16";
+  return s;
+}
+
+/// The weight bytes one decode token reads (the first decode stream's
+/// weight loads: every decode bucket reads each weight once).
+uint64_t decodeWeightBytesPerToken(const LoweredModel &m) {
+  for (const StreamInfo &s : m.streams)
+    if (s.stage == binary::Stage::Decode)
+      return s.weightLoadBytes;
+  return 0;
+}
+
+/// Formats of the projections (layer 0 stands for every layer).
+void printWeightFormats(const LoweredModel &m, llvm::raw_ostream &os) {
+  os << "weight formats (bits, group size, zero points, N:16; image bytes"
+        " per copy, layer 0 for the layers):\n";
+  for (const LoweredModel::WeightFormatInfo &f : m.weightFormats)
+    os << llvm::format("  %-48s %-16s %12llu\n", f.name.c_str(),
+                       formatName(f).c_str(), (unsigned long long)f.bytes);
+  os << "weight bytes read per decode token: " << decodeWeightBytesPerToken(m)
+     << "\n";
+}
+
 } // namespace
 
 void flightllm::lowering::printReport(const LoweredModel &m,
@@ -60,7 +92,7 @@ void flightllm::lowering::printReport(const LoweredModel &m,
      << ", max context " << m.metadata.maxContext << "\n";
   os << "target: " << target.name << " (fingerprint "
      << llvm::format_hex(target.fingerprint(), 18) << ")\n";
-  os << "weights: " << m.quantizedWeightBytes << " bytes INT8; HBM image "
+  os << "weights: " << m.quantizedWeightBytes << " bytes quantized; HBM image "
      << m.hbm.size() << " channels x "
      << (m.hbm.empty() ? 0 : m.hbm.front().size()) << " bytes; KV cache "
      << m.kvCacheBytes << " bytes\n";
@@ -92,6 +124,7 @@ void flightllm::lowering::printReport(const LoweredModel &m,
      << "x)\n";
   os << "HBM activation bytes written per decode step: "
      << t.decodeActivationStoreMax << "\n";
+  printWeightFormats(m, os);
 }
 
 void flightllm::lowering::printReportJSON(const LoweredModel &m,
@@ -152,6 +185,20 @@ void flightllm::lowering::printReportJSON(const LoweredModel &m,
                 t.bytes ? double(t.exactLengthUnsharedBytes) / t.bytes : 0.0);
     j.attribute("decode_hbm_activation_bytes_per_step",
                 int64_t(t.decodeActivationStoreMax));
+    j.attribute("decode_weight_bytes_per_token",
+                int64_t(decodeWeightBytesPerToken(m)));
+    j.attributeArray("weight_formats", [&] {
+      for (const LoweredModel::WeightFormatInfo &f : m.weightFormats)
+        j.object([&] {
+          j.attribute("name", f.name);
+          j.attribute("bits", int64_t(f.bits));
+          j.attribute("group_size", int64_t(f.groupSize));
+          j.attribute("zero_points", f.zeroPoints);
+          j.attribute("sparsity", llvm::json::Array{int64_t(f.kept), 16});
+          j.attribute("image_bytes", int64_t(f.bytes));
+          j.attribute("per_layer", f.perLayer);
+        });
+    });
   });
   os << "\n";
 }

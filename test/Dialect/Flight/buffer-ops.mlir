@@ -46,7 +46,7 @@ flight.bucket @decode_32 stage <decode> min_length = 17 max_length = 32 {
 // masked softmax.
 // CHECK-LABEL: flight.bucket @prefill_256 stage <prefill> min_length = 129 max_length = 256 {
 // CHECK-NEXT: flight.prefill_tile index = 1 tokens = 128 {
-// CHECK: flight.buf_mm %{{.*}}, %{{.*}}, %{{.*}}[0] -> %{{.*}}[0] {b_kmajor, bias, k_blocks = 4 : i64, n = 32 : i64, out_format = "f32", out_stride = 1 : i64, precision = #flight.precision<w4a8>, sparsity = #flight.sparsity<n4>}
+// CHECK: flight.buf_mm %{{.*}}, %{{.*}}, %{{.*}}[0] -> %{{.*}}[0] {bias, grouped, k_blocks = 4 : i64, n = 32 : i64, out_format = "f32", out_stride = 1 : i64, precision = #flight.precision<w4a8>, sparsity = #flight.sparsity<n4>}
 // CHECK: flight.buf_misc "softmax" %{{.*}}[0], %{{.*}}[0] -> %{{.*}}[0] {a_step = 4 : i64, k = 256 : i64, masked, out_step = 4 : i64, pos_off = 128 : i64, rows = 128 : i64}
 flight.bucket @prefill_256 stage <prefill> min_length = 129 max_length = 256 {
   flight.prefill_tile index = 1 tokens = 128 {
@@ -54,7 +54,7 @@ flight.bucket @prefill_256 stage <prefill> min_length = 129 max_length = 256 {
     %w = flight.buf_alloc <temporary> : !flight.buffer<16x128xi8, weight>
     %s = flight.buf_alloc <temporary> : !flight.buffer<1x128xi8, meta>
     %y = flight.buf_alloc <value> : !flight.buffer<128x128xi8, act>
-    flight.buf_mm %x, %w, %s[0] -> %y[0] {b_kmajor, bias, k_blocks = 4 : i64, n = 32 : i64, out_stride = 1 : i64, out_format = "f32", precision = #flight.precision<w4a8>, sparsity = #flight.sparsity<n4>} : !flight.buffer<128x128xi8, act>, !flight.buffer<16x128xi8, weight>, !flight.buffer<1x128xi8, meta> -> !flight.buffer<128x128xi8, act>
+    flight.buf_mm %x, %w, %s[0] -> %y[0] {bias, grouped, k_blocks = 4 : i64, n = 32 : i64, out_stride = 1 : i64, out_format = "f32", precision = #flight.precision<w4a8>, sparsity = #flight.sparsity<n4>} : !flight.buffer<128x128xi8, act>, !flight.buffer<16x128xi8, weight>, !flight.buffer<1x128xi8, meta> -> !flight.buffer<128x128xi8, act>
     %sc = flight.buf_alloc <temporary> : !flight.buffer<512x128xi8, act>
     flight.buf_misc "softmax" %sc[0], %s[0] -> %sc[0] {k = 256 : i64, rows = 128 : i64, a_step = 4 : i64, out_step = 4 : i64, masked, pos_off = 128 : i64} : !flight.buffer<512x128xi8, act>, !flight.buffer<1x128xi8, meta> -> !flight.buffer<512x128xi8, act>
   }

@@ -129,8 +129,23 @@ struct LoweredModel {
     uint32_t count = 0;
     binary::Precision scalePrecision = binary::Precision::F32;
     binary::Precision precision = binary::Precision::I8;
+    /// Weight tiles in a group-wise format: K elements per scale (0: per
+    /// channel), and whether `count` zero points (int8) follow the scales.
+    uint32_t groupSize = 0;
+    bool zeroPoints = false;
   };
   std::vector<QuantInfo> quantParams;
+  /// The accelerator format of every projection (globals and layer 0), for
+  /// the compile report.
+  struct WeightFormatInfo {
+    std::string name;
+    uint32_t bits = 8, groupSize = 0, kept = 16;
+    bool zeroPoints = false;
+    /// Bytes in the HBM image: codes (and sparse indices) plus scales.
+    uint64_t bytes = 0;
+    bool perLayer = false;
+  };
+  std::vector<WeightFormatInfo> weightFormats;
   /// fp16 rows of embedRowBytes, one per token (the EmbeddingTable section).
   std::vector<uint8_t> embeddingTable;
   /// One image per HBM channel.

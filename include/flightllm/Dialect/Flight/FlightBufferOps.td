@@ -255,7 +255,8 @@ class Flight_BufferMatrixOp<string mnemonic, string what>
                        DefaultValuedAttr<Flight_PrecisionAttr,
                            "::flightllm::flight::Precision::W8A8">:$precision,
                        DefaultValuedAttr<Flight_SparsityAttr,
-                           "::flightllm::flight::Sparsity::Dense">:$sparsity);
+                           "::flightllm::flight::Sparsity::Dense">:$sparsity,
+                       UnitAttr:$grouped);
   let assemblyFormat = [{
     $x `,` $w `,` $scales `[` $scales_row `]` `->` $out `[` $out_row `]`
     attr-dict `:` qualified(type($x)) `,` qualified(type($w)) `,`
@@ -273,9 +274,11 @@ def Flight_BufMMOp : Flight_BufferMatrixOp<"buf_mm", "Matrix-matrix product (MM)
     output channels (or `w` K-major with `b_kmajor`), `scales` (then the
     biases with `bias`) fp32 in `meta` from row `scales_row`, the result
     (`out_format` f16 or f32) from row `out_row` of `out`, `out_stride` rows
-    per token. `precision` (INT8 or INT4 weights) and `sparsity` (N:16) are
-    for the later precision and sparsity work: `flight-plan-buffers` places
-    only `w8a8` dense products so far.
+    per token. `precision` (INT8 or INT4 weights), `sparsity` (N:16: kept
+    codes and 4-bit indices per block of 16) and `grouped` (group-wise
+    scales and zero points behind a group header in `scales`) give the
+    format of `w` (docs/execution-model.md); sparse and grouped `w` must be
+    channel-major.
 
     ```mlir
     flight.buf_mm %xq, %w, %s[0] -> %y[0] {k_blocks = 4 : i64, n = 64 : i64, out_stride = 1 : i64} : !flight.buffer<128x128xi8, act>, !flight.buffer<64x128xi8, weight>, !flight.buffer<2x128xi8, meta> -> !flight.buffer<128x128xi8, act>

@@ -17,16 +17,6 @@ flight.bucket @decode_16 stage <decode> min_length = 1 max_length = 16 {
 // -----
 
 flight.bucket @decode_16 stage <decode> min_length = 1 max_length = 16 {
-  %x = flight.buf_alloc <value> : !flight.buffer<1x128xi8, act>
-  %w = flight.buf_alloc <temporary> : !flight.buffer<1x128xi8, weight>
-  %s = flight.buf_alloc <temporary> : !flight.buffer<1x128xi8, meta>
-  // expected-error @+1 {{'flight.buf_mv' op flight-plan-buffers places only w8a8 dense products so far}}
-  flight.buf_mv %x, %w, %s[0] -> %x[0] {k_blocks = 1 : i64, n = 2 : i64, out_stride = 1 : i64, precision = #flight.precision<w4a8>} : !flight.buffer<1x128xi8, act>, !flight.buffer<1x128xi8, weight>, !flight.buffer<1x128xi8, meta> -> !flight.buffer<1x128xi8, act>
-}
-
-// -----
-
-flight.bucket @decode_16 stage <decode> min_length = 1 max_length = 16 {
   // expected-error @+1 {{'flight.sync' op is not a buffer-level op flight-plan-buffers places}}
   flight.sync
 }

@@ -59,7 +59,7 @@ flight.bucket @decode_48 stage <decode> min_length = 33 max_length = 48 {
 // Matrix products: the scales and output rows offset into their buffers;
 // every operand buffer is read whole.
 // CHECK-LABEL: flight.stream @decode_64 attributes
-// CHECK-NEXT: flight.mv k_blocks = 8, {{.*}}, a_addr = 0, b_addr = 0, out_addr = 3, scale_addr = 1, n = 64, out_stride = 4, out_format = f16, {{.*}}, relu = 1 {flight.reads = [#flight.rows<act, 0, 2>, #flight.rows<weight, 0, 2>, #flight.rows<meta, 0, 2>], flight.writes = [#flight.rows<act, 2, 4>]}
+// CHECK-NEXT: flight.mv k_blocks = 8, {{.*}}, a_addr = 0, b_addr = 0, out_addr = 3, scale_addr = 1, n = 64, out_stride = 4, out_format = f16, {{.*}}, relu = 1, grouped = 0 {flight.reads = [#flight.rows<act, 0, 2>, #flight.rows<weight, 0, 2>, #flight.rows<meta, 0, 2>], flight.writes = [#flight.rows<act, 2, 4>]}
 flight.bucket @decode_64 stage <decode> min_length = 49 max_length = 64 {
   %x = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
   %w = flight.buf_alloc <temporary> : !flight.buffer<2x128xi8, weight>
@@ -100,4 +100,21 @@ flight.bucket @prefill_256 stage <prefill> min_length = 129 max_length = 256 {
       flight.buf_misc "copy" %x[0] -> %t[0] {k = 128 : i64, rows = 8 : i64, a_step = 1 : i64, out_step = 1 : i64} : !flight.buffer<8x128xi8, act> -> !flight.buffer<8x128xi8, act>
     }
   }
+}
+
+// -----
+
+// Compressed weights: precision, N:16 sparsity and the group header select
+// the MV's wbits, sparsity and grouped fields; the rows read are the
+// buffers' (a 4-bit 8:16 channel of K = 128 is 32 + 32 bytes).
+// CHECK-LABEL: flight.stream @decode_80 attributes
+// CHECK-NEXT: flight.mv k_blocks = 8, sparsity = n8, {{.*}}, wbits = int4, accumulate = 0, relu = 0, grouped = 1 {flight.reads = [#flight.rows<act, 0, 2>, #flight.rows<weight, 0, 32>, #flight.rows<meta, 0, 4>], flight.writes = [#flight.rows<act, 2, 1>]}
+// CHECK-NEXT: flight.mm k_blocks = 8, sparsity = n2, {{.*}}, wbits = int8, accumulate = 0, relu = 0, grouped = 0 {
+flight.bucket @decode_80 stage <decode> min_length = 65 max_length = 80 {
+  %x = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
+  %w = flight.buf_alloc <temporary> : !flight.buffer<32x128xi8, weight>
+  %s = flight.buf_alloc <temporary> : !flight.buffer<4x128xi8, meta>
+  %y = flight.buf_alloc <value> : !flight.buffer<1x128xi8, act>
+  flight.buf_mv %x, %w, %s[0] -> %y[0] {k_blocks = 8 : i64, n = 64 : i64, out_stride = 1 : i64, precision = #flight.precision<w4a8>, sparsity = #flight.sparsity<n8>, grouped} : !flight.buffer<2x128xi8, act>, !flight.buffer<32x128xi8, weight>, !flight.buffer<4x128xi8, meta> -> !flight.buffer<1x128xi8, act>
+  flight.buf_mm %x, %w, %s[0] -> %y[0] {k_blocks = 8 : i64, n = 64 : i64, out_stride = 1 : i64, sparsity = #flight.sparsity<n2>} : !flight.buffer<2x128xi8, act>, !flight.buffer<32x128xi8, weight>, !flight.buffer<4x128xi8, meta> -> !flight.buffer<1x128xi8, act>
 }
