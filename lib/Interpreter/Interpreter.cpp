@@ -216,8 +216,10 @@ LogicalResult Interpreter::Impl::prepare() {
   llvm::DenseMap<unsigned, size_t> lastUse;
   for (Operation &op : block) {
     if (auto weight = dyn_cast<llm::WeightOp>(op)) {
-      llvm::Expected<HostTensor> value =
-          HostTensor::fromElementsAttr(weight.getValue());
+      // Viewed in place (the function outlives the interpreter): a model's
+      // weights are not copied.
+      llvm::Expected<HostTensor> value = HostTensor::fromElementsAttr(
+          weight.getValue(), HostTensor::Constant::Borrow);
       if (!value)
         return weight.emitError()
                << "cannot read weight '" << weight.getName()

@@ -384,7 +384,9 @@ FailureOr<Results> onnxeval::evaluate(EvalContext &ctx, onnxir::ConstantOp op) {
     ctx.error() << "has no 'value' to evaluate";
     return failure();
   }
-  auto tensor = HostTensor::fromElementsAttr(value);
+  // Weights are viewed in place: the attribute outlives the evaluation.
+  auto tensor =
+      HostTensor::fromElementsAttr(value, HostTensor::Constant::Borrow);
   if (!tensor) {
     ctx.error() << "cannot read its value: "
                 << llvm::toString(tensor.takeError());

@@ -6,6 +6,8 @@
 
 #include "ONNXEvalCommon.h"
 
+#include <algorithm>
+
 using namespace mlir;
 using namespace flightllm;
 using namespace flightllm::reference;
@@ -24,20 +26,44 @@ template <typename T> AccT<T> widen(T v) {
     return AccT<T>(v); // Sign-extends, then wraps modulo 2^64.
 }
 
+/// Rows of A and columns of B per block of accumulators: 16 x 256 doubles
+/// (32 KB) stay in the L1/L2 cache while the block's strip of B streams by
+/// once, so B (a weight) is read m / 16 times instead of m times, in rows
+/// rather than down its columns.
+constexpr int64_t kBlockRows = 16, kBlockCols = 256;
+
 /// C[m, n] = sum_k A[m, k] * B[k, n] for strided A and B; `emit(m, n, acc)`
-/// receives each accumulated value.
+/// receives each accumulated value. Every element sums its products in
+/// order of k from zero, as the plain triple loop does: the blocking changes
+/// which element is worked on when, never the rounding of any of them.
 template <typename T, typename Emit>
 void matmulKernel(const T *a, int64_t aRowStride, int64_t aColStride,
                   const T *b, int64_t bRowStride, int64_t bColStride, int64_t m,
                   int64_t k, int64_t n, Emit &&emit) {
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = 0; j < n; ++j) {
-      AccT<T> acc = 0;
-      for (int64_t l = 0; l < k; ++l)
-        acc += widen(a[i * aRowStride + l * aColStride]) *
-               widen(b[l * bRowStride + j * bColStride]);
-      emit(i, j, acc);
+  SmallVector<AccT<T>, 0> acc(size_t(kBlockRows * kBlockCols));
+  for (int64_t i0 = 0; i0 < m; i0 += kBlockRows) {
+    int64_t rows = std::min(kBlockRows, m - i0);
+    for (int64_t j0 = 0; j0 < n; j0 += kBlockCols) {
+      int64_t cols = std::min(kBlockCols, n - j0);
+      std::fill(acc.begin(), acc.end(), AccT<T>(0));
+      for (int64_t l = 0; l < k; ++l) {
+        const T *bRow = b + l * bRowStride + j0 * bColStride;
+        for (int64_t r = 0; r < rows; ++r) {
+          AccT<T> av = widen(a[(i0 + r) * aRowStride + l * aColStride]);
+          AccT<T> *accRow = acc.data() + r * kBlockCols;
+          if (bColStride == 1)
+            for (int64_t c = 0; c < cols; ++c)
+              accRow[c] += av * widen(bRow[c]);
+          else
+            for (int64_t c = 0; c < cols; ++c)
+              accRow[c] += av * widen(bRow[c * bColStride]);
+        }
+      }
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c)
+          emit(i0 + r, j0 + c, acc[r * kBlockCols + c]);
     }
+  }
 }
 
 template <typename T> T narrow(AccT<T> acc) {

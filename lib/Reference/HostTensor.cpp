@@ -8,6 +8,7 @@
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "llvm/ADT/APFloat.h"
 #include "llvm/ADT/bit.h"
+#include "llvm/Support/Alignment.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <cmath>
@@ -226,18 +227,48 @@ template <typename T> static std::string printToString(const T &value) {
   return s;
 }
 
-HostTensor::HostTensor(ElementKind kind, ArrayRef<int64_t> shape)
+HostTensor::HostTensor(ElementKind kind, ArrayRef<int64_t> shape,
+                       std::nullptr_t)
     : kind(kind), shape(shape.begin(), shape.end()) {
   numElements = 1;
   for (int64_t d : shape) {
     assert(d >= 0 && "negative dimension");
     numElements *= d;
   }
+}
+
+HostTensor::HostTensor(ElementKind kind, ArrayRef<int64_t> shape)
+    : HostTensor(kind, shape, nullptr) {
   storage.reset(new unsigned char[std::max<size_t>(getNumBytes(), 1)]());
 }
 
+HostTensor HostTensor::borrow(ElementKind kind, ArrayRef<int64_t> shape,
+                              ArrayRef<char> bytes) {
+  HostTensor t(kind, shape, nullptr);
+  assert(bytes.size() == t.getNumBytes() && "size mismatch");
+  if (t.getNumBytes() &&
+      llvm::isAddrAligned(llvm::Align(t.getElementSize()), bytes.data())) {
+    t.borrowed = reinterpret_cast<const unsigned char *>(bytes.data());
+    return t;
+  }
+  // Misaligned (or empty): an owned copy.
+  t.storage.reset(new unsigned char[std::max<size_t>(t.getNumBytes(), 1)]);
+  if (t.getNumBytes())
+    std::memcpy(t.storage.get(), bytes.data(), t.getNumBytes());
+  return t;
+}
+
+void HostTensor::detach() {
+  storage.reset(new unsigned char[std::max<size_t>(getNumBytes(), 1)]);
+  std::memcpy(storage.get(), borrowed, getNumBytes());
+  borrowed = nullptr;
+}
+
 HostTensor::HostTensor(const HostTensor &other)
-    : kind(other.kind), shape(other.shape), numElements(other.numElements) {
+    : kind(other.kind), shape(other.shape), numElements(other.numElements),
+      borrowed(other.borrowed) {
+  if (borrowed || !other.storage)
+    return;
   storage.reset(new unsigned char[std::max<size_t>(getNumBytes(), 1)]);
   if (getNumBytes())
     std::memcpy(storage.get(), other.storage.get(), getNumBytes());
@@ -245,9 +276,11 @@ HostTensor::HostTensor(const HostTensor &other)
 
 HostTensor::HostTensor(HostTensor &&other) noexcept
     : kind(other.kind), shape(std::move(other.shape)),
-      numElements(other.numElements), storage(std::move(other.storage)) {
+      numElements(other.numElements), storage(std::move(other.storage)),
+      borrowed(other.borrowed) {
   other.shape = {0};
   other.numElements = 0;
+  other.borrowed = nullptr;
 }
 
 HostTensor &HostTensor::operator=(const HostTensor &other) {
@@ -261,8 +294,10 @@ HostTensor &HostTensor::operator=(HostTensor &&other) noexcept {
   shape = std::move(other.shape);
   numElements = other.numElements;
   storage = std::move(other.storage);
+  borrowed = other.borrowed;
   other.shape = {0};
   other.numElements = 0;
+  other.borrowed = nullptr;
   return *this;
 }
 
@@ -330,7 +365,8 @@ std::string HostTensor::describeType() const {
   return s + getElementKindName(kind).str() + ">";
 }
 
-llvm::Expected<HostTensor> HostTensor::fromElementsAttr(ElementsAttr attr) {
+llvm::Expected<HostTensor> HostTensor::fromElementsAttr(ElementsAttr attr,
+                                                        Constant mode) {
   auto type = dyn_cast<RankedTensorType>(attr.getShapedType());
   if (!type || !type.hasStaticShape())
     return llvm::createStringError("constant of type " +
@@ -340,13 +376,19 @@ llvm::Expected<HostTensor> HostTensor::fromElementsAttr(ElementsAttr attr) {
   if (!kind)
     return llvm::createStringError("unsupported element type " +
                                    printToString(type.getElementType()));
-  HostTensor t(*kind, type.getShape());
+  bool borrow = mode == Constant::Borrow;
+  // Owned storage is allocated only where the data is copied.
+  HostTensor t(*kind, type.getShape(), nullptr);
   if (t.numElements == 0)
-    return t;
-  MutableArrayRef<char> dst = t.getMutableRawData();
+    return HostTensor(*kind, type.getShape());
+  auto own = [&]() -> MutableArrayRef<char> {
+    t.storage.reset(new unsigned char[t.getNumBytes()]());
+    return t.getMutableRawData();
+  };
 
   if (auto dense = dyn_cast<DenseElementsAttr>(attr)) {
     if (*kind == ElementKind::I1) {
+      own();
       llvm::copy(dense.getValues<bool>(), t.getMutableValues<bool>().begin());
       return t;
     }
@@ -355,15 +397,18 @@ llvm::Expected<HostTensor> HostTensor::fromElementsAttr(ElementsAttr attr) {
     if (dense.isSplat()) {
       if (raw.size() < elemSize)
         return llvm::createStringError("malformed splat constant");
+      MutableArrayRef<char> dst = own();
       for (size_t off = 0; off < dst.size(); off += elemSize)
         std::memcpy(dst.data() + off, raw.data(), elemSize);
-    } else {
-      if (raw.size() != dst.size())
-        return llvm::createStringError(
-            "dense constant holds " + std::to_string(raw.size()) +
-            " bytes, expected " + std::to_string(dst.size()));
-      std::memcpy(dst.data(), raw.data(), dst.size());
+      return t;
     }
+    if (raw.size() != t.getNumBytes())
+      return llvm::createStringError(
+          "dense constant holds " + std::to_string(raw.size()) +
+          " bytes, expected " + std::to_string(t.getNumBytes()));
+    if (borrow)
+      return HostTensor::borrow(*kind, type.getShape(), raw);
+    std::memcpy(own().data(), raw.data(), raw.size());
     return t;
   }
 
@@ -377,17 +422,20 @@ llvm::Expected<HostTensor> HostTensor::fromElementsAttr(ElementsAttr attr) {
     if (*kind == ElementKind::I1) {
       if (int64_t(data.size()) != t.numElements)
         return llvm::createStringError("bool resource blob has the wrong size");
+      own();
       MutableArrayRef<bool> out = t.getMutableValues<bool>();
       for (int64_t i = 0; i < t.numElements; ++i)
         out[i] = data[i] != 0;
       return t;
     }
-    if (data.size() != dst.size())
+    if (data.size() != t.getNumBytes())
       return llvm::createStringError(
           "resource blob '" + resource.getRawHandle().getKey().str() +
           "' holds " + std::to_string(data.size()) + " bytes, expected " +
-          std::to_string(dst.size()));
-    std::memcpy(dst.data(), data.data(), dst.size());
+          std::to_string(t.getNumBytes()));
+    if (borrow)
+      return HostTensor::borrow(*kind, type.getShape(), data);
+    std::memcpy(own().data(), data.data(), data.size());
     return t;
   }
 
@@ -396,6 +444,7 @@ llvm::Expected<HostTensor> HostTensor::fromElementsAttr(ElementsAttr attr) {
   auto copyBits = [&](auto values, auto toBits) -> llvm::Expected<HostTensor> {
     if (!values)
       return llvm::createStringError("cannot read the constant's values");
+    MutableArrayRef<char> dst = own();
     size_t size = t.getElementSize(), offset = 0;
     for (const auto &v : *values) {
       uint64_t bits = toBits(v); // Little-endian: the low bytes come first.

@@ -6,6 +6,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/MLIRContext.h"
 #include "llvm/ADT/APFloat.h"
 #include "llvm/ADT/bit.h"
@@ -15,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 using namespace mlir;
@@ -171,6 +173,128 @@ TEST(HostTensor, ReadsResourceBlobs) {
   auto t = HostTensor::fromElementsAttr(cast<ElementsAttr>(attr));
   ASSERT_TRUE(bool(t));
   EXPECT_EQ(t->toInt64Vector(), (SmallVector<int64_t>{5, -6, 7}));
+}
+
+TEST(HostTensor, BorrowedStorageIsCopyOnWrite) {
+  alignas(4) float data[6] = {1, 2, 3, 4, 5, 6};
+  ArrayRef<char> bytes(reinterpret_cast<const char *>(data), sizeof(data));
+  HostTensor t = HostTensor::borrow(ElementKind::F32, {2, 3}, bytes);
+  ASSERT_TRUE(t.isBorrowed());
+  EXPECT_EQ(t.getValues<float>().data(), data); // A view, not a copy.
+
+  // Copies, reshapes and bitcasts keep viewing the same bytes.
+  HostTensor copy = t;
+  EXPECT_TRUE(copy.isBorrowed());
+  EXPECT_EQ(copy.getValues<float>().data(), data);
+  HostTensor flat = t.reshaped({6});
+  EXPECT_TRUE(flat.isBorrowed());
+  EXPECT_EQ(flat.getValues<float>().data(), data);
+  EXPECT_EQ(flat.getRank(), 1);
+  EXPECT_EQ(flat.getDim(0), 6);
+  HostTensor bits = t.bitcastTo(ElementKind::I32);
+  EXPECT_TRUE(bits.isBorrowed());
+  EXPECT_EQ(bits.getInt(1), int64_t(llvm::bit_cast<int32_t>(2.0f)));
+
+  // The first mutable access detaches: the borrowed bytes never change.
+  copy.getMutableValues<float>()[0] = 42;
+  EXPECT_FALSE(copy.isBorrowed());
+  EXPECT_EQ(data[0], 1.0f);
+  EXPECT_EQ(copy.getValues<float>()[0], 42.0f);
+  EXPECT_EQ(copy.getValues<float>()[5], 6.0f);
+  EXPECT_TRUE(t.isBorrowed());
+  EXPECT_EQ(t.getValues<float>()[0], 1.0f);
+  flat.getMutableRawData()[0] = 0;
+  EXPECT_FALSE(flat.isBorrowed());
+  EXPECT_EQ(data[0], 1.0f);
+
+  // Moves carry the view and leave an empty tensor.
+  HostTensor moved = std::move(t);
+  EXPECT_TRUE(moved.isBorrowed());
+  EXPECT_EQ(moved.getValues<float>().data(), data);
+  EXPECT_FALSE(t.isBorrowed());
+  EXPECT_EQ(t.getNumElements(), 0);
+  HostTensor assigned;
+  assigned = std::move(moved);
+  EXPECT_TRUE(assigned.isBorrowed());
+  EXPECT_FALSE(moved.isBorrowed());
+  // Assigning an owned tensor over a borrowed one owns again.
+  assigned = HostTensor::get<float>({1}, {9});
+  EXPECT_FALSE(assigned.isBorrowed());
+  EXPECT_EQ(assigned.getValues<float>()[0], 9.0f);
+  EXPECT_EQ(data[0], 1.0f);
+}
+
+TEST(HostTensor, OwnedCopiesAreDeep) {
+  HostTensor t = HostTensor::get<int32_t>({3}, {1, 2, 3});
+  EXPECT_FALSE(t.isBorrowed());
+  HostTensor copy = t;
+  EXPECT_NE(copy.getValues<int32_t>().data(), t.getValues<int32_t>().data());
+  copy.getMutableValues<int32_t>()[0] = 7;
+  EXPECT_EQ(t.getValues<int32_t>()[0], 1);
+  HostTensor view = t.reshaped({1, 3});
+  view.getMutableValues<int32_t>()[2] = 9;
+  EXPECT_EQ(t.getValues<int32_t>()[2], 3);
+}
+
+TEST(HostTensor, MisalignedBytesAreCopied) {
+  alignas(8) char buffer[1 + 3 * sizeof(float)] = {};
+  float values[3] = {1.5f, -2, 3};
+  std::memcpy(buffer + 1, values, sizeof(values));
+  HostTensor t = HostTensor::borrow(
+      ElementKind::F32, {3}, ArrayRef<char>(buffer + 1, sizeof(values)));
+  EXPECT_FALSE(t.isBorrowed());
+  EXPECT_EQ(t.getValues<float>()[0], 1.5f);
+  EXPECT_EQ(t.getValues<float>()[2], 3.0f);
+  // Byte elements are always aligned.
+  HostTensor bytes = HostTensor::borrow(ElementKind::I8, {3},
+                                        ArrayRef<char>(buffer + 1, 3));
+  EXPECT_TRUE(bytes.isBorrowed());
+}
+
+TEST(HostTensor, BorrowsConstantsOnRequest) {
+  MLIRContext ctx;
+  Builder b(&ctx);
+  auto type = RankedTensorType::get({3}, b.getF32Type());
+  float values[] = {0.5f, -6, 7};
+  auto resource = cast<ElementsAttr>(DenseResourceElementsAttr::get(
+      type, "weights",
+      HeapAsmResourceBlob::allocateAndCopyInferAlign(ArrayRef<float>(values))));
+  ArrayRef<char> blob = cast<DenseResourceElementsAttr>(resource)
+                            .getRawHandle()
+                            .getBlob()
+                            ->getData();
+  auto borrowed =
+      HostTensor::fromElementsAttr(resource, HostTensor::Constant::Borrow);
+  ASSERT_TRUE(bool(borrowed));
+  EXPECT_TRUE(borrowed->isBorrowed());
+  EXPECT_EQ(borrowed->getRawData().data(), blob.data());
+  EXPECT_EQ(borrowed->getValues<float>()[1], -6.0f);
+  auto copied = HostTensor::fromElementsAttr(resource);
+  ASSERT_TRUE(bool(copied));
+  EXPECT_FALSE(copied->isBorrowed());
+  EXPECT_NE(copied->getRawData().data(), blob.data());
+
+  auto dense = cast<ElementsAttr>(
+      DenseElementsAttr::get(type, ArrayRef<float>(values)));
+  auto d = HostTensor::fromElementsAttr(dense, HostTensor::Constant::Borrow);
+  ASSERT_TRUE(bool(d));
+  EXPECT_TRUE(d->isBorrowed());
+  EXPECT_EQ(d->getRawData().data(),
+            cast<DenseElementsAttr>(dense).getRawData().data());
+  // Splats and packed bools have no elements to view: they are expanded.
+  auto splat = cast<ElementsAttr>(
+      DenseElementsAttr::get(type, Attribute(b.getF32FloatAttr(2.0f))));
+  auto s = HostTensor::fromElementsAttr(splat, HostTensor::Constant::Borrow);
+  ASSERT_TRUE(bool(s));
+  EXPECT_FALSE(s->isBorrowed());
+  EXPECT_EQ(s->getValues<float>()[2], 2.0f);
+  bool bits[] = {true, false, true};
+  auto mask = cast<ElementsAttr>(DenseElementsAttr::get(
+      RankedTensorType::get({3}, b.getI1Type()), ArrayRef<bool>(bits)));
+  auto m = HostTensor::fromElementsAttr(mask, HostTensor::Constant::Borrow);
+  ASSERT_TRUE(bool(m));
+  EXPECT_FALSE(m->isBorrowed());
+  EXPECT_EQ(m->toInt64Vector(), (SmallVector<int64_t>{1, 0, 1}));
 }
 
 TEST(HostTensor, RejectsUnsupportedElementTypes) {

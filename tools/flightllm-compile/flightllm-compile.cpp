@@ -311,6 +311,14 @@ cl::opt<bool> noVerifyRaising(
              "not caught)"),
     cl::init(false), cl::cat(category));
 
+cl::opt<double> verifyRaisingBudget(
+    "verify-raising-budget",
+    cl::desc("GFLOP of host arithmetic the raising check may spend (default "
+             "100, about a minute): sizes beyond it are skipped with a "
+             "remark, the smallest never"),
+    cl::value_desc("GFLOP"), cl::init(flightllm::kDefaultVerifyRaisingBudget),
+    cl::cat(category));
+
 cl::opt<std::string> maxMemory(
     "max-memory",
     cl::desc("Refuse a model whose file, or whose weights and constants in "
@@ -634,6 +642,7 @@ static LogicalResult compile(MLIRContext &context,
     PassManager pm(&context);
     flightllm::ONNXToLLMOptions raising;
     raising.verifyRaising = !noVerifyRaising;
+    raising.verifyRaisingBudget = verifyRaisingBudget;
     flightllm::buildONNXToLLMPipeline(pm, raising);
     bool accelerator = emit == EmitKind::Flight || emit == EmitKind::Bin;
     // The plan only needs sizes: no calibration run for it.

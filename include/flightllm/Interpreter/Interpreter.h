@@ -6,8 +6,10 @@
 // so narrow programs see the same rounding as the spec prescribes.
 //
 // Preparing a function checks that every op is supported and decodes every
-// `llm.weight` once (any element type, dense or dense_resource); runs then
-// only execute the compute ops. Problems are reported as MLIR diagnostics at
+// `llm.weight` once (any element type, dense or dense_resource; f32 data is
+// viewed in place, not copied, so the weights' attributes and resource blobs
+// must stay alive and unchanged while the interpreter lives); runs then only
+// execute the compute ops. Problems are reported as MLIR diagnostics at
 // the location of the op (or function) at fault, never as crashes: runtime
 // shapes that disagree, ids outside a table, positions outside a rotary
 // table.

@@ -1,10 +1,15 @@
-//===- HostTensor.h - Owning host tensors for reference execution -*- C++
-//-*-===//
+//===- HostTensor.h - Host tensors for reference execution ------*- C++ -*-===//
 //
-// A small owning tensor used by the reference evaluators (the onnx dialect
-// evaluator, constant folding, the backend test runner, and later the fp32
-// interpreter of the llm dialect): an element kind, a shape and contiguous
-// little-endian row-major storage.
+// A small tensor used by the reference evaluators (the onnx dialect
+// evaluator, constant folding, the backend test runner, the fp32 interpreter
+// of the llm dialect): an element kind, a shape and contiguous little-endian
+// row-major storage.
+//
+// Storage is owned, or borrowed: a read-only view of constant data that
+// outlives the tensor (a weight's resource blob, often a mapped file), so
+// evaluating a 7B model does not copy its 27 GB of weights. Copies of a
+// borrowed tensor borrow too; the first mutable access copies the data
+// (copy-on-write), so a borrowed tensor behaves as an owned one.
 //
 // Storage per element kind: f32 `float`, f64 `double`, f16 and bf16 their
 // 16-bit patterns (`Half`, `BFloat16`), i1 one byte holding 0 or 1 (`bool`),
@@ -247,21 +252,25 @@ public:
   unsigned getElementSize() const { return getElementKindSize(kind); }
   size_t getNumBytes() const { return size_t(numElements) * getElementSize(); }
 
+  /// Whether the data is a read-only view of memory the tensor does not own.
+  bool isBorrowed() const { return borrowed != nullptr; }
+
   llvm::ArrayRef<char> getRawData() const {
-    return {reinterpret_cast<const char *>(storage.get()), getNumBytes()};
+    return {reinterpret_cast<const char *>(data()), getNumBytes()};
   }
+  /// Mutable accessors make a borrowed tensor own a copy of its data first.
   llvm::MutableArrayRef<char> getMutableRawData() {
-    return {reinterpret_cast<char *>(storage.get()), getNumBytes()};
+    return {reinterpret_cast<char *>(mutableData()), getNumBytes()};
   }
 
   template <typename T> llvm::ArrayRef<T> getValues() const {
     assert(ElementKindOf<T>::value == kind && "element type mismatch");
-    return llvm::ArrayRef<T>(reinterpret_cast<const T *>(storage.get()),
+    return llvm::ArrayRef<T>(reinterpret_cast<const T *>(data()),
                              size_t(numElements));
   }
   template <typename T> llvm::MutableArrayRef<T> getMutableValues() {
     assert(ElementKindOf<T>::value == kind && "element type mismatch");
-    return llvm::MutableArrayRef<T>(reinterpret_cast<T *>(storage.get()),
+    return llvm::MutableArrayRef<T>(reinterpret_cast<T *>(mutableData()),
                                     size_t(numElements));
   }
 
@@ -287,11 +296,28 @@ public:
   /// The RankedTensorType of this tensor.
   mlir::RankedTensorType getType(mlir::MLIRContext *ctx) const;
 
+  /// A tensor viewing `bytes` (`getNumBytes()` of them, little-endian
+  /// row-major) without copying them; they must stay alive and unchanged as
+  /// long as this tensor or a copy of it reads them. Data misaligned for the
+  /// element type is copied instead.
+  static HostTensor borrow(ElementKind kind, llvm::ArrayRef<int64_t> shape,
+                           llvm::ArrayRef<char> bytes);
+
+  /// How fromElementsAttr holds the constant's data.
+  enum class Constant {
+    /// Copies it: the tensor may outlive the attribute (or its blob).
+    Copy,
+    /// Borrows it where the attribute's storage holds the elements as they
+    /// are (non-splat dense data, resource blobs), copies otherwise. The
+    /// attribute, and its resource blob, must outlive the tensor.
+    Borrow,
+  };
   /// Reads any ElementsAttr with a supported element type: dense (splats and
   /// bit-packed i1 included), dense resource blobs, and any other
   /// implementation through its APInt/APFloat iterators. Fails with a message
   /// for unsupported element types or dropped resource blobs.
-  static llvm::Expected<HostTensor> fromElementsAttr(mlir::ElementsAttr attr);
+  static llvm::Expected<HostTensor>
+  fromElementsAttr(mlir::ElementsAttr attr, Constant mode = Constant::Copy);
   /// A DenseElementsAttr with this tensor's type and values.
   mlir::DenseElementsAttr toDenseElementsAttr(mlir::MLIRContext *ctx) const;
 
@@ -307,12 +333,27 @@ public:
   std::string describeType() const;
 
 private:
+  /// A tensor with no storage yet (borrow() fills it in).
+  HostTensor(ElementKind kind, llvm::ArrayRef<int64_t> shape, std::nullptr_t);
+  const unsigned char *data() const {
+    return borrowed ? borrowed : storage.get();
+  }
+  unsigned char *mutableData() {
+    if (borrowed)
+      detach();
+    return storage.get();
+  }
+  /// Replaces the borrowed view by an owned copy.
+  void detach();
+
   ElementKind kind = ElementKind::F32;
   llvm::SmallVector<int64_t, 4> shape = {0};
   int64_t numElements = 0;
-  /// From new[], hence aligned for every storage type; objects of the
-  /// element type live in it.
+  /// Owned data, from new[], hence aligned for every storage type; objects of
+  /// the element type live in it. Null while the data is borrowed.
   std::unique_ptr<unsigned char[]> storage;
+  /// Borrowed read-only data (aligned for the element type), or null.
+  const unsigned char *borrowed = nullptr;
 };
 
 /// Compares `actual` with `expected` the way the ONNX backend tests do:

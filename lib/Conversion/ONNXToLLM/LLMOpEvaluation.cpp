@@ -19,7 +19,8 @@ using namespace flightllm;
 FailureOr<SmallVector<reference::HostTensor>>
 raising::evaluateLLMOp(Operation *op, ArrayRef<reference::HostTensor> operands) {
   if (auto weight = dyn_cast<llm::WeightOp>(op)) {
-    auto t = HostTensor::fromElementsAttr(weight.getValue());
+    auto t = HostTensor::fromElementsAttr(weight.getValue(),
+                                          HostTensor::Constant::Borrow);
     if (!t) {
       llvm::consumeError(t.takeError());
       return failure();

@@ -61,8 +61,11 @@ void flightllm::buildONNXToLLMPipeline(OpPassManager &pm,
   fpm.addPass(createRaiseLayersPass());
   pm.addPass(createFinalizeRaisingPass());
   pm.addPass(createCSEPass());
-  if (options.verifyRaising)
-    pm.addPass(createVerifyRaisingPass());
+  if (options.verifyRaising) {
+    VerifyRaisingPassOptions verify;
+    verify.budget = options.verifyRaisingBudget;
+    pm.addPass(createVerifyRaisingPass(verify));
+  }
 }
 
 namespace {
@@ -73,6 +76,11 @@ struct ONNXToLLMPipelineOptions
       llvm::cl::desc("Check the raised program against the ONNX graph "
                      "numerically (-llm-verify-raising)"),
       llvm::cl::init(true)};
+  Option<double> verifyRaisingBudget{
+      *this, "verify-raising-budget",
+      llvm::cl::desc("GFLOP the verification may cost (-llm-verify-raising's "
+                     "budget)"),
+      llvm::cl::init(kDefaultVerifyRaisingBudget)};
 };
 } // namespace
 
@@ -84,6 +92,7 @@ void flightllm::registerONNXToLLMPipeline() {
       [](OpPassManager &pm, const ONNXToLLMPipelineOptions &options) {
         ONNXToLLMOptions o;
         o.verifyRaising = options.verifyRaising;
+        o.verifyRaisingBudget = options.verifyRaisingBudget;
         buildONNXToLLMPipeline(pm, o);
       });
 }

@@ -13,6 +13,11 @@
 
 namespace flightllm {
 
+/// -llm-verify-raising's default budget, in GFLOP of host arithmetic (about
+/// a minute of the reference kernels): every size of a model up to ~1B
+/// parameters; a 7B model only at the smallest.
+constexpr double kDefaultVerifyRaisingBudget = 100;
+
 #define GEN_PASS_DECL
 #include "flightllm/Conversion/ONNXToLLM/Passes.h.inc"
 
@@ -23,6 +28,8 @@ struct ONNXToLLMOptions {
   /// Check the raised program against the ONNX graph numerically
   /// (-llm-verify-raising); off only to save the time on huge models.
   bool verifyRaising = true;
+  /// Its cost budget in GFLOP (-llm-verify-raising's `budget`).
+  double verifyRaisingBudget = kDefaultVerifyRaisingBudget;
 };
 
 /// The whole raising, from an imported ONNX graph to an llm program.

@@ -193,11 +193,23 @@ def VerifyRaisingPass : Pass<"llm-verify-raising", "mlir::ModuleOp"> {
     key and value, then the logits), is reported with the size and the error.
     An ONNX error while evaluating the graph is reported at its node. The
     copy of the graph is removed either way.
+
+    The comparisons cost host arithmetic in proportion to the model's
+    weights times the tokens of each size (plus attention), estimated before
+    running: for a 7B model the long prefill size alone is about 3.4 TFLOP.
+    Sizes over `budget` (GFLOP, both evaluations together) are skipped, the
+    long size first, then the costlier small one; the cheapest is always
+    compared. A remark names the sizes compared and skipped, their costs,
+    and the budget that would compare them all.
   }];
   let options = [
     Option<"tolerance", "tolerance", "double", /*default=*/"1e-4",
            "Largest |raised - onnx| / (1 + |onnx|) accepted (fp32 round-off "
-           "through a whole model in two evaluation orders)">
+           "through a whole model in two evaluation orders)">,
+    Option<"budget", "budget", "double",
+           /*default=*/"::flightllm::kDefaultVerifyRaisingBudget",
+           "Estimated GFLOP the comparisons may cost; sizes beyond it are "
+           "skipped (the long one first) with a remark, the cheapest never">
   ];
   let dependentDialects = ["flightllm::llm::LLMDialect"];
 }
