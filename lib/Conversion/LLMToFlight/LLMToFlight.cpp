@@ -42,7 +42,7 @@ flightllm::lowering::lowerToFlight(ModuleOp module,
   OnChipPeaks peaks;
   // The pipeline one bucket at a time (flight-select-instructions,
   // flight-schedule, flight-fuse, the places of flight-hbm-layout,
-  // flight-plan-buffers, the tokens of flight-insert-tokens),
+  // flight-share-layers, flight-plan-buffers, the tokens of flight-insert-tokens),
   // each bucket's IR dropped once it is encoded: a 7B model's 144 buckets
   // (1.5 million instructions) never exist as IR at once.
   OpBuilder b(module.getContext());
@@ -58,7 +58,13 @@ flightllm::lowering::lowerToFlight(ModuleOp module,
       return failure();
     flight::scheduleBucket(*bucket);
     flight::fuseBucket(*bucket);
-    if (failed(lowering.placeRegions(*bucket)) || failed(verify(*bucket)))
+    flight::ShareLayersPassOptions share;
+    share.shareLayers = options.shareLayers;
+    if (failed(lowering.placeRegions(*bucket)) ||
+        failed(flight::shareLayers(
+            *bucket, share,
+            {int64_t(model.baseOrigin[0]), int64_t(model.baseOrigin[1])})) ||
+        failed(verify(*bucket)))
       return failure();
     auto selected = Clock::now();
     StreamInfo info;

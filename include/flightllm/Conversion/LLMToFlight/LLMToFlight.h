@@ -55,6 +55,9 @@ struct LoweringOptions {
   /// Channels each weight tile is striped over in HBM (flight-hbm-layout's
   /// `stripes`).
   unsigned weightStripes = 8;
+  /// One layer body run numLayers times (else one copy per layer:
+  /// flight-share-layers{share-layers=false}).
+  bool shareLayers = true;
   /// Set the dependency tokens (else keep every instruction's accesses in
   /// StreamInfo::accesses, for the flight-insert-tokens pass).
   bool insertTokens = true;

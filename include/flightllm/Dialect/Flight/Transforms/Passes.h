@@ -32,6 +32,12 @@ void scheduleBucket(BucketOp bucket, const SchedulePassOptions &options = {});
 /// it per bucket).
 void fuseBucket(BucketOp bucket, const FusePassOptions &options = {});
 
+/// flight-share-layers on one bucket; `origins` are the B1 and B2 origins
+/// (32-byte units, flight.bases), used when unrolling. Errors at the op.
+mlir::LogicalResult shareLayers(BucketOp bucket,
+                                const ShareLayersPassOptions &options,
+                                llvm::ArrayRef<int64_t> origins);
+
 } // namespace flightllm::flight
 
 #endif // FLIGHTLLM_DIALECT_FLIGHT_TRANSFORMS_PASSES_H

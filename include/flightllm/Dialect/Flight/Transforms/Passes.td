@@ -95,4 +95,46 @@ def FusePass : Pass<"flight-fuse", "::flightllm::flight::BucketOp"> {
   ];
 }
 
+def ShareLayersPass
+    : Pass<"flight-share-layers", "::flightllm::flight::BucketOp"> {
+  let summary = "Check the shared decoder layer's slots, or unroll the layers";
+  let description = [{
+    Runs after `flight-hbm-layout` on each `flight.bucket`. Instruction
+    selection emits the decoder layer once, as a `flight.layer_body layers =
+    L` whose per-layer transfers add a base register (`base <B1>`: the
+    layer's weights, `base <B2>`: its KV cache; the layout's strides); a 7B
+    model's 144 buckets with 32 unrolled layers each would hold 32 times the
+    IR while they are lowered (docs/lowering.md, "Layer sharing").
+
+    `share-layers=true` (the default) keeps the shared body and checks that
+    it is shareable: every per-layer region lies inside one layer slot (its
+    offset and size within the stride) and every fixed transfer inside its
+    region, so layer `l` never reads or writes layer `l + 1`'s data.
+    `share-layers=false` unrolls the body into `L` copies, one per layer,
+    whose transfers address layer `l`'s copy directly (a region `NAME.layerL`
+    at `origin + l * stride` of `flight.bases`, no base register): a longer
+    stream without the `SYS loop`, computing the same results.
+
+    ```mlir
+    // Before (L = 2, B1 origin 20, stride 40: 32-byte units):
+    flight.layer_body layers = 2 weight_stride = 40 kv_stride = 512 {
+      flight.tile_load %s0[0] -> %t[0] length 1024 base <B1> : ...
+    }
+    // After, share-layers=false:
+    %l0 = flight.hbm_region "layer.linear0.w0.s0.layer0" holds <params> channel 0 offset 640 : ...
+    %l1 = flight.hbm_region "layer.linear0.w0.s0.layer1" holds <params> channel 0 offset 1920 : ...
+    flight.tile_load %l0[0] -> %t0[0] length 1024 : ...
+    flight.tile_load %l1[0] -> %t1[0] length 1024 : ...
+    ```
+
+    Errors: a layer body without strides or an unplaced region (run
+    `flight-hbm-layout` first), a region or transfer beyond a layer slot,
+    no `flight.bases` in the module when unrolling.
+  }];
+  let options = [
+    Option<"shareLayers", "share-layers", "bool", /*default=*/"true",
+           "Keep one layer body run L times (else unroll it per layer)">
+  ];
+}
+
 #endif // FLIGHTLLM_DIALECT_FLIGHT_TRANSFORMS_PASSES_TD
