@@ -338,7 +338,8 @@ def main():
         row = {"setting": name, "flags": " ".join(flags) if flags is not None else "(reference engine)"}
         try:
             row.update(bench.perplexity(name, flags))
-            print(f"{name}: perplexity {row['perplexity']:.5f} over {row['tokens']} tokens "
+            print(f"{name}: perplexity {row['perplexity']:.5f} over {row['tokens']} tokens, "
+                  f"{row.get('weight_bytes')} weight bytes, 7B {row.get('weight_bytes_7b')} "
                   f"({row['seconds']:.0f} s)", flush=True)
         except Failed as e:
             row["status"] = "not supported by this build" if e.kind == "unsupported" else "failed"
