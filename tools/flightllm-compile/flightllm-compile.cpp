@@ -697,7 +697,7 @@ static LogicalResult compile(MLIRContext &context,
         flightllm::printCompressionReportJSON(*module, *out.report);
       // The report goes to stdout only when the program does not.
       if (!quietReport && out.binaryPath != "-")
-        flightllm::printCompressionReport(*module, llvm::outs());
+        flightllm::printCompressionReport(*module, outs());
     }
     return success();
   }
