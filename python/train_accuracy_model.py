@@ -32,11 +32,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
-import torch
+# OpenBLAS (torch's BLAS on Debian) has its own thread pool that torch.set_num_threads does not
+# size: one thread keeps the sums' order, hence the weights, independent of the machine.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import torch  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -57,6 +62,9 @@ PROMPTS = (
     "In this chapter, we ",
     "A package is ",
 )
+
+# Where the export each resumed stage started from is kept (stage number -> source).
+STAGE_SOURCES = {1: "examples/llama-bytes-4m at git commit da6003d"}
 
 # 256 wide, 6 layers, 4 heads of 64 with 2 KV heads (GQA), SwiGLU 640: every
 # projection's input width (256, 640) is a multiple of 128, so group-wise
@@ -86,6 +94,17 @@ def main():
     ap.add_argument("--heldout-bytes", type=int, default=HELDOUT_BYTES,
                     help="held-out text size (the handbook's prose is cut after the paragraph reaching it)")
     ap.add_argument("--no-train", action="store_true", help="load model.pt instead of training")
+    ap.add_argument("--schedule", choices=("cosine", "rsqrt"), default="cosine",
+                    help="learning rate after warmup: cosine to 10%% over --steps, or peak x "
+                         "max(0.1, sqrt(warmup / step)), which does not depend on --steps")
+    ap.add_argument("--warmup", type=int, default=0, help="warmup steps (0: 5%% of --steps)")
+    ap.add_argument("--time-budget", type=float, default=0, metavar="S",
+                    help="stop after the first step that ends S seconds in (rsqrt only); the steps run "
+                         "are recorded, and --steps K --schedule rsqrt reproduces the same weights")
+    ap.add_argument("--resume-from-onnx", metavar="DIR",
+                    help="start from the weights of an earlier export (DIR/decoder_model.onnx + its "
+                         "model.onnx_data, loaded by name) instead of a random initialization; the "
+                         "earlier training record (DIR/metrics.json) is kept as the first stage")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -204,15 +223,26 @@ def write_readme(out: Path, m: dict, greedy):
             lines.append(f"| {name} | {sizes[name]} | {text} |")
     lines += ["", "`model.pt` (the torch checkpoint) is not committed; training writes it.", "",
               "## Training", ""]
-    if t:
+    stages = []
+    while t:
+        stages.insert(0, t)
+        t = t.get("resumed_from", {}).get("training")
+    for i, t in enumerate(stages):
         lines += [
-            f"- {t['steps']} steps x batch {t['batch']} x {t['seq_len']} bytes = {t['tokens_seen']} tokens "
-            f"({t['tokens_seen'] / d['train']['bytes']:.2f} epochs), {t['optimizer']}, peak lr {t['lr']}, "
-            f"seed {t['seed']}, {t['threads']} CPU threads",
-            f"- wall time: {t['train_time_s']:.0f} s (a shared, loaded 2-core machine)",
-            f"- final train loss {t['final_train_loss']:.4f} nats/byte (mean of last 50 steps "
-            f"{t['train_loss_last50_mean']:.4f})",
+            (f"- stage {i + 1}" + (" (resumed from the stage before, weights only: a fresh optimizer)"
+                                   if i else "") + ":" if len(stages) > 1 else "- training:"),
+            f"  {t['steps']} steps x batch {t['batch']} x {t['seq_len']} bytes = {t['tokens_seen']} tokens "
+            f"({t['tokens_seen'] / d['train']['bytes']:.2f} epochs), "
+            f"{t.get('optimizer', '')}, peak lr {t['lr']}, seed {t['seed']}, {t['threads']} CPU threads; "
+            f"wall time {t['train_time_s']:.0f} s (a shared, loaded 2-core machine); final train loss "
+            f"{t['final_train_loss']:.4f} nats/byte (mean of last 50 steps {t['train_loss_last50_mean']:.4f})",
         ]
+    if len(stages) > 1:
+        steps = " + ".join(str(t["steps"]) for t in stages)
+        lines.append(f"- in total: {steps} = {sum(t['steps'] for t in stages)} steps, "
+                     f"{sum(t['tokens_seen'] for t in stages)} tokens "
+                     f"({sum(t['tokens_seen'] for t in stages) / d['train']['bytes']:.2f} epochs), "
+                     f"{sum(t['train_time_s'] for t in stages):.0f} s of wall time")
     lines += [
         "",
         "## Perplexity (per byte, torch fp32)",
@@ -239,10 +269,18 @@ def write_readme(out: Path, m: dict, greedy):
     lines += [
         "",
         "Regenerate: `apt-get install -y python3.11-doc debian-handbook libopenblas0-pthread`, then "
-        "`/usr/bin/python3 python/train_accuracy_model.py` (retrain) or "
+        "`/usr/bin/python3 python/train_accuracy_model.py` (retrain stage 1) or "
         "`/usr/bin/python3 python/train_accuracy_model.py --no-train` (re-export and re-evaluate model.pt).",
-        "",
     ]
+    for i, t in enumerate(stages[1:], start=1):
+        r = t["resumed_from"]
+        lines.append(
+            f"Stage {i + 1}: from a directory DIR holding stage {i}'s export (model.onnx_data SHA-256 "
+            f"{r['data_sha256'][:16]}...; {STAGE_SOURCES.get(i, 'the output of the stage before')}): "
+            f"`/usr/bin/python3 python/train_accuracy_model.py --resume-from-onnx DIR --seed {t['seed']} "
+            f"--steps {t['steps']} --batch {t['batch']} --seq-len {t['seq_len']} --lr {t['lr']}"
+            + (f" --schedule rsqrt --warmup {t['warmup']}" if t.get("schedule") == "rsqrt" else "") + "`.")
+    lines.append("")
     (out / "README.md").write_text("\n".join(lines))
 
 

@@ -24,6 +24,7 @@ Outputs (in --out, default examples/tiny-llama-bytes):
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -32,8 +33,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+import onnx
 import torch
 import torch.nn.functional as F
+from onnx import numpy_helper
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -131,11 +134,19 @@ def train(model, train_data: bytes, args):
     data = torch.from_numpy(np.frombuffer(train_data, dtype=np.uint8).astype(np.int64))
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.95),
                             weight_decay=0.1, eps=1e-8)
-    warmup = max(1, args.steps // 20)
+    schedule = getattr(args, "schedule", "cosine")
+    time_budget = getattr(args, "time_budget", 0)
+    if time_budget and schedule == "cosine":
+        raise SystemExit("--time-budget needs a schedule that does not depend on the step count (rsqrt)")
+    warmup = getattr(args, "warmup", 0) or max(1, args.steps // 20)
 
     def lr_at(step):
         if step < warmup:
             return args.lr * (step + 1) / warmup
+        if schedule == "rsqrt":
+            # Independent of --steps: a run stopped by --time-budget after K steps has the
+            # weights of `--steps K` (deterministic, reproducible).
+            return args.lr * max(0.1, math.sqrt(warmup / (step + 1)))
         frac = (step - warmup) / max(1, args.steps - warmup)
         return args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
 
@@ -143,6 +154,9 @@ def train(model, train_data: bytes, args):
     losses, log = [], []
     t0 = time.time()
     for step in range(args.steps):
+        if time_budget and step and time.time() - t0 >= time_budget:
+            print(f"time budget of {time_budget} s reached after {step} steps", flush=True)
+            break
         starts = torch.randint(0, len(data) - args.seq_len - 1, (args.batch,), generator=g)
         x = torch.stack([data[s: s + args.seq_len] for s in starts.tolist()])
         y = torch.stack([data[s + 1: s + args.seq_len + 1] for s in starts.tolist()])
@@ -161,7 +175,7 @@ def train(model, train_data: bytes, args):
             print(f"step {step:5d} loss {losses[-1]:.4f} lr {lr_at(step):.2e} {elapsed:7.1f}s", flush=True)
     model.eval()
     tail = losses[-50:]
-    return {"train_time_s": time.time() - t0, "final_train_loss": losses[-1],
+    return {"steps": len(losses), "train_time_s": time.time() - t0, "final_train_loss": losses[-1],
             "train_loss_last50_mean": sum(tail) / len(tail), "log": log}
 
 
@@ -207,21 +221,78 @@ def greedy_torch(model, prompt_ids):
     return generated
 
 
+@torch.no_grad()
+def load_weights_from_onnx(model, prefill_path: Path):
+    """Load the weights of an exported prefill graph (and its external data)
+    into `model`, by name: an initializer named after a parameter
+    ("model.<param>") is that parameter; a MatMul's anonymous weight
+    ("onnx::MatMul_N", stored transposed) belongs to the Linear whose scope
+    names the node ("/model/<module path>/MatMul"). Every parameter must be
+    found exactly once, with its shape."""
+    graph = onnx.load(str(prefill_path)).graph
+    inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    found = {}
+    for name, value in inits.items():
+        if name.startswith("model."):
+            found[name[len("model."):]] = value
+    for node in graph.node:
+        if node.op_type != "MatMul" or not node.name.endswith("/MatMul"):
+            continue
+        weights = [x for x in node.input if x in inits]
+        if len(weights) != 1 or not node.name.startswith("/model/"):
+            continue
+        module = node.name[len("/model/"): -len("/MatMul")].replace("/", ".")
+        key = module + ".weight"
+        if key in found:
+            raise SystemExit(f"{prefill_path}: two initializers for {key}")
+        found[key] = inits[weights[0]].T
+    params = dict(model.named_parameters())
+    missing = sorted(set(params) - set(found))
+    unknown = sorted(set(found) - set(params))
+    if missing or unknown:
+        raise SystemExit(f"{prefill_path}: parameters not in the graph {missing}, "
+                         f"initializers that are no parameter {unknown}")
+    for name, p in params.items():
+        value = torch.from_numpy(np.array(found[name], dtype=np.float32))
+        if tuple(value.shape) != tuple(p.shape):
+            raise SystemExit(f"{prefill_path}: {name} has shape {tuple(value.shape)}, "
+                             f"the model {tuple(p.shape)}")
+        p.copy_(value)
+
+
 def train_or_load(model, config, out: Path, train_data: bytes, args):
-    """Train from the seed and save model.pt, or (--no-train) load model.pt and
-    the training record of metrics.json. -> the training record"""
+    """Train from the seed (or, with --resume-from-onnx, from the weights of an
+    exported model) and save model.pt, or (--no-train) load model.pt and the
+    training record of metrics.json. -> the training record"""
     metrics_path = out / "metrics.json"
+    resume = getattr(args, "resume_from_onnx", None)
     if args.no_train:
         state = torch.load(out / "model.pt")
         model.load_state_dict(state["state_dict"])
         training = json.loads(metrics_path.read_text())["training"] if metrics_path.exists() else {}
     else:
-        hf_style_init(model, args.seed)
+        if resume:
+            load_weights_from_onnx(model, Path(resume) / PREFILL_FILE)
+        else:
+            hf_style_init(model, args.seed)
         training = train(model, train_data, args)
-        training.update({"steps": args.steps, "batch": args.batch, "seq_len": args.seq_len,
+        schedule = getattr(args, "schedule", "cosine")
+        warmup = getattr(args, "warmup", 0) or max(1, args.steps // 20)  # as train() used
+        training.update({"batch": args.batch, "seq_len": args.seq_len,
                          "lr": args.lr, "threads": args.threads, "seed": args.seed,
-                         "tokens_seen": args.steps * args.batch * args.seq_len,
-                         "optimizer": "AdamW(betas=(0.9,0.95), wd=0.1), warmup 5% + cosine to 10%, clip 1.0"})
+                         "tokens_seen": training["steps"] * args.batch * args.seq_len,
+                         "schedule": schedule, "warmup": warmup,
+                         "optimizer": "AdamW(betas=(0.9,0.95), wd=0.1), " + (
+                             f"warmup {warmup} steps + lr x max(0.1, sqrt(warmup / step)), clip 1.0"
+                             if schedule == "rsqrt" else "warmup 5% + cosine to 10%, clip 1.0")})
+        if resume:
+            # The earlier stage's record (its own seed, steps, time) stays with the model.
+            earlier = Path(resume) / "metrics.json"
+            data = Path(resume) / DATA_FILE
+            training["resumed_from"] = {
+                "dir": str(resume),
+                "data_sha256": hashlib.sha256(data.read_bytes()).hexdigest(),
+                "training": json.loads(earlier.read_text()).get("training", {}) if earlier.exists() else {}}
         torch.save({"config": config.to_dict(), "state_dict": model.state_dict()}, out / "model.pt")
     model.eval()
     return training
