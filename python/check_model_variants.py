@@ -164,35 +164,57 @@ def built_cases(model_path: Path, out: Path, dtype, layers: int, kv_heads: int, 
 
 
 def mlir_weights(text: str) -> dict:
-    """name -> int8 codes of every integer llm.weight in an --emit=llm program."""
+    """name -> int8 codes of every integer llm.weight in an --emit=llm program
+    (the parts of a fused projection, .partN, as a list in order)."""
     import re
-    blobs = dict(re.findall(r'^\s*(\w+): "0x([0-9A-Fa-f]+)"', text, re.M))
+    blobs = dict(re.findall(r'^\s*"?([\w.]+)"?: "0x([0-9A-Fa-f]+)"', text, re.M))
     found = {}
     for name, key, dims in re.findall(
-            r'llm\.weight "([^"]+)" = dense_resource<(\w+)> : tensor<([0-9x]+)xi8>', text):
+            r'llm\.weight "([^"]+)" = dense_resource<"?([\w.]+)"?> : tensor<([0-9x]+)xi8>', text):
         raw = bytes.fromhex(blobs[key])[4:]  # the blob's alignment word first
         found[name] = np.frombuffer(raw, np.int8).reshape([int(d) for d in dims.split("x")])
     for name, hexdata, dims in re.findall(
             r'llm\.weight "([^"]+)" = dense<"0x([0-9A-Fa-f]+)"> : tensor<([0-9x]+)xi8>', text):
         found[name] = np.frombuffer(bytes.fromhex(hexdata), np.int8).reshape(
             [int(d) for d in dims.split("x")])
-    # A fused projection raised as one linear per part (.partN, columns).
     parts = {}
     for name in sorted(found):
         base, _, index = name.rpartition(".part")
         if base and index.isdigit():
             parts.setdefault(base, []).append((int(index), found.pop(name)))
     for base, items in parts.items():
-        found[base] = np.concatenate([a for _, a in sorted(items)], axis=1)
+        found[base] = [a for _, a in sorted(items)]
     return found
 
 
 def model_codes(model: onnx.ModelProto) -> dict:
-    """name -> the int8 codes of every DequantizeLinear weight of the model."""
+    """name -> the codes of every pre-quantized weight of the model, in
+    llm.linear's form (docs/compression.md): uint8 codes of a per-channel
+    weight shifted by -128, MatMulNBits codes unpacked to [N, K], minus 8
+    without zero points."""
     from onnx import numpy_helper
     inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
-    return {n.input[0]: inits[n.input[0]] for n in model.graph.node
-            if n.op_type == "DequantizeLinear" and inits[n.input[0]].dtype == np.int8}
+    codes = {}
+    for n in model.graph.node:
+        if n.op_type == "DequantizeLinear":
+            q = inits[n.input[0]]
+            codes[n.input[0]] = (q.astype(np.int16) - 128).astype(np.int8) \
+                if q.dtype == np.uint8 else q
+        elif n.op_type == "MatMulNBits":
+            b = inits[n.input[1]]
+            q = np.stack([b & 15, b >> 4], -1).reshape(b.shape[0], -1).astype(np.int8)
+            has_zp = len(n.input) > 3 and n.input[3]
+            codes[n.input[1]] = q if has_zp else q - 8
+    return codes
+
+
+def codes_equal(got, want) -> bool:
+    if isinstance(got, list):  # the parts of a fused projection
+        return any(a.shape == want.shape and np.array_equal(a, want)
+                   for a in (np.concatenate(got, axis) for axis in (0, 1)
+                             if all(g.ndim == 2 for g in got)
+                             and len({g.shape[1 - axis] for g in got}) == 1))
+    return got.shape == want.shape and np.array_equal(got, want)
 
 
 def built_checks(bin_dir: Path, work: Path, key, atol: float, sim: bool):
@@ -218,18 +240,17 @@ def built_checks(bin_dir: Path, work: Path, key, atol: float, sim: bool):
             results.append((label, str(e)))
     if sim and key in BUILT_SIM:
         results += sim_check(bin_dir, out, 96, model="model.onnx")
-        if weights == "qdq8":
-            label = f"{out.name} the program's weight integers are the model's"
-            try:
-                text = run([bin_dir / "flightllm-compile", path, "--emit=llm", "-o", "-",
-                            "--quiet"], label)
-                got, want = mlir_weights(text), model_codes(model)
-                bad = [n for n, codes in want.items()
-                       if n not in got or not np.array_equal(got[n].T if got[n].shape != codes.shape
-                                                            else got[n], codes)]
-                results.append((label, f"differ or missing: {bad}" if bad or not want else None))
-            except RuntimeError as e:
-                results.append((label, str(e)))
+    if weights not in ("fp32", "fp16"):
+        # Without --quantize: the program's codes are the model's own.
+        label = f"{out.name} the program's weight integers are the model's"
+        try:
+            text = run([bin_dir / "flightllm-compile", path, "--emit=llm", "-o", "-",
+                        "--quiet"], label)
+            got, want = mlir_weights(text), model_codes(model)
+            bad = [n for n, codes in want.items() if n not in got or not codes_equal(got[n], codes)]
+            results.append((label, f"differ or missing: {bad}" if bad or not want else None))
+        except RuntimeError as e:
+            results.append((label, str(e)))
     return results
 
 

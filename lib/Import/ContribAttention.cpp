@@ -25,6 +25,7 @@
 
 #include "onnx/onnx_pb.h"
 
+#include <cstdio>
 #include <cstring>
 #include <limits>
 
@@ -196,9 +197,11 @@ LogicalResult refuseAttr(onnx::NodeProto &node, Location loc,
     return success();
   InFlightDiagnostic diag = emitError(loc);
   diag << node.op_type() << " attribute " << name << "=";
-  if (isFloat)
-    diag << a->f();
-  else
+  if (isFloat) {
+    char text[32];
+    std::snprintf(text, sizeof(text), "%g", double(a->f()));
+    diag << std::string(text);
+  } else
     diag << a->i();
   diag << " is not supported (" << what << ")";
   return failure();

@@ -36,6 +36,11 @@ const OpsetRevision kRevisions[] = {
     {"ConstantOfShape", 20, "bfloat16 and float8 types",
      "a bfloat16 fill becomes an f32 one and a Cast"},
     {"ConstantOfShape", 21, "int4/uint4 types", "same form"},
+    {"DequantizeLinear", 19,
+     "float8 types; x_scale may be float16/bfloat16",
+     "same form (a float16/bfloat16 scale is refused by the opset-13 type)"},
+    {"DequantizeLinear", 21, "`block_size` attribute, int4/uint4 types",
+     "block_size 0 only (per-tensor or per-axis scales)"},
     {"Equal", 19, "string type", "same form"},
     {"Gelu", 20, "new operator",
      "expanded to its definition (Erf, or Tanh when approximate=\"tanh\")"},
@@ -434,7 +439,8 @@ void collectReads(const onnx::GraphProto &graph, std::set<std::string> &read) {
 /// model builder computes GroupQueryAttention's seqlens_k from the
 /// attention mask (ReduceSum, ...); once the attention is expanded without
 /// it (ContribAttention.cpp), that computation is dead and its operators
-/// need not be supported.
+/// need not be supported. Only done for such models: elsewhere a dead node
+/// is still checked like any other.
 void removeDeadNodes(onnx::GraphProto &graph) {
   for (bool changed = true; changed;) {
     changed = false;
@@ -461,9 +467,14 @@ LogicalResult flightllm::adaptToSchemaOpset(
     const std::function<Location(const onnx::NodeProto &, size_t)> &nodeLoc) {
   Adapter adapter(opset, nodeLoc);
   adapter.collectUses(model.graph());
+  bool groupQueryAttention = llvm::any_of(
+      model.graph().node(), [](const onnx::NodeProto &node) {
+        return node.op_type() == "GroupQueryAttention";
+      });
   if (failed(adapter.adaptGraph(*model.mutable_graph(), Constants())))
     return failure();
-  removeDeadNodes(*model.mutable_graph());
+  if (groupQueryAttention)
+    removeDeadNodes(*model.mutable_graph());
   for (auto &imp : *model.mutable_opset_import())
     if (isDefaultDomain(imp.domain()) && imp.version() > kSchemaOpset)
       imp.set_version(kSchemaOpset);

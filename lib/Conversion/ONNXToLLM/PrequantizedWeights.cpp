@@ -129,7 +129,8 @@ raising::matchPrequantizedWeight(const ModelInterface &model, Value v) {
   int64_t groups = k / group;
   // Codes and zero points in llm.linear's ranges (docs/compression.md):
   // uint8 codes shift by -128 (with their zero points) to int8, which keeps
-  // every (code - zero point); 4 bits when a grouped weight's codes fit.
+  // every (code - zero point); 4 bits when the codes and zero points fit
+  // (MatMulNBits; an 8-bit weight's codes span far more than 16 values).
   auto rawCode = [&](int64_t flat) { return codes->getInt(flat); };
   auto rawZp = [&](int64_t index) { return hasZp ? zps->getInt(index) : 0; };
   bool unsignedCodes = kind == ElementKind::UI8;
@@ -148,13 +149,13 @@ raising::matchPrequantizedWeight(const ModelInterface &model, Value v) {
   };
   int64_t bits = 8, shift = unsignedCodes ? 128 : 0;
   bool symmetric;
-  if (groups > 1 && unsignedCodes &&
+  if (unsignedCodes &&
       allCodes([](int64_t c) { return c <= 15; }) &&
       allZps([](int64_t z) { return z <= 15; })) {
     bits = 4;
     symmetric = allZps([](int64_t z) { return z == 8; });
     shift = symmetric ? 8 : 0;
-  } else if (groups > 1 && !unsignedCodes &&
+  } else if (!unsignedCodes &&
              allCodes([](int64_t c) { return c >= -8 && c <= 7; }) &&
              allZps([](int64_t z) { return z == 0; })) {
     bits = 4;
