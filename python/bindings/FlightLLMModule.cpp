@@ -428,6 +428,54 @@ private:
   TextCodec codec;
 };
 
+/// A model's tokenizer and EOS ids for the host engines, found the way
+/// flightllm-run finds them: the .flb's Tokenizer section, or the export
+/// directory of (or around) a model file.
+struct PyTextCodec {
+  static PyTextCodec fromBinary(const py::bytes &data, const std::string &name) {
+    std::string raw = data;
+    llvm::ArrayRef<uint8_t> bytes(reinterpret_cast<const uint8_t *>(raw.data()),
+                                  raw.size());
+    auto c = TextCodec::fromBinaryBytes(bytes, name);
+    if (!c)
+      throw NativeError{llvm::toString(c.takeError()), ""};
+    return PyTextCodec{std::move(*c)};
+  }
+
+  static PyTextCodec fromModel(const std::string &path) {
+    llvm::Expected<ExportDirectory> dir =
+        llvm::sys::fs::is_directory(path) ? openExportDirectory(path)
+                                          : exportDirectoryOfModel(path);
+    if (!dir)
+      throw NativeError{llvm::toString(dir.takeError()), ""};
+    auto c = TextCodec::fromDirectory(*dir);
+    if (!c)
+      throw NativeError{llvm::toString(c.takeError()), ""};
+    return PyTextCodec{std::move(*c)};
+  }
+
+  std::vector<int64_t> encode(const std::string &text, int64_t vocab) const {
+    auto ids = codec.encodePrompt(text, vocab);
+    if (!ids)
+      throw NativeError{llvm::toString(ids.takeError()), ""};
+    return *ids;
+  }
+
+  std::optional<py::bytes> decode(const std::vector<int64_t> &ids,
+                                  int64_t vocab) const {
+    std::optional<std::string> text = codec.decode(ids, vocab);
+    if (!text)
+      return std::nullopt;
+    return py::bytes(*text);
+  }
+
+  std::vector<int64_t> eosIds() const {
+    return {codec.endOfSequenceIds().begin(), codec.endOfSequenceIds().end()};
+  }
+
+  TextCodec codec;
+};
+
 } // namespace
 
 PYBIND11_MODULE(_flightllm, m) {
@@ -531,4 +579,14 @@ PYBIND11_MODULE(_flightllm, m) {
       .def("encode", &PySimSession::encode)
       .def("decode", &PySimSession::decode)
       .def("generate", &PySimSession::generate);
+
+  py::class_<PyTextCodec>(m, "TextCodec")
+      .def_static("from_binary", &PyTextCodec::fromBinary)
+      .def_static("from_model", &PyTextCodec::fromModel)
+      .def("encode", &PyTextCodec::encode)
+      .def("decode", &PyTextCodec::decode)
+      .def_property_readonly("eos_ids", &PyTextCodec::eosIds)
+      .def_property_readonly("has_tokenizer", [](const PyTextCodec &c) {
+        return c.codec.hasTokenizer();
+      });
 }

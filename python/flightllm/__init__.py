@@ -249,11 +249,18 @@ class Session:
         if target or timing_only or trace:
             raise ValueError("target, timing_only and trace apply to engine='sim'")
         self._sim = None
+        # The tokenizer and EOS ids, as flightllm-run finds them: the
+        # binary's Tokenizer section, or the model's export directory.
+        self._codec = (_flightllm.TextCodec.from_binary(binary.data, binary.name)
+                       if isinstance(binary, Binary)
+                       else _flightllm.TextCodec.from_model(os.fspath(binary)))
         self._module = self._host_program(binary, engine)
         self._interp = _flightllm.InterpreterSession(self._module,
                                                      engine == "quantized")
         self.info = {"vocab_size": self._interp.vocab_size,
-                     "max_context": self._interp.max_positions}
+                     "max_context": self._interp.max_positions,
+                     "has_tokenizer": self._codec.has_tokenizer,
+                     "eos_token_ids": self._codec.eos_ids}
 
     @staticmethod
     def _host_program(binary, engine):
@@ -282,18 +289,14 @@ class Session:
     def encode(self, text):
         """The prompt's tokens (tokenizer of the binary, or bytes)."""
         if self._sim is None:
-            if self.info["vocab_size"] != 256:
-                raise FlightLLMError("text prompts on the host engines need a "
-                                     "byte-level model; give tokens")
-            return list(text.encode("utf-8"))
+            return self._codec.encode(text, self.info["vocab_size"])
         return self._sim.encode(text)
 
     def decode(self, tokens):
         if self._sim is None:
-            if self.info["vocab_size"] != 256:
-                return None
-            return bytes(tokens).decode("utf-8", errors="replace")
-        raw = self._sim.decode(list(tokens))
+            raw = self._codec.decode(list(tokens), self.info["vocab_size"])
+        else:
+            raw = self._sim.decode(list(tokens))
         return None if raw is None else raw.decode("utf-8", errors="replace")
 
     def generate(self, prompt, max_new_tokens, on_token=None):
@@ -333,14 +336,17 @@ class Session:
         prefill_s = time.perf_counter() - start
         start = time.perf_counter()
         decode_steps = 0
+        eos = set(self.info["eos_token_ids"])
+        stopped_at_eos = False
         while True:
             rows.append(row)
             if len(generated) >= max_new_tokens:
                 break
             generated.append(int(np.argmax(row)))
+            stopped_at_eos = generated[-1] in eos
             if on_token is not None and on_token(len(generated) - 1, generated[-1]) is False:
                 break
-            if len(generated) >= max_new_tokens:
+            if len(generated) >= max_new_tokens or stopped_at_eos:
                 break
             row = self._interp.decode_step(generated[-1])
             decode_steps += 1
@@ -351,7 +357,7 @@ class Session:
         return Generation(prompt_tokens=tokens, tokens=generated,
                           text=self.decode(generated),
                           logits=np.stack(rows).astype(np.float32),
-                          stopped_at_eos=False, metrics=metrics)
+                          stopped_at_eos=stopped_at_eos, metrics=metrics)
 
 
 def set_progress(mode):

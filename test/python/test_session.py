@@ -1,13 +1,14 @@
 """flightllm.Session: the simulator against flightllm-run and the host
 engines, callbacks, errors."""
 import json
+import os
 import subprocess
 
 import numpy as np
 import pytest
 
 import flightllm
-from conftest import BUNDLED, tool
+from conftest import BUNDLED, CALIBRATION, tool
 
 PROMPT = "Licensed under the "
 
@@ -86,3 +87,24 @@ def test_trace_is_written_atomically(tmp_path, bundled_binary):
     session.generate([1, 2, 3], max_new_tokens=2)
     data = json.loads(trace.read_text())
     assert data["otherData"]["runs"] == 2
+
+
+def test_every_engine_stops_at_eos(tmp_path):
+    """The host engines stop where the simulator does: at an EOS id of the
+    model's config.json (here 'r', the third byte the model writes)."""
+    import shutil
+    for name in ("decoder_model.onnx", "model.onnx_data"):
+        shutil.copy(os.path.join(os.path.dirname(BUNDLED), name), tmp_path / name)
+    (tmp_path / "config.json").write_text('{"model_type": "llama", "eos_token_id": [114]}')
+    binary = flightllm.compile(tmp_path, calibration=CALIBRATION)
+    runs = {}
+    # The quantized engine from the binary (its calibration), the reference
+    # engine from the directory.
+    for engine, model in (("sim", binary), ("quantized", binary), ("reference", tmp_path)):
+        session = flightllm.Session(model, engine=engine)
+        assert session.info["eos_token_ids"] == [114], engine
+        runs[engine] = session.generate(PROMPT, max_new_tokens=8)
+    for engine, out in runs.items():
+        assert out.tokens == [116, 101, 114] and out.stopped_at_eos, engine
+        assert out.logits.shape == (3, 256), engine
+    assert np.array_equal(runs["quantized"].logits, runs["sim"].logits)
