@@ -56,9 +56,23 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from hf_export.fuse_ort import fuse  # noqa: E402
+from hf_export.ort_builder import build as build_ort  # noqa: E402
 from hf_export.reduced_precision import convert, round_to  # noqa: E402
 from hf_export.upgrade_opset import upgrade  # noqa: E402
-from ortref import ort_run  # noqa: E402
+from ortref import OrtRunner, ort_run  # noqa: E402
+
+# onnxruntime's optimizer rewrites a DequantizeLinear weight feeding MatMul
+# into a dynamically quantized MatMul (int8 activations per tensor): that is
+# its fast path, not the graph's arithmetic. The built models' references
+# run the graph as written.
+_unoptimized = None
+
+
+def ort_run_unoptimized(model_path, feeds):
+    global _unoptimized
+    if _unoptimized is None:
+        _unoptimized = OrtRunner(graph_opt_level="disabled")
+    return _unoptimized.run(model_path, feeds)
 
 GRAPHS = ("decoder_model.onnx", "decoder_with_past_model.onnx")
 
@@ -83,6 +97,161 @@ MATRIX = {
     "gpt2-op17": ["fp16", "op18", "op21", "fused"],
     "opt-op17": ["fp16", "op21", "fused"],
 }
+
+
+# Models written by python/hf_export/ort_builder.py (onnxruntime's tools'
+# forms): (family, weights) -> reference atol. Pre-quantized models run on
+# the reference engine with --dequantize-weights (onnxruntime's arithmetic:
+# dequantized weights times f32 activations).
+BUILT = {
+    ("llama", "fp32"): 1e-4,
+    ("phi3", "fp32"): 1e-4,
+    ("llama", "qdq8"): 1e-4,
+    ("phi3", "qdq8"): 1e-4,
+    ("llama", "nbits4-32"): 1e-4,
+    ("llama", "nbits4-128"): 1e-4,
+    ("phi3", "nbits4-32"): 1e-4,
+    ("phi3", "nbits4-128"): 1e-4,
+}
+# Built models whose weights the accelerator lowering encodes exactly (INT8,
+# per channel, symmetric): simulator check and the binary's integers.
+BUILT_SIM = {("llama", "fp32"), ("phi3", "fp32"), ("phi3", "qdq8")}
+
+
+def built_cases(model_path: Path, out: Path, dtype, layers: int, kv_heads: int, head_dim: int):
+    """A prefill case (B=2, S=5) and a case with past (B=1, P=3, S=2), the
+    past being onnxruntime's presents for the prefix."""
+    rng = np.random.default_rng(3)
+    cases = []
+    # (onnxruntime refuses several new tokens after a past for batch > 1.)
+    for name, batch, past, seq in (("prefill_b2_s5", 2, 0, 5), ("past_b1_p3_s2", 1, 3, 2)):
+        feeds = {}
+        pasts = {}
+        if past:
+            prefix = rng.integers(0, 90, (batch, past)).astype(np.int64)
+            pf = {"input_ids": prefix, "attention_mask": np.ones((batch, past), np.int64)}
+            for i in range(layers):
+                for kind in ("key", "value"):
+                    pf[f"past_key_values.{i}.{kind}"] = np.zeros((batch, kv_heads, 0, head_dim), dtype)
+            pres = ort_run_unoptimized(str(model_path), pf)
+            for i in range(layers):
+                for kind in ("key", "value"):
+                    pasts[f"past_key_values.{i}.{kind}"] = pres[f"present.{i}.{kind}"]
+        else:
+            for i in range(layers):
+                for kind in ("key", "value"):
+                    pasts[f"past_key_values.{i}.{kind}"] = np.zeros(
+                        (batch, kv_heads, 0, head_dim), dtype)
+        feeds["input_ids"] = rng.integers(0, 90, (batch, seq)).astype(np.int64)
+        feeds["attention_mask"] = np.ones((batch, past + seq), np.int64)
+        feeds.update(pasts)
+        outputs = ort_run_unoptimized(str(model_path), feeds)
+        case = out / "cases" / name
+        (case / "inputs").mkdir(parents=True, exist_ok=True)
+        (case / "outputs").mkdir(parents=True, exist_ok=True)
+        meta = {"name": name, "model": model_path.name, "inputs": {}, "outputs": {}}
+        for k, a in feeds.items():
+            if k == "attention_mask":
+                continue  # assumed all ones by the llm program
+            np.save(case / "inputs" / f"{k}.npy", a)
+            meta["inputs"][k] = {"shape": list(a.shape), "dtype": a.dtype.name}
+        for k, a in outputs.items():
+            np.save(case / "outputs" / f"{k}.npy", a)
+            meta["outputs"][k] = {"shape": list(a.shape), "dtype": a.dtype.name}
+        (case / "case.json").write_text(json.dumps(meta, indent=1))
+        cases.append(case)
+    return cases
+
+
+def mlir_weights(text: str) -> dict:
+    """name -> int8 codes of every integer llm.weight in an --emit=llm program
+    (the parts of a fused projection, .partN, as a list in order)."""
+    import re
+    blobs = dict(re.findall(r'^\s*"?([\w.]+)"?: "0x([0-9A-Fa-f]+)"', text, re.M))
+    found = {}
+    for name, key, dims in re.findall(
+            r'llm\.weight "([^"]+)" = dense_resource<"?([\w.]+)"?> : tensor<([0-9x]+)xi8>', text):
+        raw = bytes.fromhex(blobs[key])[4:]  # the blob's alignment word first
+        found[name] = np.frombuffer(raw, np.int8).reshape([int(d) for d in dims.split("x")])
+    for name, hexdata, dims in re.findall(
+            r'llm\.weight "([^"]+)" = dense<"0x([0-9A-Fa-f]+)"> : tensor<([0-9x]+)xi8>', text):
+        found[name] = np.frombuffer(bytes.fromhex(hexdata), np.int8).reshape(
+            [int(d) for d in dims.split("x")])
+    parts = {}
+    for name in sorted(found):
+        base, _, index = name.rpartition(".part")
+        if base and index.isdigit():
+            parts.setdefault(base, []).append((int(index), found.pop(name)))
+    for base, items in parts.items():
+        found[base] = [a for _, a in sorted(items)]
+    return found
+
+
+def model_codes(model: onnx.ModelProto) -> dict:
+    """name -> the codes of every pre-quantized weight of the model, in
+    llm.linear's form (docs/compression.md): uint8 codes of a per-channel
+    weight shifted by -128, MatMulNBits codes unpacked to [N, K], minus 8
+    without zero points."""
+    from onnx import numpy_helper
+    inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    codes = {}
+    for n in model.graph.node:
+        if n.op_type == "DequantizeLinear":
+            q = inits[n.input[0]]
+            codes[n.input[0]] = (q.astype(np.int16) - 128).astype(np.int8) \
+                if q.dtype == np.uint8 else q
+        elif n.op_type == "MatMulNBits":
+            b = inits[n.input[1]]
+            q = np.stack([b & 15, b >> 4], -1).reshape(b.shape[0], -1).astype(np.int8)
+            has_zp = len(n.input) > 3 and n.input[3]
+            codes[n.input[1]] = q if has_zp else q - 8
+    return codes
+
+
+def codes_equal(got, want) -> bool:
+    if isinstance(got, list):  # the parts of a fused projection
+        return any(a.shape == want.shape and np.array_equal(a, want)
+                   for a in (np.concatenate(got, axis) for axis in (0, 1)
+                             if all(g.ndim == 2 for g in got)
+                             and len({g.shape[1 - axis] for g in got}) == 1))
+    return got.shape == want.shape and np.array_equal(got, want)
+
+
+def built_checks(bin_dir: Path, work: Path, key, atol: float, sim: bool):
+    family, weights = key
+    out = work / f"built-{family}-{weights}"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    model = build_ort(family, weights, seed=1)
+    path = out / "model.onnx"
+    onnx.save(model, str(path))
+    dtype = np.float16 if weights == "fp16" else np.float32
+    results = []
+    for case in built_cases(path, out, dtype, 2, 2, 32):
+        label = f"{out.name} {case.name} (atol {atol:g})"
+        # Pre-quantized weights: the graph's arithmetic (dequantized weights,
+        # f32 activations), then the accelerator's on the simulator.
+        extra = ["--dequantize-weights"] if weights not in ("fp32", "fp16") else []
+        try:
+            run([bin_dir / "flightllm-run", path, "--case", case, "--atol", atol] + extra,
+                label)
+            results.append((label, None))
+        except RuntimeError as e:
+            results.append((label, str(e)))
+    if sim and key in BUILT_SIM:
+        results += sim_check(bin_dir, out, 96, model="model.onnx")
+    if weights not in ("fp32", "fp16"):
+        # Without --quantize: the program's codes are the model's own.
+        label = f"{out.name} the program's weight integers are the model's"
+        try:
+            text = run([bin_dir / "flightllm-compile", path, "--emit=llm", "-o", "-",
+                        "--quiet"], label)
+            got, want = mlir_weights(text), model_codes(model)
+            bad = [n for n, codes in want.items() if n not in got or not codes_equal(got[n], codes)]
+            results.append((label, f"differ or missing: {bad}" if bad or not want else None))
+        except RuntimeError as e:
+            results.append((label, str(e)))
+    return results
 
 
 def bf16_reference(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -152,8 +321,8 @@ def reference_checks(bin_dir: Path, fixture_dir: Path, variant: str, out: Path):
     return results
 
 
-def sim_check(bin_dir: Path, out: Path, vocab: int):
-    model = out / "decoder_model.onnx"
+def sim_check(bin_dir: Path, out: Path, vocab: int, model: str = "decoder_model.onnx"):
+    model = out / model
     flb, mlir = out / "model.flb", out / "quantized.mlir"
     label = f"{out.name} simulator vs quantized reference"
     try:
@@ -202,6 +371,11 @@ def main():
                 vocab = onnx.load(str(out / "decoder_model.onnx")).graph.output[0] \
                     .type.tensor_type.shape.dim[-1].dim_value
                 results += sim_check(bin_dir, out, vocab)
+    for key, atol in BUILT.items():
+        name = "built-" + "-".join(key)
+        if args.only and name not in args.only:
+            continue
+        results += built_checks(bin_dir, args.work, key, atol, args.sim)
     failed = 0
     for label, error in results:
         print(("PASS " if error is None else "FAIL ") + label)

@@ -31,6 +31,21 @@ const ContribOpInfo kContribOps[] = {
      "sum is its 4th output (mean output refused)"},
     {"ai.onnx, com.microsoft", "SimplifiedLayerNormalization",
      "RMS normalization over the last axis (stash_type 1)"},
+    {"com.microsoft", "RotaryEmbedding",
+     "rotate_half or interleaved rotation of each head by the cos/sin caches "
+     "at position_ids ([batch, sequence, hidden] input, whole head rotated)"},
+    {"com.microsoft", "GroupQueryAttention",
+     "q, k, v (or packed QKV split), optional rotary embedding (do_rotary, "
+     "rotary_interleaved, whole head), past cache concatenated with the new "
+     "keys and values (the present outputs), kv heads repeated, causal mask, "
+     "Softmax; seqlens_k and total_sequence_length are taken as P+S-1 and P+S "
+     "(no padding, like attention_mask); local_window_size -1, softcap 0 "
+     "only"},
+    {"com.microsoft", "MatMulNBits",
+     "the codes unpacked and dequantized per block by DequantizeLinear, then "
+     "MatMul (+ bias); raised to llm.linear with those codes and scales "
+     "(bits 4 and 8, uint8 zero points or none, K a multiple of block_size, "
+     "no g_idx)"},
 };
 
 bool isMicrosoft(const onnx::NodeProto &node) {
@@ -141,8 +156,13 @@ bool flightllm::isExpandedContribOp(const onnx::NodeProto &node) {
 
 LogicalResult flightllm::expandContribOp(onnx::NodeProto &node,
                                          int32_t floatType, Location loc,
+                                         const ContribGraphInfo &graph,
                                          std::vector<onnx::NodeProto> &expansion) {
   const std::string &op = node.op_type();
+  if (op == "GroupQueryAttention" || op == "RotaryEmbedding")
+    return expandAttentionContribOp(node, floatType, loc, graph, expansion);
+  if (op == "MatMulNBits")
+    return expandMatMulNBits(node, floatType, loc, graph, expansion);
   if (op == "Gelu") {
     expandGelu(node, floatType, /*tanh=*/false, expansion);
     return success();

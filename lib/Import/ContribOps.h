@@ -13,14 +13,30 @@
 #include "mlir/IR/Location.h"
 #include "mlir/Support/LLVM.h"
 
+#include <functional>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace onnx {
 class NodeProto;
+class TensorProto;
 } // namespace onnx
 
 namespace flightllm {
+
+/// What an expansion may know about the graph around the node.
+struct ContribGraphInfo {
+  /// The constant tensor (initializer or Constant node) named so, or null.
+  std::function<const onnx::TensorProto *(const std::string &)> constant;
+  /// The declared dimensions of a value (-1 where symbolic), if declared.
+  std::function<std::optional<std::vector<int64_t>>(const std::string &)>
+      shape;
+  /// Tables an expansion derived from constants, by key: the layers share
+  /// one rotary table rather than each adding a copy.
+  std::map<std::string, std::string> *derivedTables = nullptr;
+};
 
 /// Whether the importer expands `node` (a fused onnxruntime operator).
 bool isExpandedContribOp(const onnx::NodeProto &node);
@@ -29,7 +45,23 @@ bool isExpandedContribOp(const onnx::NodeProto &node);
 /// float inputs are of ONNX type `floatType`. Errors name `loc`.
 mlir::LogicalResult expandContribOp(onnx::NodeProto &node, int32_t floatType,
                                     mlir::Location loc,
+                                    const ContribGraphInfo &graph,
                                     std::vector<onnx::NodeProto> &expansion);
+
+/// The attention family (ContribAttention.cpp): GroupQueryAttention and
+/// RotaryEmbedding as the scaled dot-product attention with its KV cache and
+/// the rotary embedding an unfused export writes.
+mlir::LogicalResult expandAttentionContribOp(
+    onnx::NodeProto &node, int32_t floatType, mlir::Location loc,
+    const ContribGraphInfo &graph, std::vector<onnx::NodeProto> &expansion);
+
+/// MatMulNBits (ContribQuantization.cpp): the unpacked codes, dequantized by
+/// DequantizeLinear per block, then MatMul; the raising reads the codes
+/// and scales back from that form.
+mlir::LogicalResult expandMatMulNBits(onnx::NodeProto &node, int32_t floatType,
+                                      mlir::Location loc,
+                                      const ContribGraphInfo &graph,
+                                      std::vector<onnx::NodeProto> &expansion);
 
 /// GELU (erf, or tanh) of `node`'s input into its output, computed in f32
 /// from and to ONNX type `ioType`.

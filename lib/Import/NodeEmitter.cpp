@@ -51,6 +51,10 @@ std::string NodeEmitter::int64s(llvm::ArrayRef<int64_t> values) {
   return op("Constant", {}, {intsAttr("value_ints", values)});
 }
 
+std::string NodeEmitter::constant(const onnx::TensorProto &value) {
+  return op("Constant", {}, {onnx::MakeAttribute("value", value)});
+}
+
 std::string NodeEmitter::op(llvm::StringRef opType,
                             llvm::ArrayRef<std::string> inputs,
                             llvm::ArrayRef<onnx::AttributeProto> attrs,

@@ -47,6 +47,8 @@ public:
   std::string scalarOf(float value, int32_t type);
   /// A 1-D int64 constant.
   std::string int64s(llvm::ArrayRef<int64_t> values);
+  /// A constant holding `value`.
+  std::string constant(const onnx::TensorProto &value);
   /// A node of default-domain `opType`; returns its (first) output, named
   /// `output` when given (the replaced node's output), else a fresh name.
   std::string op(llvm::StringRef opType, llvm::ArrayRef<std::string> inputs,

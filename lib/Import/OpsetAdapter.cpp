@@ -15,6 +15,9 @@
 #include <cstring>
 #include "onnx/onnx_pb.h"
 
+#include <map>
+#include <set>
+#include <optional>
 #include <vector>
 
 using namespace mlir;
@@ -33,6 +36,11 @@ const OpsetRevision kRevisions[] = {
     {"ConstantOfShape", 20, "bfloat16 and float8 types",
      "a bfloat16 fill becomes an f32 one and a Cast"},
     {"ConstantOfShape", 21, "int4/uint4 types", "same form"},
+    {"DequantizeLinear", 19,
+     "float8 types; x_scale may be float16/bfloat16",
+     "same form (a float16/bfloat16 scale is refused by the opset-13 type)"},
+    {"DequantizeLinear", 21, "`block_size` attribute, int4/uint4 types",
+     "block_size 0 only (per-tensor or per-axis scales)"},
     {"Equal", 19, "string type", "same form"},
     {"Gelu", 20, "new operator",
      "expanded to its definition (Erf, or Tanh when approximate=\"tanh\")"},
@@ -88,10 +96,29 @@ public:
       return modelFloatType;
     return std::nullopt;
   }
+  /// The constant tensor named `name`, or null.
+  const onnx::TensorProto *tensor(const std::string &name) const {
+    auto it = tensors.find(name);
+    return it == tensors.end() ? nullptr : it->second;
+  }
+  /// The declared dimensions of `name` (-1 where symbolic), if declared.
+  std::optional<std::vector<int64_t>> shape(const std::string &name) const {
+    if (auto it = shapes.find(name); it != shapes.end())
+      return it->second;
+    if (const onnx::TensorProto *t = tensor(name))
+      return std::vector<int64_t>(t->dims().begin(), t->dims().end());
+    return std::nullopt;
+  }
   void addDeclaredTypes(const onnx::GraphProto &graph) {
     auto add = [&](const onnx::ValueInfoProto &vi) {
       if (vi.type().has_tensor_type() && isFloat(vi.type().tensor_type().elem_type()))
         declared[vi.name()] = vi.type().tensor_type().elem_type();
+      if (vi.type().has_tensor_type() && vi.type().tensor_type().has_shape()) {
+        std::vector<int64_t> dims;
+        for (const auto &d : vi.type().tensor_type().shape().dim())
+          dims.push_back(d.has_dim_value() ? d.dim_value() : -1);
+        shapes[vi.name()] = std::move(dims);
+      }
     };
     for (const auto &vi : graph.input())
       add(vi);
@@ -125,6 +152,7 @@ private:
   llvm::StringMap<const onnx::TensorProto *> tensors;
   llvm::StringMap<std::vector<int64_t>> ints;
   llvm::StringMap<int32_t> declared;
+  llvm::StringMap<std::vector<int64_t>> shapes;
   std::optional<int32_t> modelFloatType;
 };
 
@@ -148,7 +176,10 @@ private:
   /// replace it (Gelu's definition).
   LogicalResult adaptNode(onnx::NodeProto &node, size_t index,
                           const Constants &constants,
+                          std::map<std::string, std::string> &derivedTables,
                           std::vector<onnx::NodeProto> &expansion);
+  LogicalResult checkQuantization(onnx::NodeProto &node, Location loc,
+                                  const Constants &constants);
   LogicalResult adaptReduce(onnx::NodeProto &node, Location loc,
                             const Constants &constants);
   LogicalResult adaptSplit(onnx::NodeProto &node, Location loc);
@@ -181,14 +212,17 @@ LogicalResult Adapter::adaptGraph(onnx::GraphProto &graph,
   constants.addGraph(graph);
   constants.addDeclaredTypes(graph);
   google::protobuf::RepeatedPtrField<onnx::NodeProto> adapted;
+  std::map<std::string, std::string> derivedTables;
   for (auto [index, node] : llvm::enumerate(*graph.mutable_node())) {
     for (auto &attr : *node.mutable_attribute())
       if (attr.has_g() && failed(adaptGraph(*attr.mutable_g(), constants)))
         return failure();
     std::vector<onnx::NodeProto> expansion;
-    if (failed(adaptNode(node, index, constants, expansion)))
+    if (failed(adaptNode(node, index, constants, derivedTables, expansion)))
       return failure();
     constants.addNode(node);
+    for (const onnx::NodeProto &n : expansion)
+      constants.addNode(n);
     if (expansion.empty()) {
       *adapted.Add() = std::move(node);
       continue;
@@ -202,8 +236,11 @@ LogicalResult Adapter::adaptGraph(onnx::GraphProto &graph,
 
 LogicalResult Adapter::adaptNode(onnx::NodeProto &node, size_t index,
                                  const Constants &constants,
+                                 std::map<std::string, std::string> &derivedTables,
                                  std::vector<onnx::NodeProto> &expansion) {
   Location loc = nodeLoc(node, index);
+  if (failed(checkQuantization(node, loc, constants)))
+    return failure();
   if (isExpandedContribOp(node)) {
     // Optional outputs nothing reads are as good as absent.
     for (int i = 1; i < node.output_size(); ++i)
@@ -215,7 +252,13 @@ LogicalResult Adapter::adaptNode(onnx::NodeProto &node, size_t index,
                      << "not known";
       return failure();
     }
-    return expandContribOp(node, *type, loc, expansion);
+    ContribGraphInfo graph;
+    graph.constant = [&](const std::string &name) {
+      return constants.tensor(name);
+    };
+    graph.shape = [&](const std::string &name) { return constants.shape(name); };
+    graph.derivedTables = &derivedTables;
+    return expandContribOp(node, *type, loc, graph, expansion);
   }
   if (!isDefaultDomain(node.domain()) || opset <= kSchemaOpset)
     return success();
@@ -246,6 +289,51 @@ LogicalResult Adapter::adaptNode(onnx::NodeProto &node, size_t index,
     if (auto *attr = findAttr(node, "approximate"))
       tanh = attr->s() == "tanh";
     expandGelu(node, *type, tanh, expansion);
+  }
+  return success();
+}
+
+/// Pre-quantized weights are DequantizeLinear of constant codes, which the
+/// linear raising turns into llm.linear's integer weights. Quantized
+/// activations (QuantizeLinear/DequantizeLinear pairs of static QDQ models,
+/// DynamicQuantizeLinear with MatMulInteger) are refused: the accelerator
+/// quantizes activations itself, per token and dynamically, which is not
+/// what such a graph computes.
+LogicalResult Adapter::checkQuantization(onnx::NodeProto &node, Location loc,
+                                         const Constants &constants) {
+  if (!isDefaultDomain(node.domain()))
+    return success();
+  const std::string &op = node.op_type();
+  if (op == "QuantizeLinear" || op == "DynamicQuantizeLinear" ||
+      op == "MatMulInteger" || op == "QLinearMatMul") {
+    emitError(loc) << op
+                   << " (quantized activations) is not supported: the "
+                      "accelerator quantizes activations per token itself; "
+                      "use a model with weight-only quantization "
+                      "(DequantizeLinear of constant weights, MatMulNBits)";
+    return failure();
+  }
+  if (op != "DequantizeLinear")
+    return success();
+  if (!node.input_size() || !constants.tensor(node.input(0))) {
+    emitError(loc) << "DequantizeLinear of '"
+                   << (node.input_size() ? node.input(0) : std::string())
+                   << "', which is not a constant (quantized activations), "
+                      "is not supported: only weights may be pre-quantized";
+    return failure();
+  }
+  if (onnx::AttributeProto *block = findAttr(node, "block_size");
+      block && block->i() != 0) {
+    emitError(loc) << "DequantizeLinear attribute block_size=" << block->i()
+                   << " (opset " << opset
+                   << ") is not supported (per-tensor or per-axis scales)";
+    return failure();
+  }
+  removeAttr(node, "block_size");
+  if (findAttr(node, "output_dtype")) {
+    emitError(loc) << "DequantizeLinear attribute output_dtype is not "
+                      "supported";
+    return failure();
   }
   return success();
 }
@@ -335,6 +423,43 @@ Adapter::adaptConstantOfShape(onnx::NodeProto &node,
   return success();
 }
 
+/// Adds every name `graph` and the graphs inside it read to `read`.
+void collectReads(const onnx::GraphProto &graph, std::set<std::string> &read) {
+  for (const auto &node : graph.node()) {
+    read.insert(node.input().begin(), node.input().end());
+    for (const auto &attr : node.attribute())
+      if (attr.has_g())
+        collectReads(attr.g(), read);
+  }
+  for (const auto &out : graph.output())
+    read.insert(out.name());
+}
+
+/// Removes the top-level nodes whose outputs nothing reads. onnxruntime's
+/// model builder computes GroupQueryAttention's seqlens_k from the
+/// attention mask (ReduceSum, ...); once the attention is expanded without
+/// it (ContribAttention.cpp), that computation is dead and its operators
+/// need not be supported. Only done for such models: elsewhere a dead node
+/// is still checked like any other.
+void removeDeadNodes(onnx::GraphProto &graph) {
+  for (bool changed = true; changed;) {
+    changed = false;
+    std::set<std::string> read;
+    collectReads(graph, read);
+    auto *nodes = graph.mutable_node();
+    for (int i = nodes->size() - 1; i >= 0; --i) {
+      const onnx::NodeProto &node = nodes->Get(i);
+      bool live = llvm::any_of(node.output(), [&](const std::string &o) {
+        return !o.empty() && read.count(o);
+      });
+      if (!live && node.output_size()) {
+        nodes->DeleteSubrange(i, 1);
+        changed = true;
+      }
+    }
+  }
+}
+
 } // namespace
 
 LogicalResult flightllm::adaptToSchemaOpset(
@@ -342,8 +467,14 @@ LogicalResult flightllm::adaptToSchemaOpset(
     const std::function<Location(const onnx::NodeProto &, size_t)> &nodeLoc) {
   Adapter adapter(opset, nodeLoc);
   adapter.collectUses(model.graph());
+  bool groupQueryAttention = llvm::any_of(
+      model.graph().node(), [](const onnx::NodeProto &node) {
+        return node.op_type() == "GroupQueryAttention";
+      });
   if (failed(adapter.adaptGraph(*model.mutable_graph(), Constants())))
     return failure();
+  if (groupQueryAttention)
+    removeDeadNodes(*model.mutable_graph());
   for (auto &imp : *model.mutable_opset_import())
     if (isDefaultDomain(imp.domain()) && imp.version() > kSchemaOpset)
       imp.set_version(kSchemaOpset);

@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "flightllm/Interpreter/Interpreter.h"
+#include "flightllm/Dialect/LLM/WeightQuantization.h"
 
 #include "Kernels.h"
 #include "flightllm/Dialect/LLM/LLMDialect.h"
@@ -101,7 +102,8 @@ Type getStorableElementType(Type type) {
 class Interpreter::Impl {
 public:
   Impl(func::FuncOp func, InterpreterOptions options)
-      : func(func), accel(options.numerics == Numerics::Accelerator) {}
+      : func(func), accel(options.numerics == Numerics::Accelerator),
+        dequantizeWeights(options.dequantizeWeights && !accel) {}
 
   LogicalResult prepare();
   /// Accelerator numerics: every op has the attributes it needs.
@@ -111,6 +113,8 @@ public:
   func::FuncOp func;
   /// Accelerator numerics (docs/execution-model.md, section 5).
   bool accel = false;
+  /// InterpreterOptions::dequantizeWeights.
+  bool dequantizeWeights = false;
   std::function<void(Value, const HostTensor &)> observer;
 
 private:
@@ -151,6 +155,12 @@ private:
                                      const HostTensor &weight, bool transposed);
   FailureOr<const float *> readBias(Operation *op, Value bias, int64_t n);
   FailureOr<HostTensor> readScales(Operation *op, ElementsAttr scales);
+  /// The f32 weight `(Wq - zp) * scale` of a quantized projection.
+  FailureOr<HostTensor> dequantizedWeight(Operation *op, Value weight,
+                                          bool transposed,
+                                          ElementsAttr weightScales,
+                                          int64_t groupSize,
+                                          ElementsAttr zeroPoints);
   LogicalResult executeNorm(Operation *op, Value x, Value gamma, Value beta,
                             const APFloat &epsilon, bool center);
 
@@ -496,6 +506,44 @@ LogicalResult Interpreter::Impl::executeMatmul(Operation *op, Value xValue,
   return setResult(op, op->getResult(0), std::move(result));
 }
 
+FailureOr<HostTensor> Interpreter::Impl::dequantizedWeight(
+    Operation *op, Value weightValue, bool transposed,
+    ElementsAttr weightScales, int64_t groupSize, ElementsAttr zeroPoints) {
+  const HostTensor &weight = get(weightValue);
+  FailureOr<HostTensor> scales = readScales(op, weightScales);
+  if (failed(scales))
+    return failure();
+  if (weight.getRank() != 2)
+    return shapeError(op, "weight", weight, "[K, N]");
+  int64_t n = weight.getDim(transposed ? 0 : 1);
+  int64_t k = weight.getDim(transposed ? 1 : 0);
+  int64_t groups = groupSize ? k / groupSize : 1;
+  if ((groupSize && k % groupSize != 0) ||
+      scales->getNumElements() != n * groups)
+    return shapeError(op, "weight_scales", *scales,
+                      groupSize ? formatShape({n, groups}) : formatShape({n}));
+  SmallVector<int64_t> zps;
+  if (zeroPoints)
+    for (APInt zp : zeroPoints.getValues<APInt>())
+      zps.push_back(zp.getSExtValue());
+  if (zeroPoints && int64_t(zps.size()) != n * groups) {
+    op->emitError() << "weight_zero_points has " << zps.size()
+                    << " elements, expected " << n * groups;
+    return failure();
+  }
+  HostTensor result(ElementKind::F32, weight.getShape());
+  MutableArrayRef<float> out = result.getMutableValues<float>();
+  ArrayRef<float> s = scales->getValues<float>();
+  for (int64_t c = 0; c < n; ++c)
+    for (int64_t i = 0; i < k; ++i) {
+      int64_t g = c * groups + (groupSize ? i / groupSize : 0);
+      int64_t at = transposed ? c * k + i : i * n + c;
+      llm::GroupParams p{s[g], zeroPoints ? int(zps[g]) : 0};
+      out[at] = llm::dequantizeWeightCode(int8_t(weight.getInt(at)), p);
+    }
+  return result;
+}
+
 /// W8A8 (docs/llm-dialect.md, llm.linear): int8 x (static `inputScale`, or
 /// per token when it is 0), integer weight, exact int32 products, then the
 /// MM output rule per output channel.
@@ -543,6 +591,15 @@ LogicalResult Interpreter::Impl::executeProjection(OpTy op, Value bias) {
   if (!scales)
     return executeMatmul(op, op.getX(), op.getWeight(), bias,
                          op.getTransposeWeight());
+  if (dequantizeWeights) {
+    FailureOr<HostTensor> weight = dequantizedWeight(
+        op, op.getWeight(), op.getTransposeWeight(), scales,
+        int64_t(op.getGroupSize()), op.getWeightZeroPointsAttr());
+    if (failed(weight))
+      return failure();
+    return executeMatmul(op, op.getX(), op.getWeight(), bias,
+                         op.getTransposeWeight(), &*weight);
+  }
   std::optional<APFloat> inputScale = op.getInputScale();
   return executeQuantizedMatmul(op, op.getX(), op.getWeight(), bias,
                                 op.getTransposeWeight(), scales,

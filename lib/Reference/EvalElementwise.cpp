@@ -398,3 +398,49 @@ FailureOr<Results> onnxeval::evaluate(EvalContext &ctx, onnxir::ConstantOp op) {
 FailureOr<Results> onnxeval::evaluate(EvalContext &ctx, onnxir::IdentityOp op) {
   return single(*ctx.operand(op, 0));
 }
+
+/// y = f32(x - x_zero_point) * x_scale, as onnxruntime computes it: the
+/// scale is one value (per tensor) or one per index along `axis`.
+FailureOr<Results> onnxeval::evaluate(EvalContext &ctx,
+                                      onnxir::DequantizeLinearOp op) {
+  const HostTensor &x = *ctx.operand(op, 0);
+  const HostTensor &scale = *ctx.operand(op, 1);
+  const HostTensor *zeroPoint = ctx.operand(op, 2);
+  if (scale.getKind() != ElementKind::F32) {
+    ctx.error() << "x_scale must be float";
+    return failure();
+  }
+  if (zeroPoint && (zeroPoint->getKind() != x.getKind() ||
+                    zeroPoint->getShape() != scale.getShape())) {
+    ctx.error() << "x_zero_point must have the type of x and the shape of "
+                   "x_scale";
+    return failure();
+  }
+  int64_t rank = x.getRank(), count = scale.getNumElements();
+  // [outer, count, inner] around the scales' axis (count 1: per tensor).
+  int64_t outer = 1, inner = x.getNumElements();
+  if (scale.getRank() > 1 || (scale.getRank() == 1 && count != 1)) {
+    FailureOr<int64_t> axis = ctx.normalizeAxis(op.getAxis(), rank);
+    if (failed(axis))
+      return failure();
+    if (scale.getRank() != 1 || x.getDim(*axis) != count) {
+      ctx.error() << "x_scale has " << count << " elements for axis " << *axis
+                  << " of size " << x.getDim(*axis);
+      return failure();
+    }
+    outer = getNumElements(x.getShape().take_front(*axis));
+    inner = getNumElements(x.getShape().drop_front(*axis + 1));
+  }
+  FailureOr<HostTensor> y = ctx.allocate(ElementKind::F32, x.getShape());
+  if (failed(y))
+    return failure();
+  ArrayRef<float> s = scale.getValues<float>();
+  MutableArrayRef<float> out = y->getMutableValues<float>();
+  for (int64_t o = 0, i = 0; o < outer; ++o)
+    for (int64_t c = 0; c < count; ++c) {
+      int64_t zp = zeroPoint ? zeroPoint->getInt(c) : 0;
+      for (int64_t e = 0; e < inner; ++e, ++i)
+        out[i] = float(x.getInt(i) - zp) * s[c];
+    }
+  return single(std::move(*y));
+}

@@ -35,7 +35,7 @@ using Results = llvm::SmallVector<HostTensor>;
                   X(Greater) X(Less) X(Cast) X(Range) X(Trilu) X(Constant)     \
                       X(Identity) X(LayerNormalization) X(CumSum) X(Max)       \
                           X(Min) X(Not) X(And) X(Cos) X(Sin) X(Log)    \
-                              X(Tile) X(ScatterND)
+                              X(Tile) X(ScatterND) X(DequantizeLinear)
 
 /// What one op evaluation sees: the op, its operands, the limits.
 class EvalContext {

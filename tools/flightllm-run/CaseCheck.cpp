@@ -58,7 +58,8 @@ checkAssumedInputs(ModuleOp module, func::FuncOp func,
 }
 
 LogicalResult flightllm::checkCase(ModuleOp module, StringRef dir, double atol,
-                                   llvm::raw_ostream &os) {
+                                   llvm::raw_ostream &os,
+                                   interpreter::InterpreterOptions options) {
   auto func = module.lookupSymbol<func::FuncOp>("forward");
   if (!func)
     return module.emitError("no @forward function to run");
@@ -94,7 +95,7 @@ LogicalResult flightllm::checkCase(ModuleOp module, StringRef dir, double atol,
   if (failed(checkAssumedInputs(module, func, args, file)))
     return failure();
 
-  auto interpreter = interpreter::Interpreter::create(func);
+  auto interpreter = interpreter::Interpreter::create(func, options);
   if (failed(interpreter))
     return failure();
   auto results = (*interpreter)->run(args);

@@ -109,6 +109,14 @@ cl::opt<int> maxNewTokens("max-new-tokens",
                           cl::desc("Number of tokens to generate (required)"),
                           cl::value_desc("n"), cl::init(-1), cl::cat(category));
 
+cl::opt<bool> dequantizeWeights(
+    "dequantize-weights",
+    cl::desc("--engine=reference: multiply the f32 activations by the "
+             "dequantized weights of pre-quantized projections (what the "
+             "ONNX graph of a DequantizeLinear/MatMulNBits model computes) "
+             "instead of quantizing the activations per token"),
+    cl::init(false), cl::cat(category));
+
 cl::opt<Engine> engine(
     "engine", cl::desc("Where to run the model"), cl::init(Engine::Reference),
     cl::values(clEnumValN(Engine::Quantized, "quantized",
@@ -264,6 +272,7 @@ public:
     flightllm::interpreter::InterpreterOptions options;
     if (engine == Engine::Quantized)
       options.numerics = flightllm::interpreter::Numerics::Accelerator;
+    options.dequantizeWeights = dequantizeWeights;
     return Session::create(*module, "forward", options);
   }
 
@@ -563,8 +572,10 @@ static int run(OutputFiles &files) {
     OwningOpRef<ModuleOp> module = loader.load();
     if (!module)
       return 1;
+    flightllm::interpreter::InterpreterOptions options;
+    options.dequantizeWeights = dequantizeWeights;
     return failed(flightllm::checkCase(*module, caseDir, caseTolerance,
-                                       llvm::outs()));
+                                       llvm::outs(), options));
   }
 
   // Flags first, before any model is loaded.

@@ -49,6 +49,12 @@ enum class Numerics {
 
 struct InterpreterOptions {
   Numerics numerics = Numerics::Reference;
+  /// Reference numerics only: quantized projections multiply their f32
+  /// input by the dequantized weight, `(Wq - zp) * scale`, instead of
+  /// quantizing the input. That is what an ONNX graph with pre-quantized
+  /// weights (DequantizeLinear, MatMulNBits) computes; the raising checks
+  /// its llm program against the graph this way.
+  bool dequantizeWeights = false;
 };
 
 class Interpreter {

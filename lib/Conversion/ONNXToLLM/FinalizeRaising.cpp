@@ -59,6 +59,10 @@ struct FinalizeRaisingPass
             b, linear.getLoc(), linear.getType(), linear.getX(),
             linear.getWeight(), linear.getTransposeWeight(),
             linear.getWeightScalesAttr(), linear.getInputScaleAttr());
+        // A pre-quantized LM head keeps its format.
+        for (StringRef name : {"weight_bits", "group_size", "weight_zero_points"})
+          if (Attribute attr = linear->getAttr(name))
+            logits->setAttr(name, attr);
         ret.setOperand(0, logits.getResult());
         if (linear.use_empty())
           linear.erase();

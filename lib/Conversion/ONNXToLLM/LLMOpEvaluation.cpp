@@ -39,7 +39,10 @@ raising::evaluateLLMOp(Operation *op, ArrayRef<reference::HostTensor> operands) 
   mapping.map(op->getOperands(), entry->getArguments());
   Operation *clone = b.clone(*op, mapping);
   func::ReturnOp::create(b, op->getLoc(), clone->getResults());
-  auto interp = interpreter::Interpreter::create(func);
+  // Pre-quantized weights mean what the graph's DequantizeLinear computes.
+  interpreter::InterpreterOptions options;
+  options.dequantizeWeights = true;
+  auto interp = interpreter::Interpreter::create(func, options);
   if (failed(interp))
     return failure();
   return (*interp)->run(operands);

@@ -182,6 +182,29 @@ std::optional<double> probeScalar(const ModelInterface &model, mlir::Value v);
 /// The constant behind `v` (onnx.Constant or llm.weight), or null.
 mlir::ElementsAttr getConstant(mlir::Value v);
 
+/// A matrix operand given as integer codes and scales: onnx.DequantizeLinear
+/// of constant codes, possibly behind a Reshape, a 2-D Transpose and a float
+/// Cast (QDQ weights; MatMulNBits as the importer expands it).
+struct PrequantizedWeight {
+  /// The codes as llm.linear holds them (i8, `[K, N]`, or `[N, K]` when
+  /// `transposed`) and the attributes that give their meaning.
+  mlir::DenseElementsAttr codes;
+  bool transposed = false;
+  int64_t k = 0, n = 0;
+  mlir::DenseElementsAttr scales, zeroPoints; // zeroPoints null: symmetric
+  int64_t groupSize = 0, bits = 8;
+  std::string name;
+  mlir::Location loc;
+};
+/// Matches `v` as a pre-quantized weight. std::nullopt: not one; failure:
+/// one that llm.linear cannot hold exactly (reported at the
+/// DequantizeLinear).
+mlir::FailureOr<std::optional<PrequantizedWeight>>
+matchPrequantizedWeight(const ModelInterface &model, mlir::Value v);
+/// Sets `weight_scales`, `weight_bits`, `group_size` and
+/// `weight_zero_points` of the llm.linear / llm.logits `op` from `w`.
+void setWeightFormat(mlir::Operation *op, const PrequantizedWeight &w);
+
 /// Deterministic random tensors for numeric checks.
 class RandomTensors {
 public:

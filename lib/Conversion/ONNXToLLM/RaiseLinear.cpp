@@ -21,23 +21,27 @@ namespace {
 struct WeightRef {
   Value constant;
   bool transposed = false;
+  /// Set for a pre-quantized weight (then `constant` is unused).
+  std::optional<PrequantizedWeight> quantized;
 };
 
 std::optional<WeightRef> matchWeight(Value v) {
   if (ElementsAttr c = getConstant(v))
     if (cast<ShapedType>(c.getType()).getRank() == 2)
-      return WeightRef{v, false};
+      return WeightRef{v, false, std::nullopt};
   if (auto t = v.getDefiningOp<onnxir::TransposeOp>()) {
     ElementsAttr c = getConstant(t.getData());
     bool swap = !t.getPerm() || (t.getPerm()->size() == 2 &&
                                  (*t.getPerm())[0] == 1 && (*t.getPerm())[1] == 0);
     if (c && cast<ShapedType>(c.getType()).getRank() == 2 && swap)
-      return WeightRef{t.getData(), true};
+      return WeightRef{t.getData(), true, std::nullopt};
   }
   return std::nullopt;
 }
 
 int64_t outFeatures(const WeightRef &w) {
+  if (w.quantized)
+    return w.quantized->n;
   auto type = cast<ShapedType>(getConstant(w.constant).getType());
   return type.getDimSize(w.transposed ? 0 : 1);
 }
@@ -86,7 +90,10 @@ struct LinearRaiser {
     SmallVector<int64_t> shape(xType->getShape());
     shape.back() = outFeatures(w);
     auto type = RankedTensorType::get(shape, xType->getElementType());
-    Value weight = getOrCreateWeight(b, func, w.constant);
+    Value weight = w.quantized ? createWeight(w.quantized->name,
+                                              w.quantized->codes,
+                                              w.quantized->loc)
+                               : getOrCreateWeight(b, func, w.constant);
     Value biasWeight;
     if (bias) {
       int64_t n = outFeatures(w);
@@ -96,12 +103,32 @@ struct LinearRaiser {
                                         biasWeight, w.transposed,
                                         /*weight_scales=*/nullptr,
                                         /*input_scale=*/nullptr);
+    if (w.quantized)
+      setWeightFormat(linear, *w.quantized);
     result.replaceAllUsesWith(linear.getResult());
     return true;
   }
 
+  /// A constant weight, or a pre-quantized one (DequantizeLinear).
+  std::optional<WeightRef> matchAnyWeight(Value v) {
+    if (std::optional<WeightRef> w = matchWeight(v))
+      return w;
+    FailureOr<std::optional<PrequantizedWeight>> q =
+        matchPrequantizedWeight(model, v);
+    if (failed(q)) {
+      hardFailure = true;
+      return std::nullopt;
+    }
+    if (!*q)
+      return std::nullopt;
+    WeightRef w;
+    w.transposed = (*q)->transposed;
+    w.quantized = std::move(**q);
+    return w;
+  }
+
   bool raiseMatMul(onnxir::MatMulOp mm) {
-    std::optional<WeightRef> w = matchWeight(mm.getB());
+    std::optional<WeightRef> w = matchAnyWeight(mm.getB());
     if (!w || getConstant(mm.getA()))
       return false;
     auto [bias, add] = matchBias(mm.getY(), outFeatures(*w));
@@ -110,8 +137,11 @@ struct LinearRaiser {
   }
 
   bool raiseGemm(onnxir::GemmOp g) {
-    std::optional<WeightRef> w = matchWeight(g.getB());
+    std::optional<WeightRef> w = matchAnyWeight(g.getB());
     if (!w || w->transposed || g.getTransA() || g.getAlpha().convertToFloat() != 1.0f)
+      return false;
+    // The pre-quantized weight's groups were read as [K, N].
+    if (w->quantized && g.getTransB())
       return false;
     w->transposed = g.getTransB() != 0;
     Value bias = g.getC();
@@ -202,6 +232,26 @@ struct LinearRaiser {
     }
     bool transposed = linear.getTransposeWeight();
     auto weightOp = linear.getWeight().getDefiningOp<llm::WeightOp>();
+    // A pre-quantized weight's per-channel parameters: rows of [N] / [N, G].
+    auto rowsOf = [&](Attribute attr, int64_t start,
+                      int64_t size) -> DenseElementsAttr {
+      auto dense = dyn_cast_or_null<DenseElementsAttr>(attr);
+      if (!dense)
+        return {};
+      auto t = HostTensor::fromElementsAttr(dense);
+      if (!t) {
+        llvm::consumeError(t.takeError());
+        return {};
+      }
+      int64_t perRow = t->getNumElements() / n;
+      HostTensor rows = sliceColumns(t->reshaped({n, perRow}), start, size,
+                                     /*transposed=*/true);
+      SmallVector<int64_t> shape(dense.getType().getShape());
+      shape[0] = size;
+      return cast<DenseElementsAttr>(rows.toDenseElementsAttr(b.getContext()))
+          .reshape(RankedTensorType::get(shape,
+                                         dense.getType().getElementType()));
+    };
     b.setInsertionPoint(split);
     int64_t start = 0;
     for (auto [i, size] : llvm::enumerate(sizes)) {
@@ -223,6 +273,19 @@ struct LinearRaiser {
       auto partLinear = llm::LinearOp::create(
           b, split.getLoc(), partType, linear.getX(), w, bw, transposed,
           /*weight_scales=*/nullptr, /*input_scale=*/nullptr);
+      // Every other attribute (compressed format) carries over; the
+      // per-channel ones are cut to the part's channels.
+      for (NamedAttribute attr : linear->getAttrs())
+        if (!partLinear->hasAttr(attr.getName()) ||
+            attr.getName() == "weight_bits" || attr.getName() == "group_size")
+          partLinear->setAttr(attr.getName(), attr.getValue());
+      for (StringRef name : {"weight_scales", "weight_zero_points"})
+        if (Attribute attr = linear->getAttr(name)) {
+          if (DenseElementsAttr rows = rowsOf(attr, start, size))
+            partLinear->setAttr(name, rows);
+          else
+            partLinear->removeAttr(name);
+        }
       split.getResult(i).replaceAllUsesWith(partLinear.getResult());
       start += size;
     }

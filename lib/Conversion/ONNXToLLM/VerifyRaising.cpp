@@ -307,7 +307,10 @@ struct VerifyRaisingPass
       return forward.emitError()
              << "cannot verify the raising: no token embedding reads input_ids";
 
-    auto interpreter = interpreter::Interpreter::create(forward);
+    // Pre-quantized weights mean what the graph's DequantizeLinear computes.
+    interpreter::InterpreterOptions options;
+    options.dequantizeWeights = true;
+    auto interpreter = interpreter::Interpreter::create(forward, options);
     if (failed(interpreter))
       return failure();
     // An f16/bf16 graph rounds every op's result: the bound widens with the

@@ -1,0 +1,230 @@
+"""Tiny decoders written as onnxruntime's tools write them (issue 15).
+
+torch 1.13 cannot export com.microsoft operators or pre-quantized weights, so
+these graphs are built with the onnx package, in the layout of onnxruntime's
+generative-AI model builder: inputs input_ids, attention_mask,
+past_key_values.N.key/value ([B, Hkv, P, Dh]); outputs logits,
+present.N.key/value. Two families:
+
+  llama  separate q/k/v and gate/up projections
+  phi3   fused qkv_proj and gate_up_proj (Split), as transformers'
+         modeling_phi3.py, whole-head rotary
+
+Attention is com.microsoft GroupQueryAttention (seqlens_k and
+total_sequence_length from attention_mask, as the builder computes them), with
+RotaryEmbedding on q and k (llama) or do_rotary on the packed QKV (phi3); norms
+are SimplifiedLayerNormalization then SkipSimplifiedLayerNormalization.
+(Unfused attention is what the torch exports of test/fixtures cover.)
+
+Weights (`weights=`): fp32, fp16 (whole graph), qdq8 (DequantizeLinear of
+int8 codes per output channel; llama asymmetric uint8 with zero points, phi3
+symmetric int8), nbits4-32 / nbits4-128 (com.microsoft MatMulNBits, 4-bit
+blocks of 32/128; llama with packed zero points, phi3 without). The LM head
+is quantized too; embeddings and norms stay float.
+
+    from hf_export.ort_builder import build
+    model = build("llama", weights="nbits4-32", seed=1)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+MS = "com.microsoft"
+
+CONFIG = dict(vocab=96, hidden=128, heads=4, kv_heads=2, inter=256, layers=2,
+              max_pos=64, eps=1e-5, theta=10000.0)
+
+
+class _G:
+    def __init__(self, dtype):
+        self.nodes, self.inits = [], []
+        self.dtype = dtype  # np.float32 / np.float16
+        self.n = 0
+
+    def name(self, what):
+        self.n += 1
+        return f"/{what}_{self.n}"
+
+    def init(self, name, array):
+        self.inits.append(numpy_helper.from_array(array, name))
+        return name
+
+    def const(self, array):
+        return self.init(self.name("const"), np.asarray(array))
+
+    def f(self, value):
+        return self.const(np.array(value, dtype=self.dtype))
+
+    def i64(self, values):
+        return self.const(np.array(values, dtype=np.int64))
+
+    def op(self, op_type, inputs, outputs=1, domain="", name=None, **attrs):
+        name = name or self.name(op_type)
+        outs = [f"{name}/out{i}" for i in range(outputs)] if isinstance(outputs, int) else outputs
+        self.nodes.append(helper.make_node(op_type, inputs, outs, name=name, domain=domain,
+                                           **attrs))
+        return outs[0] if len(outs) == 1 else outs
+
+
+def _quantize_channelwise(w, unsigned):
+    """int8 codes per output channel of w [K, N]: (codes, scales, zero points)."""
+    if unsigned:
+        lo, hi = np.minimum(w.min(0), 0), np.maximum(w.max(0), 0)
+        scale = ((hi - lo) / 255).astype(np.float32)
+        zp = np.clip(np.round(-lo / scale), 0, 255).astype(np.uint8)
+        codes = np.clip(np.round(w / scale) + zp, 0, 255).astype(np.uint8)
+        return codes, scale, zp
+    scale = (np.abs(w).max(0) / 127).astype(np.float32)
+    codes = np.clip(np.round(w / scale), -127, 127).astype(np.int8)
+    return codes, scale, np.zeros_like(codes[0])
+
+
+def _quantize_blocks(w, block, with_zp):
+    """MatMulNBits 4-bit form of w [K, N]: packed B, scales, packed zero points."""
+    k, n = w.shape
+    blocks = k // block
+    wb = w.T.reshape(n, blocks, block)
+    if with_zp:
+        lo, hi = np.minimum(wb.min(2), 0), np.maximum(wb.max(2), 0)
+        scale = ((hi - lo) / 15).astype(np.float32)
+        scale[scale == 0] = 1
+        zp = np.clip(np.round(-lo / scale), 0, 15).astype(np.uint8)
+    else:
+        scale = (np.abs(wb).max(2) / 7).astype(np.float32)
+        scale[scale == 0] = 1
+        zp = np.full((n, blocks), 8, np.uint8)
+    q = np.clip(np.round(wb / scale[..., None]) + zp[..., None], 0, 15).astype(np.uint8)
+    packed = (q[..., 0::2] | (q[..., 1::2] << 4)).astype(np.uint8)
+    zp_cols = (blocks + 1) // 2
+    zp_pad = np.zeros((n, zp_cols * 2), np.uint8)
+    zp_pad[:, :blocks] = zp
+    zp_packed = (zp_pad[:, 0::2] | (zp_pad[:, 1::2] << 4)).astype(np.uint8)
+    return packed, scale.reshape(-1), zp_packed.reshape(-1)
+
+
+def build(family: str, weights: str = "fp32", seed: int = 0,
+          cfg: dict | None = None) -> onnx.ModelProto:
+    c = dict(CONFIG, **(cfg or {}))
+    rng = np.random.default_rng(seed)
+    dtype = np.float16 if weights == "fp16" else np.float32
+    onnx_float = TensorProto.FLOAT16 if dtype == np.float16 else TensorProto.FLOAT
+    g = _G(dtype)
+    D, H, Hkv, I, V = c["hidden"], c["heads"], c["kv_heads"], c["inter"], c["vocab"]
+    Dh = D // H
+
+    def rand(*shape, scale=0.08):
+        return (rng.standard_normal(shape) * scale).astype(np.float32)
+
+    def linear(x, w, name):
+        """x @ w (w [K, N]) in the chosen weight form."""
+        if weights in ("fp32", "fp16"):
+            return g.op("MatMul", [x, g.init(name + ".weight", w.astype(dtype))],
+                        name=name + "/MatMul")
+        if weights == "qdq8":
+            codes, scale, zp = _quantize_channelwise(w, unsigned=(family == "llama"))
+            inputs = [g.init(name + ".weight_q", codes), g.init(name + ".weight_scale", scale)]
+            if family == "llama":
+                inputs.append(g.init(name + ".weight_zp", zp))
+            deq = g.op("DequantizeLinear", inputs, axis=1, name=name + "/DequantizeLinear")
+            return g.op("MatMul", [x, deq], name=name + "/MatMul")
+        block = int(weights.split("-")[1])
+        with_zp = family == "llama"
+        packed, scale, zp = _quantize_blocks(w, block, with_zp)
+        k, n = w.shape
+        inputs = [x, g.init(name + ".weight_Q4", packed.reshape(n, k // block, block // 2)),
+                  g.init(name + ".scales", scale)]
+        if with_zp:
+            inputs.append(g.init(name + ".zero_points", zp))
+        return g.op("MatMulNBits", inputs, domain=MS, name=name + "/MatMulNBits",
+                    K=k, N=n, bits=4, block_size=block, accuracy_level=0)
+
+    inv = 1.0 / c["theta"] ** (np.arange(0, Dh, 2, dtype=np.float32) / Dh)
+    freqs = np.outer(np.arange(c["max_pos"], dtype=np.float32), inv)
+    g.init("cos_cache", np.cos(freqs).astype(dtype))
+    g.init("sin_cache", np.sin(freqs).astype(dtype))
+
+    inputs = [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"]),
+              helper.make_tensor_value_info("attention_mask", TensorProto.INT64,
+                                            ["batch", "total"])]
+    outputs = [helper.make_tensor_value_info("logits", onnx_float, ["batch", "seq", V])]
+    for i in range(c["layers"]):
+        for kind in ("key", "value"):
+            inputs.append(helper.make_tensor_value_info(
+                f"past_key_values.{i}.{kind}", onnx_float, ["batch", Hkv, "past", Dh]))
+            outputs.append(helper.make_tensor_value_info(
+                f"present.{i}.{kind}", onnx_float, ["batch", Hkv, "total", Dh]))
+
+    x = g.op("Gather", [g.init("model.embed_tokens.weight", rand(V, D, scale=0.5).astype(dtype)),
+                        "input_ids"], name="/model/embed_tokens/Gather")
+    # As the model builder computes them from the mask.
+    s = g.op("ReduceSum", ["attention_mask", g.i64([1])], keepdims=0)
+    seqlens_k = g.op("Cast", [g.op("Sub", [s, g.i64(1)])], to=TensorProto.INT32)
+    total = g.op("Cast", [g.op("Gather", [g.op("Shape", ["attention_mask"]), g.i64(1)])],
+                 to=TensorProto.INT32)
+    # position_ids of RotaryEmbedding: P + s, P from the cache.
+    past = g.op("Gather", [g.op("Shape", ["past_key_values.0.key"]), g.i64(2)])
+    seq = g.op("Gather", [g.op("Shape", ["input_ids"]), g.i64(1)])
+    pos = g.op("Expand", [g.op("Unsqueeze", [g.op("Range", [past, g.op("Add", [past, seq]),
+                                                         g.i64(1)]), g.i64([0])]),
+                          g.op("Shape", ["input_ids"])])
+
+    residual = h_out = None
+    for i in range(c["layers"]):
+        p = f"model.layers.{i}"
+        g1 = g.init(p + ".input_layernorm.weight", (1 + rand(D, scale=0.1)).astype(dtype))
+        g2 = g.init(p + ".post_attention_layernorm.weight", (1 + rand(D, scale=0.1)).astype(dtype))
+        if residual is None:
+            h = g.op("SimplifiedLayerNormalization", [x, g1], axis=-1, epsilon=c["eps"],
+                     stash_type=1)
+            residual = x
+        else:
+            h, _, _, residual = g.op("SkipSimplifiedLayerNormalization", [h_out, residual, g1],
+                                     outputs=4, domain=MS, epsilon=c["eps"])
+        wq, wk, wv = rand(D, H * Dh), rand(D, Hkv * Dh), rand(D, Hkv * Dh)
+        pk, pv = f"past_key_values.{i}.key", f"past_key_values.{i}.value"
+        presents = [p + "/attn_out", f"present.{i}.key", f"present.{i}.value"]
+        if family == "phi3":
+            qkv = linear(h, np.concatenate([wq, wk, wv], 1), p + ".self_attn.qkv_proj")
+            attn = g.op("GroupQueryAttention",
+                        [qkv, "", "", pk, pv, seqlens_k, total, "cos_cache", "sin_cache"],
+                        outputs=presents, domain=MS, num_heads=H, kv_num_heads=Hkv,
+                        do_rotary=1, rotary_interleaved=0, local_window_size=-1,
+                        name=p + "/GroupQueryAttention")[0]
+        else:
+            q = linear(h, wq, p + ".self_attn.q_proj")
+            k = linear(h, wk, p + ".self_attn.k_proj")
+            v = linear(h, wv, p + ".self_attn.v_proj")
+            q = g.op("RotaryEmbedding", [q, pos, "cos_cache", "sin_cache"], domain=MS)
+            k = g.op("RotaryEmbedding", [k, pos, "cos_cache", "sin_cache"], domain=MS)
+            attn = g.op("GroupQueryAttention", [q, k, v, pk, pv, seqlens_k, total],
+                        outputs=presents, domain=MS, num_heads=H, kv_num_heads=Hkv,
+                        name=p + "/GroupQueryAttention")[0]
+        o = linear(attn, rand(H * Dh, D), p + ".self_attn.o_proj")
+        h, _, _, residual = g.op("SkipSimplifiedLayerNormalization", [o, residual, g2],
+                                 outputs=4, domain=MS, epsilon=c["eps"])
+        wg, wu = rand(D, I), rand(D, I)
+        if family == "phi3":
+            gu = linear(h, np.concatenate([wg, wu], 1), p + ".mlp.gate_up_proj")
+            gate, up = g.op("Split", [gu, g.i64([I, I])], outputs=2, axis=-1)
+        else:
+            gate = linear(h, wg, p + ".mlp.gate_proj")
+            up = linear(h, wu, p + ".mlp.up_proj")
+        act = g.op("Mul", [g.op("Mul", [gate, g.op("Sigmoid", [gate])]), up])
+        h_out = linear(act, rand(I, D), p + ".mlp.down_proj")
+    gf = g.init("model.norm.weight", (1 + rand(D, scale=0.1)).astype(dtype))
+    h = g.op("SkipSimplifiedLayerNormalization", [h_out, residual, gf], outputs=4, domain=MS,
+             epsilon=c["eps"])[0]
+    logits = linear(h, rand(D, V, scale=0.2), "lm_head")
+    g.nodes.append(helper.make_node("Identity", [logits], ["logits"], name="/logits"))
+    graph = helper.make_graph(g.nodes, f"{family}-{weights}", inputs, outputs,
+                              g.inits)
+    opsets = [helper.make_opsetid("", 17)]
+    if any(n.domain == MS for n in g.nodes):
+        opsets.append(helper.make_opsetid(MS, 1))
+    model = helper.make_model(graph, opset_imports=opsets, producer_name="ort_builder")
+    model.ir_version = 8
+    return model
+
