@@ -388,7 +388,7 @@ llvm::Expected<HostTensor> HostTensor::fromElementsAttr(ElementsAttr attr,
 
   if (auto dense = dyn_cast<DenseElementsAttr>(attr)) {
     if (*kind == ElementKind::I1) {
-      own();
+      (void)own(); // allocates; getMutableValues writes it
       llvm::copy(dense.getValues<bool>(), t.getMutableValues<bool>().begin());
       return t;
     }
@@ -422,7 +422,7 @@ llvm::Expected<HostTensor> HostTensor::fromElementsAttr(ElementsAttr attr,
     if (*kind == ElementKind::I1) {
       if (int64_t(data.size()) != t.numElements)
         return llvm::createStringError("bool resource blob has the wrong size");
-      own();
+      (void)own();
       MutableArrayRef<bool> out = t.getMutableValues<bool>();
       for (int64_t i = 0; i < t.numElements; ++i)
         out[i] = data[i] != 0;
