@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Check the compiled accelerator binaries end to end on the simulator.
 
-Modes (positional; default: all three):
+Modes (positional; default: all four):
 
   bit-exact    For every fixture (test/fixtures/*/decoder_model.onnx) and the
                trained byte-level model (examples/tiny-llama-bytes): compile the
@@ -35,10 +35,17 @@ Modes (positional; default: all three):
                must equal the quantized reference exactly and stay within 2% of
                fp32.
 
+  pipeline     The bit-exact comparison for multi-card system binaries
+               (`flightllm-compile --system=u280xN`, docs/lowering.md
+               "Pipeline stages"): every fixture on 2 cards (their 2 layers
+               allow no more) and the trained model on 2 and 4 cards, the
+               same prompts as bit-exact; the simulator runs one simulator per
+               card and moves the hidden states over the modelled links.
+
 Prints a table per mode; exits non-zero on any failure; the last line reads
 "N passed, N failed".
 
-    /usr/bin/python3 python/check_accelerator.py --build build --work /tmp/acc [bit-exact] [onnxruntime] [perplexity]
+    /usr/bin/python3 python/check_accelerator.py --build build --work /tmp/acc [bit-exact] [onnxruntime] [perplexity] [pipeline]
 """
 
 from __future__ import annotations
@@ -57,7 +64,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-MODES = ("bit-exact", "onnxruntime", "perplexity")
+MODES = ("bit-exact", "onnxruntime", "perplexity", "pipeline")
 FIXTURE_PROMPT_LEN = 5
 FIXTURE_NEW_TOKENS = 12
 TRAINED_NEW_TOKENS = 40
@@ -250,14 +257,35 @@ def check_bit_exact(tools: Tools, fixtures: Path, example: Path, jobs: int, c: C
                  [((f"--prefill-bucket={prefill}", f"--decode-bucket={decode}"),
                    width_cases(b"", 96, LONG_CONTEXT, prefill, decode))
                   for prefill, decode in LONG_WIDTHS]))
+    bit_exact_table(tools, work, jobs, c, "bit-exact", "buckets",
+                    "bit-exact: simulator (.flb) vs host quantized reference (.mlir)")
+
+
+def bit_exact_table(tools: Tools, work, jobs: int, c: Checker, check: str, flags: str, title: str):
+    """Runs bit_exact_case over `work` (model rows) and prints the table."""
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         results = list(pool.map(lambda w: bit_exact_case(tools, *w), work))
     rows = [r for rs in results for r in rs]
     for r in rows:
-        c.check(f"bit-exact {r[0]}/{r[1]}/{r[2]}", r[8] == "PASS")
-    table("bit-exact: simulator (.flb) vs host quantized reference (.mlir)",
-          ["model", "buckets", "case", "prompt", "new", "tokens equal", "logits equal",
-           "max|diff|", "result"], rows)
+        c.check(f"{check} {r[0]}/{r[1]}/{r[2]}", r[8] == "PASS")
+    table(title, ["model", flags, "case", "prompt", "new", "tokens equal", "logits equal",
+                  "max|diff|", "result"], rows)
+
+
+def check_pipeline(tools: Tools, fixtures: Path, example: Path, jobs: int, c: Checker):
+    manifest = json.loads((fixtures / "MANIFEST.json").read_text())
+    work = []
+    for fx in manifest["fixtures"]:
+        prompt = fixture_prompt(fx["config"]["vocab_size"])
+        work.append((fx["dir"], fixtures / fx["dir"] / "decoder_model.onnx", False,
+                     [(("--system=u280x2",), [("p5", prompt, FIXTURE_NEW_TOKENS)])]))
+    held = (example / "heldout.txt").read_bytes()
+    cases = [("p160", list(held[40:200]), TRAINED_NEW_TOKENS),
+             ("licensed", list(b"Licensed under the "), 64)]
+    work.append((example.name, example / "decoder_model.onnx", True,
+                 [(("--system=u280x2",), cases), (("--system=u280x4",), cases)]))
+    bit_exact_table(tools, work, jobs, c, "pipeline", "system",
+                    "pipeline: multi-card simulator (.flb) vs host quantized reference (.mlir)")
 
 
 def cosine_rows(a: np.ndarray, b: np.ndarray):
@@ -373,6 +401,8 @@ def main():
         try:
             if mode == "bit-exact":
                 check_bit_exact(tools, Path(args.fixtures), example, args.jobs, c)
+            elif mode == "pipeline":
+                check_pipeline(tools, Path(args.fixtures), example, args.jobs, c)
             elif mode == "onnxruntime":
                 check_onnxruntime(tools, example, args.tie_margin, c)
             else:

@@ -222,6 +222,10 @@ llvm::Expected<BinaryWriter::Layout> BinaryWriter::layout() const {
 
   FileHeader &h = result.header;
   h.flags = flags;
+  // The lowest minor version that holds the contents (Format.h).
+  h.versionMinor = (flags & (kFlagPipelineStage | kFlagSystem)) != 0
+                       ? kVersionMinor
+                       : kVersionMinorSingleCard;
   h.targetFingerprint = targetFingerprint;
   h.sectionCount = static_cast<uint32_t>(all.size());
   h.sectionTableOffset = kHeaderSize;

@@ -188,7 +188,8 @@ TEST(BinaryFormat, DeviceMapUsesTheDocumentedOffsets) {
   EXPECT_EQ(static_cast<uint32_t>(SectionKind::DeviceMap), 7u);
   EXPECT_STREQ(sectionKindName(7), "devicemap");
   EXPECT_EQ(kVersionMajor, 1u);
-  EXPECT_EQ(kVersionMinor, 1u);
+  EXPECT_EQ(kVersionMinor, 2u);
+  EXPECT_EQ(kVersionMinorSingleCard, 1u);
 }
 
 TEST(BinaryWriter, DeviceMapRoundTrips) {
@@ -200,7 +201,8 @@ TEST(BinaryWriter, DeviceMapRoundTrips) {
   BinaryView view;
   Error err;
   ASSERT_EQ(view.open(f->data(), f->size(), err), Status::Ok) << err.message;
-  EXPECT_EQ(view.header().versionMinor, kVersionMinor);
+  // No pipeline flags: stamped 1.1 (single-card files stay byte-identical).
+  EXPECT_EQ(view.header().versionMinor, kVersionMinorSingleCard);
   // The last section: kind 7 sorts after the weight images.
   ASSERT_EQ(view.sectionCount(), 9u);
   SectionEntry s = view.section(8);

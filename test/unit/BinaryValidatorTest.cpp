@@ -131,7 +131,12 @@ TEST(BinaryValidator, HeaderRules) {
   reseal(bad);
   Error err;
   EXPECT_EQ(validateGuarded(bad, err), Status::Ok) << err.message;
-  writeU32(bad.data(), ho::Flags, 0x00010000u);
+  // Bits 16 and 17 are 1.2's pipeline flags; an unknown required bit is
+  // refused.
+  writeU32(bad.data(), ho::Flags, kFlagPipelineStage | kFlagSystem);
+  reseal(bad);
+  EXPECT_EQ(validateGuarded(bad, err), Status::Ok) << err.message;
+  writeU32(bad.data(), ho::Flags, 0x00040000u);
   reseal(bad);
   expectError(bad, Status::UnsupportedFlags, ho::Flags);
 

@@ -42,7 +42,7 @@ public:
   void setTargetFingerprint(uint64_t fingerprint) {
     targetFingerprint = fingerprint;
   }
-  /// Header flags (see Format.h); none are defined in versions 1.0 and 1.1.
+  /// Header flags (see Format.h): kFlagPipelineStage, kFlagSystem (1.2).
   void setFlags(uint32_t value) { flags = value; }
 
   /// Adds `s` to the string table (once) and returns its offset, for the

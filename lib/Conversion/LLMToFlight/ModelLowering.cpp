@@ -417,8 +417,9 @@ LogicalResult ModelLowering::packGlobals(ImagePacker &packer) {
   uint32_t rowBytesD = Layout::dense(hidden).rowsPerToken() * kRowBytes;
   // Token embedding table: fp16 rows in the binary itself, not in HBM (a
   // 7B model's table alone nearly fills a pseudo-channel); the runtime
-  // copies the rows of the new tokens to the input rows.
-  if (packing) {
+  // copies the rows of the new tokens to the input rows. A later pipeline
+  // stage receives hidden states instead and has no table.
+  if (packing && options.stage.prologue) {
     std::vector<float> store;
     llvm::ArrayRef<float> table;
     auto w = weightOf(tokenEmbedding->getOperand(0));
@@ -471,8 +472,9 @@ LogicalResult ModelLowering::packGlobals(ImagePacker &packer) {
     for (uint32_t i = 0; i < kvRows; ++i)
       putF32(dst + kRowBytes + 4 * i, 1.0f);
   });
-  // Epilogue parameters.
-  for (Operation *op : s.epilogue()) {
+  // Epilogue parameters (only on the stage that runs the epilogue).
+  for (Operation *op : options.stage.epilogue ? s.epilogue()
+                                              : llvm::ArrayRef<Operation *>()) {
     uintptr_t key = reinterpret_cast<uintptr_t>(op);
     if (llvm::isa<llm::LogitsOp>(op)) {
       if (failed(packLinear(op, key, packer, globalLocs)))
@@ -548,8 +550,11 @@ void ModelLowering::placeRunTimeAreas() {
   for (uint64_t u : used)
     kvStride = std::max(kvStride, u);
   kvStride = roundUp(kvStride, kUnitBytes);
-  result.kvCacheBytes = kvStride * nch * s.numLayers;
-  uint64_t io = kvOrigin + kvStride * s.numLayers;
+  // Each KV-cache slot holds every layer's cache; slot s is s strides on.
+  uint32_t slots = std::max<uint32_t>(options.kvSlots, 1);
+  kvSlotStride = kvStride * s.numLayers;
+  result.kvCacheBytes = kvSlotStride * nch * slots;
+  uint64_t io = kvOrigin + kvSlotStride * slots;
   uint32_t rowBytesD = Layout::dense(hidden).rowsPerToken() * kRowBytes;
   auto &dm = result.deviceMap;
   dm.embedRowBytes = rowBytesD;
@@ -575,6 +580,14 @@ void ModelLowering::placeRunTimeAreas() {
   scratchChannel = 2 % nch;
   take(scratchChannel, rowBytesD);
   scratchOffset = take(scratchChannel, uint64_t(dm.inputRows) * rowBytesD);
+  // A pipeline stage without the epilogue hands its layer output rows to
+  // the next card from the spill area (every tile stores its rows there).
+  dm.stageFlags = (options.stage.prologue ? 0 : binary::kStageHiddenInput) |
+                  (options.stage.epilogue ? 0 : binary::kStageHiddenOutput);
+  if (!options.stage.epilogue) {
+    dm.outputChannel = scratchChannel;
+    dm.outputOffset = scratchOffset;
+  }
   runTimeEnd = 0;
   for (uint64_t c : cursor)
     runTimeEnd = std::max(runTimeEnd, c);
@@ -625,6 +638,17 @@ LogicalResult ModelLowering::selectBuckets(std::vector<BucketRange> &buckets) {
 }
 
 LogicalResult ModelLowering::prepare() {
+  // A pipeline stage lowers a range of whole layers (lib/System plans them).
+  const PipelineStageRange &stage = options.stage;
+  if (stage.layerCount != 0) {
+    if (stage.firstLayer >= s.totalLayers ||
+        stage.layerCount > s.totalLayers - stage.firstLayer)
+      return s.func.emitError()
+             << "pipeline stage layers [" << stage.firstLayer << ", "
+             << stage.firstLayer + stage.layerCount << ") exceed the model's "
+             << s.totalLayers << " decoder layers";
+    s.restrictToLayers(stage.firstLayer, stage.layerCount);
+  }
   if (failed(checkOps()) || failed(chooseLayouts()))
     return failure();
   // Model facts.
@@ -769,6 +793,10 @@ LogicalResult ModelLowering::prepare() {
   m.weightPrecision = uint16_t(binary::Precision::I8);
   m.activationPrecision = uint16_t(binary::Precision::I8);
   m.kvPrecision = uint16_t(binary::Precision::I8);
+  if (options.kvSlots > 1) {
+    m.kvSlots = options.kvSlots;
+    m.kvSlotStrideUnits = static_cast<uint32_t>(kvSlotStride / kUnitBytes);
+  }
 
   // The buckets of each stage, and the ones selected.
   std::vector<BucketRange> buckets;
