@@ -88,6 +88,11 @@ LogicalResult HbmRegionOp::verify() {
   if (failed(expectSpace(*this, "the region", getResult().getType(),
                          {MemorySpace::Hbm, MemorySpace::Ddr})))
     return failure();
+  if (bool(getChannelAttr()) != bool(getOffsetAttr()))
+    return emitOpError() << "needs both a channel and an offset, or neither "
+                            "(a region flight-hbm-layout places)";
+  if (!isPlaced())
+    return success();
   if (getChannelAttr().getInt() < 0 || getOffsetAttr().getInt() < 0 ||
       getOffsetAttr().getInt() % kUnit)
     return emitOpError() << "needs a channel >= 0 and an offset >= 0 that is "
@@ -210,7 +215,11 @@ LogicalResult LayerBodyOp::verify() {
   if (getLayersAttr().getInt() < 1)
     return emitOpError() << "runs at least one layer, not "
                          << getLayersAttr().getInt();
-  if (getWeightStrideAttr().getInt() < 0 || getKvStrideAttr().getInt() < 0)
+  if (bool(getWeightStrideAttr()) != bool(getKvStrideAttr()))
+    return emitOpError() << "needs both base register strides, or neither "
+                            "(flight-hbm-layout sets them)";
+  if (getWeightStrideAttr() && (getWeightStrideAttr().getInt() < 0 ||
+                                getKvStrideAttr().getInt() < 0))
     return emitOpError() << "base register strides must be >= 0";
   return success();
 }

@@ -279,6 +279,7 @@ const char *const kPipelineSteps[] = {"onnx-to-llm", "llm-quantize-weights",
                                       "llm-calibrate",
                                       "flight-select-instructions",
                                       "flight-schedule", "flight-fuse",
+                                      "flight-hbm-layout",
                                       "flight-plan-buffers",
                                       "flight-insert-tokens"};
 
@@ -287,7 +288,9 @@ cl::opt<std::string> stopAfter(
     cl::desc("With --emit=flight: print the IR after this step of the "
              "pipeline: onnx-to-llm, llm-quantize-weights, llm-calibrate, "
              "flight-select-instructions, flight-schedule, flight-fuse "
-             "(buckets at the buffer level), "
+             "(buckets at the buffer level; the llm program stays for the "
+             "HBM layout), flight-hbm-layout (buckets with placed HBM "
+             "regions, the binary's data), "
              "flight-plan-buffers (addressed streams annotated with their "
              "accesses, before the dependency tokens) or flight-insert-tokens "
              "(the default)"),
@@ -584,9 +587,14 @@ static LogicalResult printBuckets(ModuleOp module, MLIRContext &context,
   if (stopAfter != "flight-select-instructions")
     pm.addNestedPass<flightllm::flight::BucketOp>(
         flightllm::flight::createSchedulePass());
-  if (stopAfter == "flight-fuse")
+  if (stopAfter == "flight-fuse" || stopAfter == "flight-hbm-layout")
     pm.addNestedPass<flightllm::flight::BucketOp>(
         flightllm::flight::createFusePass());
+  if (stopAfter == "flight-hbm-layout") {
+    flightllm::HbmLayoutPassOptions layout;
+    layout.target = targetName;
+    pm.addPass(flightllm::createHbmLayoutPass(layout));
+  }
   if (failed(pm.run(module)))
     return failure();
   auto meta = module->getAttrOfType<DictionaryAttr>("flight.model");
@@ -826,7 +834,8 @@ static LogicalResult compile(MLIRContext &context,
     return success();
   case EmitKind::Flight: {
     if (stopAfter == "flight-select-instructions" ||
-        stopAfter == "flight-schedule" || stopAfter == "flight-fuse")
+        stopAfter == "flight-schedule" || stopAfter == "flight-fuse" ||
+        stopAfter == "flight-hbm-layout")
       return printBuckets(*module, context, os);
     auto model = lowerModule(*module, *target,
                              /*insertTokens=*/stopAfter != "flight-plan-buffers");

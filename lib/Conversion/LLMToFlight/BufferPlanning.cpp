@@ -86,8 +86,12 @@ private:
               "before it, not yet deallocated)";
   }
   FailureOr<flight::HbmRegionOp> hbmRegion(Operation *user, Value v) {
-    if (auto r = v.getDefiningOp<flight::HbmRegionOp>())
+    if (auto r = v.getDefiningOp<flight::HbmRegionOp>()) {
+      if (!r.isPlaced())
+        return r.emitOpError() << "has no place in HBM (run flight-hbm-layout "
+                                  "before flight-plan-buffers)";
       return r;
+    }
     return user->emitOpError() << "the HBM side must be a flight.hbm_region";
   }
   LogicalResult transfer(Operation *op, bool load, Value onChip, int64_t row,
@@ -116,7 +120,7 @@ LogicalResult BufferPlanner::transfer(Operation *op, bool load, Value onChip,
   if (failed(r) || failed(region))
     return failure();
   uint32_t onchipRow = r->row + static_cast<uint32_t>(row);
-  int64_t addr = (region->getOffset() + offset) / int64_t(kUnitBytes);
+  int64_t addr = (int64_t(*region->getOffset()) + offset) / int64_t(kUnitBytes);
   int64_t units = length / int64_t(kUnitBytes);
   Rows rows{r->buffer, onchipRow,
               std::max<uint32_t>(1, rowsFor(uint64_t(length)))};
@@ -127,7 +131,7 @@ LogicalResult BufferPlanner::transfer(Operation *op, bool load, Value onChip,
   if (load) {
     i.set(isa::LD::onchip_addr, onchipRow).set(isa::LD::buf, r->buffer)
         .set(isa::LD::addr, addr).set(isa::LD::mem, isa::Memory::hbm)
-        .set(isa::LD::channel, region->getChannel())
+        .set(isa::LD::channel, *region->getChannel())
         .set(isa::LD::base, baseReg(base)).set(isa::LD::param, paramReg(param))
         .set(isa::LD::scale, stride / int64_t(kUnitBytes))
         .set(isa::LD::loop1, 1).set(isa::LD::loop2, 1).set(isa::LD::loop3, 1)
@@ -140,7 +144,7 @@ LogicalResult BufferPlanner::transfer(Operation *op, bool load, Value onChip,
                                                : &info.weightLoadBytes;
   } else {
     i.set(isa::ST::onchip_addr, onchipRow).set(isa::ST::buf, r->buffer)
-        .set(isa::ST::addr, addr).set(isa::ST::channel, region->getChannel())
+        .set(isa::ST::addr, addr).set(isa::ST::channel, *region->getChannel())
         .set(isa::ST::length, units)
         .set(isa::ST::scale, stride / int64_t(kUnitBytes))
         .set(isa::ST::param, paramReg(param)).set(isa::ST::base, baseReg(base));

@@ -196,12 +196,25 @@ FailureOr<std::vector<uint8_t>> readBytes(Operation *at, const Twine &where,
 void flightllm::lowering::attachBinaryData(
     const LoweredModel &model, uint64_t targetFingerprint, ModuleOp module,
     llvm::ArrayRef<uint8_t> tokenizerSection) {
+  attachModelData(model, targetFingerprint, module);
+  attachImageData(model, module);
+  attachTokenizer(module, tokenizerSection);
+}
+
+void flightllm::lowering::attachModelData(const LoweredModel &model,
+                                          uint64_t targetFingerprint,
+                                          ModuleOp module) {
   Builder b(module.getContext());
   module->setAttr(kFingerprint, b.getI64IntegerAttr(int64_t(targetFingerprint)));
   SmallVector<NamedAttribute> modelExtra =
       nonZeroFields(b, model.metadata, kOptionalModelFields);
   modelExtra.push_back(b.getNamedAttr("name", b.getStringAttr(model.name)));
   module->setAttr(kModel, recordAttr(b, model.metadata, kModelFields, modelExtra));
+}
+
+void flightllm::lowering::attachImageData(const LoweredModel &model,
+                                          ModuleOp module) {
+  Builder b(module.getContext());
   auto regs = [&](const uint32_t (&r)[3]) {
     return b.getDenseI64ArrayAttr({r[0], r[1], r[2]});
   };
@@ -223,7 +236,6 @@ void flightllm::lowering::attachBinaryData(
   module->setAttr(kHbmImage, b.getArrayAttr(images));
   module->setAttr(kEmbeddingTable,
                   bytesAttr(b, "flight_embedding_table", model.embeddingTable));
-  attachTokenizer(module, tokenizerSection);
 }
 
 void flightllm::lowering::attachTokenizer(ModuleOp module,

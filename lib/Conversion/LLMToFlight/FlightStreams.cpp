@@ -14,6 +14,7 @@
 namespace flightllm {
 #define GEN_PASS_DEF_CONVERTLLMTOFLIGHTPASS
 #define GEN_PASS_DEF_SELECTINSTRUCTIONSPASS
+#define GEN_PASS_DEF_HBMLAYOUTPASS
 #define GEN_PASS_DEF_PLANBUFFERSPASS
 #include "flightllm/Conversion/LLMToFlight/Passes.h.inc"
 } // namespace flightllm
@@ -69,6 +70,22 @@ LogicalResult flightllm::lowering::buildFlightStreams(const LoweredModel &model,
 }
 
 namespace {
+/// The lowering options flight-select-instructions ran with, for
+/// flight-hbm-layout (which must size the same regions).
+constexpr llvm::StringLiteral kLoweringOptions = "flight.lowering";
+
+/// The pass option `target`'s description; none (an error at the module)
+/// if it does not load.
+std::optional<target::TargetDescription> loadPassTarget(ModuleOp module,
+                                                        StringRef name) {
+  auto t = target::loadTarget(name);
+  if (!t) {
+    module.emitError() << "target: " << llvm::toString(t.takeError());
+    return std::nullopt;
+  }
+  return std::move(*t);
+}
+
 /// A pass with the lowering's options (convert-llm-to-flight,
 /// flight-select-instructions).
 template <typename Derived, template <typename> class GeneratedBase>
@@ -79,9 +96,9 @@ struct LoweringPass : public GeneratedBase<Derived> {
   /// on the module) if they are invalid.
   std::optional<target::TargetDescription> loweringOptions(LoweringOptions &options) {
     ModuleOp module = this->getOperation();
-    auto t = target::loadTarget(this->target);
+    std::optional<target::TargetDescription> t =
+        loadPassTarget(module, this->target);
     if (!t) {
-      module.emitError() << "target: " << llvm::toString(t.takeError());
       this->signalPassFailure();
       return std::nullopt;
     }
@@ -154,7 +171,74 @@ struct SelectInstructionsPass
     for (const BucketRange &range : lowering.buckets())
       if (failed(lowering.selectBucket(range, b)))
         return signalPassFailure();
+    // The llm program stays: flight-hbm-layout places the regions and builds
+    // the image from its parameters.
+    attachModelData(lowering.model(), t->fingerprint(), module);
+    module->setAttr(kLoweringOptions,
+                    b.getDictionaryAttr({
+                        b.getNamedAttr("max_context",
+                                       b.getI64IntegerAttr(options.maxContext)),
+                        b.getNamedAttr("prefill_bucket",
+                                       b.getI64IntegerAttr(options.prefillBucket)),
+                        b.getNamedAttr("decode_bucket",
+                                       b.getI64IntegerAttr(options.decodeBucket)),
+                        b.getNamedAttr("kv_range", b.getF32FloatAttr(
+                                                       options.uncalibratedKVRange)),
+                    }));
+  }
+};
+
+struct HbmLayoutPass
+    : public flightllm::impl::HbmLayoutPassBase<HbmLayoutPass> {
+  using Base::Base;
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    std::optional<target::TargetDescription> t = loadPassTarget(module, target);
+    if (!t)
+      return signalPassFailure();
+    if (stripes < 1 || stripes > 64) {
+      module.emitError() << "stripes = " << static_cast<uint64_t>(stripes)
+                         << ": a weight tile is striped over 1 to 64 channels";
+      return signalPassFailure();
+    }
+    auto selected = module->getAttrOfType<DictionaryAttr>(kLoweringOptions);
+    if (!selected) {
+      module.emitError() << "no '" << kLoweringOptions
+                         << "' attribute: flight-hbm-layout runs after "
+                            "flight-select-instructions, on the module it "
+                            "leaves (buckets and the llm program)";
+      return signalPassFailure();
+    }
+    auto fingerprint =
+        module->getAttrOfType<IntegerAttr>("flight.target_fingerprint");
+    if (fingerprint && uint64_t(fingerprint.getInt()) != t->fingerprint()) {
+      module.emitError() << "target '" << target
+                         << "' is not the one flight-select-instructions "
+                            "selected the instructions for";
+      return signalPassFailure();
+    }
+    LoweringOptions options;
+    auto integer = [&](StringRef name) -> uint32_t {
+      auto v = selected.getAs<IntegerAttr>(name);
+      return v ? static_cast<uint32_t>(v.getInt()) : 0;
+    };
+    options.maxContext = integer("max_context");
+    options.prefillBucket = integer("prefill_bucket");
+    options.decodeBucket = integer("decode_bucket");
+    if (auto range = selected.getAs<FloatAttr>("kv_range"))
+      options.uncalibratedKVRange = range.getValueAsDouble();
+    options.weightStripes = stripes;
+    FailureOr<ModelStructure> structure = analyzeModelStructure(module);
+    if (failed(structure))
+      return signalPassFailure();
+    ModelLowering lowering(module, std::move(*structure), *t, options);
+    if (failed(lowering.prepare()) || failed(lowering.layout(stripes)))
+      return signalPassFailure();
+    for (auto bucket : module.getBody()->getOps<flight::BucketOp>())
+      if (failed(lowering.placeRegions(bucket)))
+        return signalPassFailure();
     replaceProgram(module, lowering.model(), *t, /*keepBuckets=*/true);
+    module->removeAttr(kLoweringOptions);
   }
 };
 
@@ -163,11 +247,9 @@ struct PlanBuffersPass
   using Base::Base;
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    auto t = target::loadTarget(target);
-    if (!t) {
-      module.emitError() << "target: " << llvm::toString(t.takeError());
+    std::optional<target::TargetDescription> t = loadPassTarget(module, target);
+    if (!t)
       return signalPassFailure();
-    }
     OnChipCapacity capacity = OnChipCapacity::of(*t);
     OnChipPeaks peaks;
     std::vector<StreamInfo> streams;

@@ -57,10 +57,9 @@ private:
   void dealloc(Value buffer);
   void release(Value v);
   void consumed(Operation *op);
-  /// The HBM region at `loc` (one op per region and bucket).
-  Value region(const HBMLoc &loc, HbmData holds, const Twine &name);
-  Value region(uint32_t channel, uint64_t offset, uint64_t bytes,
-               HbmData holds, const Twine &name);
+  /// The HBM region `name` of `bytes` (one op per region and bucket),
+  /// without a place: flight-hbm-layout gives it one.
+  Value region(uint64_t bytes, HbmData holds, const Twine &name);
   static uint32_t rowsOf(Value buffer) {
     return static_cast<uint32_t>(
         cast<flight::BufferType>(buffer.getType()).getSizeInBytes() / kRowBytes);
@@ -74,7 +73,8 @@ private:
   void st(Value src, Value dst, uint64_t offset, uint64_t length,
           BaseRegister base = BaseRegister::Zero,
           RunTimeParam param = RunTimeParam::Zero, uint64_t stride = 0);
-  /// Loads weight tile t of a linear (all its stripes) into `w`.
+  /// Loads weight tile t of a linear into `w` (flight-hbm-layout splits the
+  /// load into one per stripe).
   void loadTile(Value w, const std::map<ParamKey, HBMLoc> &locs, uintptr_t key,
                 const LinearPlan &p, int64_t t, const std::string &name);
   struct MiscOperand {
@@ -115,16 +115,12 @@ private:
   uint64_t spillFront() const { return m.result.deviceMap.embedRowBytes; }
   Value spillArea() {
     const auto &dm = m.result.deviceMap;
-    return region(m.scratchChannel, m.scratchOffset - spillFront(),
-                  spillFront() + uint64_t(dm.inputRows) * dm.embedRowBytes,
+    return region(spillFront() + uint64_t(dm.inputRows) * dm.embedRowBytes,
                   HbmData::Scratch, "spill");
   }
 
-  /// "layer.linear3" / "final.rms_norm0": the parameters of the op at
-  /// `index` of the layer or the epilogue, in region names.
-  std::string paramName(Operation *op, size_t index, bool layer) const {
-    return (layer ? "layer." : "final.") +
-           op->getName().stripDialect().str() + std::to_string(index);
+  static std::string paramName(Operation *op, size_t index, bool layer) {
+    return ModelLowering::paramName(op, index, layer);
   }
 
   ModelLowering &m;
@@ -183,8 +179,7 @@ void InstructionSelection::consumed(Operation *op) {
   }
 }
 
-Value InstructionSelection::region(uint32_t channel, uint64_t offset,
-                                   uint64_t bytes, HbmData holds,
+Value InstructionSelection::region(uint64_t bytes, HbmData holds,
                                    const Twine &name) {
   std::string key = name.str();
   auto it = regions.find(key);
@@ -195,15 +190,10 @@ Value InstructionSelection::region(uint32_t channel, uint64_t offset,
   auto type = flight::BufferType::get({int64_t(std::max<uint64_t>(bytes, 1))},
                                       b.getIntegerType(8), MemorySpace::Hbm);
   Value r = flight::HbmRegionOp::create(b, b.getUnknownLoc(), type, key,
-                                        holds, channel, offset);
+                                        holds, IntegerAttr(), IntegerAttr());
   regionPoint = b.saveInsertionPoint();
   regions[key] = r;
   return r;
-}
-
-Value InstructionSelection::region(const HBMLoc &l, HbmData holds,
-                                   const Twine &name) {
-  return region(l.channel, l.offset, l.bytes, holds, name);
 }
 
 //===----------------------------------------------------------------------===//
@@ -220,7 +210,7 @@ void InstructionSelection::ld(Value dst, uint32_t row, Value src,
 
 void InstructionSelection::ldParam(Value dst, uint32_t row, const HBMLoc &l,
                                    const Twine &name) {
-  ld(dst, row, region(l, HbmData::Params, name), 0,
+  ld(dst, row, region(l.bytes, HbmData::Params, name), 0,
      roundUp(l.bytes, kUnitBytes),
      l.perLayer ? BaseRegister::B1 : BaseRegister::Zero);
 }
@@ -236,12 +226,10 @@ void InstructionSelection::loadTile(Value w,
                                     const std::map<ParamKey, HBMLoc> &locs,
                                     uintptr_t key, const LinearPlan &p,
                                     int64_t t, const std::string &name) {
-  int64_t n = p.tileChannels(t), rows = p.stripeRows(n);
-  for (int64_t s = 0; s < p.stripes(n); ++s) {
-    const HBMLoc &sl = locs.at({key, 0, LinearPlan::stripeKey(t, s)});
-    ldParam(w, static_cast<uint32_t>(s * rows * p.rowBytes / kRowBytes), sl,
-            name + ".w" + std::to_string(t) + ".s" + std::to_string(s));
-  }
+  uint64_t bytes = uint64_t(p.tileChannels(t)) * p.rowBytes;
+  ld(w, 0, region(bytes, HbmData::Params, name + ".w" + std::to_string(t)), 0,
+     bytes,
+     locs.at({key, 1, int(t)}).perLayer ? BaseRegister::B1 : BaseRegister::Zero);
 }
 
 void InstructionSelection::misc(isa::MiscKind kind, MiscOperand a,
@@ -348,8 +336,7 @@ void InstructionSelection::attention(llm::AttentionOp op, size_t index) {
   uint64_t posBase = uint64_t(ctx.tile) * R;
   std::string name = "layer.attention" + std::to_string(index);
   auto cache = [&](int64_t slot) {
-    return region(m.kvChannel[slot], m.kvOffset[slot], uint64_t(m.kvRows) * rowKV,
-                  HbmData::KVCache,
+    return region(uint64_t(m.kvRows) * rowKV, HbmData::KVCache,
                   name + (slot % 2 ? ".v" : ".k") + std::to_string(slot / 2));
   };
   // Phase 1, per KV head: its parameters (kept until its last query head),
@@ -680,15 +667,14 @@ void InstructionSelection::prologue() {
   Value xr = alloc(MemorySpace::Act, dl.rowsPerToken() * R, m.tokenEmbedding,
                    /*value=*/true);
   const auto &dm = m.result.deviceMap;
-  Value input = region(dm.inputChannel, dm.inputOffset,
-                       uint64_t(dm.inputRows) * dm.embedRowBytes,
+  Value input = region(uint64_t(dm.inputRows) * dm.embedRowBytes,
                        HbmData::Input, "input");
   ld(xr, 0, input, uint64_t(ctx.tile) * R * dm.embedRowBytes, R * rowBytes);
   // A later pipeline stage's input rows already hold hidden states.
   if (m.positionEmbedding && m.options.stage.prologue) {
     loc = m.positionEmbedding->getLoc();
     Value pe = alloc(MemorySpace::Act, dl.rowsPerToken() * R, m.positionEmbedding);
-    ld(pe, 0, region(m.positionTable, HbmData::Params, "position_table"),
+    ld(pe, 0, region(m.positionTable.bytes, HbmData::Params, "position_table"),
        (uint64_t(ctx.tile) * R + m.positionOffset) * rowBytes, R * rowBytes,
        BaseRegister::Zero, RunTimeParam::P, rowBytes);
     misc(isa::MiscKind::add, {xr, 0, dl.rowsPerToken()},
@@ -741,9 +727,7 @@ LogicalResult InstructionSelection::epilogue() {
   linear(logits, m.globalLocs,
          reinterpret_cast<uintptr_t>(logits.getOperation()), "head", out,
          rowsFor(4ull * p.nPhys), 1, false, xq);
-  const auto &dm = m.result.deviceMap;
-  st(out, region(dm.logitsChannel, dm.logitsOffset, 4ull * m.vocab,
-                 HbmData::Logits, "logits"),
+  st(out, region(4ull * m.vocab, HbmData::Logits, "logits"),
      0, roundUp(4ull * m.vocab, kUnitBytes));
   return success();
 }
@@ -786,15 +770,14 @@ InstructionSelection::select(const BucketRange &range) {
       uint32_t perPos = rowsFor(m.ropeRowBytes);
       loc = m.ropeCos->getLoc();
       ropeRows = alloc(MemorySpace::Meta, perPos * R, m.ropeCos);
-      ld(ropeRows, 0, region(m.ropeTable, HbmData::Params, "rope_table"),
+      ld(ropeRows, 0, region(m.ropeTable.bytes, HbmData::Params, "rope_table"),
          uint64_t(j) * R * m.ropeRowBytes, uint64_t(R) * m.ropeRowBytes,
          BaseRegister::Zero, RunTimeParam::P, m.ropeRowBytes);
     }
     {
       OpBuilder::InsertionGuard layerGuard(b);
       auto layer = flight::LayerBodyOp::create(
-          b, m.s.func.getLoc(), m.s.numLayers, m.result.baseStride[0],
-          m.result.baseStride[1]);
+          b, m.s.func.getLoc(), m.s.numLayers, IntegerAttr(), IntegerAttr());
       b.setInsertionPointToStart(&layer.getBody().emplaceBlock());
       if (failed(segment(m.s.layerOps(0), m.layerLocs, true)))
         return failure();

@@ -34,14 +34,15 @@ flightllm::lowering::lowerToFlight(ModuleOp module,
     return failure();
   Operation *func = structure->func;
   ModelLowering lowering(module, std::move(*structure), target, options);
-  if (failed(lowering.prepare()))
+  if (failed(lowering.prepare()) ||
+      failed(lowering.layout(options.weightStripes)))
     return failure();
   LoweredModel &model = lowering.model();
   OnChipCapacity capacity = OnChipCapacity::of(target);
   OnChipPeaks peaks;
   // The pipeline one bucket at a time (flight-select-instructions,
-  // flight-schedule, flight-fuse, flight-plan-buffers, the tokens of
-  // flight-insert-tokens),
+  // flight-schedule, flight-fuse, the places of flight-hbm-layout,
+  // flight-plan-buffers, the tokens of flight-insert-tokens),
   // each bucket's IR dropped once it is encoded: a 7B model's 144 buckets
   // (1.5 million instructions) never exist as IR at once.
   OpBuilder b(module.getContext());
@@ -57,7 +58,7 @@ flightllm::lowering::lowerToFlight(ModuleOp module,
       return failure();
     flight::scheduleBucket(*bucket);
     flight::fuseBucket(*bucket);
-    if (failed(verify(*bucket)))
+    if (failed(lowering.placeRegions(*bucket)) || failed(verify(*bucket)))
       return failure();
     auto selected = Clock::now();
     StreamInfo info;

@@ -12,6 +12,7 @@
 #include "flightllm/Dialect/Flight/FlightDialect.h"
 
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringMap.h"
 
 #include <map>
 #include <optional>
@@ -35,10 +36,12 @@ struct LinearPlan {
   /// A tile's weights are striped over several HBM channels (consecutive
   /// channel rows per stripe) so that loading one tile draws on many
   /// channels' bandwidth at once; with the tiles in flight this covers all
-  /// channels (docs/lowering.md).
-  static constexpr int64_t kStripes = 8;
+  /// channels (docs/lowering.md). The HBM layout's choice
+  /// (flight-hbm-layout{stripes=}); instruction selection loads whole tiles.
+  static constexpr int64_t kDefaultStripes = 8;
+  int64_t stripesPerTile = kDefaultStripes;
   int64_t stripeRows(int64_t n) const {
-    return (n + kStripes - 1) / kStripes;
+    return (n + stripesPerTile - 1) / stripesPerTile;
   }
   int64_t stripes(int64_t n) const {
     return (n + stripeRows(n) - 1) / stripeRows(n);
@@ -69,9 +72,23 @@ public:
   ModelLowering(mlir::ModuleOp module, ModelStructure structure,
                 const target::TargetDescription &target,
                 const LoweringOptions &options);
-  /// Everything but the streams: the analysis, the HBM image, the model's
-  /// data (model()) and the selected buckets (buckets()).
+  /// The analysis: layouts, weight tiles, the size of every HBM region, the
+  /// model's metadata (model()) and the selected buckets (buckets()); no
+  /// HBM places yet.
   mlir::LogicalResult prepare();
+  /// The HBM layout (flight-hbm-layout), after prepare(): places every
+  /// region (weight tiles striped over `stripes` channels, round-robin; the
+  /// KV cache and the run-time areas), checks that it fits the target's
+  /// channels and fills the image, the embedding table, the QuantParams
+  /// records and the base registers of model().
+  mlir::LogicalResult layout(unsigned stripes);
+  /// Gives every symbolic flight.hbm_region under `root` its place, splits
+  /// a weight tile's region and loads into its stripes, and sets the
+  /// flight.layer_body strides; after layout(). Errors at the region.
+  mlir::LogicalResult placeRegions(mlir::Operation *root);
+  /// "layer.linear3" / "final.rms_norm0": the parameters of the op at
+  /// `index` of the layer or the epilogue, in region names.
+  static std::string paramName(mlir::Operation *op, size_t index, bool layer);
   const std::vector<BucketRange> &buckets() const { return selected; }
   /// flight-select-instructions for one bucket: a flight.bucket at the
   /// builder's insertion point (errors at the llm op).
@@ -91,9 +108,24 @@ private:
   mlir::LogicalResult packLayer(unsigned layer, ImagePacker &packer);
   HBMLoc packNorm(mlir::Operation *op, ImagePacker &packer);
   mlir::LogicalResult packLinear(mlir::Operation *op, uintptr_t key,
-                                 ImagePacker &packer,
+                                 const std::string &name, ImagePacker &packer,
                                  std::map<ParamKey, HBMLoc> &locs);
+  /// Sizes, in prepare(): the input rows and the embedding row.
+  void sizeRunTimeAreas();
   void placeRunTimeAreas();
+  /// Where the region `name` is: one piece, or a weight tile's stripes in
+  /// order (`within`: the piece's first byte in the region).
+  struct RegionPiece {
+    std::string name;
+    HBMLoc loc;
+    uint64_t within = 0;
+  };
+  llvm::StringMap<std::vector<RegionPiece>> places;
+  /// Records a place of the filling pass (globals and layer 0; layer l's
+  /// copy is l B1 strides further).
+  void recordPlace(const std::string &region, const HBMLoc &loc,
+                   const std::string &piece = "", uint64_t within = 0);
+  unsigned stripes = LinearPlan::kDefaultStripes;
 
   // Streams.
   /// Keeps the buckets options.onlyBuckets selects; an error when a

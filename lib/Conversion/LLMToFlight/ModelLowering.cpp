@@ -210,10 +210,12 @@ LinearPlan ModelLowering::planLinear(Operation *op) {
   n = std::min<uint64_t>(n, isa::MM::n.max() / granule * granule);
   p.tileN = static_cast<int64_t>(n);
   p.tiles = (p.nPhys + p.tileN - 1) / p.tileN;
+  p.stripesPerTile = stripes;
   return p;
 }
 
 LogicalResult ModelLowering::packLinear(Operation *op, uintptr_t key,
+                                        const std::string &name,
                                         ImagePacker &packer,
                                         std::map<ParamKey, HBMLoc> &locs) {
   LinearPlan p = planLinear(op);
@@ -334,12 +336,15 @@ LogicalResult ModelLowering::packLinear(Operation *op, uintptr_t key,
     const std::vector<uint8_t> &tileBytes = packing ? tileData[t] : none;
     HBMLoc wl;
     int64_t rows = p.stripeRows(n);
+    std::string tileName = name + ".w" + std::to_string(t);
     for (int64_t st = 0; st < p.stripes(n); ++st) {
       int64_t r0 = st * rows, r1 = std::min(n, r0 + rows);
       HBMLoc sl = packer.place((r1 - r0) * p.rowBytes, [&](uint8_t *dst) {
         std::memcpy(dst, tileBytes.data() + r0 * p.rowBytes, (r1 - r0) * p.rowBytes);
       });
       locs[{key, 0, LinearPlan::stripeKey(t, st)}] = sl;
+      recordPlace(tileName, sl, tileName + ".s" + std::to_string(st),
+                  r0 * p.rowBytes);
       if (st == 0)
         wl = sl;
     }
@@ -352,6 +357,7 @@ LogicalResult ModelLowering::packLinear(Operation *op, uintptr_t key,
           putF32(dst + roundUp(4 * n, kRowBytes) + 4 * i, bias[logical[i]]);
       }
     }, static_cast<int>(wl.channel));
+    recordPlace(name + ".scales" + std::to_string(t), locs[{key, 1, int(t)}]);
     if (packing)
       std::vector<uint8_t>().swap(tileData[t]);
     recordQuant((wOp.getName() + "[" + llvm::Twine(t * p.tileN) + ":" +
@@ -370,6 +376,18 @@ LogicalResult ModelLowering::packLinear(Operation *op, uintptr_t key,
     return success();
   result.quantizedWeightBytes += uint64_t(p.kLogical) * p.nLogical;
   return success();
+}
+
+std::string ModelLowering::paramName(Operation *op, size_t index, bool layer) {
+  return (layer ? "layer." : "final.") + op->getName().stripDialect().str() +
+         std::to_string(index);
+}
+
+void ModelLowering::recordPlace(const std::string &region, const HBMLoc &loc,
+                                const std::string &piece, uint64_t within) {
+  if (!packing || packingLayer > 0)
+    return;
+  places[region].push_back({piece.empty() ? region : piece, loc, within});
 }
 
 void ModelLowering::recordQuant(const std::string &name, const HBMLoc &loc,
@@ -446,6 +464,7 @@ LogicalResult ModelLowering::packGlobals(ImagePacker &packer) {
         for (int64_t d = 0; d < hidden; ++d)
           putF16(dst + r * rowBytesD + 2 * d, table[r * hidden + d]);
     });
+    recordPlace("position_table", positionTable);
   }
   if (ropeCos) {
     std::vector<float> cs, ss;
@@ -464,6 +483,7 @@ LogicalResult ModelLowering::packGlobals(ImagePacker &packer) {
           putF32(dst + r * ropeRowBytes + half + 4 * j, sinT[r * headDim + j]);
         }
     });
+    recordPlace("rope_table", ropeTable);
   }
   // Constants: the softmax scale row, then ones for the score scales.
   constants = packer.place(kRowBytes + roundUp(4ull * kvRows, kRowBytes), [&](uint8_t *dst) {
@@ -472,16 +492,19 @@ LogicalResult ModelLowering::packGlobals(ImagePacker &packer) {
     for (uint32_t i = 0; i < kvRows; ++i)
       putF32(dst + kRowBytes + 4 * i, 1.0f);
   });
+  recordPlace("constants", constants);
   // Epilogue parameters (only on the stage that runs the epilogue).
-  for (Operation *op : options.stage.epilogue ? s.epilogue()
-                                              : llvm::ArrayRef<Operation *>()) {
+  for (auto [index, op] : llvm::enumerate(
+           options.stage.epilogue ? s.epilogue()
+                                  : llvm::ArrayRef<Operation *>())) {
     uintptr_t key = reinterpret_cast<uintptr_t>(op);
     if (llvm::isa<llm::LogitsOp>(op)) {
-      if (failed(packLinear(op, key, packer, globalLocs)))
+      if (failed(packLinear(op, key, "head", packer, globalLocs)))
         return failure();
       continue;
     }
     globalLocs[{key, 2, 0}] = packNorm(op, packer);
+    recordPlace(paramName(op, index, false), globalLocs[{key, 2, 0}]);
   }
   return success();
 }
@@ -491,10 +514,11 @@ LogicalResult ModelLowering::packLayer(unsigned layer, ImagePacker &packer) {
   for (size_t j = 0; j < ops.size(); ++j) {
     Operation *op = ops[j];
     if (llvm::isa<llm::LinearOp>(op)) {
-      if (failed(packLinear(op, j, packer, layerLocs)))
+      if (failed(packLinear(op, j, paramName(op, j, true), packer, layerLocs)))
         return failure();
     } else if (llvm::isa<llm::LayerNormOp, llm::RMSNormOp>(op)) {
       layerLocs[{j, 2, 0}] = packNorm(op, packer);
+      recordPlace(paramName(op, j, true), layerLocs[{j, 2, 0}]);
     } else if (auto att = dyn_cast<llm::AttentionOp>(op)) {
       int64_t hkv = att.getNumKvHeads(), dh = headDim;
       int64_t dhPad = Layout::heads(1, dh).pad;
@@ -521,6 +545,9 @@ LogicalResult ModelLowering::packLayer(unsigned layer, ImagePacker &packer) {
           }
         });
         layerLocs[{j, 3, int(g)}] = kvLoc;
+        recordPlace("layer.attention" + std::to_string(j) + ".kv_params" +
+                        std::to_string(g),
+                    kvLoc);
         std::string head = "attention" + std::to_string(j) + ".kv_head" + std::to_string(g);
         recordQuant(head + ".k_scales", kvLoc, 0, static_cast<uint32_t>(dh),
                     binary::Precision::F16);
@@ -530,6 +557,15 @@ LogicalResult ModelLowering::packLayer(unsigned layer, ImagePacker &packer) {
     }
   }
   return success();
+}
+
+void ModelLowering::sizeRunTimeAreas() {
+  auto &dm = result.deviceMap;
+  dm.embedRowBytes = Layout::dense(hidden).rowsPerToken() * kRowBytes;
+  dm.vocab = vocab;
+  dm.hiddenSize = hidden;
+  dm.inputRows = roundUp(maxContext, options.prefillBucket);
+  dm.logitsCount = vocab;
 }
 
 void ModelLowering::placeRunTimeAreas() {
@@ -555,12 +591,13 @@ void ModelLowering::placeRunTimeAreas() {
   kvSlotStride = kvStride * s.numLayers;
   result.kvCacheBytes = kvSlotStride * nch * slots;
   uint64_t io = kvOrigin + kvSlotStride * slots;
-  uint32_t rowBytesD = Layout::dense(hidden).rowsPerToken() * kRowBytes;
+  if (slots > 1) {
+    result.metadata.kvSlots = slots;
+    result.metadata.kvSlotStrideUnits =
+        static_cast<uint32_t>(kvSlotStride / kUnitBytes);
+  }
   auto &dm = result.deviceMap;
-  dm.embedRowBytes = rowBytesD;
-  dm.vocab = vocab;
-  dm.hiddenSize = hidden;
-  dm.inputRows = roundUp(maxContext, options.prefillBucket);
+  uint32_t rowBytesD = dm.embedRowBytes;
   // Input rows, logits and the prefill spill area, each in its own channel
   // when there are enough.
   std::vector<uint64_t> cursor(nch, io);
@@ -573,7 +610,6 @@ void ModelLowering::placeRunTimeAreas() {
   dm.inputOffset = take(0, uint64_t(dm.inputRows) * rowBytesD);
   dm.logitsChannel = 1 % nch;
   dm.logitsOffset = take(dm.logitsChannel, 4ull * vocab);
-  dm.logitsCount = vocab;
   // The prefill spill area: one row per prompt position, so that one LD with
   // param S picks row S - 1 whichever tile computed it (docs/lowering.md).
   // The row in front of it keeps that LD's base address inside the channel.
@@ -591,6 +627,23 @@ void ModelLowering::placeRunTimeAreas() {
   runTimeEnd = 0;
   for (uint64_t c : cursor)
     runTimeEnd = std::max(runTimeEnd, c);
+
+  // The regions instruction selection names.
+  auto place = [&](const std::string &name, uint32_t channel, uint64_t offset,
+                   uint64_t bytes) {
+    places[name] = {{name, HBMLoc{channel, offset, bytes, false}, 0}};
+  };
+  place("input", dm.inputChannel, dm.inputOffset,
+        uint64_t(dm.inputRows) * rowBytesD);
+  place("logits", dm.logitsChannel, dm.logitsOffset, 4ull * vocab);
+  place("spill", scratchChannel, scratchOffset - rowBytesD,
+        rowBytesD + uint64_t(dm.inputRows) * rowBytesD);
+  for (auto [j, op] : llvm::enumerate(s.layerOps(0)))
+    if (llvm::isa<llm::AttentionOp>(op))
+      for (int64_t i = 0; i < 2 * numKVHeads; ++i)
+        place("layer.attention" + std::to_string(j) + (i % 2 ? ".v" : ".k") +
+                  std::to_string(i / 2),
+              kvChannel[i], kvOffset[i], uint64_t(kvRows) * rowKV);
 }
 
 LogicalResult ModelLowering::selectBuckets(std::vector<BucketRange> &buckets) {
@@ -711,7 +764,54 @@ LogicalResult ModelLowering::prepare() {
   if (kvRows > isa::MM::n.max() || kvRows > (1u << 12) * 16)
     return s.func.emitError() << "context " << maxContext << " is beyond the ISA's limits";
 
-  // Size the image: globals, then one layer.
+  // The size of every parameter block (the places are the HBM layout's).
+  unsigned nch = target.hbmChannels;
+  ImagePacker sizeGlobals(nch, false), sizeLayer(nch, true);
+  if (failed(packGlobals(sizeGlobals)) || failed(packLayer(0, sizeLayer)))
+    return failure();
+  sizeRunTimeAreas();
+  result.numLayers = s.numLayers;
+
+  auto &m = result.metadata;
+  StringRef family = "unknown";
+  if (auto f = module->getAttrOfType<StringAttr>("llm.family"))
+    family = f.getValue();
+  m.family = family == "gpt2"   ? uint32_t(binary::ModelFamily::GPT2)
+             : family == "opt"  ? uint32_t(binary::ModelFamily::OPT)
+             : family == "llama" ? uint32_t(binary::ModelFamily::Llama)
+                                 : uint32_t(binary::ModelFamily::Unknown);
+  result.name = family.str();
+  m.numLayers = s.numLayers;
+  m.hiddenSize = hidden;
+  m.numHeads = numHeads;
+  m.numKVHeads = numKVHeads;
+  m.headDim = headDim;
+  m.intermediateSize = intermediate;
+  m.vocabSize = vocab;
+  m.maxContext = maxContext;
+  m.prefillBucketWidth = options.prefillBucket;
+  m.decodeBucketWidth = options.decodeBucket;
+  m.weightPrecision = uint16_t(binary::Precision::I8);
+  m.activationPrecision = uint16_t(binary::Precision::I8);
+  m.kvPrecision = uint16_t(binary::Precision::I8);
+
+  // The buckets of each stage, and the ones selected.
+  std::vector<BucketRange> buckets;
+  for (uint32_t lo = 1; lo <= maxContext; lo += options.prefillBucket)
+    buckets.push_back({binary::Stage::Prefill, lo,
+                       std::min(maxContext, lo + options.prefillBucket - 1)});
+  for (uint32_t lo = 1; lo <= maxContext; lo += options.decodeBucket)
+    buckets.push_back({binary::Stage::Decode, lo,
+                       std::min(maxContext, lo + options.decodeBucket - 1)});
+  if (failed(selectBuckets(buckets)))
+    return failure();
+  selected = std::move(buckets);
+  return success();
+}
+
+LogicalResult ModelLowering::layout(unsigned stripesPerTile) {
+  stripes = stripesPerTile;
+  // Size the image with this striping: globals, then one layer.
   unsigned nch = target.hbmChannels;
   ImagePacker sizeGlobals(nch, false), sizeLayer(nch, true);
   if (failed(packGlobals(sizeGlobals)) || failed(packLayer(0, sizeLayer)))
@@ -769,46 +869,6 @@ LogicalResult ModelLowering::prepare() {
   result.baseStride[0] = layerStride / kUnitBytes;
   result.baseOrigin[1] = kvOrigin / kUnitBytes;
   result.baseStride[1] = kvStride / kUnitBytes;
-  result.numLayers = s.numLayers;
-
-  auto &m = result.metadata;
-  StringRef family = "unknown";
-  if (auto f = module->getAttrOfType<StringAttr>("llm.family"))
-    family = f.getValue();
-  m.family = family == "gpt2"   ? uint32_t(binary::ModelFamily::GPT2)
-             : family == "opt"  ? uint32_t(binary::ModelFamily::OPT)
-             : family == "llama" ? uint32_t(binary::ModelFamily::Llama)
-                                 : uint32_t(binary::ModelFamily::Unknown);
-  result.name = family.str();
-  m.numLayers = s.numLayers;
-  m.hiddenSize = hidden;
-  m.numHeads = numHeads;
-  m.numKVHeads = numKVHeads;
-  m.headDim = headDim;
-  m.intermediateSize = intermediate;
-  m.vocabSize = vocab;
-  m.maxContext = maxContext;
-  m.prefillBucketWidth = options.prefillBucket;
-  m.decodeBucketWidth = options.decodeBucket;
-  m.weightPrecision = uint16_t(binary::Precision::I8);
-  m.activationPrecision = uint16_t(binary::Precision::I8);
-  m.kvPrecision = uint16_t(binary::Precision::I8);
-  if (options.kvSlots > 1) {
-    m.kvSlots = options.kvSlots;
-    m.kvSlotStrideUnits = static_cast<uint32_t>(kvSlotStride / kUnitBytes);
-  }
-
-  // The buckets of each stage, and the ones selected.
-  std::vector<BucketRange> buckets;
-  for (uint32_t lo = 1; lo <= maxContext; lo += options.prefillBucket)
-    buckets.push_back({binary::Stage::Prefill, lo,
-                       std::min(maxContext, lo + options.prefillBucket - 1)});
-  for (uint32_t lo = 1; lo <= maxContext; lo += options.decodeBucket)
-    buckets.push_back({binary::Stage::Decode, lo,
-                       std::min(maxContext, lo + options.decodeBucket - 1)});
-  if (failed(selectBuckets(buckets)))
-    return failure();
-  selected = std::move(buckets);
   if (!result.quantizedWeightBytes) {
     // Already-quantized programs: count the INT8 weights of every linear.
     for (Operation *op : s.ops)

@@ -64,6 +64,9 @@ struct LoweringOptions {
   /// KV-cache scale for attention ops without calibrated k/v scales; 0
   /// means such ops are an error.
   float uncalibratedKVRange = 0;
+  /// Channels each weight tile is striped over in HBM (flight-hbm-layout's
+  /// `stripes`).
+  unsigned weightStripes = 8;
   /// Set the dependency tokens (else keep every instruction's accesses in
   /// StreamInfo::accesses, for the flight-insert-tokens pass).
   bool insertTokens = true;
@@ -189,6 +192,13 @@ binaryImage(const LoweredModel &model, uint64_t targetFingerprint,
 void attachBinaryData(const LoweredModel &model, uint64_t targetFingerprint,
                       mlir::ModuleOp module,
                       llvm::ArrayRef<uint8_t> tokenizerSection = {});
+/// The part instruction selection knows: flight.target_fingerprint and
+/// flight.model.
+void attachModelData(const LoweredModel &model, uint64_t targetFingerprint,
+                     mlir::ModuleOp module);
+/// The part the HBM layout decides: flight.bases, flight.device_map,
+/// flight.quant_params, flight.hbm_image and flight.embedding_table.
+void attachImageData(const LoweredModel &model, mlir::ModuleOp module);
 /// Sets flight.tokenizer to `section` unless it is empty.
 void attachTokenizer(mlir::ModuleOp module, llvm::ArrayRef<uint8_t> section);
 /// The binary's contents from a flight module (streams with tokens and the

@@ -91,6 +91,47 @@ def SelectInstructionsPass
   let dependentDialects = ["flightllm::flight::FlightDialect"];
 }
 
+def HbmLayoutPass : Pass<"flight-hbm-layout", "mlir::ModuleOp"> {
+  let summary = "Place the HBM regions and build the HBM image";
+  let description = [{
+    The HBM layout of the accelerator lowering (docs/lowering.md, "HBM
+    layout"), after `flight-select-instructions`, which leaves the `llm`
+    program (`@forward`, the parameters) in the module and names every HBM
+    region without a place. Lays out every channel as `[globals][layer
+    0]...[layer L-1][KV cache, L slots][I/O]`: parameter blocks round-robin
+    over the channels, a weight tile striped over `stripes` consecutive
+    channels with its scales next to its first stripe, K and V of KV head
+    `g` in channels `2g` and `2g + 1`. Gives every region its channel and
+    offset (a weight tile's region becomes one region per stripe, each load
+    of it one load per stripe), sets the `flight.layer_body` strides, fills
+    the image and replaces `@forward` with the module attributes the binary
+    needs (`flight.hbm_image`, `flight.embedding_table`, `flight.quant_params`,
+    `flight.bases`, `flight.device_map`).
+
+    ```mlir
+    // Before:
+    %w = flight.hbm_region "layer.linear0.w0" holds <params> : !flight.buffer<8192xi8, hbm>
+    flight.tile_load %w[0] -> %t[0] length 8192 base <B1> : ...
+    // After (stripes=2):
+    %s0 = flight.hbm_region "layer.linear0.w0.s0" holds <params> channel 0 offset 0 : !flight.buffer<4096xi8, hbm>
+    %s1 = flight.hbm_region "layer.linear0.w0.s1" holds <params> channel 1 offset 0 : !flight.buffer<4096xi8, hbm>
+    flight.tile_load %s0[0] -> %t[0] length 4096 base <B1> : ...
+    flight.tile_load %s1[0] -> %t[32] length 4096 base <B1> : ...
+    ```
+
+    Errors: a model that does not fit the target's channels, a region the
+    layout does not have or of another size, a partial load of a striped
+    tile, a target other than the one instructions were selected for.
+  }];
+  let options = [
+    Option<"target", "target", "std::string", /*default=*/"\"u280\"",
+           "Hardware description (HBM channels and their size): u280, "
+           "vhk158 or a JSON file; the one flight-select-instructions used">,
+    Option<"stripes", "stripes", "unsigned", /*default=*/"8",
+           "Channels each weight tile is striped over (1-64)">
+  ];
+}
+
 def PlanBuffersPass : Pass<"flight-plan-buffers", "mlir::ModuleOp"> {
   let summary = "Place on-chip buffers and emit the addressed instructions";
   let description = [{

@@ -159,18 +159,27 @@ def Flight_HbmRegionOp : Flight_Op<"hbm_region", [Pure]> {
     `offset` bytes into channel `channel` (relative to the base register a
     transfer adds: B1 for a layer's parameters, B2 for its KV cache), holding
     `holds`: parameters of the HBM image, the input rows, the KV cache, the
-    prefill spill area or the logits. The HBM layout places it.
+    prefill spill area or the logits. Instruction selection names the regions
+    without a place (symbolic: no `channel`/`offset`); `flight-hbm-layout`
+    places them (and splits a weight tile into its per-channel stripes);
+    `flight-plan-buffers` needs every region placed.
 
     ```mlir
-    %q = flight.hbm_region "layer.linear0.t0.s0" holds <params> channel 3 offset 4096 : !flight.buffer<1024xi8, hbm>
+    %w = flight.hbm_region "layer.linear0.w0" holds <params> : !flight.buffer<8192xi8, hbm>
+    %q = flight.hbm_region "layer.linear0.w0.s0" holds <params> channel 3 offset 4096 : !flight.buffer<1024xi8, hbm>
     ```
   }];
   let arguments = (ins StrAttr:$name, Flight_HbmDataAttr:$holds,
-                       I64Attr:$channel, I64Attr:$offset);
+                       OptionalAttr<I64Attr>:$channel,
+                       OptionalAttr<I64Attr>:$offset);
   let results = (outs Flight_BufferType:$result);
   let assemblyFormat = [{
-    $name `holds` $holds `channel` $channel `offset` $offset attr-dict `:`
+    $name `holds` $holds (`channel` $channel^ `offset` $offset)? attr-dict `:`
     qualified(type($result))
+  }];
+  let extraClassDeclaration = [{
+    /// Has the HBM layout given it a channel and an offset?
+    bool isPlaced() { return getChannelAttr() && getOffsetAttr(); }
   }];
   let hasVerifier = 1;
 }
@@ -369,18 +378,19 @@ def Flight_LayerBodyOp : Flight_Op<"layer_body", [
     One decoder layer that runs `layers` times (`SYS loop`), each time with
     the base registers advanced: B1 by `weight_stride` (the layer's weights)
     and B2 by `kv_stride` (its KV cache), in 32-byte units. Loads inside use
-    `base <B1>`/`base <B2>` for per-layer data.
+    `base <B1>`/`base <B2>` for per-layer data. Instruction selection
+    leaves the strides out; `flight-hbm-layout` sets them.
 
     ```mlir
     flight.layer_body layers = 32 weight_stride = 344 kv_stride = 1024 { ... }
     ```
   }];
-  let arguments = (ins I64Attr:$layers, I64Attr:$weight_stride,
-                       I64Attr:$kv_stride);
+  let arguments = (ins I64Attr:$layers, OptionalAttr<I64Attr>:$weight_stride,
+                       OptionalAttr<I64Attr>:$kv_stride);
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = [{
-    `layers` `=` $layers `weight_stride` `=` $weight_stride
-    `kv_stride` `=` $kv_stride attr-dict-with-keyword $body
+    `layers` `=` $layers (`weight_stride` `=` $weight_stride^
+    `kv_stride` `=` $kv_stride)? attr-dict-with-keyword $body
   }];
   let hasVerifier = 1;
 }

@@ -2,34 +2,35 @@
 // RUN: flightllm-opt %s -split-input-file --flight-select-instructions="max-context=256 buckets=prefill:256" | FileCheck %s --check-prefix=PREFILL
 
 // One decoder layer (a linear, attention, the residual add) and the logits:
-// the program becomes a decode bucket at the buffer level, the binary's data
-// module attributes.
-// CHECK-LABEL: module attributes {flight.bases
-// CHECK-SAME: flight.hbm_image = [dense_resource<flight_hbm_0>
-// CHECK-NOT: llm.
+// the program gets a decode bucket at the buffer level; the llm program
+// stays for flight-hbm-layout, which reads the parameters from it, with the
+// options it must size the regions with.
+// CHECK-LABEL: module attributes {flight.lowering = {decode_bucket = 16 : i64, kv_range = 0.000000e+00 : f32, max_context = 32 : i64, prefill_bucket = 128 : i64}, flight.model
+// CHECK-NOT: flight.hbm_image
+// CHECK: func.func @forward
 // CHECK: flight.bucket @decode_16 stage <decode> min_length = 1 max_length = 16 {
-// The HBM regions first, named after what they hold; a weight tile is
-// striped over 8 channels.
-// CHECK-NEXT: %[[CONST:.*]] = flight.hbm_region "constants" holds <params> channel 0 offset 0
-// CHECK-NEXT: %[[IN:.*]] = flight.hbm_region "input" holds <input>
-// CHECK-NEXT: %[[W0:.*]] = flight.hbm_region "layer.linear0.w0.s0" holds <params> channel 0 offset 0 : !flight.buffer<1024xi8, hbm>
-// CHECK-NEXT: flight.hbm_region "layer.linear0.w0.s1" holds <params> channel 1 offset 0
-// CHECK: %[[KCACHE:.*]] = flight.hbm_region "layer.attention1.k0" holds <kv_cache>
-// CHECK: %[[LOGITS:.*]] = flight.hbm_region "logits" holds <logits>
+// The HBM regions first, named after what they hold, without a place (the
+// HBM layout's); a weight tile is one region.
+// CHECK-NEXT: %[[CONST:.*]] = flight.hbm_region "constants" holds <params> : !flight.buffer<640xi8, hbm>
+// CHECK-NEXT: %[[IN:.*]] = flight.hbm_region "input" holds <input> : !flight.buffer<16384xi8, hbm>
+// CHECK-NEXT: %[[W0:.*]] = flight.hbm_region "layer.linear0.w0" holds <params> : !flight.buffer<8192xi8, hbm>
+// CHECK-NEXT: flight.hbm_region "layer.linear0.scales0" holds <params> :
+// CHECK: %[[KCACHE:.*]] = flight.hbm_region "layer.attention1.k0" holds <kv_cache> :
+// CHECK: %[[LOGITS:.*]] = flight.hbm_region "logits" holds <logits> :
 // The constants for the whole stream, the token's input row (a value).
 // CHECK-NEXT: %[[C:.*]] = flight.buf_alloc <temporary> : !flight.buffer<5x128xi8, meta>
 // CHECK-NEXT: flight.tile_load %[[CONST]][0] -> %[[C]][0] length 640 :
 // CHECK-NEXT: %[[X:.*]] = flight.buf_alloc <value> : !flight.buffer<1x128xi8, act>
 // CHECK-NEXT: flight.tile_load %[[IN]][0] -> %[[X]][0] length 128 :
-// The layer once, shared by every layer (B1 weights, B2 KV cache).
-// CHECK-NEXT: flight.layer_body layers = 1 weight_stride = 40 kv_stride = 512 {
+// The layer once, shared by every layer (B1 weights, B2 KV cache); the
+// strides are the HBM layout's.
+// CHECK-NEXT: flight.layer_body layers = 1 {
 // CHECK-NEXT: %[[Q:.*]] = flight.buf_alloc <value> : !flight.buffer<1x128xi8, act>
 // CHECK-NEXT: %[[XQ:.*]] = flight.buf_alloc <temporary> : !flight.buffer<2x128xi8, act>
 // CHECK-NEXT: flight.buf_misc "quantize_dynamic" %[[X]][0] -> %[[XQ]][0]
 // CHECK-NEXT: %[[W:.*]] = flight.buf_alloc <temporary> : !flight.buffer<64x128xi8, weight>
 // CHECK-NEXT: %[[S:.*]] = flight.buf_alloc <temporary> : !flight.buffer<2x128xi8, meta>
-// CHECK-NEXT: flight.tile_load %[[W0]][0] -> %[[W]][0] length 1024 base <B1>
-// CHECK-NEXT: flight.tile_load %{{.*}}[0] -> %[[W]][8] length 1024 base <B1>
+// CHECK-NEXT: flight.tile_load %[[W0]][0] -> %[[W]][0] length 8192 base <B1>
 // CHECK: flight.buf_mv %[[XQ]], %[[W]], %[[S]][0] -> %[[Q]][0] {k_blocks = 1 : i64, n = 64 : i64, out_stride = 1 : i64}
 // CHECK-NEXT: flight.buf_dealloc %[[W]]
 // CHECK-NEXT: flight.buf_dealloc %[[S]]
