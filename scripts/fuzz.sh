@@ -53,9 +53,12 @@ for target in "${selected[@]}"; do
   [ "$target" = onnx-text ] && dict=$root/fuzz/dict/onnx.dict
   touch "$work/$target/.started"
   echo "== fuzz-$target for $2 s (seeds $seeds, corpus $work/$target/corpus)"
-  # -timeout: one input running this long is a finding (a hang); the memory
+  # -timeout: one input running this long is a finding (a hang), and so is
+  # one slower than that (-report_slow_units: libFuzzer's default, 10 s of
+  # wall time, is reached by a 0.1 s input on a loaded machine); the memory
   # limits report a runaway allocation as a finding instead of swapping.
-  "$bin" -max_total_time="$2" -timeout=30 -rss_limit_mb=4096 -malloc_limit_mb=2048 \
+  "$bin" -max_total_time="$2" -timeout=30 -report_slow_units=30 \
+    -rss_limit_mb=4096 -malloc_limit_mb=2048 \
     -dict="$dict" -artifact_prefix="$work/$target/crashes/" -print_final_stats=1 \
     -detect_leaks=1 "$work/$target/corpus" "$seeds" >"$log" 2>&1
   rc=$?
