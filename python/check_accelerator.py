@@ -44,10 +44,18 @@ Modes (positional; default: all four):
                must equal the quantized reference exactly and stay within 2% of
                fp32.
 
+  pipeline     The bit-exact comparison for multi-card system binaries
+               (`flightllm-compile --system=u280xN`, docs/lowering.md
+               "Pipeline stages"): the opset-17 fixture of each family (GPT-2,
+               OPT, Llama) on 2 cards (their 2 layers allow no more) and the
+               trained model on 2 and 4 cards, the
+               same prompts as bit-exact; the simulator runs one simulator per
+               card and moves the hidden states over the modelled links.
+
 Prints a table per mode; exits non-zero on any failure; the last line reads
 "N passed, N failed".
 
-    /usr/bin/python3 python/check_accelerator.py --build build --work /tmp/acc [bit-exact] [onnxruntime] [perplexity]
+    /usr/bin/python3 python/check_accelerator.py --build build --work /tmp/acc [bit-exact] [onnxruntime] [perplexity] [pipeline]
 """
 
 from __future__ import annotations
@@ -66,7 +74,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-MODES = ("bit-exact", "onnxruntime", "perplexity", "compressed")
+MODES = ("bit-exact", "onnxruntime", "perplexity", "compressed", "pipeline")
 FIXTURE_PROMPT_LEN = 5
 FIXTURE_NEW_TOKENS = 12
 TRAINED_NEW_TOKENS = 40
@@ -333,6 +341,25 @@ def check_compressed(tools: Tools, fixtures: Path, large: Path, jobs: int, c: Ch
                   "per weight format", jobs, c)
 
 
+def check_pipeline(tools: Tools, fixtures: Path, example: Path, jobs: int, c: Checker):
+    manifest = json.loads((fixtures / "MANIFEST.json").read_text())
+    work = []
+    # One fixture per family (the opset variants only test the importer).
+    for fx in manifest["fixtures"]:
+        if not fx["dir"].endswith("-op17"):
+            continue
+        prompt = fixture_prompt(fx["config"]["vocab_size"])
+        work.append((fx["dir"], fixtures / fx["dir"] / "decoder_model.onnx", False,
+                     [(("--system=u280x2",), [("p5", prompt, FIXTURE_NEW_TOKENS)])]))
+    held = (example / "heldout.txt").read_bytes()
+    cases = [("p160", list(held[40:200]), TRAINED_NEW_TOKENS),
+             ("licensed", list(b"Licensed under the "), 64)]
+    work.append((example.name, example / "decoder_model.onnx", True,
+                 [(("--system=u280x2",), cases), (("--system=u280x4",), cases)]))
+    run_bit_exact(work, lambda w: tools, "pipeline", "system",
+                  "pipeline: multi-card simulator (.flb) vs host quantized reference (.mlir)", jobs, c)
+
+
 def cosine_rows(a: np.ndarray, b: np.ndarray):
     a = a.astype(np.float64)
     b = b.astype(np.float64)
@@ -448,6 +475,8 @@ def main():
         try:
             if mode == "bit-exact":
                 check_bit_exact(tools, Path(args.fixtures), example, args.jobs, c)
+            elif mode == "pipeline":
+                check_pipeline(tools, Path(args.fixtures), example, args.jobs, c)
             elif mode == "onnxruntime":
                 check_onnxruntime(tools, example, args.tie_margin, c)
             elif mode == "compressed":

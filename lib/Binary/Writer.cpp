@@ -228,6 +228,10 @@ llvm::Expected<BinaryWriter::Layout> BinaryWriter::layout() const {
   h.flags = flags;
   if (llvm::any_of(buckets, [](const BucketEntry &b) { return b.cores > 1; }))
     h.flags |= kFlagMultiCore;
+  // The lowest minor version that holds the contents (Format.h).
+  h.versionMinor = (flags & (kFlagPipelineStage | kFlagSystem)) != 0
+                       ? kVersionMinor
+                       : kVersionMinorSingleCard;
   h.targetFingerprint = targetFingerprint;
   h.sectionCount = static_cast<uint32_t>(all.size());
   h.sectionTableOffset = kHeaderSize;

@@ -4,12 +4,14 @@
 #include "flightllm/Driver/TextCodec.h"
 
 #include "flightllm/Binary/Format.h"
+#include "flightllm/Binary/Reader.h"
 #include "flightllm/ISA/ISA.h"
 #include "flightllm/Support/Progress.h"
 
 #include "llvm/Support/FormatVariadic.h"
 
 #include <chrono>
+#include <cmath>
 #include <limits>
 
 using namespace flightllm;
@@ -54,15 +56,21 @@ SimSession::open(llvm::ArrayRef<uint8_t> flb, llvm::StringRef name,
                                    "' is too short for a .flb header");
   std::unique_ptr<SimSession> session(new SimSession);
   session->flb = flb;
-  uint64_t fingerprint =
-      binary::FileHeader::decode(session->flb.data()).targetFingerprint;
-  llvm::Expected<target::TargetDescription> t = pickTarget(target, fingerprint);
+  binary::FileHeader header = binary::FileHeader::decode(session->flb.data());
+  llvm::Expected<target::TargetDescription> t =
+      pickTarget(target, header.targetFingerprint);
   if (!t)
     return t.takeError();
   session->targetDesc = std::move(*t);
   session->timingOnly = !options.functional;
-  session->sim = std::make_unique<sim::Simulator>(*session->targetDesc, options);
-  flight_hal hal = session->sim->hal();
+  if (header.flags & binary::kFlagSystem) {
+    if (llvm::Error e = session->openPipeline(options))
+      return std::move(e);
+    return session;
+  }
+  session->sims.push_back(
+      std::make_unique<sim::Simulator>(*session->targetDesc, options));
+  flight_hal hal = session->sims[0]->hal();
   session->arena.resize(flight_runtime_arena_bytes());
   int status = flight_open(&session->rt, session->arena.data(),
                            session->arena.size(), session->flb.data(),
@@ -72,31 +80,356 @@ SimSession::open(llvm::ArrayRef<uint8_t> flb, llvm::StringRef name,
   if (status != FLIGHT_OK)
     return session->runtimeError("cannot open the binary", status);
   flight_model(session->rt, &session->modelInfo);
+  session->observers.push_back({session.get(), 0});
+  session->requestCardCycles.assign(1, 0);
+  session->requestLinkCycles.assign(1, 0);
   flight_set_observer(
       session->rt,
       [](void *user, uint32_t stage, uint32_t, uint64_t cycles) {
-        auto *self = static_cast<SimSession *>(user);
-        (stage == 0 ? self->cycleCount.prefill : self->cycleCount.decode) +=
-            cycles;
+        auto *self = static_cast<std::pair<SimSession *, unsigned> *>(user);
+        self->first->stage = stage;
+        self->first->requestCardCycles[0] += cycles;
+        self->first->addCycles(cycles);
       },
-      session.get());
+      &session->observers[0]);
   return session;
 }
 
+llvm::Error SimSession::openPipeline(const sim::Options &options) {
+  binary::BinaryView view;
+  binary::Error err;
+  binary::SectionEntry plan;
+  if (view.open(flb.data(), flb.size(), err) != binary::Status::Ok)
+    return llvm::createStringError(
+        std::string("cannot open the system binary: ") +
+        binary::statusName(err.status) + ": " + err.message + " (at byte " +
+        std::to_string(err.offset) + ")");
+  if (!view.findSection(binary::SectionKind::Pipeline, 0, plan) ||
+      plan.size < binary::kPipelineHeaderSize)
+    return llvm::createStringError(
+        "cannot open the system binary: no pipeline section");
+  uint32_t cards =
+      binary::PipelineHeader::decode(view.sectionData(plan)).cardCount;
+  if (cards == 0 || cards > FLIGHT_PIPELINE_MAX_CARDS)
+    return llvm::createStringError("the system binary's pipeline has " +
+                                   llvm::Twine(cards) + " cards (1 to " +
+                                   llvm::Twine(FLIGHT_PIPELINE_MAX_CARDS) +
+                                   " supported)");
+  traceOut = options.trace;
+  std::vector<flight_hal> hals;
+  for (uint32_t c = 0; c < cards; ++c) {
+    sim::Options card = options;
+    if (traceOut) {
+      cardTraceText.push_back(std::make_unique<std::string>());
+      cardTraces.push_back(
+          std::make_unique<llvm::raw_string_ostream>(*cardTraceText.back()));
+      card.trace = cardTraces.back().get();
+      card.traceCard = int(c);
+    }
+    sims.push_back(std::make_unique<sim::Simulator>(*targetDesc, card));
+    hals.push_back(sims.back()->hal());
+  }
+  flight_link link{this, [](void *ctx, uint32_t src, uint32_t srcChannel,
+                            uint64_t srcOffset, uint32_t dst,
+                            uint32_t dstChannel, uint64_t dstOffset,
+                            uint64_t bytes) {
+                     return static_cast<SimSession *>(ctx)->linkCopy(
+                         src, srcChannel, srcOffset, dst, dstChannel,
+                         dstOffset, bytes);
+                   }};
+  arena.resize(flight_pipeline_arena_bytes());
+  int status = flight_pipeline_open(
+      &pl, arena.data(), arena.size(), flb.data(), flb.size(), hals.data(),
+      cards, &link, targetDesc->fingerprint(),
+      timingOnly ? FLIGHT_OPEN_SKIP_WEIGHTS : 0);
+  if (status != FLIGHT_OK)
+    return runtimeError("cannot open the system binary", status);
+  flight_pipeline_info_get(pl, &plInfo);
+  flight_model(flight_pipeline_card(pl, 0), &modelInfo);
+  modelInfo.num_layers = plInfo.num_layers;
+  observers.reserve(cards);
+  requestCardCycles.assign(cards, 0);
+  requestLinkCycles.assign(cards, 0);
+  for (uint32_t c = 0; c < cards; ++c) {
+    observers.push_back({this, c});
+    flight_set_observer(
+        flight_pipeline_card(pl, c),
+        [](void *user, uint32_t stage, uint32_t, uint64_t cycles) {
+          auto *self = static_cast<std::pair<SimSession *, unsigned> *>(user);
+          self->first->stage = stage;
+          self->first->requestCardCycles[self->second] += cycles;
+          self->first->addCycles(cycles);
+        },
+        &observers.back());
+  }
+  return llvm::Error::success();
+}
+
+void SimSession::addCycles(uint64_t cycles) {
+  (stage == 0 ? cycleCount.prefill : cycleCount.decode) += cycles;
+  systemCycles += cycles;
+  if (sims.size() > 1)
+    for (auto &s : sims)
+      s->setTraceTime(systemCycles);
+}
+
+int SimSession::linkCopy(uint32_t src, uint32_t srcChannel, uint64_t srcOffset,
+                         uint32_t dst, uint32_t dstChannel, uint64_t dstOffset,
+                         uint64_t bytes) {
+  if (src >= sims.size() || dst >= sims.size())
+    return 1;
+  // The data: functional runs copy the rows; timing-only HBM reads zeros.
+  std::vector<uint8_t> rows(bytes);
+  if (sims[src]->memRead(FLIGHT_MEM_HBM, srcChannel, srcOffset, rows.data(),
+                         bytes) != 0 ||
+      sims[dst]->memWrite(FLIGHT_MEM_HBM, dstChannel, dstOffset, rows.data(),
+                          bytes) != 0)
+    return 2;
+  // The time: the plan's card link (latency + bytes / bandwidth).
+  double seconds = plInfo.link_latency_ns * 1e-9 +
+                   (plInfo.link_mbps ? double(bytes) / (plInfo.link_mbps * 1e6)
+                                     : 0.0);
+  uint64_t cycles =
+      uint64_t(std::ceil(seconds * targetDesc->clockMHz * 1e6));
+  if (traceOut)
+    linkTrace += llvm::formatv(
+        ",\n{{\"name\":\"link card {0} -> card {1}, {2} bytes\",\"ph\":\"X\","
+        "\"pid\":0,\"tid\":{0},\"ts\":{3:F4},\"dur\":{4:F4}}",
+        src, dst, bytes, systemCycles / targetDesc->clockMHz,
+        cycles / targetDesc->clockMHz).str();
+  linkCycles[stage == 0 ? 0 : 1] += cycles;
+  requestLinkCycles[src] += cycles;
+  addCycles(cycles);
+  return 0;
+}
+
+int SimSession::prefill(const int32_t *tokens, uint32_t count, float *logits) {
+  stage = 0;
+  return pl ? flight_pipeline_prefill(pl, tokens, count, logits)
+            : flight_prefill(rt, tokens, count, logits);
+}
+
+int SimSession::decodeStep(int32_t token, float *logits) {
+  stage = 1;
+  return pl ? flight_pipeline_decode_step(pl, token, logits)
+            : flight_decode_step(rt, token, logits);
+}
+
+int SimSession::reset() {
+  return pl ? flight_pipeline_reset(pl) : flight_reset(rt);
+}
+
+int SimSession::selectSlot(uint32_t slot) {
+  return pl ? flight_pipeline_select_slot(pl, slot)
+            : flight_select_slot(rt, slot);
+}
+
+double ServeResult::msPerTokenPerUser() const {
+  double sum = 0;
+  int counted = 0;
+  for (const User &u : users)
+    if (u.tokenSeconds.size() >= 2) {
+      sum += (u.tokenSeconds.back() - u.tokenSeconds.front()) /
+             double(u.tokenSeconds.size() - 1);
+      ++counted;
+    }
+  return counted ? 1e3 * sum / counted : 0;
+}
+
+llvm::Expected<ServeResult>
+SimSession::serve(llvm::ArrayRef<std::vector<int64_t>> prompts,
+                  int maxNewTokens, const TextCodec &codec) {
+  if (prompts.empty())
+    return llvm::createStringError("no users to serve");
+  for (const auto &[u, prompt] : llvm::enumerate(prompts))
+    if (llvm::Error e = checkPrompt(prompt, maxNewTokens))
+      return llvm::createStringError("user " + llvm::Twine(u) + ": " +
+                                     llvm::toString(std::move(e)));
+  if (maxNewTokens < 1)
+    return llvm::createStringError("serving users needs --max-new-tokens >= 1");
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point hostStart = Clock::now();
+  ServeResult result;
+  result.cards = cards();
+  result.slots = modelInfo.kv_slots ? modelInfo.kv_slots : 1;
+  result.users.resize(prompts.size());
+  resetCycles();
+  resetCounters();
+  const unsigned n = cards();
+  const double hz = targetDesc->clockMHz * 1e6;
+  // The schedule, in cycles: when each card is next free, when each user's
+  // next request may start (its previous token is back at the host).
+  std::vector<uint64_t> cardFree(n, 0), cardBusy(n, 0);
+  std::vector<uint64_t> userReady(prompts.size(), 0);
+  uint64_t linkTotal = 0, end = 0, prefillEnd = 0;
+  auto schedule = [&](size_t u) {
+    uint64_t t = userReady[u];
+    for (unsigned c = 0; c < n; ++c) {
+      uint64_t start = std::max(t, cardFree[c]);
+      cardFree[c] = start + requestCardCycles[c];
+      cardBusy[c] += requestCardCycles[c];
+      t = cardFree[c] + (c + 1 < n ? requestLinkCycles[c] : 0);
+      linkTotal += c + 1 < n ? requestLinkCycles[c] : 0;
+    }
+    userReady[u] = t;
+    end = std::max(end, t);
+    return t;
+  };
+  auto clearRequest = [&] {
+    std::fill(requestCardCycles.begin(), requestCardCycles.end(), 0);
+    std::fill(requestLinkCycles.begin(), requestLinkCycles.end(), 0);
+  };
+
+  int64_t vocab = modelInfo.vocab_size;
+  std::vector<float> logits(vocab);
+  // Slot s serves user active[s] (-1: free); users start in order.
+  std::vector<int64_t> active(result.slots, -1);
+  size_t nextUser = 0, done = 0;
+  auto emit = [&](size_t u, uint64_t at) {
+    ServeResult::User &user = result.users[u];
+    user.tokens.push_back(timingOnly ? user.prompt.back() : argmaxToken(logits));
+    user.tokenSeconds.push_back(at / hz);
+    ++result.generatedTokens;
+    user.stoppedAtEOS = !timingOnly && codec.isEndOfSequence(user.tokens.back());
+    return user.stoppedAtEOS || int64_t(user.tokens.size()) >= maxNewTokens;
+  };
+  auto startUser = [&](uint32_t slot) -> llvm::Error {
+    size_t u = nextUser++;
+    active[slot] = int64_t(u);
+    result.users[u].prompt = prompts[u];
+    int status = selectSlot(slot);
+    if (status == FLIGHT_OK)
+      status = reset();
+    if (status != FLIGHT_OK)
+      return runtimeError("user " + std::to_string(u) + ": slot " +
+                              std::to_string(slot),
+                          status);
+    std::vector<int32_t> p32(prompts[u].begin(), prompts[u].end());
+    clearRequest();
+    status = prefill(p32.data(), uint32_t(p32.size()), logits.data());
+    if (status != FLIGHT_OK)
+      return runtimeError("user " + std::to_string(u) + ": prefill failed",
+                          status);
+    // A user arriving in a later wave starts when its slot came free.
+    uint64_t at = schedule(u);
+    prefillEnd = std::max(prefillEnd, at);
+    if (emit(u, at)) {
+      active[slot] = -1;
+      ++done;
+    }
+    return llvm::Error::success();
+  };
+  ProgressBar bar("serving", uint64_t(prompts.size()) * uint64_t(maxNewTokens));
+  for (uint32_t s = 0; s < result.slots && nextUser < prompts.size(); ++s)
+    if (llvm::Error e = startUser(s))
+      return std::move(e);
+  while (done < prompts.size()) {
+    for (uint32_t s = 0; s < result.slots; ++s) {
+      if (active[s] < 0) {
+        if (nextUser < prompts.size()) {
+          // The finished user's slot goes to the next one, no earlier than
+          // that user's last token.
+          if (llvm::Error e = startUser(s))
+            return std::move(e);
+        }
+        continue;
+      }
+      size_t u = size_t(active[s]);
+      int status = selectSlot(s);
+      clearRequest();
+      if (status == FLIGHT_OK)
+        status = decodeStep(int32_t(result.users[u].tokens.back()),
+                            logits.data());
+      if (status != FLIGHT_OK)
+        return runtimeError("user " + std::to_string(u) +
+                                ": decode step failed",
+                            status);
+      if (emit(u, schedule(u))) {
+        active[s] = -1;
+        ++done;
+      }
+      bar.advance();
+    }
+  }
+  bar.finish();
+  result.seconds = end / hz;
+  result.prefillSeconds = prefillEnd / hz;
+  result.linkSeconds = linkTotal / hz;
+  for (unsigned c = 0; c < n; ++c) {
+    result.cardBusySeconds.push_back(cardBusy[c] / hz);
+    // Every card draws static power for the whole time.
+    sim::Counters counters = sims[c]->total();
+    counters.cycles = end;
+    result.energyJoules += sims[c]->metrics(counters).energyJoules;
+  }
+  result.hostSeconds =
+      std::chrono::duration<double>(Clock::now() - hostStart).count();
+  flushTrace();
+  return result;
+}
+
+sim::Counters SimSession::totalCounters(std::vector<sim::Counters> *perCard) const {
+  sim::Counters sum = sims[0]->total();
+  for (size_t c = 1; c < sims.size(); ++c)
+    sum.add(sims[c]->total());
+  if (perCard && sims.size() > 1)
+    for (const auto &s : sims)
+      perCard->push_back(s->total());
+  return sum;
+}
+
+void SimSession::resetCounters() {
+  for (auto &s : sims)
+    s->resetCounters();
+}
+
+void SimSession::flushTrace() {
+  if (!pl) {
+    sims[0]->flushTrace();
+    return;
+  }
+  if (!traceOut || traceWritten)
+    return;
+  for (auto &s : sims)
+    s->flushTrace();
+  *traceOut << "{\"traceEvents\":[\n{\"name\":\"process_name\",\"ph\":\"M\","
+               "\"pid\":0,\"tid\":0,\"args\":{\"name\":\"card-to-card links\"}}"
+            << linkTrace;
+  for (auto &text : cardTraceText)
+    *traceOut << *text;
+  *traceOut << llvm::formatv(
+      "\n],\n\"displayTimeUnit\":\"ns\",\n\"otherData\":{{\"generator\":"
+      "\"flightllm simulator\",\"clock_mhz\":{0},\"cards\":{1}}}\n",
+      targetDesc->clockMHz, sims.size());
+  traceOut->flush();
+  traceWritten = true;
+}
+
 SimSession::~SimSession() {
+  if (pl) {
+    flushTrace();
+    flight_pipeline_close(pl);
+  }
   if (rt)
     flight_close(rt);
 }
 
 llvm::Error SimSession::runtimeError(llvm::StringRef what, int status) const {
-  std::string message = what.str() + ": " + flight_status_name(status) + ": " +
-                        (rt ? flight_last_error(rt) : "no runtime");
-  if (sim->fault() != sim::Fault::None)
-    message += "\n  simulator fault (" +
-               std::string(sim::faultName(sim->fault())) +
-               "): " + sim->faultMessage();
-  if (!sim->halError().empty())
-    message += "\n  HAL: " + sim->halError();
+  std::string message =
+      what.str() + ": " + flight_status_name(status) + ": " +
+      (pl   ? flight_pipeline_last_error(pl)
+       : rt ? flight_last_error(rt)
+            : "no runtime");
+  for (size_t c = 0; c < sims.size(); ++c) {
+    const sim::Simulator &s = *sims[c];
+    std::string card = sims.size() > 1 ? " of card " + std::to_string(c) : "";
+    if (s.fault() != sim::Fault::None)
+      message += "\n  simulator fault" + card + " (" +
+                 std::string(sim::faultName(s.fault())) +
+                 "): " + s.faultMessage();
+    if (!s.halError().empty())
+      message += "\n  HAL" + card + ": " + s.halError();
+  }
   return llvm::createStringError(message);
 }
 
@@ -129,11 +462,12 @@ SimSession::generate(llvm::ArrayRef<int64_t> prompt, int maxNewTokens,
                      const TextCodec &codec, TokenCallback onToken) {
   if (llvm::Error e = checkPrompt(prompt, maxNewTokens))
     return e;
-  int status = flight_reset(rt);
+  int status = reset();
   if (status != FLIGHT_OK)
     return runtimeError("reset failed", status);
   resetCycles();
-  sim->resetCounters();
+  resetCounters();
+  linkCycles[0] = linkCycles[1] = 0;
   using Clock = std::chrono::steady_clock;
   Clock::time_point hostStart = Clock::now();
 
@@ -159,18 +493,17 @@ SimSession::generate(llvm::ArrayRef<int64_t> prompt, int maxNewTokens,
   };
 
   ProgressBar bar("simulating", uint64_t(std::max(maxNewTokens, 1)));
-  status = flight_prefill(rt, prompt32.data(), uint32_t(prompt32.size()),
-                          logits.data());
+  status = prefill(prompt32.data(), uint32_t(prompt32.size()), logits.data());
   if (status != FLIGHT_OK)
     return runtimeError("prefill failed", status);
   record();
   bar.advance();
-  gen.prefillCounters = sim->total();
-  sim->resetCounters();
+  gen.prefillCounters = totalCounters(&gen.cardPrefillCounters);
+  resetCounters();
   while (int64_t(gen.tokens.size()) < maxNewTokens && !gen.stoppedAtEOS &&
          !stopped) {
     uint64_t before = cycleCount.decode;
-    status = flight_decode_step(rt, int32_t(gen.tokens.back()), logits.data());
+    status = decodeStep(int32_t(gen.tokens.back()), logits.data());
     if (status != FLIGHT_OK)
       return runtimeError("decode step failed", status);
     gen.decodeStepCycles.push_back(cycleCount.decode - before);
@@ -179,20 +512,51 @@ SimSession::generate(llvm::ArrayRef<int64_t> prompt, int maxNewTokens,
     bar.advance();
   }
   bar.finish();
-  gen.decodeCounters = sim->total();
+  gen.decodeCounters = totalCounters(&gen.cardDecodeCounters);
   gen.prefillCycles = cycleCount.prefill;
   gen.decodeCycles = cycleCount.decode;
+  gen.prefillLinkCycles = linkCycles[0];
+  gen.decodeLinkCycles = linkCycles[1];
   gen.hostSeconds =
       std::chrono::duration<double>(Clock::now() - hostStart).count();
-  sim->flushTrace();
+  flushTrace();
   return gen;
+}
+
+sim::Metrics
+SimSession::systemMetrics(const std::vector<sim::Counters> &perCard,
+                          uint64_t wallCycles) const {
+  sim::Metrics sum;
+  for (size_t c = 0; c < perCard.size() && c < sims.size(); ++c) {
+    sim::Counters counters = perCard[c];
+    counters.cycles = wallCycles;
+    sim::Metrics m = sims[c]->metrics(counters);
+    sum.seconds = m.seconds;
+    sum.hbmBandwidthUtilization += m.hbmBandwidthUtilization / perCard.size();
+    sum.macUtilization += m.macUtilization / perCard.size();
+    sum.hbmGBPerS += m.hbmGBPerS;
+    sum.energyJoules += m.energyJoules;
+    sum.staticJoules += m.staticJoules;
+    sum.hbmJoules += m.hbmJoules;
+    sum.ddrJoules += m.ddrJoules;
+    sum.macJoules += m.macJoules;
+    sum.sfuJoules += m.sfuJoules;
+  }
+  sum.averageWatts = sum.seconds > 0 ? sum.energyJoules / sum.seconds : 0;
+  return sum;
 }
 
 SimFigures SimSession::figures(const SimGeneration &gen) const {
   SimFigures f;
   double hz = targetDesc->clockMHz * 1e6;
-  f.prefill = sim->metrics(gen.prefillCounters);
-  f.decode = sim->metrics(gen.decodeCounters);
+  if (sims.size() == 1) {
+    f.prefill = sims[0]->metrics(gen.prefillCounters);
+    f.decode = sims[0]->metrics(gen.decodeCounters);
+  } else {
+    // Every card draws its static power for the whole time, busy or not.
+    f.prefill = systemMetrics(gen.cardPrefillCounters, gen.prefillCycles);
+    f.decode = systemMetrics(gen.cardDecodeCounters, gen.decodeCycles);
+  }
   f.prefillMs = gen.prefillCycles / hz * 1e3;
   f.decodeMs = gen.decodeCycles / hz * 1e3;
   f.decodeMsPerToken = gen.decodeSteps ? f.decodeMs / gen.decodeSteps : 0;
@@ -208,6 +572,11 @@ void SimSession::writeMetrics(const SimGeneration &gen,
                               llvm::json::OStream &json) const {
   SimFigures f = figures(gen);
   json.attribute("clock_mhz", targetDesc->clockMHz);
+  if (sims.size() > 1) {
+    json.attribute("cards", int64_t(sims.size()));
+    json.attribute("prefill_link_cycles", int64_t(gen.prefillLinkCycles));
+    json.attribute("decode_link_cycles", int64_t(gen.decodeLinkCycles));
+  }
   json.attribute("prefill_cycles", int64_t(gen.prefillCycles));
   json.attribute("prefill_ms", f.prefillMs);
   json.attribute("decode_steps", gen.decodeSteps);

@@ -283,18 +283,26 @@ struct CacheKeyHash {
   }
 };
 
-/// Chrome trace-event JSON, written as events arrive.
+/// Chrome trace-event JSON, written as events arrive. As one card of a
+/// multi-card trace (Options::traceCard) it writes only its events, under
+/// process id = card + 1; the caller writes the file's head and tail.
 class TraceWriter {
 public:
-  TraceWriter(llvm::raw_ostream &os, uint64_t maxEvents, double clockMHz)
-      : os_(&os), maxEvents_(maxEvents), clockMHz_(clockMHz) {
-    *os_ << "{\"traceEvents\":[\n"
-         << "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":0,\"tid\":0,"
-            "\"args\":{\"name\":\"flightllm-sim core\"}}";
+  TraceWriter(llvm::raw_ostream &os, uint64_t maxEvents, double clockMHz,
+              int card)
+      : os_(&os), maxEvents_(maxEvents), clockMHz_(clockMHz),
+        pid_(card < 0 ? 0u : unsigned(card) + 1), fragment_(card >= 0) {
+    if (!fragment_)
+      *os_ << "{\"traceEvents\":[\n"
+           << "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":0,\"tid\":0,"
+              "\"args\":{\"name\":\"flightllm-sim core\"}}";
+    else
+      *os_ << ",\n{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":" << pid_
+           << ",\"tid\":0,\"args\":{\"name\":\"card " << card << "\"}}";
     for (unsigned q = 0; q < kNumQueues; ++q)
-      *os_ << ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":0,"
-              "\"tid\":"
-           << q << ",\"args\":{\"name\":\"" << kQueueNames[q] << "\"}}";
+      *os_ << ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":" << pid_
+           << ",\"tid\":" << q << ",\"args\":{\"name\":\"" << kQueueNames[q]
+           << "\"}}";
   }
   ~TraceWriter() { close(); }
 
@@ -311,9 +319,13 @@ public:
     *os_ << llvm::format(
         ",\n{\"name\":\"%s%s%s\",\"ph\":\"X\",\"pid\":%u,\"tid\":%u,"
         "\"ts\":%.4f,\"dur\":%.4f,\"args\":{\"index\":%u,\"word\":%u}}",
-        name, detail ? " " : "", detail ? detail : "", pid, tid,
+        // A card's process (pipeline) plus the core (multi-core runs); a
+        // multi-card run of multi-core cards would share process ids.
+        name, detail ? " " : "", detail ? detail : "", pid_ + pid, tid,
         (base_ + start) / clockMHz_, dur / clockMHz_, index, word);
   }
+  /// The next run starts at `cycles` on the trace's time line.
+  void setTime(uint64_t cycles) { base_ = cycles; }
   void endRun(uint64_t cycles) {
     base_ += cycles;
     ++runs_;
@@ -321,6 +333,11 @@ public:
   void close() {
     if (!os_)
       return;
+    if (fragment_) {
+      os_->flush();
+      os_ = nullptr;
+      return;
+    }
     *os_ << llvm::format(
         "\n],\n\"displayTimeUnit\":\"ns\",\n\"otherData\":{"
         "\"generator\":\"flightllm simulator\",\"clock_mhz\":%g,"
@@ -338,6 +355,8 @@ private:
   llvm::raw_ostream *os_;
   uint64_t maxEvents_, written_ = 0, dropped_ = 0, base_ = 0, runs_ = 0;
   double clockMHz_;
+  unsigned pid_;
+  bool fragment_;
 };
 
 } // namespace
@@ -382,7 +401,7 @@ struct Simulator::Impl {
       portRate[b] = double(t.bufferPortBytesPerCycle(static_cast<Buffer>(b)));
     if (opt.trace)
       trace = std::make_unique<TraceWriter>(*opt.trace, opt.maxTraceEvents,
-                                            t.clockMHz);
+                                            t.clockMHz, opt.traceCard);
   }
 };
 
@@ -1659,6 +1678,11 @@ void Simulator::resetCounters() {
     c->hbmReadBytesPerChannel.assign(target_.hbmChannels, 0);
     c->hbmWriteBytesPerChannel.assign(target_.hbmChannels, 0);
   }
+}
+
+void Simulator::setTraceTime(uint64_t cycles) {
+  if (impl_ && impl_->trace)
+    impl_->trace->setTime(cycles);
 }
 
 void Simulator::flushTrace() {

@@ -9,6 +9,8 @@
 
 #include "flightllm/runtime/runtime.h"
 
+#include "RuntimeInternal.h"
+
 #include "flightllm/Binary/Format.h"
 #include "flightllm/Binary/Reader.h"
 #include "flightllm/ISA/ISA.h"
@@ -17,6 +19,11 @@
 
 using namespace flightllm;
 using namespace flightllm::binary;
+using flightllm::runtime::kOpenPipelineStage;
+
+static_assert(FLIGHT_RUNTIME_MAX_SLOTS >= 1 &&
+                  FLIGHT_RUNTIME_MAX_SLOTS <= kMaxKVSlots,
+              "the format allows at most kMaxKVSlots KV-cache slots");
 
 namespace {
 
@@ -39,6 +46,10 @@ struct DeviceLayout {
   uint64_t logitsOffset = 0;
   uint32_t logitsCount = 0;
   uint32_t streamChannel = 0;
+  /// Pipeline stages (format 1.2): kStage* flags and the output rows.
+  uint32_t stageFlags = 0;
+  uint32_t outputChannel = 0;
+  uint64_t outputOffset = 0;
 };
 
 struct StreamSlot {
@@ -59,7 +70,9 @@ struct flight_runtime {
   DeviceLayout map;
   /// The EmbeddingTable section: vocab rows of map.rowBytes, read in place.
   const uint8_t *embeddings;
-  uint32_t past; // P
+  /// P of each KV-cache slot, and the selected slot.
+  uint32_t past[FLIGHT_RUNTIME_MAX_SLOTS];
+  uint32_t slot;
   uint32_t cores; // FLIGHT_REG_CORES as last written (0: reset, one core)
   uint32_t streamCount;
   StreamSlot streams[FLIGHT_RUNTIME_MAX_STREAMS];
@@ -74,40 +87,11 @@ namespace {
 // Error messages without a C library
 //===----------------------------------------------------------------------===//
 
-class Message {
+/// The runtime's last-error buffer (RuntimeInternal.h's writer).
+class Message : public flightllm::runtime::ErrorWriter {
 public:
-  explicit Message(flight_runtime *target) : rt(target) { rt->error[0] = '\0'; }
-  Message &operator<<(const char *s) {
-    if (s == nullptr)
-      s = "(null)";
-    while (*s != '\0' && used + 1 < sizeof(rt->error))
-      rt->error[used++] = *s++;
-    rt->error[used] = '\0';
-    return *this;
-  }
-  Message &operator<<(uint64_t v) {
-    char digits[21];
-    size_t n = 0;
-    do {
-      digits[n++] = static_cast<char>('0' + v % 10);
-      v /= 10;
-    } while (v != 0);
-    char text[21];
-    for (size_t i = 0; i < n; ++i)
-      text[i] = digits[n - 1 - i];
-    text[n] = '\0';
-    return *this << static_cast<const char *>(text);
-  }
-  Message &operator<<(uint32_t v) { return *this << static_cast<uint64_t>(v); }
-  Message &operator<<(int32_t v) {
-    if (v < 0)
-      return *this << "-" << (static_cast<uint64_t>(-(static_cast<int64_t>(v))));
-    return *this << static_cast<uint64_t>(v);
-  }
-
-private:
-  flight_runtime *rt;
-  size_t used = 0;
+  explicit Message(flight_runtime *target)
+      : ErrorWriter(target->error, sizeof(target->error)) {}
 };
 
 void setOk(flight_runtime *rt) {
@@ -183,6 +167,9 @@ bool readDeviceMap(const BinaryView &view, DeviceLayout &out) {
   out.logitsOffset = d.logitsOffsetUnits * kUnitBytes;
   out.logitsCount = d.logitsCount;
   out.streamChannel = d.streamDDRChannel;
+  out.stageFlags = d.stageFlags;
+  out.outputChannel = d.outputChannel;
+  out.outputOffset = d.outputOffsetUnits * kUnitBytes;
   return true;
 }
 
@@ -203,16 +190,44 @@ int checkModel(flight_runtime *rt) {
   if (!readDeviceMap(view, rt->map))
     return badBinary(rt, "no device map section");
   const DeviceLayout &map = rt->map;
+  // A pipeline stage runs only inside a system binary (flight_pipeline_open),
+  // which moves its hidden-state rows between the cards.
+  const bool stage = (view.header().flags & kFlagPipelineStage) != 0;
+  if (stage != ((rt->flags & kOpenPipelineStage) != 0))
+    return badBinary(rt, stage ? "a pipeline stage's program (open the system "
+                                 "binary with flight_pipeline_open)"
+                               : "not a pipeline stage's program");
+  if (!stage && map.stageFlags != 0)
+    return badBinary(rt, "device map stage flags without the pipeline-stage "
+                         "header flag");
+  if ((map.stageFlags & kStageHiddenOutput) != 0 &&
+      (map.outputChannel >= kMaxDeviceChannels ||
+       !fits(map.outputOffset,
+             static_cast<uint64_t>(map.inputRows) * map.rowBytes, ~0ull)))
+    return badBinary(rt, "device map output rows out of range");
   // The rows are copied from the binary's EmbeddingTable section (the
-  // validator required one: version 1.1 keeps the table out of HBM).
+  // validator required one: version 1.1 keeps the table out of HBM). A
+  // later pipeline stage receives hidden states and has an empty table.
   SectionEntry table;
   if (!view.findSection(SectionKind::EmbeddingTable, 0, table))
     return badBinary(rt, "no embedding table section of index 0");
-  if (table.size != static_cast<uint64_t>(map.vocab) * map.rowBytes)
+  if ((map.stageFlags & kStageHiddenInput) != 0) {
+    if (table.size != 0)
+      return badBinary(rt, "a stage receiving hidden states has an embedding "
+                           "table");
+  } else if (table.size != static_cast<uint64_t>(map.vocab) * map.rowBytes)
     return badBinary(rt, "embedding table size differs from vocabulary x "
                          "device map row size");
   rt->embeddings = view.sectionData(table);
   Message m(rt);
+  if (meta.kvSlots == 1 || meta.kvSlots > FLIGHT_RUNTIME_MAX_SLOTS ||
+      (meta.kvSlots > 1 && meta.kvSlotStrideUnits == 0)) {
+    m << "bad binary: " << meta.kvSlots << " KV-cache slots of stride "
+      << meta.kvSlotStrideUnits << " (0, or 2 to "
+      << static_cast<uint32_t>(FLIGHT_RUNTIME_MAX_SLOTS)
+      << " slots of a non-zero stride)";
+    return FLIGHT_ERR_BAD_BINARY;
+  }
   if (map.vocab != meta.vocabSize || map.logitsCount != meta.vocabSize) {
     m << "bad binary: device map vocabulary " << map.vocab << " / logits "
       << map.logitsCount << " differ from the metadata's " << meta.vocabSize;
@@ -249,6 +264,15 @@ int checkModel(flight_runtime *rt) {
       m << "bad binary: bucket " << i << " repeats its stream "
         << b.repeatCount << " times, the model has " << meta.numLayers
         << " layers";
+      return FLIGHT_ERR_BAD_BINARY;
+    }
+    if (meta.kvSlots > 1 &&
+        static_cast<uint64_t>(b.baseOrigin[1]) +
+                static_cast<uint64_t>(meta.kvSlots - 1) *
+                    meta.kvSlotStrideUnits >
+            0xFFFFFFFFull) {
+      m << "bad binary: bucket " << i << "'s KV-cache slots exceed the "
+        << "32-bit B2 register";
       return FLIGHT_ERR_BAD_BINARY;
     }
     if (b.stage == static_cast<uint16_t>(Stage::Prefill) &&
@@ -427,11 +451,15 @@ int runBucket(flight_runtime *rt, Stage stage, const BucketEntry &bucket,
       return status;
     rt->cores = cores;
   }
+  // The selected slot's KV cache: B2 moves by the slot stride (checked to
+  // fit 32 bits at open).
+  const uint32_t b2Origin =
+      bucket.baseOrigin[1] + rt->slot * rt->meta.kvSlotStrideUnits;
   const uint32_t regs[][2] = {
-      {FLIGHT_REG_P, rt->past},
+      {FLIGHT_REG_P, rt->past[rt->slot]},
       {FLIGHT_REG_S, newTokens},
       {FLIGHT_REG_B1_ORIGIN, bucket.baseOrigin[0]},
-      {FLIGHT_REG_B2_ORIGIN, bucket.baseOrigin[1]},
+      {FLIGHT_REG_B2_ORIGIN, b2Origin},
       {FLIGHT_REG_B3_ORIGIN, bucket.baseOrigin[2]},
       {FLIGHT_REG_B1_STRIDE, bucket.baseStride[0]},
       {FLIGHT_REG_B2_STRIDE, bucket.baseStride[1]},
@@ -488,16 +516,18 @@ int runRequest(flight_runtime *rt, Stage stage, uint32_t length,
                 << length << " tokens";
     return FLIGHT_ERR_NO_BUCKET;
   }
+  // A pipeline stage's input rows are the previous card's output (copied
+  // by flight_pipeline_*), and only the last card computes logits.
   int status = checkTokens(rt, tokens, count);
-  if (status == FLIGHT_OK)
+  if (status == FLIGHT_OK && (rt->map.stageFlags & kStageHiddenInput) == 0)
     status = writeInputs(rt, tokens, count);
   if (status == FLIGHT_OK)
     status = runBucket(rt, stage, bucket, index, count);
-  if (status == FLIGHT_OK)
+  if (status == FLIGHT_OK && (rt->map.stageFlags & kStageHiddenOutput) == 0)
     status = readLogits(rt, logits);
   if (status != FLIGHT_OK)
     return status;
-  rt->past += count;
+  rt->past[rt->slot] += count;
   setOk(rt);
   return FLIGHT_OK;
 }
@@ -578,7 +608,9 @@ int flight_open(flight_runtime **out, void *arena, size_t arena_bytes,
     return result;
   rt->magic = kRuntimeMagic;
   rt->open = true;
-  rt->past = 0;
+  rt->slot = 0;
+  for (uint32_t i = 0; i < FLIGHT_RUNTIME_MAX_SLOTS; ++i)
+    rt->past[i] = 0;
   setOk(rt);
   return FLIGHT_OK;
 }
@@ -598,6 +630,7 @@ int flight_model(const flight_runtime *rt, flight_model_info *info) {
   info->prefill_bucket_width = m.prefillBucketWidth;
   info->decode_bucket_width = m.decodeBucketWidth;
   info->target_fingerprint = rt->view.header().targetFingerprint;
+  info->kv_slots = m.kvSlots > 1 ? m.kvSlots : 1;
   return FLIGHT_OK;
 }
 
@@ -610,9 +643,9 @@ int flight_prefill(flight_runtime *rt, const int32_t *tokens, uint32_t count,
                 << (count == 0 ? "empty prompt" : "NULL tokens or logits");
     return FLIGHT_ERR_INVALID_ARGUMENT;
   }
-  if (rt->past != 0) {
+  if (rt->past[rt->slot] != 0) {
     Message(rt) << "flight_prefill needs an empty context, it holds "
-                << rt->past << " tokens (flight_reset first)";
+                << rt->past[rt->slot] << " tokens (flight_reset first)";
     return FLIGHT_ERR_STATE;
   }
   if (count > rt->meta.maxContext) {
@@ -631,23 +664,38 @@ int flight_decode_step(flight_runtime *rt, int32_t token, float *logits) {
     Message(rt) << "flight_decode_step: NULL logits";
     return FLIGHT_ERR_INVALID_ARGUMENT;
   }
-  if (rt->past >= rt->meta.maxContext) {
-    Message(rt) << "context full: " << rt->past
+  if (rt->past[rt->slot] >= rt->meta.maxContext) {
+    Message(rt) << "context full: " << rt->past[rt->slot]
                 << " tokens, the model's maximum context is "
                 << rt->meta.maxContext << " (flight_reset to start over)";
     return FLIGHT_ERR_CONTEXT_FULL;
   }
-  return runRequest(rt, Stage::Decode, rt->past + 1, &token, 1, logits);
+  return runRequest(rt, Stage::Decode, rt->past[rt->slot] + 1, &token, 1,
+                    logits);
 }
 
 uint32_t flight_context_length(const flight_runtime *rt) {
-  return isLive(rt) ? rt->past : 0;
+  return isLive(rt) ? rt->past[rt->slot] : 0;
 }
 
 int flight_reset(flight_runtime *rt) {
   if (!isLive(rt))
     return notOpen(rt);
-  rt->past = 0;
+  rt->past[rt->slot] = 0;
+  setOk(rt);
+  return FLIGHT_OK;
+}
+
+int flight_select_slot(flight_runtime *rt, uint32_t slot) {
+  if (!isLive(rt))
+    return notOpen(rt);
+  const uint32_t slots = rt->meta.kvSlots > 1 ? rt->meta.kvSlots : 1;
+  if (slot >= slots) {
+    Message(rt) << "KV-cache slot " << slot << " of a binary with " << slots
+                << (slots == 1 ? " slot" : " slots");
+    return FLIGHT_ERR_INVALID_ARGUMENT;
+  }
+  rt->slot = slot;
   setOk(rt);
   return FLIGHT_OK;
 }
@@ -707,3 +755,22 @@ void flight_set_observer(flight_runtime *rt, flight_run_observer fn,
 }
 
 } // extern "C"
+
+//===----------------------------------------------------------------------===//
+// For the pipeline (RuntimeInternal.h)
+//===----------------------------------------------------------------------===//
+
+bool flightllm::runtime::stageIO(const flight_runtime *rt, StageIO &io) {
+  if (!isLive(rt))
+    return false;
+  const DeviceLayout &map = rt->map;
+  io.stageFlags = map.stageFlags;
+  io.rowBytes = map.rowBytes;
+  io.inputChannel = map.inputChannel;
+  io.inputOffset = map.inputOffset;
+  io.inputRows = map.inputRows;
+  io.outputChannel = map.outputChannel;
+  io.outputOffset = map.outputOffset;
+  io.numLayers = rt->meta.numLayers;
+  return true;
+}

@@ -1,5 +1,6 @@
-/* runtime.h and hal.h are C headers: this file compiles them as C (C99)
+/* runtime.h, pipeline.h and hal.h are C headers: this file compiles them as C (C99)
  * and takes the address of every function of the API. */
+#include "flightllm/runtime/pipeline.h"
 #include "flightllm/runtime/runtime.h"
 
 int flightRuntimeCApiCompilesAsC(void) {
@@ -12,7 +13,13 @@ int flightRuntimeCApiCompilesAsC(void) {
       (void *)&flight_decode_step,         (void *)&flight_context_length,
       (void *)&flight_reset,               (void *)&flight_close,
       (void *)&flight_last_error,          (void *)&flight_status_name,
-      (void *)&flight_set_observer};
+      (void *)&flight_set_observer,        (void *)&flight_select_slot,
+      (void *)&flight_pipeline_arena_bytes, (void *)&flight_pipeline_open,
+      (void *)&flight_pipeline_info_get,   (void *)&flight_pipeline_card,
+      (void *)&flight_pipeline_prefill,    (void *)&flight_pipeline_decode_step,
+      (void *)&flight_pipeline_context_length,
+      (void *)&flight_pipeline_select_slot, (void *)&flight_pipeline_reset,
+      (void *)&flight_pipeline_close,      (void *)&flight_pipeline_last_error};
   unsigned i;
   (void)observer;
   (void)hal;

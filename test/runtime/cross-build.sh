@@ -30,7 +30,10 @@ for variant in default small; do
   # shellcheck disable=SC2086
   "${prefix}g++" $cxxflags $defs $includes -c "$src/runtime/lib/Runtime.cpp" \
     -o "$dir/Runtime.o"
-  "${prefix}ar" rcs "$dir/libFlightLLMRuntime.a" "$dir/Runtime.o"
+  # shellcheck disable=SC2086
+  "${prefix}g++" $cxxflags $defs $includes -c "$src/runtime/lib/Pipeline.cpp" \
+    -o "$dir/Pipeline.o"
+  "${prefix}ar" rcs "$dir/libFlightLLMRuntime.a" "$dir/Runtime.o" "$dir/Pipeline.o"
   echo
   echo "== $variant CRC-32C: static library (text = code + read-only data)"
   "${prefix}size" -t "$dir/libFlightLLMRuntime.a"

@@ -161,7 +161,7 @@ TEST(BinaryFormat, DeviceMapUsesTheDocumentedOffsets) {
   uint8_t d[kDeviceMapSize];
   for (uint8_t &byte : d)
     byte = 0xEE; // encode writes every byte
-  const DeviceMap map = sampleDeviceMap();
+  DeviceMap map = sampleDeviceMap();
   map.encode(d);
   const uint32_t expected[] = {3, 0x100, 128, 50, 32, 4, 0x200, 16,
                                63, 0x300, 50, 0};
@@ -170,7 +170,23 @@ TEST(BinaryFormat, DeviceMapUsesTheDocumentedOffsets) {
   for (size_t at = device_map_offset::Reserved; at < kDeviceMapSize; ++at)
     EXPECT_EQ(d[at], 0) << "reserved byte " << at;
   EXPECT_EQ(device_map_offset::StreamDDRChannel, 44u);
-  EXPECT_EQ(device_map_offset::Reserved, 48u);
+  // 1.2's pipeline-stage fields, zero for a single card.
+  for (size_t at = device_map_offset::StageFlags; at < kDeviceMapSize; ++at)
+    EXPECT_EQ(d[at], 0) << "stage byte " << at;
+  EXPECT_EQ(device_map_offset::StageFlags, 48u);
+  EXPECT_EQ(device_map_offset::OutputChannel, 52u);
+  EXPECT_EQ(device_map_offset::OutputOffsetUnits, 56u);
+  EXPECT_EQ(device_map_offset::Reserved, 60u);
+  map.stageFlags = kStageHiddenInput | kStageHiddenOutput;
+  map.outputChannel = 7;
+  map.outputOffsetUnits = 0x400;
+  map.encode(d);
+  EXPECT_EQ(readU32(d, 48), 3u);
+  EXPECT_EQ(readU32(d, 52), 7u);
+  EXPECT_EQ(readU32(d, 56), 0x400u);
+  EXPECT_EQ(DeviceMap::decode(d).outputOffsetUnits, 0x400u);
+  map.stageFlags = map.outputChannel = map.outputOffsetUnits = 0;
+  map.encode(d);
 
   DeviceMap back = DeviceMap::decode(d);
   EXPECT_EQ(back.embedChannel, 3u);
@@ -188,7 +204,8 @@ TEST(BinaryFormat, DeviceMapUsesTheDocumentedOffsets) {
   EXPECT_EQ(static_cast<uint32_t>(SectionKind::DeviceMap), 7u);
   EXPECT_STREQ(sectionKindName(7), "devicemap");
   EXPECT_EQ(kVersionMajor, 1u);
-  EXPECT_EQ(kVersionMinor, 1u);
+  EXPECT_EQ(kVersionMinor, 2u);
+  EXPECT_EQ(kVersionMinorSingleCard, 1u);
 }
 
 TEST(BinaryWriter, DeviceMapRoundTrips) {
@@ -200,7 +217,8 @@ TEST(BinaryWriter, DeviceMapRoundTrips) {
   BinaryView view;
   Error err;
   ASSERT_EQ(view.open(f->data(), f->size(), err), Status::Ok) << err.message;
-  EXPECT_EQ(view.header().versionMinor, kVersionMinor);
+  // No pipeline flags: stamped 1.1 (single-card files stay byte-identical).
+  EXPECT_EQ(view.header().versionMinor, kVersionMinorSingleCard);
   // The last section: kind 7 sorts after the weight images.
   ASSERT_EQ(view.sectionCount(), 9u);
   SectionEntry s = view.section(8);

@@ -131,8 +131,12 @@ TEST(BinaryValidator, HeaderRules) {
   reseal(bad);
   Error err;
   EXPECT_EQ(validateGuarded(bad, err), Status::Ok) << err.message;
-  // Bit 16 is the multi-core flag; bit 17 is not defined.
-  writeU32(bad.data(), ho::Flags, 0x00020000u);
+  // Bit 16 is the multi-core flag, bits 17 and 18 are 1.2's pipeline flags;
+  // an unknown required bit is refused.
+  writeU32(bad.data(), ho::Flags, kFlagPipelineStage | kFlagSystem);
+  reseal(bad);
+  EXPECT_EQ(validateGuarded(bad, err), Status::Ok) << err.message;
+  writeU32(bad.data(), ho::Flags, 0x00080000u);
   reseal(bad);
   expectError(bad, Status::UnsupportedFlags, ho::Flags);
 

@@ -28,6 +28,8 @@
 #include "flightllm/Import/NodeDiagnostics.h"
 #include "flightllm/Import/ONNXImporter.h"
 #include "flightllm/Offload/OffloadPlanner.h"
+#include "flightllm/Dialect/LLM/LLMDialect.h"
+#include "flightllm/System/PipelinePlan.h"
 #include "flightllm/InitAll.h"
 #include "flightllm/Support/OutputFiles.h"
 #include "flightllm/Support/Progress.h"
@@ -197,6 +199,14 @@ cl::opt<std::string> targetName(
     "target", cl::desc("Hardware: u280, vhk158 or a description FILE.json"),
     cl::value_desc("name|file"), cl::init("u280"), cl::cat(category));
 
+cl::opt<std::string> systemName(
+    "system",
+    cl::desc("Compile for several cards: u280x2, u280x4, u280x8, u280x16 or a "
+             "system description FILE.json (docs/targets.md); the decoder "
+             "layers are split into one pipeline stage per card "
+             "(--emit=bin only)"),
+    cl::value_desc("name|file"), cl::cat(category));
+
 cl::opt<unsigned> maxContext(
     "max-context",
     cl::desc("Longest context to compile for (default: 2048, or the model's "
@@ -216,6 +226,13 @@ cl::opt<unsigned> cores(
     cl::desc("Accelerator cores each bucket runs on: linears split by output "
              "channels, attention by KV heads, an all-gather between "
              "(0: all of the target's; default 1)"),
+    cl::init(1), cl::cat(category));
+
+cl::opt<unsigned> kvSlots(
+    "kv-slots",
+    cl::desc("KV-cache slots: sequences with their own cache that the "
+             "runtime serves in turn (flight_select_slot; flightllm-run "
+             "--users), 1 to 64"),
     cl::init(1), cl::cat(category));
 
 cl::list<std::string> bucketFilter(
@@ -490,13 +507,16 @@ planOffload(ModuleOp module, const flightllm::target::TargetDescription &target,
 /// Lowers the llm program for --emit=flight and --emit=bin.
 static FailureOr<flightllm::lowering::LoweredModel>
 lowerModule(ModuleOp module, const flightllm::target::TargetDescription &target,
-            bool insertTokens = true) {
+            bool insertTokens = true,
+            flightllm::lowering::PipelineStageRange stage = {}) {
   flightllm::lowering::LoweringOptions options;
   options.insertTokens = insertTokens;
+  options.stage = stage;
   options.maxContext = maxContext;
   options.prefillBucket = prefillBucket;
   options.decodeBucket = decodeBucket;
   options.cores = cores;
+  options.kvSlots = kvSlots;
   options.runnable = emit == EmitKind::Bin;
   auto progress = std::make_shared<flightllm::PhasedProgress>();
   options.progress = [progress](llvm::StringRef phase, uint64_t done,
@@ -629,6 +649,81 @@ struct CompileOutputs {
   std::vector<flightllm::binary::RomFormat> roms;
 };
 
+/// The weight bytes one decode step reads per decoder layer and for the LM
+/// head: the pipeline planner's cost model (decode is bound by HBM
+/// bandwidth, and every layer of a model lowers to the same stream).
+static flightllm::system::StageCosts stageCosts(ModuleOp module,
+                                                unsigned &layers) {
+  double linear = 0, head = 0;
+  layers = 0;
+  module.walk([&](Operation *op) {
+    if (llvm::isa<flightllm::llm::AttentionOp>(op))
+      ++layers;
+    else if (llvm::isa<flightllm::llm::LinearOp, flightllm::llm::LogitsOp>(op)) {
+      double bytes =
+          double(cast<ShapedType>(op->getOperand(1).getType()).getNumElements());
+      (llvm::isa<flightllm::llm::LogitsOp>(op) ? head : linear) += bytes;
+    }
+  });
+  flightllm::system::StageCosts costs;
+  costs.layer = layers ? linear / layers : 0;
+  costs.epilogue = head;
+  return costs;
+}
+
+/// --system: one stage binary per card, in one system binary.
+static LogicalResult compileSystem(ModuleOp module,
+                                   const flightllm::system::SystemDescription &sys,
+                                   CompileOutputs &out) {
+  unsigned layers = 0;
+  flightllm::system::StageCosts costs = stageCosts(module, layers);
+  auto plan = flightllm::system::planPipeline(layers, sys.cards, costs);
+  if (!plan) {
+    errs() << "flightllm-compile: error: --system=" << systemName << ": "
+           << llvm::toString(plan.takeError()) << "\n";
+    return failure();
+  }
+  std::vector<std::vector<uint8_t>> cards;
+  uint32_t rowBytes = 0, vocab = 0;
+  for (const auto &[c, stage] : llvm::enumerate(*plan)) {
+    flightllm::lowering::PipelineStageRange range;
+    range.firstLayer = stage.firstLayer;
+    range.layerCount = stage.layerCount;
+    range.prologue = stage.prologue;
+    range.epilogue = stage.epilogue;
+    auto model = lowerModule(module, sys.target, true, range);
+    if (failed(model))
+      return failure();
+    rowBytes = model->deviceMap.embedRowBytes;
+    vocab = model->metadata.vocabSize;
+    auto image = flightllm::lowering::binaryImage(*model, sys.target.fingerprint());
+    if (!image) {
+      errs() << "flightllm-compile: error: card " << c << ": "
+             << llvm::toString(image.takeError()) << "\n";
+      return failure();
+    }
+    cards.push_back(std::move(*image));
+    if (!quietReport) {
+      outs() << "== card " << c << "\n";
+      flightllm::lowering::printReport(*model, sys.target, outs());
+    }
+  }
+  FailureOr<std::vector<uint8_t>> tokenizer = tokenizerSection(vocab);
+  if (failed(tokenizer))
+    return failure();
+  auto file = flightllm::system::systemBinary(sys, layers, rowBytes, *plan,
+                                               cards, *tokenizer);
+  if (!file) {
+    errs() << "flightllm-compile: error: " << out.binaryPath << ": "
+           << llvm::toString(file.takeError()) << "\n";
+    return failure();
+  }
+  out.main.write(reinterpret_cast<const char *>(file->data()), file->size());
+  if (!quietReport)
+    flightllm::system::printPlan(sys, *plan, outs());
+  return success();
+}
+
 /// Imports the model (from `input` when given, else from the file) and emits
 /// the requested stage into `out`.
 static LogicalResult compile(MLIRContext &context,
@@ -644,6 +739,28 @@ static LogicalResult compile(MLIRContext &context,
       return failure();
     }
     target = *t;
+  }
+  std::optional<flightllm::system::SystemDescription> systemDesc;
+  if (!systemName.empty()) {
+    if (emit != EmitKind::Bin) {
+      errs() << "flightllm-compile: error: --system applies to --emit=bin\n";
+      return failure();
+    }
+    auto s = flightllm::system::loadSystem(systemName);
+    if (!s) {
+      errs() << "flightllm-compile: error: --system: "
+             << llvm::toString(s.takeError()) << "\n";
+      return failure();
+    }
+    if (targetName.getNumOccurrences() && s->target.fingerprint() !=
+                                              target->fingerprint()) {
+      errs() << "flightllm-compile: error: --target=" << targetName
+             << " differs from the system's target '" << s->targetName
+             << "' (leave --target out with --system)\n";
+      return failure();
+    }
+    target = s->target;
+    systemDesc = std::move(*s);
   }
   PhaseTimer timer;
   std::vector<std::string> externalData;
@@ -759,6 +876,8 @@ static LogicalResult compile(MLIRContext &context,
     return printFlight(*model, *target, context, os);
   }
   case EmitKind::Bin: {
+    if (systemDesc)
+      return compileSystem(*module, *systemDesc, out);
     auto model = lowerModule(*module, *target);
     if (failed(model))
       return failure();
@@ -992,6 +1111,11 @@ static int runParsedCommand() {
     errs() << "flightllm-compile: error: --rom applies to --emit=bin\n";
     return 1;
   }
+  if (kvSlots < 1 || kvSlots > flightllm::binary::kMaxKVSlots) {
+    errs() << "flightllm-compile: error: --kv-slots=" << kvSlots
+           << ": expected 1 to " << flightllm::binary::kMaxKVSlots << "\n";
+    return 1;
+  }
   if (emit != EmitKind::Bin && emit != EmitKind::LLM &&
       emit != EmitKind::OffloadPlan && !reportFile.empty()) {
     errs() << "flightllm-compile: error: --report applies to --emit=bin, "
@@ -1028,6 +1152,10 @@ static int runParsedCommand() {
       return fail(std::move(e));
   if (!llvm::is_contained(flightllm::target::presetNames(), targetName))
     if (llvm::Error e = files.addInput(targetName, "--target"))
+      return fail(std::move(e));
+  if (!systemName.empty() &&
+      !llvm::is_contained(flightllm::system::systemPresetNames(), systemName))
+    if (llvm::Error e = files.addInput(systemName, "--system"))
       return fail(std::move(e));
 
   // --emit=bin writes the binary and prints the report to stdout; without -o

@@ -181,6 +181,60 @@ std::string nameOr(const char *name, uint64_t code) {
   return name ? std::string(name) : "code " + std::to_string(code);
 }
 
+/// A system binary's plan and a line per card's program.
+void printPipeline(const BinaryView &view, llvm::raw_ostream &os) {
+  SectionEntry plan;
+  if (!view.findSection(SectionKind::Pipeline, 0, plan))
+    return;
+  if (plan.size < kPipelineHeaderSize) {
+    os << "\npipeline: section shorter than its header\n";
+    return;
+  }
+  const uint8_t *p = view.data() + plan.offset;
+  PipelineHeader ph = PipelineHeader::decode(p);
+  os << "\npipeline: " << ph.cardCount << " cards, " << ph.numLayers
+     << " layers, hidden rows of " << ph.rowBytes << " bytes; card links "
+     << ph.linkBandwidthMBps << " MB/s + " << ph.linkLatencyNs
+     << " ns, host link " << ph.hostBandwidthMBps << " MB/s + "
+     << ph.hostLatencyNs << " ns\n";
+  if (ph.entrySize < kPipelineStageSize ||
+      (plan.size - kPipelineHeaderSize) / ph.entrySize < ph.cardCount) {
+    os << "  stage records out of the section\n";
+    return;
+  }
+  for (uint32_t c = 0; c < ph.cardCount; ++c) {
+    PipelineStage st = PipelineStage::decode(
+        p + kPipelineHeaderSize + uint64_t(c) * ph.entrySize);
+    os << "  card " << c << ": layers " << st.firstLayer << "-"
+       << (st.firstLayer + st.layerCount - 1)
+       << ((st.flags & kStageOwnsPrologue) ? ", embeddings" : "")
+       << ((st.flags & kStageOwnsEpilogue) ? ", logits" : "");
+    SectionEntry card;
+    BinaryView inner;
+    Error err;
+    if (!view.findSection(SectionKind::Card, c, card)) {
+      os << "; no program\n";
+      continue;
+    }
+    if (inner.open(view.data() + card.offset, card.size, err) != Status::Ok) {
+      os << "; program invalid: " << err.message << " (at byte "
+         << err.offset << " of the card section)\n";
+      continue;
+    }
+    uint64_t streams = 0, hbm = 0;
+    for (uint32_t i = 0; i < inner.sectionCount(); ++i) {
+      SectionEntry s = inner.section(i);
+      if (s.kind == static_cast<uint32_t>(SectionKind::InstructionStream))
+        ++streams;
+      else if (s.kind == static_cast<uint32_t>(SectionKind::WeightImage))
+        hbm += s.size;
+    }
+    os << "; program of " << card.size << " bytes (" << streams
+       << " streams, " << hbm << " bytes of HBM image; --rom=bin --section=card:" << c
+       << " extracts it)\n";
+  }
+}
+
 /// The default output. The section and file checksums are not checked on
 /// this path (--verify prints its verdict instead).
 void printSummary(const BinaryView &view, llvm::StringRef path,
@@ -210,8 +264,11 @@ void printSummary(const BinaryView &view, llvm::StringRef path,
     os << "\n";
   }
 
+  const bool system = (h.flags & kFlagSystem) != 0;
   ModelMetadata m;
-  if (view.metadata(m)) {
+  if (system) {
+    // No model sections of its own: printPipeline describes each card's.
+  } else if (view.metadata(m)) {
     const char *name = view.string(m.name);
     os << "\nmodel: " << (name && *name ? name : "(unnamed)") << "\n";
     auto field = [&](llvm::StringRef label, const llvm::Twine &value) {
@@ -238,7 +295,8 @@ void printSummary(const BinaryView &view, llvm::StringRef path,
   }
 
   const uint32_t buckets = view.bucketCount();
-  os << "\nbuckets: " << buckets << "\n";
+  if (!system)
+    os << "\nbuckets: " << buckets << "\n";
   // Base register Bb = origin + L * stride (32-byte units), L the layer.
   const char *row = "  {0,-8} {1,-13} {2,6} {3,6}  {4,-14} {5,-14} {6}\n";
   if (buckets > 0)
@@ -285,9 +343,20 @@ void printSummary(const BinaryView &view, llvm::StringRef path,
     field("logits", at(dm.logitsChannel, dm.logitsOffsetUnits) + ", " +
                         llvm::Twine(dm.logitsCount) + " fp32");
     field("stream ddr channel", llvm::Twine(dm.streamDDRChannel));
-  } else {
+    if (h.flags & kFlagPipelineStage)
+      field("pipeline stage",
+            std::string((dm.stageFlags & kStageHiddenInput)
+                            ? "input rows are the previous card's hidden "
+                              "states"
+                            : "input rows are token embeddings") +
+                ((dm.stageFlags & kStageHiddenOutput)
+                     ? ", output rows at " +
+                           at(dm.outputChannel, dm.outputOffsetUnits)
+                     : ", computes the logits"));
+  } else if (!system) {
     os << "\ndevice map: no devicemap section\n";
   }
+  printPipeline(view, os);
 
   SectionEntry tokenizerEntry;
   if (view.findSection(SectionKind::Tokenizer, 0, tokenizerEntry)) {

@@ -45,6 +45,119 @@ double negativeLogLikelihood(const std::vector<float> &row, int64_t target) {
   return std::log(sum) + maxLogit - row[target];
 }
 
+/// --users: NorthPole's metrics, with their definitions.
+int serveUsers(SimSession &session, const SimRunConfig &config,
+               const TextCodec &codec, llvm::raw_ostream &os) {
+  int64_t vocab = session.info().vocab_size;
+  std::vector<std::vector<int64_t>> prompts;
+  std::vector<std::vector<int64_t>> encoded;
+  for (const std::string &line : config.promptLines) {
+    llvm::Expected<std::vector<int64_t>> ids = codec.encodePrompt(line, vocab);
+    if (!ids)
+      return fail(llvm::toString(ids.takeError()));
+    if (ids->empty())
+      return fail("a prompt of --prompt-file encodes to no tokens");
+    encoded.push_back(std::move(*ids));
+  }
+  for (unsigned u = 0; u < config.users; ++u) {
+    if (!encoded.empty())
+      prompts.push_back(encoded[u % encoded.size()]);
+    else if (config.tokens)
+      prompts.push_back(*config.tokens);
+    else {
+      std::vector<int64_t> p(config.promptLength);
+      for (unsigned i = 0; i < config.promptLength; ++i)
+        p[i] = (7 * int64_t(i) + 13 * int64_t(u) + 3) % vocab;
+      prompts.push_back(std::move(p));
+    }
+  }
+  llvm::Expected<ServeResult> served =
+      session.serve(prompts, config.maxNewTokens, codec);
+  if (!served)
+    return fail(llvm::toString(served.takeError()));
+  const ServeResult &r = *served;
+  const target::TargetDescription &t = session.target();
+  if (config.json) {
+    llvm::json::OStream json(os);
+    json.object([&] {
+      json.attribute("engine", "sim");
+      json.attribute("target", t.name);
+      json.attribute("timing_only", config.timingOnly);
+      json.attribute("cards", int64_t(r.cards));
+      json.attribute("users", int64_t(r.users.size()));
+      json.attribute("kv_slots", int64_t(r.slots));
+      json.attribute("generated_tokens", r.generatedTokens);
+      json.attribute("seconds", r.seconds);
+      json.attribute("system_tokens_per_s", r.systemTokensPerS());
+      json.attribute("per_card_tokens_per_s", r.perCardTokensPerS());
+      json.attribute("ms_per_token_per_user", r.msPerTokenPerUser());
+      json.attribute("energy_j", r.energyJoules);
+      json.attribute("joules_per_token", r.joulesPerToken());
+      json.attribute("watts", r.watts());
+      json.attribute("tokens_per_s_per_w", r.tokensPerSPerWatt());
+      json.attribute("link_seconds", r.linkSeconds);
+      json.attributeArray("card_busy_seconds", [&] {
+        for (double s : r.cardBusySeconds)
+          json.value(s);
+      });
+      json.attributeArray("user_tokens", [&] {
+        for (const ServeResult::User &u : r.users)
+          json.array([&] {
+            for (int64_t token : u.tokens)
+              json.value(token);
+          });
+      });
+      json.attribute("host_seconds", r.hostSeconds);
+    });
+    os << "\n";
+    return 0;
+  }
+  if (config.timingOnly)
+    os << "timing only: no functional execution, the tokens are a fixed "
+          "token, not model output\n";
+  os << "served " << r.users.size() << " users on " << r.cards << " card"
+     << (r.cards == 1 ? "" : "s") << " of " << t.name << " ("
+     << r.slots << " KV-cache slots): " << r.generatedTokens
+     << " tokens generated in "
+     << llvm::format("%.3f", r.seconds * 1e3) << " simulated ms\n";
+  os << llvm::format(
+      "system throughput:          %.1f tokens/s (generated tokens / total "
+      "time, prefill included)\n",
+      r.systemTokensPerS());
+  os << llvm::format("per-card throughput:        %.1f tokens/s\n",
+                     r.perCardTokensPerS());
+  os << llvm::format(
+      "latency per output token:   %.3f ms per user (average time between "
+      "a user's output tokens)\n",
+      r.msPerTokenPerUser());
+  os << llvm::format("energy per token:           %.4f J (%.1f W for %u "
+                     "cards, static power of every card included)\n",
+                     r.joulesPerToken(), r.watts(), r.cards);
+  os << llvm::format("energy efficiency:          %.2f tokens/s/W\n",
+                     r.tokensPerSPerWatt());
+  os << "card busy:";
+  for (size_t c = 0; c < r.cardBusySeconds.size(); ++c)
+    os << llvm::format(" %.1f%%", r.seconds > 0
+                                      ? 100 * r.cardBusySeconds[c] / r.seconds
+                                      : 0.0);
+  os << llvm::format("; card-to-card transfers %.3f ms; %.2f host s\n",
+                     r.linkSeconds * 1e3, r.hostSeconds);
+  if (!config.timingOnly)
+    for (size_t u = 0; u < r.users.size(); ++u) {
+      os << "user " << u << ":";
+      std::optional<std::string> text = codec.decode(r.users[u].tokens, vocab);
+      if (text)
+        os << " " << llvm::json::Value(llvm::json::isUTF8(*text)
+                                           ? *text
+                                           : llvm::json::fixUTF8(*text));
+      else
+        for (int64_t token : r.users[u].tokens)
+          os << " " << token;
+      os << "\n";
+    }
+  return 0;
+}
+
 } // namespace
 
 int flightllm::runBinaryOnSimulator(const SimRunConfig &config,
@@ -67,7 +180,6 @@ int flightllm::runBinaryOnSimulator(const SimRunConfig &config,
   if (!opened)
     return fail(llvm::toString(opened.takeError()));
   SimSession &session = **opened;
-  flight_runtime *rt = session.runtime();
   const target::TargetDescription *target = &session.target();
   auto runtimeError = [&](const char *what, int status) {
     return fail(llvm::toString(session.runtimeError(what, status)));
@@ -79,6 +191,9 @@ int flightllm::runBinaryOnSimulator(const SimRunConfig &config,
   const TextCodec &codec = config.codec ? *config.codec : bytesOnly;
   int64_t vocab = info.vocab_size;
   bool byteLevel = vocab == 256;
+
+  if (config.users > 0)
+    return serveUsers(session, config, codec, os);
 
   if (config.perplexityText) {
     if (!byteLevel)
@@ -99,14 +214,14 @@ int flightllm::runBinaryOnSimulator(const SimRunConfig &config,
       if (count < 2)
         break;
       llvm::StringRef bytes = text.substr(start, count);
-      if ((status = flight_reset(rt)) != FLIGHT_OK)
+      if ((status = session.reset()) != FLIGHT_OK)
         return runtimeError("reset failed", status);
       int32_t first = (unsigned char)bytes[0];
-      if ((status = flight_prefill(rt, &first, 1, logits.data())) != FLIGHT_OK)
+      if ((status = session.prefill(&first, 1, logits.data())) != FLIGHT_OK)
         return runtimeError("prefill failed", status);
       for (size_t i = 1; i < count; ++i) {
         if (i > 1) {
-          status = flight_decode_step(rt, (unsigned char)bytes[i - 1],
+          status = session.decodeStep((unsigned char)bytes[i - 1],
                                       logits.data());
           if (status != FLIGHT_OK)
             return runtimeError("decode step failed", status);
@@ -120,7 +235,7 @@ int flightllm::runBinaryOnSimulator(const SimRunConfig &config,
     if (!tokens)
       return fail("the perplexity text needs at least two bytes");
     double ppl = std::exp(nll / double(tokens));
-    session.simulator().flushTrace();
+    session.flushTrace();
     const SimSession::Cycles &observer = session.cycles();
     double hostSeconds =
         std::chrono::duration<double>(Clock::now() - hostStart).count();
@@ -218,6 +333,20 @@ int flightllm::runBinaryOnSimulator(const SimRunConfig &config,
     }
     os << "target: " << target->name << " at "
        << llvm::format("%g", target->clockMHz) << " MHz (simulated)\n";
+    if (session.cards() > 1) {
+      const flight_pipeline_info &p = session.pipelineInfo();
+      os << "pipeline: " << p.cards << " cards (layers";
+      for (uint32_t c = 0; c < p.cards; ++c)
+        os << (c ? ", " : " ") << p.first_layer[c] << "-"
+           << p.first_layer[c] + p.layer_count[c] - 1;
+      double hz = target->clockMHz * 1e6;
+      os << llvm::format("), card-to-card transfers %.3f ms in prefill, "
+                         "%.4f ms per decode step\n",
+                         gen.prefillLinkCycles / hz * 1e3,
+                         gen.decodeSteps ? gen.decodeLinkCycles / hz * 1e3 /
+                                               gen.decodeSteps
+                                         : 0.0);
+    }
     os << llvm::format("prefill: %zu tokens in %.3f ms (%llu cycles), HBM "
                        "bandwidth %.1f%%, MAC utilization %.1f%%, %.4f J\n",
                        prompt.size(), f.prefillMs,

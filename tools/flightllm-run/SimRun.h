@@ -31,6 +31,12 @@ struct SimRunConfig {
   llvm::raw_ostream *dumpLogits = nullptr;
   /// --perplexity: the text (bytes as tokens) to score instead of generating.
   std::optional<std::string> perplexityText;
+  /// --users N: serve N users (SimSession::serve) with prompts from
+  /// promptLines (user u: line u mod size), `tokens`, or synthetic ones of
+  /// promptLength ids.
+  unsigned users = 0;
+  std::vector<std::string> promptLines;
+  unsigned promptLength = 0;
 };
 
 /// Runs the binary through the embedded runtime on the simulator's HAL and

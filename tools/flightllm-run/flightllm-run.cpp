@@ -171,6 +171,26 @@ cl::opt<bool> jsonOutput("json",
                          cl::desc("Print one JSON object instead of text"),
                          cl::init(false), cl::cat(category));
 
+cl::opt<unsigned> usersOption(
+    "users",
+    cl::desc("--engine=sim: serve N users, each with its own KV-cache slot "
+             "(compile with --kv-slots), and print NorthPole's metrics: "
+             "system and per-card throughput, latency per output token per "
+             "user, energy per token, tokens/s per watt"),
+    cl::value_desc("n"), cl::init(0), cl::cat(category));
+
+cl::opt<std::string> promptFile(
+    "prompt-file",
+    cl::desc("With --users: one prompt per line (user u takes line u modulo "
+             "the line count)"),
+    cl::value_desc("file"), cl::cat(category));
+
+cl::opt<unsigned> promptLength(
+    "prompt-length",
+    cl::desc("With --users: synthetic prompts of this many token ids (for "
+             "timing runs of large models)"),
+    cl::value_desc("n"), cl::init(0), cl::cat(category));
+
 cl::opt<std::string> dumpLogits(
     "dump-logits",
     cl::desc("Write the logits of every generation step as a float32 .npy "
@@ -576,6 +596,55 @@ static int run(OutputFiles &files) {
     options.dequantizeWeights = dequantizeWeights;
     return failed(flightllm::checkCase(*module, caseDir, caseTolerance,
                                        llvm::outs(), options));
+  }
+
+  if (usersOption.getNumOccurrences()) {
+    if (!isBinary)
+      return fail("--users runs a compiled .flb on the simulator");
+    if (usersOption == 0)
+      return fail("--users must be at least 1");
+    if (int(!promptFile.empty()) + int(promptLength > 0) +
+            int(tokensOption.getNumOccurrences() > 0) +
+            int(promptOption.getNumOccurrences() > 0) !=
+        1)
+      return fail("--users takes its prompts from exactly one of "
+                  "--prompt-file, --prompt-length, --tokens and --prompt");
+    if (maxNewTokens.getNumOccurrences() == 0 || maxNewTokens < 1)
+      return fail("--users needs --max-new-tokens of at least 1");
+    if (!dumpLogits.empty())
+      return fail("--users does not dump logits");
+    flightllm::SimRunConfig config;
+    config.binaryPath = modelFilename;
+    config.target = targetOption;
+    config.users = usersOption;
+    config.promptLength = promptLength;
+    if (!promptFile.empty()) {
+      auto text = llvm::MemoryBuffer::getFile(promptFile, /*IsText=*/true);
+      if (!text)
+        return fail("cannot read --prompt-file '" + promptFile +
+                    "': " + text.getError().message());
+      llvm::SmallVector<llvm::StringRef> lines;
+      (*text)->getBuffer().split(lines, '\n', -1, /*KeepEmpty=*/false);
+      for (llvm::StringRef line : lines)
+        if (!line.trim().empty())
+          config.promptLines.push_back(line.rtrim("\r").str());
+      if (config.promptLines.empty())
+        return fail("--prompt-file '" + promptFile + "' has no prompt");
+    } else if (tokensOption.getNumOccurrences()) {
+      std::optional<std::vector<int64_t>> ids = parseTokenList(tokensOption);
+      if (!ids || ids->empty())
+        return fail("--tokens must be comma-separated integers, got '" +
+                    tokensOption + "'");
+      config.tokens = std::move(*ids);
+    } else if (promptOption.getNumOccurrences()) {
+      config.promptLines.push_back(promptOption);
+    }
+    config.maxNewTokens = maxNewTokens;
+    config.json = jsonOutput;
+    config.timingOnly = timingOnly;
+    config.trace = traceStream;
+    config.codec = &*codec;
+    return flightllm::runBinaryOnSimulator(config, llvm::outs());
   }
 
   // Flags first, before any model is loaded.

@@ -164,8 +164,12 @@ inline constexpr uint8_t kMagic[8] = {0x89, 'F',  'L',  'B',
 /// Readers reject any other major version; a newer minor version only adds
 /// (fields at the end of records, section kinds, optional flags).
 inline constexpr uint16_t kVersionMajor = 1;
-/// 1.1 adds the DeviceMap section (kind 7).
-inline constexpr uint16_t kVersionMinor = 1;
+/// 1.1 adds the DeviceMap section (kind 7); 1.2 the multi-card pipeline
+/// (flags kFlagPipelineStage and kFlagSystem, the device map's stage fields,
+/// kinds 10 and 11). The writer stamps the lowest minor version that holds a
+/// file's contents: 1.2 only with those flags, so single-card files stay 1.1.
+inline constexpr uint16_t kVersionMinor = 2;
+inline constexpr uint16_t kVersionMinorSingleCard = 1;
 
 inline constexpr uint32_t kHeaderSize = 64;
 inline constexpr uint32_t kSectionEntrySize = 32;
@@ -174,13 +178,20 @@ inline constexpr uint32_t kDefaultAlignment = 64;
 
 /// Header flags: bits 0-15 are optional (unknown ones are ignored), bits 16-31
 /// are required (a reader rejects a file with a required bit it does not
-/// know). Versions 1.0 and 1.1 define one, set only when it is used, so a
-/// single-core file is the same bytes it always was.
+/// know). Versions 1.0 and 1.1 define one (multi-core), set only when it is
+/// used, so a single-core file is the same bytes it always was; 1.2 two more.
 inline constexpr uint32_t kRequiredFlagsMask = 0xFFFF0000u;
 /// Some bucket runs on more than one core (BucketEntry::cores > 1): a reader
 /// that would start only its first stream must refuse the file.
 inline constexpr uint32_t kFlagMultiCore = 1u << 16;
-inline constexpr uint32_t kKnownRequiredFlags = kFlagMultiCore;
+/// One card's program of a pipeline: the device map's stage fields say
+/// whether its input rows are hidden states and where its output rows go.
+inline constexpr uint32_t kFlagPipelineStage = 1u << 17;
+/// A system binary: the pipeline plan (kind 10) and one complete stage
+/// binary per card (kind 11); no model sections of its own.
+inline constexpr uint32_t kFlagSystem = 1u << 18;
+inline constexpr uint32_t kKnownRequiredFlags =
+    kFlagMultiCore | kFlagPipelineStage | kFlagSystem;
 /// The most cores a bucket may name (the target schema's limit).
 inline constexpr uint32_t kMaxCores = 64;
 
@@ -289,6 +300,8 @@ enum class SectionKind : uint32_t {
   DeviceMap = 7,         // index 0; DeviceMap record (since 1.1)
   EmbeddingTable = 8, // index 0; fp16 token embedding rows (DeviceMap row size)
   Tokenizer = 9,      // index 0; host-only: tokenizer.json and EOS ids
+  Pipeline = 10,      // index 0; the pipeline plan (system binaries, 1.2)
+  Card = 11,          // index = card; that card's stage binary (1.2)
 };
 
 /// The short name of a section kind ("metadata", "buckets", "strings",
@@ -314,6 +327,10 @@ inline const char *sectionKindName(uint32_t kind) {
     return "embeddings";
   case SectionKind::Tokenizer:
     return "tokenizer";
+  case SectionKind::Pipeline:
+    return "pipeline";
+  case SectionKind::Card:
+    return "card";
   }
   return nullptr;
 }
@@ -424,8 +441,15 @@ inline constexpr size_t ActivationPrecision = 46; // u16 Precision
 inline constexpr size_t KVPrecision = 48;         // u16 Precision
 inline constexpr size_t Reserved0 = 50;           // u16, 0
 inline constexpr size_t Name = 52;                // u32 string-table offset
-inline constexpr size_t Reserved1 = 56;           // u8[8], 0
+// Since 1.2: KV-cache slots (sequences with their own cache, e.g. users
+// served in turn). 0 in both: one slot, as before.
+inline constexpr size_t KVSlots = 56;             // u32, 0 or >= 2
+inline constexpr size_t KVSlotStrideUnits = 60;   // u32, B2 offset per slot
 } // namespace metadata_offset
+
+/// Most KV-cache slots a binary may have (the runtime keeps a context
+/// length per slot in its arena).
+inline constexpr uint32_t kMaxKVSlots = 64;
 
 struct ModelMetadata {
   uint32_t family = 0;
@@ -443,6 +467,9 @@ struct ModelMetadata {
   uint16_t activationPrecision = 0;
   uint16_t kvPrecision = 0;
   uint32_t name = 0; // offset in the string table, 0 = no name
+  /// 0: one KV-cache slot; else slot s's KV cache is B2 + s * stride.
+  uint32_t kvSlots = 0;
+  uint32_t kvSlotStrideUnits = 0; // 32-byte units
 
   static ModelMetadata decode(const uint8_t *p) {
     namespace o = metadata_offset;
@@ -462,6 +489,8 @@ struct ModelMetadata {
     m.activationPrecision = readU16(p, o::ActivationPrecision);
     m.kvPrecision = readU16(p, o::KVPrecision);
     m.name = readU32(p, o::Name);
+    m.kvSlots = readU32(p, o::KVSlots);
+    m.kvSlotStrideUnits = readU32(p, o::KVSlotStrideUnits);
     return m;
   }
   /// Writes all kModelMetadataSize bytes (reserved ones as zero).
@@ -484,6 +513,8 @@ struct ModelMetadata {
     writeU16(p, o::ActivationPrecision, activationPrecision);
     writeU16(p, o::KVPrecision, kvPrecision);
     writeU32(p, o::Name, name);
+    writeU32(p, o::KVSlots, kvSlots);
+    writeU32(p, o::KVSlotStrideUnits, kvSlotStrideUnits);
   }
 };
 
@@ -693,8 +724,19 @@ inline constexpr size_t LogitsChannel = 32;     // u32 HBM channel
 inline constexpr size_t LogitsOffsetUnits = 36; // u32, 32-byte units
 inline constexpr size_t LogitsCount = 40;       // u32 fp32 values
 inline constexpr size_t StreamDDRChannel = 44;  // u32 DDR channel, 0
-inline constexpr size_t Reserved = 48;          // u8[16], 0
+// Since 1.2, pipeline stage binaries only (kFlagPipelineStage); 0 otherwise.
+inline constexpr size_t StageFlags = 48;        // u32 kStage* bits
+inline constexpr size_t OutputChannel = 52;     // u32 HBM channel
+inline constexpr size_t OutputOffsetUnits = 56; // u32, 32-byte units
+inline constexpr size_t Reserved = 60;          // u8[4], 0
 } // namespace device_map_offset
+
+/// DeviceMap::stageFlags bits.
+/// The input rows are the previous card's hidden states (no embedding).
+inline constexpr uint32_t kStageHiddenInput = 1u << 0;
+/// The stream stores its layer output rows (one per new token, embedRowBytes
+/// each) at the output area instead of computing logits.
+inline constexpr uint32_t kStageHiddenOutput = 1u << 1;
 
 /// Where a compiled model keeps what the runtime touches in device memory
 /// (docs/execution-model.md, section 3): the fp16 token embedding table,
@@ -714,6 +756,9 @@ struct DeviceMap {
   uint32_t logitsOffsetUnits = 0;
   uint32_t logitsCount = 0;      // fp32 values
   uint32_t streamDDRChannel = 0; // always 0 in this version
+  uint32_t stageFlags = 0;       // kStage* (pipeline stages only)
+  uint32_t outputChannel = 0;
+  uint32_t outputOffsetUnits = 0;
 
   static DeviceMap decode(const uint8_t *p) {
     namespace o = device_map_offset;
@@ -730,6 +775,9 @@ struct DeviceMap {
     d.logitsOffsetUnits = readU32(p, o::LogitsOffsetUnits);
     d.logitsCount = readU32(p, o::LogitsCount);
     d.streamDDRChannel = readU32(p, o::StreamDDRChannel);
+    d.stageFlags = readU32(p, o::StageFlags);
+    d.outputChannel = readU32(p, o::OutputChannel);
+    d.outputOffsetUnits = readU32(p, o::OutputOffsetUnits);
     return d;
   }
   /// Writes all kDeviceMapSize bytes (reserved ones as zero).
@@ -749,6 +797,96 @@ struct DeviceMap {
     writeU32(p, o::LogitsOffsetUnits, logitsOffsetUnits);
     writeU32(p, o::LogitsCount, logitsCount);
     writeU32(p, o::StreamDDRChannel, streamDDRChannel);
+    writeU32(p, o::StageFlags, stageFlags);
+    writeU32(p, o::OutputChannel, outputChannel);
+    writeU32(p, o::OutputOffsetUnits, outputOffsetUnits);
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Pipeline plan section (kind 10, system binaries, since 1.2)
+//===----------------------------------------------------------------------===//
+
+// A 32-byte header, then `cardCount` stage records of `entrySize` bytes.
+// Card c's program is the Card section of index c: a complete stage binary
+// (kFlagPipelineStage) whose device map says where its rows come and go.
+inline constexpr uint32_t kPipelineHeaderSize = 32;
+inline constexpr uint32_t kPipelineStageSize = 16;
+/// Most cards a system binary may name (the runtime's fixed limit).
+inline constexpr uint32_t kMaxPipelineCards = 16;
+
+namespace pipeline_offset {
+inline constexpr size_t CardCount = 0;       // u32, 1..kMaxPipelineCards
+inline constexpr size_t EntrySize = 4;       // u32, >= kPipelineStageSize
+inline constexpr size_t NumLayers = 8;       // u32, the whole model's layers
+inline constexpr size_t RowBytes = 12;       // u32, bytes per hidden row
+inline constexpr size_t LinkBandwidth = 16;  // u32, card-to-card MB/s
+inline constexpr size_t LinkLatencyNs = 20;  // u32
+inline constexpr size_t HostBandwidth = 24;  // u32, host-to-card MB/s
+inline constexpr size_t HostLatencyNs = 28;  // u32
+} // namespace pipeline_offset
+
+namespace pipeline_stage_offset {
+inline constexpr size_t FirstLayer = 0; // u32
+inline constexpr size_t LayerCount = 4; // u32, >= 1
+inline constexpr size_t Flags = 8;      // u32: bit 0 prologue, bit 1 epilogue
+inline constexpr size_t Reserved = 12;  // u32, 0
+} // namespace pipeline_stage_offset
+
+inline constexpr uint32_t kStageOwnsPrologue = 1u << 0;
+inline constexpr uint32_t kStageOwnsEpilogue = 1u << 1;
+
+struct PipelineHeader {
+  uint32_t cardCount = 0;
+  uint32_t entrySize = kPipelineStageSize;
+  uint32_t numLayers = 0;
+  uint32_t rowBytes = 0;
+  uint32_t linkBandwidthMBps = 0, linkLatencyNs = 0;
+  uint32_t hostBandwidthMBps = 0, hostLatencyNs = 0;
+
+  static PipelineHeader decode(const uint8_t *p) {
+    namespace o = pipeline_offset;
+    PipelineHeader h;
+    h.cardCount = readU32(p, o::CardCount);
+    h.entrySize = readU32(p, o::EntrySize);
+    h.numLayers = readU32(p, o::NumLayers);
+    h.rowBytes = readU32(p, o::RowBytes);
+    h.linkBandwidthMBps = readU32(p, o::LinkBandwidth);
+    h.linkLatencyNs = readU32(p, o::LinkLatencyNs);
+    h.hostBandwidthMBps = readU32(p, o::HostBandwidth);
+    h.hostLatencyNs = readU32(p, o::HostLatencyNs);
+    return h;
+  }
+  void encode(uint8_t *p) const {
+    namespace o = pipeline_offset;
+    writeU32(p, o::CardCount, cardCount);
+    writeU32(p, o::EntrySize, entrySize);
+    writeU32(p, o::NumLayers, numLayers);
+    writeU32(p, o::RowBytes, rowBytes);
+    writeU32(p, o::LinkBandwidth, linkBandwidthMBps);
+    writeU32(p, o::LinkLatencyNs, linkLatencyNs);
+    writeU32(p, o::HostBandwidth, hostBandwidthMBps);
+    writeU32(p, o::HostLatencyNs, hostLatencyNs);
+  }
+};
+
+struct PipelineStage {
+  uint32_t firstLayer = 0, layerCount = 0, flags = 0;
+
+  static PipelineStage decode(const uint8_t *p) {
+    namespace o = pipeline_stage_offset;
+    PipelineStage s;
+    s.firstLayer = readU32(p, o::FirstLayer);
+    s.layerCount = readU32(p, o::LayerCount);
+    s.flags = readU32(p, o::Flags);
+    return s;
+  }
+  void encode(uint8_t *p) const {
+    namespace o = pipeline_stage_offset;
+    writeU32(p, o::FirstLayer, firstLayer);
+    writeU32(p, o::LayerCount, layerCount);
+    writeU32(p, o::Flags, flags);
+    writeU32(p, o::Reserved, 0);
   }
 };
 

@@ -433,6 +433,9 @@ inline Status BinaryView::open(const uint8_t *data, size_t size, Error &err,
       break;
     case SectionKind::Tokenizer: // host-only: the host tools check it
       break;
+    case SectionKind::Pipeline: // the pipeline runtime checks the plan
+    case SectionKind::Card:     // and opens each card's binary itself
+      break;
     case SectionKind::StringTable:
       if (singleton && s.size > 0 && (p[0] != 0 || p[s.size - 1] != 0))
         status = fail(err, Status::BadStringTable,

@@ -42,8 +42,8 @@ public:
   void setTargetFingerprint(uint64_t fingerprint) {
     targetFingerprint = fingerprint;
   }
-  /// Header flags (see Format.h); layout() adds kFlagMultiCore when a bucket
-  /// runs on several cores.
+  /// Header flags (see Format.h): kFlagPipelineStage, kFlagSystem (1.2);
+  /// layout() adds kFlagMultiCore when a bucket runs on several cores.
   void setFlags(uint32_t value) { flags = value; }
 
   /// Adds `s` to the string table (once) and returns its offset, for the

@@ -97,6 +97,10 @@ struct Options {
   llvm::raw_ostream *trace = nullptr;
   /// Stop recording after this many instruction events (the trace says so).
   uint64_t maxTraceEvents = 200000;
+  /// >= 0: this simulator is card `traceCard` of a multi-card trace: it
+  /// writes only its events (process id card + 1, named "card N"); the
+  /// caller writes the JSON around them (Driver/PipelineSession.h).
+  int traceCard = -1;
   /// Timing-only runs: reuse the result of an identical earlier run.
   bool timingCache = true;
   /// Debugging aid: dispatch an instruction only when every queue is idle,
@@ -192,6 +196,9 @@ public:
 
   /// Writes the trace file now (also done by the destructor).
   void flushTrace();
+  /// Multi-card traces: the next run starts at `cycles` on the system's
+  /// time line (each card otherwise counts its own runs back to back).
+  void setTraceTime(uint64_t cycles);
 
   /// Entries in the timing cache.
   size_t timingCacheSize() const;

@@ -52,6 +52,13 @@ static void fillWriter(const LoweredModel &model, binary::BinaryWriter &writer,
   map.logitsChannel = dm.logitsChannel;
   map.logitsOffsetUnits = static_cast<uint32_t>(dm.logitsOffset / 32);
   map.logitsCount = dm.logitsCount;
+  if (dm.stageFlags != 0) {
+    // One card's program of a pipeline (format 1.2).
+    map.stageFlags = dm.stageFlags;
+    map.outputChannel = dm.outputChannel;
+    map.outputOffsetUnits = static_cast<uint32_t>(dm.outputOffset / 32);
+    writer.setFlags(binary::kFlagPipelineStage);
+  }
   writer.setDeviceMap(map);
   for (const LoweredModel::QuantInfo &q : model.quantParams) {
     binary::QuantRecord r;

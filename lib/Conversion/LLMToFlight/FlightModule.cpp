@@ -95,6 +95,17 @@ const IntField<DeviceMapInfo> kDeviceMapFields[] = {
     {"logits_offset", &DeviceMapInfo::logitsOffset},
     {"logits_count", &DeviceMapInfo::logitsCount},
 };
+/// Written only when not zero (KV-cache slots, pipeline stages), so other
+/// modules print as before; absent reads as zero.
+const IntField<ModelMetadata> kOptionalModelFields[] = {
+    {"kv_slots", &ModelMetadata::kvSlots},
+    {"kv_slot_stride_units", &ModelMetadata::kvSlotStrideUnits},
+};
+const IntField<DeviceMapInfo> kOptionalDeviceMapFields[] = {
+    {"stage_flags", &DeviceMapInfo::stageFlags},
+    {"output_channel", &DeviceMapInfo::outputChannel},
+    {"output_offset", &DeviceMapInfo::outputOffset},
+};
 const IntField<QuantInfo> kQuantFields[] = {
     {"channel", &QuantInfo::channel},
     {"offset", &QuantInfo::offset},
@@ -109,6 +120,17 @@ DictionaryAttr recordAttr(Builder &b, const S &s, const IntField<S> (&fields)[N]
   for (const IntField<S> &f : fields)
     extra.push_back(b.getNamedAttr(f.name, b.getI64IntegerAttr(int64_t(f.get(s)))));
   return b.getDictionaryAttr(extra);
+}
+
+/// `fields` of `s` that are not zero, as named attributes.
+template <typename S, size_t N>
+SmallVector<NamedAttribute> nonZeroFields(Builder &b, const S &s,
+                                          const IntField<S> (&fields)[N]) {
+  SmallVector<NamedAttribute> out;
+  for (const IntField<S> &f : fields)
+    if (f.get(s) != 0)
+      out.push_back(b.getNamedAttr(f.name, b.getI64IntegerAttr(int64_t(f.get(s)))));
+  return out;
 }
 
 /// Reads `fields` of `dict` into `s`; errors name `where` and the field.
@@ -126,6 +148,21 @@ LogicalResult readRecord(Operation *at, const Twine &where, DictionaryAttr dict,
       return at->emitError() << where << "." << f.name << " = " << value
                              << " is out of range (0.." << f.max() << ")";
     f.set(s, value.getValue().getZExtValue());
+  }
+  return success();
+}
+
+/// The `fields` present in `dict`, as readRecord; absent ones stay zero.
+template <typename S, size_t N>
+LogicalResult readOptional(Operation *at, const Twine &where,
+                           DictionaryAttr dict, const IntField<S> (&fields)[N],
+                           S &s) {
+  for (const IntField<S> &f : fields) {
+    if (!dict.get(f.name))
+      continue;
+    const IntField<S> one[] = {f};
+    if (failed(readRecord(at, where, dict, one, s)))
+      return failure();
   }
   return success();
 }
@@ -169,8 +206,10 @@ void flightllm::lowering::attachModelData(const LoweredModel &model,
                                           ModuleOp module) {
   Builder b(module.getContext());
   module->setAttr(kFingerprint, b.getI64IntegerAttr(int64_t(targetFingerprint)));
-  module->setAttr(kModel, recordAttr(b, model.metadata, kModelFields,
-                                     {b.getNamedAttr("name", b.getStringAttr(model.name))}));
+  SmallVector<NamedAttribute> modelExtra =
+      nonZeroFields(b, model.metadata, kOptionalModelFields);
+  modelExtra.push_back(b.getNamedAttr("name", b.getStringAttr(model.name)));
+  module->setAttr(kModel, recordAttr(b, model.metadata, kModelFields, modelExtra));
 }
 
 void flightllm::lowering::attachImageData(const LoweredModel &model,
@@ -182,7 +221,10 @@ void flightllm::lowering::attachImageData(const LoweredModel &model,
   module->setAttr(kBases, b.getDictionaryAttr(
                               {b.getNamedAttr("origin", regs(model.baseOrigin)),
                                b.getNamedAttr("stride", regs(model.baseStride))}));
-  module->setAttr(kDeviceMap, recordAttr(b, model.deviceMap, kDeviceMapFields));
+  module->setAttr(kDeviceMap,
+                  recordAttr(b, model.deviceMap, kDeviceMapFields,
+                             nonZeroFields(b, model.deviceMap,
+                                           kOptionalDeviceMapFields)));
   SmallVector<Attribute> quant;
   for (const QuantInfo &q : model.quantParams)
   {
@@ -232,7 +274,9 @@ FailureOr<LoweredModel> flightllm::lowering::readFlightModule(
 
   FailureOr<DictionaryAttr> meta = dict(kModel);
   if (failed(meta) ||
-      failed(readRecord(op, kModel, *meta, kModelFields, model.metadata)))
+      failed(readRecord(op, kModel, *meta, kModelFields, model.metadata)) ||
+      failed(readOptional(op, kModel, *meta, kOptionalModelFields,
+                          model.metadata)))
     return failure();
   auto name = dyn_cast_or_null<StringAttr>(meta->get("name"));
   if (!name)
@@ -258,6 +302,9 @@ FailureOr<LoweredModel> flightllm::lowering::readFlightModule(
   FailureOr<DictionaryAttr> dm = dict(kDeviceMap);
   if (failed(dm) ||
       failed(readRecord(op, kDeviceMap, *dm, kDeviceMapFields, model.deviceMap)))
+    return failure();
+  if (failed(readOptional(op, kDeviceMap, *dm, kOptionalDeviceMapFields,
+                          model.deviceMap)))
     return failure();
 
   auto quant = dyn_cast_or_null<ArrayAttr>(op->getAttr(kQuantParams));

@@ -750,7 +750,8 @@ void InstructionSelection::prologue() {
   Value input = region(uint64_t(dm.inputRows) * dm.embedRowBytes,
                        HbmData::Input, "input");
   ld(xr, 0, input, uint64_t(ctx.tile) * R * dm.embedRowBytes, R * rowBytes);
-  if (m.positionEmbedding) {
+  // A later pipeline stage's input rows already hold hidden states.
+  if (m.positionEmbedding && m.options.stage.prologue) {
     loc = m.positionEmbedding->getLoc();
     Value pe = alloc(MemorySpace::Act, dl.rowsPerToken() * R, m.positionEmbedding);
     ld(pe, 0, region(m.positionTable.bytes, HbmData::Params, "position_table"),
@@ -878,10 +879,13 @@ InstructionSelection::select(const BucketRange &range) {
     }
     // The last new token (row S - 1) may be in any tile from the one holding
     // row minLen - 1 on.
+    // A pipeline stage without the epilogue stores every tile's rows there
+    // for the next card instead.
     loc = m.s.func.getLoc();
-    if (prefill && (j + 1) * R >= range.minLength)
+    bool epilogueHere = m.options.stage.epilogue;
+    if (!epilogueHere || (prefill && (j + 1) * R >= range.minLength))
       spillTile();
-    if (ctx.last && failed(epilogue()))
+    if (ctx.last && epilogueHere && failed(epilogue()))
       return failure();
     // A prefill tile's act rows are all free at its end (the tile region
     // says so); the rotary rows are not act.

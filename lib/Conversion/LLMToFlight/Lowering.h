@@ -177,6 +177,7 @@ private:
 
   // HBM addresses (bytes).
   uint64_t globalBytes = 0, layerStride = 0, kvOrigin = 0, kvStride = 0;
+  uint64_t kvSlotStride = 0; ///< bytes of one KV-cache slot (all layers)
   std::vector<uint64_t> kvOffset; ///< per kv head: K at 2g, V at 2g + 1
   std::vector<uint32_t> kvChannel;
   uint64_t scratchOffset = 0, runTimeEnd = 0;

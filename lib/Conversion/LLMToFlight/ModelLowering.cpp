@@ -592,8 +592,9 @@ LogicalResult ModelLowering::packGlobals(ImagePacker &packer) {
   uint32_t rowBytesD = Layout::dense(hidden).rowsPerToken() * kRowBytes;
   // Token embedding table: fp16 rows in the binary itself, not in HBM (a
   // 7B model's table alone nearly fills a pseudo-channel); the runtime
-  // copies the rows of the new tokens to the input rows.
-  if (packing) {
+  // copies the rows of the new tokens to the input rows. A later pipeline
+  // stage receives hidden states instead and has no table.
+  if (packing && options.stage.prologue) {
     std::vector<float> store;
     llvm::ArrayRef<float> table;
     auto w = weightOf(tokenEmbedding->getOperand(0));
@@ -649,8 +650,10 @@ LogicalResult ModelLowering::packGlobals(ImagePacker &packer) {
       putF32(dst + kRowBytes + 4 * i, 1.0f);
   });
   recordPlace("constants", constants);
-  // Epilogue parameters.
-  for (auto [index, op] : llvm::enumerate(s.epilogue())) {
+  // Epilogue parameters (only on the stage that runs the epilogue).
+  for (auto [index, op] : llvm::enumerate(
+           options.stage.epilogue ? s.epilogue()
+                                  : llvm::ArrayRef<Operation *>())) {
     uintptr_t key = reinterpret_cast<uintptr_t>(op);
     if (llvm::isa<llm::LogitsOp>(op)) {
       if (failed(packLinear(op, key, "head", packer, globalLocs)))
@@ -740,8 +743,16 @@ void ModelLowering::placeRunTimeAreas() {
   for (uint64_t u : used)
     kvStride = std::max(kvStride, u);
   kvStride = roundUp(kvStride, kUnitBytes);
-  result.kvCacheBytes = kvStride * nch * s.numLayers;
-  uint64_t io = kvOrigin + kvStride * s.numLayers;
+  // Each KV-cache slot holds every layer's cache; slot s is s strides on.
+  uint32_t slots = std::max<uint32_t>(options.kvSlots, 1);
+  kvSlotStride = kvStride * s.numLayers;
+  result.kvCacheBytes = kvSlotStride * nch * slots;
+  uint64_t io = kvOrigin + kvSlotStride * slots;
+  if (slots > 1) {
+    result.metadata.kvSlots = slots;
+    result.metadata.kvSlotStrideUnits =
+        static_cast<uint32_t>(kvSlotStride / kUnitBytes);
+  }
   auto &dm = result.deviceMap;
   uint32_t rowBytesD = dm.embedRowBytes;
   // Input rows, logits and the prefill spill area, each in its own channel
@@ -762,6 +773,14 @@ void ModelLowering::placeRunTimeAreas() {
   scratchChannel = 2 % nch;
   take(scratchChannel, rowBytesD);
   scratchOffset = take(scratchChannel, uint64_t(dm.inputRows) * rowBytesD);
+  // A pipeline stage without the epilogue hands its layer output rows to
+  // the next card from the spill area (every tile stores its rows there).
+  dm.stageFlags = (options.stage.prologue ? 0 : binary::kStageHiddenInput) |
+                  (options.stage.epilogue ? 0 : binary::kStageHiddenOutput);
+  if (!options.stage.epilogue) {
+    dm.outputChannel = scratchChannel;
+    dm.outputOffset = scratchOffset;
+  }
   runTimeEnd = 0;
   for (uint64_t c : cursor)
     runTimeEnd = std::max(runTimeEnd, c);
@@ -835,6 +854,17 @@ LogicalResult ModelLowering::prepare() {
     return s.func->emitError()
            << "--cores=" << options.cores << ": the target has "
            << target.cores << " cores";
+  // A pipeline stage lowers a range of whole layers (lib/System plans them).
+  const PipelineStageRange &stage = options.stage;
+  if (stage.layerCount != 0) {
+    if (stage.firstLayer >= s.totalLayers ||
+        stage.layerCount > s.totalLayers - stage.firstLayer)
+      return s.func.emitError()
+             << "pipeline stage layers [" << stage.firstLayer << ", "
+             << stage.firstLayer + stage.layerCount << ") exceed the model's "
+             << s.totalLayers << " decoder layers";
+    s.restrictToLayers(stage.firstLayer, stage.layerCount);
+  }
   if (failed(checkOps()) || failed(chooseLayouts()) ||
       failed(checkWeightFormats()))
     return failure();

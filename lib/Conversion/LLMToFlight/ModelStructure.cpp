@@ -71,6 +71,7 @@ flightllm::lowering::analyzeModelStructure(ModuleOp module) {
   if (attention.empty())
     return func.emitError("the program has no llm.attention: not a decoder");
   s.numLayers = attention.size();
+  s.totalLayers = s.numLayers;
   size_t epilogueLength = 0;
   while (epilogueLength < s.ops.size() - s.prologueEnd &&
          isEpilogueOp(s.ops[s.ops.size() - 1 - epilogueLength]))

@@ -24,14 +24,26 @@ struct ModelStructure {
   std::vector<mlir::Operation *> ops;
   size_t prologueEnd = 0; ///< ops[0, prologueEnd) are the prologue
   size_t layerLength = 0; ///< ops per layer
-  unsigned numLayers = 0;
+  /// The layers lowered: [firstLayer, firstLayer + numLayers) of the
+  /// model's totalLayers (a pipeline stage lowers a range; layer indices
+  /// below are relative to firstLayer).
+  unsigned numLayers = 0, firstLayer = 0, totalLayers = 0;
   /// The hidden state entering layer i (i = numLayers: leaving the last).
   std::vector<mlir::Value> layerInputs;
 
   size_t layerBegin(unsigned layer) const {
-    return prologueEnd + layer * layerLength;
+    return prologueEnd + (firstLayer + layer) * layerLength;
   }
-  size_t epilogueBegin() const { return layerBegin(numLayers); }
+  size_t epilogueBegin() const {
+    return prologueEnd + totalLayers * layerLength;
+  }
+  /// Keeps layers [first, first + count) (checked by the caller).
+  void restrictToLayers(unsigned first, unsigned count) {
+    layerInputs = std::vector<mlir::Value>(
+        layerInputs.begin() + first, layerInputs.begin() + first + count + 1);
+    firstLayer += first;
+    numLayers = count;
+  }
   llvm::ArrayRef<mlir::Operation *> layerOps(unsigned layer) const {
     return llvm::ArrayRef(ops).slice(layerBegin(layer), layerLength);
   }

@@ -37,6 +37,18 @@ class OutputFiles;
 
 namespace flightllm::lowering {
 
+/// The part of the model one card of a pipeline runs (docs/lowering.md,
+/// "Pipeline stages"): whole layers [firstLayer, firstLayer + layerCount)
+/// (layerCount 0: all), with or without the prologue (embeddings; without
+/// it the input rows are the previous card's hidden states) and the
+/// epilogue (final norm, logits; without it the layer output rows are
+/// stored for the next card).
+struct PipelineStageRange {
+  uint32_t firstLayer = 0, layerCount = 0;
+  bool prologue = true, epilogue = true;
+  bool wholeModel() const { return layerCount == 0 && prologue && epilogue; }
+};
+
 struct LoweringOptions {
   /// Longest context (prompt + generated tokens); 0: the model's own limit,
   /// at most 2048.
@@ -65,6 +77,11 @@ struct LoweringOptions {
   /// split by output channels, attention by KV heads, an all-gather after
   /// each (docs/lowering.md, cores). 1: one stream per bucket, as before.
   uint32_t cores = 1;
+  /// One pipeline stage's part of the model (default: the whole model).
+  PipelineStageRange stage;
+  /// KV-cache slots: sequences with their own cache (the runtime's
+  /// flight_select_slot moves B2 by one slot's size).
+  uint32_t kvSlots = 1;
   /// Called as the long phases advance ("packing weights" per layer,
   /// "emitting buckets" per bucket) with units done of total: the tools'
   /// progress bars.
@@ -118,6 +135,9 @@ struct LoweredModel {
     uint64_t inputOffset = 0;
     uint32_t logitsChannel = 0, logitsCount = 0;
     uint64_t logitsOffset = 0;
+    /// Pipeline stages: binary::kStage* flags and the output rows' area.
+    uint32_t stageFlags = 0, outputChannel = 0;
+    uint64_t outputOffset = 0;
   } deviceMap;
   /// B1 = layer weights, B2 = layer KV cache (32-byte units).
   uint32_t baseOrigin[3] = {}, baseStride[3] = {};

@@ -38,6 +38,11 @@ extern "C" {
 #ifndef FLIGHT_RUNTIME_ERROR_BYTES
 #define FLIGHT_RUNTIME_ERROR_BYTES 160
 #endif
+/* FLIGHT_RUNTIME_MAX_SLOTS: the most KV-cache slots (sequences) a binary
+ *   may have (each slot's context length is kept in the arena). */
+#ifndef FLIGHT_RUNTIME_MAX_SLOTS
+#define FLIGHT_RUNTIME_MAX_SLOTS 64
+#endif
 
 typedef struct flight_runtime flight_runtime; /* opaque, inside the arena */
 
@@ -45,6 +50,7 @@ typedef struct flight_model_info {
   uint32_t family, num_layers, hidden_size, num_heads, num_kv_heads, head_dim,
       vocab_size, max_context, prefill_bucket_width, decode_bucket_width;
   uint64_t target_fingerprint;
+  uint32_t kv_slots; /* sequences with their own KV cache (>= 1) */
 } flight_model_info;
 
 enum {
@@ -91,6 +97,13 @@ int flight_decode_step(flight_runtime *rt, int32_t token, float *logits);
 uint32_t flight_context_length(const flight_runtime *rt);
 /* Empties the context (P = 0). */
 int flight_reset(flight_runtime *rt);
+
+/* KV-cache slots (flightllm-compile --kv-slots=N): each slot is a sequence
+ * with its own KV cache and context length. flight_prefill,
+ * flight_decode_step, flight_reset and flight_context_length act on the
+ * selected slot (0 after open), so a finished sequence's slot is reused by
+ * flight_reset and a new prefill while the others keep their contexts. */
+int flight_select_slot(flight_runtime *rt, uint32_t slot);
 /* Forgets the runtime; the arena may be reused afterwards. */
 void flight_close(flight_runtime *rt);
 

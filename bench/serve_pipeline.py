@@ -1,0 +1,143 @@
+#!/usr/bin/python3
+"""Serving many users on 1-16 simulated U280 cards (issue 13, the NorthPole row).
+
+A Granite-3B-shaped model as IBM's NorthPole appliance ran it (FACTS.md: 14
+layers, hidden 4096, FFN 14336, 32 heads, 8 KV heads, vocab 49152) is generated
+with python/gen_large_model.py --sizes-only (every weight zero, file holes: the
+simulator runs timing only, where values do not matter), then for each card
+count N
+
+    flightllm-compile MODEL [--system=u280xN] --calibration=none \
+        --max-context=PROMPT+GENERATE --kv-slots=SLOTS -o WORK/granite-xN.flb
+    flightllm-run WORK/granite-xN.flb --timing-only --users USERS \
+        --prompt-length PROMPT --max-new-tokens GENERATE --json
+
+and prints NorthPole's metrics (flightllm-run --users, docs/cli.md): system
+tokens/s (generated tokens / total time, prefill included), ms per output
+token per user, watts (every card's static power included), tokens/s/W and
+per-card tokens/s, with the 1-card run of the same invocation as the baseline
+(ratios) and NorthPole's published figures beside them. "bound" names what
+limits each row: the busiest card's busy share of the total time (near 100%:
+that stage bounds the pipeline) and the card-to-card transfer time.
+
+Each user has its own KV-cache slot; decode is one sequence at a time (no
+batched MM yet), so the throughput gained with cards is pipeline overlap
+(GPipe with micro-batches of one sequence), not batching.
+
+    /usr/bin/python3 bench/serve_pipeline.py --build build
+    /usr/bin/python3 bench/serve_pipeline.py --build build --cards 1 2 4 --users 4 --prompt 128 --generate 32
+    /usr/bin/python3 bench/serve_pipeline.py --build build --width-divisor 4 --prompt 128 --generate 64
+
+Binaries (~3.3 GB each) are deleted after their run unless --keep.
+"""
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path("/tmp/flightllm-bench")
+def granite(divisor: int):
+    """NorthPole's Granite-3B shape; widths / divisor (1: full size)."""
+    return ["--family", "llama", "--layers", "14", "--hidden", str(4096 // divisor),
+            "--heads", str(32 // divisor), "--kv-heads", str(max(1, 8 // divisor)),
+            "--ffn", str(14336 // divisor), "--vocab", str(49152 // divisor),
+            "--max-positions", "2048"]
+# NorthPole appliance (Modha et al., HPEC 2024; FACTS.md): 16 cards, 28 users,
+# 1024 + 1024 tokens.
+NORTHPOLE = {"cards": 16, "tokens_per_s": 28356.0, "ms_per_token": 1.0, "watts": 672.0}
+
+
+def run(cmd, log):
+    t0 = time.perf_counter()
+    with open(log, "w") as f:
+        p = subprocess.run([str(c) for c in cmd], stdout=subprocess.PIPE, stderr=f, text=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, cmd[:3]))}... failed ({p.returncode}); see {log}")
+    return p.stdout, time.perf_counter() - t0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default=str(REPO / "build"))
+    ap.add_argument("--work", default="/tmp/flightllm-bench/serve")
+    ap.add_argument("--cards", type=int, nargs="+", default=[1, 2, 4, 8, 16])
+    ap.add_argument("--users", type=int, default=28)
+    ap.add_argument("--prompt", type=int, default=1024)
+    ap.add_argument("--generate", type=int, default=1024)
+    ap.add_argument("--width-divisor", type=int, default=1, choices=(1, 2, 4, 8),
+                    help="divide hidden, FFN, heads, KV heads and vocabulary by this "
+                         "(14 layers kept): the full-size compile needs ~18 GB of RAM")
+    ap.add_argument("--model", help="another decoder_model.onnx instead of the generated one "
+                    "(e.g. examples/tiny-llama-bytes, served functionally: no --timing-only)")
+    ap.add_argument("--keep", action="store_true", help="keep the binaries")
+    ap.add_argument("--json", help="write every figure here")
+    args = ap.parse_args()
+    bin_dir = Path(args.build).resolve() / "bin"
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    model_dir = SHARED / ("granite-3b-sizes" + (f"-w{args.width_divisor}" if args.width_divisor > 1 else ""))
+    model = Path(args.model) if args.model else model_dir / "decoder_model.onnx"
+    if not model.exists():
+        print(f"generating the Granite-3B-shaped model (sizes only) in {model_dir}", flush=True)
+        subprocess.run(["/usr/bin/python3", REPO / "python" / "gen_large_model.py",
+                        *granite(args.width_divisor),
+                        "--sizes-only", "--quiet", "--out", model_dir], check=True)
+    context = args.prompt + args.generate
+    rows = []
+    for n in args.cards:
+        flb = work / f"granite-x{n}.flb"
+        system = [] if n == 1 else [f"--system=u280x{n}"]
+        try:
+            _, compile_s = run([bin_dir / "flightllm-compile", model, *system,
+                                *([] if args.model else ["--calibration=none"]),
+                                f"--max-context={context}",
+                                f"--kv-slots={args.users}", "--quiet", "-o", flb],
+                               work / f"compile-x{n}.log")
+            timing = [] if args.model else ["--timing-only"]
+            out, run_s = run([bin_dir / "flightllm-run", flb, *timing, "--users",
+                              args.users, "--prompt-length", args.prompt, "--max-new-tokens",
+                              args.generate, "--json", "--quiet"], work / f"run-x{n}.log")
+            r = json.loads(out)
+            r.update(compile_s=compile_s, run_s=run_s)
+        except RuntimeError as e:
+            r = {"cards": n, "error": str(e)}
+        finally:
+            if not args.keep and flb.exists():
+                flb.unlink()
+        rows.append(r)
+        print(json.dumps({k: v for k, v in r.items() if k != "user_tokens"}), flush=True)
+
+    base = next((r for r in rows if r.get("cards") == 1 and "error" not in r), None)
+    shape = "Granite-3B-shaped" + (f" (widths / {args.width_divisor})" if args.width_divisor > 1 else "")
+    if args.model:
+        shape = str(model)
+    print(f"\n{shape} model, {args.users} users, prompt {args.prompt}, "
+          f"{args.generate} generated, greedy, {'functional' if args.model else 'timing-only'} "
+          "simulation of u280 cards")
+    head = ("cards", "tokens/s", "x 1 card", "ms/token/user", "W", "tokens/s/W",
+            "tokens/s/card", "busiest card", "links ms")
+    print(" | ".join(head))
+    for r in rows:
+        if "error" in r:
+            print(f"{r['cards']} | failed: {r['error']}")
+            continue
+        ratio = r["system_tokens_per_s"] / base["system_tokens_per_s"] if base else float("nan")
+        busiest = max(r["card_busy_seconds"]) / r["seconds"] if r["seconds"] else 0
+        print(f"{r['cards']} | {r['system_tokens_per_s']:.1f} | {ratio:.2f} | "
+              f"{r['ms_per_token_per_user']:.2f} | {r['watts']:.0f} | "
+              f"{r['tokens_per_s_per_w']:.3f} | {r['per_card_tokens_per_s']:.1f} | "
+              f"{100 * busiest:.0f}% busy | {1e3 * r['link_seconds']:.2f}")
+    np = NORTHPOLE
+    print(f"NorthPole | {np['tokens_per_s']:.0f} | - | <{np['ms_per_token']:.0f} | "
+          f"{np['watts']:.0f} | {np['tokens_per_s'] / np['watts']:.1f} | "
+          f"{np['tokens_per_s'] / np['cards']:.0f} | weights and KV on chip | -")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+    return 0 if all("error" not in r for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
