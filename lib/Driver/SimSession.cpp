@@ -65,7 +65,7 @@ SimSession::open(llvm::ArrayRef<uint8_t> flb, llvm::StringRef name,
   session->timingOnly = !options.functional;
   if (header.flags & binary::kFlagSystem) {
     if (llvm::Error e = session->openPipeline(options))
-      return std::move(e);
+      return e;
     return session;
   }
   session->sims.push_back(
@@ -322,7 +322,7 @@ SimSession::serve(llvm::ArrayRef<std::vector<int64_t>> prompts,
   ProgressBar bar("serving", uint64_t(prompts.size()) * uint64_t(maxNewTokens));
   for (uint32_t s = 0; s < result.slots && nextUser < prompts.size(); ++s)
     if (llvm::Error e = startUser(s))
-      return std::move(e);
+      return e;
   while (done < prompts.size()) {
     for (uint32_t s = 0; s < result.slots; ++s) {
       if (active[s] < 0) {
@@ -330,7 +330,7 @@ SimSession::serve(llvm::ArrayRef<std::vector<int64_t>> prompts,
           // The finished user's slot goes to the next one, no earlier than
           // that user's last token.
           if (llvm::Error e = startUser(s))
-            return std::move(e);
+            return e;
         }
         continue;
       }
