@@ -256,9 +256,9 @@ TEST(ISA, DecodeRejectsEverySetReservedBit) {
       }
     }
   }
-  // LD: word 2 [31:22] and word 6 [31:20]; MISC: word 0 [17:10] and word 5
-  // [31:16] (MM/MV use every bit since `grouped`).
-  EXPECT_EQ(checked, 10u + 12u + 8u + 16u);
+  // LD: word 2 [31:28] (src_core is [27:22]) and word 6 [31:20]; MISC:
+  // word 0 [17:10] and word 5 [31:16] (MM/MV use every bit since `grouped`).
+  EXPECT_EQ(checked, 4u + 12u + 8u + 16u);
   EXPECT_EQ(reservedBits(Opcode::MM, 3), 0u);
   EXPECT_EQ(reservedBits(Opcode::MISC, 0), 0x0003FC00u);
   EXPECT_EQ(reservedBits(Opcode::MISC, 2), 0u);
@@ -288,7 +288,7 @@ TEST(ISA, DecodeRejectsUndefinedEnumValues) {
   uint32_t mm[4] = {3u << 28, 0, 0, 3u << 26};
   EXPECT_EQ(decode(mm, 4, out, consumed, &bad), Status::FieldOutOfRange);
   EXPECT_EQ(bad, FieldId::MM_out_format);
-  uint32_t sys = 15u << 28 | 9u << 14;
+  uint32_t sys = 15u << 28 | 10u << 14; // 9 is sync
   EXPECT_EQ(decode(&sys, 1, out, consumed, &bad), Status::FieldOutOfRange);
   EXPECT_EQ(bad, FieldId::SYS_kind);
 }
@@ -493,5 +493,5 @@ TEST(ISADisassembler, ErrorsNameTheWordOffset) {
   words.push_back(0xF0000000u | 12u << 14); // SYS kind 12
   disassembleToString(words, 0, &error);
   EXPECT_EQ(error, "word offset 1 (instruction 1): field value out of range: "
-                   "SYS.kind = 12 (range 0..8) (word 0xf0030000)");
+                   "SYS.kind = 12 (range 0..9) (word 0xf0030000)");
 }

@@ -530,32 +530,6 @@ lowerModule(ModuleOp module, const flightllm::target::TargetDescription &target,
                  << llvm::toString(std::move(e)) << "\n";
     return failure();
   }
-  // Formats the lowering cannot encode yet (a pre-quantized model's 4-bit
-  // or asymmetric weights) are refused, never re-quantized silently.
-  WalkResult unencodable = module.walk([](Operation *op) {
-    if (!isa<flightllm::llm::LinearOp, flightllm::llm::LogitsOp>(op) ||
-        !op->hasAttr("weight_scales"))
-      return WalkResult::advance();
-    auto bits = op->getAttrOfType<IntegerAttr>("weight_bits");
-    auto group = op->getAttrOfType<IntegerAttr>("group_size");
-    if ((bits && bits.getInt() != 8) || (group && group.getInt() != 0) ||
-        op->hasAttr("weight_zero_points")) {
-      op->emitError() << "the accelerator lowering encodes INT8 weights with "
-                         "one scale per output channel and no zero points; "
-                         "this weight has "
-                      << (bits ? bits.getInt() : 8) << " bits, group size "
-                      << (group ? group.getInt() : 0)
-                      << (op->hasAttr("weight_zero_points")
-                              ? " and zero points"
-                              : "")
-                      << " (use --emit=llm, or a model with symmetric "
-                         "per-channel INT8 weights)";
-      return WalkResult::interrupt();
-    }
-    return WalkResult::advance();
-  });
-  if (unencodable.wasInterrupted())
-    return failure();
   return flightllm::lowering::lowerToFlight(module, target, options);
 }
 

@@ -360,7 +360,7 @@ void InstructionSelection::linear(Operation *op,
       matrix(tokens, xq, w, s, 0, out,
              static_cast<uint32_t>(t * p.tileN * elem / kRowBytes),
              p.kPhys / isa::kKBlock, n, outStride, p.f32Out, p.bias, relu,
-             false);
+             false, &p);
       dealloc(w);
       dealloc(s);
     });
