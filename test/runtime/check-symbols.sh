@@ -13,7 +13,11 @@ if [ "$1" = --sanitized ]; then
 fi
 nm=$1
 shift
-undefined=$("$nm" -u "$@" | awk 'NF == 2 && $1 == "U" { print $2 } NF == 1 && $1 !~ /:$/ { print $1 }' | sort -u)
+# Undefined in some object and defined in none (the runtime's objects call
+# each other: Pipeline.cpp drives Runtime.cpp's C API).
+defined=$("$nm" --defined-only "$@" | awk 'NF == 3 { print $3 }' | sort -u)
+undefined=$("$nm" -u "$@" | awk 'NF == 2 && $1 == "U" { print $2 } NF == 1 && $1 !~ /:$/ { print $1 }' | sort -u |
+  { if [ -n "$defined" ]; then grep -Fvx "$defined" || true; else cat; fi; })
 echo "undefined symbols of $*:"
 echo "${undefined:-  (none)}" | sed 's/^/  /'
 bad=$(echo "$undefined" | grep -Ev "^(|$allowed)\$" || true)
