@@ -23,6 +23,10 @@ K, one scale per block of B rows and output channel), nbits4-32 / nbits4-128 (co
 blocks of 32/128; llama with packed zero points, phi3 without). The LM head
 is quantized too; embeddings and norms stay float.
 
+Two GPT-2 families in the forms of onnxruntime's transformer optimizer
+(_build_gpt2): gpt2 (Attention, onnxruntime GPT-2's packed past_N/present_N
+caches) and gpt2mha (MultiHeadAttention), weights fp32 or qdq8.
+
     from hf_export.ort_builder import build
     model = build("llama", weights="nbits4-32", seed=1)
 """
@@ -269,8 +273,9 @@ def _build_gpt2(family: str, weights: str, seed: int, cfg: dict | None) -> onnx.
              FastGelu with its bias; SkipLayerNormalization with the
              projection's bias folded in.
     gpt2mha  com.microsoft MultiHeadAttention (separate q/k/v projections, their
-             biases in its bias input, key_padding_mask, unidirectional) with
-             past_key_values.N.key/value caches; BiasGelu.
+             biases in its bias input, key_padding_mask, unidirectional, a
+             scale of its own) with past_key_values.N.key/value caches;
+             BiasGelu.
     """
     c = dict(CONFIG, **(cfg or {}))
     rng = np.random.default_rng(seed)
@@ -356,7 +361,8 @@ def _build_gpt2(family: str, weights: str, seed: int, cfg: dict | None) -> onnx.
             attn = g.op("Attention", [h, w_in, g.init(attn_name + ".c_attn.bias", bqkv), mask,
                                       f"past_{i}"],
                         outputs=[attn_name + "/out", f"present_{i}"], domain=MS,
-                        num_heads=H, unidirectional=1, name=p + "/attn/Attention")[0]
+                        num_heads=H, unidirectional=1, qkv_hidden_sizes=[D, D, D],
+                        name=p + "/attn/Attention")[0]
         else:
             q = linear(h, wq, attn_name + ".q_proj")
             k = linear(h, wk, attn_name + ".k_proj")
@@ -365,7 +371,7 @@ def _build_gpt2(family: str, weights: str, seed: int, cfg: dict | None) -> onnx.
                         [q, k, v, g.init(attn_name + ".qkv_bias", bqkv), mask, "",
                          f"past_key_values.{i}.key", f"past_key_values.{i}.value"],
                         outputs=[attn_name + "/out", f"present.{i}.key", f"present.{i}.value"],
-                        domain=MS, num_heads=H, unidirectional=1,
+                        domain=MS, num_heads=H, unidirectional=1, scale=0.15,
                         name=p + "/attn/MultiHeadAttention")[0]
         o = linear(attn, rand(D, D), attn_name + ".c_proj")
         w2, b2 = ln_params(p + ".ln_2")
