@@ -114,6 +114,7 @@ BUILT = {
     ("phi3", "nbits4-32"): 1e-4,
     ("phi3", "nbits4-128"): 1e-4,
     ("llama", "fp16"): 3e-2,
+    ("phi3", "fp16"): 3e-2,
     ("llama", "qdq8-b32"): 1e-4,
     ("phi3", "qdq8-b32"): 1e-4,
     ("gpt2", "fp32"): 1e-4,
@@ -128,7 +129,7 @@ BUILT_SIM = {("llama", "fp32"), ("phi3", "fp32"), ("phi3", "qdq8"), ("gpt2", "fp
              ("gpt2", "qdq8"), ("gpt2mha", "fp32"), ("gpt2mha", "qdq8"),
              ("llama", "qdq8"), ("llama", "qdq8-b32"), ("phi3", "qdq8-b32"),
              ("llama", "nbits4-32"), ("llama", "nbits4-128"), ("phi3", "nbits4-32"),
-             ("phi3", "nbits4-128"), ("llama", "fp16")}
+             ("phi3", "nbits4-128"), ("llama", "fp16"), ("phi3", "fp16")}
 
 
 def _cache_names(model: onnx.ModelProto):
