@@ -25,6 +25,7 @@
 
 #include "onnx/onnx_pb.h"
 
+#include <array>
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -159,6 +160,27 @@ float lowest(int32_t type) {
   return type == onnx::TensorProto::FLOAT16
              ? -65504.0f
              : -3.0e38f; // f32, and finite in bf16 too.
+}
+
+/// The query, key and value parts of a packed projection [B, S, q + k + v]
+/// (`sizes`, 1-D int64), split on the last axis under `node`'s name. The
+/// split is the projection's only reader, so the raising cuts it in three.
+std::array<std::string, 3>
+splitPackedQKV(const onnx::NodeProto &node, const std::string &qkv,
+               const std::string &sizes,
+               std::vector<onnx::NodeProto> &expansion) {
+  onnx::NodeProto split;
+  split.set_op_type("Split");
+  split.set_name(node.name().empty() ? node.output(0) : node.name());
+  split.add_input(qkv);
+  split.add_input(sizes);
+  for (const char *part : {"/query", "/key", "/value"})
+    split.add_output(split.name() + part);
+  *split.add_attribute() = intAttr("axis", 2);
+  std::array<std::string, 3> parts = {split.output(0), split.output(1),
+                                      split.output(2)};
+  expansion.push_back(std::move(split));
+  return parts;
 }
 
 /// [B, S, H * Dh] -> [B, S, H, Dh], Dh the 1-element `headSize`.
@@ -400,23 +422,15 @@ LogicalResult expandGroupQueryAttention(onnx::NodeProto &node,
   NodeEmitter emit(node, floatType, expansion);
   std::string headSize = dims(emit, emit.op("Shape", {pastKey}), 3, 4);
   if (k.empty()) {
-    // Packed QKV [B, S, (Hq + 2 Hkv) * Dh]: split on the last axis (the
-    // sizes from the cache's head size: the split is the projection's only
-    // reader, so the raising can cut it into three).
+    // Packed QKV [B, S, (Hq + 2 Hkv) * Dh], the sizes from the cache's
+    // head size.
     std::string sizes =
         emit.op("Mul", {headSize, emit.int64s({numHeads, kvHeads, kvHeads})});
-    onnx::NodeProto split;
-    split.set_op_type("Split");
-    split.set_name(node.name().empty() ? node.output(0) : node.name());
-    split.add_input(q);
-    split.add_input(sizes);
-    for (const char *part : {"/query", "/key", "/value"})
-      split.add_output(split.name() + part);
-    *split.add_attribute() = intAttr("axis", 2);
-    q = split.output(0);
-    k = split.output(1);
-    v = split.output(2);
-    expansion.push_back(std::move(split));
+    std::array<std::string, 3> parts =
+        splitPackedQKV(node, q, sizes, expansion);
+    q = parts[0];
+    k = parts[1];
+    v = parts[2];
   }
   // [B, S, H * Dh] -> [B, S, H, Dh] (rotated there, as RotaryEmbedding
   // does), then [B, H, S, Dh].
@@ -673,12 +687,20 @@ LogicalResult expandAttention(onnx::NodeProto &node, int32_t floatType,
                        << hidden << ")";
         return failure();
       }
-  std::string past = input(node, 4), present = output(node, 1);
-  const auto *packed = graph.packedCaches;
-  auto pastIt = packed ? packed->find(past) : decltype(packed->end()){};
-  auto presentIt = packed ? packed->find(present) : decltype(packed->end()){};
-  if (past.empty() || present.empty() || !packed ||
-      pastIt == packed->end() || presentIt == packed->end()) {
+  // The separate caches splitPackedCaches made of the packed ones.
+  auto separateCaches = [&](const std::string &name)
+      -> std::optional<std::pair<std::string, std::string>> {
+    if (name.empty() || !graph.packedCaches)
+      return std::nullopt;
+    auto it = graph.packedCaches->find(name);
+    if (it == graph.packedCaches->end())
+      return std::nullopt;
+    return it->second;
+  };
+  std::optional<std::pair<std::string, std::string>>
+      past = separateCaches(input(node, 4)),
+      present = separateCaches(output(node, 1));
+  if (!past || !present) {
     emitError(loc) << "Attention needs its past and present to be a graph "
                       "input and output of shape [2, batch, num_heads, "
                       "length, head size], read and written by it alone (the "
@@ -687,25 +709,15 @@ LogicalResult expandAttention(onnx::NodeProto &node, int32_t floatType,
     return failure();
   }
   NodeEmitter emit(node, floatType, expansion);
-  // The projection and its bias as an unfused export writes them; the
-  // split is the projection's only reader, so the raising cuts it in three.
+  // The projection and its bias as an unfused export writes them.
   std::string qkv = emit.op("MatMul", {input(node, 0), weights});
   if (std::string bias = input(node, 2); !bias.empty())
     qkv = emit.op("Add", {qkv, bias});
-  onnx::NodeProto split;
-  split.set_op_type("Split");
-  split.set_name(node.name().empty() ? node.output(0) : node.name());
-  split.add_input(qkv);
-  split.add_input(emit.int64s({hidden, hidden, hidden}));
-  for (const char *part : {"/query", "/key", "/value"})
-    split.add_output(split.name() + part);
-  *split.add_attribute() = intAttr("axis", -1);
-  std::string q = split.output(0), k = split.output(1), v = split.output(2);
-  expansion.push_back(std::move(split));
+  auto [q, k, v] = splitPackedQKV(node, qkv, emit.int64s({hidden, hidden, hidden}),
+                                 expansion);
   return emitMultiHeadAttention(node, emit, loc, graph, q, k, v,
-                                /*bias=*/"", hidden, pastIt->second.first,
-                                pastIt->second.second, presentIt->second.first,
-                                presentIt->second.second);
+                                /*bias=*/"", hidden, past->first, past->second,
+                                present->first, present->second);
 }
 
 } // namespace
