@@ -118,6 +118,8 @@ BUILT = {
     ("gpt2", "qdq8"): 1e-4,
     ("gpt2mha", "fp32"): 1e-4,
     ("gpt2mha", "qdq8"): 1e-4,
+    ("gpt2", "fp16"): 3e-2,
+    ("gpt2mha", "fp16"): 3e-2,
 }
 # Built models the simulator runs (every weight format the lowering encodes
 # exactly: INT8 per channel or in groups, INT4 groups, zero points), checked
@@ -126,7 +128,8 @@ BUILT_SIM = {("llama", "fp32"), ("phi3", "fp32"), ("phi3", "qdq8"), ("gpt2", "fp
              ("gpt2", "qdq8"), ("gpt2mha", "fp32"), ("gpt2mha", "qdq8"),
              ("llama", "qdq8"), ("llama", "qdq8-b32"), ("phi3", "qdq8-b32"),
              ("llama", "nbits4-32"), ("llama", "nbits4-128"), ("phi3", "nbits4-32"),
-             ("phi3", "nbits4-128"), ("llama", "fp16"), ("phi3", "fp16")}
+             ("phi3", "nbits4-128"), ("llama", "fp16"), ("phi3", "fp16"), ("gpt2", "fp16"),
+             ("gpt2mha", "fp16")}
 
 
 def _cache_names(model: onnx.ModelProto):

@@ -168,9 +168,9 @@ void emitRMSNorm(F32Compute &f32, const std::string &x,
   });
 }
 
-/// (input + bias) + skip, the residual sum the normalization reads (in
-/// f32); the node's 4th output, when it has one, is that sum in the input
-/// type. The bias is the one onnxruntime's optimizer moved here from the
+/// (input + bias) + skip, the residual sum the normalization reads (f32, or
+/// the f16/bf16 input type, see below); the node's 4th output, when it has
+/// one, is that sum in the input type. The bias is the one onnxruntime's optimizer moved here from the
 /// projection computing `input`: added to it first, it is that projection's
 /// bias again for the raising (onnxruntime adds it last; the orders differ
 /// by float rounding only). In f16/bf16 the sum is computed in that type,
@@ -188,7 +188,7 @@ std::string emitSkipSum(F32Compute &f32, const onnx::NodeProto &node,
     x = emit.op("Add", {x, term(input(node, biasIndex))});
   std::string sumName = output(node, sumOutput);
   if (!wide)
-    return f32.in(emit.op("Add", {x, input(node, 1)}, {}, sumName));
+    return emit.op("Add", {x, input(node, 1)}, {}, sumName);
   std::string sum = emit.op("Add", {x, f32.in(input(node, 1))});
   if (!sumName.empty())
     emit.op("Identity", {sum}, {}, sumName);
@@ -238,10 +238,16 @@ LogicalResult flightllm::expandContribOp(onnx::NodeProto &node,
     });
   };
   if (op == "BiasGelu" || op == "FastGelu") {
-    std::string x = f32.in(input(node, 0));
+    // The bias is the preceding projection's (moved here by onnxruntime's
+    // optimizer). In f16/bf16 it is added in that type, as an unfused
+    // export adds a projection's bias, so that the raising takes it as the
+    // projection's again; then the GELU in f32 (onnxruntime adds it in f32:
+    // one rounding apart).
+    bool wide = floatType == kF32;
+    std::string x = wide ? f32.in(input(node, 0)) : input(node, 0);
     if (!input(node, 1).empty())
-      x = emit.op("Add", {x, f32.in(input(node, 1))});
-    gelu(x, /*tanh=*/op == "FastGelu");
+      x = emit.op("Add", {x, wide ? f32.in(input(node, 1)) : input(node, 1)});
+    gelu(f32.in(x), /*tanh=*/op == "FastGelu");
     return success();
   }
   float epsilon = floatAttrOr(node, "epsilon", 1e-5f);
@@ -266,7 +272,7 @@ LogicalResult flightllm::expandContribOp(onnx::NodeProto &node,
     if (failed(refuseMeanOutput(node, loc)))
       return failure();
     std::string sum = emitSkipSum(f32, node, /*biasIndex=*/3, /*sumOutput=*/3);
-    emitRMSNorm(f32, sum, input(node, 2), epsilon, node.output(0),
+    emitRMSNorm(f32, f32.in(sum), input(node, 2), epsilon, node.output(0),
                 output(node, 2));
     return success();
   }
@@ -279,9 +285,18 @@ LogicalResult flightllm::expandContribOp(onnx::NodeProto &node,
       return failure();
     }
     std::string sum = emitSkipSum(f32, node, /*biasIndex=*/4, /*sumOutput=*/3);
-    std::vector<std::string> lnInputs = {sum, f32.in(input(node, 2))};
+    std::vector<std::string> lnInputs = {sum, input(node, 2)};
     if (!input(node, 3).empty())
-      lnInputs.push_back(f32.in(input(node, 3)));
+      lnInputs.push_back(input(node, 3));
+    if (floatType != kF32) {
+      // LayerNormalization-17 of the f16/bf16 sum computes in f32 itself
+      // (stash_type 1) and rounds once, as onnxruntime's kernel does; the
+      // raising takes it as llm.layer_norm of the residual sum.
+      emit.op("LayerNormalization", lnInputs,
+              {intAttr("axis", -1), floatAttr("epsilon", epsilon)},
+              node.output(0));
+      return success();
+    }
     f32.out(node.output(0), [&](const std::string &name) {
       return emit.op("LayerNormalization", lnInputs,
                      {intAttr("axis", -1), floatAttr("epsilon", epsilon)},

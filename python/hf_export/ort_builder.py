@@ -279,7 +279,9 @@ def _build_gpt2(family: str, weights: str, seed: int, cfg: dict | None) -> onnx.
     """
     c = dict(CONFIG, **(cfg or {}))
     rng = np.random.default_rng(seed)
-    g = _G(np.float32)
+    dtype = np.float16 if weights == "fp16" else np.float32
+    onnx_float = TensorProto.FLOAT16 if dtype == np.float16 else TensorProto.FLOAT
+    g = _G(dtype)
     D, H, V, L = c["hidden"], c["heads"], c["vocab"], c["layers"]
     I, Dh = 4 * D, D // H
     eps = c["eps"]
@@ -288,15 +290,18 @@ def _build_gpt2(family: str, weights: str, seed: int, cfg: dict | None) -> onnx.
     def rand(*shape, scale=0.08):
         return (rng.standard_normal(shape) * scale).astype(np.float32)
 
+    def param(*shape, scale=0.08, offset=0.0):
+        return (offset + rand(*shape, scale=scale)).astype(dtype)
+
     def linear(x, w, name):
         return _linear(g, weights, False, x, w, name)
 
     def bias(name, n):
-        return g.init(name, rand(n, scale=0.05))
+        return g.init(name, param(n, scale=0.05))
 
     def ln_params(name):
-        return (g.init(name + ".weight", (1 + rand(D, scale=0.1))),
-                g.init(name + ".bias", rand(D, scale=0.05)))
+        return (g.init(name + ".weight", param(D, scale=0.1, offset=1.0)),
+                g.init(name + ".bias", param(D, scale=0.05)))
 
     inputs = [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"])]
     if packed:
@@ -304,19 +309,19 @@ def _build_gpt2(family: str, weights: str, seed: int, cfg: dict | None) -> onnx.
                                                     ["batch", "seq"]))
     inputs.append(helper.make_tensor_value_info("attention_mask", TensorProto.INT64,
                                                 ["batch", "total"]))
-    outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", "seq", V])]
+    outputs = [helper.make_tensor_value_info("logits", onnx_float, ["batch", "seq", V])]
     for i in range(L):
         if packed:
             inputs.append(helper.make_tensor_value_info(
-                f"past_{i}", TensorProto.FLOAT, [2, "batch", H, "past", Dh]))
+                f"past_{i}", onnx_float, [2, "batch", H, "past", Dh]))
             outputs.append(helper.make_tensor_value_info(
-                f"present_{i}", TensorProto.FLOAT, [2, "batch", H, "total", Dh]))
+                f"present_{i}", onnx_float, [2, "batch", H, "total", Dh]))
             continue
         for kind in ("key", "value"):
             inputs.append(helper.make_tensor_value_info(
-                f"past_key_values.{i}.{kind}", TensorProto.FLOAT, ["batch", H, "past", Dh]))
+                f"past_key_values.{i}.{kind}", onnx_float, ["batch", H, "past", Dh]))
             outputs.append(helper.make_tensor_value_info(
-                f"present.{i}.{kind}", TensorProto.FLOAT, ["batch", H, "total", Dh]))
+                f"present.{i}.{kind}", onnx_float, ["batch", H, "total", Dh]))
 
     if packed:
         pos = "position_ids"
@@ -325,10 +330,10 @@ def _build_gpt2(family: str, weights: str, seed: int, cfg: dict | None) -> onnx.
         seq = g.op("Gather", [g.op("Shape", ["input_ids"]), g.i64(1)])
         pos = g.op("Unsqueeze", [g.op("Range", [past, g.op("Add", [past, seq]), g.i64(1)]),
                                  g.i64([0])])
-    x = g.op("Add", [g.op("Gather", [g.init("transformer.wte.weight", rand(V, D, scale=0.5)),
+    x = g.op("Add", [g.op("Gather", [g.init("transformer.wte.weight", param(V, D, scale=0.5)),
                                      "input_ids"], name="/transformer/wte/Gather"),
-                     g.op("Gather", [g.init("transformer.wpe.weight", rand(c["max_pos"], D,
-                                                                           scale=0.1)), pos],
+                     g.op("Gather", [g.init("transformer.wpe.weight", param(c["max_pos"], D,
+                                                                            scale=0.1)), pos],
                           name="/transformer/wpe/Gather")])
     mask = g.op("Cast", ["attention_mask"], to=TensorProto.INT32)
 
@@ -347,8 +352,8 @@ def _build_gpt2(family: str, weights: str, seed: int, cfg: dict | None) -> onnx.
         attn_name = p + ".attn"
         if packed:
             qkv_w = np.concatenate([wq, wk, wv], 1)
-            if weights == "fp32":
-                w_in = g.init(attn_name + ".c_attn.weight", qkv_w)
+            if weights in ("fp32", "fp16"):
+                w_in = g.init(attn_name + ".c_attn.weight", qkv_w.astype(dtype))
             elif weights == "qdq8":
                 codes, scale, _ = _quantize_channelwise(qkv_w, unsigned=False)
                 w_in = g.op("DequantizeLinear", [g.init(attn_name + ".c_attn.weight_q", codes),
@@ -358,7 +363,7 @@ def _build_gpt2(family: str, weights: str, seed: int, cfg: dict | None) -> onnx.
             else:
                 raise ValueError(f"{family}: weights {weights} (Attention takes float or "
                                  "DequantizeLinear weights)")
-            attn = g.op("Attention", [h, w_in, g.init(attn_name + ".c_attn.bias", bqkv), mask,
+            attn = g.op("Attention", [h, w_in, g.init(attn_name + ".c_attn.bias", bqkv.astype(dtype)), mask,
                                       f"past_{i}"],
                         outputs=[attn_name + "/out", f"present_{i}"], domain=MS,
                         num_heads=H, unidirectional=1, qkv_hidden_sizes=[D, D, D],
@@ -368,7 +373,7 @@ def _build_gpt2(family: str, weights: str, seed: int, cfg: dict | None) -> onnx.
             k = linear(h, wk, attn_name + ".k_proj")
             v = linear(h, wv, attn_name + ".v_proj")
             attn = g.op("MultiHeadAttention",
-                        [q, k, v, g.init(attn_name + ".qkv_bias", bqkv), mask, "",
+                        [q, k, v, g.init(attn_name + ".qkv_bias", bqkv.astype(dtype)), mask, "",
                          f"past_key_values.{i}.key", f"past_key_values.{i}.value"],
                         outputs=[attn_name + "/out", f"present.{i}.key", f"present.{i}.value"],
                         domain=MS, num_heads=H, unidirectional=1, scale=0.15,
