@@ -310,6 +310,13 @@ void Adapter::splitPackedCaches(onnx::GraphProto &graph) {
         "past_key_values." + l + ".key", "past_key_values." + l + ".value"};
     std::pair<std::string, std::string> presentNames{"present." + l + ".key",
                                                      "present." + l + ".value"};
+    // Names the graph already uses stay its own (the expansion then refuses
+    // the packed caches).
+    if (find(graph.input(), pastNames.first) ||
+        find(graph.input(), pastNames.second) ||
+        find(graph.output(), presentNames.first) ||
+        find(graph.output(), presentNames.second))
+      continue;
     replaceInList(*graph.mutable_input(), past, pastNames.first,
                   pastNames.second);
     replaceInList(*graph.mutable_output(), present, presentNames.first,
