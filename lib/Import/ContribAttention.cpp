@@ -678,6 +678,11 @@ LogicalResult expandAttention(onnx::NodeProto &node, int32_t floatType,
     return failure();
   }
   int64_t hidden = packedWidth / 3;
+  if (int64_t heads = intAttrOr(node, "num_heads", 0); hidden % heads) {
+    emitError(loc) << "Attention num_heads=" << heads
+                   << " does not divide the hidden size " << hidden;
+    return failure();
+  }
   if (onnx::AttributeProto *sizes = findAttr(node, "qkv_hidden_sizes"))
     for (int64_t size : sizes->ints())
       if (sizes->ints_size() != 3 || size != hidden) {
