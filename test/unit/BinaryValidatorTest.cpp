@@ -374,12 +374,18 @@ TEST(BinaryValidator, DeviceMapRules) {
     reseal(ok);
     EXPECT_EQ(validateGuarded(ok, err), Status::Ok) << err.message;
   }
-  // Offsets, sizes and the reserved bytes are not checked.
+  // Offsets and sizes are not checked.
   std::vector<uint8_t> odd = f;
   writeU32(odd.data(), map.offset + dmo::LogitsOffsetUnits, 0xFFFFFFFFu);
-  odd[map.offset + dmo::Reserved] = 1;
   reseal(odd);
   EXPECT_EQ(validateGuarded(odd, err), Status::Ok) << err.message;
+  // decode_batch (1.3): 2-16 with the batched header flag, 0 without.
+  for (uint32_t batch : {1u, 2u, 17u}) {
+    std::vector<uint8_t> bad = f;
+    writeU32(bad.data(), map.offset + dmo::DecodeBatch, batch);
+    reseal(bad);
+    expectError(bad, Status::BadDeviceMap, map.offset + dmo::DecodeBatch);
+  }
 
   // Other indices are reserved for later versions and skipped.
   std::vector<uint8_t> other = withMap({1, 2, 3}, 1);

@@ -97,7 +97,7 @@ TEST(ISA, LimitsAreConstexpr) {
   static_assert(MISC::pos_off.max() == 65535);
   static_assert(MISC::out_step.max() == 65535);
   static_assert(kMaxTokensPerCounter == 255);
-  static_assert(SYS::kind.max() == 9);
+  static_assert(SYS::kind.max() == 10); // select_seq (batched decode)
   static_assert(SYS::imm.min() == -2048 && SYS::imm.max() == 2047);
   static_assert(LD::loop1.min() == 0);
   SUCCEED();
