@@ -44,14 +44,16 @@ from simulate_7b import MODELS, per_layer_model  # noqa: E402  (the same sizes-o
 
 FULL_LAYERS = 32
 # flightllm-run --users --json figures that grow linearly with the depth
-LINEAR = ["seconds", "prefill_seconds", "ms_per_token_per_user", "energy_j"]
+LINEAR = ["seconds", "ms_per_token_per_user", "energy_j"]
 
 
 def buckets(prefill, decode, prefill_width=128, decode_width=16):
-    """--buckets for a run of one prompt of `prefill` tokens and `decode` generated."""
-    out = [f"prefill:{-(-prefill // prefill_width) * prefill_width}"]
-    for ctx in range(prefill + 1, prefill + decode + 1):
-        b = f"decode:{-(-ctx // decode_width) * decode_width}"
+    """--buckets for a run of one prompt of `prefill` tokens and `decode` generated
+    (the context is prefill + decode: the last buckets end there)."""
+    end = prefill + decode
+    out = [f"prefill:{min(end, -(-prefill // prefill_width) * prefill_width)}"]
+    for ctx in range(prefill + 1, end + 1):
+        b = f"decode:{min(end, -(-ctx // decode_width) * decode_width)}"
         if b not in out:
             out.append(b)
     return out
@@ -122,7 +124,7 @@ def main():
                      "system_decode_tokens_per_s": batch * 1e3 / ms,
                      "system_tokens_per_s": r2["generated_tokens"] / full["seconds"],
                      "joules_per_token": full["energy_j"] / r2["generated_tokens"],
-                     "seconds": full["seconds"], "prefill_seconds": full["prefill_seconds"]})
+                     "seconds": full["seconds"]})
     base = next((r for r in rows if r["batch"] == 1), rows[0])
     print(f"\n{label} on 1 u280 card, prompt {args.prefill}, {args.decode} generated per user, "
           f"{FULL_LAYERS} layers extrapolated from 1 and 2 (simulated, timing only)")

@@ -62,11 +62,11 @@ flight.bucket @prefill_256 stage <prefill> min_length = 129 max_length = 256 {
 
 // A batched decode bucket: sequence 1's row of x (x_row) and its KV-cache
 // store after flight.select_seq.
-// CHECK-LABEL: flight.bucket @decode_32 stage <decode> min_length = 17 max_length = 32 {
+// CHECK-LABEL: flight.bucket @decode_48 stage <decode> min_length = 33 max_length = 48 {
 // CHECK: flight.buf_mv %{{.*}}, %{{.*}}, %{{.*}}[0] -> %{{.*}}[1] {k_blocks = 1 : i64, n = 64 : i64, out_stride = 1 : i64, x_row = 2 : i64}
 // CHECK-NEXT: flight.select_seq 1
 // CHECK-NEXT: flight.tile_store
-flight.bucket @decode_32 stage <decode> min_length = 17 max_length = 32 {
+flight.bucket @decode_48 stage <decode> min_length = 33 max_length = 48 {
   %cache = flight.hbm_region "layer.attention0.k0" holds <kv_cache> channel 0 offset 0 : !flight.buffer<4096xi8, hbm>
   %x = flight.buf_alloc <value> : !flight.buffer<4x128xi8, act>
   %w = flight.buf_alloc <temporary> : !flight.buffer<64x128xi8, weight>
