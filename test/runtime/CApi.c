@@ -28,7 +28,8 @@ int flightRuntimeCApiCompilesAsC(void) {
     if (functions[i] == 0)
       return 1;
   return info.vocab_size == 0 && FLIGHT_ERR_STATE == 10 &&
-                 FLIGHT_REG_COUNT == 16 && FLIGHT_OPEN_SKIP_WEIGHTS == 1
+                 FLIGHT_REG_COUNT == 48 && FLIGHT_MAX_BATCH == 16 &&
+                 FLIGHT_OPEN_SKIP_WEIGHTS == 1
              ? 0
              : 1;
 }
