@@ -57,10 +57,11 @@ Modes (positional; default: all four):
                served together (`flightllm-run --users N --dump-logits`, one
                decode run for all active users) get, each, the tokens and the
                bit-identical logits of decoding its prompt alone with the
-               ordinary binary. The opset-17 fixture of each family: 3 users
-               on --batch=4 (a padded row); the trained model: 3 users on
-               --batch=4 and on --batch=2 (the third user decodes alone in a
-               reused slot, its row padded).
+               ordinary binary. The opset-17 fixture of each family: 5 users
+               on --batch=4 (the fifth starts in the first freed slot; padded
+               rows), GPT-2 also on --batch=2 --kv-slots=3; the trained
+               model: 3 users on --batch=4 and on --batch=2 (the third user
+               decodes alone in a reused slot, its row padded).
 
 Prints a table per mode; exits non-zero on any failure; the last line reads
 "N passed, N failed".
@@ -370,10 +371,10 @@ def check_pipeline(tools: Tools, fixtures: Path, example: Path, jobs: int, c: Ch
                   "pipeline: multi-card simulator (.flb) vs host quantized reference (.mlir)", jobs, c)
 
 
-def batch_case(tools: Tools, name, model, calibrated, batches, prompts, new_tokens):
-    """Rows for one model: each --batch=B binary serves len(prompts) users
-    (prompts: lists of token ids); each user's tokens and logits must equal
-    its prompt decoded alone."""
+def batch_case(tools: Tools, name, model, calibrated, binaries, prompts, new_tokens):
+    """Rows for one model: each binary (its flightllm-compile flags, --batch=B
+    first) serves len(prompts) users (prompts: lists of token ids); each
+    user's tokens and logits must equal its prompt decoded alone."""
     rows = []
     d = tools.work / name
     try:
@@ -385,10 +386,12 @@ def batch_case(tools: Tools, name, model, calibrated, batches, prompts, new_toke
     except RuntimeError as e:
         return [[name, "-", "-", "-", "-", "FAIL " + str(e)[:300]]]
     token_lists = ";".join(",".join(map(str, p)) for p in prompts)
-    for batch in batches:
+    for flags in binaries:
+        batch = int(flags[0].split("=")[1])
+        label = " ".join(f.lstrip("-") for f in flags)
         try:
-            flb = tools.binary(model, name, calibrated, (f"--batch={batch}",))
-            logits_file = d / f"batch{batch}.npy"
+            flb = tools.binary(model, name, calibrated, flags)
+            logits_file = d / f"{flb.stem}.npy"
             args = [tools.bin / "flightllm-run", flb, "--users", str(len(prompts)),
                     "--tokens", token_lists, "--max-new-tokens", str(new_tokens),
                     "--json", "--dump-logits", logits_file]
@@ -403,10 +406,10 @@ def batch_case(tools: Tools, name, model, calibrated, batches, prompts, new_toke
                     np.array_equal(mine, rows_alone)
             ok = same_tokens and same_logits and served["decode_batch"] == batch and \
                 first == logits.shape[0]
-            rows.append([name, batch, len(prompts), "yes" if same_tokens else "NO",
+            rows.append([name, label, len(prompts), "yes" if same_tokens else "NO",
                          "yes" if same_logits else "NO", "PASS" if ok else "FAIL"])
         except RuntimeError as e:
-            rows.append([name, batch, len(prompts), "-", "-", "FAIL " + str(e)[:300]])
+            rows.append([name, label, len(prompts), "-", "-", "FAIL " + str(e)[:300]])
     return rows
 
 
@@ -415,14 +418,21 @@ def check_batch(tools: Tools, fixtures: Path, example: Path, jobs: int, c: Check
     work = []
     # Prompts of different lengths, so each sequence has its own context
     # length (and the trained model's longest spans two prefill tiles).
+    # Fixtures: 5 users on 4 slots (the fifth starts in the first freed slot
+    # and decodes with padded rows); GPT-2 also 2 per run on 3 slots.
     for fx in manifest["fixtures"]:
         if fx["dir"].endswith("-op17"):
             vocab = fx["config"]["vocab_size"]
-            prompts = [fixture_prompt(vocab), [(5 * i + 1) % vocab for i in range(11)], [7]]
+            prompts = [fixture_prompt(vocab), [(5 * i + 1) % vocab for i in range(11)], [7],
+                       [(3 * i + 2) % vocab for i in range(25)], fixture_prompt(vocab)[::-1]]
+            binaries = [("--batch=4",)]
+            if fx["dir"].startswith("gpt2"):
+                binaries.append(("--batch=2", "--kv-slots=3"))
             work.append((fx["dir"], fixtures / fx["dir"] / "decoder_model.onnx", False,
-                         (4,), prompts, FIXTURE_NEW_TOKENS))
+                         binaries, prompts, FIXTURE_NEW_TOKENS))
     held = (example / "heldout.txt").read_bytes()
-    work.append((example.name, example / "decoder_model.onnx", True, (4, 2),
+    work.append((example.name, example / "decoder_model.onnx", True,
+                 [("--batch=4",), ("--batch=2",)],
                  [list(b"Licensed under the "), list(b"The "), list(held[40:200])],
                  TRAINED_NEW_TOKENS))
     with ThreadPoolExecutor(max_workers=jobs) as pool:
