@@ -24,6 +24,7 @@ definition: generated tokens / total time), and the ratios to batch 1 measured i
 same run.
 
     nice /usr/bin/python3 bench/batch_decode.py --build build
+    nice /usr/bin/python3 bench/batch_decode.py --build build --cores 3   # all three u280 cores
     /usr/bin/python3 bench/batch_decode.py --build build --batches 1 4 --prefill 16 --decode 16 --small
 
 Only the buckets the run uses are compiled (--buckets: the prefill bucket of the
@@ -80,12 +81,14 @@ def run(cmd, what):
 
 def measure(batch, layers, args):
     model = small_model(layers, args.work) if args.small else per_layer_model("llama", layers, args)
-    flb = Path(args.work) / f"llama-L{layers}-b{batch}.flb"
+    flb = Path(args.work) / f"llama-L{layers}-b{batch}-c{args.cores}.flb"
     ctx = args.prefill + args.decode
     flags = [f"--max-context={ctx}", "--calibration=none", "--target=u280", "--quiet",
              f"--buckets={','.join(buckets(args.prefill, args.decode))}"]
     if batch > 1:
         flags.append(f"--batch={batch}")
+    if args.cores != 1:
+        flags.append(f"--cores={args.cores}")
     _, compile_s = run(["nice", "-n", "5", args.bin / "flightllm-compile", model, "-o", flb, *flags],
                        f"compile batch {batch}, {layers} layers")
     out, run_s = run([args.bin / "flightllm-run", flb, "--timing-only", "--users", batch,
@@ -106,6 +109,8 @@ def main():
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 4, 16])
     ap.add_argument("--prefill", type=int, default=128)
     ap.add_argument("--decode", type=int, default=128)
+    ap.add_argument("--cores", type=int, default=1,
+                    help="flightllm-compile --cores (0: all of the target's; default 1)")
     ap.add_argument("--small", action="store_true", help="hidden-256 models (a smoke test)")
     ap.add_argument("--json", help="also write the figures to this file")
     args = ap.parse_args()
@@ -126,7 +131,8 @@ def main():
                      "joules_per_token": full["energy_j"] / r2["generated_tokens"],
                      "seconds": full["seconds"]})
     base = next((r for r in rows if r["batch"] == 1), rows[0])
-    print(f"\n{label} on 1 u280 card, prompt {args.prefill}, {args.decode} generated per user, "
+    cores = "all cores" if args.cores == 0 else f"{args.cores} core{'s' if args.cores > 1 else ''}"
+    print(f"\n{label} on 1 u280 card ({cores}), prompt {args.prefill}, {args.decode} generated per user, "
           f"{FULL_LAYERS} layers extrapolated from 1 and 2 (simulated, timing only)")
     head = ["batch", "ms/token/user", "tokens/s/user", "decode tokens/s", "x batch 1",
             "tokens/s (prefill incl.)", "x batch 1", "J/token"]
@@ -140,7 +146,7 @@ def main():
                  f"{r['joules_per_token']:.3f}"]
         print("  ".join(f"{c:>14}" for c in cells))
     if args.json:
-        Path(args.json).write_text(json.dumps({"model": label, "prefill": args.prefill,
+        Path(args.json).write_text(json.dumps({"model": label, "cores": args.cores, "prefill": args.prefill,
                                                "decode": args.decode, "rows": rows}, indent=1))
 
 

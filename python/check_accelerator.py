@@ -59,9 +59,10 @@ Modes (positional; default: all four):
                bit-identical logits of decoding its prompt alone with the
                ordinary binary. The opset-17 fixture of each family: 5 users
                on --batch=4 (the fifth starts in the first freed slot; padded
-               rows), GPT-2 also on --batch=2 --kv-slots=3; the trained
-               model: 3 users on --batch=4 and on --batch=2 (the third user
-               decodes alone in a reused slot, its row padded).
+               rows) and on --batch=4 --cores=3, GPT-2 also on --batch=2
+               --kv-slots=3; the trained model: 3 users on --batch=4, on
+               --batch=4 --cores=3 and on --batch=2 (the third user decodes
+               alone in a reused slot, its row padded).
 
 Prints a table per mode; exits non-zero on any failure; the last line reads
 "N passed, N failed".
@@ -425,14 +426,14 @@ def check_batch(tools: Tools, fixtures: Path, example: Path, jobs: int, c: Check
             vocab = fx["config"]["vocab_size"]
             prompts = [fixture_prompt(vocab), [(5 * i + 1) % vocab for i in range(11)], [7],
                        [(3 * i + 2) % vocab for i in range(25)], fixture_prompt(vocab)[::-1]]
-            binaries = [("--batch=4",)]
+            binaries = [("--batch=4",), ("--batch=4", "--cores=3")]
             if fx["dir"].startswith("gpt2"):
                 binaries.append(("--batch=2", "--kv-slots=3"))
             work.append((fx["dir"], fixtures / fx["dir"] / "decoder_model.onnx", False,
                          binaries, prompts, FIXTURE_NEW_TOKENS))
     held = (example / "heldout.txt").read_bytes()
     work.append((example.name, example / "decoder_model.onnx", True,
-                 [("--batch=4",), ("--batch=2",)],
+                 [("--batch=4",), ("--batch=2",), ("--batch=4", "--cores=3")],
                  [list(b"Licensed under the "), list(b"The "), list(held[40:200])],
                  TRAINED_NEW_TOKENS))
     with ThreadPoolExecutor(max_workers=jobs) as pool:

@@ -933,10 +933,6 @@ LogicalResult ModelLowering::prepare() {
            << " (the ISA's MaxBatch: one SEQ_P and SEQ_B2_ORIGIN register "
               "per sequence)";
   if (options.batch > 1) {
-    if (options.cores > 1)
-      return s.func.emitError() << "batched decode runs on one core (batch "
-                                << options.batch << " with " << options.cores
-                                << " cores is not supported yet)";
     if (!options.stage.wholeModel())
       return s.func.emitError() << "batched decode is not supported in a "
                                    "pipeline stage yet";
