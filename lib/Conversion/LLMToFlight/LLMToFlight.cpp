@@ -49,8 +49,18 @@ flightllm::lowering::lowerToFlight(ModuleOp module,
                            flight::BucketOp::getOperationName());
   std::string pipelineError;
   llvm::raw_string_ostream pipelineErrors(pipelineError);
-  if (failed(parsePassPipeline(options.bucketPipeline, bucketPasses,
-                               pipelineErrors))) {
+  LogicalResult parsed = parsePassPipeline(options.bucketPipeline,
+                                           bucketPasses, pipelineErrors);
+  // Every pass must run on a bucket (a module pass would see the bucket).
+  for (Pass &pass : bucketPasses.getPasses())
+    if (std::optional<StringRef> anchor = pass.getOpName();
+        succeeded(parsed) && anchor &&
+        *anchor != flight::BucketOp::getOperationName()) {
+      pipelineErrors << "'" << pass.getArgument() << "' runs on '" << *anchor
+                     << "'";
+      parsed = failure();
+    }
+  if (failed(parsed)) {
     emitError(module.getLoc())
         << "the bucket pipeline '" << options.bucketPipeline
         << "' is not a pipeline of flight.bucket passes: " << pipelineError;
