@@ -1322,15 +1322,16 @@ cl::OptionCategory &flightllm::driver::compileOptionCategory() {
 }
 
 int flightllm::driver::compileMain(int argc, char **argv) {
+  // The pass manager's own options apply to the bucket pipeline's passes
+  // (hidden from --help like LLVM's; --help-hidden lists them).
+  registerPassManagerCLOptions();
+  passManagerOptionsRegistered = true;
   cl::HideUnrelatedOptions({&category, &compressionCategory});
   cl::AddExtraVersionPrinter([](llvm::raw_ostream &os) {
     os << "FlightLLM " << FLIGHTLLM_VERSION << " (ONNX opsets "
        << flightllm::kMinONNXOpset << "-" << flightllm::kMaxONNXOpset
        << ")\n";
   });
-  // The pass manager's own options apply to the bucket pipeline's passes.
-  registerPassManagerCLOptions();
-  passManagerOptionsRegistered = true;
   cl::ParseCommandLineOptions(
       argc, argv,
       "FlightLLM compiler: ONNX decoder-only LLMs to FlightLLM accelerator "

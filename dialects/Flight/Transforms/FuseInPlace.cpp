@@ -69,10 +69,11 @@ bool writeOver(Operation *op, Value a, Value out) {
     mergeBuffers(a, out);
     return true;
   }
-  if (allocatedHere && !deallocsOf(a).empty())
+  if (!deallocsOf(a).empty())
     return false;
-  // a outlives the block (a layer's input): its rows are free from here
-  // until the block overwrites them all, when the result is dead.
+  // a outlives the block, never deallocated (a layer's input): its rows are
+  // free from here until the block overwrites them all, when the result is
+  // dead.
   Operation *overwrite = nullptr;
   for (Operation *user : after) {
     Operation *at = ancestorIn(block, user);
