@@ -1324,6 +1324,8 @@ cl::OptionCategory &flightllm::driver::compileOptionCategory() {
 int flightllm::driver::compileMain(int argc, char **argv) {
   // The pass manager's own options apply to the bucket pipeline's passes
   // (hidden from --help like LLVM's; --help-hidden lists them).
+  // --mlir-print-ir-after=PASS names a pass registered before the option.
+  flightllm::flight::registerFlightTransformsPasses();
   registerPassManagerCLOptions();
   passManagerOptionsRegistered = true;
   cl::HideUnrelatedOptions({&category, &compressionCategory});
