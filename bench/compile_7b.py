@@ -27,6 +27,16 @@ If the compiler has no --report option yet, --no-bin is implied (with a note).
     /usr/bin/python3 bench/compile_7b.py --build build [--reuse] [--workdir /tmp/flightllm-bench]
     /usr/bin/python3 bench/compile_7b.py --build build --small          # 2 layers, hidden 256 (seconds)
     /usr/bin/python3 bench/compile_7b.py --build build --models llama --delete-after
+    /usr/bin/python3 bench/compile_7b.py --build build --models llama --layers 2 \
+        --baseline-build /work/main/build      # full width, 2 layers; both compilers, same run
+
+--layers N generates the full-width model with N layers instead of all of
+them: every bucket's stream is the same (one shared layer body), only the
+weights to pack shrink (2 layers of LLaMA2-7B: 2.7 GB of files instead of
+27 GB).  --baseline-build DIR compiles each model a second time with DIR's
+flightllm-compile in the same run and prints wall time, CPU time and peak RSS
+side by side with their ratios (this build / baseline) and whether the two
+binaries are byte-identical.
 
 The two full-size models take ~27 GB of disk each (--delete-after removes each
 model once it is measured).  Exit status 1 if a compile fails or, with
@@ -95,6 +105,7 @@ def run_measured(cmd, log_path):
             time.sleep(0.2)
         seconds = time.perf_counter() - t0
     p.returncode = os.waitstatus_to_exitcode(status)
+    run_measured.cpu_seconds = usage.ru_utime + usage.ru_stime
     return p.returncode, seconds, usage.ru_maxrss * 1024, peaks
 
 
@@ -105,9 +116,11 @@ def compiler_supports(compiler, option):
 
 def ensure_model(name, spec, args):
     """Generates the model (or reuses a matching earlier one); returns (dir, config, gen seconds)."""
-    d = Path(args.workdir) / (spec["dir"] + ("-small" if args.small else ""))
+    d = Path(args.workdir) / (spec["dir"] + model_suffix(args))
     flags = spec["small" if args.small else "full"] + ["--out", str(d), "--seed", str(args.seed),
                                                        "--quiet"]
+    if args.layers and not args.small:
+        flags += ["--layers", str(args.layers)]
     if args.with_past:
         flags.append("--with-past")
     want = glm.parse_args(flags)
@@ -127,6 +140,13 @@ def ensure_model(name, spec, args):
     t0 = time.perf_counter()
     cfg = glm.generate(want)
     return d, cfg, time.perf_counter() - t0
+
+
+def model_suffix(args):
+    """The model directory's suffix: --small or --layers."""
+    if args.small:
+        return "-small"
+    return f"-{args.layers}l" if args.layers else ""
 
 
 def find_number(obj, *words, exclude=()):
@@ -260,6 +280,10 @@ def main():
     ap.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     ap.add_argument("--verbose", action="store_true", help="print every bucket of the report")
     ap.add_argument("--json", help="also write the measurements to this file")
+    ap.add_argument("--layers", type=int,
+                    help="full-width model with this many layers (the streams do not depend on it)")
+    ap.add_argument("--baseline-build",
+                    help="also compile each model with this build's flightllm-compile, same run")
     ap.add_argument("--read-baseline", action="store_true",
                     help="before each compile, time `cat` of the model's files to /dev/null "
                          "(issue 12's baseline: compile <= 1.5x reading the weights once)")
@@ -278,7 +302,7 @@ def main():
         spec = MODELS[name]
         d, cfg, gen_s = ensure_model(name, spec, args)
         model = d / glm.PREFILL_FILE
-        stem = out_dir / (spec["dir"] + ("-small" if args.small else ""))
+        stem = out_dir / (spec["dir"] + model_suffix(args))
         report_path = Path(f"{stem}.json")
         if args.bin:
             cmd = [compiler, str(model), f"--target={args.target}", f"--max-context={args.max_context}",
@@ -300,6 +324,17 @@ def main():
             print(f"{name}: read baseline: cat {' '.join(files)} > /dev/null: {read_s:.1f} s", flush=True)
         print(f"{name}: {' '.join(cmd)}", flush=True)
         status, seconds, rss, sampled = run_measured(cmd, f"{stem}.log")
+        cpu = run_measured.cpu_seconds
+        baseline = None
+        if args.baseline_build and args.bin:
+            base_cmd = [str(Path(args.baseline_build) / "bin" / "flightllm-compile")] + cmd[1:]
+            base_cmd = [a.replace(str(stem), f"{stem}-baseline") for a in base_cmd]
+            print(f"{name}: baseline: {' '.join(base_cmd)}", flush=True)
+            b_status, b_seconds, b_rss, _ = run_measured(base_cmd, f"{stem}-baseline.log")
+            same = (b_status == 0 and status == 0 and
+                    Path(f"{stem}.flb").read_bytes() == Path(f"{stem}-baseline.flb").read_bytes())
+            baseline = dict(ok=b_status == 0, seconds=b_seconds, cpu_seconds=run_measured.cpu_seconds,
+                            peak_rss_bytes=b_rss, identical_binary=same)
         if read_s:
             print(f"{name}: compile {seconds:.1f} s = {seconds / read_s:.2f}x the read", flush=True)
         if status != 0:
@@ -322,12 +357,14 @@ def main():
             prefill_128_bytes=bucket_bytes(pre) if pre else None,
             decode_at_context_bytes=bucket_bytes(dec) if dec else None,
             model=(f"{name} small ({cfg['num_layers']}L, h{cfg['hidden_size']})" if args.small
+                   else f"{spec['label']}, {cfg['num_layers']}L" if args.layers
                    else spec["label"]), dir=str(d), ok=status == 0,
             parameters=cfg["parameters"], fp32_weight_bytes=fp32_bytes,
             files_bytes=sum(cfg["files"].values()),
             generate_seconds=gen_s if gen_s is not None else cfg["seconds"]["total"],
             generated_now=gen_s is not None, mode="bin" if args.bin else "llm",
-            compile_seconds=seconds, read_seconds=read_s, peak_rss_bytes=rss,
+            compile_seconds=seconds, compile_cpu_seconds=cpu, baseline=baseline,
+            read_seconds=read_s, peak_rss_bytes=rss,
             sampled_peak_anon_bytes=sampled["anon"], sampled_peak_file_bytes=sampled["file"],
             quantized_weight_bytes=qbytes, quantized_weight_source=qsource,
             rss_over_quantized=rss / qbytes, rss_over_fp32=rss / fp32_bytes,
@@ -363,6 +400,22 @@ def main():
         print(f"{r['model']:<28} {fmt_mb(r['prefill_128_bytes']):>14} {fmt_mb(r['decode_at_context_bytes']):>14} "
               f"{fmt_mb(r['instruction_bytes']):>12}")
     print()
+    if any(r["baseline"] for r in rows):
+        print(f"against {args.baseline_build} (same run; ratio = this build / baseline)")
+        print(f"{'model':<28} {'wall s':>15} {'ratio':>6} {'CPU s':>15} {'ratio':>6} "
+              f"{'peak RSS MiB':>15} {'ratio':>6}  same binary")
+        for r in rows:
+            b = r["baseline"]
+            if not b:
+                continue
+            print(f"{r['model']:<28} {r['compile_seconds']:>6.1f} / {b['seconds']:>6.1f} "
+                  f"{r['compile_seconds'] / b['seconds']:>6.3f} "
+                  f"{r['compile_cpu_seconds']:>6.1f} / {b['cpu_seconds']:>6.1f} "
+                  f"{r['compile_cpu_seconds'] / b['cpu_seconds']:>6.3f} "
+                  f"{r['peak_rss_bytes'] / MIB:>6.0f} / {b['peak_rss_bytes'] / MIB:>6.0f} "
+                  f"{r['peak_rss_bytes'] / b['peak_rss_bytes']:>6.3f}  "
+                  f"{'yes' if b['identical_binary'] else 'NO'}")
+        print()
     if any(r["quantized_weight_source"].startswith("estimate") for r in rows):
         print("~ quantized weight bytes estimated as 1 byte per weight (no report)")
     print("gen s: seconds to generate the model (from its config.json when reused)")

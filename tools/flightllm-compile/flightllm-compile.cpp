@@ -46,6 +46,7 @@
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/ToolUtilities.h"
 #include "llvm/ADT/SmallString.h"
@@ -296,27 +297,46 @@ cl::opt<bool> printTiming(
     "timing", cl::desc("Print the wall time of each compilation phase to stderr"),
     cl::init(false), cl::cat(category));
 
-/// The steps of the accelerator pipeline --stop-after may name, in order.
-const char *const kPipelineSteps[] = {"onnx-to-llm", "llm-quantize-weights",
-                                      "llm-calibrate",
-                                      "flight-select-instructions",
-                                      "flight-schedule", "flight-fuse",
-                                      "flight-hbm-layout",
-                                      "flight-plan-buffers",
-                                      "flight-insert-tokens"};
+/// Whether the MLIR pass-manager options (--mlir-print-ir-after, ...) are
+/// registered: by the command-line tool, not in process.
+bool passManagerOptionsRegistered = false;
+
+/// The steps of the llm program --stop-after may name, in order; the
+/// accelerator pipeline's follow (loweringSteps()).
+const char *const kLLMSteps[] = {"onnx-to-llm", "llm-quantize-weights",
+                                 "llm-calibrate"};
 
 cl::opt<std::string> stopAfter(
     "stop-after-pass",
     cl::desc("With --emit=flight: print the IR after this step of the "
              "pipeline: onnx-to-llm, llm-quantize-weights, llm-calibrate, "
-             "flight-select-instructions, flight-schedule, flight-fuse "
-             "(buckets at the buffer level; the llm program stays for the "
-             "HBM layout), flight-hbm-layout (buckets with placed HBM "
-             "regions, the binary's data), "
+             "flight-select-instructions, a pass of --bucket-pipeline "
+             "(flight-schedule, flight-fuse-swiglu, flight-share-quantize, "
+             "flight-fuse-in-place, flight-fuse: buckets at the buffer level; "
+             "the llm program stays for the HBM layout), flight-hbm-layout "
+             "(buckets with placed HBM regions, the binary's data), "
              "flight-plan-buffers (addressed streams annotated with their "
              "accesses, before the dependency tokens) or flight-insert-tokens "
              "(the default)"),
     cl::value_desc("step"), cl::init("flight-insert-tokens"), cl::cat(category));
+
+cl::opt<std::string> bucketPipeline(
+    "bucket-pipeline",
+    cl::desc("The buffer-level passes every bucket runs after instruction "
+             "selection, as a textual pipeline on flight.bucket (default: "
+             "flight-schedule,flight-fuse-swiglu,flight-share-quantize,"
+             "flight-fuse-in-place,flight-fuse; docs/lowering.md)"),
+    cl::value_desc("passes"),
+    cl::init(flightllm::lowering::kDefaultBucketPipeline.str()),
+    cl::cat(category));
+
+cl::opt<bool> printPipeline(
+    "print-pipeline",
+    cl::desc("Print the lowering as the textual pass pipeline that "
+             "flightllm-opt --pass-pipeline=... runs on the --emit=llm program "
+             "(flightllm-translate --flight-to-flb then writes the binary "
+             "--emit=bin writes) and exit"),
+    cl::init(false), cl::cat(category));
 
 cl::opt<bool> quietReport(
     "quiet", cl::desc("Do not print the compile report or progress bars"),
@@ -533,6 +553,11 @@ lowerModule(ModuleOp module, const flightllm::target::TargetDescription &target,
   options.kvSlots = kvSlotCount();
   options.batch = batch;
   options.runnable = emit == EmitKind::Bin;
+  options.bucketPipeline = bucketPipeline;
+  options.configurePassManager = [](PassManager &pm) {
+    return passManagerOptionsRegistered ? applyPassManagerCLOptions(pm)
+                                        : success();
+  };
   auto progress = std::make_shared<flightllm::PhasedProgress>();
   options.progress = [progress](llvm::StringRef phase, uint64_t done,
                                 uint64_t total) { (*progress)(phase, done, total); };
@@ -589,12 +614,48 @@ static LogicalResult printFlight(const flightllm::lowering::LoweredModel &model,
   return success();
 }
 
-/// --stop-after-pass=flight-select-instructions, flight-schedule or
-/// flight-fuse: the buckets at the buffer level, with the binary's data (the
-/// tokenizer section included).
-static LogicalResult printBuckets(ModuleOp module, MLIRContext &context,
-                                  llvm::raw_ostream &os) {
-  PassManager pm(&context);
+/// The passes of --bucket-pipeline, as written (top-level commas split).
+static SmallVector<StringRef> bucketPasses() {
+  SmallVector<StringRef> passes;
+  StringRef text = bucketPipeline;
+  int depth = 0;
+  size_t start = 0;
+  for (size_t i = 0; i <= text.size(); ++i) {
+    char c = i < text.size() ? text[i] : ',';
+    depth += c == '{' || c == '(';
+    depth -= c == '}' || c == ')';
+    if (c == ',' && depth == 0) {
+      if (StringRef pass = text.slice(start, i).trim(); !pass.empty())
+        passes.push_back(pass);
+      start = i + 1;
+    }
+  }
+  return passes;
+}
+
+/// A pass's name in a pipeline element ("flight-fuse{relu=false}").
+static StringRef passName(StringRef element) {
+  return element.take_until([](char c) { return c == '{' || c == '('; }).trim();
+}
+
+/// The steps of the accelerator pipeline, in order.
+static std::vector<std::string> loweringSteps() {
+  std::vector<std::string> steps{"flight-select-instructions"};
+  for (StringRef pass : bucketPasses())
+    steps.push_back(passName(pass).str());
+  for (const char *step :
+       {"flight-hbm-layout", "flight-plan-buffers", "flight-insert-tokens"})
+    steps.push_back(step);
+  return steps;
+}
+
+/// The lowering as passes on the llm program, as flightllm-opt runs them,
+/// up to and including the step `last`.
+static LogicalResult buildLoweringPipeline(OpPassManager &pm, StringRef last) {
+  // The bucket pipeline names flight passes.
+  static const bool registered =
+      (flightllm::flight::registerFlightTransformsPasses(), true);
+  (void)registered;
   flightllm::SelectInstructionsPassOptions options;
   options.target = targetName;
   options.maxContext = maxContext;
@@ -605,17 +666,46 @@ static LogicalResult printBuckets(ModuleOp module, MLIRContext &context,
   options.cores = cores;
   options.batch = batch;
   pm.addPass(flightllm::createSelectInstructionsPass(options));
-  if (stopAfter != "flight-select-instructions")
-    pm.addNestedPass<flightllm::flight::BucketOp>(
-        flightllm::flight::createSchedulePass());
-  if (stopAfter == "flight-fuse" || stopAfter == "flight-hbm-layout")
-    pm.addNestedPass<flightllm::flight::BucketOp>(
-        flightllm::flight::createFusePass());
-  if (stopAfter == "flight-hbm-layout") {
-    flightllm::HbmLayoutPassOptions layout;
-    layout.target = targetName;
-    pm.addPass(flightllm::createHbmLayoutPass(layout));
+  if (last == "flight-select-instructions")
+    return success();
+  std::string prefix;
+  bool reached = false;
+  for (StringRef pass : bucketPasses()) {
+    prefix += (prefix.empty() ? "" : ",") + pass.str();
+    if ((reached = passName(pass) == last))
+      break;
   }
+  if (!prefix.empty() &&
+      failed(parsePassPipeline(prefix, pm.nest<flightllm::flight::BucketOp>(),
+                               errs())))
+    return failure();
+  if (reached)
+    return success();
+  flightllm::HbmLayoutPassOptions layout;
+  layout.target = targetName;
+  pm.addPass(flightllm::createHbmLayoutPass(layout));
+  if (last == "flight-hbm-layout")
+    return success();
+  pm.nest<flightllm::flight::BucketOp>().addPass(
+      flightllm::flight::createShareLayersPass());
+  flightllm::PlanBuffersPassOptions plan;
+  plan.target = targetName;
+  pm.addPass(flightllm::createPlanBuffersPass(plan));
+  if (last == "flight-plan-buffers")
+    return success();
+  pm.nest<flightllm::flight::StreamOp>().addPass(
+      flightllm::flight::createInsertTokensPass());
+  return success();
+}
+
+/// --stop-after-pass=flight-select-instructions, a pass of --bucket-pipeline
+/// or flight-hbm-layout: the buckets at the buffer level, with the binary's
+/// data (the tokenizer section included).
+static LogicalResult printBuckets(ModuleOp module, MLIRContext &context,
+                                  llvm::raw_ostream &os) {
+  PassManager pm(&context, ModuleOp::getOperationName());
+  if (failed(buildLoweringPipeline(pm, stopAfter)))
+    return failure();
   if (failed(pm.run(module)))
     return failure();
   auto meta = module->getAttrOfType<DictionaryAttr>("flight.model");
@@ -827,8 +917,7 @@ static LogicalResult compile(MLIRContext &context,
   }
   llvm::raw_ostream &os = out.main;
   bool llmStep = emit == EmitKind::Flight &&
-                 llvm::is_contained(llvm::ArrayRef(kPipelineSteps).take_front(3),
-                                    StringRef(stopAfter));
+                 llvm::is_contained(kLLMSteps, StringRef(stopAfter));
   switch (llmStep ? EmitKind::LLM : emit.getValue()) {
   case EmitKind::LLM:
   case EmitKind::ONNX: {
@@ -855,9 +944,8 @@ static LogicalResult compile(MLIRContext &context,
     flightllm::printModelSummary(*module, os);
     return success();
   case EmitKind::Flight: {
-    if (stopAfter == "flight-select-instructions" ||
-        stopAfter == "flight-schedule" || stopAfter == "flight-fuse" ||
-        stopAfter == "flight-hbm-layout")
+    if (stopAfter != "flight-plan-buffers" &&
+        stopAfter != "flight-insert-tokens")
       return printBuckets(*module, context, os);
     auto model = lowerModule(*module, *target,
                              /*insertTokens=*/stopAfter != "flight-plan-buffers");
@@ -1027,10 +1115,13 @@ static int runParsedCommand() {
                       "--emit=flight\n";
       return 1;
     }
-    if (!llvm::is_contained(kPipelineSteps, StringRef(stopAfter))) {
+    std::vector<std::string> steps(std::begin(kLLMSteps), std::end(kLLMSteps));
+    for (std::string &step : loweringSteps())
+      steps.push_back(std::move(step));
+    if (!llvm::is_contained(steps, stopAfter.getValue())) {
       errs() << "flightllm-compile: error: --stop-after-pass: unknown step '"
                    << stopAfter << "' (the steps: "
-                   << llvm::join(llvm::ArrayRef(kPipelineSteps), ", ") << ")\n";
+                   << llvm::join(steps, ", ") << ")\n";
       return 1;
     }
     if ((stopAfter == "llm-quantize-weights" || stopAfter == "llm-calibrate") &&
@@ -1074,6 +1165,26 @@ static int runParsedCommand() {
     return 1;
   }
   maxContext.setValue(contextLimit);
+  if (printPipeline) {
+    // The binary's options only: everything else --emit=bin does is the
+    // passes' defaults.
+    if (emit != EmitKind::Bin || !systemName.empty() ||
+        kvSlots != 1 || !offload.empty()) {
+      errs() << "flightllm-compile: error: --print-pipeline prints the "
+                "pipeline of --emit=bin for one card and one KV-cache slot "
+                "without --offload\n";
+      return 1;
+    }
+    DialectRegistry registry;
+    flightllm::registerAllDialects(registry);
+    MLIRContext context(registry);
+    PassManager pm(&context, ModuleOp::getOperationName());
+    if (failed(buildLoweringPipeline(pm, "flight-insert-tokens")))
+      return 1;
+    pm.printAsTextualPipeline(outs());
+    outs() << "\n";
+    return 0;
+  }
   if (modelInputs->tokenizer && !calibrationFile.empty() && !noCalibration()) {
     auto ids = flightllm::tokenizeCalibrationText(*modelInputs, calibrationFile);
     if (!ids) {
@@ -1239,6 +1350,12 @@ cl::OptionCategory &flightllm::driver::compileOptionCategory() {
 }
 
 int flightllm::driver::compileMain(int argc, char **argv) {
+  // The pass manager's own options apply to the bucket pipeline's passes
+  // (hidden from --help like LLVM's; --help-hidden lists them).
+  // --mlir-print-ir-after=PASS names a pass registered before the option.
+  flightllm::flight::registerFlightTransformsPasses();
+  registerPassManagerCLOptions();
+  passManagerOptionsRegistered = true;
   cl::HideUnrelatedOptions({&category, &compressionCategory});
   cl::AddExtraVersionPrinter([](llvm::raw_ostream &os) {
     os << "FlightLLM " << FLIGHTLLM_VERSION << " (ONNX opsets "

@@ -161,6 +161,7 @@ struct ConvertLLMToFlightPass
   void runOnOperation() override {
     LoweringOptions options;
     options.insertTokens = insertTokens;
+    options.bucketPipeline = bucketPipeline;
     std::optional<target::TargetDescription> t = loweringOptions(options);
     if (!t)
       return;

@@ -8,11 +8,12 @@
 // prefill tiles leave in a spill area. Values get `value` buffers in act
 // that live until their last use; weight tiles and KV rows stream through
 // `temporary` buffers in weight, parameters through meta. flight-plan-buffers
-// then gives every buffer its rows. Fusions made here: the gate/up linears
-// of a SwiGLU share their tile loop with the SwiGLU, one quantized copy of
-// an input serves every linear reading it, and element-wise ops work in
-// place when their operand dies (flight-fuse folds a ReLU into the MM).
-// docs/lowering.md.
+// then gives every buffer its rows. Each op is lowered on its own, unfused:
+// every result gets rows of its own, every linear quantizes its input into
+// a temporary of its own, a SwiGLU is a MISC over its gate and up linears'
+// full results. The fusion passes that follow (flight-fuse-swiglu,
+// flight-share-quantize, flight-fuse-in-place, flight-fuse) decide the
+// rest. docs/lowering.md.
 //===----------------------------------------------------------------------===//
 
 #include "Lowering.h"
@@ -65,8 +66,7 @@ private:
   struct Val {
     Value buffer;
     Layout layout;
-    Value qvec; ///< its quantized rows (may be `buffer`: in place)
-    bool pinned = false;
+    bool pinned = false; ///< never deallocated here (the layer's input)
   };
 
   // Buffers.
@@ -129,13 +129,14 @@ private:
                 int64_t items, uint64_t itemBytes, uint64_t endBytes);
 
   // Values.
-  Value quantized(Value v, uint32_t tokens);
+  /// A temporary with v's rows quantized for one linear (the caller
+  /// deallocates it after the linear; flight-share-quantize shares it).
+  Value quantized(Value v, uint32_t tokens, Operation *user);
   void linear(Operation *op, const std::map<ParamKey, HBMLoc> &locs,
               uintptr_t key, const std::string &name, Value out,
               uint32_t outStride, uint32_t tokens, bool relu, Value xq);
   LogicalResult lowerOp(Operation *op, const std::map<ParamKey, HBMLoc> &locs,
-                        uintptr_t key, size_t index,
-                        llvm::ArrayRef<Operation *> segment, bool layer);
+                        uintptr_t key, size_t index, bool layer);
   void attention(llm::AttentionOp op, size_t index);
   /// Attention of `rows` rows from token row `seq` of q, k, v into `out`
   /// (all rows of a prefill tile; one sequence of a batched decode run).
@@ -189,7 +190,6 @@ private:
   Location loc = UnknownLoc::get(b.getContext());
   llvm::DenseMap<Value, Val> vals;
   llvm::DenseMap<Value, int> remaining;
-  llvm::DenseSet<Operation *> done;
   TileContext ctx;
   Value ropeRows, constRegion;
 };
@@ -221,8 +221,6 @@ void InstructionSelection::release(Value v) {
   if (it == vals.end() || it->second.pinned)
     return;
   dealloc(it->second.buffer);
-  if (it->second.qvec && it->second.qvec != it->second.buffer)
-    dealloc(it->second.qvec);
   vals.erase(it);
 }
 
@@ -349,27 +347,12 @@ void InstructionSelection::quantizeRows(Value src, uint32_t srcStep,
        {dst, 0, qvecRows(k)}, k, rows);
 }
 
-Value InstructionSelection::quantized(Value v, uint32_t tokens) {
-  Val &val = vals[v];
-  if (val.qvec)
-    return val.qvec;
+Value InstructionSelection::quantized(Value v, uint32_t tokens,
+                                     Operation *user) {
+  const Val &val = vals[v];
   uint32_t k = val.layout.physical();
-  uint32_t qr = qvecRows(k);
-  // A value only matrix ops read is quantized in place: row r of the qvec
-  // never reaches past row r of the fp16 rows, and MISC reads a row before
-  // writing it.
-  bool onlyMatrixUsers = llvm::all_of(v.getUsers(), [&](Operation *u) {
-    return llvm::isa<llm::LinearOp, llm::LogitsOp>(u) && u->getOperand(0) == v;
-  });
-  Value q;
-  if (onlyMatrixUsers && !val.pinned && qr <= val.layout.rowsPerToken() &&
-      qr * tokens <= rowsOf(val.buffer))
-    q = val.buffer;
-  else
-    q = alloc(MemorySpace::Act, qr * tokens,
-              v.getDefiningOp() ? v.getDefiningOp() : m.s.func.getOperation());
+  Value q = alloc(MemorySpace::Act, qvecRows(k) * tokens, user);
   quantizeRows(val.buffer, val.layout.rowsPerToken(), k, tokens, q);
-  vals[v].qvec = q;
   return q;
 }
 
@@ -426,7 +409,7 @@ void InstructionSelection::attention(llm::AttentionOp op, size_t index) {
   perSequence([&](uint32_t seq, uint32_t rows) {
     attentionRows(op, index, out, seq, rows);
   });
-  vals[op.getOutput()] = Val{out, outL, Value(), false};
+  vals[op.getOutput()] = Val{out, outL, false};
   int64_t hq = op.getNumHeads(), hkv = op.getNumKvHeads();
   exchange(out, ctx.tokens, outL.rowsPerToken(), hkv,
            uint64_t(hq / hkv) * outL.groupRows() * kRowBytes,
@@ -578,110 +561,24 @@ void InstructionSelection::attentionRows(llm::AttentionOp op, size_t index,
 
 LogicalResult InstructionSelection::lowerOp(
     Operation *op, const std::map<ParamKey, HBMLoc> &locs, uintptr_t key,
-    size_t index, llvm::ArrayRef<Operation *> segment, bool layer) {
+    size_t index, bool layer) {
   uint32_t R = ctx.tokens;
   loc = op->getLoc();
   auto newValue = [&](Value v, Layout l) -> Value {
     Value r = alloc(MemorySpace::Act, l.rowsPerToken() * R, op, /*value=*/true);
-    vals[v] = Val{r, l, Value(), false};
+    vals[v] = Val{r, l, false};
     return r;
   };
-  auto singleUser = [](Value v) -> Operation * {
-    return v.hasOneUse() ? *v.getUsers().begin() : nullptr;
-  };
-  if (done.contains(op))
-    return success();
-
   if (auto lin = dyn_cast<llm::LinearOp>(op)) {
-    Value x = lin.getX();
-    Operation *user = singleUser(lin.getResult());
-    // SwiGLU(gate = linear, up = linear) over one input: one tile loop.
-    if (auto sw = dyn_cast_or_null<llm::SwiGLUOp>(user)) {
-      Value other = sw.getGate() == lin.getResult() ? sw.getUp() : sw.getGate();
-      auto otherLin = other.getDefiningOp<llm::LinearOp>();
-      if (otherLin && otherLin.getX() == x && other.hasOneUse() &&
-          m.planLinear(otherLin).tileN == m.planLinear(lin).tileN &&
-          m.planLinear(otherLin).nPhys == m.planLinear(lin).nPhys) {
-        if (!done.contains(otherLin) && !vals.count(other)) {
-          // Emit both when the second one is reached.
-          bool otherFirst = false;
-          for (Operation *o : segment) {
-            if (o == op)
-              break;
-            otherFirst |= o == otherLin.getOperation();
-          }
-          if (!otherFirst) {
-            done.insert(op); // handled together with otherLin below
-            return success();
-          }
-        }
-        auto gateLin = sw.getGate().getDefiningOp<llm::LinearOp>();
-        auto upLin = sw.getUp().getDefiningOp<llm::LinearOp>();
-        auto key0 = [&](Operation *o) -> uintptr_t {
-          for (size_t j = 0; j < segment.size(); ++j)
-            if (segment[j] == o)
-              return j;
-          return 0;
-        };
-        std::string gateName = paramName(gateLin, key0(gateLin), layer),
-                    upName = paramName(upLin, key0(upLin), layer);
-        LinearPlan p = m.planLinear(gateLin), pu = m.planLinear(upLin);
-        Layout hl = Layout::dense(p.nPhys);
-        Value h = newValue(sw.getResult(), hl);
-        Value xq = quantized(x, R);
-        uint32_t chunkRows = rowsFor(2 * p.tileN);
-        for (int64_t t = 0; t < p.tiles; ++t) {
-          onCore(coreOf(t, p.tiles), [&] {
-          int64_t n = p.tileChannels(t);
-          const HBMLoc &gs = locs.at({key0(gateLin), 1, int(t)});
-          const HBMLoc &us = locs.at({key0(upLin), 1, int(t)});
-          Value gt = alloc(MemorySpace::Act, chunkRows * R, op),
-                ut = alloc(MemorySpace::Act, chunkRows * R, op);
-          Value wg = alloc(MemorySpace::Weight, rowsFor(n * p.rowBytes), op);
-          Value sg = alloc(MemorySpace::Meta, rowsFor(gs.bytes), op);
-          Value wu = alloc(MemorySpace::Weight, rowsFor(n * pu.rowBytes), op);
-          Value su = alloc(MemorySpace::Meta, rowsFor(us.bytes), op);
-          loadTile(wg, locs, key0(gateLin), p, t, gateName);
-          ldParam(sg, 0, gs, gateName + ".scales" + std::to_string(t));
-          loadTile(wu, locs, key0(upLin), pu, t, upName);
-          ldParam(su, 0, us, upName + ".scales" + std::to_string(t));
-          matrix(R, xq, wg, sg, 0, gt, 0, p.kPhys / isa::kKBlock, n, chunkRows,
-                 false, p.bias, false, false, &p);
-          matrix(R, xq, wu, su, 0, ut, 0, pu.kPhys / isa::kKBlock, n, chunkRows,
-                 false, pu.bias, false, false, &pu);
-          misc(isa::MiscKind::swiglu, {gt, 0, chunkRows},
-               MiscOperand{ut, 0, chunkRows},
-               {h, static_cast<uint32_t>(t * p.tileN * 2 / kRowBytes),
-                hl.rowsPerToken()},
-               n, R);
-          dealloc(gt);
-          dealloc(ut);
-          dealloc(wg);
-          dealloc(wu);
-          dealloc(sg);
-          dealloc(su);
-          });
-        }
-        exchange(h, R, hl.rowsPerToken(), p.tiles, uint64_t(p.tileN) * 2,
-                 uint64_t(p.nPhys) * 2);
-        done.insert(gateLin);
-        done.insert(upLin);
-        done.insert(sw);
-        consumed(gateLin);
-        consumed(upLin);
-        if (remaining.count(lin.getResult()))
-          remaining[lin.getResult()] = 0;
-        return success();
-      }
-    }
-    // A ReLU after the linear stays a MISC here (in place over the
-    // linear's rows, which die there); flight-fuse makes it the MM's flag.
+    // A ReLU or SwiGLU after the linear stays a MISC here (flight-fuse folds
+    // the ReLU into the MM, flight-fuse-swiglu fuses gate, up and SwiGLU).
     Layout ol = m.layoutOf(lin.getResult());
     Value out = newValue(lin.getResult(), ol);
-    Value xq = quantized(x, R);
+    Value xq = quantized(lin.getX(), R, op);
     linear(op, locs, key, paramName(op, index, layer), out, ol.rowsPerToken(),
            R, /*relu=*/false, xq);
     consumed(op);
+    dealloc(xq);
     return success();
   }
   if (llvm::isa<llm::LayerNormOp, llm::RMSNormOp>(op)) {
@@ -741,25 +638,9 @@ LogicalResult InstructionSelection::lowerOp(
   std::optional<Val> bv;
   if (op->getNumOperands() > 1)
     bv = vals[op->getOperand(1)];
-  // In place over an operand that dies here (the residual stream): its rows
-  // become the result's (MISC reads a row before writing it).
-  Value out;
-  Value inPlace;
-  for (Value v : op->getOperands())
-    if (!inPlace && remaining.lookup(v) == 1 && vals.count(v) &&
-        llvm::count(op->getOperands(), v) == 1)
-      inPlace = v;
-  if (inPlace) {
-    Val reuse = vals[inPlace];
-    if (reuse.qvec && reuse.qvec != reuse.buffer)
-      dealloc(reuse.qvec);
-    out = reuse.buffer;
-    vals.erase(inPlace);
-    remaining.erase(inPlace);
-    vals[op->getResult(0)] = Val{out, a.layout, Value(), reuse.pinned};
-  } else {
-    out = newValue(op->getResult(0), a.layout);
-  }
+  // Rows of its own; flight-fuse-in-place writes it over an operand that
+  // dies here (the residual stream).
+  Value out = newValue(op->getResult(0), a.layout);
   std::optional<MiscOperand> bOp;
   if (bv)
     bOp = MiscOperand{bv->buffer, 0, bv->layout.rowsPerToken()};
@@ -773,13 +654,12 @@ LogicalResult InstructionSelection::segment(
     llvm::ArrayRef<Operation *> ops, const std::map<ParamKey, HBMLoc> &locs,
     bool layer) {
   remaining.clear();
-  done.clear();
   for (Operation *op : ops)
     for (Value v : op->getOperands())
       ++remaining[v];
   for (size_t j = 0; j < ops.size(); ++j) {
     uintptr_t key = layer ? j : reinterpret_cast<uintptr_t>(ops[j]);
-    if (failed(lowerOp(ops[j], locs, key, j, ops, layer)))
+    if (failed(lowerOp(ops[j], locs, key, j, layer)))
       return failure();
   }
   return success();
@@ -813,7 +693,7 @@ void InstructionSelection::prologue() {
          m.hidden, R);
     dealloc(pe);
   }
-  vals[x] = Val{xr, dl, Value(), true};
+  vals[x] = Val{xr, dl, true};
 }
 
 void InstructionSelection::spillTile() {
@@ -843,7 +723,7 @@ LogicalResult InstructionSelection::epilogue() {
     Value last = alloc(MemorySpace::Act, xv.layout.rowsPerToken(), ops.back());
     ld(last, 0, spillArea(), 0, rowBytes, BaseRegister::Zero, RunTimeParam::S,
        rowBytes);
-    xv = Val{last, xv.layout, Value(), false};
+    xv = Val{last, xv.layout, false};
   }
   xv.pinned = true;
   vals[x] = xv;
@@ -857,10 +737,12 @@ LogicalResult InstructionSelection::epilogue() {
   LinearPlan p = m.planLinear(logits);
   uint32_t outRows = rowsFor(4ull * p.nPhys);
   Value out = alloc(MemorySpace::Act, outRows * R, logits);
-  Value xq = quantized(logits.getX(), R);
+  Value xq = quantized(logits.getX(), R, logits);
   linear(logits, m.globalLocs,
          reinterpret_cast<uintptr_t>(logits.getOperation()), "head", out,
          outRows, R, false, xq);
+  release(logits.getX());
+  dealloc(xq);
   Value area = region(m.logitsAreaBytes(), HbmData::Logits, "logits");
   for (uint32_t seq = 0; seq < R; ++seq)
     st(out, area, seq * m.logitsRowBytes(),
@@ -927,6 +809,8 @@ InstructionSelection::select(const BucketRange &range) {
         m.s.layerOps(0).back()->emitError("the layer output was not computed");
         return failure();
       }
+      // flight-fuse-in-place writes the residual adds over the input, and
+      // the copy goes.
       Val o = vals[out0];
       if (o.buffer != xIn.buffer) {
         loc = m.s.layerOps(0).back()->getLoc();

@@ -3,7 +3,8 @@
 // The driver: analyses the program (ModelStructure), chooses activation
 // layouts and weight tiles, packs the HBM image (ParameterImage), and runs
 // the pass pipeline's steps bucket by bucket: instruction selection to the
-// buffer level, fusion, buffer planning and the dependency tokens.
+// buffer level, the buffer-level passes (an mlir::PassManager on each
+// bucket), buffer planning and the dependency tokens.
 // docs/lowering.md.
 //===----------------------------------------------------------------------===//
 
@@ -18,6 +19,7 @@
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassRegistry.h"
 
 #include <chrono>
 
@@ -38,10 +40,41 @@ flightllm::lowering::lowerToFlight(ModuleOp module,
       failed(lowering.layout(options.weightStripes)))
     return failure();
   LoweredModel &model = lowering.model();
+  // The buffer-level passes, one pass manager run per bucket (the tools
+  // register the passes too; registering them again is harmless).
+  static const bool registered =
+      (flight::registerFlightTransformsPasses(), true);
+  (void)registered;
+  PassManager bucketPasses(module.getContext(),
+                           flight::BucketOp::getOperationName());
+  std::string pipelineError;
+  llvm::raw_string_ostream pipelineErrors(pipelineError);
+  LogicalResult parsed = parsePassPipeline(options.bucketPipeline,
+                                           bucketPasses, pipelineErrors);
+  // Every pass must run on a bucket (a module pass would see the bucket).
+  for (Pass &pass : bucketPasses.getPasses())
+    if (std::optional<StringRef> anchor = pass.getOpName();
+        succeeded(parsed) && anchor &&
+        *anchor != flight::BucketOp::getOperationName()) {
+      pipelineErrors << "'" << pass.getArgument() << "' runs on '" << *anchor
+                     << "'";
+      parsed = failure();
+    }
+  if (failed(parsed)) {
+    emitError(module.getLoc())
+        << "the bucket pipeline '" << options.bucketPipeline
+        << "' is not a pipeline of flight.bucket passes: " << pipelineError;
+    return failure();
+  }
+  // The bucket is verified once after its passes, below.
+  bucketPasses.enableVerifier(false);
+  if (options.configurePassManager &&
+      failed(options.configurePassManager(bucketPasses)))
+    return failure();
   OnChipCapacity capacity = OnChipCapacity::of(target);
   OnChipPeaks peaks;
-  // The pipeline one bucket at a time (flight-select-instructions,
-  // flight-schedule, flight-fuse, the places of flight-hbm-layout,
+  // The pipeline one bucket at a time (flight-select-instructions, the
+  // bucket pipeline (flight-schedule, the fusions), the places of flight-hbm-layout,
   // flight-share-layers, flight-plan-buffers, the tokens of flight-insert-tokens),
   // each bucket's IR dropped once it is encoded: a 7B model's 144 buckets
   // (1.5 million instructions) never exist as IR at once.
@@ -56,8 +89,8 @@ flightllm::lowering::lowerToFlight(ModuleOp module,
     FailureOr<flight::BucketOp> bucket = lowering.selectBucket(range, b);
     if (failed(bucket))
       return failure();
-    flight::scheduleBucket(*bucket);
-    flight::fuseBucket(*bucket);
+    if (failed(bucketPasses.run(*bucket)))
+      return failure();
     flight::ShareLayersPassOptions share;
     share.shareLayers = options.shareLayers;
     if (failed(lowering.placeRegions(*bucket)) ||

@@ -21,6 +21,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/PassManager.h"
 #include "mlir/Support/LogicalResult.h"
 
 #include "llvm/Support/Error.h"
@@ -49,6 +50,13 @@ struct PipelineStageRange {
   bool wholeModel() const { return layerCount == 0 && prologue && epilogue; }
 };
 
+/// The passes every bucket runs at the buffer level after
+/// flight-select-instructions: a textual pipeline on `flight.bucket`
+/// (docs/lowering.md, "Pass pipeline").
+inline constexpr llvm::StringLiteral kDefaultBucketPipeline =
+    "flight-schedule,flight-fuse-swiglu,flight-share-quantize,"
+    "flight-fuse-in-place,flight-fuse";
+
 struct LoweringOptions {
   /// Longest context (prompt + generated tokens); 0: the model's own limit,
   /// at most 2048.
@@ -67,6 +75,12 @@ struct LoweringOptions {
   /// Channels each weight tile is striped over in HBM (flight-hbm-layout's
   /// `stripes`).
   unsigned weightStripes = 8;
+  /// The buffer-level passes run on each bucket (a textual pipeline on
+  /// flight.bucket, parsed once, run bucket by bucket).
+  std::string bucketPipeline = kDefaultBucketPipeline.str();
+  /// Configures the pass manager that runs bucketPipeline (the tools: the
+  /// MLIR pass-manager options, e.g. --mlir-print-ir-after).
+  std::function<mlir::LogicalResult(mlir::PassManager &)> configurePassManager;
   /// One layer body run numLayers times (else one copy per layer:
   /// flight-share-layers{share-layers=false}).
   bool shareLayers = true;

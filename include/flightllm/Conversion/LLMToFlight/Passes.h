@@ -3,6 +3,7 @@
 #ifndef FLIGHTLLM_CONVERSION_LLMTOFLIGHT_PASSES_H
 #define FLIGHTLLM_CONVERSION_LLMTOFLIGHT_PASSES_H
 
+#include "flightllm/Conversion/LLMToFlight/LLMToFlight.h"
 #include "flightllm/Dialect/Flight/FlightDialect.h"
 
 #include "mlir/IR/BuiltinOps.h"

@@ -12,8 +12,11 @@ def ConvertLLMToFlightPass : Pass<"convert-llm-to-flight", "mlir::ModuleOp"> {
     `@forward` and replaces the module's contents with one `flight.stream`
     per bucket (attributes `stage`, `min_length`, `max_length`), as
     `flightllm-compile --emit=flight` prints them: the pipeline
-    `flight-select-instructions`, `flight-schedule`, `flight-fuse`,
-    `flight-plan-buffers` and `flight-insert-tokens` with their default
+    `flight-select-instructions`, the bucket pipeline (`flight-schedule`,
+    `flight-fuse-swiglu`, `flight-share-quantize`, `flight-fuse-in-place`,
+    `flight-fuse`, run by a pass manager on each bucket),
+    `flight-hbm-layout`, `flight-share-layers`, `flight-plan-buffers` and
+    `flight-insert-tokens` with their default
     options, run bucket by bucket (with `insert-tokens=false` the streams
     keep their access annotations instead of tokens);
     `flightllm-compile --emit=bin` runs the same steps and writes the binary
@@ -41,7 +44,11 @@ def ConvertLLMToFlightPass : Pass<"convert-llm-to-flight", "mlir::ModuleOp"> {
            "slot (docs/lowering.md, Batched decode)">,
     Option<"insertTokens", "insert-tokens", "bool", /*default=*/"true",
            "Set the dependency tokens (else annotate every instruction with "
-           "what it accesses, for flight-insert-tokens)">
+           "what it accesses, for flight-insert-tokens)">,
+    Option<"bucketPipeline", "bucket-pipeline", "std::string",
+           /*default=*/"::flightllm::lowering::kDefaultBucketPipeline.str()",
+           "The passes each bucket runs at the buffer level after instruction "
+           "selection (a textual pipeline on flight.bucket)">
   ];
   let dependentDialects = ["flightllm::flight::FlightDialect"];
 }
@@ -59,11 +66,15 @@ def SelectInstructionsPass
     epilogue. Every value, weight tile and parameter block is an on-chip
     buffer (`flight.buf_alloc <value>` / `<temporary>` ...
     `flight.buf_dealloc`); loads and stores name `flight.hbm_region`s; MM in
-    prefill tiles, MV in decode, SFU kinds as `flight.buf_misc`; a ReLU
-    after a linear stays a MISC (`flight-fuse` folds it), the attention's
-    stages come in plain per-head order, tagged for `flight-schedule`. The
-    SwiGLU tile loops, in-place residuals and one quantized copy per value
-    are still decided here.
+    prefill tiles, MV in decode, SFU kinds as `flight.buf_misc`; the
+    attention's stages come in plain per-head order, tagged for
+    `flight-schedule`. Every op is lowered unfused, for the fusion passes to
+    decide: each result gets rows of its own, each linear quantizes its
+    input into a temporary of its own (`flight-share-quantize`,
+    `flight-fuse-in-place`), a SwiGLU is a MISC over its gate and up
+    linears' full results (`flight-fuse-swiglu`), a ReLU a MISC after its
+    linear (`flight-fuse`), and the layer's output is copied back to the
+    input rows (`flight-fuse-in-place` drops the copy).
 
     ```mlir
     // After: (decode, one layer op shown)

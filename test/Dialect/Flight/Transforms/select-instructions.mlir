@@ -34,15 +34,22 @@
 // CHECK: flight.buf_mv %[[XQ]], %[[W]], %[[S]][0] -> %[[Q]][0] {k_blocks = 1 : i64, n = 64 : i64, out_stride = 1 : i64}
 // CHECK-NEXT: flight.buf_dealloc %[[W]]
 // CHECK-NEXT: flight.buf_dealloc %[[S]]
+// The linear's own quantized copy of its input ends with it
+// (flight-share-quantize shares copies, flight-fuse-in-place makes them in
+// place).
+// CHECK-NEXT: flight.buf_dealloc %[[XQ]]
 // This token's K row, quantized with the static scales, into the cache at P.
 // CHECK: flight.buf_misc "quantize" %[[Q]][0], %{{.*}}[1] -> %[[K:.*]][0]
 // CHECK-NEXT: flight.tile_store %[[K]][0] -> %[[KCACHE]][0] length 128 base <B2> param <P> stride 128
 // Attention stages come in plain per-head order, tagged for flight-schedule.
 // CHECK: flight.buf_misc "softmax" {{.*}} {a_step = 1 : i64, flight.attention_stage = array<i64: 1, 0, 2>, k = 16 : i64, masked,
 // CHECK: flight.buf_mv {{.*}} {b_kmajor,
-// The residual add in place over the layer input, which the next layer reads.
-// CHECK: flight.buf_misc "add" %[[X]][0], %{{.*}}[0] -> %[[X]][0]
-// CHECK: }
+// The residual add into rows of its own, the layer's output copied back to
+// the input rows the next layer reads (flight-fuse-in-place makes the add
+// write over the input and drops the copy).
+// CHECK: flight.buf_misc "add" %[[X]][0], %{{.*}}[0] -> %[[SUM:[0-9]+]][0]
+// CHECK: flight.buf_misc "copy" %[[SUM]][0] -> %[[X]][0] {a_step = 1 : i64, k = 128 : i64, out_step = 1 : i64, rows = 1 : i64}
+// CHECK-NEXT: }
 // The logits of the token, fp32, stored to their area.
 // CHECK: flight.buf_mv {{.*}} -> %[[L:.*]][0] {k_blocks = 1 : i64, n = 8 : i64, out_format = "f32", out_stride = 1 : i64}
 // CHECK: flight.tile_store %[[L]][0] -> %[[LOGITS]][0] length 32 :
@@ -75,11 +82,12 @@ func.func @forward(%ids: tensor<1x?xi64>) -> tensor<1x?x8xf32> {
 
 // -----
 
-// A ReLU after a linear stays an SFU op, in place over the linear's rows
-// (flight-fuse folds it into the MV).
+// A ReLU after a linear stays an SFU op into rows of its own
+// (flight-fuse-in-place writes it over the linear's rows, flight-fuse then
+// folds it into the MV).
 // CHECK-LABEL: module attributes
 // CHECK: flight.buf_mv {{.*}} -> %[[H:.*]][0] {k_blocks = 1 : i64, n = 4 : i64, out_stride = 1 : i64}
-// CHECK: flight.buf_misc "relu" %[[H]][0] -> %[[H]][0] {a_step = 1 : i64, k = 4 : i64, out_step = 1 : i64, rows = 1 : i64}
+// CHECK: flight.buf_misc "relu" %[[H]][0] -> %[[R:[0-9]+]][0] {a_step = 1 : i64, k = 4 : i64, out_step = 1 : i64, rows = 1 : i64}
 func.func @forward(%ids: tensor<1x?xi64>) -> tensor<1x?x8xf32> {
   %t = llm.weight "emb" = dense<1.0> : tensor<8x4xf32>
   %e = llm.embedding %t, %ids : (tensor<8x4xf32>, tensor<1x?xi64>) -> tensor<1x?x4xf32>

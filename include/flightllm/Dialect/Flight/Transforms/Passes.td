@@ -85,13 +85,125 @@ def FusePass : Pass<"flight-fuse", "::flightllm::flight::BucketOp"> {
     flight.buf_mm %xq, %w, %s[0] -> %y[0] {k_blocks = 4 : i64, n = 64 : i64, out_stride = 1 : i64, relu} : ...
     ```
 
-    The other fusions of the lowering (the gate/up/SwiGLU tile loop, in-place
-    element-wise ops, one quantized copy per value) are still made by
-    `flight-select-instructions`.
+    The ReLU must already write over the product's rows
+    (`flight-fuse-in-place` before this pass). The other fusions of the
+    lowering are the passes `flight-fuse-swiglu`, `flight-share-quantize`
+    and `flight-fuse-in-place`.
   }];
   let options = [
     Option<"relu", "relu", "bool", /*default=*/"true",
            "Fold a ReLU into the matrix products that produce its operand">
+  ];
+}
+
+def FuseSwiGLUPass
+    : Pass<"flight-fuse-swiglu", "::flightllm::flight::BucketOp"> {
+  let summary = "One tile loop for a SwiGLU's gate and up linears";
+  let description = [{
+    Instruction selection lowers `swiglu(linear(x), linear(x))` as it
+    lowers each op: a tile loop per linear writing its full-width result
+    (`gate`, `up`), then a `flight.buf_misc "swiglu"` over both. This pass
+    makes the two loops one at the place of the second: per output tile,
+    both weight tiles load, both products (MM or MV) write two temporaries
+    of the tile's width, and a SwiGLU of the tile writes its columns of the
+    result, so the full-width `gate` and `up` never exist (less `act`, and
+    the SFU starts after the first tile instead of after both linears).
+
+    It fires when every op writing `gate` and `up` is a product of the two
+    loops (paired tiles of equal width side by side from row 0, covering
+    the SwiGLU's `k`, each with weight and scale buffers of its own, fp16,
+    no ReLU, the SwiGLU's row step), both read the same quantized input (or
+    two `quantize_dynamic` copies of the same rows: one then serves both),
+    and the SwiGLU reads both from row 0; otherwise the ops stay as they are.
+    With `flight.buf_exchange` after each loop (cores), one exchange of the
+    result remains.
+
+    ```mlir
+    // Before (two 64-channel tiles per linear, the second tile shown once):
+    %g = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
+    %wg0 = flight.buf_alloc <temporary> : !flight.buffer<8x128xi8, weight>
+    ...
+    flight.buf_mv %xq, %wg0, %sg0[0] -> %g[0] {k_blocks = 1 : i64, n = 64 : i64, out_stride = 2 : i64} : ...
+    ...
+    flight.buf_mv %xq, %wu1, %su1[0] -> %u[1] {k_blocks = 1 : i64, n = 64 : i64, out_stride = 2 : i64} : ...
+    flight.buf_misc "swiglu" %g[0], %u[0] -> %h[0] {k = 128 : i64, rows = 1 : i64, a_step = 2 : i64, b_step = 2 : i64, out_step = 2 : i64} : ...
+    // After, per tile:
+    %gt = flight.buf_alloc <temporary> : !flight.buffer<1x128xi8, act>
+    %ut = flight.buf_alloc <temporary> : !flight.buffer<1x128xi8, act>
+    flight.buf_mv %xq, %wg0, %sg0[0] -> %gt[0] {k_blocks = 1 : i64, n = 64 : i64, out_stride = 1 : i64} : ...
+    flight.buf_mv %xq, %wu0, %su0[0] -> %ut[0] {k_blocks = 1 : i64, n = 64 : i64, out_stride = 1 : i64} : ...
+    flight.buf_misc "swiglu" %gt[0], %ut[0] -> %h[0] {k = 64 : i64, rows = 1 : i64, a_step = 1 : i64, b_step = 1 : i64, out_step = 2 : i64} : ...
+    ```
+
+    Errors: a buffer deallocated twice, outside its alloc's block or used
+    after its dealloc (the rewrite moves lifetimes).
+  }];
+}
+
+def ShareQuantizePass
+    : Pass<"flight-share-quantize", "::flightllm::flight::BucketOp"> {
+  let summary = "One quantized copy of a value for every linear reading it";
+  let description = [{
+    Instruction selection quantizes a linear's input for that linear alone:
+    `flight.buf_misc "quantize_dynamic"` into a temporary that lives as long
+    as the linear. When a later `quantize_dynamic` quantizes the same rows
+    (same operand, rows, steps, `k`) into a buffer of the same type, with
+    nothing writing the operand in between (q, k and v of one normed input,
+    gate and up), it goes: its readers read the first copy, which lives
+    until the last of them.
+
+    ```mlir
+    // Before:
+    flight.buf_misc "quantize_dynamic" %h[0] -> %q1[0] {...} : ...
+    flight.buf_mv %q1, ... ; flight.buf_dealloc %q1 : ...
+    flight.buf_misc "quantize_dynamic" %h[0] -> %q2[0] {...} : ...
+    flight.buf_mv %q2, ... ; flight.buf_dealloc %q2 : ...
+    // After:
+    flight.buf_misc "quantize_dynamic" %h[0] -> %q1[0] {...} : ...
+    flight.buf_mv %q1, ...
+    flight.buf_mv %q1, ... ; flight.buf_dealloc %q1 : ...
+    ```
+
+    Errors: as `flight-fuse-swiglu`.
+  }];
+}
+
+def FuseInPlacePass
+    : Pass<"flight-fuse-in-place", "::flightllm::flight::BucketOp"> {
+  let summary = "SFU results written over an operand that dies";
+  let description = [{
+    Instruction selection gives every SFU result rows of its own (a
+    `flight.buf_alloc <value>`). A MISC reads a row before writing it, so
+    when an operand dies at the op its rows can take the result:
+
+    * `element-wise` (`add`, `mul`, `swiglu`, `silu`, `gelu`, `gelu_tanh`,
+      `relu`): the first operand with the result's type and allocation
+      policy, read from row 0 with the result's step, that either is deallocated right after the op
+      (nothing else uses it), or outlives the block (a layer's input) and
+      is overwritten whole by a `copy` before anything reads it, after the
+      result's last use. The residual adds then write into the layer's
+      input, and the copy that kept the layer's output there goes.
+    * `quantize`: a `quantize_dynamic` whose operand, a `value` (a
+      linear's input), is deallocated right after it, when the INT8 rows
+      take no more room per token (`out_step <= a_step`) nor in all. The
+      attention's quantized temporaries keep rows of their own.
+
+    ```mlir
+    // Before:
+    %y = flight.buf_alloc <value> : !flight.buffer<1x128xi8, act>
+    flight.buf_misc "add" %x[0], %a[0] -> %y[0] {...} : ...
+    flight.buf_dealloc %x : ...
+    // After:
+    flight.buf_misc "add" %x[0], %a[0] -> %x[0] {...} : ...
+    ```
+
+    Errors: as `flight-fuse-swiglu`.
+  }];
+  let options = [
+    Option<"elementWise", "element-wise", "bool", /*default=*/"true",
+           "Element-wise results over an operand that dies">,
+    Option<"quantize", "quantize", "bool", /*default=*/"true",
+           "quantize_dynamic over its operand when that dies">
   ];
 }
 
