@@ -37,7 +37,10 @@ Modes (positional; default: all four):
                2:4 + 4-bit asymmetric on three fixtures (5 prompt tokens, 12
                generated); 4-bit in groups of 64 and of 128 with zero points,
                2:4, 8:16, 4:16 and 8:16 + 4-bit g128 on examples/llama-bytes-4m
-               (20 prompt bytes, 20 generated).
+               (20 prompt bytes, 20 generated); and mixed precision across
+               layers there (--weight-bits=auto --budget=6; 4-bit with layer 0
+               kept at 8 bits), one layer body per run of layers with the same
+               formats, also on 3 cores with a two-tile prompt.
   perplexity   Held-out perplexity (heldout.txt) of the fp32 reference
                (decoder_model.onnx), the host quantized reference and the
                simulator (`flightllm-run M.flb --perplexity`); the simulator
@@ -329,6 +332,13 @@ LARGE_FORMATS = (
     ("--sparsity=8:16", MAGNITUDE, "--weight-bits=4", "--group-size=128"),
 )
 LARGE_NEW_TOKENS = 20
+# Mixed precision across layers (docs/lowering.md, "Layer groups"): formats
+# chosen per projection by the measured sensitivity under a budget, and
+# layer 0 kept at 8 bits.
+MIXED_FORMATS = (
+    ("--weight-bits=auto", "--budget=6"),
+    ("--keep-8bit=layers.0.*", "--weight-bits=4"),
+)
 
 
 def check_compressed(tools: Tools, fixtures: Path, large: Path, jobs: int, c: Checker):
@@ -347,6 +357,12 @@ def check_compressed(tools: Tools, fixtures: Path, large: Path, jobs: int, c: Ch
     large_tools = Tools(tools.bin.parent, tools.work, str(large / "calibration.txt"))
     for formats in LARGE_FORMATS:
         work.append((large.name, large / "decoder_model.onnx", True, cases,
+                     (*formats, "--calibration-tokens=1024")))
+    # ... and per layer group: decode and one prefill tile, then on 3 cores a
+    # prompt of two prefill tiles (every tile runs each group's body).
+    mixed_cases = cases + [(("--cores=3",), [("p140", list(held[3000:3140]), 4)])]
+    for formats in MIXED_FORMATS:
+        work.append((large.name, large / "decoder_model.onnx", True, mixed_cases,
                      (*formats, "--calibration-tokens=1024")))
     run_bit_exact(work, lambda w: large_tools if w[0] == large.name else tools, "compressed",
                   "format", "compressed: simulator (.flb) vs host quantized reference (.mlir), "

@@ -256,6 +256,9 @@ LogicalResult LayerBodyOp::verify() {
   if (bool(getWeightStrideAttr()) != bool(getKvStrideAttr()))
     return emitOpError() << "needs both base register strides, or neither "
                             "(flight-hbm-layout sets them)";
+  if (getFirstLayerIndex() < 0)
+    return emitOpError() << "first_layer must be >= 0, not "
+                         << getFirstLayerIndex();
   if (getWeightStrideAttr() && (getWeightStrideAttr().getInt() < 0 ||
                                 getKvStrideAttr().getInt() < 0))
     return emitOpError() << "base register strides must be >= 0";

@@ -477,6 +477,8 @@ static void addSparsification(PassManager &pm) {
   pm.addPass(flightllm::llm::createSparsifyPass(options));
 }
 
+static bool noCalibration() { return calibrationFile == "none"; }
+
 /// Quantizes and calibrates the raised program as the accelerator runs it:
 /// INT8 weights per output channel (or the compression flags' format),
 /// INT8 activations per token, INT8 (or 4-bit) KV cache with calibrated
@@ -492,15 +494,14 @@ static void addAcceleratorQuantization(PassManager &pm, bool calibrate = true) {
   if (weightMethod != "rtn" || weightBits == "auto")
     setCalibration(weights);
   pm.addPass(flightllm::llm::createQuantizeWeightsPass(weights));
-  if (!calibrate)
+  // --calibration=none: the lowering uses a fixed KV-cache range instead.
+  if (!calibrate || noCalibration())
     return;
   flightllm::llm::CalibratePassOptions options;
   setCalibration(options);
   options.kvBits = kvBits;
   pm.addPass(flightllm::llm::createCalibratePass(options));
 }
-
-static bool noCalibration() { return calibrationFile == "none"; }
 
 /// The offload plan of the raised program for --offload/--emit=offload-plan.
 static llvm::Expected<flightllm::offload::OffloadPlan>
@@ -1136,6 +1137,23 @@ static int runParsedCommand() {
     errs() << "flightllm-compile: error: --calibration=none applies to "
                     "--emit=bin and --emit=flight\n";
     return 1;
+  }
+  if (noCalibration()) {
+    // Compression that measures the model needs its activations; RTN
+    // weights and magnitude pruning do not (the 7B sizes-only benches).
+    std::string needs = weightBits == "auto"         ? "--weight-bits=auto"
+                        : weightMethod != "rtn"      ? "--weight-method=" + weightMethod
+                        : smoothAlpha != 0           ? "--smooth-alpha"
+                        : sparsityPattern != "none" && sparsityMethod != "magnitude"
+                            ? "--sparsity-method=" + sparsityMethod
+                            : "";
+    if (!needs.empty()) {
+      errs() << "flightllm-compile: error: --calibration=none: " << needs
+             << " measures the model on calibration text (give "
+                "--calibration=FILE, or use RTN weights and "
+                "--sparsity-method=magnitude)\n";
+      return 1;
+    }
   }
 
   if (maxMemory.getNumOccurrences()) {

@@ -91,7 +91,8 @@ LogicalResult checkSlots(LayerBodyOp layer) {
 }
 
 /// Replaces `layer` by one copy of its body per layer; per-layer transfers
-/// address layer l's copy of their region directly.
+/// address layer l's copy of their region directly (l from the body's
+/// first_layer on: a model with several bodies numbers its layers through).
 void unroll(LayerBodyOp layer, llvm::ArrayRef<int64_t> origins) {
   OpBuilder b(layer);
   // Layer l's copy of a region, created after the region (and its copies
@@ -115,7 +116,8 @@ void unroll(LayerBodyOp layer, llvm::ArrayRef<int64_t> origins) {
     after = v.getDefiningOp();
     return v;
   };
-  for (int64_t l = 0; l < int64_t(layer.getLayers()); ++l) {
+  int64_t first = layer.getFirstLayerIndex();
+  for (int64_t l = first; l < first + int64_t(layer.getLayers()); ++l) {
     IRMapping map;
     for (Operation &op : layer.getBody().front()) {
       Operation *copy = b.clone(op, map);

@@ -383,7 +383,7 @@ LogicalResult BufferPlanner::plan(Operation *op) {
       })
       .Case([&](flight::LayerBodyOp layer) -> LogicalResult {
         barrier();
-        sys(isa::SysKind::set_layer, 0);
+        sys(isa::SysKind::set_layer, layer.getFirstLayerIndex());
         sys(isa::SysKind::loop, layer.getLayers());
         size_t bodyStart = words();
         loopTrip = layer.getLayers();
@@ -393,6 +393,7 @@ LogicalResult BufferPlanner::plan(Operation *op) {
         barrier();
         sys(isa::SysKind::endloop);
         info.bodyWords += words() - bodyStart;
+        info.unrolledBodyWords += (words() - bodyStart) * layer.getLayers();
         loopTrip = 1;
         return success();
       })

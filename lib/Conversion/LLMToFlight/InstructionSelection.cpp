@@ -175,8 +175,11 @@ private:
                   HbmData::Scratch, "spill");
   }
 
-  static std::string paramName(Operation *op, size_t index, bool layer) {
-    return ModelLowering::paramName(op, index, layer);
+  /// Region names of the current layer group's (or the epilogue's)
+  /// parameters.
+  std::string paramName(Operation *op, size_t index, bool layer) const {
+    return ModelLowering::paramName(
+        op, index, layer ? m.layerPrefix(group) : std::string("final."));
   }
 
   ModelLowering &m;
@@ -192,6 +195,8 @@ private:
   llvm::DenseMap<Value, int> remaining;
   TileContext ctx;
   Value ropeRows, constRegion;
+  /// The layer group whose body is being selected.
+  unsigned group = 0;
 };
 
 } // namespace flightllm::lowering
@@ -438,15 +443,17 @@ void InstructionSelection::attentionRows(llm::AttentionOp op, size_t index,
     return region(uint64_t(m.kvRows) * rowKV, HbmData::KVCache,
                   name + (slot % 2 ? ".v" : ".k") + std::to_string(slot / 2));
   };
+  std::string paramsName =
+      m.layerPrefix(group) + "attention" + std::to_string(index);
   // Phase 1, per KV head: its parameters (kept until its last query head),
   // and this run's K and V rows quantized and appended to the cache.
   std::vector<Value> params(hkv);
   for (int64_t g = 0; g < hkv; ++g) {
    onCore(coreOf(g, hkv), [&] {
-    const HBMLoc &pl = m.layerLocs.at({index, 3, int(g)});
+    const HBMLoc &pl = m.groupLocs[group].at({index, 3, int(g)});
     Value pm = alloc(MemorySpace::Meta, rowsFor(pl.bytes), op);
     params[g] = pm;
-    ldParam(pm, 0, pl, name + ".kv_params" + std::to_string(g));
+    ldParam(pm, 0, pl, paramsName + ".kv_params" + std::to_string(g));
     uint32_t ikAddr = rowsFor(a), ivAddr = rowsFor(a + bb);
     for (int kv = 0; kv < 2; ++kv) {
       const Val &src = kv ? v : k;
@@ -796,31 +803,39 @@ InstructionSelection::select(const BucketRange &range) {
            RunTimeParam::P, m.ropeRowBytes);
       });
     }
-    {
+    // One body per layer group (consecutive layers with the same weight
+    // formats), selected from the group's first layer.
+    for (group = 0; group < m.s.groups.size(); ++group) {
       OpBuilder::InsertionGuard layerGuard(b);
+      const ModelStructure::LayerGroup &g = m.s.groups[group];
       auto layer = flight::LayerBodyOp::create(
-          b, m.s.func.getLoc(), m.s.numLayers, IntegerAttr(), IntegerAttr());
+          b, m.s.func.getLoc(), g.count, IntegerAttr(), IntegerAttr(),
+          g.first ? b.getI64IntegerAttr(g.first) : IntegerAttr());
       b.setInsertionPointToStart(&layer.getBody().emplaceBlock());
-      if (failed(segment(m.s.layerOps(0), m.layerLocs, true)))
+      vals.clear();
+      vals[m.s.layerInputs[g.first]] = xIn;
+      llvm::ArrayRef<Operation *> ops = m.s.layerOps(g.first);
+      if (failed(segment(ops, m.groupLocs[group], true)))
         return failure();
-      Value out0 = m.s.layerInputs[1];
+      Value out0 = m.s.layerInputs[g.first + 1];
       // The layer must leave its output where it found its input.
       if (!vals.count(out0)) {
-        m.s.layerOps(0).back()->emitError("the layer output was not computed");
+        ops.back()->emitError("the layer output was not computed");
         return failure();
       }
       // flight-fuse-in-place writes the residual adds over the input, and
       // the copy goes.
       Val o = vals[out0];
       if (o.buffer != xIn.buffer) {
-        loc = m.s.layerOps(0).back()->getLoc();
+        loc = ops.back()->getLoc();
         misc(isa::MiscKind::copy, {o.buffer, 0, xIn.layout.rowsPerToken()},
              std::nullopt, {xIn.buffer, 0, xIn.layout.rowsPerToken()},
              xIn.layout.rowsPerToken() * kRowBytes, R);
       }
-      vals.clear();
-      vals[m.s.layerInputs[0]] = xIn;
     }
+    group = 0;
+    vals.clear();
+    vals[m.s.layerInputs[0]] = xIn;
     // The last new token (row S - 1) may be in any tile from the one holding
     // row minLen - 1 on.
     // A pipeline stage without the epilogue stores every tile's rows there

@@ -100,8 +100,18 @@ public:
   /// flight.layer_body strides; after layout(). Errors at the region.
   mlir::LogicalResult placeRegions(mlir::Operation *root);
   /// "layer.linear3" / "final.rms_norm0": the parameters of the op at
-  /// `index` of the layer or the epilogue, in region names.
-  static std::string paramName(mlir::Operation *op, size_t index, bool layer);
+  /// `index` of the layer (`prefix` layerPrefix(group)) or the epilogue
+  /// ("final."), in region names.
+  static std::string paramName(mlir::Operation *op, size_t index,
+                               llvm::StringRef prefix);
+  /// The region names of a layer group's parameters: "layer." for the first
+  /// group (every layer of a single-format model), "layer4." for the group
+  /// starting at layer 4. The KV cache, the same in every group, is
+  /// "layer.attentionJ.kH" for all.
+  std::string layerPrefix(unsigned group) const {
+    return group == 0 ? "layer."
+                      : "layer" + std::to_string(s.groups[group].first) + ".";
+  }
   const std::vector<BucketRange> &buckets() const { return selected; }
   /// flight-select-instructions for one bucket: a flight.bucket at the
   /// builder's insertion point (errors at the llm op).
@@ -123,6 +133,9 @@ private:
   // HBM image.
   mlir::LogicalResult packGlobals(ImagePacker &packer);
   mlir::LogicalResult packLayer(unsigned layer, ImagePacker &packer);
+  /// Bytes per channel of the largest layer group's slot, and each group's
+  /// region sizes in groupLocs (sizing pass).
+  mlir::FailureOr<uint64_t> layerSlotBytes();
   HBMLoc packNorm(mlir::Operation *op, ImagePacker &packer);
   mlir::LogicalResult packLinear(mlir::Operation *op, uintptr_t key,
                                  const std::string &name, ImagePacker &packer,
@@ -165,10 +178,19 @@ private:
 
   llvm::DenseMap<mlir::Value, Layout> layouts;
   std::map<ParamKey, HBMLoc> globalLocs, layerLocs;
+  /// Per layer group, its first layer's places (layer l of the group: l -
+  /// first B1 strides further).
+  std::vector<std::map<ParamKey, HBMLoc>> groupLocs;
   bool packing = false; ///< the filling pass (else sizing)
-  /// The layer being packed (-1: globals); QuantParams records come from
-  /// the globals and layer 0.
+  /// The layer being packed (-1: globals); QuantParams records, region
+  /// places and the report's formats come from the globals and the first
+  /// layer of each group.
   int packingLayer = -1;
+  bool packingGroupLeader() const {
+    return packingLayer < 0 ||
+           s.groups[s.groupOf(unsigned(packingLayer))].first ==
+               unsigned(packingLayer);
+  }
   void recordQuant(const std::string &name, const HBMLoc &loc, uint64_t within,
                    uint32_t count, binary::Precision scales,
                    binary::Precision precision = binary::Precision::I8,

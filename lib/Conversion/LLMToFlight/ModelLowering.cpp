@@ -503,7 +503,7 @@ LogicalResult ModelLowering::packLinear(Operation *op, uintptr_t key,
                 uint32_t(p.groupSize), p.zeroPoints);
     imageBytes += n * p.rowBytes + p.metaBytes(n);
   }
-  if (packing && packingLayer <= 0) {
+  if (packing && packingGroupLeader()) {
     LoweredModel::WeightFormatInfo f;
     f.name = llm::projectionName(op);
     f.bits = uint32_t(p.bits);
@@ -511,7 +511,12 @@ LogicalResult ModelLowering::packLinear(Operation *op, uintptr_t key,
     f.kept = uint32_t(p.kept);
     f.zeroPoints = p.zeroPoints;
     f.bytes = imageBytes;
-    f.perLayer = packingLayer == 0;
+    f.perLayer = packingLayer >= 0;
+    if (f.perLayer) {
+      const ModelStructure::LayerGroup &g = s.groups[s.groupOf(packingLayer)];
+      f.firstLayer = g.first;
+      f.layers = g.count;
+    }
     result.weightFormats.push_back(std::move(f));
   }
   if (packing) {
@@ -530,14 +535,15 @@ LogicalResult ModelLowering::packLinear(Operation *op, uintptr_t key,
   return success();
 }
 
-std::string ModelLowering::paramName(Operation *op, size_t index, bool layer) {
-  return (layer ? "layer." : "final.") + op->getName().stripDialect().str() +
+std::string ModelLowering::paramName(Operation *op, size_t index,
+                                     StringRef prefix) {
+  return prefix.str() + op->getName().stripDialect().str() +
          std::to_string(index);
 }
 
 void ModelLowering::recordPlace(const std::string &region, const HBMLoc &loc,
                                 const std::string &piece, uint64_t within) {
-  if (!packing || packingLayer > 0)
+  if (!packing || !packingGroupLeader())
     return;
   places[region].push_back({piece.empty() ? region : piece, loc, within});
 }
@@ -547,12 +553,14 @@ void ModelLowering::recordQuant(const std::string &name, const HBMLoc &loc,
                                 binary::Precision scales,
                                 binary::Precision precision,
                                 uint32_t groupSize, bool zeroPoints) {
-  if (!packing || packingLayer > 0)
+  if (!packing || !packingGroupLeader())
     return;
   LoweredModel::QuantInfo q;
   q.name = name;
   q.channel = loc.channel;
-  q.offset = (loc.perLayer ? globalBytes : 0) + loc.offset + within;
+  // A group's record describes its first layer (the one its name names).
+  q.offset = (loc.perLayer ? globalBytes + packingLayer * layerStride : 0) +
+             loc.offset + within;
   q.count = count;
   q.scalePrecision = scales;
   q.precision = precision;
@@ -661,21 +669,23 @@ LogicalResult ModelLowering::packGlobals(ImagePacker &packer) {
       continue;
     }
     globalLocs[{key, 2, 0}] = packNorm(op, packer);
-    recordPlace(paramName(op, index, false), globalLocs[{key, 2, 0}]);
+    recordPlace(paramName(op, index, "final."), globalLocs[{key, 2, 0}]);
   }
   return success();
 }
 
 LogicalResult ModelLowering::packLayer(unsigned layer, ImagePacker &packer) {
   llvm::ArrayRef<Operation *> ops = s.layerOps(layer);
+  unsigned group = s.groupOf(layer);
+  std::string prefix = layerPrefix(group);
   for (size_t j = 0; j < ops.size(); ++j) {
     Operation *op = ops[j];
     if (llvm::isa<llm::LinearOp>(op)) {
-      if (failed(packLinear(op, j, paramName(op, j, true), packer, layerLocs)))
+      if (failed(packLinear(op, j, paramName(op, j, prefix), packer, layerLocs)))
         return failure();
     } else if (llvm::isa<llm::LayerNormOp, llm::RMSNormOp>(op)) {
       layerLocs[{j, 2, 0}] = packNorm(op, packer);
-      recordPlace(paramName(op, j, true), layerLocs[{j, 2, 0}]);
+      recordPlace(paramName(op, j, prefix), layerLocs[{j, 2, 0}]);
     } else if (auto att = dyn_cast<llm::AttentionOp>(op)) {
       int64_t hkv = att.getNumKvHeads(), dh = headDim;
       int64_t dhPad = Layout::heads(1, dh).pad;
@@ -702,10 +712,11 @@ LogicalResult ModelLowering::packLayer(unsigned layer, ImagePacker &packer) {
           }
         });
         layerLocs[{j, 3, int(g)}] = kvLoc;
-        recordPlace("layer.attention" + std::to_string(j) + ".kv_params" +
+        recordPlace(prefix + "attention" + std::to_string(j) + ".kv_params" +
                         std::to_string(g),
                     kvLoc);
-        std::string head = "attention" + std::to_string(j) + ".kv_head" + std::to_string(g);
+        std::string head = (group ? prefix : "") + "attention" +
+                           std::to_string(j) + ".kv_head" + std::to_string(g);
         recordQuant(head + ".k_scales", kvLoc, 0, static_cast<uint32_t>(dh),
                     binary::Precision::F16);
         recordQuant(head + ".v_scales", kvLoc, a + 2 * b,
@@ -948,11 +959,13 @@ LogicalResult ModelLowering::prepare() {
 
   // The size of every parameter block (the places are the HBM layout's).
   unsigned nch = target.hbmChannels;
-  ImagePacker sizeGlobals(nch, false), sizeLayer(nch, true);
-  if (failed(packGlobals(sizeGlobals)) || failed(packLayer(0, sizeLayer)))
+  ImagePacker sizeGlobals(nch, false);
+  if (failed(packGlobals(sizeGlobals)) || failed(layerSlotBytes()))
     return failure();
   sizeRunTimeAreas();
   result.numLayers = s.numLayers;
+  for (const ModelStructure::LayerGroup &g : s.groups)
+    result.layerGroups.push_back({g.first, g.count});
 
   auto &m = result.metadata;
   StringRef family = "unknown";
@@ -991,15 +1004,37 @@ LogicalResult ModelLowering::prepare() {
   return success();
 }
 
+FailureOr<uint64_t> ModelLowering::layerSlotBytes() {
+  // Every slot has the largest group's size: B1 = origin + L * stride has
+  // one stride per stream, so the layer register that also moves B2 over
+  // the KV cache can address a group's layers only at a common stride.
+  // The sizes of every group's regions (instruction selection's, before
+  // the layout places them) come with it.
+  uint64_t slot = 0;
+  groupLocs.assign(s.groups.size(), {});
+  for (auto [g, group] : llvm::enumerate(s.groups)) {
+    ImagePacker sizeLayer(target.hbmChannels, true);
+    layerLocs.clear();
+    if (failed(packLayer(group.first, sizeLayer)))
+      return failure();
+    groupLocs[g] = std::move(layerLocs);
+    slot = std::max(slot, sizeLayer.maxUsed());
+  }
+  return slot;
+}
+
 LogicalResult ModelLowering::layout(unsigned stripesPerTile) {
   stripes = stripesPerTile;
-  // Size the image with this striping: globals, then one layer.
+  // Size the image with this striping: globals, then one layer slot.
   unsigned nch = target.hbmChannels;
-  ImagePacker sizeGlobals(nch, false), sizeLayer(nch, true);
-  if (failed(packGlobals(sizeGlobals)) || failed(packLayer(0, sizeLayer)))
+  ImagePacker sizeGlobals(nch, false);
+  if (failed(packGlobals(sizeGlobals)))
+    return failure();
+  FailureOr<uint64_t> slot = layerSlotBytes();
+  if (failed(slot))
     return failure();
   globalBytes = roundUp(sizeGlobals.maxUsed(), kUnitBytes);
-  layerStride = roundUp(sizeLayer.maxUsed(), kUnitBytes);
+  layerStride = roundUp(*slot, kUnitBytes);
   placeRunTimeAreas();
   uint64_t needed = runTimeEnd;
   if (needed > target.hbmBytesPerChannel)
@@ -1029,21 +1064,18 @@ LogicalResult ModelLowering::layout(unsigned stripesPerTile) {
             prefetchPages(blob->getData().data(), blob->getData().size());
   };
   prefetchLayer(0);
+  groupLocs.assign(s.groups.size(), {});
   for (unsigned l = 0; l < s.numLayers; ++l) {
     prefetchLayer(l + 1);
     packingLayer = static_cast<int>(l);
     ImagePacker layer(nch, true);
     layer.fillInto(&result.hbm, globalBytes + l * layerStride);
-    if (l > 0) {
-      // Layers after the first reuse layer 0's map; pack into a scratch map.
-      std::map<ParamKey, HBMLoc> keep = std::move(layerLocs);
-      layerLocs.clear();
-      if (failed(packLayer(l, layer)))
-        return failure();
-      layerLocs = std::move(keep);
-    } else if (failed(packLayer(0, layer))) {
+    // The layers of a group share its first layer's places.
+    layerLocs.clear();
+    if (failed(packLayer(l, layer)))
       return failure();
-    }
+    if (packingGroupLeader())
+      groupLocs[s.groupOf(l)] = std::move(layerLocs);
     if (options.progress)
       options.progress("packing weights", l + 1, s.numLayers);
   }

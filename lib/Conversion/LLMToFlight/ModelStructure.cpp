@@ -27,18 +27,42 @@ bool isEpilogueOp(Operation *op) {
   return llvm::isa<llm::LayerNormOp, llm::RMSNormOp, llm::LogitsOp>(op);
 }
 
+/// Attributes that give a projection's weight format; layers may differ in
+/// them (one layer body per group), zero points by their presence.
+constexpr llvm::StringLiteral kFormatAttrs[] = {
+    "weight_bits", "group_size", "sparsity", "block_sparsity",
+    "weight_zero_points"};
+
+bool isFormatAttr(StringRef n) { return llvm::is_contained(kFormatAttrs, n); }
+
 /// Attributes that must agree between corresponding ops of two layers
-/// (quantization scales differ per layer and are data, not structure).
+/// (quantization scales differ per layer and are data, not structure; the
+/// weight formats are compared per group).
 bool sameStructuralAttrs(Operation *a, Operation *b) {
+  auto structural = [](Operation *op) {
+    return llvm::count_if(op->getAttrs(), [](NamedAttribute attr) {
+      StringRef n = attr.getName().getValue();
+      return !(n == "weight_scales" || n == "input_scale" ||
+               n == "k_scales" || n == "v_scales" || isFormatAttr(n));
+    });
+  };
   for (NamedAttribute attr : a->getAttrs()) {
     StringRef n = attr.getName().getValue();
     if (n == "weight_scales" || n == "input_scale" || n == "k_scales" ||
-        n == "v_scales" || n == "weight_zero_points")
+        n == "v_scales" || isFormatAttr(n))
       continue;
     if (b->getAttr(n) != attr.getValue())
       return false;
   }
-  return a->getAttrs().size() == b->getAttrs().size();
+  return structural(a) == structural(b);
+}
+
+bool sameFormat(Operation *a, Operation *b) {
+  for (StringRef n : kFormatAttrs)
+    if (n == "weight_zero_points" ? bool(a->getAttr(n)) != bool(b->getAttr(n))
+                                  : a->getAttr(n) != b->getAttr(n))
+      return false;
+  return true;
 }
 
 } // namespace
@@ -112,26 +136,13 @@ flightllm::lowering::analyzeModelStructure(ModuleOp module) {
       if (op->getName() != op0->getName() || !sameStructuralAttrs(op, op0) ||
           op->getNumOperands() != op0->getNumOperands() ||
           op->getResultTypes() != op0->getResultTypes())
-      {
-        // Mixed precision across layers is the likely cause with
-        // compressed programs: name the format that differs.
-        std::string what;
-        for (StringRef attr : {"weight_bits", "group_size", "sparsity",
-                               "block_sparsity", "weight_zero_points"})
-          if (bool(op->getAttr(attr)) != bool(op0->getAttr(attr)) ||
-              (attr != "weight_zero_points" &&
-               op->getAttr(attr) != op0->getAttr(attr)))
-            what = (" (its weight format differs: '" + attr +
-                    "'; the layer loop needs one format per projection "
-                    "in every layer)")
-                       .str();
         return op->emitError() << "decoder layer " << l << " differs from "
                                << "layer 0 at its op " << j << " ('"
-                               << op0->getName() << "')" << what
+                               << op0->getName() << "')"
                                << ": the accelerator "
                                << "shares one instruction sequence between "
-                               << "identical layers";
-      }
+                               << "layers that differ at most in their "
+                               << "weight formats";
       for (unsigned k = 0; k < op->getNumOperands(); ++k) {
         Value v = op->getOperand(k), v0 = op0->getOperand(k);
         Operation *def = v.getDefiningOp(), *def0 = v0.getDefiningOp();
@@ -158,5 +169,21 @@ flightllm::lowering::analyzeModelStructure(ModuleOp module) {
       }
     }
   }
+  s.computeGroups();
   return s;
+}
+
+void ModelStructure::computeGroups() {
+  groups.clear();
+  for (unsigned l = 0; l < numLayers; ++l) {
+    bool same = l > 0 && llvm::all_of(llvm::zip(layerOps(l), layerOps(l - 1)),
+                                      [](auto pair) {
+                                        return sameFormat(std::get<0>(pair),
+                                                          std::get<1>(pair));
+                                      });
+    if (same)
+      ++groups.back().count;
+    else
+      groups.push_back({l, 1});
+  }
 }

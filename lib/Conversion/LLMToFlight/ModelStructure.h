@@ -3,8 +3,9 @@
 // Splits the ops of an llm @forward into the prologue (embeddings), N
 // structurally identical decoder layers and the epilogue (final norm,
 // logits), and checks the layers really are identical (same ops, attributes,
-// weight shapes and dataflow), which is what lets one instruction sequence
-// serve every layer through base registers.
+// weight shapes and dataflow) up to their weight formats, which is what lets
+// one instruction sequence serve every layer of a run of consecutive layers
+// with the same formats (a layer group) through base registers.
 //===----------------------------------------------------------------------===//
 
 #ifndef FLIGHTLLM_LIB_CONVERSION_LLMTOFLIGHT_MODELSTRUCTURE_H
@@ -30,6 +31,21 @@ struct ModelStructure {
   unsigned numLayers = 0, firstLayer = 0, totalLayers = 0;
   /// The hidden state entering layer i (i = numLayers: leaving the last).
   std::vector<mlir::Value> layerInputs;
+  /// Runs of consecutive layers whose projections have the same weight
+  /// formats (bits, group size, zero points, sparsity), in order; each is
+  /// one layer body. A single-format model has one group.
+  struct LayerGroup {
+    unsigned first = 0, count = 0;
+  };
+  std::vector<LayerGroup> groups;
+  unsigned groupOf(unsigned layer) const {
+    unsigned g = 0;
+    while (g + 1 < groups.size() && groups[g + 1].first <= layer)
+      ++g;
+    return g;
+  }
+  /// Splits layers [0, numLayers) into groups.
+  void computeGroups();
 
   size_t layerBegin(unsigned layer) const {
     return prologueEnd + (firstLayer + layer) * layerLength;
@@ -43,6 +59,7 @@ struct ModelStructure {
         layerInputs.begin() + first, layerInputs.begin() + first + count + 1);
     firstLayer += first;
     numLayers = count;
+    computeGroups();
   }
   llvm::ArrayRef<mlir::Operation *> layerOps(unsigned layer) const {
     return llvm::ArrayRef(ops).slice(layerBegin(layer), layerLength);

@@ -24,8 +24,8 @@ struct Totals {
   uint64_t prefillBytes = 0, decodeBytes = 0;
 };
 
-uint64_t unsharedBytes(const StreamInfo &s, uint32_t layers) {
-  return 4 * (s.otherWords + s.bodyWords * layers);
+uint64_t unsharedBytes(const StreamInfo &s) {
+  return 4 * (s.otherWords + s.unrolledBodyWords);
 }
 
 Totals totals(const LoweredModel &m) {
@@ -36,7 +36,7 @@ Totals totals(const LoweredModel &m) {
     t.instructions += s.instructions;
     t.bytes += bytes;
     t.exactLengthBytes += bytes * lengths;
-    t.exactLengthUnsharedBytes += unsharedBytes(s, m.numLayers) * lengths;
+    t.exactLengthUnsharedBytes += unsharedBytes(s) * lengths;
     if (s.stage == binary::Stage::Decode)
       t.decodeActivationStoreMax =
           std::max(t.decodeActivationStoreMax, s.activationStoreBytes);
@@ -70,7 +70,15 @@ uint64_t decodeWeightBytesPerToken(const LoweredModel &m) {
   return 0;
 }
 
-/// Formats of the projections (layer 0 stands for every layer).
+/// "3" or "1-5": the layers of a layer group.
+std::string layerRange(uint32_t first, uint32_t count) {
+  return count == 1 ? std::to_string(first)
+                    : std::to_string(first) + "-" +
+                          std::to_string(first + count - 1);
+}
+
+/// Formats of the projections (layer 0 stands for every layer of a
+/// single-format model; otherwise each group's first layer for the group).
 void printWeightFormats(const LoweredModel &m, llvm::raw_ostream &os) {
   os << "weight formats (bits, group size, zero points, N:16; image bytes"
         " per copy, layer 0 for the layers):\n";
@@ -79,6 +87,13 @@ void printWeightFormats(const LoweredModel &m, llvm::raw_ostream &os) {
                        formatName(f).c_str(), (unsigned long long)f.bytes);
   os << "weight bytes read per decode token: " << decodeWeightBytesPerToken(m)
      << "\n";
+  // Mixed precision across layers: which layers share a body.
+  if (m.layerGroups.size() > 1) {
+    os << "layer bodies (layers with the same weight formats share one):";
+    for (auto [first, count] : m.layerGroups)
+      os << " " << layerRange(first, count);
+    os << "\n";
+  }
 }
 
 } // namespace
@@ -163,7 +178,7 @@ void flightllm::lowering::printReportJSON(const LoweredModel &m,
           j.attribute("bytes", int64_t(4 * s.allWords()));
           if (s.cores() > 1)
             j.attribute("cores", int64_t(s.cores()));
-          j.attribute("unshared_bytes", int64_t(unsharedBytes(s, m.numLayers)));
+          j.attribute("unshared_bytes", int64_t(unsharedBytes(s)));
           j.attribute("weight_load_bytes", int64_t(s.weightLoadBytes));
           j.attribute("kv_load_bytes", int64_t(s.kvLoadBytes));
           j.attribute("kv_store_bytes", int64_t(s.kvStoreBytes));
@@ -197,6 +212,15 @@ void flightllm::lowering::printReportJSON(const LoweredModel &m,
           j.attribute("sparsity", llvm::json::Array{int64_t(f.kept), 16});
           j.attribute("image_bytes", int64_t(f.bytes));
           j.attribute("per_layer", f.perLayer);
+          if (f.perLayer)
+            j.attribute("layers", layerRange(f.firstLayer, f.layers));
+        });
+    });
+    j.attributeArray("layer_bodies", [&] {
+      for (auto [first, count] : m.layerGroups)
+        j.object([&] {
+          j.attribute("first_layer", int64_t(first));
+          j.attribute("layers", int64_t(count));
         });
     });
   });

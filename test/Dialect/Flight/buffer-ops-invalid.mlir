@@ -262,6 +262,14 @@ flight.bucket @b stage <decode> min_length = 1 max_length = 16 {
 
 // -----
 
+flight.bucket @b stage <decode> min_length = 1 max_length = 16 {
+  // expected-error @+1 {{'flight.layer_body' op first_layer must be >= 0, not -1}}
+  flight.layer_body layers = 2 first_layer = -1 weight_stride = 1 kv_stride = 1 {
+  }
+}
+
+// -----
+
 // expected-error @+1 {{'flight.layer_body' op expects parent op to be one of 'flight.bucket, flight.prefill_tile'}}
 flight.layer_body layers = 2 weight_stride = 1 kv_stride = 1 {
 }

@@ -130,9 +130,9 @@ struct StreamInfo {
   uint64_t weightLoadBytes = 0, kvLoadBytes = 0, kvStoreBytes = 0;
   uint64_t activationStoreBytes = 0, activationLoadBytes = 0;
   uint64_t outputStoreBytes = 0, inputLoadBytes = 0;
-  /// Instructions of the layer body and of the rest, to size an unshared
-  /// (one copy per layer) stream.
-  uint64_t bodyWords = 0, otherWords = 0;
+  /// Instructions of the layer bodies and of the rest, and of the bodies
+  /// times the layers each runs: an unshared (one copy per layer) stream.
+  uint64_t bodyWords = 0, otherWords = 0, unrolledBodyWords = 0;
   /// Without LoweringOptions::insertTokens: what every instruction reads and
   /// writes, in order.
   std::vector<flight::Access> accesses;
@@ -179,8 +179,8 @@ struct LoweredModel {
     bool zeroPoints = false;
   };
   std::vector<QuantInfo> quantParams;
-  /// The accelerator format of every projection (globals and layer 0), for
-  /// the compile report.
+  /// The accelerator format of every projection (globals and the first
+  /// layer of each layer group), for the compile report.
   struct WeightFormatInfo {
     std::string name;
     uint32_t bits = 8, groupSize = 0, kept = 16;
@@ -188,8 +188,14 @@ struct LoweredModel {
     /// Bytes in the HBM image: codes (and sparse indices) plus scales.
     uint64_t bytes = 0;
     bool perLayer = false;
+    /// Per-layer formats: the layer group it stands for.
+    uint32_t firstLayer = 0, layers = 0;
   };
   std::vector<WeightFormatInfo> weightFormats;
+  /// Runs of consecutive layers with the same weight formats, each one layer
+  /// body (`flight.layer_body first_layer = first layers = count`): (first,
+  /// count). One for a single-format model.
+  std::vector<std::pair<uint32_t, uint32_t>> layerGroups;
   /// fp16 rows of embedRowBytes, one per token (the EmbeddingTable section).
   std::vector<uint8_t> embeddingTable;
   /// One image per HBM channel.

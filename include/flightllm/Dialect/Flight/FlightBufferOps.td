@@ -433,13 +433,31 @@ def Flight_LayerBodyOp : Flight_Op<"layer_body", [
     ```mlir
     flight.layer_body layers = 32 weight_stride = 344 kv_stride = 1024 { ... }
     ```
+
+    A model whose layers differ in their weight formats (mixed precision)
+    has one body per run of consecutive layers with the same formats, each
+    starting at its `first_layer` (the layer register `L` it sets; absent:
+    0), in order:
+
+    ```mlir
+    flight.layer_body layers = 1 weight_stride = 96 kv_stride = 512 { ... }
+    flight.layer_body layers = 5 first_layer = 1 weight_stride = 96 kv_stride = 512 { ... }
+    ```
   }];
   let arguments = (ins I64Attr:$layers, OptionalAttr<I64Attr>:$weight_stride,
-                       OptionalAttr<I64Attr>:$kv_stride);
+                       OptionalAttr<I64Attr>:$kv_stride,
+                       OptionalAttr<I64Attr>:$first_layer);
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = [{
-    `layers` `=` $layers (`weight_stride` `=` $weight_stride^
+    `layers` `=` $layers (`first_layer` `=` $first_layer^)?
+    (`weight_stride` `=` $weight_stride^
     `kv_stride` `=` $kv_stride)? attr-dict-with-keyword $body
+  }];
+  let extraClassDeclaration = [{
+    /// The layer register of the first iteration.
+    int64_t getFirstLayerIndex() {
+      return getFirstLayerAttr() ? getFirstLayerAttr().getInt() : 0;
+    }
   }];
   let hasVerifier = 1;
 }

@@ -104,6 +104,31 @@ flight.bucket @prefill_256 stage <prefill> min_length = 129 max_length = 256 {
 
 // -----
 
+// Layer groups (mixed precision across layers): one body after the other,
+// each setting the layer register to its first layer before its loop.
+// CHECK-LABEL: flight.stream @decode_16
+// CHECK-NEXT: flight.sys {{.*}}kind = barrier
+// CHECK-NEXT: flight.sys imm = 0, {{.*}}kind = set_layer
+// CHECK-NEXT: flight.sys imm = 1, {{.*}}kind = loop
+// CHECK: flight.sys {{.*}}kind = endloop
+// CHECK-NEXT: flight.sys {{.*}}kind = barrier
+// CHECK-NEXT: flight.sys imm = 1, {{.*}}kind = set_layer
+// CHECK-NEXT: flight.sys imm = 3, {{.*}}kind = loop
+// CHECK: flight.sys {{.*}}kind = endloop
+flight.bucket @decode_16 stage <decode> min_length = 1 max_length = 16 {
+  %x = flight.buf_alloc <value> : !flight.buffer<1x128xi8, act>
+  flight.layer_body layers = 1 weight_stride = 10 kv_stride = 20 {
+    %t = flight.buf_alloc <temporary> : !flight.buffer<1x128xi8, act>
+    flight.buf_misc "copy" %x[0] -> %t[0] {k = 128 : i64, rows = 1 : i64, a_step = 1 : i64, out_step = 1 : i64} : !flight.buffer<1x128xi8, act> -> !flight.buffer<1x128xi8, act>
+  }
+  flight.layer_body layers = 3 first_layer = 1 weight_stride = 10 kv_stride = 20 {
+    %t = flight.buf_alloc <temporary> : !flight.buffer<1x128xi8, act>
+    flight.buf_misc "copy" %x[0] -> %t[0] {k = 128 : i64, rows = 1 : i64, a_step = 1 : i64, out_step = 1 : i64} : !flight.buffer<1x128xi8, act> -> !flight.buffer<1x128xi8, act>
+  }
+}
+
+// -----
+
 // Compressed weights: precision, N:16 sparsity and the group header select
 // the MV's wbits, sparsity and grouped fields; the rows read are the
 // buffers' (a 4-bit 8:16 channel of K = 128 is 32 + 32 bytes).

@@ -44,3 +44,37 @@ module attributes {flight.bases = {origin = array<i64: 20, 60, 0>, stride = arra
     }
   }
 }
+
+// -----
+
+// Layer groups: a body starting at layer 1 (mixed precision across layers)
+// unrolls into layers 1 and 2, at origin + l * stride (640 + l * 1280 bytes
+// of weights, 1920 + l * 16384 of KV cache); shared, it is checked like any.
+// CHECK-LABEL: flight.bucket @decode_16
+// CHECK: flight.layer_body layers = 2 first_layer = 1 weight_stride = 40 kv_stride = 512 {
+// UNROLL-LABEL: flight.bucket @decode_16
+// UNROLL-NEXT: flight.hbm_region "layer1.linear0.w0.s0" holds <params> channel 3 offset 0
+// UNROLL-NEXT: %[[W1:.*]] = flight.hbm_region "layer1.linear0.w0.s0.layer1" holds <params> channel 3 offset 1920
+// UNROLL-NEXT: %[[W2:.*]] = flight.hbm_region "layer1.linear0.w0.s0.layer2" holds <params> channel 3 offset 3200
+// UNROLL-NEXT: flight.hbm_region "layer.attention1.k0" holds <kv_cache> channel 0 offset 0
+// UNROLL-NEXT: %[[K1:.*]] = flight.hbm_region "layer.attention1.k0.layer1" holds <kv_cache> channel 0 offset 18304
+// UNROLL-NEXT: %[[K2:.*]] = flight.hbm_region "layer.attention1.k0.layer2" holds <kv_cache> channel 0 offset 34688
+// UNROLL-NEXT: %[[X:.*]] = flight.buf_alloc <value>
+// UNROLL-NOT: flight.layer_body
+// UNROLL: flight.tile_load %[[W1]][0] -> %{{.*}}[0] length 512 :
+// UNROLL-NEXT: flight.tile_store %[[X]][0] -> %[[K1]][0] length 128 param <P> stride 128 :
+// UNROLL: flight.tile_load %[[W2]][0] -> %{{.*}}[0] length 512 :
+// UNROLL-NEXT: flight.tile_store %[[X]][0] -> %[[K2]][0] length 128 param <P> stride 128 :
+module attributes {flight.bases = {origin = array<i64: 20, 60, 0>, stride = array<i64: 40, 512, 0>}} {
+  flight.bucket @decode_16 stage <decode> min_length = 1 max_length = 16 {
+    %w = flight.hbm_region "layer1.linear0.w0.s0" holds <params> channel 3 offset 0 : !flight.buffer<512xi8, hbm>
+    %k = flight.hbm_region "layer.attention1.k0" holds <kv_cache> channel 0 offset 0 : !flight.buffer<16384xi8, hbm>
+    %x = flight.buf_alloc <value> : !flight.buffer<1x128xi8, act>
+    flight.layer_body layers = 2 first_layer = 1 weight_stride = 40 kv_stride = 512 {
+      %t = flight.buf_alloc <temporary> : !flight.buffer<4x128xi8, weight>
+      flight.tile_load %w[0] -> %t[0] length 512 base <B1> : !flight.buffer<512xi8, hbm>, !flight.buffer<4x128xi8, weight>
+      flight.tile_store %x[0] -> %k[0] length 128 base <B2> param <P> stride 128 : !flight.buffer<1x128xi8, act>, !flight.buffer<16384xi8, hbm>
+      flight.buf_dealloc %t : !flight.buffer<4x128xi8, weight>
+    }
+  }
+}

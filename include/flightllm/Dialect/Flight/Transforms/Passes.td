@@ -225,7 +225,10 @@ def ShareLayersPass
     `share-layers=false` unrolls the body into `L` copies, one per layer,
     whose transfers address layer `l`'s copy directly (a region `NAME.layerL`
     at `origin + l * stride` of `flight.bases`, no base register): a longer
-    stream without the `SYS loop`, computing the same results.
+    stream without the `SYS loop`, computing the same results. A model with
+    layer groups (weight formats that differ between layers) has one body
+    per group; a body with `first_layer = F` unrolls into layers `F` to
+    `F + L - 1`.
 
     ```mlir
     // Before (L = 2, B1 origin 20, stride 40: 32-byte units):
