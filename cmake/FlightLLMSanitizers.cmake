@@ -46,3 +46,25 @@ if(FLIGHTLLM_FUZZ)
   add_link_options(-fsanitize=fuzzer-no-link)
   list(APPEND FLIGHTLLM_EXPORTED_LINK_OPTIONS -fsanitize=fuzzer-no-link)
 endif()
+
+if(NOT FLIGHTLLM_SANITIZE STREQUAL "")
+  # Every executable of ours gets the runtime defaults of
+  # cmake/SanitizerDefaultOptions.c (why: that file), added once all
+  # directories are configured so no add_executable call needs to know.
+  function(flightllm_add_sanitizer_defaults dir)
+    get_property(targets DIRECTORY ${dir} PROPERTY BUILDSYSTEM_TARGETS)
+    foreach(target IN LISTS targets)
+      get_target_property(type ${target} TYPE)
+      if(type STREQUAL "EXECUTABLE")
+        target_sources(${target} PRIVATE
+          ${PROJECT_SOURCE_DIR}/cmake/SanitizerDefaultOptions.c)
+      endif()
+    endforeach()
+    get_property(subdirs DIRECTORY ${dir} PROPERTY SUBDIRECTORIES)
+    foreach(subdir IN LISTS subdirs)
+      flightllm_add_sanitizer_defaults(${subdir})
+    endforeach()
+  endfunction()
+  cmake_language(DEFER DIRECTORY ${PROJECT_SOURCE_DIR}
+    CALL flightllm_add_sanitizer_defaults ${PROJECT_SOURCE_DIR})
+endif()
