@@ -938,7 +938,18 @@ OwningOpRef<ModuleOp> flightllm::importONNXBuffer(
                                    : ONNXInputFormat::Binary;
   if (format == ONNXInputFormat::Text) {
     std::string text = buffer.getBuffer().str();
-    auto status = onnx::OnnxParser::Parse(model, text.c_str());
+    // ONNX's parser reports most errors in its status but lets std::stof /
+    // std::stoi throw on a malformed number (`{1, (7}`; found by
+    // fuzz-onnx-text): uncaught, that aborted the compiler.
+    onnx::Common::Status status;
+    try {
+      status = onnx::OnnxParser::Parse(model, text.c_str());
+    } catch (const std::exception &e) {
+      emitError(fileLoc) << "cannot parse ONNX text syntax: a malformed "
+                            "number (ONNX's parser threw "
+                         << e.what() << ")";
+      return {};
+    }
     if (!status.IsOK()) {
       emitError(fileLoc) << "cannot parse ONNX text syntax: "
                          << status.ErrorMessage();

@@ -4,11 +4,12 @@
 # run-time helpers __aeabi_*, the GOT). Anything else - malloc/free,
 # operator new/delete, the C++ exception or RTTI runtime, stdio - fails.
 # --sanitized (a FLIGHTLLM_SANITIZE build) also admits the sanitizers' own
-# hooks (__asan_*, __ubsan_*, __sanitizer_cov_*), which instrumentation adds.
+# hooks (__asan_*, __ubsan_*, __sanitizer_cov_*, and with libFuzzer coverage
+# __sancov_lowest_stack), which instrumentation adds.
 set -eu
 allowed='memcpy|memset|memmove|_GLOBAL_OFFSET_TABLE_|__aeabi_[A-Za-z0-9_]+'
 if [ "$1" = --sanitized ]; then
-  allowed="$allowed|__asan_[A-Za-z0-9_]+|__ubsan_[A-Za-z0-9_]+|__sanitizer_cov_[A-Za-z0-9_]+|__start___sancov_[a-z_]+|__stop___sancov_[a-z_]+"
+  allowed="$allowed|__asan_[A-Za-z0-9_]+|__ubsan_[A-Za-z0-9_]+|__sanitizer_cov_[A-Za-z0-9_]+|__sancov_lowest_stack|__start___sancov_[a-z_]+|__stop___sancov_[a-z_]+"
   shift
 fi
 nm=$1
