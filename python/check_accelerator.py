@@ -37,7 +37,10 @@ Modes (positional; default: all four):
                2:4 + 4-bit asymmetric on three fixtures (5 prompt tokens, 12
                generated); 4-bit in groups of 64 and of 128 with zero points,
                2:4, 8:16, 4:16 and 8:16 + 4-bit g128 on examples/llama-bytes-4m
-               (20 prompt bytes, 20 generated).
+               (20 prompt bytes, 20 generated). The 4-bit KV cache
+               (--kv-bits=4) on the three fixtures (one and three cores) and
+               on examples/llama-bytes-4m with INT8 and with 4-bit g128
+               weights, also with a two-tile (160-byte) prompt and on 2 cores.
   perplexity   Held-out perplexity (heldout.txt) of the fp32 reference
                (decoder_model.onnx), the host quantized reference and the
                simulator (`flightllm-run M.flb --perplexity`); the simulator
@@ -212,24 +215,14 @@ def long_context_model(work: Path) -> Path:
     """A random Llama (GQA, rotary) with 512 positions: room for a prefill
     bucket of three MM tiles and a second one of four. Exported once per work
     directory (about 4 s, mostly importing torch)."""
-    path = work / "llama-ctx512" / "decoder_model.onnx"
-    if path.exists():
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    import torch
-    from flightllm_models import DecoderConfig, build_model, init_random_weights
-    from flightllm_models.export import export_decoder
+    from flightllm_models import DecoderConfig
+    from flightllm_models.export import export_random_prefill
 
     config = DecoderConfig(family="llama", vocab_size=96, hidden_size=32, num_layers=2,
                            num_heads=4, num_kv_heads=2, intermediate_size=40,
                            max_positions=LONG_CONTEXT, mask_style="trilu",
                            mask_apply="where")
-    torch.manual_seed(5)
-    model = init_random_weights(build_model(config), 5).eval()
-    tmp = path.with_suffix(".tmp.onnx")
-    export_decoder(model, tmp, 17, False)
-    tmp.rename(path)
-    return path
+    return export_random_prefill(config, work / "llama-ctx512" / "decoder_model.onnx", 5)
 
 
 def width_cases(text: bytes, vocab: int, context: int, prefill: int, decode: int):
@@ -317,6 +310,9 @@ LARGE_FORMATS = (
     ("--sparsity=8:16", MAGNITUDE, "--weight-bits=4", "--group-size=128"),
 )
 LARGE_NEW_TOKENS = 20
+# The 4-bit KV cache (docs/execution-model.md, section 2).
+KV4 = ("--kv-bits=4",)
+LARGE_KV4_FORMATS = (KV4, ("--weight-bits=4", "--group-size=128", *KV4))
 
 
 def check_compressed(tools: Tools, fixtures: Path, large: Path, jobs: int, c: Checker):
@@ -329,12 +325,23 @@ def check_compressed(tools: Tools, fixtures: Path, large: Path, jobs: int, c: Ch
         for formats in FIXTURE_FORMATS:
             work.append((fx["dir"], fixtures / fx["dir"] / "decoder_model.onnx", False,
                          [((), [("p5", prompt, FIXTURE_NEW_TOKENS)])], formats))
+        work.append((fx["dir"], fixtures / fx["dir"] / "decoder_model.onnx", False,
+                     [((), [("p5", prompt, FIXTURE_NEW_TOKENS)]),
+                      (("--cores=3",), [("p5", prompt, FIXTURE_NEW_TOKENS)])], KV4))
     held = (large / "heldout.txt").read_bytes()
     # 20 bytes of prompt, 20 generated: the decode crosses a bucket edge.
     cases = [((), [("p20", list(held[1000:1020]), LARGE_NEW_TOKENS)])]
     large_tools = Tools(tools.bin.parent, tools.work, str(large / "calibration.txt"))
     for formats in LARGE_FORMATS:
         work.append((large.name, large / "decoder_model.onnx", True, cases,
+                     (*formats, "--calibration-tokens=1024")))
+    # The 4-bit KV cache: also a prompt over two prefill tiles (the second
+    # tile's scale vector and cache rows follow the first's) and two cores.
+    kv4_cases = [((), [("p20", list(held[1000:1020]), LARGE_NEW_TOKENS),
+                       ("p160", list(held[40:200]), LARGE_NEW_TOKENS)]),
+                 (("--cores=2",), [("p20", list(held[1000:1020]), LARGE_NEW_TOKENS)])]
+    for formats in LARGE_KV4_FORMATS:
+        work.append((large.name, large / "decoder_model.onnx", True, kv4_cases,
                      (*formats, "--calibration-tokens=1024")))
     run_bit_exact(work, lambda w: large_tools if w[0] == large.name else tools, "compressed",
                   "format", "compressed: simulator (.flb) vs host quantized reference (.mlir), "

@@ -229,8 +229,9 @@ llvm::Expected<BinaryWriter::Layout> BinaryWriter::layout() const {
   if (llvm::any_of(buckets, [](const BucketEntry &b) { return b.cores > 1; }))
     h.flags |= kFlagMultiCore;
   // The lowest minor version that holds the contents (Format.h).
-  h.versionMinor = (flags & (kFlagPipelineStage | kFlagSystem)) != 0
-                       ? kVersionMinor
+  h.versionMinor = (flags & kFlagKV4Cache) != 0 ? kVersionMinor
+                   : (flags & (kFlagPipelineStage | kFlagSystem)) != 0
+                       ? kVersionMinorPipeline
                        : kVersionMinorSingleCard;
   h.targetFingerprint = targetFingerprint;
   h.sectionCount = static_cast<uint32_t>(all.size());

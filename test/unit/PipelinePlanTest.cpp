@@ -102,7 +102,7 @@ TEST(SystemBinary, PlanRoundTrips) {
   binary::Error err;
   ASSERT_EQ(view.open(file->data(), file->size(), err), binary::Status::Ok)
       << err.message;
-  EXPECT_EQ(view.header().versionMinor, binary::kVersionMinor);
+  EXPECT_EQ(view.header().versionMinor, binary::kVersionMinorPipeline);
   EXPECT_EQ(view.header().flags, binary::kFlagSystem);
   binary::SectionEntry s;
   ASSERT_TRUE(view.findSection(binary::SectionKind::Pipeline, 0, s));

@@ -409,15 +409,6 @@ static int64_t effectiveGroupSize() {
   return weightBits == "8" ? 0 : 128;
 }
 
-/// The first compression flag the accelerator lowering cannot encode yet,
-/// as the user spelled it; empty when it encodes them all (every weight
-/// format does, docs/execution-model.md; the 4-bit KV cache not yet).
-static std::string unencodableCompressionFlag() {
-  if (kvBits != 8)
-    return "--kv-bits=" + std::to_string(kvBits);
-  return "";
-}
-
 /// Whether any flag asks for quantized weights or KV cache beyond W8A8.
 static bool compressionQuantizes() {
   return weightBits != "8" || groupSize.getNumOccurrences() ||
@@ -966,17 +957,6 @@ static int runParsedCommand() {
   if (quantize != Quantization::None && emit != EmitKind::LLM) {
     errs() << "flightllm-compile: error: --quantize applies to "
                     "--emit=llm (the binary is always W8A8)\n";
-    return 1;
-  }
-  if (std::string flag = unencodableCompressionFlag();
-      !flag.empty() && emit != EmitKind::LLM) {
-    // The llm-to-flight lowering encodes every weight format but only an
-    // INT8 KV cache; the 4-bit cache runs on the host engines for now.
-    errs() << "flightllm-compile: error: " << flag
-                 << " cannot be encoded for the accelerator yet (the "
-                    "lowering takes an INT8 KV cache); compile with "
-                    "--emit=llm and run the program with flightllm-run "
-                    "--engine=quantized\n";
     return 1;
   }
   if (weightBits != "8" && weightBits != "4" && weightBits != "auto") {

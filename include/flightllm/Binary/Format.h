@@ -166,9 +166,11 @@ inline constexpr uint8_t kMagic[8] = {0x89, 'F',  'L',  'B',
 inline constexpr uint16_t kVersionMajor = 1;
 /// 1.1 adds the DeviceMap section (kind 7); 1.2 the multi-card pipeline
 /// (flags kFlagPipelineStage and kFlagSystem, the device map's stage fields,
-/// kinds 10 and 11). The writer stamps the lowest minor version that holds a
-/// file's contents: 1.2 only with those flags, so single-card files stay 1.1.
-inline constexpr uint16_t kVersionMinor = 2;
+/// kinds 10 and 11); 1.3 the 4-bit KV cache (kFlagKV4Cache). The writer
+/// stamps the lowest minor version that holds a file's contents: 1.2 or 1.3
+/// only with those flags, so single-card INT8-cache files stay 1.1.
+inline constexpr uint16_t kVersionMinor = 3;
+inline constexpr uint16_t kVersionMinorPipeline = 2;
 inline constexpr uint16_t kVersionMinorSingleCard = 1;
 
 inline constexpr uint32_t kHeaderSize = 64;
@@ -190,8 +192,12 @@ inline constexpr uint32_t kFlagPipelineStage = 1u << 17;
 /// A system binary: the pipeline plan (kind 10) and one complete stage
 /// binary per card (kind 11); no model sections of its own.
 inline constexpr uint32_t kFlagSystem = 1u << 18;
+/// The streams keep a 4-bit KV cache (docs/execution-model.md): they use the
+/// LD row_align bit and the MISC kinds quantize4, quantize_value4 and place,
+/// which an older reader's simulator would reject mid-run.
+inline constexpr uint32_t kFlagKV4Cache = 1u << 19;
 inline constexpr uint32_t kKnownRequiredFlags =
-    kFlagMultiCore | kFlagPipelineStage | kFlagSystem;
+    kFlagMultiCore | kFlagPipelineStage | kFlagSystem | kFlagKV4Cache;
 /// The most cores a bucket may name (the target schema's limit).
 inline constexpr uint32_t kMaxCores = 64;
 
