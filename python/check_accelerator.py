@@ -51,7 +51,7 @@ Modes (positional; default: all four):
                (`flightllm-compile --system=u280xN`, docs/lowering.md
                "Pipeline stages"): the opset-17 fixture of each family (GPT-2,
                OPT, Llama) on 2 cards (their 2 layers allow no more) and the
-               trained model on 2 and 4 cards, the
+               trained model on 2 and 4 cards (and with --kv-bits=4 on 2), the
                same prompts as bit-exact; the simulator runs one simulator per
                card and moves the hidden states over the modelled links.
 
@@ -363,6 +363,9 @@ def check_pipeline(tools: Tools, fixtures: Path, example: Path, jobs: int, c: Ch
              ("licensed", list(b"Licensed under the "), 64)]
     work.append((example.name, example / "decoder_model.onnx", True,
                  [(("--system=u280x2",), cases), (("--system=u280x4",), cases)]))
+    # The 4-bit KV cache: every card keeps its layers' packed rows and scales.
+    work.append((example.name, example / "decoder_model.onnx", True,
+                 [(("--system=u280x2",), cases[:1])], KV4))
     run_bit_exact(work, lambda w: tools, "pipeline", "system",
                   "pipeline: multi-card simulator (.flb) vs host quantized reference (.mlir)", jobs, c)
 

@@ -131,12 +131,15 @@ TEST(BinaryValidator, HeaderRules) {
   reseal(bad);
   Error err;
   EXPECT_EQ(validateGuarded(bad, err), Status::Ok) << err.message;
-  // Bit 16 is the multi-core flag, bits 17 and 18 are 1.2's pipeline flags;
-  // an unknown required bit is refused.
+  // Bit 16 is the multi-core flag, bits 17 and 18 are 1.2's pipeline flags,
+  // bit 19 1.3's 4-bit KV cache; an unknown required bit is refused.
   writeU32(bad.data(), ho::Flags, kFlagPipelineStage | kFlagSystem);
   reseal(bad);
   EXPECT_EQ(validateGuarded(bad, err), Status::Ok) << err.message;
-  writeU32(bad.data(), ho::Flags, 0x00080000u);
+  writeU32(bad.data(), ho::Flags, kFlagKV4Cache);
+  reseal(bad);
+  EXPECT_EQ(validateGuarded(bad, err), Status::Ok) << err.message;
+  writeU32(bad.data(), ho::Flags, 0x00100000u);
   reseal(bad);
   expectError(bad, Status::UnsupportedFlags, ho::Flags);
 

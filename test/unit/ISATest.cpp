@@ -165,11 +165,11 @@ TEST(ISA, OutOfRangeValuesAreReportedNotTruncated) {
             "(range 0..1048575)");
   EXPECT_TRUE(out.empty());
   Instruction misc(Opcode::MISC);
-  misc.set(MISC::kind, 16);
+  misc.set(MISC::kind, 19);
   err = encodeInstruction(misc, out);
   EXPECT_EQ(llvm::toString(std::move(err)),
-            "cannot encode MISC: field value out of range: MISC.kind = 16 "
-            "(range 0..15, MiscKind)");
+            "cannot encode MISC: field value out of range: MISC.kind = 19 "
+            "(range 0..18, MiscKind)");
   // The 2-bit out_format has three values: 3 is not a format.
   Instruction mm(Opcode::MM);
   mm.set(MM::out_format, 3);
@@ -454,7 +454,8 @@ TEST(ISADisassembler, PrintsOneLinePerInstruction) {
       text,
       "10 @0: LD wait{} release{matrix} onchip_addr=0 buf=weight addr=4096 "
       "mem=hbm zero_fill=0 channel=7 base=zero param=zero scale=0 src_core=0 stride1=0 "
-      "loop1=1 stride2=0 loop2=1 stride3=0 loop3=1 length=64\n"
+      "loop1=1 stride2=0 loop2=1 stride3=0 loop3=1 length=64 "
+      "row_align=0\n"
       "11 @7: MV wait{load} release{misc} k_blocks=256 sparsity=n4 bias=0 "
       "b_kmajor=0 a_addr=0 b_addr=0 out_addr=0 scale_addr=0 n=0 "
       "out_stride=0 out_format=f16 wbits=int4 accumulate=0 relu=0 grouped=0\n"
