@@ -402,6 +402,8 @@ static void setCalibration(Options &options) {
   options.maxTokens = calibrationTokens;
 }
 
+static bool noCalibration() { return calibrationFile == "none"; }
+
 /// The --group-size in effect: 128 by default for 4-bit and auto weights.
 static int64_t effectiveGroupSize() {
   if (groupSize >= 0)
@@ -449,15 +451,15 @@ static void addAcceleratorQuantization(PassManager &pm, bool calibrate = true) {
   if (weightMethod != "rtn" || weightBits == "auto")
     setCalibration(weights);
   pm.addPass(flightllm::llm::createQuantizeWeightsPass(weights));
-  if (!calibrate)
+  // --calibration=none: no calibration run (the lowering takes the fixed KV
+  // range); a 4-bit cache is recorded on the attention ops after the passes.
+  if (!calibrate || noCalibration())
     return;
   flightllm::llm::CalibratePassOptions options;
   setCalibration(options);
   options.kvBits = kvBits;
   pm.addPass(flightllm::llm::createCalibratePass(options));
 }
-
-static bool noCalibration() { return calibrationFile == "none"; }
 
 /// The offload plan of the raised program for --offload/--emit=offload-plan.
 static llvm::Expected<flightllm::offload::OffloadPlan>
@@ -766,6 +768,9 @@ static LogicalResult compile(MLIRContext &context,
       addAcceleratorQuantization(pm, calibrate);
     if (failed(pm.run(*module)))
       return failure();
+    // Without a calibration run llm-calibrate did not set the cache width.
+    if (calibrate && noCalibration() && kvBits != 8)
+      module->walk([](flightllm::llm::AttentionOp op) { op.setKvBits(kvBits); });
     timer.done("raise and quantize");
   }
   if (emit == EmitKind::OffloadPlan || !offload.empty()) {

@@ -683,7 +683,9 @@ LogicalResult ModelLowering::packLayer(unsigned layer, ImagePacker &packer) {
       int64_t dhPad = Layout::heads(1, dh).pad;
       std::vector<float> ks = floatList(op->getAttr("k_scales"));
       std::vector<float> vs = floatList(op->getAttr("v_scales"));
-      float fallback = options.uncalibratedKVRange / 127.0f;
+      // Uncalibrated: the fixed range over the largest code (7 for 4-bit keys).
+      float fallback =
+          options.uncalibratedKVRange / (att.getKvBits() == 4 ? 7.0f : 127.0f);
       if (ks.empty())
         ks.assign(hkv * dh, fallback);
       if (vs.empty())
