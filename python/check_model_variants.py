@@ -28,11 +28,10 @@ Checks per variant:
              rounded to bfloat16.
   sim        (--sim) the binary generates on the simulator bit-identically to
              the host quantized reference (`--engine=quantized`), as
-             check_accelerator.py's bit-exact mode does. Not for fp16/bf16
-             (SIM_KNOWN_DIFFERENT): their programs keep f16/bf16 activations,
-             which the host quantized reference rounds its logits to (8 equal
-             tokens, logits within 1.1e-3 < 1 f16 ulp of ~6 for the Llama)
-             while the accelerator computes and returns f32.
+             check_accelerator.py's bit-exact mode does; fp16/bf16 programs
+             too (the host engine's accelerator numerics do not round to the
+             program's float type: the accelerator computes them like f32
+             ones and returns f32 logits).
 
     /usr/bin/python3 python/check_model_variants.py --build build --work /tmp/variants [--sim]
 
@@ -88,9 +87,6 @@ VARIANTS = {
     "fused": (fuse, np.float32, 1e-4),
 }
 
-# Variants whose simulator run is not yet bit-identical (see the docstring).
-SIM_KNOWN_DIFFERENT = {"fp16", "bf16"}
-
 # fixture -> variants
 MATRIX = {
     "llama-op17": ["fp16", "bf16", "op18", "op21", "fused"],
@@ -100,9 +96,11 @@ MATRIX = {
 
 
 # Models written by python/hf_export/ort_builder.py (onnxruntime's tools'
-# forms): (family, weights) -> reference atol. Pre-quantized models run on
-# the reference engine with --dequantize-weights (onnxruntime's arithmetic:
-# dequantized weights times f32 activations).
+# forms: Llama/Phi-3 with GroupQueryAttention, GPT-2 with Attention (gpt2,
+# packed caches) or MultiHeadAttention (gpt2mha)): (family, weights) ->
+# reference atol. Pre-quantized models run on the reference engine with
+# --dequantize-weights (onnxruntime's arithmetic: dequantized weights times
+# f32 activations). fp16: the fixtures' fp16 tolerance (VARIANTS).
 BUILT = {
     ("llama", "fp32"): 1e-4,
     ("phi3", "fp32"): 1e-4,
@@ -112,52 +110,98 @@ BUILT = {
     ("llama", "nbits4-128"): 1e-4,
     ("phi3", "nbits4-32"): 1e-4,
     ("phi3", "nbits4-128"): 1e-4,
+    ("llama", "fp16"): 3e-2,
+    ("phi3", "fp16"): 3e-2,
+    ("llama", "qdq8-b32"): 1e-4,
+    ("phi3", "qdq8-b32"): 1e-4,
+    ("gpt2", "fp32"): 1e-4,
+    ("gpt2", "qdq8"): 1e-4,
+    ("gpt2mha", "fp32"): 1e-4,
+    ("gpt2mha", "qdq8"): 1e-4,
+    ("gpt2", "fp16"): 3e-2,
+    ("gpt2mha", "fp16"): 3e-2,
 }
-# Built models whose weights the accelerator lowering encodes exactly (INT8,
-# per channel, symmetric): simulator check and the binary's integers.
-BUILT_SIM = {("llama", "fp32"), ("phi3", "fp32"), ("phi3", "qdq8")}
+# Built models the simulator runs (every weight format the lowering encodes
+# exactly: INT8 per channel or in groups, INT4 groups, zero points), checked
+# bit-identical to the host quantized reference.
+BUILT_SIM = {("llama", "fp32"), ("phi3", "fp32"), ("phi3", "qdq8"), ("gpt2", "fp32"),
+             ("gpt2", "qdq8"), ("gpt2mha", "fp32"), ("gpt2mha", "qdq8"),
+             ("llama", "qdq8"), ("llama", "qdq8-b32"), ("phi3", "qdq8-b32"),
+             ("llama", "nbits4-32"), ("llama", "nbits4-128"), ("phi3", "nbits4-32"),
+             ("phi3", "nbits4-128"), ("llama", "fp16"), ("phi3", "fp16"), ("gpt2", "fp16"),
+             ("gpt2mha", "fp16")}
 
 
-def built_cases(model_path: Path, out: Path, dtype, layers: int, kv_heads: int, head_dim: int):
+def _cache_names(model: onnx.ModelProto):
+    """(past input, present output, packed) per cache of a built model:
+    past_key_values.N.key/value or onnxruntime GPT-2's packed past_N."""
+    outs = {o.name for o in model.graph.output}
+    for vi in model.graph.input:
+        dims = [d.dim_value for d in vi.type.tensor_type.shape.dim]
+        if vi.name.startswith("past_key_values."):
+            yield vi.name, vi.name.replace("past_key_values.", "present."), dims, False
+        elif vi.name.startswith("past_") and f"present_{vi.name[5:]}" in outs:
+            yield vi.name, f"present_{vi.name[5:]}", dims, True
+
+
+def _split_packed(name: str, a: np.ndarray) -> dict:
+    """past_N / present_N [2, B, H, T, Dh] as the compiled program's
+    past_key_values.N.key/value / present.N.key/value (the importer's split)."""
+    if name.startswith("past_") and not name.startswith("past_key_values."):
+        base = f"past_key_values.{name[5:]}"
+    elif name.startswith("present_"):
+        base = f"present.{name[8:]}"
+    else:
+        return {name: a}
+    return {base + ".key": a[0], base + ".value": a[1]}
+
+
+def built_cases(model_path: Path, out: Path, dtype):
     """A prefill case (B=2, S=5) and a case with past (B=1, P=3, S=2), the
     past being onnxruntime's presents for the prefix."""
+    model = onnx.load(str(model_path), load_external_data=False)
+    caches = list(_cache_names(model))
+    inputs = {vi.name for vi in model.graph.input}
     rng = np.random.default_rng(3)
     cases = []
+
+    def empty_pasts(batch):
+        pasts = {}
+        for past, _, dims, packed in caches:
+            shape = [2, batch] + dims[2:] if packed else [batch] + dims[1:]
+            shape[-2] = 0
+            pasts[past] = np.zeros(shape, dtype)
+        return pasts
+
+    def feeds_for(ids, past):
+        f = {"input_ids": ids, "attention_mask": np.ones((ids.shape[0], past + ids.shape[1]),
+                                                         np.int64)}
+        if "position_ids" in inputs:
+            f["position_ids"] = np.tile(np.arange(past, past + ids.shape[1]),
+                                        (ids.shape[0], 1)).astype(np.int64)
+        return f
+
     # (onnxruntime refuses several new tokens after a past for batch > 1.)
     for name, batch, past, seq in (("prefill_b2_s5", 2, 0, 5), ("past_b1_p3_s2", 1, 3, 2)):
-        feeds = {}
-        pasts = {}
+        pasts = empty_pasts(batch)
         if past:
             prefix = rng.integers(0, 90, (batch, past)).astype(np.int64)
-            pf = {"input_ids": prefix, "attention_mask": np.ones((batch, past), np.int64)}
-            for i in range(layers):
-                for kind in ("key", "value"):
-                    pf[f"past_key_values.{i}.{kind}"] = np.zeros((batch, kv_heads, 0, head_dim), dtype)
-            pres = ort_run_unoptimized(str(model_path), pf)
-            for i in range(layers):
-                for kind in ("key", "value"):
-                    pasts[f"past_key_values.{i}.{kind}"] = pres[f"present.{i}.{kind}"]
-        else:
-            for i in range(layers):
-                for kind in ("key", "value"):
-                    pasts[f"past_key_values.{i}.{kind}"] = np.zeros(
-                        (batch, kv_heads, 0, head_dim), dtype)
-        feeds["input_ids"] = rng.integers(0, 90, (batch, seq)).astype(np.int64)
-        feeds["attention_mask"] = np.ones((batch, past + seq), np.int64)
+            pres = ort_run_unoptimized(str(model_path), dict(feeds_for(prefix, 0), **pasts))
+            pasts = {p: pres[q] for p, q, _, _ in caches}
+        feeds = feeds_for(rng.integers(0, 90, (batch, seq)).astype(np.int64), past)
         feeds.update(pasts)
         outputs = ort_run_unoptimized(str(model_path), feeds)
         case = out / "cases" / name
         (case / "inputs").mkdir(parents=True, exist_ok=True)
         (case / "outputs").mkdir(parents=True, exist_ok=True)
         meta = {"name": name, "model": model_path.name, "inputs": {}, "outputs": {}}
-        for k, a in feeds.items():
-            if k == "attention_mask":
-                continue  # assumed all ones by the llm program
-            np.save(case / "inputs" / f"{k}.npy", a)
-            meta["inputs"][k] = {"shape": list(a.shape), "dtype": a.dtype.name}
-        for k, a in outputs.items():
-            np.save(case / "outputs" / f"{k}.npy", a)
-            meta["outputs"][k] = {"shape": list(a.shape), "dtype": a.dtype.name}
+        for kind, tensors in (("inputs", feeds), ("outputs", outputs)):
+            for k, a in tensors.items():
+                if k == "attention_mask":
+                    continue  # assumed all ones by the llm program
+                for n, part in _split_packed(k, a).items():
+                    np.save(case / kind / f"{n}.npy", part)
+                    meta[kind][n] = {"shape": list(part.shape), "dtype": part.dtype.name}
         (case / "case.json").write_text(json.dumps(meta, indent=1))
         cases.append(case)
     return cases
@@ -190,16 +234,18 @@ def mlir_weights(text: str) -> dict:
 def model_codes(model: onnx.ModelProto) -> dict:
     """name -> the codes of every pre-quantized weight of the model, in
     llm.linear's form (docs/compression.md): uint8 codes of a per-channel
-    weight shifted by -128, MatMulNBits codes unpacked to [N, K], minus 8
-    without zero points."""
+    weight shifted by -128, blocked DequantizeLinear codes as [N, K],
+    MatMulNBits codes unpacked to [N, K], minus 8 without zero points."""
     from onnx import numpy_helper
     inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
     codes = {}
     for n in model.graph.node:
         if n.op_type == "DequantizeLinear":
             q = inits[n.input[0]]
-            codes[n.input[0]] = (q.astype(np.int16) - 128).astype(np.int8) \
-                if q.dtype == np.uint8 else q
+            q = (q.astype(np.int16) - 128).astype(np.int8) if q.dtype == np.uint8 else q
+            # Blocked along K (opset 21): [N, K] like MatMulNBits' codes.
+            blocked = any(a.name == "block_size" and a.i for a in n.attribute)
+            codes[n.input[0]] = np.ascontiguousarray(q.T) if blocked else q
         elif n.op_type == "MatMulNBits":
             b = inits[n.input[1]]
             q = np.stack([b & 15, b >> 4], -1).reshape(b.shape[0], -1).astype(np.int8)
@@ -227,7 +273,7 @@ def built_checks(bin_dir: Path, work: Path, key, atol: float, sim: bool):
     onnx.save(model, str(path))
     dtype = np.float16 if weights == "fp16" else np.float32
     results = []
-    for case in built_cases(path, out, dtype, 2, 2, 32):
+    for case in built_cases(path, out, dtype):
         label = f"{out.name} {case.name} (atol {atol:g})"
         # Pre-quantized weights: the graph's arithmetic (dequantized weights,
         # f32 activations), then the accelerator's on the simulator.
@@ -367,7 +413,7 @@ def main():
             shutil.rmtree(out, ignore_errors=True)
             write_variant(args.fixtures / fixture, variant, out)
             results += reference_checks(bin_dir, args.fixtures / fixture, variant, out)
-            if args.sim and variant not in SIM_KNOWN_DIFFERENT:
+            if args.sim:
                 vocab = onnx.load(str(out / "decoder_model.onnx")).graph.output[0] \
                     .type.tensor_type.shape.dim[-1].dim_value
                 results += sim_check(bin_dir, out, vocab)

@@ -25,6 +25,7 @@
 
 #include "onnx/onnx_pb.h"
 
+#include <array>
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -49,31 +50,6 @@ float floatAttrOr(onnx::NodeProto &node, llvm::StringRef name, float dflt) {
   return a ? a->f() : dflt;
 }
 
-/// The element bytes of a float tensor stored in the file, or nothing (data
-/// elsewhere, or a type that is not f32/f16/bf16).
-std::optional<std::string> floatBytes(const onnx::TensorProto &t) {
-  if (t.data_location() == onnx::TensorProto::EXTERNAL)
-    return std::nullopt;
-  if (t.has_raw_data())
-    return t.raw_data();
-  std::string bytes;
-  if (t.data_type() == onnx::TensorProto::FLOAT) {
-    bytes.resize(size_t(t.float_data_size()) * 4);
-    if (!bytes.empty())
-      std::memcpy(bytes.data(), t.float_data().data(), bytes.size());
-    return bytes;
-  }
-  if (t.data_type() == onnx::TensorProto::FLOAT16 ||
-      t.data_type() == onnx::TensorProto::BFLOAT16) {
-    for (int32_t v : t.int32_data()) {
-      bytes.push_back(char(v & 0xff));
-      bytes.push_back(char((v >> 8) & 0xff));
-    }
-    return bytes;
-  }
-  return std::nullopt;
-}
-
 /// onnxruntime's cos/sin caches hold `C = rotary_dim / 2` values per
 /// position; an unfused export's tables (and llm.rope's) hold one value per
 /// element of the head: [c, c] (rotate_half) or each value twice
@@ -90,7 +66,7 @@ FailureOr<std::string> fullRotaryTable(NodeEmitter &emit,
         it != graph.derivedTables->end())
       return it->second;
   const onnx::TensorProto *t = graph.constant ? graph.constant(cache) : nullptr;
-  std::optional<std::string> bytes = t ? floatBytes(*t) : std::nullopt;
+  std::optional<std::string> bytes = t ? floatTensorBytes(*t) : std::nullopt;
   if (!t || t->dims_size() != 2 || !bytes || t->data_type() != emit.floatType()) {
     emitError(loc) << what << " '" << cache
                    << "' must be a constant [max positions, rotary dim / 2] "
@@ -185,6 +161,127 @@ float lowest(int32_t type) {
              ? -65504.0f
              : -3.0e38f; // f32, and finite in bf16 too.
 }
+
+/// The query, key and value parts of a packed projection [B, S, q + k + v]
+/// (`sizes`, 1-D int64), split on the last axis under `node`'s name. The
+/// split is the projection's only reader, so the raising cuts it in three.
+std::array<std::string, 3>
+splitPackedQKV(const onnx::NodeProto &node, const std::string &qkv,
+               const std::string &sizes,
+               std::vector<onnx::NodeProto> &expansion) {
+  onnx::NodeProto split;
+  split.set_op_type("Split");
+  split.set_name(node.name().empty() ? node.output(0) : node.name());
+  split.add_input(qkv);
+  split.add_input(sizes);
+  for (const char *part : {"/query", "/key", "/value"})
+    split.add_output(split.name() + part);
+  *split.add_attribute() = intAttr("axis", 2);
+  std::array<std::string, 3> parts = {split.output(0), split.output(1),
+                                      split.output(2)};
+  expansion.push_back(std::move(split));
+  return parts;
+}
+
+/// [B, S, H * Dh] -> [B, S, H, Dh], Dh the 1-element `headSize`.
+std::string splitHeads(NodeEmitter &emit, const std::string &x, int64_t heads,
+                       const std::string &headSize) {
+  std::string shape = emit.op("Concat", {emit.int64s({0, 0, heads}), headSize},
+                              {intAttr("axis", 0)});
+  return emit.op("Reshape", {x, shape});
+}
+
+/// [B, S, H, Dh] -> [B, H, S, Dh].
+std::string headsFirst(NodeEmitter &emit, const std::string &x) {
+  return emit.op("Transpose", {x}, {intsAttr("perm", {0, 2, 1, 3})});
+}
+
+/// Where the new tokens sit, from the cache [B, H, P, Dh] and the query
+/// [B, S, ...] shapes: new token s at position P + s.
+struct CachePositions {
+  std::string total;     // [1]: P + S
+  std::string positions; // [S]: P, ..., P + S - 1
+};
+
+CachePositions cachePositions(NodeEmitter &emit, const std::string &pastKey,
+                              const std::string &query) {
+  std::string past = dims(emit, emit.op("Shape", {pastKey}), 2, 3);
+  std::string total =
+      emit.op("Add", {past, dims(emit, emit.op("Shape", {query}), 1, 2)});
+  std::string positions =
+      emit.op("Range", {emit.op("Squeeze", {past}), emit.op("Squeeze", {total}),
+                        int64Scalar(emit, 1)});
+  return {total, positions};
+}
+
+/// Causal scaled dot-product attention over the KV cache, as an unfused
+/// export writes it: the new keys and values appended to the past ones (the
+/// present outputs), the kv heads repeated for grouped queries, scores
+/// scaled (by `scale`, or 1 / sqrt(head size) when 0), future positions
+/// masked, Softmax, the context back to [B, S, Hq * Dh].
+struct AttentionCore {
+  int64_t numHeads, kvHeads;
+  float scale;
+  std::string headSize; // [1]
+  CachePositions at;
+
+  /// q [B, Hq, S, Dh], k and v [B, Hkv, S, Dh] into `output`; the present
+  /// caches are named `presentKey` / `presentValue` when given.
+  void emit(NodeEmitter &emit, const std::string &q, const std::string &k,
+            const std::string &v, const std::string &pastKey,
+            const std::string &pastValue, const std::string &presentKey,
+            const std::string &presentValue, const std::string &output) const {
+    std::string keys = emit.op("Concat", {pastKey, k}, {intAttr("axis", 2)},
+                               presentKey);
+    std::string values = emit.op("Concat", {pastValue, v}, {intAttr("axis", 2)},
+                                 presentValue);
+    std::string scores = emit.op(
+        "MatMul", {q, emit.op("Transpose", {repeated(emit, keys)},
+                              {intsAttr("perm", {0, 1, 3, 2})})});
+    if (scale != 0.0f)
+      scores = emit.op("Mul", {scores, emit.scalar(scale)});
+    else
+      scores = emit.op(
+          "Div", {scores,
+                  emit.op("Sqrt", {emit.op("Cast", {emit.op("Squeeze", {headSize})},
+                                           {intAttr("to", emit.floatType())})})});
+    // Key position t is visible to new token s when t <= P + s.
+    std::string keyPositions =
+        emit.op("Range", {int64Scalar(emit, 0), emit.op("Squeeze", {at.total}),
+                          int64Scalar(emit, 1)});
+    std::string future = emit.op(
+        "Greater",
+        {keyPositions, emit.op("Unsqueeze", {at.positions, emit.int64s({1})})});
+    scores = emit.op("Where",
+                     {future, emit.scalar(lowest(emit.floatType())), scores});
+    std::string probs = emit.op("Softmax", {scores}, {intAttr("axis", -1)});
+    std::string context =
+        emit.op("Transpose", {emit.op("MatMul", {probs, repeated(emit, values)})},
+                {intsAttr("perm", {0, 2, 1, 3})});
+    emit.op("Reshape", {context, emit.int64s({0, 0, -1})}, {}, output);
+  }
+
+private:
+  /// Query head h reads kv head h / (Hq / Hkv): each kv head repeated.
+  std::string repeated(NodeEmitter &emit, const std::string &cache) const {
+    if (numHeads == kvHeads)
+      return cache;
+    std::string shape = emit.op("Shape", {cache});
+    std::string expanded = emit.op(
+        "Expand",
+        {emit.op("Unsqueeze", {cache, emit.int64s({2})}),
+         emit.op("Concat",
+                 {dims(emit, shape, 0, 2), emit.int64s({numHeads / kvHeads}),
+                  dims(emit, shape, 2, 4)},
+                 {intAttr("axis", 0)})});
+    return emit.op("Reshape",
+                   {expanded, emit.op("Concat",
+                                      {dims(emit, shape, 0, 1),
+                                       emit.int64s({numHeads}),
+                                       dims(emit, shape, 2, 4)},
+                                      {intAttr("axis", 0)})});
+  }
+};
 
 LogicalResult refuseAttr(onnx::NodeProto &node, Location loc,
                          llvm::StringRef name, int64_t supported,
@@ -323,46 +420,25 @@ LogicalResult expandGroupQueryAttention(onnx::NodeProto &node,
   bool interleaved = intAttrOr(node, "rotary_interleaved", 0) != 0;
 
   NodeEmitter emit(node, floatType, expansion);
-  std::string cacheShape = emit.op("Shape", {pastKey});
-  std::string headSize = dims(emit, cacheShape, 3, 4);
+  std::string headSize = dims(emit, emit.op("Shape", {pastKey}), 3, 4);
   if (k.empty()) {
-    // Packed QKV [B, S, (Hq + 2 Hkv) * Dh]: split on the last axis (the
-    // sizes from the cache's head size: the split is the projection's only
-    // reader, so the raising can cut it into three).
+    // Packed QKV [B, S, (Hq + 2 Hkv) * Dh], the sizes from the cache's
+    // head size.
     std::string sizes =
         emit.op("Mul", {headSize, emit.int64s({numHeads, kvHeads, kvHeads})});
-    onnx::NodeProto split;
-    split.set_op_type("Split");
-    split.set_name(node.name().empty() ? node.output(0) : node.name());
-    split.add_input(q);
-    split.add_input(sizes);
-    for (const char *part : {"/query", "/key", "/value"})
-      split.add_output(split.name() + part);
-    *split.add_attribute() = intAttr("axis", 2);
-    q = split.output(0);
-    k = split.output(1);
-    v = split.output(2);
-    expansion.push_back(std::move(split));
+    std::array<std::string, 3> parts =
+        splitPackedQKV(node, q, sizes, expansion);
+    q = parts[0];
+    k = parts[1];
+    v = parts[2];
   }
-  std::string queryShape = emit.op("Shape", {q});
   // [B, S, H * Dh] -> [B, S, H, Dh] (rotated there, as RotaryEmbedding
   // does), then [B, H, S, Dh].
-  auto split = [&](const std::string &x, int64_t h) {
-    std::string shape = emit.op("Concat", {emit.int64s({0, 0, h}), headSize},
-                                {intAttr("axis", 0)});
-    return emit.op("Reshape", {x, shape});
-  };
-  auto heads = [&](const std::string &x) {
-    return emit.op("Transpose", {x}, {intsAttr("perm", {0, 2, 1, 3})});
-  };
-  std::string q4 = split(q, numHeads), k4 = split(k, kvHeads),
-              v4 = heads(split(v, kvHeads));
-  // New token s sits at position P + s.
-  std::string past = dims(emit, cacheShape, 2, 3);
-  std::string total = emit.op("Add", {past, dims(emit, queryShape, 1, 2)});
-  std::string positions =
-      emit.op("Range", {emit.op("Squeeze", {past}), emit.op("Squeeze", {total}),
-                        int64Scalar(emit, 1)});
+  std::string q4 = splitHeads(emit, q, numHeads, headSize),
+              k4 = splitHeads(emit, k, kvHeads, headSize),
+              v4 = headsFirst(emit, splitHeads(emit, v, kvHeads, headSize));
+  CachePositions at = cachePositions(emit, pastKey, q);
+  const std::string &positions = at.positions;
   if (rotary) {
     FailureOr<std::string> cos = fullRotaryTable(
         emit, graph, input(node, 7), interleaved, loc,
@@ -397,61 +473,292 @@ LogicalResult expandGroupQueryAttention(onnx::NodeProto &node,
     q4 = applyRotary(emit, q4, c, s, half, interleaved, 4);
     k4 = applyRotary(emit, k4, c, s, half, interleaved, 4);
   }
-  q4 = heads(q4);
-  k4 = heads(k4);
-  std::string presentKey = emit.op("Concat", {pastKey, k4}, {intAttr("axis", 2)},
-                                   output(node, 1));
-  std::string presentValue = emit.op("Concat", {pastValue, v4},
-                                     {intAttr("axis", 2)}, output(node, 2));
-  // Query head h reads kv head h / (Hq / Hkv): each kv head repeated.
-  auto repeated = [&](const std::string &cache) {
-    if (numHeads == kvHeads)
-      return cache;
-    std::string shape = emit.op("Shape", {cache});
-    std::string expanded = emit.op(
-        "Expand",
-        {emit.op("Unsqueeze", {cache, emit.int64s({2})}),
-         emit.op("Concat",
-                 {dims(emit, shape, 0, 2), emit.int64s({numHeads / kvHeads}),
-                  dims(emit, shape, 2, 4)},
-                 {intAttr("axis", 0)})});
-    return emit.op("Reshape",
-                   {expanded, emit.op("Concat",
-                                      {dims(emit, shape, 0, 1),
-                                       emit.int64s({numHeads}),
-                                       dims(emit, shape, 2, 4)},
-                                      {intAttr("axis", 0)})});
-  };
-  std::string scores = emit.op(
-      "MatMul", {q4, emit.op("Transpose", {repeated(presentKey)},
-                             {intsAttr("perm", {0, 1, 3, 2})})});
-  if (float scale = floatAttrOr(node, "scale", 0.0f); scale != 0.0f)
-    scores = emit.op("Mul", {scores, emit.scalar(scale)});
-  else
-    scores = emit.op(
-        "Div", {scores, emit.op("Sqrt", {emit.op("Cast", {emit.op("Squeeze", {headSize})},
-                                                 {intAttr("to", floatType)})})});
-  // Causal: key position t is visible to new token s when t <= P + s.
-  std::string keys = emit.op("Range", {int64Scalar(emit, 0),
-                                       emit.op("Squeeze", {total}),
-                                       int64Scalar(emit, 1)});
-  std::string future = emit.op(
-      "Greater", {keys, emit.op("Unsqueeze", {positions, emit.int64s({1})})});
-  scores = emit.op("Where", {future, emit.scalar(lowest(floatType)), scores});
-  std::string probs = emit.op("Softmax", {scores}, {intAttr("axis", -1)});
-  std::string context = emit.op(
-      "Transpose", {emit.op("MatMul", {probs, repeated(presentValue)})},
-      {intsAttr("perm", {0, 2, 1, 3})});
-  emit.op("Reshape", {context, emit.int64s({0, 0, -1})}, {}, node.output(0));
+  AttentionCore core{numHeads, kvHeads, floatAttrOr(node, "scale", 0.0f),
+                     headSize, at};
+  core.emit(emit, headsFirst(emit, q4), headsFirst(emit, k4), v4, pastKey,
+            pastValue, output(node, 1), output(node, 2), node.output(0));
   return success();
 }
 
+/// Elements [from, from + count) of the 1-D float constant `name` as a
+/// constant of its own (a bias part added after its projection, as an
+/// unfused export adds it), or failure.
+FailureOr<std::string> constantPart(NodeEmitter &emit,
+                                    const ContribGraphInfo &graph,
+                                    const std::string &name, int64_t from,
+                                    int64_t count) {
+  const onnx::TensorProto *t = graph.constant ? graph.constant(name) : nullptr;
+  std::optional<std::string> bytes = t ? floatTensorBytes(*t) : std::nullopt;
+  if (!t || !bytes || t->dims_size() != 1 ||
+      t->data_type() != emit.floatType())
+    return failure();
+  size_t elem = t->data_type() == onnx::TensorProto::FLOAT ? 4 : 2;
+  if (bytes->size() != size_t(t->dims(0)) * elem || from + count > t->dims(0))
+    return failure();
+  onnx::TensorProto part;
+  part.set_data_type(t->data_type());
+  part.add_dims(count);
+  part.set_raw_data(bytes->substr(size_t(from) * elem, size_t(count) * elem));
+  return emit.constant(part);
+}
+
+/// The checks MultiHeadAttention and Attention share: causal, no
+/// attention_bias, shared past/present buffers or rotary embedding, and a
+/// mask only where it is the model's attention_mask (the llm program
+/// computes one unpadded sequence, for which that mask is all ones).
+LogicalResult checkFusedAttention(onnx::NodeProto &node, Location loc,
+                                  const ContribGraphInfo &graph, int maskInput,
+                                  llvm::StringRef maskName,
+                                  int attentionBiasInput) {
+  const std::string &op = node.op_type();
+  if (intAttrOr(node, "num_heads", 0) <= 0) {
+    emitError(loc) << op << " needs a positive num_heads";
+    return failure();
+  }
+  if (intAttrOr(node, "unidirectional", 0) != 1) {
+    emitError(loc) << op << " attribute unidirectional="
+                   << intAttrOr(node, "unidirectional", 0)
+                   << " is not supported (only 1: llm.attention is causal; "
+                      "a causal mask passed as attention_bias is not "
+                      "recognised)";
+    return failure();
+  }
+  if (failed(refuseAttr(node, loc, "past_present_share_buffer", 0,
+                        "only 0, separate past and present tensors")) ||
+      failed(refuseAttr(node, loc, "do_rotary", 0,
+                        "only 0, no rotary embedding inside the operator")))
+    return failure();
+  if (float filter = floatAttrOr(node, "mask_filter_value", -10000.0f);
+      filter > -1000.0f) {
+    char text[32];
+    std::snprintf(text, sizeof(text), "%g", double(filter));
+    emitError(loc) << op << " attribute mask_filter_value=" << text
+                   << " is not supported (masked scores must vanish in the "
+                      "softmax: -1000 or below)";
+    return failure();
+  }
+  if (std::string bias = input(node, attentionBiasInput); !bias.empty()) {
+    emitError(loc) << op << " input attention_bias ('" << bias
+                   << "') is not supported";
+    return failure();
+  }
+  if (std::string mask = input(node, maskInput);
+      !mask.empty() && !(graph.isAttentionMask && graph.isAttentionMask(mask))) {
+    emitError(loc) << op << " input " << maskName << " ('" << mask
+                   << "') is not supported: only the model's attention_mask "
+                      "input (or a Cast of it), which the program assumes all "
+                      "ones (one unpadded sequence)";
+    return failure();
+  }
+  return success();
+}
+
+/// q, k, v [B, S, Hq * Dh] (biases added) with separate past caches
+/// [B, H, P, Dh]: the attention MultiHeadAttention and Attention compute.
+LogicalResult emitMultiHeadAttention(onnx::NodeProto &node, NodeEmitter &emit,
+                                     Location loc, const ContribGraphInfo &graph,
+                                     std::string q, std::string k, std::string v,
+                                     const std::string &bias, int64_t hidden,
+                                     const std::string &pastKey,
+                                     const std::string &pastValue,
+                                     const std::string &presentKey,
+                                     const std::string &presentValue) {
+  if (!bias.empty()) {
+    std::string *parts[] = {&q, &k, &v};
+    for (int i = 0; i < 3; ++i) {
+      FailureOr<std::string> part =
+          constantPart(emit, graph, bias, i * hidden, hidden);
+      if (failed(part)) {
+        emitError(loc) << node.op_type() << " bias '" << bias
+                       << "' must be a constant [3 * " << hidden
+                       << "] of the model's float type stored in the file";
+        return failure();
+      }
+      *parts[i] = emit.op("Add", {*parts[i], *part});
+    }
+  }
+  int64_t numHeads = intAttrOr(node, "num_heads", 0);
+  std::string headSize = dims(emit, emit.op("Shape", {pastKey}), 3, 4);
+  AttentionCore core{numHeads, numHeads, floatAttrOr(node, "scale", 0.0f),
+                     headSize, cachePositions(emit, pastKey, q)};
+  auto heads = [&](const std::string &x) {
+    return headsFirst(emit, splitHeads(emit, x, numHeads, headSize));
+  };
+  core.emit(emit, heads(q), heads(k), heads(v), pastKey, pastValue, presentKey,
+            presentValue, node.output(0));
+  return success();
+}
+
+LogicalResult expandMultiHeadAttention(onnx::NodeProto &node, int32_t floatType,
+                                       Location loc,
+                                       const ContribGraphInfo &graph,
+                                       std::vector<onnx::NodeProto> &expansion) {
+  if (failed(checkFusedAttention(node, loc, graph, /*maskInput=*/4,
+                                 "key_padding_mask", /*attentionBiasInput=*/5)))
+    return failure();
+  std::string q = input(node, 0), k = input(node, 1), v = input(node, 2);
+  if (k.empty() || v.empty()) {
+    emitError(loc) << "MultiHeadAttention with packed QKV or KV (no separate "
+                      "key and value inputs) is not supported";
+    return failure();
+  }
+  for (const std::string &x : {q, k, v})
+    if (graph.shape)
+      if (auto shape = graph.shape(x); shape && shape->size() != 3) {
+        emitError(loc) << "MultiHeadAttention input '" << x << "' of rank "
+                       << shape->size()
+                       << " is not supported (only [batch, sequence, hidden]: "
+                          "no packed QKV, cross attention or past key as key)";
+        return failure();
+      }
+  static const char *const kUnsupportedInputs[] = {"past_sequence_length",
+                                                   "cache_indirection"};
+  for (int i = 8; i < node.input_size() && i < 10; ++i)
+    if (!node.input(i).empty()) {
+      emitError(loc) << "MultiHeadAttention input " << kUnsupportedInputs[i - 8]
+                     << " ('" << node.input(i) << "') is not supported";
+      return failure();
+    }
+  if (!output(node, 3).empty()) {
+    emitError(loc) << "MultiHeadAttention output qk ('" << node.output(3)
+                   << "') is not supported";
+    return failure();
+  }
+  std::string pastKey = input(node, 6), pastValue = input(node, 7);
+  if (pastKey.empty() || pastValue.empty() || output(node, 1).empty() ||
+      output(node, 2).empty()) {
+    emitError(loc) << "MultiHeadAttention without past_key, past_value, "
+                      "present_key and present_value is not supported (the "
+                      "llm program takes and returns the cache, empty for a "
+                      "prompt)";
+    return failure();
+  }
+  // The bias is [3 * hidden] (q, k and v of equal sizes with a past cache).
+  std::string bias = input(node, 3);
+  std::optional<std::vector<int64_t>> biasDims =
+      bias.empty() || !graph.shape ? std::nullopt : graph.shape(bias);
+  int64_t hidden =
+      biasDims && biasDims->size() == 1 ? (*biasDims)[0] / 3 : -1;
+  if (!bias.empty() && (hidden <= 0 || (*biasDims)[0] % 3)) {
+    emitError(loc) << "MultiHeadAttention bias '" << bias
+                   << "' must be a constant [3 * hidden] of the model's "
+                      "float type stored in the file";
+    return failure();
+  }
+  NodeEmitter emit(node, floatType, expansion);
+  return emitMultiHeadAttention(node, emit, loc, graph, q, k, v, bias, hidden,
+                                pastKey, pastValue, output(node, 1),
+                                output(node, 2));
+}
+
+LogicalResult expandAttention(onnx::NodeProto &node, int32_t floatType,
+                              Location loc, const ContribGraphInfo &graph,
+                              std::vector<onnx::NodeProto> &expansion) {
+  if (failed(checkFusedAttention(node, loc, graph, /*maskInput=*/3,
+                                 "mask_index", /*attentionBiasInput=*/5)))
+    return failure();
+  if (std::string n = input(node, 6); !n.empty()) {
+    emitError(loc) << "Attention input past_sequence_length ('" << n
+                   << "') is not supported";
+    return failure();
+  }
+  // Q, K and V widths: the weights' (or, for dequantized weights, the
+  // bias') last dimension over 3.
+  std::string weights = input(node, 1);
+  int64_t packedWidth = -1;
+  for (const std::string &name : {weights, input(node, 2)}) {
+    std::optional<std::vector<int64_t>> shape =
+        graph.shape && !name.empty() ? graph.shape(name) : std::nullopt;
+    if (packedWidth < 0 && shape && !shape->empty() && shape->back() > 0)
+      packedWidth = shape->back();
+  }
+  if (packedWidth <= 0 || packedWidth % 3) {
+    emitError(loc) << "Attention weights '" << weights
+                   << "' must have a known [input hidden, 3 * hidden] shape";
+    return failure();
+  }
+  int64_t hidden = packedWidth / 3;
+  if (int64_t heads = intAttrOr(node, "num_heads", 0); hidden % heads) {
+    emitError(loc) << "Attention num_heads=" << heads
+                   << " does not divide the hidden size " << hidden;
+    return failure();
+  }
+  if (onnx::AttributeProto *sizes = findAttr(node, "qkv_hidden_sizes"))
+    for (int64_t size : sizes->ints())
+      if (sizes->ints_size() != 3 || size != hidden) {
+        emitError(loc) << "Attention attribute qkv_hidden_sizes is not "
+                          "supported unless it is three equal sizes of the "
+                          "weights' third ("
+                       << hidden << ")";
+        return failure();
+      }
+  // The separate caches splitPackedCaches made of the packed ones.
+  auto separateCaches = [&](const std::string &name)
+      -> std::optional<std::pair<std::string, std::string>> {
+    if (name.empty() || !graph.packedCaches)
+      return std::nullopt;
+    auto it = graph.packedCaches->find(name);
+    if (it == graph.packedCaches->end())
+      return std::nullopt;
+    return it->second;
+  };
+  std::optional<std::pair<std::string, std::string>>
+      past = separateCaches(input(node, 4)),
+      present = separateCaches(output(node, 1));
+  if (!past || !present) {
+    emitError(loc) << "Attention needs its past and present to be a graph "
+                      "input and output of shape [2, batch, num_heads, "
+                      "length, head size], read and written by it alone (the "
+                      "llm program takes and returns the cache, empty for a "
+                      "prompt)";
+    return failure();
+  }
+  NodeEmitter emit(node, floatType, expansion);
+  // The projection and its bias as an unfused export writes them.
+  std::string qkv = emit.op("MatMul", {input(node, 0), weights});
+  if (std::string bias = input(node, 2); !bias.empty())
+    qkv = emit.op("Add", {qkv, bias});
+  auto [q, k, v] = splitPackedQKV(node, qkv, emit.int64s({hidden, hidden, hidden}),
+                                 expansion);
+  return emitMultiHeadAttention(node, emit, loc, graph, q, k, v,
+                                /*bias=*/"", hidden, past->first, past->second,
+                                present->first, present->second);
+}
+
 } // namespace
+
+std::optional<std::string>
+flightllm::floatTensorBytes(const onnx::TensorProto &t) {
+  if (t.data_location() == onnx::TensorProto::EXTERNAL)
+    return std::nullopt;
+  if (t.has_raw_data())
+    return t.raw_data();
+  std::string bytes;
+  if (t.data_type() == onnx::TensorProto::FLOAT) {
+    bytes.resize(size_t(t.float_data_size()) * 4);
+    if (!bytes.empty())
+      std::memcpy(bytes.data(), t.float_data().data(), bytes.size());
+    return bytes;
+  }
+  if (t.data_type() == onnx::TensorProto::FLOAT16 ||
+      t.data_type() == onnx::TensorProto::BFLOAT16) {
+    for (int32_t v : t.int32_data()) {
+      bytes.push_back(char(v & 0xff));
+      bytes.push_back(char((v >> 8) & 0xff));
+    }
+    return bytes;
+  }
+  return std::nullopt;
+}
 
 LogicalResult flightllm::expandAttentionContribOp(
     onnx::NodeProto &node, int32_t floatType, Location loc,
     const ContribGraphInfo &graph, std::vector<onnx::NodeProto> &expansion) {
   if (node.op_type() == "RotaryEmbedding")
     return expandRotaryEmbedding(node, floatType, loc, graph, expansion);
+  if (node.op_type() == "MultiHeadAttention")
+    return expandMultiHeadAttention(node, floatType, loc, graph, expansion);
+  if (node.op_type() == "Attention")
+    return expandAttention(node, floatType, loc, graph, expansion);
   return expandGroupQueryAttention(node, floatType, loc, graph, expansion);
 }

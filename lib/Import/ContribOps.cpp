@@ -10,6 +10,7 @@
 #include "NodeEmitter.h"
 
 #include "mlir/IR/Diagnostics.h"
+#include "llvm/ADT/APFloat.h"
 #include "llvm/ADT/STLExtras.h"
 
 #include "onnx/onnx_pb.h"
@@ -41,6 +42,19 @@ const ContribOpInfo kContribOps[] = {
      "Softmax; seqlens_k and total_sequence_length are taken as P+S-1 and P+S "
      "(no padding, like attention_mask); local_window_size -1, softcap 0 "
      "only"},
+    {"com.microsoft", "MultiHeadAttention",
+     "q, k, v [batch, sequence, hidden] (+ the bias input, a constant), past "
+     "cache concatenated with the new keys and values (present_key, "
+     "present_value), causal mask (unidirectional=1 only), Softmax; "
+     "key_padding_mask only as the model's attention_mask (all ones); no "
+     "packed QKV/KV, attention_bias, shared buffers or qk output"},
+    {"com.microsoft", "Attention",
+     "MatMul by the packed QKV weights (+ bias), split in three, then as "
+     "MultiHeadAttention (unidirectional=1, equal qkv_hidden_sizes); the "
+     "packed past/present graph input and output [2, batch, heads, length, "
+     "head size] become past_key_values.N.key/value and present.N.key/value; "
+     "mask_index only as the model's attention_mask (all ones); no "
+     "attention_bias, do_rotary or shared buffers"},
     {"com.microsoft", "MatMulNBits",
      "the codes unpacked and dequantized per block by DequantizeLinear, then "
      "MatMul (+ bias); raised to llm.linear with those codes and scales "
@@ -75,11 +89,48 @@ struct F32Compute {
   NodeEmitter &emit;
   /// The ONNX type of the operator's inputs and outputs.
   int32_t ioType;
+  const ContribGraphInfo *graph = nullptr;
 
+  /// `x` in f32: a constant (a norm's gamma or beta, a bias) widened into an
+  /// f32 constant, which the raising takes as the llm op's weight as it is
+  /// (a Cast of it would be left over); anything else Cast.
   std::string in(const std::string &x) {
-    return ioType == kF32 || x.empty()
-               ? x
-               : emit.op("Cast", {x}, {intAttr("to", kF32)});
+    if (ioType == kF32 || x.empty())
+      return x;
+    if (std::optional<std::string> widened = widenedConstant(x))
+      return *widened;
+    return emit.op("Cast", {x}, {intAttr("to", kF32)});
+  }
+
+  std::optional<std::string> widenedConstant(const std::string &x) {
+    const onnx::TensorProto *t =
+        graph && graph->constant ? graph->constant(x) : nullptr;
+    std::optional<std::string> bytes =
+        t && t->data_type() == ioType ? floatTensorBytes(*t) : std::nullopt;
+    if (!bytes || !graph->derivedTables)
+      return std::nullopt;
+    std::string key = x + "#f32";
+    if (auto it = graph->derivedTables->find(key);
+        it != graph->derivedTables->end())
+      return it->second;
+    const llvm::fltSemantics &semantics = ioType == onnx::TensorProto::FLOAT16
+                                              ? llvm::APFloat::IEEEhalf()
+                                              : llvm::APFloat::BFloat();
+    onnx::TensorProto wide;
+    wide.set_data_type(kF32);
+    *wide.mutable_dims() = t->dims();
+    for (size_t i = 0; i + 1 < bytes->size(); i += 2) {
+      uint16_t bits = uint16_t(uint8_t((*bytes)[i])) |
+                      uint16_t(uint8_t((*bytes)[i + 1])) << 8;
+      llvm::APFloat v(semantics, llvm::APInt(16, bits));
+      bool lost = false;
+      v.convert(llvm::APFloat::IEEEsingle(), llvm::RoundingMode::NearestTiesToEven,
+                &lost); // exact: f32 holds every f16 and bf16 value
+      wide.add_float_data(v.convertToFloat());
+    }
+    std::string name = emit.constant(wide);
+    (*graph->derivedTables)[key] = name;
+    return name;
   }
   /// `output` as the last node, from `y` (f32) or by `compute(name)` that
   /// defines the given name (empty: a fresh one) in f32.
@@ -117,19 +168,30 @@ void emitRMSNorm(F32Compute &f32, const std::string &x,
   });
 }
 
-/// input + skip (+ bias) in f32; the node's 4th output, when it has one, is
-/// that sum in the input type.
+/// (input + bias) + skip, the residual sum the normalization reads (f32, or
+/// the f16/bf16 input type, see below); the node's 4th output, when it has
+/// one, is that sum in the input type. The bias is the one onnxruntime's optimizer moved here from the
+/// projection computing `input`: added to it first, it is that projection's
+/// bias again for the raising (onnxruntime adds it last; the orders differ
+/// by float rounding only). In f16/bf16 the sum is computed in that type,
+/// as an unfused export's residual add is, and normalized from there:
+/// onnxruntime normalizes the unrounded f32 sum, which differs by one
+/// rounding of the sum (within the type's tolerance); summed in f32, the
+/// residual stream would be a value the raising cannot take as llm.add.
 std::string emitSkipSum(F32Compute &f32, const onnx::NodeProto &node,
                         int biasIndex, int sumOutput) {
   NodeEmitter &emit = f32.emit;
-  std::string sum =
-      emit.op("Add", {f32.in(input(node, 0)), f32.in(input(node, 1))});
+  bool wide = f32.ioType == kF32;
+  auto term = [&](const std::string &x) { return wide ? f32.in(x) : x; };
+  std::string x = term(input(node, 0));
   if (!input(node, biasIndex).empty())
-    sum = emit.op("Add", {sum, f32.in(input(node, biasIndex))});
-  if (std::string name = output(node, sumOutput); !name.empty())
-    f32.out(name, [&](const std::string &n) {
-      return n.empty() ? sum : emit.op("Identity", {sum}, {}, n);
-    });
+    x = emit.op("Add", {x, term(input(node, biasIndex))});
+  std::string sumName = output(node, sumOutput);
+  if (!wide)
+    return emit.op("Add", {x, input(node, 1)}, {}, sumName);
+  std::string sum = emit.op("Add", {x, f32.in(input(node, 1))});
+  if (!sumName.empty())
+    emit.op("Identity", {sum}, {}, sumName);
   return sum;
 }
 
@@ -159,7 +221,8 @@ LogicalResult flightllm::expandContribOp(onnx::NodeProto &node,
                                          const ContribGraphInfo &graph,
                                          std::vector<onnx::NodeProto> &expansion) {
   const std::string &op = node.op_type();
-  if (op == "GroupQueryAttention" || op == "RotaryEmbedding")
+  if (op == "GroupQueryAttention" || op == "RotaryEmbedding" ||
+      op == "MultiHeadAttention" || op == "Attention")
     return expandAttentionContribOp(node, floatType, loc, graph, expansion);
   if (op == "MatMulNBits")
     return expandMatMulNBits(node, floatType, loc, graph, expansion);
@@ -168,17 +231,23 @@ LogicalResult flightllm::expandContribOp(onnx::NodeProto &node,
     return success();
   }
   NodeEmitter emit(node, kF32, expansion);
-  F32Compute f32{emit, floatType};
+  F32Compute f32{emit, floatType, &graph};
   auto gelu = [&](std::string x, bool tanh) {
     f32.out(node.output(0), [&](const std::string &name) {
       return emitGelu(emit, x, tanh, name);
     });
   };
   if (op == "BiasGelu" || op == "FastGelu") {
-    std::string x = f32.in(input(node, 0));
+    // The bias is the preceding projection's (moved here by onnxruntime's
+    // optimizer). In f16/bf16 it is added in that type, as an unfused
+    // export adds a projection's bias, so that the raising takes it as the
+    // projection's again; then the GELU in f32 (onnxruntime adds it in f32:
+    // one rounding apart).
+    bool wide = floatType == kF32;
+    std::string x = wide ? f32.in(input(node, 0)) : input(node, 0);
     if (!input(node, 1).empty())
-      x = emit.op("Add", {x, f32.in(input(node, 1))});
-    gelu(x, /*tanh=*/op == "FastGelu");
+      x = emit.op("Add", {x, wide ? f32.in(input(node, 1)) : input(node, 1)});
+    gelu(f32.in(x), /*tanh=*/op == "FastGelu");
     return success();
   }
   float epsilon = floatAttrOr(node, "epsilon", 1e-5f);
@@ -203,7 +272,7 @@ LogicalResult flightllm::expandContribOp(onnx::NodeProto &node,
     if (failed(refuseMeanOutput(node, loc)))
       return failure();
     std::string sum = emitSkipSum(f32, node, /*biasIndex=*/3, /*sumOutput=*/3);
-    emitRMSNorm(f32, sum, input(node, 2), epsilon, node.output(0),
+    emitRMSNorm(f32, f32.in(sum), input(node, 2), epsilon, node.output(0),
                 output(node, 2));
     return success();
   }
@@ -216,9 +285,18 @@ LogicalResult flightllm::expandContribOp(onnx::NodeProto &node,
       return failure();
     }
     std::string sum = emitSkipSum(f32, node, /*biasIndex=*/4, /*sumOutput=*/3);
-    std::vector<std::string> lnInputs = {sum, f32.in(input(node, 2))};
+    std::vector<std::string> lnInputs = {sum, input(node, 2)};
     if (!input(node, 3).empty())
-      lnInputs.push_back(f32.in(input(node, 3)));
+      lnInputs.push_back(input(node, 3));
+    if (floatType != kF32) {
+      // LayerNormalization-17 of the f16/bf16 sum computes in f32 itself
+      // (stash_type 1) and rounds once, as onnxruntime's kernel does; the
+      // raising takes it as llm.layer_norm of the residual sum.
+      emit.op("LayerNormalization", lnInputs,
+              {intAttr("axis", -1), floatAttr("epsilon", epsilon)},
+              node.output(0));
+      return success();
+    }
     f32.out(node.output(0), [&](const std::string &name) {
       return emit.op("LayerNormalization", lnInputs,
                      {intAttr("axis", -1), floatAttr("epsilon", epsilon)},

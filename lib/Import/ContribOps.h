@@ -36,6 +36,14 @@ struct ContribGraphInfo {
   /// Tables an expansion derived from constants, by key: the layers share
   /// one rotary table rather than each adding a copy.
   std::map<std::string, std::string> *derivedTables = nullptr;
+  /// Whether a value is the model's attention_mask input (or a Cast of it),
+  /// which the llm program assumes all ones.
+  std::function<bool(const std::string &)> isAttentionMask;
+  /// Packed [2, B, H, T, Dh] caches (Attention's past and present) the
+  /// importer replaced by separate key and value graph inputs and outputs:
+  /// packed name -> (key name, value name). See splitPackedCaches.
+  const std::map<std::string, std::pair<std::string, std::string>>
+      *packedCaches = nullptr;
 };
 
 /// Whether the importer expands `node` (a fused onnxruntime operator).
@@ -48,9 +56,10 @@ mlir::LogicalResult expandContribOp(onnx::NodeProto &node, int32_t floatType,
                                     const ContribGraphInfo &graph,
                                     std::vector<onnx::NodeProto> &expansion);
 
-/// The attention family (ContribAttention.cpp): GroupQueryAttention and
-/// RotaryEmbedding as the scaled dot-product attention with its KV cache and
-/// the rotary embedding an unfused export writes.
+/// The attention family (ContribAttention.cpp): GroupQueryAttention,
+/// MultiHeadAttention, Attention and RotaryEmbedding as the scaled
+/// dot-product attention with its KV cache and the rotary embedding an
+/// unfused export writes.
 mlir::LogicalResult expandAttentionContribOp(
     onnx::NodeProto &node, int32_t floatType, mlir::Location loc,
     const ContribGraphInfo &graph, std::vector<onnx::NodeProto> &expansion);
@@ -67,6 +76,10 @@ mlir::LogicalResult expandMatMulNBits(onnx::NodeProto &node, int32_t floatType,
 /// from and to ONNX type `ioType`.
 void expandGelu(const onnx::NodeProto &node, int32_t ioType, bool tanh,
                 std::vector<onnx::NodeProto> &expansion);
+
+/// The element bytes of a float tensor stored in the file, or nothing (data
+/// elsewhere, or a type that is not f32/f16/bf16).
+std::optional<std::string> floatTensorBytes(const onnx::TensorProto &t);
 
 /// A fused operator the importer expands.
 struct ContribOpInfo {

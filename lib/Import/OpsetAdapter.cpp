@@ -5,6 +5,8 @@
 #include "ContribOps.h"
 #include "NodeEmitter.h"
 
+#include "flightllm/ISA/ISA.h"
+
 #include "mlir/IR/Diagnostics.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringMap.h"
@@ -40,7 +42,9 @@ const OpsetRevision kRevisions[] = {
      "float8 types; x_scale may be float16/bfloat16",
      "same form (a float16/bfloat16 scale is refused by the opset-13 type)"},
     {"DequantizeLinear", 21, "`block_size` attribute, int4/uint4 types",
-     "block_size 0 only (per-tensor or per-axis scales)"},
+     "block_size along axis 0 of a constant [K, N] weight, a multiple of 16 "
+     "dividing K: the group-wise weight format (as MatMulNBits is "
+     "expanded); other blocks are refused"},
     {"Equal", 19, "string type", "same form"},
     {"Gelu", 20, "new operator",
      "expanded to its definition (Erf, or Tanh when approximate=\"tanh\")"},
@@ -64,6 +68,10 @@ const OpsetRevision kRevisions[] = {
     {"Transpose", 21, "int4/uint4 types", "same form"},
     {"Unsqueeze", 21, "int4/uint4 types", "same form"},
 };
+
+/// The accelerator's K block (include/flightllm/ISA): group sizes the DSP
+/// chain scales whole.
+constexpr int64_t isaKBlock = flightllm::isa::kKBlock;
 
 bool isDefaultDomain(const std::string &domain) {
   return domain.empty() || domain == "ai.onnx";
@@ -179,15 +187,24 @@ private:
                           std::map<std::string, std::string> &derivedTables,
                           std::vector<onnx::NodeProto> &expansion);
   LogicalResult checkQuantization(onnx::NodeProto &node, Location loc,
-                                  const Constants &constants);
+                                  const Constants &constants,
+                                  std::vector<onnx::NodeProto> &expansion);
+  LogicalResult expandBlockedDequantize(onnx::NodeProto &node, Location loc,
+                                        const Constants &constants,
+                                        int64_t block,
+                                        std::vector<onnx::NodeProto> &expansion);
   LogicalResult adaptReduce(onnx::NodeProto &node, Location loc,
                             const Constants &constants);
   LogicalResult adaptSplit(onnx::NodeProto &node, Location loc);
   LogicalResult adaptConstantOfShape(onnx::NodeProto &node,
                                      std::vector<onnx::NodeProto> &expansion);
 
-  /// Adds the names `graph` (and the graphs in it) reads to `used`.
 public:
+  /// Replaces Attention's packed caches by separate key and value graph
+  /// inputs and outputs (see splitPackedCaches below).
+  void splitPackedCaches(onnx::GraphProto &graph);
+
+  /// Adds the names `graph` (and the graphs in it) reads to `used`.
   void collectUses(const onnx::GraphProto &graph) {
     for (const auto &node : graph.node()) {
       for (const std::string &in : node.input())
@@ -205,7 +222,109 @@ private:
   const std::function<Location(const onnx::NodeProto &, size_t)> &nodeLoc;
   /// The names the graph being adapted (or a graph in it) reads.
   llvm::StringSet<> used;
+  /// Packed cache name -> its key and value replacements.
+  std::map<std::string, std::pair<std::string, std::string>> packedCaches;
+  /// The top-level graph's inputs, and its nodes' (op type, first input)
+  /// by output name, as they were before the adaptation.
+  std::set<std::string> graphInputs;
+  std::map<std::string, std::pair<std::string, std::string>> producers;
+
+  bool isAttentionMask(std::string name) const {
+    for (int depth = 0; depth < 8; ++depth) {
+      if (name == "attention_mask")
+        return graphInputs.count(name) != 0;
+      auto it = producers.find(name);
+      if (it == producers.end() ||
+          (it->second.first != "Cast" && it->second.first != "Identity"))
+        return false;
+      name = it->second.second;
+    }
+    return false;
+  }
 };
+
+/// onnxruntime's GPT-2 models pass each layer's cache to Attention as one
+/// graph input past_N [2, B, H, P, Dh] (keys then values) and return
+/// present_N [2, B, H, P + S, Dh]. The llm program's signature has a key and
+/// a value cache per layer (docs/llm-dialect.md), so such an input/output
+/// pair, read and written by one Attention alone, becomes
+/// past_key_values.L.key/value and present.L.key/value (L counting the
+/// Attention nodes), which the expansion reads and writes directly: the
+/// same tensors, split along their first axis.
+void Adapter::splitPackedCaches(onnx::GraphProto &graph) {
+  std::map<std::string, int> reads;
+  for (const auto &node : graph.node())
+    for (const std::string &in : node.input())
+      ++reads[in];
+  auto packedInfo = [](const onnx::ValueInfoProto &vi) {
+    const auto &t = vi.type().tensor_type();
+    return vi.type().has_tensor_type() && t.has_shape() &&
+           t.shape().dim_size() == 5 && t.shape().dim(0).has_dim_value() &&
+           t.shape().dim(0).dim_value() == 2;
+  };
+  auto halves = [](const onnx::ValueInfoProto &vi, const std::string &key,
+                   const std::string &value) {
+    std::vector<onnx::ValueInfoProto> out(2, vi);
+    out[0].set_name(key);
+    out[1].set_name(value);
+    for (auto &half : out)
+      half.mutable_type()->mutable_tensor_type()->mutable_shape()
+          ->mutable_dim()->DeleteSubrange(0, 1);
+    return out;
+  };
+  auto replaceInList = [&](google::protobuf::RepeatedPtrField<onnx::ValueInfoProto> &list,
+                           const std::string &name, const std::string &key,
+                           const std::string &value) {
+    google::protobuf::RepeatedPtrField<onnx::ValueInfoProto> rebuilt;
+    for (const auto &vi : list) {
+      if (vi.name() != name) {
+        *rebuilt.Add() = vi;
+        continue;
+      }
+      for (auto &half : halves(vi, key, value))
+        *rebuilt.Add() = std::move(half);
+    }
+    list.Swap(&rebuilt);
+  };
+  auto find = [](const google::protobuf::RepeatedPtrField<onnx::ValueInfoProto> &list,
+                 const std::string &name) -> const onnx::ValueInfoProto * {
+    for (const auto &vi : list)
+      if (vi.name() == name)
+        return &vi;
+    return nullptr;
+  };
+  int layer = 0;
+  for (const auto &node : graph.node()) {
+    if (node.domain() != "com.microsoft" || node.op_type() != "Attention" ||
+        node.input_size() < 5 || node.input(4).empty() ||
+        node.output_size() < 2 || node.output(1).empty())
+      continue;
+    const std::string &past = node.input(4), &present = node.output(1);
+    const onnx::ValueInfoProto *in = find(graph.input(), past);
+    const onnx::ValueInfoProto *out = find(graph.output(), present);
+    if (!in || !out || !packedInfo(*in) || !packedInfo(*out) ||
+        reads[past] != 1 || reads.count(present))
+      continue;
+    std::string l = std::to_string(layer++);
+    std::pair<std::string, std::string> pastNames{
+        "past_key_values." + l + ".key", "past_key_values." + l + ".value"};
+    std::pair<std::string, std::string> presentNames{"present." + l + ".key",
+                                                     "present." + l + ".value"};
+    // Names the graph already uses stay its own (the expansion then refuses
+    // the packed caches).
+    if (find(graph.input(), pastNames.first) ||
+        find(graph.input(), pastNames.second) ||
+        find(graph.output(), presentNames.first) ||
+        find(graph.output(), presentNames.second))
+      continue;
+    replaceInList(*graph.mutable_input(), past, pastNames.first,
+                  pastNames.second);
+    replaceInList(*graph.mutable_output(), present, presentNames.first,
+                  presentNames.second);
+    packedCaches[past] = pastNames;
+    packedCaches[present] = presentNames;
+  }
+}
 
 LogicalResult Adapter::adaptGraph(onnx::GraphProto &graph,
                                   Constants constants) {
@@ -213,6 +332,14 @@ LogicalResult Adapter::adaptGraph(onnx::GraphProto &graph,
   constants.addDeclaredTypes(graph);
   google::protobuf::RepeatedPtrField<onnx::NodeProto> adapted;
   std::map<std::string, std::string> derivedTables;
+  if (producers.empty() && graphInputs.empty()) { // the top-level graph
+    for (const auto &vi : graph.input())
+      graphInputs.insert(vi.name());
+    for (const auto &node : graph.node())
+      for (const std::string &out : node.output())
+        producers[out] = {node.op_type(),
+                          node.input_size() ? node.input(0) : std::string()};
+  }
   for (auto [index, node] : llvm::enumerate(*graph.mutable_node())) {
     for (auto &attr : *node.mutable_attribute())
       if (attr.has_g() && failed(adaptGraph(*attr.mutable_g(), constants)))
@@ -239,12 +366,14 @@ LogicalResult Adapter::adaptNode(onnx::NodeProto &node, size_t index,
                                  std::map<std::string, std::string> &derivedTables,
                                  std::vector<onnx::NodeProto> &expansion) {
   Location loc = nodeLoc(node, index);
-  if (failed(checkQuantization(node, loc, constants)))
+  if (failed(checkQuantization(node, loc, constants, expansion)))
     return failure();
+  if (!expansion.empty())
+    return success();
   if (isExpandedContribOp(node)) {
     // Optional outputs nothing reads are as good as absent.
     for (int i = 1; i < node.output_size(); ++i)
-      if (!used.contains(node.output(i)))
+      if (!used.contains(node.output(i)) && !packedCaches.count(node.output(i)))
         node.set_output(i, "");
     auto type = constants.floatTypeOf(node.input_size() ? node.input(0) : "");
     if (!type) {
@@ -258,6 +387,10 @@ LogicalResult Adapter::adaptNode(onnx::NodeProto &node, size_t index,
     };
     graph.shape = [&](const std::string &name) { return constants.shape(name); };
     graph.derivedTables = &derivedTables;
+    graph.isAttentionMask = [&](const std::string &name) {
+      return isAttentionMask(name);
+    };
+    graph.packedCaches = &packedCaches;
     return expandContribOp(node, *type, loc, graph, expansion);
   }
   if (!isDefaultDomain(node.domain()) || opset <= kSchemaOpset)
@@ -300,7 +433,8 @@ LogicalResult Adapter::adaptNode(onnx::NodeProto &node, size_t index,
 /// quantizes activations itself, per token and dynamically, which is not
 /// what such a graph computes.
 LogicalResult Adapter::checkQuantization(onnx::NodeProto &node, Location loc,
-                                         const Constants &constants) {
+                                         const Constants &constants,
+                                         std::vector<onnx::NodeProto> &expansion) {
   if (!isDefaultDomain(node.domain()))
     return success();
   const std::string &op = node.op_type();
@@ -322,19 +456,99 @@ LogicalResult Adapter::checkQuantization(onnx::NodeProto &node, Location loc,
                       "is not supported: only weights may be pre-quantized";
     return failure();
   }
-  if (onnx::AttributeProto *block = findAttr(node, "block_size");
-      block && block->i() != 0) {
-    emitError(loc) << "DequantizeLinear attribute block_size=" << block->i()
-                   << " (opset " << opset
-                   << ") is not supported (per-tensor or per-axis scales)";
-    return failure();
-  }
-  removeAttr(node, "block_size");
   if (findAttr(node, "output_dtype")) {
     emitError(loc) << "DequantizeLinear attribute output_dtype is not "
                       "supported";
     return failure();
   }
+  if (onnx::AttributeProto *block = findAttr(node, "block_size");
+      block && block->i() != 0)
+    return expandBlockedDequantize(node, loc, constants, block->i(), expansion);
+  removeAttr(node, "block_size");
+  return success();
+}
+
+/// DequantizeLinear-21 with `block_size` B along axis 0 of a [K, N] weight:
+/// W[k, n] = (x[k, n] - zp[k / B, n]) * scale[k / B, n], which is the
+/// group-wise weight format (docs/compression.md) with groups of B. The
+/// expansion writes it in MatMulNBits' form (ContribQuantization.cpp): the
+/// codes as [N * K/B, B] rows dequantized per row along axis 0 by an
+/// opset-13 DequantizeLinear, then [N, K] transposed; the linear raising
+/// reads those codes, scales and zero points back.
+LogicalResult Adapter::expandBlockedDequantize(
+    onnx::NodeProto &node, Location loc, const Constants &constants,
+    int64_t block, std::vector<onnx::NodeProto> &expansion) {
+  const onnx::TensorProto *x = constants.tensor(node.input(0));
+  int64_t axis = 1;
+  if (onnx::AttributeProto *a = findAttr(node, "axis"))
+    axis = a->i();
+  if (x->dims_size() != 2) {
+    emitError(loc) << "DequantizeLinear block_size=" << block << " of '"
+                   << node.input(0) << "' of rank " << x->dims_size()
+                   << " is not supported (only a [K, N] MatMul weight)";
+    return failure();
+  }
+  if (axis < 0)
+    axis += 2;
+  int64_t k = x->dims(0), n = x->dims(1);
+  if (axis != 0) {
+    emitError(loc) << "DequantizeLinear block_size=" << block << " along axis "
+                   << axis << " is not supported (only along axis 0, the K of "
+                   << "a [K, N] MatMul weight: the accelerator's group-wise "
+                      "format shares scales along K)";
+    return failure();
+  }
+  if (block < 0 || block % isaKBlock || k % block) {
+    emitError(loc) << "DequantizeLinear block_size=" << block
+                   << " is not supported (a multiple of " << isaKBlock
+                   << ", the accelerator's K block, dividing K=" << k << ")";
+    return failure();
+  }
+  if (x->data_type() != onnx::TensorProto::INT8 &&
+      x->data_type() != onnx::TensorProto::UINT8) {
+    emitError(loc) << "DequantizeLinear block_size=" << block
+                   << " with codes of ONNX type " << x->data_type()
+                   << " is not supported (int8 or uint8)";
+    return failure();
+  }
+  std::vector<int64_t> blockDims = {k / block, n};
+  for (int i = 1; i < 3 && i < node.input_size(); ++i) {
+    if (node.input(i).empty())
+      continue;
+    const onnx::TensorProto *t = constants.tensor(node.input(i));
+    if (!t || std::vector<int64_t>(t->dims().begin(), t->dims().end()) !=
+                  blockDims) {
+      emitError(loc) << "DequantizeLinear block_size=" << block << " "
+                     << (i == 1 ? "scale" : "zero point") << " '"
+                     << node.input(i) << "' must be a constant [" << k / block
+                     << ", " << n << "]";
+      return failure();
+    }
+  }
+  int32_t scaleType = constants.tensor(node.input(1))->data_type();
+  NodeEmitter emit(node, onnx::TensorProto::FLOAT, expansion);
+  int64_t rows = n * (k / block);
+  auto rowsOf = [&](const std::string &t, std::vector<int64_t> shape) {
+    return emit.op("Reshape",
+                   {emit.op("Transpose", {t}, {intsAttr("perm", {1, 0})}),
+                    emit.int64s(shape)});
+  };
+  std::vector<std::string> inputs = {rowsOf(node.input(0), {rows, block}),
+                                     rowsOf(node.input(1), {rows})};
+  if (scaleType != onnx::TensorProto::FLOAT)
+    inputs[1] = emit.op("Cast", {inputs[1]},
+                        {intAttr("to", onnx::TensorProto::FLOAT)});
+  if (node.input_size() > 2 && !node.input(2).empty())
+    inputs.push_back(rowsOf(node.input(2), {rows}));
+  std::string weight = emit.op(
+      "Transpose",
+      {emit.op("Reshape", {emit.op("DequantizeLinear", inputs,
+                                   {intAttr("axis", 0)}),
+                           emit.int64s({n, k})})},
+      {intsAttr("perm", {1, 0})},
+      scaleType == onnx::TensorProto::FLOAT ? node.output(0) : "");
+  if (scaleType != onnx::TensorProto::FLOAT)
+    emit.op("Cast", {weight}, {intAttr("to", scaleType)}, node.output(0));
   return success();
 }
 
@@ -437,10 +651,11 @@ void collectReads(const onnx::GraphProto &graph, std::set<std::string> &read) {
 
 /// Removes the top-level nodes whose outputs nothing reads. onnxruntime's
 /// model builder computes GroupQueryAttention's seqlens_k from the
-/// attention mask (ReduceSum, ...); once the attention is expanded without
-/// it (ContribAttention.cpp), that computation is dead and its operators
-/// need not be supported. Only done for such models: elsewhere a dead node
-/// is still checked like any other.
+/// attention mask (ReduceSum, ...), its optimizer Attention's mask_index (a
+/// Cast); once the attention is expanded without it (ContribAttention.cpp),
+/// that computation is dead and its operators need not be supported. Only
+/// done for such models: elsewhere a dead node is still checked like any
+/// other.
 void removeDeadNodes(onnx::GraphProto &graph) {
   for (bool changed = true; changed;) {
     changed = false;
@@ -466,14 +681,18 @@ LogicalResult flightllm::adaptToSchemaOpset(
     onnx::ModelProto &model, int opset,
     const std::function<Location(const onnx::NodeProto &, size_t)> &nodeLoc) {
   Adapter adapter(opset, nodeLoc);
+  adapter.splitPackedCaches(*model.mutable_graph());
   adapter.collectUses(model.graph());
-  bool groupQueryAttention = llvm::any_of(
+  bool fusedAttention = llvm::any_of(
       model.graph().node(), [](const onnx::NodeProto &node) {
-        return node.op_type() == "GroupQueryAttention";
+        return node.domain() == "com.microsoft" &&
+               llvm::is_contained({"GroupQueryAttention", "MultiHeadAttention",
+                                   "Attention"},
+                                  node.op_type());
       });
   if (failed(adapter.adaptGraph(*model.mutable_graph(), Constants())))
     return failure();
-  if (groupQueryAttention)
+  if (fusedAttention)
     removeDeadNodes(*model.mutable_graph());
   for (auto &imp : *model.mutable_opset_import())
     if (isDefaultDomain(imp.domain()) && imp.version() > kSchemaOpset)

@@ -325,13 +325,18 @@ LogicalResult Interpreter::Impl::setResult(Operation *op, Value result,
                            << " at run time, which does not fit its type "
                            << type;
   // Accelerator numerics: fp16 between ops, except the f32 logits and the
-  // KV caches (codes, or the exact products of 4-bit codes and scales).
+  // KV caches (codes, or the exact products of 4-bit codes and scales),
+  // whatever the program's float type: the accelerator computes an f16 or
+  // bf16 program like an f32 one, so its values are not rounded to that
+  // type (bf16 after fp16 would round twice), or the host engine would
+  // differ from the simulator.
   bool cache = isa<llm::AttentionOp>(op) && result != op->getResult(0);
   if (accel && t.getKind() == ElementKind::F32 && !isa<llm::LogitsOp>(op) &&
       !cache)
     for (float &v : t.getMutableValues<float>())
       v = numerics::roundF16(v);
-  roundToElementType(t, type.getElementType());
+  if (!accel)
+    roundToElementType(t, type.getElementType());
   slots[slotOf(result)] = std::move(t);
   return success();
 }
@@ -382,8 +387,12 @@ Interpreter::Impl::run(ArrayRef<HostTensor> args) {
     auto type = cast<RankedTensorType>(v.getType());
     ElementKind declared = *reference::getElementKind(type.getElementType());
     const HostTensor &value = get(v);
-    results.push_back(value.getKind() == declared ? value
-                                                  : value.castTo(declared));
+    // Accelerator numerics return the logits and caches as the accelerator
+    // does (f32, see setResult), not rounded to an f16/bf16 program's type.
+    bool keptWide = accel && value.getKind() == ElementKind::F32;
+    results.push_back(value.getKind() == declared || keptWide
+                          ? value
+                          : value.castTo(declared));
   }
   return results;
 }

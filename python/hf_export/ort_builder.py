@@ -18,9 +18,14 @@ are SimplifiedLayerNormalization then SkipSimplifiedLayerNormalization.
 
 Weights (`weights=`): fp32, fp16 (whole graph), qdq8 (DequantizeLinear of
 int8 codes per output channel; llama asymmetric uint8 with zero points, phi3
-symmetric int8), nbits4-32 / nbits4-128 (com.microsoft MatMulNBits, 4-bit
+symmetric int8), qdq8-bB (opset 21: DequantizeLinear with block_size B along
+K, one scale per block of B rows and output channel), nbits4-32 / nbits4-128 (com.microsoft MatMulNBits, 4-bit
 blocks of 32/128; llama with packed zero points, phi3 without). The LM head
 is quantized too; embeddings and norms stay float.
+
+Two GPT-2 families in the forms of onnxruntime's transformer optimizer
+(_build_gpt2): gpt2 (Attention, onnxruntime GPT-2's packed past_N/present_N
+caches) and gpt2mha (MultiHeadAttention), weights fp32 or qdq8.
 
     from hf_export.ort_builder import build
     model = build("llama", weights="nbits4-32", seed=1)
@@ -105,8 +110,54 @@ def _quantize_blocks(w, block, with_zp):
     return packed, scale.reshape(-1), zp_packed.reshape(-1)
 
 
+def _linear(g, weights, with_zp, x, w, name):
+    """x @ w (w [K, N]) with w in the form `weights` names: float (MatMul),
+    qdq8 (DequantizeLinear of int8 codes per output channel; uint8 with zero
+    points when `with_zp`) or nbits4-B (MatMulNBits, 4-bit blocks of B, packed
+    zero points when `with_zp`)."""
+    if weights in ("fp32", "fp16"):
+        return g.op("MatMul", [x, g.init(name + ".weight", w.astype(g.dtype))],
+                    name=name + "/MatMul")
+    if weights == "qdq8":
+        codes, scale, zp = _quantize_channelwise(w, unsigned=with_zp)
+        inputs = [g.init(name + ".weight_q", codes), g.init(name + ".weight_scale", scale)]
+        if with_zp:
+            inputs.append(g.init(name + ".weight_zp", zp))
+        deq = g.op("DequantizeLinear", inputs, axis=1, name=name + "/DequantizeLinear")
+        return g.op("MatMul", [x, deq], name=name + "/MatMul")
+    if weights.startswith("qdq8-b"):
+        # Opset 21 blocked quantization: one scale per block of B along K.
+        block = int(weights[len("qdq8-b"):])
+        k, n = w.shape
+        wb = w.reshape(k // block, block, n)
+        codes, scale, zp = [], [], []
+        for i in range(k // block):
+            c, s_, z = _quantize_channelwise(wb[i], unsigned=with_zp)
+            codes.append(c)
+            scale.append(s_)
+            zp.append(z)
+        inputs = [g.init(name + ".weight_q", np.concatenate(codes, 0)),
+                  g.init(name + ".weight_scale", np.stack(scale))]
+        if with_zp:
+            inputs.append(g.init(name + ".weight_zp", np.stack(zp)))
+        deq = g.op("DequantizeLinear", inputs, axis=0, block_size=block,
+                   name=name + "/DequantizeLinear")
+        return g.op("MatMul", [x, deq], name=name + "/MatMul")
+    block = int(weights.split("-")[1])
+    packed, scale, zp = _quantize_blocks(w, block, with_zp)
+    k, n = w.shape
+    inputs = [x, g.init(name + ".weight_Q4", packed.reshape(n, k // block, block // 2)),
+              g.init(name + ".scales", scale)]
+    if with_zp:
+        inputs.append(g.init(name + ".zero_points", zp))
+    return g.op("MatMulNBits", inputs, domain=MS, name=name + "/MatMulNBits",
+                K=k, N=n, bits=4, block_size=block, accuracy_level=0)
+
+
 def build(family: str, weights: str = "fp32", seed: int = 0,
           cfg: dict | None = None) -> onnx.ModelProto:
+    if family in ("gpt2", "gpt2mha"):
+        return _build_gpt2(family, weights, seed, cfg)
     c = dict(CONFIG, **(cfg or {}))
     rng = np.random.default_rng(seed)
     dtype = np.float16 if weights == "fp16" else np.float32
@@ -120,26 +171,7 @@ def build(family: str, weights: str = "fp32", seed: int = 0,
 
     def linear(x, w, name):
         """x @ w (w [K, N]) in the chosen weight form."""
-        if weights in ("fp32", "fp16"):
-            return g.op("MatMul", [x, g.init(name + ".weight", w.astype(dtype))],
-                        name=name + "/MatMul")
-        if weights == "qdq8":
-            codes, scale, zp = _quantize_channelwise(w, unsigned=(family == "llama"))
-            inputs = [g.init(name + ".weight_q", codes), g.init(name + ".weight_scale", scale)]
-            if family == "llama":
-                inputs.append(g.init(name + ".weight_zp", zp))
-            deq = g.op("DequantizeLinear", inputs, axis=1, name=name + "/DequantizeLinear")
-            return g.op("MatMul", [x, deq], name=name + "/MatMul")
-        block = int(weights.split("-")[1])
-        with_zp = family == "llama"
-        packed, scale, zp = _quantize_blocks(w, block, with_zp)
-        k, n = w.shape
-        inputs = [x, g.init(name + ".weight_Q4", packed.reshape(n, k // block, block // 2)),
-                  g.init(name + ".scales", scale)]
-        if with_zp:
-            inputs.append(g.init(name + ".zero_points", zp))
-        return g.op("MatMulNBits", inputs, domain=MS, name=name + "/MatMulNBits",
-                    K=k, N=n, bits=4, block_size=block, accuracy_level=0)
+        return _linear(g, weights, family == "llama", x, w, name)
 
     inv = 1.0 / c["theta"] ** (np.arange(0, Dh, 2, dtype=np.float32) / Dh)
     freqs = np.outer(np.arange(c["max_pos"], dtype=np.float32), inv)
@@ -221,10 +253,152 @@ def build(family: str, weights: str = "fp32", seed: int = 0,
     g.nodes.append(helper.make_node("Identity", [logits], ["logits"], name="/logits"))
     graph = helper.make_graph(g.nodes, f"{family}-{weights}", inputs, outputs,
                               g.inits)
-    opsets = [helper.make_opsetid("", 17)]
+    # Blocked DequantizeLinear is opset 21.
+    opsets = [helper.make_opsetid("", 21 if "-b" in weights else 17)]
     if any(n.domain == MS for n in g.nodes):
         opsets.append(helper.make_opsetid(MS, 1))
     model = helper.make_model(graph, opset_imports=opsets, producer_name="ort_builder")
     model.ir_version = 8
     return model
 
+
+
+def _build_gpt2(family: str, weights: str, seed: int, cfg: dict | None) -> onnx.ModelProto:
+    """GPT-2 as onnxruntime's transformer optimizer fuses it.
+
+    gpt2     com.microsoft Attention (packed QKV weights and bias,
+             unidirectional, mask_index the int32 attention mask) with the
+             packed caches of onnxruntime's GPT-2 tool: inputs past_N
+             [2, B, H, P, Dh], outputs present_N, position_ids an input;
+             FastGelu with its bias; SkipLayerNormalization with the
+             projection's bias folded in.
+    gpt2mha  com.microsoft MultiHeadAttention (separate q/k/v projections, their
+             biases in its bias input, key_padding_mask, unidirectional, a
+             scale of its own) with past_key_values.N.key/value caches;
+             BiasGelu.
+    """
+    c = dict(CONFIG, **(cfg or {}))
+    rng = np.random.default_rng(seed)
+    dtype = np.float16 if weights == "fp16" else np.float32
+    onnx_float = TensorProto.FLOAT16 if dtype == np.float16 else TensorProto.FLOAT
+    g = _G(dtype)
+    D, H, V, L = c["hidden"], c["heads"], c["vocab"], c["layers"]
+    I, Dh = 4 * D, D // H
+    eps = c["eps"]
+    packed = family == "gpt2"
+
+    def rand(*shape, scale=0.08):
+        return (rng.standard_normal(shape) * scale).astype(np.float32)
+
+    def param(*shape, scale=0.08, offset=0.0):
+        return (offset + rand(*shape, scale=scale)).astype(dtype)
+
+    def linear(x, w, name):
+        return _linear(g, weights, False, x, w, name)
+
+    def bias(name, n):
+        return g.init(name, param(n, scale=0.05))
+
+    def ln_params(name):
+        return (g.init(name + ".weight", param(D, scale=0.1, offset=1.0)),
+                g.init(name + ".bias", param(D, scale=0.05)))
+
+    inputs = [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"])]
+    if packed:
+        inputs.append(helper.make_tensor_value_info("position_ids", TensorProto.INT64,
+                                                    ["batch", "seq"]))
+    inputs.append(helper.make_tensor_value_info("attention_mask", TensorProto.INT64,
+                                                ["batch", "total"]))
+    outputs = [helper.make_tensor_value_info("logits", onnx_float, ["batch", "seq", V])]
+    for i in range(L):
+        if packed:
+            inputs.append(helper.make_tensor_value_info(
+                f"past_{i}", onnx_float, [2, "batch", H, "past", Dh]))
+            outputs.append(helper.make_tensor_value_info(
+                f"present_{i}", onnx_float, [2, "batch", H, "total", Dh]))
+            continue
+        for kind in ("key", "value"):
+            inputs.append(helper.make_tensor_value_info(
+                f"past_key_values.{i}.{kind}", onnx_float, ["batch", H, "past", Dh]))
+            outputs.append(helper.make_tensor_value_info(
+                f"present.{i}.{kind}", onnx_float, ["batch", H, "total", Dh]))
+
+    if packed:
+        pos = "position_ids"
+    else:
+        past = g.op("Gather", [g.op("Shape", ["past_key_values.0.key"]), g.i64(2)])
+        seq = g.op("Gather", [g.op("Shape", ["input_ids"]), g.i64(1)])
+        pos = g.op("Unsqueeze", [g.op("Range", [past, g.op("Add", [past, seq]), g.i64(1)]),
+                                 g.i64([0])])
+    x = g.op("Add", [g.op("Gather", [g.init("transformer.wte.weight", param(V, D, scale=0.5)),
+                                     "input_ids"], name="/transformer/wte/Gather"),
+                     g.op("Gather", [g.init("transformer.wpe.weight", param(c["max_pos"], D,
+                                                                            scale=0.1)), pos],
+                          name="/transformer/wpe/Gather")])
+    mask = g.op("Cast", ["attention_mask"], to=TensorProto.INT32)
+
+    residual, pending_bias, mlp_out = x, None, None
+    for i in range(L):
+        p = f"transformer.h.{i}"
+        w1, b1 = ln_params(p + ".ln_1")
+        if mlp_out is None:
+            h = g.op("LayerNormalization", [x, w1, b1], axis=-1, epsilon=eps)
+        else:
+            skip_in = [mlp_out, residual, w1, b1] + ([pending_bias] if pending_bias else [])
+            h, _, _, residual = g.op("SkipLayerNormalization", skip_in, outputs=4, domain=MS,
+                                     epsilon=eps, name=p + "/ln_1/SkipLayerNormalization")
+        wq, wk, wv = rand(D, D), rand(D, D), rand(D, D)
+        bqkv = rand(3 * D, scale=0.05)
+        attn_name = p + ".attn"
+        if packed:
+            qkv_w = np.concatenate([wq, wk, wv], 1)
+            if weights in ("fp32", "fp16"):
+                w_in = g.init(attn_name + ".c_attn.weight", qkv_w.astype(dtype))
+            elif weights == "qdq8":
+                codes, scale, _ = _quantize_channelwise(qkv_w, unsigned=False)
+                w_in = g.op("DequantizeLinear", [g.init(attn_name + ".c_attn.weight_q", codes),
+                                                 g.init(attn_name + ".c_attn.weight_scale",
+                                                        scale)],
+                            axis=1, name=attn_name + ".c_attn/DequantizeLinear")
+            else:
+                raise ValueError(f"{family}: weights {weights} (Attention takes float or "
+                                 "DequantizeLinear weights)")
+            attn = g.op("Attention", [h, w_in, g.init(attn_name + ".c_attn.bias", bqkv.astype(dtype)), mask,
+                                      f"past_{i}"],
+                        outputs=[attn_name + "/out", f"present_{i}"], domain=MS,
+                        num_heads=H, unidirectional=1, qkv_hidden_sizes=[D, D, D],
+                        name=p + "/attn/Attention")[0]
+        else:
+            q = linear(h, wq, attn_name + ".q_proj")
+            k = linear(h, wk, attn_name + ".k_proj")
+            v = linear(h, wv, attn_name + ".v_proj")
+            attn = g.op("MultiHeadAttention",
+                        [q, k, v, g.init(attn_name + ".qkv_bias", bqkv.astype(dtype)), mask, "",
+                         f"past_key_values.{i}.key", f"past_key_values.{i}.value"],
+                        outputs=[attn_name + "/out", f"present.{i}.key", f"present.{i}.value"],
+                        domain=MS, num_heads=H, unidirectional=1, scale=0.15,
+                        name=p + "/attn/MultiHeadAttention")[0]
+        o = linear(attn, rand(D, D), attn_name + ".c_proj")
+        w2, b2 = ln_params(p + ".ln_2")
+        # The projection's bias in SkipLayerNormalization's bias input.
+        h, _, _, residual = g.op("SkipLayerNormalization",
+                                 [o, residual, w2, b2, bias(attn_name + ".c_proj.bias", D)],
+                                 outputs=4, domain=MS, epsilon=eps,
+                                 name=p + "/ln_2/SkipLayerNormalization")
+        fc = linear(h, rand(D, I), p + ".mlp.c_fc")
+        gelu_op = "FastGelu" if packed else "BiasGelu"
+        act = g.op(gelu_op, [fc, bias(p + ".mlp.c_fc.bias", I)], domain=MS,
+                   name=p + "/mlp/" + gelu_op)
+        mlp_out = linear(act, rand(I, D), p + ".mlp.c_proj")
+        pending_bias = bias(p + ".mlp.c_proj.bias", D)
+    wf, bf = ln_params("transformer.ln_f")
+    h = g.op("SkipLayerNormalization", [mlp_out, residual, wf, bf, pending_bias], outputs=4,
+             domain=MS, epsilon=eps, name="/transformer/ln_f/SkipLayerNormalization")[0]
+    logits = linear(h, rand(D, V, scale=0.2), "lm_head")
+    g.nodes.append(helper.make_node("Identity", [logits], ["logits"], name="/logits"))
+    graph = helper.make_graph(g.nodes, f"{family}-{weights}", inputs, outputs, g.inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                    helper.make_opsetid(MS, 1)],
+                              producer_name="ort_builder")
+    model.ir_version = 8
+    return model

@@ -311,6 +311,22 @@ TEST_F(InterpreterTest, AcceleratorAttentionMatchesHandComputation) {
     }
 }
 
+/// The accelerator computes an f16/bf16 program like an f32 one: its values
+/// are rounded to fp16 between ops, never to the program's float type.
+TEST_F(InterpreterTest, AcceleratorNumericsIgnoreTheProgramFloatType) {
+  // 1 + 2^-9 is an f16 but not a bf16 (the reference rounds it to 1).
+  const char *source = R"mlir(
+    func.func @f(%a: tensor<1xbf16>, %b: tensor<1xbf16>) -> tensor<1xbf16> {
+      %y = llm.add %a, %b : tensor<1xbf16>
+      return %y : tensor<1xbf16>
+    })mlir";
+  std::vector<HostTensor> args = {f32({1}, {1}), f32({1}, {0.001953125f})};
+  auto results = run(source, args, {interpreter::Numerics::Accelerator});
+  ASSERT_TRUE(succeeded(results)) << diagnostics;
+  EXPECT_EQ((*results)[0].getDouble(0), 1.001953125);
+  EXPECT_EQ(runOne(source, args).getDouble(0), 1.0);
+}
+
 /// Without the attributes the accelerator needs, preparing fails at the op.
 TEST_F(InterpreterTest, AcceleratorNeedsQuantizationAttributes) {
   auto results = run(R"mlir(

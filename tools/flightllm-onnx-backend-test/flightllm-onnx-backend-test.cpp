@@ -11,7 +11,7 @@
 // allow-list), then a per-operator table and `N passed, M failed` over the
 // allow-listed tests. The exit code is non-zero iff an allow-listed test
 // does not pass. Outputs are compared like the ONNX backend does: rtol 1e-3
-// (--rtol), atol 1e-7, integers and bools exactly, NaN equal to NaN. With
+// (--rtol), atol 1e-7 (--atol), integers and bools exactly, NaN equal to NaN. With
 // --fold-constants the models go through onnx-fold-constants first.
 //===----------------------------------------------------------------------===//
 
@@ -78,6 +78,11 @@ cl::opt<double> rtol("rtol",
                      cl::desc("Relative tolerance of float outputs (1e-3, "
                               "the ONNX backend's)"),
                      cl::init(1e-3), cl::cat(category));
+
+cl::opt<double> atol("atol",
+                     cl::desc("Absolute tolerance of float outputs (1e-7, "
+                              "the ONNX backend's)"),
+                     cl::init(1e-7), cl::cat(category));
 
 cl::opt<bool> verbose("v", cl::desc("Print every diagnostic and data set"),
                       cl::init(false), cl::cat(category));
@@ -254,7 +259,7 @@ Outcome runTest(StringRef testDir, MLIRContext &ctx) {
                                 std::to_string(expected->size())};
     for (auto [k, pair] : llvm::enumerate(llvm::zip(*actual, *expected))) {
       auto &[a, e] = pair;
-      if (auto mismatch = compareTensors(a, e, rtol))
+      if (auto mismatch = compareTensors(a, e, rtol, atol))
         return {Status::Fail,
                 set + " output " + std::to_string(k) + ": " + *mismatch};
     }
