@@ -55,6 +55,18 @@ Modes (positional; default: all four):
                same prompts as bit-exact; the simulator runs one simulator per
                card and moves the hidden states over the modelled links.
 
+  batch        Batched decode (`flightllm-compile --batch=B`, docs/lowering.md
+               "Batched decode"): users with prompts of different lengths
+               served together (`flightllm-run --users N --dump-logits`, one
+               decode run for all active users) get, each, the tokens and the
+               bit-identical logits of decoding its prompt alone with the
+               ordinary binary. The opset-17 fixture of each family: 5 users
+               on --batch=4 (the fifth starts in the first freed slot; padded
+               rows) and on --batch=4 --cores=3, GPT-2 also on --batch=2
+               --kv-slots=3; the trained model: 3 users on --batch=4, on
+               --batch=4 --cores=3 and on --batch=2 (the third user decodes
+               alone in a reused slot, its row padded).
+
 Prints a table per mode; exits non-zero on any failure; the last line reads
 "N passed, N failed".
 
@@ -77,7 +89,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-MODES = ("bit-exact", "onnxruntime", "perplexity", "compressed", "pipeline")
+MODES = ("bit-exact", "onnxruntime", "perplexity", "compressed", "pipeline", "batch")
 FIXTURE_PROMPT_LEN = 5
 FIXTURE_NEW_TOKENS = 12
 TRAINED_NEW_TOKENS = 40
@@ -370,6 +382,79 @@ def check_pipeline(tools: Tools, fixtures: Path, example: Path, jobs: int, c: Ch
                   "pipeline: multi-card simulator (.flb) vs host quantized reference (.mlir)", jobs, c)
 
 
+def batch_case(tools: Tools, name, model, calibrated, binaries, prompts, new_tokens):
+    """Rows for one model: each binary (its flightllm-compile flags, --batch=B
+    first) serves len(prompts) users (prompts: lists of token ids); each
+    user's tokens and logits must equal its prompt decoded alone."""
+    rows = []
+    d = tools.work / name
+    try:
+        alone_flb = tools.binary(model, name, calibrated)
+        alone = []
+        for i, prompt in enumerate(prompts):
+            report, logits = tools.run(alone_flb, prompt, new_tokens, d / f"alone{i}.npy")
+            alone.append((report["generated_tokens"], logits))
+    except RuntimeError as e:
+        return [[name, "-", "-", "-", "-", "FAIL " + str(e)[:300]]]
+    token_lists = ";".join(",".join(map(str, p)) for p in prompts)
+    for flags in binaries:
+        batch = int(flags[0].split("=")[1])
+        label = " ".join(f.lstrip("-") for f in flags)
+        try:
+            flb = tools.binary(model, name, calibrated, flags)
+            logits_file = d / f"{flb.stem}.npy"
+            args = [tools.bin / "flightllm-run", flb, "--users", str(len(prompts)),
+                    "--tokens", token_lists, "--max-new-tokens", str(new_tokens),
+                    "--json", "--dump-logits", logits_file]
+            served = json.loads(tools._run(args, f"serve {name} batch {batch}"))
+            logits = np.load(logits_file)
+            same_tokens = served["user_tokens"] == [t for t, _ in alone]
+            first, same_logits = 0, True
+            for tokens, rows_alone in alone:
+                mine = logits[first:first + len(tokens)]
+                first += len(tokens)
+                same_logits = same_logits and mine.shape == rows_alone.shape and \
+                    np.array_equal(mine, rows_alone)
+            ok = same_tokens and same_logits and served["decode_batch"] == batch and \
+                first == logits.shape[0]
+            rows.append([name, label, len(prompts), "yes" if same_tokens else "NO",
+                         "yes" if same_logits else "NO", "PASS" if ok else "FAIL"])
+        except RuntimeError as e:
+            rows.append([name, label, len(prompts), "-", "-", "FAIL " + str(e)[:300]])
+    return rows
+
+
+def check_batch(tools: Tools, fixtures: Path, example: Path, jobs: int, c: Checker):
+    manifest = json.loads((fixtures / "MANIFEST.json").read_text())
+    work = []
+    # Prompts of different lengths, so each sequence has its own context
+    # length (and the trained model's longest spans two prefill tiles).
+    # Fixtures: 5 users on 4 slots (the fifth starts in the first freed slot
+    # and decodes with padded rows); GPT-2 also 2 per run on 3 slots.
+    for fx in manifest["fixtures"]:
+        if fx["dir"].endswith("-op17"):
+            vocab = fx["config"]["vocab_size"]
+            prompts = [fixture_prompt(vocab), [(5 * i + 1) % vocab for i in range(11)], [7],
+                       [(3 * i + 2) % vocab for i in range(25)], fixture_prompt(vocab)[::-1]]
+            binaries = [("--batch=4",), ("--batch=4", "--cores=3")]
+            if fx["dir"].startswith("gpt2"):
+                binaries.append(("--batch=2", "--kv-slots=3"))
+            work.append((fx["dir"], fixtures / fx["dir"] / "decoder_model.onnx", False,
+                         binaries, prompts, FIXTURE_NEW_TOKENS))
+    held = (example / "heldout.txt").read_bytes()
+    work.append((example.name, example / "decoder_model.onnx", True,
+                 [("--batch=4",), ("--batch=2",), ("--batch=4", "--cores=3")],
+                 [list(b"Licensed under the "), list(b"The "), list(held[40:200])],
+                 TRAINED_NEW_TOKENS))
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        results = list(pool.map(lambda w: batch_case(tools, *w), work))
+    rows = [r for rs in results for r in rs]
+    for r in rows:
+        c.check(f"batch {r[0]}/{r[1]}", r[5] == "PASS")
+    table("batch: users decoded together (--batch=B) vs each alone (ordinary binary)",
+          ["model", "batch", "users", "tokens equal", "logits equal", "result"], rows)
+
+
 def cosine_rows(a: np.ndarray, b: np.ndarray):
     a = a.astype(np.float64)
     b = b.astype(np.float64)
@@ -487,6 +572,8 @@ def main():
                 check_bit_exact(tools, Path(args.fixtures), example, args.jobs, c)
             elif mode == "pipeline":
                 check_pipeline(tools, Path(args.fixtures), example, args.jobs, c)
+            elif mode == "batch":
+                check_batch(tools, Path(args.fixtures), example, args.jobs, c)
             elif mode == "onnxruntime":
                 check_onnxruntime(tools, example, args.tie_margin, c)
             elif mode == "compressed":

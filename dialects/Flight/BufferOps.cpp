@@ -157,8 +157,9 @@ template <typename OpTy> static LogicalResult verifyMatrixOp(OpTy op) {
       failed(expectSpace(op, "out", type(op.getOut()), {MemorySpace::Act})))
     return failure();
   if (op.getKBlocksAttr().getInt() < 1 || op.getNAttr().getInt() < 1 ||
-      op.getOutStrideAttr().getInt() < 0)
-    return op.emitOpError() << "needs k_blocks >= 1, n >= 1, out_stride >= 0";
+      op.getOutStrideAttr().getInt() < 0 || op.getXRowAttr().getInt() < 0)
+    return op.emitOpError()
+           << "needs k_blocks >= 1, n >= 1, out_stride >= 0, x_row >= 0";
   if (!lookupEnumerator(isa::EnumId::OutFormat, op.getOutFormat()) ||
       op.getOutFormat() == "i32")
     return op.emitOpError() << "out_format must be f16 or f32, not '"
@@ -168,9 +169,18 @@ template <typename OpTy> static LogicalResult verifyMatrixOp(OpTy op) {
     return op.emitOpError()
            << "sparse or grouped weights must be channel-major (no b_kmajor)";
   return failure(
+      failed(expectRows(op, "x", op.getX(), op.getXRowAttr().getInt())) ||
       failed(expectRows(op, "scales", op.getScales(),
                         op.getScalesRowAttr().getInt())) ||
       failed(expectRows(op, "out", op.getOut(), op.getOutRowAttr().getInt())));
+}
+
+LogicalResult SelectSeqOp::verify() {
+  int64_t index = getIndexAttr().getInt();
+  if (index < 0 || index >= int64_t(isa::kMaxBatch))
+    return emitOpError() << "sequence " << index << " is not below the ISA's "
+                         << isa::kMaxBatch << " (MaxBatch)";
+  return success();
 }
 
 LogicalResult BufMMOp::verify() { return verifyMatrixOp(*this); }

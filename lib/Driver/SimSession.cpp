@@ -238,7 +238,7 @@ double ServeResult::msPerTokenPerUser() const {
 
 llvm::Expected<ServeResult>
 SimSession::serve(llvm::ArrayRef<std::vector<int64_t>> prompts,
-                  int maxNewTokens, const TextCodec &codec) {
+                  int maxNewTokens, const TextCodec &codec, bool keepLogits) {
   if (prompts.empty())
     return llvm::createStringError("no users to serve");
   for (const auto &[u, prompt] : llvm::enumerate(prompts))
@@ -285,14 +285,17 @@ SimSession::serve(llvm::ArrayRef<std::vector<int64_t>> prompts,
   // Slot s serves user active[s] (-1: free); users start in order.
   std::vector<int64_t> active(result.slots, -1);
   size_t nextUser = 0, done = 0;
-  auto emit = [&](size_t u, uint64_t at) {
+  auto emitRow = [&](size_t u, uint64_t at, llvm::ArrayRef<float> row) {
     ServeResult::User &user = result.users[u];
-    user.tokens.push_back(timingOnly ? user.prompt.back() : argmaxToken(logits));
+    user.tokens.push_back(timingOnly ? user.prompt.back() : argmaxToken(row));
+    if (keepLogits)
+      user.logits.insert(user.logits.end(), row.begin(), row.end());
     user.tokenSeconds.push_back(at / hz);
     ++result.generatedTokens;
     user.stoppedAtEOS = !timingOnly && codec.isEndOfSequence(user.tokens.back());
     return user.stoppedAtEOS || int64_t(user.tokens.size()) >= maxNewTokens;
   };
+  auto emit = [&](size_t u, uint64_t at) { return emitRow(u, at, logits); };
   auto startUser = [&](uint32_t slot) -> llvm::Error {
     size_t u = nextUser++;
     active[slot] = int64_t(u);
@@ -323,6 +326,61 @@ SimSession::serve(llvm::ArrayRef<std::vector<int64_t>> prompts,
   for (uint32_t s = 0; s < result.slots && nextUser < prompts.size(); ++s)
     if (llvm::Error e = startUser(s))
       return e;
+  // A batched binary (flightllm-compile --batch) decodes its active users
+  // together, up to its batch per run: one run's time serves them all.
+  const uint32_t batch = pl ? 1 : std::max<uint32_t>(modelInfo.batch, 1);
+  result.batch = batch;
+  std::vector<float> batchLogits(batch > 1 ? size_t(batch) * vocab : 0);
+  while (batch > 1 && done < prompts.size()) {
+    for (uint32_t s = 0; s < result.slots; ++s)
+      if (active[s] < 0 && nextUser < prompts.size())
+        if (llvm::Error e = startUser(s))
+          return e;
+    std::vector<uint32_t> slots;
+    for (uint32_t s = 0; s < result.slots; ++s)
+      if (active[s] >= 0)
+        slots.push_back(s);
+    for (size_t first = 0; first < slots.size(); first += batch) {
+      size_t count = std::min<size_t>(batch, slots.size() - first);
+      std::vector<int32_t> tokens;
+      uint64_t ready = 0;
+      for (size_t i = 0; i < count; ++i) {
+        size_t u = size_t(active[slots[first + i]]);
+        tokens.push_back(int32_t(result.users[u].tokens.back()));
+        ready = std::max(ready, userReady[u]);
+      }
+      clearRequest();
+      stage = 1;
+      int status = flight_decode_batch(rt, uint32_t(count), tokens.data(),
+                                       slots.data() + first,
+                                       batchLogits.data());
+      if (status != FLIGHT_OK)
+        return runtimeError("users in slots " +
+                                std::to_string(slots[first]) + ".." +
+                                std::to_string(slots[first + count - 1]) +
+                                ": batched decode step failed",
+                            status);
+      // The run starts when its last user is ready and serves them all.
+      for (size_t i = 0; i < count; ++i)
+        userReady[size_t(active[slots[first + i]])] = ready;
+      uint64_t at = 0;
+      for (size_t i = 0; i < count; ++i) {
+        size_t u = size_t(active[slots[first + i]]);
+        if (i == 0) {
+          at = schedule(u);
+        } else {
+          userReady[u] = at;
+        }
+        llvm::ArrayRef<float> row(batchLogits.data() + i * size_t(vocab),
+                                  size_t(vocab));
+        if (emitRow(u, at, row)) {
+          active[slots[first + i]] = -1;
+          ++done;
+        }
+        bar.advance();
+      }
+    }
+  }
   while (done < prompts.size()) {
     for (uint32_t s = 0; s < result.slots; ++s) {
       if (active[s] < 0) {

@@ -183,6 +183,8 @@ const char *sysKindName(SysKind k) {
 }
 
 uint64_t ceilDiv(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+static_assert(FLIGHT_MAX_BATCH == kMaxBatch,
+              "hal.h and the ISA disagree on the batch registers");
 static_assert(numerics::kRowBytes == kOnChipRowBytes,
               "Numerics.h and the ISA disagree on the on-chip row size");
 
@@ -268,9 +270,11 @@ struct CacheKey {
   uint64_t offset, words, generation;
   uint32_t origin[3], stride[3];
   std::vector<uint64_t> otherCores; // offset, words of cores 1, 2, ...
+  uint32_t seqOrigin[kMaxBatch];      // batched decode: each sequence's B2
   bool operator==(const CacheKey &o) const {
     return offset == o.offset && words == o.words &&
            generation == o.generation && otherCores == o.otherCores &&
+           std::equal(seqOrigin, seqOrigin + kMaxBatch, o.seqOrigin) &&
            std::equal(origin, origin + 3, o.origin) &&
            std::equal(stride, stride + 3, o.stride);
   }
@@ -287,6 +291,8 @@ struct CacheKeyHash {
       mix(k.stride[i]);
     }
     for (uint64_t v : k.otherCores)
+      mix(v);
+    for (uint32_t v : k.seqOrigin)
       mix(v);
     return static_cast<size_t>(h);
   }
@@ -1521,6 +1527,16 @@ bool Engine::executeSys(Entry &e) {
     loopPc = pc + pendingWords;
     loopIndex = index + 1;
     return true;
+  case SysKind::select_seq:
+    // Dispatch-time registers: the instructions after it address sequence
+    // imm's KV-cache slot at its own length (batched decode).
+    if (imm < 0 || imm >= int64_t(kMaxBatch))
+      return fail(Fault::BadSys, e,
+                  "select_seq " + std::to_string(imm) + " (0 to " +
+                      std::to_string(kMaxBatch - 1) + ")");
+    P = s.regs[FLIGHT_REG_SEQ_P0 + imm];
+    origin[2] = s.regs[FLIGHT_REG_SEQ_B2_ORIGIN0 + imm];
+    return true;
   case SysKind::endloop:
     if (!inLoop)
       return fail(Fault::BadSys, e, "endloop without loop");
@@ -1875,11 +1891,14 @@ int Simulator::run() {
   }
 
   CacheKey key{s.streamOffset[0], s.streamWords[0], s.ddrGeneration, {}, {},
-               {}};
+               {}, {}};
   for (int b = 0; b < 3; ++b) {
     key.origin[b] = s.regs[FLIGHT_REG_B1_ORIGIN + b];
     key.stride[b] = s.regs[FLIGHT_REG_B1_STRIDE + b];
   }
+  // A batched run's slots are origins too (SYS select_seq).
+  for (unsigned b = 0; b < kMaxBatch; ++b)
+    key.seqOrigin[b] = s.regs[FLIGHT_REG_SEQ_B2_ORIGIN0 + b];
   for (unsigned k = 1; k < cores; ++k) {
     key.otherCores.push_back(s.streamOffset[k]);
     key.otherCores.push_back(s.streamWords[k]);

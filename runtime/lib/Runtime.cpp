@@ -50,6 +50,10 @@ struct DeviceLayout {
   uint32_t stageFlags = 0;
   uint32_t outputChannel = 0;
   uint64_t outputOffset = 0;
+  /// Sequences per decode run (format 1.3; 1 unless batched), and the bytes
+  /// between their logits.
+  uint32_t batch = 1;
+  uint64_t logitsRowBytes = 0;
 };
 
 struct StreamSlot {
@@ -170,6 +174,8 @@ bool readDeviceMap(const BinaryView &view, DeviceLayout &out) {
   out.stageFlags = d.stageFlags;
   out.outputChannel = d.outputChannel;
   out.outputOffset = d.outputOffsetUnits * kUnitBytes;
+  out.batch = d.batch();
+  out.logitsRowBytes = uint64_t(d.logitsRowUnits()) * kUnitBytes;
   return true;
 }
 
@@ -226,6 +232,15 @@ int checkModel(flight_runtime *rt) {
       << meta.kvSlotStrideUnits << " (0, or 2 to "
       << static_cast<uint32_t>(FLIGHT_RUNTIME_MAX_SLOTS)
       << " slots of a non-zero stride)";
+    return FLIGHT_ERR_BAD_BINARY;
+  }
+  if (map.batch > 1 &&
+      (map.batch > FLIGHT_MAX_BATCH || meta.kvSlots < map.batch ||
+       map.inputRows < map.batch || stage)) {
+    m << "bad binary: decode batch of " << map.batch << " with "
+      << meta.kvSlots << " KV-cache slots and " << map.inputRows
+      << " input rows (at most " << static_cast<uint32_t>(FLIGHT_MAX_BATCH)
+      << ", one slot and one input row per sequence, not a pipeline stage)";
     return FLIGHT_ERR_BAD_BINARY;
   }
   if (map.vocab != meta.vocabSize || map.logitsCount != meta.vocabSize) {
@@ -395,10 +410,11 @@ int writeInputs(flight_runtime *rt, const int32_t *tokens, uint32_t count) {
   return FLIGHT_OK;
 }
 
-int readLogits(flight_runtime *rt, float *logits) {
+/// The logits of sequence `row` of the run (0 unless batched).
+int readLogits(flight_runtime *rt, float *logits, uint32_t row = 0) {
   const DeviceLayout &map = rt->map;
   int status = memRead(rt, FLIGHT_MEM_HBM, map.logitsChannel,
-                       map.logitsOffset, logits,
+                       map.logitsOffset + row * map.logitsRowBytes, logits,
                        static_cast<uint64_t>(map.logitsCount) * 4);
   if (status != FLIGHT_OK)
     return status;
@@ -532,6 +548,79 @@ int runRequest(flight_runtime *rt, Stage stage, uint32_t length,
   return FLIGHT_OK;
 }
 
+/// One decode run of a batched binary: `count` sequences (slots) append
+/// one token each. The run always serves map.batch sequences: the rows
+/// beyond `count` repeat token 0 on the free slot with the shortest context,
+/// at its length, where they store a KV row that slot overwrites before it
+/// reads it (its next decode or prefill writes that position first).
+int runBatch(flight_runtime *rt, uint32_t count, const int32_t *tokens,
+             const uint32_t *slots, float *logits) {
+  const uint32_t batch = rt->map.batch;
+  const uint32_t slotCount = rt->meta.kvSlots > 1 ? rt->meta.kvSlots : 1;
+  uint32_t rowSlot[FLIGHT_MAX_BATCH];
+  int32_t rowToken[FLIGHT_MAX_BATCH];
+  uint32_t longest = 0;
+  for (uint32_t i = 0; i < count; ++i) {
+    rowSlot[i] = slots[i];
+    rowToken[i] = tokens[i];
+    const uint32_t length = rt->past[slots[i]] + 1;
+    longest = length > longest ? length : longest;
+  }
+  if (count < batch) {
+    uint32_t pad = slotCount;
+    for (uint32_t s = 0; s < slotCount; ++s) {
+      bool active = false;
+      for (uint32_t i = 0; i < count; ++i)
+        active = active || slots[i] == s;
+      if (!active && rt->past[s] < rt->meta.maxContext &&
+          (pad == slotCount || rt->past[s] < rt->past[pad]))
+        pad = s;
+    }
+    if (pad == slotCount) {
+      Message(rt) << "a decode batch of " << count << " of " << batch
+                  << " sequences needs a free KV-cache slot that is not full "
+                     "to fill the run";
+      return FLIGHT_ERR_CONTEXT_FULL;
+    }
+    for (uint32_t i = count; i < batch; ++i) {
+      rowSlot[i] = pad;
+      rowToken[i] = tokens[0];
+    }
+    const uint32_t length = rt->past[pad] + 1;
+    longest = length > longest ? length : longest;
+  }
+  // The bucket of the longest context: the others are masked beyond theirs.
+  BucketEntry bucket;
+  uint32_t index = 0;
+  if (!pickBucket(rt, Stage::Decode, longest, bucket, index)) {
+    Message(rt) << "no decode bucket holds a context of " << longest
+                << " tokens";
+    return FLIGHT_ERR_NO_BUCKET;
+  }
+  int status = checkTokens(rt, rowToken, batch);
+  if (status == FLIGHT_OK)
+    status = writeInputs(rt, rowToken, batch);
+  for (uint32_t i = 0; i < batch && status == FLIGHT_OK; ++i) {
+    status = regWrite(rt, FLIGHT_REG_SEQ_P0 + i, rt->past[rowSlot[i]]);
+    if (status == FLIGHT_OK)
+      status = regWrite(rt, FLIGHT_REG_SEQ_B2_ORIGIN0 + i,
+                        bucket.baseOrigin[1] +
+                            rowSlot[i] * rt->meta.kvSlotStrideUnits);
+  }
+  if (status == FLIGHT_OK)
+    status = runBucket(rt, Stage::Decode, bucket, index, 1);
+  for (uint32_t i = 0; i < count && status == FLIGHT_OK; ++i)
+    status = readLogits(rt, logits + static_cast<uint64_t>(i) *
+                                         rt->map.logitsCount,
+                        i);
+  if (status != FLIGHT_OK)
+    return status;
+  for (uint32_t i = 0; i < count; ++i)
+    ++rt->past[slots[i]];
+  setOk(rt);
+  return FLIGHT_OK;
+}
+
 int notOpen(const flight_runtime *rt) {
   return rt == nullptr ? FLIGHT_ERR_INVALID_ARGUMENT : FLIGHT_ERR_STATE;
 }
@@ -631,6 +720,7 @@ int flight_model(const flight_runtime *rt, flight_model_info *info) {
   info->decode_bucket_width = m.decodeBucketWidth;
   info->target_fingerprint = rt->view.header().targetFingerprint;
   info->kv_slots = m.kvSlots > 1 ? m.kvSlots : 1;
+  info->batch = rt->map.batch;
   return FLIGHT_OK;
 }
 
@@ -670,8 +760,64 @@ int flight_decode_step(flight_runtime *rt, int32_t token, float *logits) {
                 << rt->meta.maxContext << " (flight_reset to start over)";
     return FLIGHT_ERR_CONTEXT_FULL;
   }
+  if (rt->map.batch > 1)
+    return runBatch(rt, 1, &token, &rt->slot, logits);
   return runRequest(rt, Stage::Decode, rt->past[rt->slot] + 1, &token, 1,
                     logits);
+}
+
+int flight_decode_batch(flight_runtime *rt, uint32_t count,
+                        const int32_t *tokens, const uint32_t *slots,
+                        float *logits) {
+  if (!isLive(rt))
+    return notOpen(rt);
+  if (tokens == nullptr || slots == nullptr || logits == nullptr ||
+      count == 0) {
+    Message(rt) << "flight_decode_batch: "
+                << (count == 0 ? "no sequences" : "NULL tokens, slots or logits");
+    return FLIGHT_ERR_INVALID_ARGUMENT;
+  }
+  const uint32_t slotCount = rt->meta.kvSlots > 1 ? rt->meta.kvSlots : 1;
+  const uint32_t batch = rt->map.batch;
+  if (count > slotCount || (batch > 1 && count > batch)) {
+    Message(rt) << "flight_decode_batch: " << count << " sequences, the binary "
+                << "has " << slotCount << " KV-cache slots and decodes "
+                << batch << " per run";
+    return FLIGHT_ERR_INVALID_ARGUMENT;
+  }
+  for (uint32_t i = 0; i < count; ++i) {
+    if (slots[i] >= slotCount) {
+      Message(rt) << "flight_decode_batch: sequence " << i << " names KV-cache "
+                  << "slot " << slots[i] << " of " << slotCount;
+      return FLIGHT_ERR_INVALID_ARGUMENT;
+    }
+    for (uint32_t j = 0; j < i; ++j)
+      if (slots[j] == slots[i]) {
+        Message(rt) << "flight_decode_batch: sequences " << j << " and " << i
+                    << " both name KV-cache slot " << slots[i];
+        return FLIGHT_ERR_INVALID_ARGUMENT;
+      }
+    if (rt->past[slots[i]] >= rt->meta.maxContext) {
+      Message(rt) << "context full: slot " << slots[i] << " holds "
+                  << rt->past[slots[i]] << " tokens, the model's maximum "
+                  << "context is " << rt->meta.maxContext;
+      return FLIGHT_ERR_CONTEXT_FULL;
+    }
+  }
+  if (batch > 1)
+    return runBatch(rt, count, tokens, slots, logits);
+  // One sequence per run: each in turn on its slot (the selected slot is
+  // kept). A failure leaves the earlier sequences advanced.
+  const uint32_t selected = rt->slot;
+  int status = FLIGHT_OK;
+  for (uint32_t i = 0; i < count && status == FLIGHT_OK; ++i) {
+    rt->slot = slots[i];
+    status = runRequest(rt, Stage::Decode, rt->past[slots[i]] + 1, &tokens[i],
+                        1, logits + static_cast<uint64_t>(i) *
+                                        rt->map.logitsCount);
+  }
+  rt->slot = selected;
+  return status;
 }
 
 uint32_t flight_context_length(const flight_runtime *rt) {

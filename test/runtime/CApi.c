@@ -14,6 +14,7 @@ int flightRuntimeCApiCompilesAsC(void) {
       (void *)&flight_reset,               (void *)&flight_close,
       (void *)&flight_last_error,          (void *)&flight_status_name,
       (void *)&flight_set_observer,        (void *)&flight_select_slot,
+      (void *)&flight_decode_batch,
       (void *)&flight_pipeline_arena_bytes, (void *)&flight_pipeline_open,
       (void *)&flight_pipeline_info_get,   (void *)&flight_pipeline_card,
       (void *)&flight_pipeline_prefill,    (void *)&flight_pipeline_decode_step,
@@ -27,7 +28,8 @@ int flightRuntimeCApiCompilesAsC(void) {
     if (functions[i] == 0)
       return 1;
   return info.vocab_size == 0 && FLIGHT_ERR_STATE == 10 &&
-                 FLIGHT_REG_COUNT == 16 && FLIGHT_OPEN_SKIP_WEIGHTS == 1
+                 FLIGHT_REG_COUNT == 48 && FLIGHT_MAX_BATCH == 16 &&
+                 FLIGHT_OPEN_SKIP_WEIGHTS == 1
              ? 0
              : 1;
 }

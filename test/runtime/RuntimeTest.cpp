@@ -58,6 +58,9 @@ struct ModelSpec {
   bool embeddingSection = true;
   uint32_t sectionMarker = 0;
   int64_t embeddingSectionExtra = 0; // bytes added to (removed from) it
+  /// KV-cache slots and the decode batch (0: one), with the batched flag.
+  uint32_t kvSlots = 0, batch = 0;
+  bool batchedFlag = true;
 };
 
 /// Row t of the embedding table: its marker 1000 + t, then bytes t.
@@ -80,6 +83,7 @@ DeviceMap deviceMapOf(const ModelSpec &s) {
   d.logitsOffsetUnits = static_cast<uint32_t>(s.logitsOffset / kUnit);
   d.logitsCount = s.logitsCount;
   d.streamDDRChannel = s.streamChannel;
+  d.decodeBatch = s.batch;
   return d;
 }
 
@@ -118,6 +122,8 @@ std::vector<uint8_t> buildBinary(const ModelSpec &spec,
     meta.maxContext = spec.maxContext;
     meta.prefillBucketWidth = 4;
     meta.decodeBucketWidth = 8;
+    meta.kvSlots = spec.kvSlots;
+    meta.kvSlotStrideUnits = spec.kvSlots > 1 ? 1000 : 0;
     w.setMetadata(meta);
   }
   for (uint32_t id = 0; id < 4; ++id) {
@@ -145,6 +151,8 @@ std::vector<uint8_t> buildBinary(const ModelSpec &spec,
   w.takeWeightImage(1, std::move(image1));
   if (spec.withDeviceMap)
     w.setDeviceMap(deviceMapOf(spec));
+  if (spec.batch > 1 && spec.batchedFlag)
+    w.setFlags(kFlagBatched);
   std::vector<uint8_t> table; // alive until writeToBuffer
   if (spec.embeddingSection) {
     for (uint32_t t = 0; t < spec.vocab; ++t) {
@@ -535,6 +543,173 @@ TEST(Runtime, DecodeFromAnEmptyContext) {
       << h.error();
   EXPECT_EQ(flight_context_length(h.rt), 1u);
   EXPECT_EQ(h.logits[0], FakeDevice::expectedLogit(1009, 0, 1, 0));
+}
+
+//===----------------------------------------------------------------------===//
+// Batched decode (flight_decode_batch)
+//===----------------------------------------------------------------------===//
+
+ModelSpec batchedSpec() {
+  ModelSpec spec;
+  spec.kvSlots = 4;
+  spec.batch = 3;
+  return spec;
+}
+
+/// Prefills slot s with `length` tokens.
+void prefillSlot(Harness &h, uint32_t s, uint32_t length) {
+  std::vector<int32_t> prompt(length, 2);
+  ASSERT_EQ(flight_select_slot(h.rt, s), FLIGHT_OK) << h.error();
+  ASSERT_EQ(flight_prefill(h.rt, prompt.data(), length, h.logits.data()),
+            FLIGHT_OK)
+      << h.error();
+}
+
+TEST(Runtime, BatchedDecodeWritesEverySequencesRegisters) {
+  Harness h(batchedSpec());
+  ASSERT_EQ(h.open(), FLIGHT_OK) << h.error();
+  flight_model_info info;
+  ASSERT_EQ(flight_model(h.rt, &info), FLIGHT_OK);
+  EXPECT_EQ(info.batch, 3u);
+  EXPECT_EQ(info.kv_slots, 4u);
+  prefillSlot(h, 0, 2);
+  prefillSlot(h, 1, 5);
+  prefillSlot(h, 2, 7);
+  ASSERT_EQ(flight_select_slot(h.rt, 1), FLIGHT_OK);
+  // Sequence 1's logits row: what the device left there (the stand-in
+  // writes row 0 only).
+  auto &out = h.device.memory(FLIGHT_MEM_HBM, h.spec.logitsChannel);
+  const uint64_t row1 = h.spec.logitsOffset + 64; // ceil(16 * 4 / 32) units
+  for (uint32_t j = 0; j < h.spec.vocab; ++j) {
+    float v = 0.25f * static_cast<float>(j);
+    std::memcpy(out.data() + row1 + 4 * j, &v, 4);
+  }
+  h.device.runs.clear();
+  h.device.regWrites.clear();
+  const int32_t tokens[] = {9, 4};
+  const uint32_t slots[] = {2, 0};
+  std::vector<float> logits(2 * h.spec.vocab, -1.0f);
+  ASSERT_EQ(flight_decode_batch(h.rt, 2, tokens, slots, logits.data()),
+            FLIGHT_OK)
+      << h.error();
+  // One run per layer; the bucket of the longest context (slot 2: 8).
+  ASSERT_EQ(h.device.runs.size(), 2u);
+  const auto &run = h.device.runs[1];
+  EXPECT_EQ(run.firstWord, streamWord(2, 0));
+  EXPECT_EQ(run.regs[FLIGHT_REG_S], 1u);
+  // Rows: slot 2 (P 7), slot 0 (P 2), then the padding row on the free
+  // slot with the shortest context (slot 3, empty).
+  const uint32_t wantP[] = {7, 2, 0}, wantSlot[] = {2, 0, 3};
+  for (uint32_t b = 0; b < 3; ++b) {
+    EXPECT_EQ(run.regs[FLIGHT_REG_SEQ_P0 + b], wantP[b]) << b;
+    EXPECT_EQ(run.regs[FLIGHT_REG_SEQ_B2_ORIGIN0 + b],
+              100 * 3 + 1 + 1000 * wantSlot[b])
+        << b;
+  }
+  const auto &in = h.device.memory(FLIGHT_MEM_HBM, h.spec.inputChannel);
+  const int32_t rowTokens[] = {9, 4, 9};
+  for (uint32_t b = 0; b < 3; ++b) {
+    auto row = embeddingRow(h.spec, static_cast<uint32_t>(rowTokens[b]));
+    EXPECT_TRUE(std::equal(row.begin(), row.end(),
+                           in.begin() + static_cast<long>(h.spec.inputOffset +
+                                                          b * h.spec.rowBytes)))
+        << "input row " << b;
+  }
+  EXPECT_EQ(logits[3], FakeDevice::expectedLogit(1009, 5, 1, 3));
+  for (uint32_t j = 0; j < h.spec.vocab; ++j)
+    EXPECT_EQ(logits[h.spec.vocab + j], 0.25f * static_cast<float>(j)) << j;
+  // Each sequence advanced; the others (and the selection) did not.
+  const uint32_t want[] = {3, 5, 8, 0};
+  for (uint32_t s = 0; s < 4; ++s) {
+    ASSERT_EQ(flight_select_slot(h.rt, s), FLIGHT_OK);
+    EXPECT_EQ(flight_context_length(h.rt), want[s]) << s;
+  }
+  // A single decode step is a batch of one on the selected slot.
+  h.device.runs.clear();
+  ASSERT_EQ(flight_select_slot(h.rt, 1), FLIGHT_OK);
+  ASSERT_EQ(flight_decode_step(h.rt, 6, h.logits.data()), FLIGHT_OK)
+      << h.error();
+  ASSERT_EQ(h.device.runs.size(), 2u);
+  EXPECT_EQ(h.device.runs[0].regs[FLIGHT_REG_SEQ_P0], 5u);
+  EXPECT_EQ(h.device.runs[0].regs[FLIGHT_REG_SEQ_B2_ORIGIN0], 301u + 1000);
+  EXPECT_EQ(flight_context_length(h.rt), 6u);
+}
+
+TEST(Runtime, BatchedDecodeErrors) {
+  Harness h(batchedSpec());
+  ASSERT_EQ(h.open(), FLIGHT_OK) << h.error();
+  std::vector<float> logits(4 * h.spec.vocab);
+  const int32_t tokens[] = {1, 2, 3, 4};
+  const uint32_t twice[] = {1, 1}, outside[] = {4}, all[] = {0, 1, 2, 3};
+  EXPECT_EQ(flight_decode_batch(h.rt, 2, tokens, twice, logits.data()),
+            FLIGHT_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(h.error().find("both name KV-cache slot 1"), std::string::npos)
+      << h.error();
+  EXPECT_EQ(flight_decode_batch(h.rt, 1, tokens, outside, logits.data()),
+            FLIGHT_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(flight_decode_batch(h.rt, 4, tokens, all, logits.data()),
+            FLIGHT_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(h.error().find("decodes 3 per run"), std::string::npos)
+      << h.error();
+  EXPECT_EQ(flight_decode_batch(h.rt, 0, tokens, all, logits.data()),
+            FLIGHT_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(flight_decode_batch(h.rt, 1, nullptr, all, logits.data()),
+            FLIGHT_ERR_INVALID_ARGUMENT);
+  const int32_t bad[] = {16};
+  EXPECT_EQ(flight_decode_batch(h.rt, 1, bad, all, logits.data()),
+            FLIGHT_ERR_BAD_TOKEN);
+  EXPECT_TRUE(h.device.runs.empty());
+  // Every slot but the active one full: no slot to pad the run with.
+  for (uint32_t s = 1; s < 4; ++s) {
+    prefillSlot(h, s, 8);
+    for (uint32_t p = 8; p < 12; ++p)
+      ASSERT_EQ(flight_decode_step(h.rt, 1, h.logits.data()), FLIGHT_OK)
+          << h.error();
+  }
+  h.device.runs.clear();
+  EXPECT_EQ(flight_decode_batch(h.rt, 1, tokens, all, logits.data()),
+            FLIGHT_ERR_CONTEXT_FULL);
+  EXPECT_NE(h.error().find("free KV-cache slot"), std::string::npos)
+      << h.error();
+  EXPECT_EQ(flight_decode_batch(h.rt, 1, tokens, all + 1, logits.data()),
+            FLIGHT_ERR_CONTEXT_FULL);
+  EXPECT_TRUE(h.device.runs.empty());
+}
+
+TEST(Runtime, DecodeBatchWithoutABatchedBinaryRunsInTurn) {
+  ModelSpec spec;
+  spec.kvSlots = 2;
+  Harness h(spec);
+  ASSERT_EQ(h.open(), FLIGHT_OK) << h.error();
+  prefillSlot(h, 1, 3);
+  h.device.runs.clear();
+  const int32_t tokens[] = {5, 6};
+  const uint32_t slots[] = {1, 0};
+  std::vector<float> logits(2 * h.spec.vocab);
+  ASSERT_EQ(flight_decode_batch(h.rt, 2, tokens, slots, logits.data()),
+            FLIGHT_OK)
+      << h.error();
+  ASSERT_EQ(h.device.runs.size(), 4u); // two runs (layers) per sequence
+  EXPECT_EQ(h.device.runs[0].regs[FLIGHT_REG_P], 3u);
+  EXPECT_EQ(h.device.runs[2].regs[FLIGHT_REG_P], 0u);
+  EXPECT_EQ(logits[1], FakeDevice::expectedLogit(1005, 3, 1, 1));
+  EXPECT_EQ(logits[h.spec.vocab + 1], FakeDevice::expectedLogit(1006, 0, 1, 1));
+  EXPECT_EQ(flight_context_length(h.rt), 4u); // slot 1 is still selected
+}
+
+TEST(Runtime, BatchedBinaryNeedsItsFlagAndSlots) {
+  ModelSpec noFlag = batchedSpec();
+  noFlag.batchedFlag = false;
+  Harness a(noFlag);
+  EXPECT_EQ(a.open(), FLIGHT_ERR_BAD_BINARY);
+  EXPECT_NE(a.error().find("decode_batch"), std::string::npos) << a.error();
+  ModelSpec fewSlots = batchedSpec();
+  fewSlots.kvSlots = 2;
+  Harness b(fewSlots);
+  EXPECT_EQ(b.open(), FLIGHT_ERR_BAD_BINARY);
+  EXPECT_NE(b.error().find("decode batch of 3 with 2 KV-cache slots"),
+            std::string::npos)
+      << b.error();
 }
 
 TEST(Runtime, NoBucket) {

@@ -39,6 +39,11 @@ void _start(void) {
     flight_set_observer(rt, 0, 0);
     sink = flight_prefill(rt, prompt, 2, logits);
     sink = flight_decode_step(rt, 3, logits);
+    {
+      int32_t next = 4;
+      uint32_t slot = 0;
+      sink = flight_decode_batch(rt, 1, &next, &slot, logits);
+    }
     sink = (int)flight_context_length(rt);
     sink = flight_reset(rt);
   }

@@ -167,8 +167,8 @@ TEST(BinaryFormat, DeviceMapUsesTheDocumentedOffsets) {
                                63, 0x300, 50, 0};
   for (size_t i = 0; i < std::size(expected); ++i)
     EXPECT_EQ(readU32(d, 4 * i), expected[i]) << "field " << i;
-  for (size_t at = device_map_offset::Reserved; at < kDeviceMapSize; ++at)
-    EXPECT_EQ(d[at], 0) << "reserved byte " << at;
+  for (size_t at = device_map_offset::DecodeBatch; at < kDeviceMapSize; ++at)
+    EXPECT_EQ(d[at], 0) << "decode batch byte " << at;
   EXPECT_EQ(device_map_offset::StreamDDRChannel, 44u);
   // 1.2's pipeline-stage fields, zero for a single card.
   for (size_t at = device_map_offset::StageFlags; at < kDeviceMapSize; ++at)
@@ -176,7 +176,7 @@ TEST(BinaryFormat, DeviceMapUsesTheDocumentedOffsets) {
   EXPECT_EQ(device_map_offset::StageFlags, 48u);
   EXPECT_EQ(device_map_offset::OutputChannel, 52u);
   EXPECT_EQ(device_map_offset::OutputOffsetUnits, 56u);
-  EXPECT_EQ(device_map_offset::Reserved, 60u);
+  EXPECT_EQ(device_map_offset::DecodeBatch, 60u); // 1.3, 0 unless batched
   map.stageFlags = kStageHiddenInput | kStageHiddenOutput;
   map.outputChannel = 7;
   map.outputOffsetUnits = 0x400;
@@ -204,7 +204,7 @@ TEST(BinaryFormat, DeviceMapUsesTheDocumentedOffsets) {
   EXPECT_EQ(static_cast<uint32_t>(SectionKind::DeviceMap), 7u);
   EXPECT_STREQ(sectionKindName(7), "devicemap");
   EXPECT_EQ(kVersionMajor, 1u);
-  EXPECT_EQ(kVersionMinor, 3u);
+  EXPECT_EQ(kVersionMinor, 4u);
   EXPECT_EQ(kVersionMinorSingleCard, 1u);
 }
 

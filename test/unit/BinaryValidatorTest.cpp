@@ -132,14 +132,16 @@ TEST(BinaryValidator, HeaderRules) {
   Error err;
   EXPECT_EQ(validateGuarded(bad, err), Status::Ok) << err.message;
   // Bit 16 is the multi-core flag, bits 17 and 18 are 1.2's pipeline flags,
-  // bit 19 1.3's 4-bit KV cache; an unknown required bit is refused.
+  // bit 19 1.3's batched flag, bit 20 1.4's 4-bit KV cache; an unknown
+  // required bit is refused.
   writeU32(bad.data(), ho::Flags, kFlagPipelineStage | kFlagSystem);
   reseal(bad);
   EXPECT_EQ(validateGuarded(bad, err), Status::Ok) << err.message;
+  EXPECT_EQ(kFlagBatched, 0x00080000u);
   writeU32(bad.data(), ho::Flags, kFlagKV4Cache);
   reseal(bad);
   EXPECT_EQ(validateGuarded(bad, err), Status::Ok) << err.message;
-  writeU32(bad.data(), ho::Flags, 0x00100000u);
+  writeU32(bad.data(), ho::Flags, 0x00200000u);
   reseal(bad);
   expectError(bad, Status::UnsupportedFlags, ho::Flags);
 
@@ -377,12 +379,18 @@ TEST(BinaryValidator, DeviceMapRules) {
     reseal(ok);
     EXPECT_EQ(validateGuarded(ok, err), Status::Ok) << err.message;
   }
-  // Offsets, sizes and the reserved bytes are not checked.
+  // Offsets and sizes are not checked.
   std::vector<uint8_t> odd = f;
   writeU32(odd.data(), map.offset + dmo::LogitsOffsetUnits, 0xFFFFFFFFu);
-  odd[map.offset + dmo::Reserved] = 1;
   reseal(odd);
   EXPECT_EQ(validateGuarded(odd, err), Status::Ok) << err.message;
+  // decode_batch (1.3): 2-16 with the batched header flag, 0 without.
+  for (uint32_t batch : {1u, 2u, 17u}) {
+    std::vector<uint8_t> bad = f;
+    writeU32(bad.data(), map.offset + dmo::DecodeBatch, batch);
+    reseal(bad);
+    expectError(bad, Status::BadDeviceMap, map.offset + dmo::DecodeBatch);
+  }
 
   // Other indices are reserved for later versions and skipped.
   std::vector<uint8_t> other = withMap({1, 2, 3}, 1);

@@ -99,7 +99,7 @@ TEST(ISA, LimitsAreConstexpr) {
   static_assert(MISC::pos_off.max() == 65535);
   static_assert(MISC::out_step.max() == 65535);
   static_assert(kMaxTokensPerCounter == 255);
-  static_assert(SYS::kind.max() == 9);
+  static_assert(SYS::kind.max() == 10); // select_seq (batched decode)
   static_assert(SYS::imm.min() == -2048 && SYS::imm.max() == 2047);
   static_assert(LD::loop1.min() == 0);
   SUCCEED();
@@ -291,7 +291,7 @@ TEST(ISA, DecodeRejectsUndefinedEnumValues) {
   uint32_t mm[4] = {3u << 28, 0, 0, 3u << 26};
   EXPECT_EQ(decode(mm, 4, out, consumed, &bad), Status::FieldOutOfRange);
   EXPECT_EQ(bad, FieldId::MM_out_format);
-  uint32_t sys = 15u << 28 | 10u << 14; // 9 is sync
+  uint32_t sys = 15u << 28 | 11u << 14; // 10 is select_seq
   EXPECT_EQ(decode(&sys, 1, out, consumed, &bad), Status::FieldOutOfRange);
   EXPECT_EQ(bad, FieldId::SYS_kind);
 }
@@ -497,5 +497,5 @@ TEST(ISADisassembler, ErrorsNameTheWordOffset) {
   words.push_back(0xF0000000u | 12u << 14); // SYS kind 12
   disassembleToString(words, 0, &error);
   EXPECT_EQ(error, "word offset 1 (instruction 1): field value out of range: "
-                   "SYS.kind = 12 (range 0..9) (word 0xf0030000)");
+                   "SYS.kind = 12 (range 0..10) (word 0xf0030000)");
 }

@@ -839,6 +839,37 @@ TEST(Simulator, SysLoopLayersAndParams) {
   EXPECT_EQ(L, 99u);
 }
 
+TEST(Simulator, SysSelectSeqMovesPAndTheKVBase) {
+  // Batched decode: each sequence's row stored at B2 + P of its own slot
+  // (SEQ_B2_ORIGIN, SEQ_P), fixed at dispatch after its select_seq.
+  Simulator sim(u280());
+  std::vector<std::vector<uint8_t>> rows;
+  for (int b = 0; b < 3; ++b) {
+    rows.push_back(randomBytes(64, 70 + b));
+    sim.memWrite(FLIGHT_MEM_HBM, 1, 128 * b, rows[b].data(), 64);
+    sim.regWrite(FLIGHT_REG_SEQ_P0 + b, 5 + b);
+    sim.regWrite(FLIGHT_REG_SEQ_B2_ORIGIN0 + b, 2000 + 500 * b);
+  }
+  sim.regWrite(FLIGHT_REG_B2_STRIDE, 7);
+  sim.regWrite(FLIGHT_REG_L, 1);
+  Stream f;
+  f.add(ld(Buffer::act, 0, Memory::hbm, 1, 0, 12).releaseTo(Queue::store));
+  for (int b = 0; b < 3; ++b) {
+    f.add(Stream::sys(SysKind::select_seq, b));
+    Instruction s = st(Buffer::act, uint32_t(b), 3, 0, 2);
+    s.set(ST::base, BaseReg::B2).set(ST::param, ParamReg::P).set(ST::scale, 10);
+    f.add(b == 0 ? s.waitOn(Queue::load) : s);
+  }
+  f.end();
+  ASSERT_EQ(runStream(sim, f), 0) << sim.faultMessage();
+  for (int b = 0; b < 3; ++b) {
+    std::vector<uint8_t> back(64);
+    sim.memRead(FLIGHT_MEM_HBM, 3, 32 * (2000 + 500 * b + 7 + 10 * (5 + b)),
+                back.data(), 64);
+    EXPECT_EQ(back, rows[b]) << "sequence " << b;
+  }
+}
+
 TEST(Simulator, SysFaults) {
   struct Case {
     const char *name;
@@ -860,6 +891,8 @@ TEST(Simulator, SysFaults) {
        {Stream::sys(SysKind::loop, 2), Stream::sys(SysKind::loop, 2)},
        "nested loop"},
       {"endloop", {Stream::sys(SysKind::endloop)}, "endloop without loop"},
+      {"select_seq 16", {Stream::sys(SysKind::select_seq, 16)},
+       "select_seq 16 (0 to 15)"},
   };
   for (const Case &c : cases) {
     SCOPED_TRACE(c.name);

@@ -235,6 +235,20 @@ cl::opt<unsigned> kvSlots(
              "--users), 1 to 64"),
     cl::init(1), cl::cat(category));
 
+cl::opt<unsigned> batch(
+    "batch",
+    cl::desc("Sequences one decode run serves (1 to 16): each weight tile "
+             "loaded once for all, attention per sequence on its own KV-cache "
+             "slot and length (flight_decode_batch; flightllm-run --users); "
+             "--kv-slots defaults to it"),
+    cl::init(1), cl::cat(category));
+
+/// KV-cache slots: --kv-slots, or at least one per sequence of a batch.
+static unsigned kvSlotCount() {
+  return kvSlots.getNumOccurrences() ? unsigned(kvSlots)
+                                     : std::max<unsigned>(kvSlots, batch);
+}
+
 cl::list<std::string> bucketFilter(
     "buckets",
     cl::desc("Only these buckets, as STAGE:MAXLEN (prefill:128,decode:16); "
@@ -509,7 +523,8 @@ lowerModule(ModuleOp module, const flightllm::target::TargetDescription &target,
   options.prefillBucket = prefillBucket;
   options.decodeBucket = decodeBucket;
   options.cores = cores;
-  options.kvSlots = kvSlots;
+  options.kvSlots = kvSlotCount();
+  options.batch = batch;
   options.runnable = emit == EmitKind::Bin;
   auto progress = std::make_shared<flightllm::PhasedProgress>();
   options.progress = [progress](llvm::StringRef phase, uint64_t done,
@@ -581,6 +596,7 @@ static LogicalResult printBuckets(ModuleOp module, MLIRContext &context,
   options.buckets.assign(bucketFilter.begin(), bucketFilter.end());
   options.kvRange = noCalibration() ? 8.0f : 0.0f;
   options.cores = cores;
+  options.batch = batch;
   pm.addPass(flightllm::createSelectInstructionsPass(options));
   if (stopAfter != "flight-select-instructions")
     pm.addNestedPass<flightllm::flight::BucketOp>(
@@ -1068,6 +1084,18 @@ static int runParsedCommand() {
   }
   if (emit != EmitKind::Bin && !roms.empty()) {
     errs() << "flightllm-compile: error: --rom applies to --emit=bin\n";
+    return 1;
+  }
+  if (batch < 1 || batch > flightllm::binary::kMaxDecodeBatch) {
+    errs() << "flightllm-compile: error: --batch=" << batch << ": expected 1 to "
+           << flightllm::binary::kMaxDecodeBatch
+           << " (the ISA's per-sequence registers)\n";
+    return 1;
+  }
+  if (batch > 1 && !systemName.empty()) {
+    errs() << "flightllm-compile: error: --batch=" << batch
+           << " with --system: batched decode in a pipeline is not supported "
+              "yet\n";
     return 1;
   }
   if (kvSlots < 1 || kvSlots > flightllm::binary::kMaxKVSlots) {

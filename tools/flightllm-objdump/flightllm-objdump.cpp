@@ -343,6 +343,11 @@ void printSummary(const BinaryView &view, llvm::StringRef path,
     field("logits", at(dm.logitsChannel, dm.logitsOffsetUnits) + ", " +
                         llvm::Twine(dm.logitsCount) + " fp32");
     field("stream ddr channel", llvm::Twine(dm.streamDDRChannel));
+    if (dm.decodeBatch > 1)
+      field("decode batch",
+            llvm::Twine(dm.decodeBatch) + " sequences per decode run, logits " +
+                llvm::Twine(uint64_t(dm.logitsRowUnits()) * 32) +
+                " bytes apart");
     if (h.flags & kFlagPipelineStage)
       field("pipeline stage",
             std::string((dm.stageFlags & kStageHiddenInput)

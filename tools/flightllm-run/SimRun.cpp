@@ -62,8 +62,8 @@ int serveUsers(SimSession &session, const SimRunConfig &config,
   for (unsigned u = 0; u < config.users; ++u) {
     if (!encoded.empty())
       prompts.push_back(encoded[u % encoded.size()]);
-    else if (config.tokens)
-      prompts.push_back(*config.tokens);
+    else if (!config.tokenLists.empty())
+      prompts.push_back(config.tokenLists[u % config.tokenLists.size()]);
     else {
       std::vector<int64_t> p(config.promptLength);
       for (unsigned i = 0; i < config.promptLength; ++i)
@@ -72,10 +72,21 @@ int serveUsers(SimSession &session, const SimRunConfig &config,
     }
   }
   llvm::Expected<ServeResult> served =
-      session.serve(prompts, config.maxNewTokens, codec);
+      session.serve(prompts, config.maxNewTokens, codec,
+                    config.dumpLogits != nullptr);
   if (!served)
     return fail(llvm::toString(served.takeError()));
   const ServeResult &r = *served;
+  if (config.dumpLogits) {
+    // Every user's rows in user order (user_tokens says how many each).
+    std::vector<float> rows;
+    for (const ServeResult::User &u : r.users)
+      rows.insert(rows.end(), u.logits.begin(), u.logits.end());
+    auto tensor = reference::HostTensor::get<float>(
+        {int64_t(rows.size()) / vocab, vocab}, rows);
+    if (llvm::Error e = reference::writeNpy(*config.dumpLogits, tensor))
+      return fail(llvm::toString(std::move(e)));
+  }
   const target::TargetDescription &t = session.target();
   if (config.json) {
     llvm::json::OStream json(os);
@@ -86,6 +97,7 @@ int serveUsers(SimSession &session, const SimRunConfig &config,
       json.attribute("cards", int64_t(r.cards));
       json.attribute("users", int64_t(r.users.size()));
       json.attribute("kv_slots", int64_t(r.slots));
+      json.attribute("decode_batch", int64_t(r.batch));
       json.attribute("generated_tokens", r.generatedTokens);
       json.attribute("seconds", r.seconds);
       json.attribute("system_tokens_per_s", r.systemTokensPerS());
@@ -117,7 +129,9 @@ int serveUsers(SimSession &session, const SimRunConfig &config,
           "token, not model output\n";
   os << "served " << r.users.size() << " users on " << r.cards << " card"
      << (r.cards == 1 ? "" : "s") << " of " << t.name << " ("
-     << r.slots << " KV-cache slots): " << r.generatedTokens
+     << r.slots << " KV-cache slots"
+     << (r.batch > 1 ? ", " + std::to_string(r.batch) + " per decode run" : "")
+     << "): " << r.generatedTokens
      << " tokens generated in "
      << llvm::format("%.3f", r.seconds * 1e3) << " simulated ms\n";
   os << llvm::format(

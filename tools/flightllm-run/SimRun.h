@@ -19,6 +19,8 @@ struct SimRunConfig {
   std::string binaryPath;
   std::string target; ///< preset or JSON path; empty: match the fingerprint
   std::optional<std::vector<int64_t>> tokens; ///< --tokens
+  /// --users --tokens: one prompt per list (user u: list u mod size).
+  std::vector<std::vector<int64_t>> tokenLists;
   std::optional<std::string> prompt;          ///< --prompt
   /// Prompt encoding, output text and end-of-sequence tokens.
   const TextCodec *codec = nullptr;
@@ -32,8 +34,8 @@ struct SimRunConfig {
   /// --perplexity: the text (bytes as tokens) to score instead of generating.
   std::optional<std::string> perplexityText;
   /// --users N: serve N users (SimSession::serve) with prompts from
-  /// promptLines (user u: line u mod size), `tokens`, or synthetic ones of
-  /// promptLength ids.
+  /// promptLines (user u: line u mod size), `tokenLists`, or synthetic ones
+  /// of promptLength ids.
   unsigned users = 0;
   std::vector<std::string> promptLines;
   unsigned promptLength = 0;

@@ -96,7 +96,9 @@ cl::opt<double> caseTolerance(
     cl::init(1e-4), cl::cat(category));
 
 cl::opt<std::string> tokensOption(
-    "tokens", cl::desc("Prompt token ids, comma separated (e.g. 1,2,3)"),
+    "tokens", cl::desc("Prompt token ids, comma separated (e.g. 1,2,3); with "
+                       "--users, one list per user separated by ';' (user u "
+                       "takes list u modulo their count)"),
     cl::value_desc("ids"), cl::cat(category));
 
 cl::opt<std::string> promptOption(
@@ -194,7 +196,7 @@ cl::opt<unsigned> promptLength(
 cl::opt<std::string> dumpLogits(
     "dump-logits",
     cl::desc("Write the logits of every generation step as a float32 .npy "
-             "array [steps, V]"),
+             "array [steps, V] (--users: every user's steps in user order)"),
     cl::value_desc("file.npy"), cl::cat(category));
 
 /// Prints `flightllm-run: error: ...` and returns the exit status.
@@ -611,8 +613,6 @@ static int run(OutputFiles &files) {
                   "--prompt-file, --prompt-length, --tokens and --prompt");
     if (maxNewTokens.getNumOccurrences() == 0 || maxNewTokens < 1)
       return fail("--users needs --max-new-tokens of at least 1");
-    if (!dumpLogits.empty())
-      return fail("--users does not dump logits");
     flightllm::SimRunConfig config;
     config.binaryPath = modelFilename;
     config.target = targetOption;
@@ -631,11 +631,16 @@ static int run(OutputFiles &files) {
       if (config.promptLines.empty())
         return fail("--prompt-file '" + promptFile + "' has no prompt");
     } else if (tokensOption.getNumOccurrences()) {
-      std::optional<std::vector<int64_t>> ids = parseTokenList(tokensOption);
-      if (!ids || ids->empty())
-        return fail("--tokens must be comma-separated integers, got '" +
-                    tokensOption + "'");
-      config.tokens = std::move(*ids);
+      llvm::SmallVector<llvm::StringRef> lists;
+      llvm::StringRef(tokensOption).split(lists, ';');
+      for (llvm::StringRef list : lists) {
+        std::optional<std::vector<int64_t>> ids = parseTokenList(list.str());
+        if (!ids || ids->empty())
+          return fail("--tokens must be comma-separated integers (one list "
+                      "per user separated by ';'), got '" +
+                      tokensOption + "'");
+        config.tokenLists.push_back(std::move(*ids));
+      }
     } else if (promptOption.getNumOccurrences()) {
       config.promptLines.push_back(promptOption);
     }
@@ -643,6 +648,7 @@ static int run(OutputFiles &files) {
     config.json = jsonOutput;
     config.timingOnly = timingOnly;
     config.trace = traceStream;
+    config.dumpLogits = logitsStream;
     config.codec = &*codec;
     return flightllm::runBinaryOnSimulator(config, llvm::outs());
   }

@@ -169,8 +169,19 @@ LogicalResult flight::shareLayers(BucketOp bucket,
   for (LayerBodyOp layer : layers)
     if (failed(checkSlots(layer)))
       return failure();
-  if (!options.shareLayers)
+  if (!options.shareLayers) {
+    // Unrolled copies address the KV cache without B2, which a batched run
+    // moves per sequence (flight.select_seq).
+    WalkResult batched = bucket.walk([](SelectSeqOp op) {
+      op.emitOpError() << "a batched decode bucket's layers cannot be "
+                          "unrolled (its sequences' KV-cache slots are B2 "
+                          "origins)";
+      return WalkResult::interrupt();
+    });
+    if (batched.wasInterrupted())
+      return failure();
     for (LayerBodyOp layer : layers)
       unroll(layer, origins);
+  }
   return success();
 }

@@ -166,10 +166,14 @@ inline constexpr uint8_t kMagic[8] = {0x89, 'F',  'L',  'B',
 inline constexpr uint16_t kVersionMajor = 1;
 /// 1.1 adds the DeviceMap section (kind 7); 1.2 the multi-card pipeline
 /// (flags kFlagPipelineStage and kFlagSystem, the device map's stage fields,
-/// kinds 10 and 11); 1.3 the 4-bit KV cache (kFlagKV4Cache). The writer
-/// stamps the lowest minor version that holds a file's contents: 1.2 or 1.3
-/// only with those flags, so single-card INT8-cache files stay 1.1.
-inline constexpr uint16_t kVersionMinor = 3;
+/// kinds 10 and 11); 1.3 batched decode (flag kFlagBatched, the device map's
+/// decode_batch); 1.4 the 4-bit KV cache (flag kFlagKV4Cache). The writer
+/// stamps the lowest minor version that holds a file's contents: 1.2 only
+/// with the pipeline flags, 1.3 only with kFlagBatched, 1.4 only with
+/// kFlagKV4Cache, so single-card INT8-cache files stay 1.1.
+inline constexpr uint16_t kVersionMinor = 4;
+inline constexpr uint16_t kVersionMinorKV4 = 4;
+inline constexpr uint16_t kVersionMinorBatched = 3;
 inline constexpr uint16_t kVersionMinorPipeline = 2;
 inline constexpr uint16_t kVersionMinorSingleCard = 1;
 
@@ -192,12 +196,19 @@ inline constexpr uint32_t kFlagPipelineStage = 1u << 17;
 /// A system binary: the pipeline plan (kind 10) and one complete stage
 /// binary per card (kind 11); no model sections of its own.
 inline constexpr uint32_t kFlagSystem = 1u << 18;
+/// The decode buckets run a batch of sequences (the device map's
+/// decode_batch > 1): a reader that would start them for one sequence
+/// (with no per-sequence registers) must refuse the file.
+inline constexpr uint32_t kFlagBatched = 1u << 19;
 /// The streams keep a 4-bit KV cache (docs/execution-model.md): they use the
 /// LD row_align bit and the MISC kinds quantize4, quantize_value4 and place,
 /// which an older reader's simulator would reject mid-run.
-inline constexpr uint32_t kFlagKV4Cache = 1u << 19;
-inline constexpr uint32_t kKnownRequiredFlags =
-    kFlagMultiCore | kFlagPipelineStage | kFlagSystem | kFlagKV4Cache;
+inline constexpr uint32_t kFlagKV4Cache = 1u << 20;
+inline constexpr uint32_t kKnownRequiredFlags = kFlagMultiCore |
+    kFlagPipelineStage | kFlagSystem | kFlagBatched | kFlagKV4Cache;
+/// The most sequences a batched decode run may serve (the ISA's MaxBatch:
+/// one SEQ_P and one SEQ_B2_ORIGIN register each).
+inline constexpr uint32_t kMaxDecodeBatch = 16;
 /// The most cores a bucket may name (the target schema's limit).
 inline constexpr uint32_t kMaxCores = 64;
 
@@ -734,7 +745,8 @@ inline constexpr size_t StreamDDRChannel = 44;  // u32 DDR channel, 0
 inline constexpr size_t StageFlags = 48;        // u32 kStage* bits
 inline constexpr size_t OutputChannel = 52;     // u32 HBM channel
 inline constexpr size_t OutputOffsetUnits = 56; // u32, 32-byte units
-inline constexpr size_t Reserved = 60;          // u8[4], 0
+// Since 1.3, batched binaries only (kFlagBatched); 0 otherwise.
+inline constexpr size_t DecodeBatch = 60;       // u32, 0 or 2..MaxBatch
 } // namespace device_map_offset
 
 /// DeviceMap::stageFlags bits.
@@ -765,6 +777,13 @@ struct DeviceMap {
   uint32_t stageFlags = 0;       // kStage* (pipeline stages only)
   uint32_t outputChannel = 0;
   uint32_t outputOffsetUnits = 0;
+  /// Sequences every decode run serves (0: one). Sequence b's logits start
+  /// logitsRowUnits() * b units after logitsOffsetUnits.
+  uint32_t decodeBatch = 0;
+
+  uint32_t batch() const { return decodeBatch > 1 ? decodeBatch : 1; }
+  /// 32-byte units between two sequences' logits.
+  uint32_t logitsRowUnits() const { return (logitsCount * 4 + 31) / 32; }
 
   static DeviceMap decode(const uint8_t *p) {
     namespace o = device_map_offset;
@@ -784,6 +803,7 @@ struct DeviceMap {
     d.stageFlags = readU32(p, o::StageFlags);
     d.outputChannel = readU32(p, o::OutputChannel);
     d.outputOffsetUnits = readU32(p, o::OutputOffsetUnits);
+    d.decodeBatch = readU32(p, o::DecodeBatch);
     return d;
   }
   /// Writes all kDeviceMapSize bytes (reserved ones as zero).
@@ -806,6 +826,7 @@ struct DeviceMap {
     writeU32(p, o::StageFlags, stageFlags);
     writeU32(p, o::OutputChannel, outputChannel);
     writeU32(p, o::OutputOffsetUnits, outputOffsetUnits);
+    writeU32(p, o::DecodeBatch, decodeBatch);
   }
 };
 

@@ -533,6 +533,16 @@ inline Status BinaryView::open(const uint8_t *data, size_t size, Error &err,
                         s.offset + field);
           break;
         }
+      if (status != Status::Ok)
+        break;
+      // Batched decode needs the flag that makes older readers refuse it.
+      const uint32_t batch = readU32(p, dmo::DecodeBatch);
+      const bool batched = (h.flags & kFlagBatched) != 0;
+      if (batch == 1 || batch > kMaxDecodeBatch || (batch > 1) != batched)
+        status = fail(err, Status::BadDeviceMap,
+                      "device map decode_batch is not 0 without the batched "
+                      "flag or 2 to 16 with it",
+                      s.offset + dmo::DecodeBatch);
       break;
     }
     }

@@ -65,10 +65,15 @@ struct ServeResult {
     std::vector<int64_t> prompt, tokens;
     /// Seconds from the start at which each generated token was ready.
     std::vector<double> tokenSeconds;
+    /// With serve(keepLogits): the logits each token was chosen from, one
+    /// row of vocab_size per token.
+    std::vector<float> logits;
     bool stoppedAtEOS = false;
   };
   std::vector<User> users;
   unsigned cards = 1, slots = 1;
+  /// Sequences per decode run (a --batch binary's; 1 otherwise).
+  unsigned batch = 1;
   double seconds = 0;          ///< first request to last token, prefill included
   double prefillSeconds = 0;   ///< until every first wave prompt was prefilled
   int64_t generatedTokens = 0;
@@ -168,9 +173,12 @@ public:
   /// Serves `prompts` (one user each), `maxNewTokens` greedy tokens per
   /// user (fewer at an end-of-sequence token), on the binary's KV-cache
   /// slots: at most `slots` users at once, a finished user's slot reset and
-  /// given to the next (ServeResult says how the time is counted).
+  /// given to the next (ServeResult says how the time is counted). A
+  /// batched binary decodes the active users together, up to its batch per
+  /// run. `keepLogits`: ServeResult::User::logits.
   llvm::Expected<ServeResult> serve(llvm::ArrayRef<std::vector<int64_t>> prompts,
-                                    int maxNewTokens, const TextCodec &codec);
+                                    int maxNewTokens, const TextCodec &codec,
+                                    bool keepLogits = false);
   /// The figures of `gen` as flightllm-run --json prints them (from
   /// clock_mhz on), into an open JSON object.
   void writeMetrics(const SimGeneration &gen, llvm::json::OStream &json) const;

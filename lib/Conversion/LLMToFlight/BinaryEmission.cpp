@@ -85,6 +85,11 @@ static void fillWriter(const LoweredModel &model, binary::BinaryWriter &writer,
     map.outputOffsetUnits = static_cast<uint32_t>(dm.outputOffset / 32);
     writer.addFlags(binary::kFlagPipelineStage);
   }
+  if (dm.decodeBatch > 1) {
+    // Decode runs serve a batch of sequences (format 1.3).
+    map.decodeBatch = dm.decodeBatch;
+    writer.addFlags(binary::kFlagBatched);
+  }
   writer.setDeviceMap(map);
   for (const LoweredModel::QuantInfo &q : model.quantParams) {
     binary::QuantRecord r;

@@ -210,6 +210,7 @@ LogicalResult BufferPlanner::matrix(OpTy op, bool mm) {
                                            : isa::OutFormat::f16;
   uint32_t scaleAddr = s->row + static_cast<uint32_t>(op.getScalesRow());
   uint32_t outAddr = out->row + static_cast<uint32_t>(op.getOutRow());
+  uint32_t aAddr = x->row + static_cast<uint32_t>(op.getXRow());
   auto wbits = op.getPrecision() == flight::Precision::W4A8
                    ? isa::WeightBits::int4
                    : isa::WeightBits::int8;
@@ -219,7 +220,7 @@ LogicalResult BufferPlanner::matrix(OpTy op, bool mm) {
   // MM and MV share one format: MM's field handles encode both.
   if (mm) {
     i.set(isa::MM::k_blocks, op.getKBlocks()).set(isa::MM::bias, op.getBias())
-        .set(isa::MM::b_kmajor, op.getBKmajor()).set(isa::MM::a_addr, x->row)
+        .set(isa::MM::b_kmajor, op.getBKmajor()).set(isa::MM::a_addr, aAddr)
         .set(isa::MM::b_addr, w->row).set(isa::MM::out_addr, outAddr)
         .set(isa::MM::scale_addr, scaleAddr).set(isa::MM::n, op.getN())
         .set(isa::MM::out_stride, op.getOutStride())
@@ -228,7 +229,7 @@ LogicalResult BufferPlanner::matrix(OpTy op, bool mm) {
         .set(isa::MM::grouped, op.getGrouped());
   } else {
     i.set(isa::MV::k_blocks, op.getKBlocks()).set(isa::MV::bias, op.getBias())
-        .set(isa::MV::b_kmajor, op.getBKmajor()).set(isa::MV::a_addr, x->row)
+        .set(isa::MV::b_kmajor, op.getBKmajor()).set(isa::MV::a_addr, aAddr)
         .set(isa::MV::b_addr, w->row).set(isa::MV::out_addr, outAddr)
         .set(isa::MV::scale_addr, scaleAddr).set(isa::MV::n, op.getN())
         .set(isa::MV::out_stride, op.getOutStride())
@@ -377,6 +378,11 @@ LogicalResult BufferPlanner::plan(Operation *op) {
       .Case([&](flight::BufMVOp mv) { return matrix(mv, false); })
       .Case([&](flight::BufMiscOp m) { return misc(m); })
       .Case([&](flight::BufExchangeOp x) { return exchange(x); })
+      .Case([&](flight::SelectSeqOp sel) -> LogicalResult {
+        // Executed by the dispatcher in order: no tokens needed.
+        sys(isa::SysKind::select_seq, sel.getIndex());
+        return success();
+      })
       .Case([&](flight::PrefillTileOp tile) -> LogicalResult {
         if (failed(block(tile.getBody().front())))
           return failure();

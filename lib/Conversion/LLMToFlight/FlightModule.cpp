@@ -105,6 +105,7 @@ const IntField<DeviceMapInfo> kOptionalDeviceMapFields[] = {
     {"stage_flags", &DeviceMapInfo::stageFlags},
     {"output_channel", &DeviceMapInfo::outputChannel},
     {"output_offset", &DeviceMapInfo::outputOffset},
+    {"decode_batch", &DeviceMapInfo::decodeBatch},
 };
 const IntField<QuantInfo> kQuantFields[] = {
     {"channel", &QuantInfo::channel},

@@ -127,6 +127,10 @@ struct LoweringPass : public GeneratedBase<Derived> {
     options.decodeBucket = this->decodeBucket;
     options.uncalibratedKVRange = this->kvRange;
     options.cores = this->cores;
+    // One KV-cache slot per sequence (flightllm-compile --kv-slots may give
+    // more; the passes do not take slots yet).
+    options.batch = this->batch;
+    options.kvSlots = std::max<uint32_t>(this->batch, 1);
     if (llvm::Error e = parseBucketList(
             std::vector<std::string>(this->buckets.begin(), this->buckets.end()),
             options)) {
@@ -195,17 +199,19 @@ struct SelectInstructionsPass
     // The llm program stays: flight-hbm-layout places the regions and builds
     // the image from its parameters.
     attachModelData(lowering.model(), t->fingerprint(), module);
-    module->setAttr(kLoweringOptions,
-                    b.getDictionaryAttr({
-                        b.getNamedAttr("max_context",
-                                       b.getI64IntegerAttr(options.maxContext)),
-                        b.getNamedAttr("prefill_bucket",
-                                       b.getI64IntegerAttr(options.prefillBucket)),
-                        b.getNamedAttr("decode_bucket",
-                                       b.getI64IntegerAttr(options.decodeBucket)),
-                        b.getNamedAttr("kv_range", b.getF32FloatAttr(
-                                                       options.uncalibratedKVRange)),
-                    }));
+    SmallVector<NamedAttribute> selected = {
+        b.getNamedAttr("max_context", b.getI64IntegerAttr(options.maxContext)),
+        b.getNamedAttr("prefill_bucket",
+                       b.getI64IntegerAttr(options.prefillBucket)),
+        b.getNamedAttr("decode_bucket",
+                       b.getI64IntegerAttr(options.decodeBucket)),
+        b.getNamedAttr("kv_range",
+                       b.getF32FloatAttr(options.uncalibratedKVRange)),
+    };
+    if (options.batch > 1)
+      selected.push_back(
+          b.getNamedAttr("batch", b.getI64IntegerAttr(options.batch)));
+    module->setAttr(kLoweringOptions, b.getDictionaryAttr(selected));
   }
 };
 
@@ -246,6 +252,8 @@ struct HbmLayoutPass
     options.maxContext = integer("max_context");
     options.prefillBucket = integer("prefill_bucket");
     options.decodeBucket = integer("decode_bucket");
+    options.batch = std::max<uint32_t>(integer("batch"), 1);
+    options.kvSlots = options.batch;
     if (auto range = selected.getAs<FloatAttr>("kv_range"))
       options.uncalibratedKVRange = range.getValueAsDouble();
     options.weightStripes = stripes;

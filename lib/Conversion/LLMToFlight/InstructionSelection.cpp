@@ -91,7 +91,8 @@ private:
   void ldParam(Value dst, uint32_t row, const HBMLoc &loc, const Twine &name);
   void st(Value src, Value dst, uint64_t offset, uint64_t length,
           BaseRegister base = BaseRegister::Zero,
-          RunTimeParam param = RunTimeParam::Zero, uint64_t stride = 0);
+          RunTimeParam param = RunTimeParam::Zero, uint64_t stride = 0,
+          uint32_t row = 0);
   /// Loads weight tile t of a linear into `w` (flight-hbm-layout splits the
   /// load into one per stripe).
   void loadTile(Value w, const std::map<ParamKey, HBMLoc> &locs, uintptr_t key,
@@ -137,14 +138,34 @@ private:
                         uintptr_t key, size_t index,
                         llvm::ArrayRef<Operation *> segment, bool layer);
   void attention(llm::AttentionOp op, size_t index);
+  /// Attention of `rows` rows from token row `seq` of q, k, v into `out`
+  /// (all rows of a prefill tile; one sequence of a batched decode run).
+  void attentionRows(llm::AttentionOp op, size_t index, Value out,
+                     uint32_t seq, uint32_t rows);
+  /// Batched decode: the sequences are the rows (docs/lowering.md).
+  bool batched() const {
+    return ctx.stage == binary::Stage::Decode && ctx.tokens > 1;
+  }
+  /// Per sequence of a batched decode run (each with its own P and KV
+  /// slot: SYS select_seq), or once for the whole tile.
+  template <typename F> void perSequence(F &&emitRows) {
+    if (!batched()) {
+      emitRows(0u, ctx.tokens);
+      return;
+    }
+    for (uint32_t seq = 0; seq < ctx.tokens; ++seq) {
+      flight::SelectSeqOp::create(b, loc, int64_t(seq));
+      emitRows(seq, 1u);
+    }
+  }
   /// 4-bit KV cache, phase 1 for kv head g: this run's keys and values as
   /// packed 4-bit rows appended to the cache, their value scales placed in
   /// the head's scale vector (loaded here, stored back, and returned in
-  /// `scales` for the probabilities).
+  /// `scales` for the probabilities). `R` rows from token rows kBase/vBase.
   void appendKV4(llm::AttentionOp op, int64_t g, const Val &k, const Val &v,
-                 const Layout &kL, Value pm, uint32_t ikAddr, Value kCache,
-                 Value vCache, const std::string &name, uint64_t posBase,
-                 Value &scales);
+                 const Layout &kL, uint32_t R, uint32_t kBase, uint32_t vBase,
+                 Value pm, uint32_t ikAddr, Value kCache, Value vCache,
+                 const std::string &name, uint64_t posBase, Value &scales);
   LogicalResult segment(llvm::ArrayRef<Operation *> ops,
                         const std::map<ParamKey, HBMLoc> &locs, bool layer);
   void prologue();
@@ -263,8 +284,9 @@ void InstructionSelection::ldParam(Value dst, uint32_t row, const HBMLoc &l,
 
 void InstructionSelection::st(Value src, Value dst, uint64_t offset,
                               uint64_t length, BaseRegister base,
-                              RunTimeParam param, uint64_t stride) {
-  flight::TileStoreOp::create(b, loc, src, dst, 0, int64_t(offset),
+                              RunTimeParam param, uint64_t stride,
+                              uint32_t row) {
+  flight::TileStoreOp::create(b, loc, src, dst, int64_t(row), int64_t(offset),
                               int64_t(length), base, param, int64_t(stride));
 }
 
@@ -304,18 +326,27 @@ void InstructionSelection::matrix(uint32_t tokens, Value x, Value w,
                : format->kept == 4 ? flight::Sparsity::N4
                                    : flight::Sparsity::N2;
   bool grouped = format && format->grouped();
-  auto build = [&](auto tag) {
+  auto build = [&](auto tag, uint32_t xRow, uint32_t oRow) {
     using OpTy = decltype(tag);
-    auto op = OpTy::create(b, loc, x, w, scales, out, scalesRow, outRow,
+    auto op = OpTy::create(b, loc, x, w, scales, out, scalesRow, oRow,
                            int64_t(kBlocks), int64_t(n), outStride,
                            f32 ? "f32" : "f16", bias, relu, kMajor, precision,
-                           sparsity, grouped);
+                           sparsity, grouped, xRow);
     (void)op;
   };
-  if (tokens > 1)
-    build(flight::BufMMOp());
-  else
-    build(flight::BufMVOp());
+  // A batched decode run: one MV per sequence on the weight tile loaded
+  // once (what batching buys when weights stream from HBM). The MM would
+  // compute a whole mm.tokens tile for a few rows, slower below 32 rows on
+  // the u280 (docs/lowering.md, "Batched decode").
+  if (batched()) {
+    uint32_t xStride = qvecRows(kBlocks * isa::kKBlock);
+    for (uint32_t t = 0; t < tokens; ++t)
+      build(flight::BufMVOp(), t * xStride, outRow + t * outStride);
+  } else if (tokens > 1) {
+    build(flight::BufMMOp(), 0, outRow);
+  } else {
+    build(flight::BufMVOp(), 0, outRow);
+  }
 }
 
 //===----------------------------------------------------------------------===//
@@ -399,7 +430,23 @@ void InstructionSelection::exchange(Value buffer, uint32_t tokens,
 }
 
 void InstructionSelection::attention(llm::AttentionOp op, size_t index) {
-  uint32_t R = ctx.tokens, T = ctx.context;
+  Layout outL = Layout::heads(op.getNumHeads(), m.headDim);
+  Value out = alloc(MemorySpace::Act, outL.rowsPerToken() * ctx.tokens, op,
+                    /*value=*/true);
+  perSequence([&](uint32_t seq, uint32_t rows) {
+    attentionRows(op, index, out, seq, rows);
+  });
+  vals[op.getOutput()] = Val{out, outL, Value(), false};
+  int64_t hq = op.getNumHeads(), hkv = op.getNumKvHeads();
+  exchange(out, ctx.tokens, outL.rowsPerToken(), hkv,
+           uint64_t(hq / hkv) * outL.groupRows() * kRowBytes,
+           uint64_t(hq) * outL.groupRows() * kRowBytes);
+}
+
+void InstructionSelection::attentionRows(llm::AttentionOp op, size_t index,
+                                         Value out, uint32_t seq,
+                                         uint32_t rows) {
+  uint32_t R = rows, T = ctx.context;
   int64_t hq = op.getNumHeads(), hkv = op.getNumKvHeads(), dh = m.headDim;
   Layout qL = vals[op.getQuery()].layout, kL = vals[op.getKey()].layout;
   Layout outL = Layout::heads(hq, dh);
@@ -412,10 +459,11 @@ void InstructionSelection::attention(llm::AttentionOp op, size_t index) {
   // The K and V operands' format: INT8, or INT4 nibbles (dense, per channel).
   LinearPlan kvFormat;
   kvFormat.bits = kv4 ? 4 : 8;
-  Value out = alloc(MemorySpace::Act, outL.rowsPerToken() * R, op,
-                    /*value=*/true);
-  vals[op.getOutput()] = Val{out, outL, Value(), false};
   Val q = vals[op.getQuery()], k = vals[op.getKey()], v = vals[op.getValue()];
+  // Token row `seq` of each operand (0 unless batched).
+  uint32_t qBase = seq * qL.rowsPerToken(), kBase = seq * kL.rowsPerToken(),
+           vBase = seq * v.layout.rowsPerToken(),
+           outBase = seq * outL.rowsPerToken();
   uint64_t a = roundUp(2 * dh, kRowBytes), bb = roundUp(4 * dh, kRowBytes);
   uint32_t scoreRows = rowsFor(2ull * T);
   uint64_t posBase = uint64_t(ctx.tile) * R;
@@ -435,15 +483,16 @@ void InstructionSelection::attention(llm::AttentionOp op, size_t index) {
     ldParam(pm, 0, pl, name + ".kv_params" + std::to_string(g));
     uint32_t ikAddr = rowsFor(a), ivAddr = rowsFor(a + bb);
     if (kv4) {
-      appendKV4(op, g, k, v, kL, pm, ikAddr, cache(2 * g), cache(2 * g + 1),
-                name, posBase, valueScales[g]);
+      appendKV4(op, g, k, v, kL, R, kBase, vBase, pm, ikAddr, cache(2 * g),
+                cache(2 * g + 1), name, posBase, valueScales[g]);
       return;
     }
     for (int kv = 0; kv < 2; ++kv) {
       const Val &src = kv ? v : k;
       Value stg = alloc(MemorySpace::Act, rowKVRows * R, op);
       misc(isa::MiscKind::quantize,
-           {src.buffer, static_cast<uint32_t>(g * kL.groupRows()),
+           {src.buffer,
+            static_cast<uint32_t>(g * kL.groupRows()) + (kv ? vBase : kBase),
             src.layout.rowsPerToken()},
            MiscOperand{pm, kv ? ivAddr : ikAddr, 0}, {stg, 0, rowKVRows}, dh,
            R);
@@ -488,7 +537,7 @@ void InstructionSelection::attention(llm::AttentionOp op, size_t index) {
     Value t1 = alloc(MemorySpace::Act, qRows * R, op);
     Value qq = alloc(MemorySpace::Act, qvecRows(dh) * R, op);
     misc(isa::MiscKind::mul,
-         {q.buffer, static_cast<uint32_t>(h * qL.groupRows()),
+         {q.buffer, static_cast<uint32_t>(h * qL.groupRows()) + qBase,
           qL.rowsPerToken()},
          MiscOperand{pm, 0, 0}, {t1, 0, qRows}, dh, R);
     quantizeRows(t1, qRows, dh, R, qq);
@@ -526,7 +575,8 @@ void InstructionSelection::attention(llm::AttentionOp op, size_t index) {
     int64_t g = h / perGroup;
     Value pm = params[g];
     matrix(R, heads[h].pq, wvOf[g], pm, rowsFor(a + 2 * bb), out,
-           static_cast<uint32_t>(h * outL.groupRows()), T / isa::kKBlock,
+           static_cast<uint32_t>(h * outL.groupRows()) + outBase,
+           T / isa::kKBlock,
            outL.pad, outL.rowsPerToken(), /*f32=*/false, false, false, true,
            &kvFormat);
     dealloc(heads[h].pq);
@@ -557,18 +607,16 @@ void InstructionSelection::attention(llm::AttentionOp op, size_t index) {
     staged(h, 2, stageC);
     staged(h, 3, stageD);
   }
-  exchange(out, R, outL.rowsPerToken(), hkv,
-           uint64_t(perGroup) * outL.groupRows() * kRowBytes,
-           uint64_t(hq) * outL.groupRows() * kRowBytes);
 }
 
 void InstructionSelection::appendKV4(llm::AttentionOp op, int64_t g,
                                      const Val &k, const Val &v,
-                                     const Layout &kL, Value pm,
+                                     const Layout &kL, uint32_t R,
+                                     uint32_t kBase, uint32_t vBase, Value pm,
                                      uint32_t ikAddr, Value kCache,
                                      Value vCache, const std::string &name,
                                      uint64_t posBase, Value &scales) {
-  uint32_t R = ctx.tokens, T = ctx.context;
+  uint32_t T = ctx.context;
   uint32_t dh = uint32_t(m.headDim);
   uint64_t rowKV = m.kvRowBytes();
   Value vsRegion = region(m.kvScaleBytes(), HbmData::KVCache,
@@ -579,7 +627,8 @@ void InstructionSelection::appendKV4(llm::AttentionOp op, int64_t g,
   uint32_t headRow = static_cast<uint32_t>(g * kL.groupRows());
   // Keys: static per-channel scales, R packed rows, one ST at row P.
   Value kRows = alloc(MemorySpace::Act, rowsFor(R * rowKV), op);
-  misc(isa::MiscKind::quantize4, {k.buffer, headRow, k.layout.rowsPerToken()},
+  misc(isa::MiscKind::quantize4,
+       {k.buffer, headRow + kBase, k.layout.rowsPerToken()},
        MiscOperand{pm, ikAddr, 0}, {kRows, 0, 0}, dh, R);
   st(kRows, kCache, posBase * rowKV, uint64_t(R) * rowKV, BaseRegister::B2,
      RunTimeParam::P, rowKV);
@@ -590,7 +639,7 @@ void InstructionSelection::appendKV4(llm::AttentionOp op, int64_t g,
   uint32_t scalesAt = numerics::kv4ScalesOffset(dh, R);
   Value vRows = alloc(MemorySpace::Act, rowsFor(scalesAt + 2ull * R), op);
   misc(isa::MiscKind::quantize_value4,
-       {v.buffer, headRow, v.layout.rowsPerToken()}, std::nullopt,
+       {v.buffer, headRow + vBase, v.layout.rowsPerToken()}, std::nullopt,
        {vRows, 0, 0}, dh, R);
   st(vRows, vCache, posBase * rowKV, uint64_t(R) * rowKV, BaseRegister::B2,
      RunTimeParam::P, rowKV);
@@ -826,9 +875,13 @@ void InstructionSelection::prologue() {
   if (m.positionEmbedding && m.options.stage.prologue) {
     loc = m.positionEmbedding->getLoc();
     Value pe = alloc(MemorySpace::Act, dl.rowsPerToken() * R, m.positionEmbedding);
-    ld(pe, 0, region(m.positionTable.bytes, HbmData::Params, "position_table"),
-       (uint64_t(ctx.tile) * R + m.positionOffset) * rowBytes, R * rowBytes,
-       BaseRegister::Zero, RunTimeParam::P, rowBytes);
+    Value table =
+        region(m.positionTable.bytes, HbmData::Params, "position_table");
+    perSequence([&](uint32_t seq, uint32_t rows) {
+      ld(pe, seq * dl.rowsPerToken(), table,
+         (uint64_t(ctx.tile) * rows + m.positionOffset) * rowBytes,
+         rows * rowBytes, BaseRegister::Zero, RunTimeParam::P, rowBytes);
+    });
     misc(isa::MiscKind::add, {xr, 0, dl.rowsPerToken()},
          MiscOperand{pe, 0, dl.rowsPerToken()}, {xr, 0, dl.rowsPerToken()},
          m.hidden, R);
@@ -858,7 +911,7 @@ LogicalResult InstructionSelection::epilogue() {
     if (llvm::isa<llm::AttentionOp, llm::RopeOp, llm::EmbeddingOp>(op))
       return op->emitError("only per-token ops may follow the last decoder "
                            "layer");
-  if (ctx.tokens > 1) {
+  if (ctx.stage == binary::Stage::Prefill && ctx.tokens > 1) {
     uint64_t rowBytes = xv.layout.rowsPerToken() * kRowBytes;
     loc = ops.back()->getLoc();
     Value last = alloc(MemorySpace::Act, xv.layout.rowsPerToken(), ops.back());
@@ -868,26 +921,32 @@ LogicalResult InstructionSelection::epilogue() {
   }
   xv.pinned = true;
   vals[x] = xv;
-  ctx.tokens = 1;
+  // A batched decode run computes every sequence's logits (one row each).
+  uint32_t R = batched() ? ctx.tokens : 1;
+  ctx.tokens = R;
   if (failed(segment(ops.drop_back(), m.globalLocs, false)))
     return failure();
   auto logits = cast<llm::LogitsOp>(ops.back());
   loc = logits.getLoc();
   LinearPlan p = m.planLinear(logits);
-  Value out = alloc(MemorySpace::Act, rowsFor(4ull * p.nPhys), logits);
-  Value xq = quantized(logits.getX(), 1);
+  uint32_t outRows = rowsFor(4ull * p.nPhys);
+  Value out = alloc(MemorySpace::Act, outRows * R, logits);
+  Value xq = quantized(logits.getX(), R);
   linear(logits, m.globalLocs,
          reinterpret_cast<uintptr_t>(logits.getOperation()), "head", out,
-         rowsFor(4ull * p.nPhys), 1, false, xq);
-  st(out, region(4ull * m.vocab, HbmData::Logits, "logits"),
-     0, roundUp(4ull * m.vocab, kUnitBytes));
+         outRows, R, false, xq);
+  Value area = region(m.logitsAreaBytes(), HbmData::Logits, "logits");
+  for (uint32_t seq = 0; seq < R; ++seq)
+    st(out, area, seq * m.logitsRowBytes(),
+       roundUp(4ull * m.vocab, kUnitBytes), BaseRegister::Zero,
+       RunTimeParam::Zero, 0, seq * outRows);
   return success();
 }
 
 FailureOr<flight::BucketOp>
 InstructionSelection::select(const BucketRange &range) {
   bool prefill = range.stage == binary::Stage::Prefill;
-  uint32_t R = prefill ? m.target.mmTokens : 1;
+  uint32_t R = prefill ? m.target.mmTokens : m.batch();
   uint32_t tiles = prefill ? (range.maxLength + R - 1) / R : 1;
   auto bucket = flight::BucketOp::create(
       b, m.s.func.getLoc(), bucketName(range),
@@ -922,9 +981,12 @@ InstructionSelection::select(const BucketRange &range) {
       uint32_t perPos = rowsFor(m.ropeRowBytes);
       loc = m.ropeCos->getLoc();
       ropeRows = alloc(MemorySpace::Meta, perPos * R, m.ropeCos);
-      ld(ropeRows, 0, region(m.ropeTable.bytes, HbmData::Params, "rope_table"),
-         uint64_t(j) * R * m.ropeRowBytes, uint64_t(R) * m.ropeRowBytes,
-         BaseRegister::Zero, RunTimeParam::P, m.ropeRowBytes);
+      Value table = region(m.ropeTable.bytes, HbmData::Params, "rope_table");
+      perSequence([&](uint32_t seq, uint32_t rows) {
+        ld(ropeRows, seq * perPos, table, uint64_t(j) * rows * m.ropeRowBytes,
+           uint64_t(rows) * m.ropeRowBytes, BaseRegister::Zero,
+           RunTimeParam::P, m.ropeRowBytes);
+      });
     }
     {
       OpBuilder::InsertionGuard layerGuard(b);

@@ -66,7 +66,8 @@ struct LinearPlan {
 struct TileContext {
   binary::Stage stage;
   uint32_t tile = 0;       ///< prefill: 128-token tile index
-  uint32_t tokens = 1;     ///< rows per tile: mm.tokens in prefill, 1 in decode
+  uint32_t tokens = 1;     ///< rows per tile: mm.tokens in prefill, the
+                           ///< batch (sequences, one row each) in decode
   uint32_t context = 0;    ///< key positions attention loads (bucket bound)
   bool last = true;        ///< the tile whose last token gives the logits
 };
@@ -129,6 +130,13 @@ private:
   /// Sizes, in prepare(): the input rows and the embedding row.
   void sizeRunTimeAreas();
   void placeRunTimeAreas();
+  /// Sequences per decode run, and the bytes between their logits rows
+  /// (binary::DeviceMap::logitsRowUnits).
+  uint32_t batch() const { return std::max<uint32_t>(options.batch, 1); }
+  uint64_t logitsRowBytes() const { return roundUp(4ull * vocab, kUnitBytes); }
+  uint64_t logitsAreaBytes() const {
+    return (batch() - 1) * logitsRowBytes() + 4ull * vocab;
+  }
   /// Where the region `name` is: one piece, or a weight tile's stripes in
   /// order (`within`: the piece's first byte in the region).
   struct RegionPiece {

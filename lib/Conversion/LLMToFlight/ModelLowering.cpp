@@ -741,6 +741,7 @@ void ModelLowering::sizeRunTimeAreas() {
   dm.hiddenSize = hidden;
   dm.inputRows = roundUp(maxContext, options.prefillBucket);
   dm.logitsCount = vocab;
+  dm.decodeBatch = options.batch > 1 ? options.batch : 0;
 }
 
 void ModelLowering::placeRunTimeAreas() {
@@ -795,7 +796,7 @@ void ModelLowering::placeRunTimeAreas() {
   dm.inputChannel = 0;
   dm.inputOffset = take(0, uint64_t(dm.inputRows) * rowBytesD);
   dm.logitsChannel = 1 % nch;
-  dm.logitsOffset = take(dm.logitsChannel, 4ull * vocab);
+  dm.logitsOffset = take(dm.logitsChannel, logitsAreaBytes());
   // The prefill spill area: one row per prompt position, so that one LD with
   // param S picks row S - 1 whichever tile computed it (docs/lowering.md).
   // The row in front of it keeps that LD's base address inside the channel.
@@ -821,7 +822,7 @@ void ModelLowering::placeRunTimeAreas() {
   };
   place("input", dm.inputChannel, dm.inputOffset,
         uint64_t(dm.inputRows) * rowBytesD);
-  place("logits", dm.logitsChannel, dm.logitsOffset, 4ull * vocab);
+  place("logits", dm.logitsChannel, dm.logitsOffset, logitsAreaBytes());
   place("spill", scratchChannel, scratchOffset - rowBytesD,
         rowBytesD + uint64_t(dm.inputRows) * rowBytesD);
   for (auto [j, op] : llvm::enumerate(s.layerOps(0)))
@@ -958,6 +959,23 @@ LogicalResult ModelLowering::prepare() {
                   "window: the context is "
                << maxContext << "; compile with --max-context=" << *window
                << " or less (within the window it is causal attention)";
+  static_assert(binary::kMaxDecodeBatch == isa::kMaxBatch,
+                "the format and the ISA disagree on the largest batch");
+  if (options.batch < 1 || options.batch > isa::kMaxBatch)
+    return s.func.emitError()
+           << "batch " << options.batch << " is not 1 to " << isa::kMaxBatch
+           << " (the ISA's MaxBatch: one SEQ_P and SEQ_B2_ORIGIN register "
+              "per sequence)";
+  if (options.batch > 1) {
+    if (!options.stage.wholeModel())
+      return s.func.emitError() << "batched decode is not supported in a "
+                                   "pipeline stage yet";
+    if (options.kvSlots < options.batch)
+      return s.func.emitError()
+             << "batch " << options.batch << " needs at least as many "
+             << "KV-cache slots (each sequence has its own), not "
+             << options.kvSlots;
+  }
   kvRows = roundUp(maxContext, options.prefillBucket);
   if (kvRows > isa::MM::n.max() || kvRows > (1u << 12) * 16)
     return s.func.emitError() << "context " << maxContext << " is beyond the ISA's limits";

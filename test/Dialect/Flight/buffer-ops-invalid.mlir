@@ -325,3 +325,17 @@ flight.buf_exchange %y tokens 2 row_stride 2 slices [0, 128, 256] : !flight.buff
 %y = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
 // expected-error @+1 {{'flight.buf_mv' op sparse or grouped weights must be channel-major (no b_kmajor)}}
 flight.buf_mv %x, %w, %s[0] -> %y[0] {k_blocks = 1 : i64, n = 2 : i64, out_stride = 1 : i64, b_kmajor, sparsity = #flight.sparsity<n4>} : !flight.buffer<2x128xi8, act>, !flight.buffer<2x128xi8, weight>, !flight.buffer<1x128xi8, meta> -> !flight.buffer<2x128xi8, act>
+
+// -----
+
+// expected-error @+1 {{'flight.select_seq' op sequence 16 is not below the ISA's 16 (MaxBatch)}}
+flight.select_seq 16
+
+// -----
+
+%x = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
+%w = flight.buf_alloc <temporary> : !flight.buffer<2x128xi8, weight>
+%s = flight.buf_alloc <temporary> : !flight.buffer<1x128xi8, meta>
+%y = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
+// expected-error @+1 {{'flight.buf_mv' op x: rows [2, 3) are not within the buffer's 2 rows}}
+flight.buf_mv %x, %w, %s[0] -> %y[0] {k_blocks = 1 : i64, n = 2 : i64, out_stride = 1 : i64, x_row = 2 : i64} : !flight.buffer<2x128xi8, act>, !flight.buffer<2x128xi8, weight>, !flight.buffer<1x128xi8, meta> -> !flight.buffer<2x128xi8, act>

@@ -59,3 +59,20 @@ flight.bucket @prefill_256 stage <prefill> min_length = 129 max_length = 256 {
     flight.buf_misc "softmax" %sc[0], %s[0] -> %sc[0] {k = 256 : i64, rows = 128 : i64, a_step = 4 : i64, out_step = 4 : i64, masked, pos_off = 128 : i64} : !flight.buffer<512x128xi8, act>, !flight.buffer<1x128xi8, meta> -> !flight.buffer<512x128xi8, act>
   }
 }
+
+// A batched decode bucket: sequence 1's row of x (x_row) and its KV-cache
+// store after flight.select_seq.
+// CHECK-LABEL: flight.bucket @decode_48 stage <decode> min_length = 33 max_length = 48 {
+// CHECK: flight.buf_mv %{{.*}}, %{{.*}}, %{{.*}}[0] -> %{{.*}}[1] {k_blocks = 1 : i64, n = 64 : i64, out_stride = 1 : i64, x_row = 2 : i64}
+// CHECK-NEXT: flight.select_seq 1
+// CHECK-NEXT: flight.tile_store
+flight.bucket @decode_48 stage <decode> min_length = 33 max_length = 48 {
+  %cache = flight.hbm_region "layer.attention0.k0" holds <kv_cache> channel 0 offset 0 : !flight.buffer<4096xi8, hbm>
+  %x = flight.buf_alloc <value> : !flight.buffer<4x128xi8, act>
+  %w = flight.buf_alloc <temporary> : !flight.buffer<64x128xi8, weight>
+  %s = flight.buf_alloc <temporary> : !flight.buffer<1x128xi8, meta>
+  %y = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
+  flight.buf_mv %x, %w, %s[0] -> %y[1] {k_blocks = 1 : i64, n = 64 : i64, out_stride = 1 : i64, x_row = 2 : i64} : !flight.buffer<4x128xi8, act>, !flight.buffer<64x128xi8, weight>, !flight.buffer<1x128xi8, meta> -> !flight.buffer<2x128xi8, act>
+  flight.select_seq 1
+  flight.tile_store %y[1] -> %cache[0] length 128 base <B2> param <P> stride 128 : !flight.buffer<2x128xi8, act>, !flight.buffer<4096xi8, hbm>
+}

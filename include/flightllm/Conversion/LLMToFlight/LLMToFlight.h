@@ -82,6 +82,10 @@ struct LoweringOptions {
   /// KV-cache slots: sequences with their own cache (the runtime's
   /// flight_select_slot moves B2 by one slot's size).
   uint32_t kvSlots = 1;
+  /// Sequences one decode run serves (docs/lowering.md, "Batched decode"):
+  /// linears run one MV per sequence on each weight tile, attention runs
+  /// per sequence on its own slot and length. Needs kvSlots >= batch.
+  uint32_t batch = 1;
   /// Called as the long phases advance ("packing weights" per layer,
   /// "emitting buckets" per bucket) with units done of total: the tools'
   /// progress bars.
@@ -137,6 +141,9 @@ struct LoweredModel {
     uint64_t logitsOffset = 0;
     /// Pipeline stages: binary::kStage* flags and the output rows' area.
     uint32_t stageFlags = 0, outputChannel = 0;
+    /// Sequences per decode run (0: one); each has its logits row,
+    /// roundUp(4 * logitsCount, 32) bytes apart.
+    uint32_t decodeBatch = 0;
     uint64_t outputOffset = 0;
   } deviceMap;
   /// B1 = layer weights, B2 = layer KV cache (32-byte units).

@@ -36,6 +36,9 @@ def ConvertLLMToFlightPass : Pass<"convert-llm-to-flight", "mlir::ModuleOp"> {
            "KV-cache range for attention without calibrated scales (0: error)">,
     Option<"cores", "cores", "unsigned", /*default=*/"1",
            "Cores each bucket runs on (0: all of the target's)">,
+    Option<"batch", "batch", "unsigned", /*default=*/"1",
+           "Sequences per decode run (1 to 16), each with its own KV-cache "
+           "slot (docs/lowering.md, Batched decode)">,
     Option<"insertTokens", "insert-tokens", "bool", /*default=*/"true",
            "Set the dependency tokens (else annotate every instruction with "
            "what it accesses, for flight-insert-tokens)">
@@ -91,7 +94,11 @@ def SelectInstructionsPass
            "KV-cache range for attention without calibrated scales (0: error)">,
     Option<"cores", "cores", "unsigned", /*default=*/"1",
            "Cores each bucket runs on (0: all of the target's); ops get "
-           "flight.core, linears and attention end in flight.buf_exchange">
+           "flight.core, linears and attention end in flight.buf_exchange">,
+    Option<"batch", "batch", "unsigned", /*default=*/"1",
+           "Sequences per decode run (1 to 16), each with its own KV-cache "
+           "slot: one MV per sequence per weight tile, attention per "
+           "sequence after flight.select_seq">
   ];
   let dependentDialects = ["flightllm::flight::FlightDialect"];
 }

@@ -261,7 +261,8 @@ class Flight_BufferMatrixOp<string mnemonic, string what>
                            "::flightllm::flight::Precision::W8A8">:$precision,
                        DefaultValuedAttr<Flight_SparsityAttr,
                            "::flightllm::flight::Sparsity::Dense">:$sparsity,
-                       UnitAttr:$grouped);
+                       UnitAttr:$grouped,
+                       DefaultValuedAttr<I64Attr, "0">:$x_row);
   let assemblyFormat = [{
     $x `,` $w `,` $scales `[` $scales_row `]` `->` $out `[` $out_row `]`
     attr-dict `:` qualified(type($x)) `,` qualified(type($w)) `,`
@@ -293,8 +294,28 @@ def Flight_BufMMOp : Flight_BufferMatrixOp<"buf_mm", "Matrix-matrix product (MM)
 
 def Flight_BufMVOp : Flight_BufferMatrixOp<"buf_mv", "Matrix-vector product (MV)"> {
   let description = [{
-    As `flight.buf_mm` for one token (decode).
+    As `flight.buf_mm` for one token (decode); `x_row` (default 0) is the
+    row of `x` holding that token's quantized vector (a batched decode
+    bucket runs one MV per sequence on one weight tile).
   }];
+}
+
+def Flight_SelectSeqOp : Flight_Op<"select_seq"> {
+  let summary = "Address sequence `index` of a batched decode run (SYS select_seq)";
+  let description = [{
+    The transfers and masks after it use sequence `index`'s length (`P`)
+    and KV-cache slot (base `B2`), until the next `flight.select_seq`
+    (docs/lowering.md, "Batched decode"). `index` is below the ISA's
+    `MaxBatch`.
+
+    ```mlir
+    flight.select_seq 1
+    flight.tile_store %k[0] -> %cache[0] length 128 base <B2> param <P> stride 128 : ...
+    ```
+  }];
+  let arguments = (ins I64Attr:$index);
+  let assemblyFormat = "$index attr-dict";
+  let hasVerifier = 1;
 }
 
 def Flight_BufMiscOp : Flight_Op<"buf_misc"> {

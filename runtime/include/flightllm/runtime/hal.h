@@ -39,8 +39,15 @@ enum flight_reg {
   FLIGHT_REG_CORES = 14,        /* cores run starts: 0 or 1 = core 0 only */
   FLIGHT_REG_CORE_SELECT = 15,  /* the core whose STREAM_OFFSET/STREAM_WORDS
                                    are read and written */
-  FLIGHT_REG_COUNT = 16
+  /* Batched decode (SYS select_seq, docs/isa.md): sequence b's past length
+     and the B2 origin of its KV-cache slot, b < FLIGHT_MAX_BATCH. */
+  FLIGHT_REG_SEQ_P0 = 16,
+  FLIGHT_REG_SEQ_B2_ORIGIN0 = 32,
+  FLIGHT_REG_COUNT = 48
 };
+
+/* Sequences one batched decode run serves (the ISA's MaxBatch). */
+#define FLIGHT_MAX_BATCH 16
 
 typedef struct flight_hal {
   void *ctx;

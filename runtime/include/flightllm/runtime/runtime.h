@@ -51,6 +51,7 @@ typedef struct flight_model_info {
       vocab_size, max_context, prefill_bucket_width, decode_bucket_width;
   uint64_t target_fingerprint;
   uint32_t kv_slots; /* sequences with their own KV cache (>= 1) */
+  uint32_t batch;    /* sequences one decode run serves (>= 1; --batch) */
 } flight_model_info;
 
 enum {
@@ -104,6 +105,15 @@ int flight_reset(flight_runtime *rt);
  * selected slot (0 after open), so a finished sequence's slot is reused by
  * flight_reset and a new prefill while the others keep their contexts. */
 int flight_select_slot(flight_runtime *rt, uint32_t slot);
+/* Batched decode: sequence i (KV-cache slot slots[i], distinct, each at its
+ * own context length) appends tokens[i]; its next-token logits go to
+ * logits + i * vocab_size. A binary compiled with --batch=B runs up to B
+ * sequences in one accelerator run (fewer are padded onto a free slot);
+ * other binaries run them one after another. Prefill and reset stay per
+ * slot (flight_select_slot). */
+int flight_decode_batch(flight_runtime *rt, uint32_t count,
+                        const int32_t *tokens, const uint32_t *slots,
+                        float *logits);
 /* Forgets the runtime; the arena may be reused afterwards. */
 void flight_close(flight_runtime *rt);
 
