@@ -370,10 +370,16 @@ def decode_bytes(report, prefill, decode):
 
 
 def own_bytes(report, cfg, prefill, decode):
-    """Quantized weights (whole model, report) + INT8 K and V of every layer at the mean context."""
+    """Quantized weights (whole model, report) + K and V of every layer at the mean context:
+    INT8, or with the 4-bit cache (report kv_bits) half a byte each plus one fp16 value
+    scale per token and kv head."""
     avg_ctx = prefill + decode / 2
     kv_dim = cfg["num_kv_heads"] * cfg["head_dim"] if "num_kv_heads" in cfg else cfg["hidden_size"]
-    return report["quantized_weight_bytes"] + 2 * cfg["num_layers"] * kv_dim * avg_ctx
+    per_token = 2 * kv_dim
+    if report.get("kv_bits") == 4:
+        head_dim = cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_heads"]
+        per_token = kv_dim + 2 * (kv_dim // head_dim)
+    return report["quantized_weight_bytes"] + cfg["num_layers"] * per_token * avg_ctx
 
 
 def main():

@@ -40,7 +40,10 @@ Modes (positional; default: all four):
                (20 prompt bytes, 20 generated); and mixed precision across
                layers there (--weight-bits=auto --budget=6; 4-bit with layer 0
                kept at 8 bits), one layer body per run of layers with the same
-               formats, also on 3 cores with a two-tile prompt.
+               formats, also on 3 cores with a two-tile prompt. The 4-bit KV cache
+               (--kv-bits=4) on the three fixtures (one and three cores) and
+               on examples/llama-bytes-4m with INT8 and with 4-bit g128
+               weights, also with a two-tile (160-byte) prompt and on 2 cores.
   perplexity   Held-out perplexity (heldout.txt) of the fp32 reference
                (decoder_model.onnx), the host quantized reference and the
                simulator (`flightllm-run M.flb --perplexity`); the simulator
@@ -51,7 +54,7 @@ Modes (positional; default: all four):
                (`flightllm-compile --system=u280xN`, docs/lowering.md
                "Pipeline stages"): the opset-17 fixture of each family (GPT-2,
                OPT, Llama) on 2 cards (their 2 layers allow no more) and the
-               trained model on 2 and 4 cards, the
+               trained model on 2 and 4 cards (and with --kv-bits=4 on 2), the
                same prompts as bit-exact; the simulator runs one simulator per
                card and moves the hidden states over the modelled links.
 
@@ -238,24 +241,14 @@ def long_context_model(work: Path) -> Path:
     """A random Llama (GQA, rotary) with 512 positions: room for a prefill
     bucket of three MM tiles and a second one of four. Exported once per work
     directory (about 4 s, mostly importing torch)."""
-    path = work / "llama-ctx512" / "decoder_model.onnx"
-    if path.exists():
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    import torch
-    from flightllm_models import DecoderConfig, build_model, init_random_weights
-    from flightllm_models.export import export_decoder
+    from flightllm_models import DecoderConfig
+    from flightllm_models.export import export_random_prefill
 
     config = DecoderConfig(family="llama", vocab_size=96, hidden_size=32, num_layers=2,
                            num_heads=4, num_kv_heads=2, intermediate_size=40,
                            max_positions=LONG_CONTEXT, mask_style="trilu",
                            mask_apply="where")
-    torch.manual_seed(5)
-    model = init_random_weights(build_model(config), 5).eval()
-    tmp = path.with_suffix(".tmp.onnx")
-    export_decoder(model, tmp, 17, False)
-    tmp.rename(path)
-    return path
+    return export_random_prefill(config, work / "llama-ctx512" / "decoder_model.onnx", 5)
 
 
 def width_cases(text: bytes, vocab: int, context: int, prefill: int, decode: int):
@@ -359,6 +352,9 @@ MIXED_FORMATS = (
     ("--weight-bits=auto", "--budget=6"),
     ("--keep-8bit=layers.0.*", "--weight-bits=4"),
 )
+# The 4-bit KV cache (docs/execution-model.md, section 2).
+KV4 = ("--kv-bits=4",)
+LARGE_KV4_FORMATS = (KV4, ("--weight-bits=4", "--group-size=128", *KV4))
 
 
 def check_compressed(tools: Tools, fixtures: Path, large: Path, jobs: int, c: Checker,
@@ -370,6 +366,9 @@ def check_compressed(tools: Tools, fixtures: Path, large: Path, jobs: int, c: Ch
         for formats in FIXTURE_FORMATS:
             work.append((fx["dir"], fixtures / fx["dir"] / "decoder_model.onnx", False,
                          [((), [("p5", prompt, FIXTURE_NEW_TOKENS)])], formats))
+        work.append((fx["dir"], fixtures / fx["dir"] / "decoder_model.onnx", False,
+                     [((), [("p5", prompt, FIXTURE_NEW_TOKENS)]),
+                      (("--cores=3",), [("p5", prompt, FIXTURE_NEW_TOKENS)])], KV4))
     held = (large / "heldout.txt").read_bytes()
     # 20 bytes of prompt, 20 generated: the decode crosses a bucket edge.
     cases = [((), [("p20", list(held[1000:1020]), LARGE_NEW_TOKENS)])]
@@ -381,8 +380,16 @@ def check_compressed(tools: Tools, fixtures: Path, large: Path, jobs: int, c: Ch
     # ... and per layer group: decode and one prefill tile, then on 3 cores a
     # prompt of two prefill tiles (every tile runs each group's body).
     mixed_cases = cases + [(("--cores=3",), [("p140", list(held[3000:3140]), 4)])]
-    for formats in MIXED_FORMATS:
+    for formats in MIXED_FORMATS[:1] if quick else MIXED_FORMATS:
         work.append((large.name, large / "decoder_model.onnx", True, mixed_cases,
+                     (*formats, "--calibration-tokens=1024")))
+    # The 4-bit KV cache: also a prompt over two prefill tiles (the second
+    # tile's scale vector and cache rows follow the first's) and two cores.
+    kv4_cases = [((), [("p20", list(held[1000:1020]), LARGE_NEW_TOKENS),
+                       ("p160", list(held[40:200]), LARGE_NEW_TOKENS)]),
+                 (("--cores=2",), [("p20", list(held[1000:1020]), LARGE_NEW_TOKENS)])]
+    for formats in LARGE_KV4_FORMATS[:1] if quick else LARGE_KV4_FORMATS:
+        work.append((large.name, large / "decoder_model.onnx", True, kv4_cases,
                      (*formats, "--calibration-tokens=1024")))
     run_bit_exact(work, lambda w: large_tools if w[0] == large.name else tools, "compressed",
                   "format", "compressed: simulator (.flb) vs host quantized reference (.mlir), "
@@ -401,6 +408,9 @@ def check_pipeline(tools: Tools, fixtures: Path, example: Path, jobs: int, c: Ch
              ("licensed", list(b"Licensed under the "), 64)]
     work.append((example.name, example / "decoder_model.onnx", True,
                  [(("--system=u280x2",), cases), (("--system=u280x4",), cases)]))
+    # The 4-bit KV cache: every card keeps its layers' packed rows and scales.
+    work.append((example.name, example / "decoder_model.onnx", True,
+                 [(("--system=u280x2",), cases[:1])], KV4))
     run_bit_exact(work, lambda w: tools, "pipeline", "system",
                   "pipeline: multi-card simulator (.flb) vs host quantized reference (.mlir)", jobs, c)
 

@@ -43,7 +43,8 @@ LogicalResult expectRows(Operation *op, StringRef what, Value buffer,
 LogicalResult verifyTransfer(Operation *op, Value offChip, Value onChip,
                              int64_t row, int64_t offset, int64_t length,
                              RunTimeParam param, int64_t stride,
-                             llvm::ArrayRef<MemorySpace> onSpaces) {
+                             llvm::ArrayRef<MemorySpace> onSpaces,
+                             int64_t chunk = 0) {
   if (failed(expectSpace(op, "the HBM side", cast<BufferType>(offChip.getType()),
                          {MemorySpace::Hbm, MemorySpace::Ddr})) ||
       failed(expectSpace(op, "the on-chip side",
@@ -57,8 +58,13 @@ LogicalResult verifyTransfer(Operation *op, Value offChip, Value onChip,
   if ((param == RunTimeParam::Zero) != (stride == 0))
     return op->emitOpError()
            << "a run-time parameter needs a stride and a stride a parameter";
-  return expectRows(op, "the on-chip side", onChip, row,
-                    (length + kRow - 1) / kRow);
+  if (chunk < 0 || chunk % kUnit || (chunk && length % chunk))
+    return op->emitOpError() << "chunk must be a multiple of " << kUnit
+                             << " bytes that divides the length";
+  // Chunks start rows: each takes whole rows on chip.
+  int64_t rows = chunk ? length / chunk * ((chunk + kRow - 1) / kRow)
+                       : (length + kRow - 1) / kRow;
+  return expectRows(op, "the on-chip side", onChip, row, rows);
 }
 } // namespace
 
@@ -106,7 +112,8 @@ LogicalResult TileLoadOp::verify() {
                         getOffsetAttr().getInt(), getLengthAttr().getInt(),
                         getParam(), getStrideAttr().getInt(),
                         {MemorySpace::Act, MemorySpace::Weight,
-                         MemorySpace::Meta});
+                         MemorySpace::Meta},
+                        getChunkAttr().getInt());
 }
 
 LogicalResult BufExchangeOp::verify() {
@@ -188,7 +195,7 @@ LogicalResult BufMiscOp::verify() {
   Operand form = llvm::StringSwitch<Operand>(getKind())
                      .Cases({"add", "mul", "swiglu"}, Binary)
                      .Cases({"silu", "gelu", "gelu_tanh", "relu", "copy",
-                             "quantize_dynamic"},
+                             "quantize_dynamic", "quantize_value4", "place"},
                             Unary)
                      .Default(Parameters);
   auto type = [](Value v) { return cast<BufferType>(v.getType()); };
@@ -211,8 +218,14 @@ LogicalResult BufMiscOp::verify() {
                                                            MemorySpace::Meta}
                              : llvm::ArrayRef<MemorySpace>{MemorySpace::Meta})))
     return failure();
-  if (getMasked() && getKind() != "softmax")
-    return emitOpError() << "only softmax is masked";
+  // mul is masked where it scales probabilities (4-bit KV cache: columns
+  // beyond the position hold stale value scales).
+  if (getMasked() && getKind() != "softmax" && getKind() != "mul")
+    return emitOpError() << "only softmax and mul are masked";
+  if ((getKind() == "quantize4" || getKind() == "quantize_value4") &&
+      getOutStepAttr().getInt() != 0)
+    return emitOpError() << "'" << getKind()
+                         << "' packs its rows itself: out_step must be 0";
   if (getKAttr().getInt() < 1 || getRowsAttr().getInt() < 1 ||
       getAStepAttr().getInt() < 0 || getBStepAttr().getInt() < 0 ||
       getOutStepAttr().getInt() < 0 || getPosOffAttr().getInt() < 0)

@@ -229,7 +229,8 @@ llvm::Expected<BinaryWriter::Layout> BinaryWriter::layout() const {
   if (llvm::any_of(buckets, [](const BucketEntry &b) { return b.cores > 1; }))
     h.flags |= kFlagMultiCore;
   // The lowest minor version that holds the contents (Format.h).
-  h.versionMinor = (flags & kFlagBatched) != 0 ? kVersionMinorBatched
+  h.versionMinor = (flags & kFlagKV4Cache) != 0   ? kVersionMinorKV4
+                   : (flags & kFlagBatched) != 0 ? kVersionMinorBatched
                    : (flags & (kFlagPipelineStage | kFlagSystem)) != 0
                        ? kVersionMinorPipeline
                        : kVersionMinorSingleCard;

@@ -200,6 +200,7 @@ unsigned sfuPasses(MiscKind k) {
     return 3;
   case MiscKind::rmsnorm:
   case MiscKind::quantize_dynamic:
+  case MiscKind::quantize_value4:
     return 2;
   default:
     return 1;
@@ -248,6 +249,14 @@ MiscSizes miscSizes(MiscKind kind, uint64_t k) {
     s.a = k;
     s.out = k;
     break;
+  case MiscKind::quantize4:
+    s.b = 4 * k;
+    s.out = numerics::kv4RowBytes(static_cast<uint32_t>(k));
+    break;
+  case MiscKind::quantize_value4:
+    s.out = numerics::kv4RowBytes(static_cast<uint32_t>(k));
+    break;
+  case MiscKind::place:
   case MiscKind::silu:
   case MiscKind::gelu:
   case MiscKind::gelu_tanh:
@@ -681,8 +690,12 @@ bool Engine::prepareLoad(Entry &e) {
            l3 = in.get(LD::loop3), len = in.get(LD::length);
   uint64_t bytes = l1 * l2 * l3 * len * kOffChipUnitBytes;
   unsigned buf = static_cast<unsigned>(in.get(LD::buf));
-  if (!checkBuffer(e, buf, kOnChipRowBytes * in.get(LD::onchip_addr), bytes,
-                   "destination"))
+  // row_align: every innermost run fills whole rows.
+  uint64_t onChipBytes =
+      in.get(LD::row_align) ? l1 * l2 * l3 * roundUpRow(len * kOffChipUnitBytes)
+                            : bytes;
+  if (!checkBuffer(e, buf, kOnChipRowBytes * in.get(LD::onchip_addr),
+                   onChipBytes, "destination"))
     return false;
   if (in.get(LD::zero_fill) || bytes == 0)
     return true;
@@ -835,6 +848,16 @@ bool Engine::prepareMisc(Entry &e) {
     return true;
   MiscSizes sz = miscSizes(kind, k);
   uint64_t r = rows - 1;
+  bool packed4 = kind == MiscKind::quantize4 || kind == MiscKind::quantize_value4;
+  if ((packed4 || kind == MiscKind::place) && in.get(MISC::masked))
+    return fail(Fault::Unsupported, e,
+                std::string(miscKindName(kind)) + " is not masked");
+  if (packed4 && in.get(MISC::out_step) != 0)
+    return fail(Fault::Unsupported, e,
+                std::string(miscKindName(kind)) +
+                    " packs its rows itself (out_step must be 0)");
+  if (kind == MiscKind::place && e.pos < 0)
+    return fail(Fault::Unsupported, e, "place at a negative position");
   unsigned aBuf = in.get(MISC::a_space) ? 3 : 0;
   unsigned bBuf = in.get(MISC::b_space) ? 2 : 0;
   if (!checkBuffer(e, aBuf,
@@ -847,9 +870,22 @@ bool Engine::prepareMisc(Entry &e) {
                                               r * in.get(MISC::b_step)),
                            sz.b, "b"))
     return false;
-  return checkBuffer(e, 0,
-                     kOnChipRowBytes *
-                         (in.get(MISC::out_addr) + r * in.get(MISC::out_step)),
+  uint64_t outAt = kOnChipRowBytes * in.get(MISC::out_addr);
+  if (packed4)
+    return checkBuffer(e, 0, outAt,
+                       kind == MiscKind::quantize4
+                           ? rows * sz.out
+                           : numerics::kv4ScalesOffset(
+                                 static_cast<uint32_t>(k),
+                                 static_cast<uint32_t>(rows)) +
+                                 2 * rows,
+                       "output");
+  if (kind == MiscKind::place)
+    return checkBuffer(e, 0,
+                       outAt + kOnChipRowBytes * r * in.get(MISC::out_step) +
+                           2 * static_cast<uint64_t>(e.pos + int64_t(r)),
+                       2 * k, "output");
+  return checkBuffer(e, 0, outAt + kOnChipRowBytes * r * in.get(MISC::out_step),
                      sz.out, "output");
 }
 
@@ -883,8 +919,11 @@ void Engine::executeLoad(const Entry &e) {
   uint64_t bytes = l1 * l2 * l3 * run;
   if (bytes == 0)
     return;
+  // row_align: each run starts a row and the rest of that row is zeroed.
+  bool rowAlign = in.get(LD::row_align);
+  uint64_t step = rowAlign ? roundUpRow(run) : run;
   if (in.get(LD::zero_fill)) {
-    std::memset(dst, 0, bytes);
+    std::memset(dst, 0, rowAlign ? l1 * l2 * l3 * step : bytes);
     return;
   }
   uint64_t s1 = in.get(LD::stride1) * kOffChipUnitBytes,
@@ -899,7 +938,8 @@ void Engine::executeLoad(const Entry &e) {
         for (uint64_t i1 = 0; i1 < l1; ++i1) {
           std::memmove(dst, from + e.offAddr + i3 * s3 + i2 * s2 + i1 * s1,
                        run);
-          dst += run;
+          std::memset(dst + run, 0, step - run);
+          dst += step;
         }
     return;
   }
@@ -910,7 +950,8 @@ void Engine::executeLoad(const Entry &e) {
     for (uint64_t i2 = 0; i2 < l2; ++i2)
       for (uint64_t i1 = 0; i1 < l1; ++i1) {
         mem.read(e.offAddr + i3 * s3 + i2 * s2 + i1 * s1, dst, run);
-        dst += run;
+        std::memset(dst + run, 0, step - run);
+        dst += step;
       }
 }
 
@@ -1104,6 +1145,12 @@ void Engine::executeMisc(const Entry &e) {
     uint64_t bAt = kOnChipRowBytes * (in.get(MISC::b_addr) + r * in.get(MISC::b_step));
     uint64_t oAt =
         kOnChipRowBytes * (in.get(MISC::out_addr) + r * in.get(MISC::out_step));
+    // The 4-bit kinds pack their rows as KV-cache rows; place writes at the
+    // row's position (docs/execution-model.md, section 1).
+    if (kind == MiscKind::quantize4 || kind == MiscKind::quantize_value4)
+      oAt = kOnChipRowBytes * in.get(MISC::out_addr) + r * sz.out;
+    else if (kind == MiscKind::place)
+      oAt += 2 * static_cast<uint64_t>(pos);
     std::memcpy(aBytes.data(), aBuf + aAt, sz.a);
     if (sz.b)
       std::memcpy(bBytes.data(), bBuf + bAt, sz.b);
@@ -1214,6 +1261,27 @@ void Engine::executeMisc(const Entry &e) {
     case MiscKind::copy:
       std::memcpy(outBytes.data(), aBytes.data(), k);
       writeF16 = false;
+      break;
+    case MiscKind::quantize4:
+      asF16(aBytes, 0, a16);
+      asF32(bBytes, 0, k, f1);
+      numerics::miscQuantize4(a16.data(), f1.data(), outBytes.data(), k);
+      writeF16 = false;
+      break;
+    case MiscKind::quantize_value4: {
+      asF16(aBytes, 0, a16);
+      float vs = numerics::miscQuantizeValue4(a16.data(), q.data(),
+                                              outBytes.data(), k);
+      storeAs<uint16_t>(outBuf + kOnChipRowBytes * in.get(MISC::out_addr) +
+                            numerics::kv4ScalesOffset(
+                                k, static_cast<uint32_t>(rows)) +
+                            2 * r,
+                        numerics::toF16(vs));
+      writeF16 = false;
+      break;
+    }
+    case MiscKind::place:
+      asF16(aBytes, 0, o16);
       break;
     }
     if (writeF16)

@@ -234,3 +234,21 @@ def compact_names(m: onnx.ModelProto, strip_node_names: bool = True) -> onnx.Mod
         v.name = mapping.get(v.name, v.name)
     onnx.checker.check_model(m)
     return m
+
+
+def export_random_prefill(config, path: Path, seed: int, opset: int = 17) -> Path:
+    """The prefill graph of a model of `config` with random weights (seed),
+    written to `path` unless it exists (atomically: a temporary file renamed).
+    Test and bench models whose values do not matter, only their shapes."""
+    path = Path(path)
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    from . import build_model, init_random_weights
+
+    torch.manual_seed(seed)
+    model = init_random_weights(build_model(config), seed).eval()
+    tmp = path.with_suffix(".tmp.onnx")
+    export_decoder(model, tmp, opset, False)
+    tmp.rename(path)
+    return path

@@ -132,12 +132,16 @@ TEST(BinaryValidator, HeaderRules) {
   Error err;
   EXPECT_EQ(validateGuarded(bad, err), Status::Ok) << err.message;
   // Bit 16 is the multi-core flag, bits 17 and 18 are 1.2's pipeline flags,
-  // bit 19 1.3's batched flag; an unknown required bit is refused.
+  // bit 19 1.3's batched flag, bit 20 1.4's 4-bit KV cache; an unknown
+  // required bit is refused.
   writeU32(bad.data(), ho::Flags, kFlagPipelineStage | kFlagSystem);
   reseal(bad);
   EXPECT_EQ(validateGuarded(bad, err), Status::Ok) << err.message;
   EXPECT_EQ(kFlagBatched, 0x00080000u);
-  writeU32(bad.data(), ho::Flags, 0x00100000u);
+  writeU32(bad.data(), ho::Flags, kFlagKV4Cache);
+  reseal(bad);
+  EXPECT_EQ(validateGuarded(bad, err), Status::Ok) << err.message;
+  writeU32(bad.data(), ho::Flags, 0x00200000u);
   reseal(bad);
   expectError(bad, Status::UnsupportedFlags, ho::Flags);
 

@@ -84,7 +84,7 @@ static_assert(selfTest() == 0, "ISA encode/decode at compile time");
 static_assert(isa::LD::addr.max() == (int64_t(1) << 30) - 1);
 static_assert(isa::SYS::imm.min() == -2048 && isa::SYS::imm.max() == 2047);
 static_assert(isa::MISC::kind.max() ==
-              static_cast<int64_t>(isa::MiscKind::copy));
+              static_cast<int64_t>(isa::MiscKind::place));
 static_assert(isa::instructionInfo(isa::Opcode::MISC).words == 6);
 static_assert(isa::MISC::pos_off.max() == 65535);
 static_assert(isa::kMaxTokensPerCounter == 255);

@@ -88,9 +88,11 @@ TEST(ISA, LimitsAreConstexpr) {
   static_assert(MM::n.max() == 16383);
   static_assert(MM::out_stride.max() == 4095);
   static_assert(MV::out_format.max() == 2);
-  static_assert(MISC::kind.max() == 15);
+  static_assert(MISC::kind.max() == 18);
   static_assert(MISC::kind.max() ==
-                static_cast<int64_t>(MiscKind::copy));
+                static_cast<int64_t>(MiscKind::place));
+  static_assert(static_cast<int>(MiscKind::quantize4) ==
+                static_cast<int>(MiscKind::copy) + 1);
   static_assert(static_cast<int>(MiscKind::quantize_dynamic) ==
                 static_cast<int>(MiscKind::quantize) + 1);
   static_assert(MISC::rows.max() == 65535);
@@ -163,11 +165,11 @@ TEST(ISA, OutOfRangeValuesAreReportedNotTruncated) {
             "(range 0..1048575)");
   EXPECT_TRUE(out.empty());
   Instruction misc(Opcode::MISC);
-  misc.set(MISC::kind, 16);
+  misc.set(MISC::kind, 19);
   err = encodeInstruction(misc, out);
   EXPECT_EQ(llvm::toString(std::move(err)),
-            "cannot encode MISC: field value out of range: MISC.kind = 16 "
-            "(range 0..15, MiscKind)");
+            "cannot encode MISC: field value out of range: MISC.kind = 19 "
+            "(range 0..18, MiscKind)");
   // The 2-bit out_format has three values: 3 is not a format.
   Instruction mm(Opcode::MM);
   mm.set(MM::out_format, 3);
@@ -256,9 +258,10 @@ TEST(ISA, DecodeRejectsEverySetReservedBit) {
       }
     }
   }
-  // LD: word 2 [31:28] (src_core is [27:22]) and word 6 [31:20]; MISC:
-  // word 0 [17:10] and word 5 [31:16] (MM/MV use every bit since `grouped`).
-  EXPECT_EQ(checked, 4u + 12u + 8u + 16u);
+  // LD: word 2 [31:28] (src_core is [27:22]) and word 6 [31:21] (row_align
+  // is bit 20); MISC: word 0 [17:10] and word 5 [31:16] (MM/MV use every bit
+  // since `grouped`).
+  EXPECT_EQ(checked, 4u + 11u + 8u + 16u);
   EXPECT_EQ(reservedBits(Opcode::MM, 3), 0u);
   EXPECT_EQ(reservedBits(Opcode::MISC, 0), 0x0003FC00u);
   EXPECT_EQ(reservedBits(Opcode::MISC, 2), 0u);
@@ -268,8 +271,8 @@ TEST(ISA, DecodeRejectsEverySetReservedBit) {
 }
 
 TEST(ISA, DecodeRejectsUndefinedEnumValues) {
-  // MISC.kind is 5 bits wide with 16 kinds: 16..31 are undefined.
-  for (uint32_t kind : {16u, 31u}) {
+  // MISC.kind is 5 bits wide with 19 kinds: 19..31 are undefined.
+  for (uint32_t kind : {19u, 31u}) {
     uint32_t misc[6] = {5u << 28 | kind, 0, 0, 0, 0, 0};
     Instruction out;
     size_t consumed = 0;
@@ -278,12 +281,12 @@ TEST(ISA, DecodeRejectsUndefinedEnumValues) {
         << kind;
     EXPECT_EQ(bad, FieldId::MISC_kind);
   }
-  uint32_t misc[6] = {5u << 28 | 15u, 0, 0, 0, 0, 0};
+  uint32_t misc[6] = {5u << 28 | 18u, 0, 0, 0, 0, 0};
   Instruction out;
   size_t consumed = 0;
   FieldId bad{};
   ASSERT_EQ(decode(misc, 6, out, consumed), Status::Ok);
-  EXPECT_EQ(out.get(MISC::kind), int64_t(MiscKind::copy));
+  EXPECT_EQ(out.get(MISC::kind), int64_t(MiscKind::place));
   // MM.out_format 3 (word 3 [27:26]) is undefined.
   uint32_t mm[4] = {3u << 28, 0, 0, 3u << 26};
   EXPECT_EQ(decode(mm, 4, out, consumed, &bad), Status::FieldOutOfRange);
@@ -451,7 +454,8 @@ TEST(ISADisassembler, PrintsOneLinePerInstruction) {
       text,
       "10 @0: LD wait{} release{matrix} onchip_addr=0 buf=weight addr=4096 "
       "mem=hbm zero_fill=0 channel=7 base=zero param=zero scale=0 src_core=0 stride1=0 "
-      "loop1=1 stride2=0 loop2=1 stride3=0 loop3=1 length=64\n"
+      "loop1=1 stride2=0 loop2=1 stride3=0 loop3=1 length=64 "
+      "row_align=0\n"
       "11 @7: MV wait{load} release{misc} k_blocks=256 sparsity=n4 bias=0 "
       "b_kmajor=0 a_addr=0 b_addr=0 out_addr=0 scale_addr=0 n=0 "
       "out_stride=0 out_format=f16 wbits=int4 accumulate=0 relu=0 grouped=0\n"

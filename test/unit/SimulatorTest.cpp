@@ -635,6 +635,11 @@ void checkMisc(MiscKind kind, uint32_t k, bool masked, bool aAcc = false,
     case MiscKind::copy:
       w.assign(a, a + k);
       break;
+    case MiscKind::quantize4:
+    case MiscKind::quantize_value4:
+    case MiscKind::place:
+      ADD_FAILURE() << "the 4-bit KV-cache kinds have their own test";
+      return;
     }
   }
   Instruction in(Opcode::MISC);
@@ -663,12 +668,122 @@ void checkMisc(MiscKind kind, uint32_t k, bool masked, bool aAcc = false,
 } // namespace
 
 TEST(Simulator, MiscEveryKindBitExact) {
-  for (unsigned v = 0; v < enumCount(EnumId::MiscKind); ++v) {
+  // The 4-bit KV-cache kinds (from quantize4 on) lay their outputs out
+  // differently: MiscKV4Kinds.
+  for (unsigned v = 0; v < unsigned(MiscKind::quantize4); ++v) {
     auto kind = static_cast<MiscKind>(v);
     SCOPED_TRACE(miscKindName(kind));
     checkMisc(kind, 40, false);
     checkMisc(kind, 96, true);
   }
+}
+
+TEST(Simulator, MiscKV4Kinds) {
+  Simulator sim(u280());
+  const uint32_t k = 40, rows = 3, aAddr = 4, aStep = 2, bAddr = 10,
+                 oAddr = 20, vAddr = 40, sAddr = 60;
+  const int64_t P = 5, posOff = 7;
+  sim.regWrite(FLIGHT_REG_P, uint32_t(P));
+  std::vector<uint16_t> a[rows];
+  for (uint32_t r = 0; r < rows; ++r) {
+    a[r] = randomF16(k, 300 + r);
+    if (r == 2) // a row below the smallest fp16 scale is stored as zeros
+      for (auto &h : a[r])
+        h = nm::toF16(nm::fromF16(h) * 1e-5f);
+    put(sim, Buffer::act, kRow * (aAddr + r * aStep), a[r]);
+  }
+  std::vector<float> inv(k);
+  for (uint32_t i = 0; i < k; ++i)
+    inv[i] = 1.0f + 0.25f * float(i % 7);
+  put(sim, Buffer::meta, kRow * bAddr, inv);
+  std::memset(sim.buffer(Buffer::act) + kRow * oAddr, 0xA5, kRow * 40);
+  auto scaleVector = randomF16(64, 400);
+  put(sim, Buffer::act, kRow * sAddr, scaleVector);
+
+  auto misc = [&](MiscKind kind, uint32_t aRow, uint32_t out, uint32_t kk,
+                  uint32_t n, uint32_t off) {
+    Instruction in(Opcode::MISC);
+    in.set(MISC::kind, kind).set(MISC::pos_param, ParamReg::P)
+        .set(MISC::pos_off, off).set(MISC::b_space, BSpace::meta)
+        .set(MISC::a_addr, aRow).set(MISC::b_addr, bAddr)
+        .set(MISC::out_addr, out).set(MISC::k, kk).set(MISC::rows, n)
+        .set(MISC::a_step, aStep);
+    return in;
+  };
+  const uint32_t rowBytes = nm::kv4RowBytes(k); // 20 code bytes in 32
+  const uint32_t scalesAt = nm::kv4ScalesOffset(k, rows);
+  Stream s;
+  s.add(misc(MiscKind::quantize4, aAddr, oAddr, k, rows, 0));
+  s.add(misc(MiscKind::quantize_value4, aAddr, vAddr, k, rows, 0));
+  s.end();
+  ASSERT_EQ(runStream(sim, s), 0) << sim.faultMessage();
+  int8_t codes[k];
+  for (uint32_t r = 0; r < rows; ++r) {
+    std::vector<uint8_t> want(rowBytes, 0);
+    for (uint32_t i = 0; i < k; ++i)
+      nm::setNibble(want.data(), i,
+                    uint32_t(nm::quantizeOne4(nm::fromF16(a[r][i]), inv[i])));
+    EXPECT_EQ(get<uint8_t>(sim, Buffer::act, kRow * oAddr + r * rowBytes,
+                           rowBytes),
+              want) << "quantize4 row " << r;
+    std::vector<float> v(k);
+    for (uint32_t i = 0; i < k; ++i)
+      v[i] = nm::fromF16(a[r][i]);
+    float vs = nm::quantizeValueToken4(v.data(), codes, k);
+    std::fill(want.begin(), want.end(), 0);
+    for (uint32_t i = 0; i < k; ++i)
+      nm::setNibble(want.data(), i, uint32_t(codes[i]));
+    EXPECT_EQ(get<uint8_t>(sim, Buffer::act, kRow * vAddr + r * rowBytes,
+                           rowBytes),
+              want) << "quantize_value4 row " << r;
+    EXPECT_EQ(get<uint16_t>(sim, Buffer::act, kRow * vAddr + scalesAt + 2 * r,
+                            1)[0],
+              nm::toF16(vs)) << "scale of row " << r;
+    EXPECT_EQ(vs == 1.0f, r == 2);
+  }
+  // The first code of row 0 is a nibble; the byte after the packed rows of
+  // quantize4 is untouched.
+  EXPECT_EQ(sim.buffer(Buffer::act)[kRow * oAddr + rows * rowBytes], 0xA5);
+
+  // place: the three scales go to elements P + posOff .. of the vector.
+  Stream p;
+  p.add(misc(MiscKind::place, vAddr + scalesAt / kRow, sAddr, rows, 1, posOff));
+  p.end();
+  ASSERT_EQ(runStream(sim, p), 0) << sim.faultMessage();
+  auto back = get<uint16_t>(sim, Buffer::act, kRow * sAddr, 64);
+  for (uint32_t i = 0; i < 64; ++i) {
+    bool placed = i >= P + posOff && i < P + posOff + rows;
+    EXPECT_EQ(back[i],
+              placed ? get<uint16_t>(sim, Buffer::act,
+                                     kRow * vAddr + scalesAt +
+                                         2 * (i - P - posOff),
+                                     1)[0]
+                     : scaleVector[i])
+        << "element " << i;
+  }
+}
+
+TEST(Simulator, LoadRowAlign) {
+  Simulator sim(u280());
+  auto data = randomBytes(6 * 32, 9);
+  ASSERT_EQ(sim.memWrite(FLIGHT_MEM_HBM, 1, 32 * 100, data.data(), data.size()),
+            0);
+  std::memset(sim.buffer(Buffer::weight), 0xA5, kRow * 8);
+  // Three 64-byte token rows, each into its own 128-byte row.
+  Instruction in = ld(Buffer::weight, 1, Memory::hbm, 1, 100, 2);
+  in.set(LD::loop1, 3).set(LD::stride1, 2).set(LD::row_align, 1);
+  Stream s;
+  s.add(in).end();
+  ASSERT_EQ(runStream(sim, s), 0) << sim.faultMessage();
+  for (uint32_t r = 0; r < 3; ++r) {
+    auto row = get<uint8_t>(sim, Buffer::weight, kRow * (1 + r), kRow);
+    EXPECT_TRUE(std::equal(row.begin(), row.begin() + 64,
+                           data.begin() + 64 * r)) << "row " << r;
+    EXPECT_TRUE(std::all_of(row.begin() + 64, row.end(),
+                            [](uint8_t b) { return b == 0; })) << "row " << r;
+  }
+  EXPECT_EQ(sim.buffer(Buffer::weight)[kRow * 4], 0xA5);
+  EXPECT_EQ(sim.lastRun().hbmReadBytes, 6u * 32);
 }
 
 TEST(Simulator, MiscOperandSpaces) {

@@ -436,20 +436,13 @@ static void setCalibration(Options &options) {
   options.maxTokens = calibrationTokens;
 }
 
+static bool noCalibration() { return calibrationFile == "none"; }
+
 /// The --group-size in effect: 128 by default for 4-bit and auto weights.
 static int64_t effectiveGroupSize() {
   if (groupSize >= 0)
     return groupSize;
   return weightBits == "8" ? 0 : 128;
-}
-
-/// The first compression flag the accelerator lowering cannot encode yet,
-/// as the user spelled it; empty when it encodes them all (every weight
-/// format does, docs/execution-model.md; the 4-bit KV cache not yet).
-static std::string unencodableCompressionFlag() {
-  if (kvBits != 8)
-    return "--kv-bits=" + std::to_string(kvBits);
-  return "";
 }
 
 /// Whether any flag asks for quantized weights or KV cache beyond W8A8.
@@ -477,8 +470,6 @@ static void addSparsification(PassManager &pm) {
   pm.addPass(flightllm::llm::createSparsifyPass(options));
 }
 
-static bool noCalibration() { return calibrationFile == "none"; }
-
 /// Quantizes and calibrates the raised program as the accelerator runs it:
 /// INT8 weights per output channel (or the compression flags' format),
 /// INT8 activations per token, INT8 (or 4-bit) KV cache with calibrated
@@ -494,7 +485,8 @@ static void addAcceleratorQuantization(PassManager &pm, bool calibrate = true) {
   if (weightMethod != "rtn" || weightBits == "auto")
     setCalibration(weights);
   pm.addPass(flightllm::llm::createQuantizeWeightsPass(weights));
-  // --calibration=none: the lowering uses a fixed KV-cache range instead.
+  // --calibration=none: no calibration run (the lowering takes the fixed KV
+  // range); a 4-bit cache is recorded on the attention ops after the passes.
   if (!calibrate || noCalibration())
     return;
   flightllm::llm::CalibratePassOptions options;
@@ -882,6 +874,9 @@ static LogicalResult compile(MLIRContext &context,
       addAcceleratorQuantization(pm, calibrate);
     if (failed(pm.run(*module)))
       return failure();
+    // Without a calibration run llm-calibrate did not set the cache width.
+    if (calibrate && noCalibration() && kvBits != 8)
+      module->walk([](flightllm::llm::AttentionOp op) { op.setKvBits(kvBits); });
     timer.done("raise and quantize");
   }
   if (emit == EmitKind::OffloadPlan || !offload.empty()) {
@@ -1071,17 +1066,6 @@ static int runParsedCommand() {
   if (quantize != Quantization::None && emit != EmitKind::LLM) {
     errs() << "flightllm-compile: error: --quantize applies to "
                     "--emit=llm (the binary is always W8A8)\n";
-    return 1;
-  }
-  if (std::string flag = unencodableCompressionFlag();
-      !flag.empty() && emit != EmitKind::LLM) {
-    // The llm-to-flight lowering encodes every weight format but only an
-    // INT8 KV cache; the 4-bit cache runs on the host engines for now.
-    errs() << "flightllm-compile: error: " << flag
-                 << " cannot be encoded for the accelerator yet (the "
-                    "lowering takes an INT8 KV cache); compile with "
-                    "--emit=llm and run the program with flightllm-run "
-                    "--engine=quantized\n";
     return 1;
   }
   if (weightBits != "8" && weightBits != "4" && weightBits != "auto") {

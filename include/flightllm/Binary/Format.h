@@ -167,10 +167,12 @@ inline constexpr uint16_t kVersionMajor = 1;
 /// 1.1 adds the DeviceMap section (kind 7); 1.2 the multi-card pipeline
 /// (flags kFlagPipelineStage and kFlagSystem, the device map's stage fields,
 /// kinds 10 and 11); 1.3 batched decode (flag kFlagBatched, the device map's
-/// decode_batch). The writer stamps the lowest minor version that holds a
-/// file's contents: 1.2 only with the pipeline flags, 1.3 only with
-/// kFlagBatched, so single-card files stay 1.1.
-inline constexpr uint16_t kVersionMinor = 3;
+/// decode_batch); 1.4 the 4-bit KV cache (flag kFlagKV4Cache). The writer
+/// stamps the lowest minor version that holds a file's contents: 1.2 only
+/// with the pipeline flags, 1.3 only with kFlagBatched, 1.4 only with
+/// kFlagKV4Cache, so single-card INT8-cache files stay 1.1.
+inline constexpr uint16_t kVersionMinor = 4;
+inline constexpr uint16_t kVersionMinorKV4 = 4;
 inline constexpr uint16_t kVersionMinorBatched = 3;
 inline constexpr uint16_t kVersionMinorPipeline = 2;
 inline constexpr uint16_t kVersionMinorSingleCard = 1;
@@ -198,8 +200,12 @@ inline constexpr uint32_t kFlagSystem = 1u << 18;
 /// decode_batch > 1): a reader that would start them for one sequence
 /// (with no per-sequence registers) must refuse the file.
 inline constexpr uint32_t kFlagBatched = 1u << 19;
-inline constexpr uint32_t kKnownRequiredFlags =
-    kFlagMultiCore | kFlagPipelineStage | kFlagSystem | kFlagBatched;
+/// The streams keep a 4-bit KV cache (docs/execution-model.md): they use the
+/// LD row_align bit and the MISC kinds quantize4, quantize_value4 and place,
+/// which an older reader's simulator would reject mid-run.
+inline constexpr uint32_t kFlagKV4Cache = 1u << 20;
+inline constexpr uint32_t kKnownRequiredFlags = kFlagMultiCore |
+    kFlagPipelineStage | kFlagSystem | kFlagBatched | kFlagKV4Cache;
 /// The most sequences a batched decode run may serve (the ISA's MaxBatch:
 /// one SEQ_P and one SEQ_B2_ORIGIN register each).
 inline constexpr uint32_t kMaxDecodeBatch = 16;

@@ -45,6 +45,7 @@ public:
   /// Header flags (see Format.h): kFlagPipelineStage, kFlagSystem (1.2);
   /// layout() adds kFlagMultiCore when a bucket runs on several cores.
   void setFlags(uint32_t value) { flags = value; }
+  void addFlags(uint32_t value) { flags |= value; }
 
   /// Adds `s` to the string table (once) and returns its offset, for the
   /// `name` fields of the metadata and quant records. "" is offset 0.

@@ -624,14 +624,16 @@ inline int8_t quantizeOne4(float x, float inv) { return sat4(rne(x * inv)); }
 /// row as zeros.
 constexpr float kF16MinNormal = 6.103515625e-05f;
 
-/// One token's values of one kv head (dh fp32 values, fp16-representable)
-/// to 4-bit codes; returns the fp16-representable scale vs:
-/// vs = h(amax / 7), codes sat4(rne(v / vs)); vs < 2^-14 gives zero codes
-/// and vs = 1.
-inline float quantizeValueToken4(const float *v, int8_t *codes, uint32_t dh) {
+/// One token's values of one kv head, read through `value(j)` (dh fp32
+/// values, fp16-representable), to 4-bit codes; returns the
+/// fp16-representable scale vs: vs = h(amax / 7), codes sat4(rne(v / vs));
+/// vs < 2^-14 gives zero codes and vs = 1. The host engine and the MISC
+/// quantize_value4 kind both call it.
+template <typename ValueAt>
+inline float quantizeValueToken4Of(ValueAt value, int8_t *codes, uint32_t dh) {
   float amax = 0.0f;
   for (uint32_t j = 0; j < dh; ++j) {
-    float a = std::fabs(v[j]);
+    float a = std::fabs(value(j));
     if (a > amax)
       amax = a;
   }
@@ -642,7 +644,47 @@ inline float quantizeValueToken4(const float *v, int8_t *codes, uint32_t dh) {
     return 1.0f;
   }
   for (uint32_t j = 0; j < dh; ++j)
-    codes[j] = sat4(rne(v[j] / vs));
+    codes[j] = sat4(rne(value(j) / vs));
+  return vs;
+}
+
+inline float quantizeValueToken4(const float *v, int8_t *codes, uint32_t dh) {
+  return quantizeValueToken4Of([v](uint32_t j) { return v[j]; }, codes, dh);
+}
+
+/// Bytes of one token's row of k 4-bit codes in the accelerator's KV cache
+/// (and in the packed output of the MISC 4-bit kinds): two codes per byte,
+/// low nibble first, rounded up to a 32-byte HBM unit, zero padded.
+constexpr uint32_t kv4RowBytes(uint32_t k) { return ((k + 1) / 2 + 31) / 32 * 32; }
+
+/// MISC quantize_value4: where row r's fp16 scale goes, in bytes from the
+/// output's first row, after the packed code rows of all `rows` rows.
+constexpr uint32_t kv4ScalesOffset(uint32_t k, uint32_t rows) {
+  return roundUpRow(rows * kv4RowBytes(k));
+}
+
+/// The MISC quantize4 kind on one fp16 row: key codes
+/// quantizeOne4(x, inv[i]) packed into kv4RowBytes(k) bytes at `out`
+/// (padding zero).
+inline void miscQuantize4(const uint16_t *a, const float *inv, uint8_t *out,
+                          uint32_t k) {
+  for (uint32_t i = 0; i < kv4RowBytes(k); ++i)
+    out[i] = 0;
+  for (uint32_t i = 0; i < k; ++i)
+    setNibble(out, i,
+              static_cast<uint32_t>(quantizeOne4(fromF16(a[i]), inv[i])));
+}
+
+/// The MISC quantize_value4 kind on one fp16 row: value codes packed like
+/// miscQuantize4 (`codes` is k bytes of scratch); returns the row's vs.
+inline float miscQuantizeValue4(const uint16_t *a, int8_t *codes, uint8_t *out,
+                                uint32_t k) {
+  float vs = quantizeValueToken4Of([a](uint32_t j) { return fromF16(a[j]); },
+                                   codes, k);
+  for (uint32_t i = 0; i < kv4RowBytes(k); ++i)
+    out[i] = 0;
+  for (uint32_t i = 0; i < k; ++i)
+    setNibble(out, i, static_cast<uint32_t>(codes[i]));
   return vs;
 }
 

@@ -13,6 +13,30 @@
 using namespace flightllm;
 using namespace flightllm::lowering;
 
+/// Whether `words` use the 4-bit KV-cache extension of the ISA (MISC
+/// quantize4, quantize_value4 and place, LD row_align), which a reader that
+/// predates it must refuse (binary::kFlagKV4Cache).
+static bool usesKV4Instructions(llvm::ArrayRef<uint32_t> words) {
+  for (size_t at = 0; at < words.size();) {
+    isa::Instruction in;
+    size_t consumed = 0;
+    if (isa::decode(words.data() + at, words.size() - at, in, consumed) !=
+        isa::Status::Ok)
+      return false;
+    at += consumed;
+    if (in.opcode == isa::Opcode::LD && in.get(isa::LD::row_align))
+      return true;
+    if (in.opcode == isa::Opcode::MISC) {
+      auto kind = in.getEnum<isa::MiscKind>(isa::MISC::kind);
+      if (kind == isa::MiscKind::quantize4 ||
+          kind == isa::MiscKind::quantize_value4 ||
+          kind == isa::MiscKind::place)
+        return true;
+    }
+  }
+  return false;
+}
+
 /// Fills `writer` with everything of `model` and the tokenizer section (the
 /// words and images are referenced, not copied).
 static void fillWriter(const LoweredModel &model, binary::BinaryWriter &writer,
@@ -29,6 +53,8 @@ static void fillWriter(const LoweredModel &model, binary::BinaryWriter &writer,
     writer.addStream(id++, s.words);
     for (const std::vector<uint32_t> &words : s.otherCoreWords)
       writer.addStream(id++, words);
+    if (usesKV4Instructions(s.words))
+      writer.addFlags(binary::kFlagKV4Cache);
     b.stage = static_cast<uint16_t>(s.stage);
     b.minLength = s.minLength;
     b.maxLength = s.maxLength;
@@ -57,12 +83,12 @@ static void fillWriter(const LoweredModel &model, binary::BinaryWriter &writer,
     map.stageFlags = dm.stageFlags;
     map.outputChannel = dm.outputChannel;
     map.outputOffsetUnits = static_cast<uint32_t>(dm.outputOffset / 32);
-    writer.setFlags(binary::kFlagPipelineStage);
+    writer.addFlags(binary::kFlagPipelineStage);
   }
   if (dm.decodeBatch > 1) {
     // Decode runs serve a batch of sequences (format 1.3).
     map.decodeBatch = dm.decodeBatch;
-    writer.setFlags(binary::kFlagBatched);
+    writer.addFlags(binary::kFlagBatched);
   }
   writer.setDeviceMap(map);
   for (const LoweredModel::QuantInfo &q : model.quantParams) {

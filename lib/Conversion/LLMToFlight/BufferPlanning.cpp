@@ -98,7 +98,7 @@ private:
   LogicalResult transfer(Operation *op, bool load, Value onChip, int64_t row,
                          Value hbm, int64_t offset, int64_t length,
                          flight::BaseRegister base, flight::RunTimeParam param,
-                         int64_t stride);
+                         int64_t stride, int64_t chunk = 0);
   template <typename OpTy> LogicalResult matrix(OpTy op, bool mm);
   LogicalResult misc(flight::BufMiscOp op);
   LogicalResult exchange(flight::BufExchangeOp op);
@@ -146,7 +146,7 @@ LogicalResult BufferPlanner::transfer(Operation *op, bool load, Value onChip,
                                       int64_t row, Value hbm, int64_t offset,
                                       int64_t length, flight::BaseRegister base,
                                       flight::RunTimeParam param,
-                                      int64_t stride) {
+                                      int64_t stride, int64_t chunk) {
   FailureOr<Rows> r = placement(op, onChip);
   FailureOr<flight::HbmRegionOp> region = hbmRegion(op, hbm);
   if (failed(r) || failed(region))
@@ -154,8 +154,11 @@ LogicalResult BufferPlanner::transfer(Operation *op, bool load, Value onChip,
   uint32_t onchipRow = r->row + static_cast<uint32_t>(row);
   int64_t addr = (int64_t(*region->getOffset()) + offset) / int64_t(kUnitBytes);
   int64_t units = length / int64_t(kUnitBytes);
-  Rows rows{r->buffer, onchipRow,
-              std::max<uint32_t>(1, rowsFor(uint64_t(length)))};
+  // With a chunk, each run of `chunk` bytes starts a row (LD row_align).
+  uint32_t onChipRows =
+      chunk ? uint32_t(length / chunk) * rowsFor(uint64_t(chunk))
+            : rowsFor(uint64_t(length));
+  Rows rows{r->buffer, onchipRow, std::max<uint32_t>(1, onChipRows)};
   Access a;
   uint64_t *stat = nullptr;
   flight::HbmData holds = region->getHolds();
@@ -168,6 +171,11 @@ LogicalResult BufferPlanner::transfer(Operation *op, bool load, Value onChip,
         .set(isa::LD::scale, stride / int64_t(kUnitBytes))
         .set(isa::LD::loop1, 1).set(isa::LD::loop2, 1).set(isa::LD::loop3, 1)
         .set(isa::LD::length, units);
+    if (chunk)
+      i.set(isa::LD::loop1, length / chunk)
+          .set(isa::LD::stride1, chunk / int64_t(kUnitBytes))
+          .set(isa::LD::length, chunk / int64_t(kUnitBytes))
+          .set(isa::LD::row_align, 1);
     a.writes.push_back(rows);
     a.offChipRead = offChip(holds);
     stat = holds == flight::HbmData::Input     ? &info.inputLoadBytes
@@ -258,7 +266,9 @@ LogicalResult BufferPlanner::misc(flight::BufMiscOp op) {
   bool masked = op.getMasked();
   isa::Instruction i(isa::Opcode::MISC);
   i.set(isa::MISC::kind, kind).set(isa::MISC::masked, masked ? 1 : 0)
-      .set(isa::MISC::pos_param, masked ? isa::ParamReg::P : isa::ParamReg::zero)
+      .set(isa::MISC::pos_param, masked || kind == isa::MiscKind::place
+                                     ? isa::ParamReg::P
+                                     : isa::ParamReg::zero)
       .set(isa::MISC::a_space, a->buffer == isa::Buffer::acc ? isa::ASpace::acc
                                                              : isa::ASpace::act)
       .set(isa::MISC::b_space, bSpace)
@@ -357,7 +367,7 @@ LogicalResult BufferPlanner::plan(Operation *op) {
       .Case([&](flight::TileLoadOp ld) {
         return transfer(ld, true, ld.getDest(), ld.getRow(), ld.getSource(),
                         ld.getOffset(), ld.getLength(), ld.getBase(),
-                        ld.getParam(), ld.getStride());
+                        ld.getParam(), ld.getStride(), ld.getChunk());
       })
       .Case([&](flight::TileStoreOp st) {
         return transfer(st, false, st.getSource(), st.getRow(), st.getDest(),

@@ -86,7 +86,8 @@ private:
   // Instructions.
   void ld(Value dst, uint32_t row, Value src, uint64_t offset, uint64_t length,
           BaseRegister base = BaseRegister::Zero,
-          RunTimeParam param = RunTimeParam::Zero, uint64_t stride = 0);
+          RunTimeParam param = RunTimeParam::Zero, uint64_t stride = 0,
+          uint64_t chunk = 0);
   void ldParam(Value dst, uint32_t row, const HBMLoc &loc, const Twine &name);
   void st(Value src, Value dst, uint64_t offset, uint64_t length,
           BaseRegister base = BaseRegister::Zero,
@@ -158,6 +159,14 @@ private:
       emitRows(seq, 1u);
     }
   }
+  /// 4-bit KV cache, phase 1 for kv head g: this run's keys and values as
+  /// packed 4-bit rows appended to the cache, their value scales placed in
+  /// the head's scale vector (loaded here, stored back, and returned in
+  /// `scales` for the probabilities). `R` rows from token rows kBase/vBase.
+  void appendKV4(llm::AttentionOp op, int64_t g, const Val &k, const Val &v,
+                 const Layout &kL, uint32_t R, uint32_t kBase, uint32_t vBase,
+                 Value pm, uint32_t ikAddr, Value kCache, Value vCache,
+                 const std::string &name, uint64_t posBase, Value &scales);
   LogicalResult segment(llvm::ArrayRef<Operation *> ops,
                         const std::map<ParamKey, HBMLoc> &locs, bool layer);
   void prologue();
@@ -263,9 +272,10 @@ Value InstructionSelection::region(uint64_t bytes, HbmData holds,
 void InstructionSelection::ld(Value dst, uint32_t row, Value src,
                               uint64_t offset, uint64_t length,
                               BaseRegister base, RunTimeParam param,
-                              uint64_t stride) {
+                              uint64_t stride, uint64_t chunk) {
   flight::TileLoadOp::create(b, loc, src, dst, int64_t(offset), int64_t(row),
-                             int64_t(length), base, param, int64_t(stride));
+                             int64_t(length), base, param, int64_t(stride),
+                             int64_t(chunk));
 }
 
 void InstructionSelection::ldParam(Value dst, uint32_t row, const HBMLoc &l,
@@ -428,8 +438,15 @@ void InstructionSelection::attentionRows(llm::AttentionOp op, size_t index,
   int64_t hq = op.getNumHeads(), hkv = op.getNumKvHeads(), dh = m.headDim;
   Layout qL = vals[op.getQuery()].layout, kL = vals[op.getKey()].layout;
   Layout outL = Layout::heads(hq, dh);
-  uint64_t rowKV = roundUp(dh, kRowBytes);
+  // One token's K (V) row in HBM; on chip it takes whole rows (the 4-bit
+  // rows load with LD row_align: one MM/MV B row per token).
+  bool kv4 = m.kvBits == 4;
+  uint64_t rowKV = m.kvRowBytes();
   uint32_t rowKVRows = rowsFor(rowKV);
+  uint64_t chunk = kv4 ? rowKV : 0;
+  // The K and V operands' format: INT8, or INT4 nibbles (dense, per channel).
+  LinearPlan kvFormat;
+  kvFormat.bits = kv4 ? 4 : 8;
   Val q = vals[op.getQuery()], k = vals[op.getKey()], v = vals[op.getValue()];
   // Token row `seq` of each operand (0 unless batched).
   uint32_t qBase = seq * qL.rowsPerToken(), kBase = seq * kL.rowsPerToken(),
@@ -447,7 +464,7 @@ void InstructionSelection::attentionRows(llm::AttentionOp op, size_t index,
       m.layerPrefix(group) + "attention" + std::to_string(index);
   // Phase 1, per KV head: its parameters (kept until its last query head),
   // and this run's K and V rows quantized and appended to the cache.
-  std::vector<Value> params(hkv);
+  std::vector<Value> params(hkv), valueScales(hkv);
   for (int64_t g = 0; g < hkv; ++g) {
    onCore(coreOf(g, hkv), [&] {
     const HBMLoc &pl = m.groupLocs[group].at({index, 3, int(g)});
@@ -455,6 +472,11 @@ void InstructionSelection::attentionRows(llm::AttentionOp op, size_t index,
     params[g] = pm;
     ldParam(pm, 0, pl, paramsName + ".kv_params" + std::to_string(g));
     uint32_t ikAddr = rowsFor(a), ivAddr = rowsFor(a + bb);
+    if (kv4) {
+      appendKV4(op, g, k, v, kL, R, kBase, vBase, pm, ikAddr, cache(2 * g),
+                cache(2 * g + 1), name, posBase, valueScales[g]);
+      return;
+    }
     for (int kv = 0; kv < 2; ++kv) {
       const Val &src = kv ? v : k;
       Value stg = alloc(MemorySpace::Act, rowKVRows * R, op);
@@ -486,11 +508,13 @@ void InstructionSelection::attentionRows(llm::AttentionOp op, size_t index,
       return;
     loaded[g] = true;
     onCore(coreOf(g, hkv), [&] {
-      wkOf[g] = alloc(MemorySpace::Weight, rowsFor(T * rowKV), op);
-      wvOf[g] = alloc(MemorySpace::Weight, rowsFor(T * rowKV), op);
-      ld(wkOf[g], 0, cache(2 * g), 0, uint64_t(T) * rowKV, BaseRegister::B2);
+      uint32_t rows = kv4 ? T * rowKVRows : rowsFor(T * rowKV);
+      wkOf[g] = alloc(MemorySpace::Weight, rows, op);
+      wvOf[g] = alloc(MemorySpace::Weight, rows, op);
+      ld(wkOf[g], 0, cache(2 * g), 0, uint64_t(T) * rowKV, BaseRegister::B2,
+         RunTimeParam::Zero, 0, chunk);
       ld(wvOf[g], 0, cache(2 * g + 1), 0, uint64_t(T) * rowKV,
-         BaseRegister::B2);
+         BaseRegister::B2, RunTimeParam::Zero, 0, chunk);
     });
   };
   uint32_t qRows = rowsFor(2 * dh);
@@ -517,7 +541,7 @@ void InstructionSelection::attentionRows(llm::AttentionOp op, size_t index,
     Value sc = alloc(MemorySpace::Act, scoreRows * R, op);
     matrix(R, heads[h].qq, wkOf[g], constRegion, 1, sc, 0,
            roundUp(dh, isa::kKBlock) / isa::kKBlock, T, scoreRows,
-           /*f32=*/false, false, false, false);
+           /*f32=*/false, false, false, false, &kvFormat);
     dealloc(heads[h].qq);
     heads[h].sc = sc;
   };
@@ -527,6 +551,12 @@ void InstructionSelection::attentionRows(llm::AttentionOp op, size_t index,
     misc(isa::MiscKind::softmax, {sc, 0, scoreRows},
          MiscOperand{constRegion, 0, 0}, {sc, 0, scoreRows}, T, R,
          /*masked=*/true, static_cast<uint32_t>(posBase));
+    // 4-bit values: p' = h(p * vs) carries the per-token value scales
+    // (masked: the scales beyond a row's position are stale).
+    if (kv4)
+      misc(isa::MiscKind::mul, {sc, 0, scoreRows},
+           MiscOperand{valueScales[h / perGroup], 0, 0}, {sc, 0, scoreRows}, T,
+           R, /*masked=*/true, static_cast<uint32_t>(posBase));
     quantizeRows(sc, scoreRows, T, R, pq);
     dealloc(sc);
     heads[h].pq = pq;
@@ -537,12 +567,15 @@ void InstructionSelection::attentionRows(llm::AttentionOp op, size_t index,
     matrix(R, heads[h].pq, wvOf[g], pm, rowsFor(a + 2 * bb), out,
            static_cast<uint32_t>(h * outL.groupRows()) + outBase,
            T / isa::kKBlock,
-           outL.pad, outL.rowsPerToken(), /*f32=*/false, false, false, true);
+           outL.pad, outL.rowsPerToken(), /*f32=*/false, false, false, true,
+           &kvFormat);
     dealloc(heads[h].pq);
     if ((h + 1) % perGroup == 0) {
       dealloc(wkOf[g]);
       dealloc(wvOf[g]);
       dealloc(pm);
+      if (kv4)
+        dealloc(valueScales[g]);
     }
   };
   // Plain per-head order, each stage's ops tagged for flight-schedule,
@@ -564,6 +597,47 @@ void InstructionSelection::attentionRows(llm::AttentionOp op, size_t index,
     staged(h, 2, stageC);
     staged(h, 3, stageD);
   }
+}
+
+void InstructionSelection::appendKV4(llm::AttentionOp op, int64_t g,
+                                     const Val &k, const Val &v,
+                                     const Layout &kL, uint32_t R,
+                                     uint32_t kBase, uint32_t vBase, Value pm,
+                                     uint32_t ikAddr, Value kCache,
+                                     Value vCache, const std::string &name,
+                                     uint64_t posBase, Value &scales) {
+  uint32_t T = ctx.context;
+  uint32_t dh = uint32_t(m.headDim);
+  uint64_t rowKV = m.kvRowBytes();
+  Value vsRegion = region(m.kvScaleBytes(), HbmData::KVCache,
+                          name + ".vs" + std::to_string(g));
+  // The head's scale vector, positions 0 .. T - 1 (fp16).
+  scales = alloc(MemorySpace::Act, rowsFor(2ull * T), op);
+  ld(scales, 0, vsRegion, 0, 2ull * T, BaseRegister::B2);
+  uint32_t headRow = static_cast<uint32_t>(g * kL.groupRows());
+  // Keys: static per-channel scales, R packed rows, one ST at row P.
+  Value kRows = alloc(MemorySpace::Act, rowsFor(R * rowKV), op);
+  misc(isa::MiscKind::quantize4,
+       {k.buffer, headRow + kBase, k.layout.rowsPerToken()},
+       MiscOperand{pm, ikAddr, 0}, {kRows, 0, 0}, dh, R);
+  st(kRows, kCache, posBase * rowKV, uint64_t(R) * rowKV, BaseRegister::B2,
+     RunTimeParam::P, rowKV);
+  dealloc(kRows);
+  // Values: per-token scales after the packed rows; the rows go to the
+  // cache, the scales into the vector at positions P + posBase + r, which
+  // goes back whole (an ST moves whole 32-byte units, 16 scales).
+  uint32_t scalesAt = numerics::kv4ScalesOffset(dh, R);
+  Value vRows = alloc(MemorySpace::Act, rowsFor(scalesAt + 2ull * R), op);
+  misc(isa::MiscKind::quantize_value4,
+       {v.buffer, headRow + vBase, v.layout.rowsPerToken()}, std::nullopt,
+       {vRows, 0, 0}, dh, R);
+  st(vRows, vCache, posBase * rowKV, uint64_t(R) * rowKV, BaseRegister::B2,
+     RunTimeParam::P, rowKV);
+  misc(isa::MiscKind::place, {vRows, scalesAt / uint32_t(kRowBytes), 0},
+       std::nullopt, {scales, 0, 0}, R, 1, /*masked=*/false,
+       static_cast<uint32_t>(posBase));
+  dealloc(vRows);
+  st(scales, vsRegion, 0, 2ull * T, BaseRegister::B2);
 }
 
 LogicalResult InstructionSelection::lowerOp(

@@ -200,6 +200,16 @@ private:
   int64_t hidden = 0, vocab = 0, numHeads = 0, numKVHeads = 0, headDim = 0;
   int64_t intermediate = 0;
   uint32_t maxContext = 0, kvRows = 0;
+  /// KV-cache code width of every attention (8 or 4; 0 before checkOps).
+  int64_t kvBits = 0;
+  /// HBM bytes of one token's K (or V) row of one kv head: INT8 codes in
+  /// whole on-chip rows, or 4-bit codes in whole HBM units.
+  uint64_t kvRowBytes() const {
+    return kvBits == 4 ? numerics::kv4RowBytes(uint32_t(headDim))
+                       : roundUp(uint64_t(headDim), kRowBytes);
+  }
+  /// HBM bytes of one kv head's fp16 value scales (4-bit cache).
+  uint64_t kvScaleBytes() const { return roundUp(2ull * kvRows, kUnitBytes); }
   mlir::Operation *tokenEmbedding = nullptr, *positionEmbedding = nullptr;
   int64_t positionOffset = 0;
   mlir::Operation *ropeCos = nullptr, *ropeSin = nullptr; // llm.weight ops
@@ -210,6 +220,7 @@ private:
   uint64_t kvSlotStride = 0; ///< bytes of one KV-cache slot (all layers)
   std::vector<uint64_t> kvOffset; ///< per kv head: K at 2g, V at 2g + 1
   std::vector<uint32_t> kvChannel;
+  std::vector<uint64_t> vsOffset; ///< per kv head: its value scales (4-bit)
   uint64_t scratchOffset = 0, runTimeEnd = 0;
   uint32_t scratchChannel = 0;
   HBMLoc positionTable, ropeTable, constants;

@@ -133,12 +133,14 @@ LogicalResult ModelLowering::checkOps() {
     if (auto att = dyn_cast<llm::AttentionOp>(op)) {
       if (!att.getCausal())
         return op->emitError("only causal attention is supported");
-      if (auto bits = op->getAttrOfType<IntegerAttr>("kv_bits");
-          bits && bits.getInt() != 8)
-        return op->emitError() << "a " << bits.getInt()
-                               << "-bit KV cache has no accelerator lowering "
-                                  "yet (the host engines run it; compile "
-                                  "with --kv-bits=8 for --emit=bin)";
+      // One layer body serves every layer: one cache format for all.
+      int64_t bits = int64_t(att.getKvBits());
+      if (kvBits && bits != kvBits)
+        return op->emitError()
+               << "a " << bits << "-bit KV cache next to a " << kvBits
+               << "-bit one: the accelerator lowering needs one KV-cache "
+                  "width in every layer";
+      kvBits = bits;
       int64_t dh = lastDim(att.getQuery()) / att.getNumHeads();
       auto ks = floatList(op->getAttr("k_scales"));
       auto vs = floatList(op->getAttr("v_scales"));
@@ -691,7 +693,9 @@ LogicalResult ModelLowering::packLayer(unsigned layer, ImagePacker &packer) {
       int64_t dhPad = Layout::heads(1, dh).pad;
       std::vector<float> ks = floatList(op->getAttr("k_scales"));
       std::vector<float> vs = floatList(op->getAttr("v_scales"));
-      float fallback = options.uncalibratedKVRange / 127.0f;
+      // Uncalibrated: the fixed range over the largest code (7 for 4-bit keys).
+      float fallback =
+          options.uncalibratedKVRange / (att.getKvBits() == 4 ? 7.0f : 127.0f);
       if (ks.empty())
         ks.assign(hkv * dh, fallback);
       if (vs.empty())
@@ -700,6 +704,9 @@ LogicalResult ModelLowering::packLayer(unsigned layer, ImagePacker &packer) {
       // v scale fp32 (PV output scales, zero on padding channels).
       uint64_t a = roundUp(2 * dh, kRowBytes), b = roundUp(4 * dh, kRowBytes),
                c = roundUp(4 * dhPad, kRowBytes);
+      // A 4-bit cache has per-token value scales, folded into the
+      // probabilities: its PV output scales are 1 (docs/execution-model.md).
+      bool kv4 = att.getKvBits() == 4;
       for (int64_t g = 0; g < hkv; ++g) {
         HBMLoc kvLoc = packer.place(a + 2 * b + c, [&](uint8_t *dst) {
           std::memset(dst, 0, a + 2 * b + c);
@@ -708,7 +715,7 @@ LogicalResult ModelLowering::packLayer(unsigned layer, ImagePacker &packer) {
             putF16(dst + 2 * i, k);
             putF32(dst + a + 4 * i, 1.0f / k);
             putF32(dst + a + b + 4 * i, 1.0f / v);
-            putF32(dst + a + 2 * b + 4 * i, v);
+            putF32(dst + a + 2 * b + 4 * i, kv4 ? 1.0f : v);
           }
         });
         layerLocs[{j, 3, int(g)}] = kvLoc;
@@ -717,6 +724,17 @@ LogicalResult ModelLowering::packLayer(unsigned layer, ImagePacker &packer) {
                     kvLoc);
         std::string head = (group ? prefix : "") + "attention" +
                            std::to_string(j) + ".kv_head" + std::to_string(g);
+        if (kv4) {
+          // Keys: 4-bit codes with these per-channel scales; values: 4-bit
+          // codes with one fp16 scale per token (a group of dh), kept in the
+          // cache next to the value rows, none in the image.
+          recordQuant(head + ".k_scales", kvLoc, 0, static_cast<uint32_t>(dh),
+                      binary::Precision::F16, binary::Precision::I4);
+          recordQuant(head + ".v_scales", kvLoc, a + 2 * b, 0,
+                      binary::Precision::F16, binary::Precision::I4,
+                      static_cast<uint32_t>(dh));
+          continue;
+        }
         recordQuant(head + ".k_scales", kvLoc, 0, static_cast<uint32_t>(dh),
                     binary::Precision::F16);
         recordQuant(head + ".v_scales", kvLoc, a + 2 * b,
@@ -741,7 +759,7 @@ void ModelLowering::placeRunTimeAreas() {
   unsigned nch = target.hbmChannels;
   uint64_t top = globalBytes + uint64_t(s.numLayers) * layerStride;
   kvOrigin = roundUp(top, kUnitBytes);
-  uint64_t rowKV = roundUp(headDim, kRowBytes);
+  uint64_t rowKV = kvRowBytes();
   std::vector<uint64_t> used(nch, 0);
   kvOffset.assign(2 * numKVHeads, 0);
   kvChannel.assign(2 * numKVHeads, 0);
@@ -751,6 +769,17 @@ void ModelLowering::placeRunTimeAreas() {
     kvOffset[i] = used[ch];
     used[ch] += uint64_t(kvRows) * rowKV;
   }
+  // A 4-bit cache keeps each kv head's fp16 value scales, one per position,
+  // in the channel of its value rows.
+  vsOffset.assign(kvBits == 4 ? numKVHeads : 0, 0);
+  for (int64_t g = 0; g < int64_t(vsOffset.size()); ++g) {
+    vsOffset[g] = used[kvChannel[2 * g + 1]];
+    used[kvChannel[2 * g + 1]] += kvScaleBytes();
+  }
+  result.kvBits = kvBits == 4 ? 4 : 8;
+  result.kvBytesPerToken =
+      uint64_t(s.numLayers) * uint64_t(numKVHeads) *
+      (2 * rowKV + (kvBits == 4 ? 2 : 0));
   kvStride = 0;
   for (uint64_t u : used)
     kvStride = std::max(kvStride, u);
@@ -813,6 +842,11 @@ void ModelLowering::placeRunTimeAreas() {
         place("layer.attention" + std::to_string(j) + (i % 2 ? ".v" : ".k") +
                   std::to_string(i / 2),
               kvChannel[i], kvOffset[i], uint64_t(kvRows) * rowKV);
+  for (auto [j, op] : llvm::enumerate(s.layerOps(0)))
+    if (llvm::isa<llm::AttentionOp>(op))
+      for (int64_t g = 0; g < int64_t(vsOffset.size()); ++g)
+        place("layer.attention" + std::to_string(j) + ".vs" + std::to_string(g),
+              kvChannel[2 * g + 1], vsOffset[g], kvScaleBytes());
 }
 
 LogicalResult ModelLowering::selectBuckets(std::vector<BucketRange> &buckets) {
@@ -956,6 +990,12 @@ LogicalResult ModelLowering::prepare() {
   kvRows = roundUp(maxContext, options.prefillBucket);
   if (kvRows > isa::MM::n.max() || kvRows > (1u << 12) * 16)
     return s.func.emitError() << "context " << maxContext << " is beyond the ISA's limits";
+  // The 4-bit cache rows load with one LD iteration per token.
+  if (kvBits == 4 && kvRows > isa::LD::loop1.max())
+    return s.func.emitError()
+           << "context " << maxContext << " (" << kvRows
+           << " cache rows) is beyond the " << isa::LD::loop1.max()
+           << " tokens one LD moves of a 4-bit KV cache";
 
   // The size of every parameter block (the places are the HBM layout's).
   unsigned nch = target.hbmChannels;
@@ -988,7 +1028,8 @@ LogicalResult ModelLowering::prepare() {
   m.decodeBucketWidth = options.decodeBucket;
   m.weightPrecision = uint16_t(binary::Precision::I8);
   m.activationPrecision = uint16_t(binary::Precision::I8);
-  m.kvPrecision = uint16_t(binary::Precision::I8);
+  m.kvPrecision =
+      uint16_t(kvBits == 4 ? binary::Precision::I4 : binary::Precision::I8);
 
   // The buckets of each stage, and the ones selected.
   std::vector<BucketRange> buckets;

@@ -162,6 +162,8 @@ void flightllm::lowering::printReportJSON(const LoweredModel &m,
                 int64_t(m.hbm.empty() ? 0 : m.hbm.front().size()));
     j.attribute("hbm_channels", int64_t(m.hbm.size()));
     j.attribute("kv_cache_bytes", int64_t(m.kvCacheBytes));
+    j.attribute("kv_bits", int64_t(m.kvBits));
+    j.attribute("kv_bytes_per_token", int64_t(m.kvBytesPerToken));
     j.attributeObject("on_chip_peak_bytes", [&] {
       j.attribute("act", int64_t(m.peakActBytes));
       j.attribute("weight", int64_t(m.peakWeightBytes));

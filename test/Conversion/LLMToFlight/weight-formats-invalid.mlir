@@ -1,5 +1,5 @@
 // RUN: flightllm-opt %s --convert-llm-to-flight --split-input-file --verify-diagnostics
-// Weight and KV formats the accelerator cannot encode: one error each, at
+// Weight formats the accelerator cannot encode: one error each, at
 // the op (docs/execution-model.md, "Compressed B operand").
 
 // Groups must be whole K blocks of 16.
@@ -30,18 +30,4 @@ func.func @forward(%ids: tensor<1x?xi64>) -> tensor<1x?x24xf32> {
   %wh = llm.weight "head" = dense<1.0> : tensor<24x24xf32>
   %l = llm.logits %r, %wh : (tensor<1x?x24xf32>, tensor<24x24xf32>) -> tensor<1x?x24xf32>
   return %l : tensor<1x?x24xf32>
-}
-
-// -----
-
-// The 4-bit KV cache runs on the host engines only.
-func.func @forward(%ids: tensor<1x?xi64>) -> tensor<1x?x8xf32> {
-  %t = llm.weight "emb" = dense<1.0> : tensor<8x8xf32>
-  %e = llm.embedding %t, %ids : (tensor<8x8xf32>, tensor<1x?xi64>) -> tensor<1x?x8xf32>
-  // expected-error @below {{a 4-bit KV cache has no accelerator lowering yet (the host engines run it; compile with --kv-bits=8 for --emit=bin)}}
-  %o, %pk2, %pv2 = llm.attention %e, %e, %e {causal = true, kv_bits = 4 : i64, num_heads = 1 : i64, num_kv_heads = 1 : i64, scale = 0.5 : f32, k_scales = array<f32: 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0>, v_scales = array<f32: 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0>} : (tensor<1x?x8xf32>, tensor<1x?x8xf32>, tensor<1x?x8xf32>) -> (tensor<1x?x8xf32>, tensor<1x1x?x8xf32>, tensor<1x1x?x8xf32>)
-  %r = llm.add %e, %o : tensor<1x?x8xf32>
-  %wh = llm.weight "head" = dense<1.0> : tensor<8x8xf32>
-  %l = llm.logits %r, %wh : (tensor<1x?x8xf32>, tensor<8x8xf32>) -> tensor<1x?x8xf32>
-  return %l : tensor<1x?x8xf32>
 }

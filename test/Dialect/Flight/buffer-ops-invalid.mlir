@@ -192,8 +192,29 @@ flight.buf_misc "add" %a[0], %b[0] -> %a[0] {k = 64 : i64, rows = 1 : i64, a_ste
 // -----
 
 %a = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
-// expected-error @+1 {{'flight.buf_misc' op only softmax is masked}}
+// expected-error @+1 {{'flight.buf_misc' op only softmax and mul are masked}}
 flight.buf_misc "silu" %a[0] -> %a[0] {k = 64 : i64, rows = 1 : i64, a_step = 1 : i64, out_step = 1 : i64, masked} : !flight.buffer<2x128xi8, act> -> !flight.buffer<2x128xi8, act>
+
+// -----
+
+%a = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
+// expected-error @+1 {{'flight.buf_misc' op 'quantize_value4' packs its rows itself: out_step must be 0}}
+flight.buf_misc "quantize_value4" %a[0] -> %a[0] {k = 64 : i64, rows = 1 : i64, a_step = 1 : i64, out_step = 1 : i64} : !flight.buffer<2x128xi8, act> -> !flight.buffer<2x128xi8, act>
+
+// -----
+
+%h = flight.hbm_region "kv" holds <kv_cache> channel 0 offset 0 : !flight.buffer<256xi8, hbm>
+%w = flight.buf_alloc <temporary> : !flight.buffer<2x128xi8, weight>
+// expected-error @+1 {{'flight.tile_load' op chunk must be a multiple of 32 bytes that divides the length}}
+flight.tile_load %h[0] -> %w[0] length 96 chunk 64 : !flight.buffer<256xi8, hbm>, !flight.buffer<2x128xi8, weight>
+
+// -----
+
+%h = flight.hbm_region "kv" holds <kv_cache> channel 0 offset 0 : !flight.buffer<256xi8, hbm>
+%w = flight.buf_alloc <temporary> : !flight.buffer<2x128xi8, weight>
+// Three 32-byte chunks take a row each.
+// expected-error @+1 {{'flight.tile_load' op the on-chip side: rows [0, 3) are not within the buffer's 2 rows}}
+flight.tile_load %h[0] -> %w[0] length 96 chunk 32 : !flight.buffer<256xi8, hbm>, !flight.buffer<2x128xi8, weight>
 
 // -----
 

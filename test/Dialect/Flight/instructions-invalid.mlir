@@ -48,7 +48,7 @@ flight.stream @s {
 
 flight.stream @s {
   // expected-error @+1 {{'flight.ld' op field 'buf': unknown Buffer 'kv'; expected one of act, weight, meta, acc}}
-  "flight.ld"() <{onchip_addr = 0 : i64, buf = "kv", addr = 0 : i64, mem = "hbm", zero_fill = 0 : i64, channel = 0 : i64, base = "zero", param = "zero", scale = 0 : i64, src_core = 0 : i64, stride1 = 0 : i64, loop1 = 0 : i64, stride2 = 0 : i64, loop2 = 0 : i64, stride3 = 0 : i64, loop3 = 0 : i64, length = 0 : i64}> : () -> ()
+  "flight.ld"() <{onchip_addr = 0 : i64, buf = "kv", addr = 0 : i64, mem = "hbm", zero_fill = 0 : i64, channel = 0 : i64, base = "zero", param = "zero", scale = 0 : i64, src_core = 0 : i64, stride1 = 0 : i64, loop1 = 0 : i64, stride2 = 0 : i64, loop2 = 0 : i64, stride3 = 0 : i64, loop3 = 0 : i64, length = 0 : i64, row_align = 0 : i64}> : () -> ()
 }
 
 // -----

@@ -6,12 +6,12 @@
 
 // CHECK-LABEL: flight.stream @all attributes {bucket = 128 : i64} {
 flight.stream @all attributes {bucket = 128 : i64} {
-  // CHECK-NEXT: flight.ld wait [matrix] release [matrix] onchip_addr = 512, buf = weight, addr = 1073741823, mem = ddr, zero_fill = 0, channel = 63, base = B2, param = T, scale = 4095, src_core = 0, stride1 = 128, loop1 = 4, stride2 = 1048575, loop2 = 2, stride3 = 0, loop3 = 1, length = 16
+  // CHECK-NEXT: flight.ld wait [matrix] release [matrix] onchip_addr = 512, buf = weight, addr = 1073741823, mem = ddr, zero_fill = 0, channel = 63, base = B2, param = T, scale = 4095, src_core = 0, stride1 = 128, loop1 = 4, stride2 = 1048575, loop2 = 2, stride3 = 0, loop3 = 1, length = 16, row_align = 0
   flight.ld wait [matrix] release [matrix] onchip_addr = 512, buf = weight,
       addr = 1073741823, mem = ddr, channel = 63, base = B2, param = T,
       scale = 4095, stride1 = 128, loop1 = 4, stride2 = 1048575, loop2 = 2,
       loop3 = 1, length = 16
-  // CHECK-NEXT: flight.ld onchip_addr = 0, buf = act, addr = 0, mem = hbm, zero_fill = 1, channel = 0, base = zero, param = zero, scale = 0, src_core = 0, stride1 = 0, loop1 = 0, stride2 = 0, loop2 = 0, stride3 = 0, loop3 = 0, length = 4
+  // CHECK-NEXT: flight.ld onchip_addr = 0, buf = act, addr = 0, mem = hbm, zero_fill = 1, channel = 0, base = zero, param = zero, scale = 0, src_core = 0, stride1 = 0, loop1 = 0, stride2 = 0, loop2 = 0, stride3 = 0, loop3 = 0, length = 4, row_align = 0
   flight.ld length = 4, zero_fill = 1
   // CHECK-NEXT: flight.st wait [misc] release [load, matrix] onchip_addr = 7, buf = acc, addr = 67108863, channel = 31, length = 65535, scale = 2, param = P, base = B3
   flight.st wait [misc] release [matrix, load] onchip_addr = 7, buf = acc,

@@ -202,6 +202,10 @@ struct LoweredModel {
   std::vector<std::vector<uint8_t>> hbm;
   uint64_t quantizedWeightBytes = 0;
   uint64_t kvCacheBytes = 0;
+  /// KV-cache code width (8 or 4) and HBM bytes one token adds to the cache
+  /// (every layer and kv head: K and V rows, and the 4-bit value scales).
+  uint32_t kvBits = 8;
+  uint64_t kvBytesPerToken = 0;
   uint32_t numLayers = 0;
   /// On-chip peak rows per buffer over all streams.
   uint64_t peakActBytes = 0, peakWeightBytes = 0, peakMetaBytes = 0;

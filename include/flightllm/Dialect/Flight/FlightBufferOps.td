@@ -191,7 +191,10 @@ def Flight_TileLoadOp : Flight_Op<"tile_load"> {
     (plus the base register `base`, plus the run-time parameter `param`
     times `stride` bytes: positions `P + ...`) to row `row` of `dest`
     (`act`, `weight` or `meta`). Offsets, lengths and strides are multiples
-    of 32 bytes (HBM units), offsets and strides non-negative.
+    of 32 bytes (HBM units), offsets and strides non-negative. With
+    `chunk` c > 0 (a multiple of 32 dividing `length`) the bytes move in runs
+    of c, each starting a new on-chip row with the rest of its last row
+    zeroed (LD `row_align`): 4-bit KV-cache rows into MM/MV B rows.
 
     ```mlir
     flight.tile_load %q[0] -> %w[0] length 1024 base <B1> : !flight.buffer<1024xi8, hbm>, !flight.buffer<64x128xi8, weight>
@@ -204,10 +207,12 @@ def Flight_TileLoadOp : Flight_Op<"tile_load"> {
                            "::flightllm::flight::BaseRegister::Zero">:$base,
                        DefaultValuedAttr<Flight_RunTimeParamAttr,
                            "::flightllm::flight::RunTimeParam::Zero">:$param,
-                       DefaultValuedAttr<I64Attr, "0">:$stride);
+                       DefaultValuedAttr<I64Attr, "0">:$stride,
+                       DefaultValuedAttr<I64Attr, "0">:$chunk);
   let assemblyFormat = [{
     $source `[` $offset `]` `->` $dest `[` $row `]` `length` $length
-    (`base` $base^)? (`param` $param^)? (`stride` $stride^)? attr-dict `:`
+    (`base` $base^)? (`param` $param^)? (`stride` $stride^)?
+    (`chunk` $chunk^)? attr-dict `:`
     qualified(type($source)) `,` qualified(type($dest))
   }];
   let hasVerifier = 1;

@@ -2,7 +2,7 @@
 
 flight.stream @s {
   // expected-error @+1 {{the instruction already has dependency tokens; flight-insert-tokens sets every token of a stream}}
-  flight.ld release [misc] length = 4 {flight.writes = [#flight.rows<act, 0, 1>]}
+  flight.ld release [misc] length = 4, row_align = 0 {flight.writes = [#flight.rows<act, 0, 1>]}
 }
 
 // -----
@@ -30,5 +30,5 @@ flight.stream @s {
 
 flight.stream @s {
   // expected-error @+1 {{'flight.hbm_read' must be a #flight.offchip attribute}}
-  flight.ld length = 4 {flight.hbm_read = "kv_cache"}
+  flight.ld length = 4, row_align = 0 {flight.hbm_read = "kv_cache"}
 }

@@ -8,7 +8,7 @@
 // CHECK-NOT: flight.
 // CHECK: }
 flight.stream @raw {
-  flight.ld length = 4 {flight.writes = [#flight.rows<act, 0, 1>]}
+  flight.ld length = 4, row_align = 0 {flight.writes = [#flight.rows<act, 0, 1>]}
   flight.misc kind = relu, k = 64, rows = 1
       {flight.reads = [#flight.rows<act, 0, 1>], flight.writes = [#flight.rows<act, 8, 1>]}
 }
@@ -22,10 +22,10 @@ flight.stream @raw {
 // CHECK-NEXT: flight.mm wait [load] release [load] k_blocks = 1
 // CHECK-NEXT: flight.ld wait [matrix] onchip_addr = 0, buf = weight
 flight.stream @war {
-  flight.ld buf = weight, length = 4 {flight.writes = [#flight.rows<weight, 0, 4>]}
+  flight.ld buf = weight, length = 4, row_align = 0 {flight.writes = [#flight.rows<weight, 0, 4>]}
   flight.mm k_blocks = 1, n = 16 {flight.reads = [#flight.rows<weight, 0, 4>],
                                   flight.writes = [#flight.rows<act, 0, 1>]}
-  flight.ld buf = weight, length = 4 {flight.writes = [#flight.rows<weight, 2, 1>]}
+  flight.ld buf = weight, length = 4, row_align = 0 {flight.writes = [#flight.rows<weight, 2, 1>]}
 }
 
 // -----
@@ -35,7 +35,7 @@ flight.stream @war {
 // CHECK-NEXT: flight.ld release [misc]
 // CHECK-NEXT: flight.misc wait [load] kind = copy
 flight.stream @waw {
-  flight.ld length = 4 {flight.writes = [#flight.rows<act, 4, 2>]}
+  flight.ld length = 4, row_align = 0 {flight.writes = [#flight.rows<act, 4, 2>]}
   flight.misc kind = copy {flight.writes = [#flight.rows<act, 5, 1>]}
 }
 
@@ -48,8 +48,8 @@ flight.stream @waw {
 // CHECK-NEXT: flight.ld onchip_addr = 16, buf = weight
 // CHECK-NEXT: flight.mv wait [load] k_blocks = 2
 flight.stream @exact_producer {
-  flight.ld buf = weight, length = 64 {flight.writes = [#flight.rows<weight, 0, 16>]}
-  flight.ld buf = weight, onchip_addr = 16, length = 64 {flight.writes = [#flight.rows<weight, 16, 16>]}
+  flight.ld buf = weight, length = 64, row_align = 0 {flight.writes = [#flight.rows<weight, 0, 16>]}
+  flight.ld buf = weight, onchip_addr = 16, length = 64, row_align = 0 {flight.writes = [#flight.rows<weight, 16, 16>]}
   flight.mv k_blocks = 2, n = 16 {flight.reads = [#flight.rows<weight, 0, 16>]}
 }
 
@@ -64,10 +64,10 @@ flight.stream @exact_producer {
 // CHECK-NEXT: flight.misc release [load] kind = gelu
 // CHECK-NEXT: flight.ld wait [misc] onchip_addr = 0
 flight.stream @covered {
-  flight.ld length = 4 {flight.writes = [#flight.rows<act, 0, 1>]}
+  flight.ld length = 4, row_align = 0 {flight.writes = [#flight.rows<act, 0, 1>]}
   flight.misc kind = relu {flight.reads = [#flight.rows<act, 0, 1>]}
   flight.misc kind = gelu {flight.reads = [#flight.rows<act, 0, 1>]}
-  flight.ld length = 4 {flight.writes = [#flight.rows<act, 0, 1>]}
+  flight.ld length = 4, row_align = 0 {flight.writes = [#flight.rows<act, 0, 1>]}
 }
 
 // -----
@@ -79,7 +79,7 @@ flight.stream @covered {
 // CHECK-NEXT: flight.misc wait [load] release [matrix] kind = add
 // CHECK-NEXT: flight.mm wait [misc] k_blocks = 1
 flight.stream @superseded {
-  flight.ld length = 4 {flight.writes = [#flight.rows<act, 0, 1>]}
+  flight.ld length = 4, row_align = 0 {flight.writes = [#flight.rows<act, 0, 1>]}
   flight.misc kind = add {flight.reads = [#flight.rows<act, 0, 1>], flight.writes = [#flight.rows<act, 0, 1>]}
   flight.mm k_blocks = 1 {flight.reads = [#flight.rows<act, 0, 1>]}
 }
@@ -92,7 +92,7 @@ flight.stream @superseded {
 // CHECK-NEXT: flight.sys {{.*}}kind = barrier
 // CHECK-NEXT: flight.misc kind = relu
 flight.stream @barrier {
-  flight.ld length = 4 {flight.writes = [#flight.rows<act, 0, 1>]}
+  flight.ld length = 4, row_align = 0 {flight.writes = [#flight.rows<act, 0, 1>]}
   flight.sys kind = barrier
   flight.misc kind = relu {flight.reads = [#flight.rows<act, 0, 1>]}
 }
@@ -108,7 +108,7 @@ flight.stream @barrier {
 flight.stream @kv_cache {
   flight.st length = 4 {flight.reads = [#flight.rows<act, 0, 1>], flight.hbm_write = #flight.offchip<kv_cache>}
   flight.st onchip_addr = 8, length = 4 {flight.reads = [#flight.rows<act, 8, 1>], flight.hbm_write = #flight.offchip<logits>}
-  flight.ld buf = weight, length = 64 {flight.writes = [#flight.rows<weight, 0, 16>], flight.hbm_read = #flight.offchip<kv_cache>}
+  flight.ld buf = weight, length = 64, row_align = 0 {flight.writes = [#flight.rows<weight, 0, 16>], flight.hbm_read = #flight.offchip<kv_cache>}
 }
 
 // -----
@@ -118,6 +118,6 @@ flight.stream @kv_cache {
 // CHECK-NEXT: flight.ld onchip_addr = 0
 // CHECK-NEXT: flight.misc kind = relu
 flight.stream @unannotated {
-  flight.ld length = 4
+  flight.ld length = 4, row_align = 0
   flight.misc kind = relu
 }

@@ -9,7 +9,7 @@
 // CHECK-NEXT: flight.misc kind = quantize_dynamic
 // CHECK-NEXT: flight.mv {{.*}}out_addr = 2, {{.*}}n = 64
 // CHECK-NEXT: flight.sys {{.*}}kind = sync
-// CHECK-NEXT: flight.ld onchip_addr = 3, buf = act, addr = 12, mem = hbm, zero_fill = 0, channel = 0, {{.*}}src_core = 2, {{.*}}length = 4 {flight.writes = [#flight.rows<act, 3, 1>]}
+// CHECK-NEXT: flight.ld onchip_addr = 3, buf = act, addr = 12, mem = hbm, zero_fill = 0, channel = 0, {{.*}}src_core = 2, {{.*}}length = 4, row_align = 0 {flight.writes = [#flight.rows<act, 3, 1>]}
 // CHECK-NEXT: flight.sys {{.*}}kind = sync
 // CHECK-NEXT: flight.misc kind = silu, {{.*}}a_addr = 2, {{.*}}k = 128
 // CHECK-NEXT: flight.sys {{.*}}kind = end
@@ -17,7 +17,7 @@
 // CHECK-NEXT: flight.misc kind = quantize_dynamic
 // CHECK-NEXT: flight.mv {{.*}}out_addr = 3, {{.*}}n = 64
 // CHECK-NEXT: flight.sys {{.*}}kind = sync
-// CHECK-NEXT: flight.ld onchip_addr = 2, buf = act, addr = 8, {{.*}}src_core = 1, {{.*}}length = 4 {flight.writes = [#flight.rows<act, 2, 1>]}
+// CHECK-NEXT: flight.ld onchip_addr = 2, buf = act, addr = 8, {{.*}}src_core = 1, {{.*}}length = 4, row_align = 0 {flight.writes = [#flight.rows<act, 2, 1>]}
 // CHECK-NEXT: flight.sys {{.*}}kind = sync
 // CHECK-NEXT: flight.misc kind = silu
 // CHECK-NEXT: flight.sys {{.*}}kind = end
@@ -48,13 +48,13 @@ flight.bucket @decode_16 stage <decode> min_length = 1 max_length = 16 {
 // pulled.
 // CHECK-LABEL: flight.stream @prefill_128 attributes {core = 0 : i64
 // CHECK: flight.sys {{.*}}kind = sync
-// CHECK-NEXT: flight.ld onchip_addr = 1, {{.*}}addr = 4, {{.*}}src_core = 2, {{.*}}length = 4
-// CHECK-NEXT: flight.ld onchip_addr = 4, {{.*}}addr = 16, {{.*}}src_core = 2, {{.*}}length = 4
+// CHECK-NEXT: flight.ld onchip_addr = 1, {{.*}}addr = 4, {{.*}}src_core = 2, {{.*}}length = 4, row_align = 0
+// CHECK-NEXT: flight.ld onchip_addr = 4, {{.*}}addr = 16, {{.*}}src_core = 2, {{.*}}length = 4, row_align = 0
 // CHECK-NEXT: flight.sys {{.*}}kind = sync
 // CHECK-LABEL: flight.stream @prefill_128.core1
 // CHECK: flight.sys {{.*}}kind = sync
-// CHECK-NEXT: flight.ld onchip_addr = 0, {{.*}}addr = 0, {{.*}}src_core = 1, {{.*}}length = 4
-// CHECK-NEXT: flight.ld onchip_addr = 3, {{.*}}addr = 12, {{.*}}src_core = 1, {{.*}}length = 4
+// CHECK-NEXT: flight.ld onchip_addr = 0, {{.*}}addr = 0, {{.*}}src_core = 1, {{.*}}length = 4, row_align = 0
+// CHECK-NEXT: flight.ld onchip_addr = 3, {{.*}}addr = 12, {{.*}}src_core = 1, {{.*}}length = 4, row_align = 0
 // CHECK-NEXT: flight.sys {{.*}}kind = sync
 // CHECK-LABEL: flight.stream @prefill_128.core2
 // CHECK: flight.sys {{.*}}kind = sync

@@ -30,8 +30,8 @@ flight.bucket @decode_16 stage <decode> min_length = 1 max_length = 16 {
 // weight buffer (no values there): the second tile lands after the first
 // even though the first was freed (double buffering).
 // CHECK-LABEL: flight.stream @decode_32 attributes
-// CHECK-NEXT: flight.ld onchip_addr = 0, buf = weight, addr = 128, mem = hbm, zero_fill = 0, channel = 5, base = B1, param = zero, {{.*}}, length = 16 {flight.writes = [#flight.rows<weight, 0, 4>]}
-// CHECK-NEXT: flight.ld onchip_addr = 6, buf = weight, addr = 136, mem = hbm, zero_fill = 0, channel = 5, base = B1, param = zero, {{.*}}, length = 8 {flight.writes = [#flight.rows<weight, 6, 2>]}
+// CHECK-NEXT: flight.ld onchip_addr = 0, buf = weight, addr = 128, mem = hbm, zero_fill = 0, channel = 5, base = B1, param = zero, {{.*}}, length = 16, row_align = 0 {flight.writes = [#flight.rows<weight, 0, 4>]}
+// CHECK-NEXT: flight.ld onchip_addr = 6, buf = weight, addr = 136, mem = hbm, zero_fill = 0, channel = 5, base = B1, param = zero, {{.*}}, length = 8, row_align = 0 {flight.writes = [#flight.rows<weight, 6, 2>]}
 // CHECK-NEXT: flight.sys {{.*}}kind = end
 flight.bucket @decode_32 stage <decode> min_length = 17 max_length = 32 {
   %h = flight.hbm_region "w" holds <params> channel 5 offset 4096 : !flight.buffer<512xi8, hbm>
