@@ -68,7 +68,10 @@ Modes (positional; default: all four):
                rows) and on --batch=4 --cores=3, GPT-2 also on --batch=2
                --kv-slots=3; the trained model: 3 users on --batch=4, on
                --batch=4 --cores=3 and on --batch=2 (the third user decodes
-               alone in a reused slot, its row padded).
+               alone in a reused slot, its row padded); with the compressed
+               formats, 5 users on --batch=4 against the ordinary binary of the
+               same flags: the trained model with --kv-bits=4 (also --cores=3)
+               and the 4M model with --keep-8bit=layers.0.* --weight-bits=4.
 
 --quick (the sanitizer build's run, docs/testing.md): every code path of each
 mode once, on smaller inputs: the opset-17 fixture of each family instead of
@@ -415,14 +418,18 @@ def check_pipeline(tools: Tools, fixtures: Path, example: Path, jobs: int, c: Ch
                   "pipeline: multi-card simulator (.flb) vs host quantized reference (.mlir)", jobs, c)
 
 
-def batch_case(tools: Tools, name, model, calibrated, binaries, prompts, new_tokens):
+def batch_case(tools: Tools, name, model, calibrated, binaries, prompts, new_tokens,
+               formats=()):
     """Rows for one model: each binary (its flightllm-compile flags, --batch=B
-    first) serves len(prompts) users (prompts: lists of token ids); each
-    user's tokens and logits must equal its prompt decoded alone."""
+    first, then `formats`) serves len(prompts) users (prompts: lists of token
+    ids); each user's tokens and logits must equal its prompt decoded alone
+    on the ordinary binary of the same `formats` (e.g. --kv-bits=4)."""
     rows = []
-    d = tools.work / name
+    if formats:  # its own directory: the alone logits differ per format
+        name = f"{name} {' '.join(f.lstrip('-') for f in formats)}"
+    d = tools.work / name.replace(" ", "_").replace("*", "x")
     try:
-        alone_flb = tools.binary(model, name, calibrated)
+        alone_flb = tools.binary(model, d.name, calibrated, formats)
         alone = []
         for i, prompt in enumerate(prompts):
             report, logits = tools.run(alone_flb, prompt, new_tokens, d / f"alone{i}.npy")
@@ -434,7 +441,7 @@ def batch_case(tools: Tools, name, model, calibrated, binaries, prompts, new_tok
         batch = int(flags[0].split("=")[1])
         label = " ".join(f.lstrip("-") for f in flags)
         try:
-            flb = tools.binary(model, name, calibrated, flags)
+            flb = tools.binary(model, d.name, calibrated, (*flags, *formats))
             logits_file = d / f"{flb.stem}.npy"
             args = [tools.bin / "flightllm-run", flb, "--users", str(len(prompts)),
                     "--tokens", token_lists, "--max-new-tokens", str(new_tokens),
@@ -457,7 +464,8 @@ def batch_case(tools: Tools, name, model, calibrated, binaries, prompts, new_tok
     return rows
 
 
-def check_batch(tools: Tools, fixtures: Path, example: Path, jobs: int, c: Checker):
+def check_batch(tools: Tools, fixtures: Path, example: Path, large: Path, jobs: int,
+                c: Checker):
     manifest = json.loads((fixtures / "MANIFEST.json").read_text())
     work = []
     # Prompts of different lengths, so each sequence has its own context
@@ -479,6 +487,22 @@ def check_batch(tools: Tools, fixtures: Path, example: Path, jobs: int, c: Check
                  [("--batch=4",), ("--batch=2",), ("--batch=4", "--cores=3")],
                  [list(b"Licensed under the "), list(b"The "), list(held[40:200])],
                  TRAINED_NEW_TOKENS))
+    # Batched decode with the compressed formats: 5 users on 4 slots (full
+    # batch, a slot reused, padded rows; the 160-byte prompt over two prefill
+    # tiles). The 4-bit KV cache's per-row scale vectors in batched
+    # attention, and the layer groups of mixed precision in the batched
+    # decode body (the 4M model: its widths take 4-bit groups of 128).
+    users = [list(b"Licensed under the "), list(b"The "), list(held[40:200]), [7],
+             list(held[1000:1030])]
+    work.append((example.name, example / "decoder_model.onnx", True,
+                 [("--batch=4",), ("--batch=4", "--cores=3")], users, TRAINED_NEW_TOKENS,
+                 KV4))
+    held_large = (large / "heldout.txt").read_bytes()
+    users_large = [list(b"Licensed under the "), list(b"The "), list(held_large[40:200]),
+                   [7], list(held_large[1000:1030])]
+    work.append((large.name, large / "decoder_model.onnx", True, [("--batch=4",)],
+                 users_large, LARGE_NEW_TOKENS,
+                 (*MIXED_FORMATS[1], "--calibration-tokens=1024")))
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         results = list(pool.map(lambda w: batch_case(tools, *w), work))
     rows = [r for rs in results for r in rs]
@@ -580,7 +604,8 @@ def main():
     ap.add_argument("--fixtures", default=str(ROOT / "test" / "fixtures"))
     ap.add_argument("--example", default=str(ROOT / "examples" / "tiny-llama-bytes"))
     ap.add_argument("--large-example", default=str(ROOT / "examples" / "llama-bytes-4m"),
-                    help="compressed mode: the model with widths that take groups of 64/128")
+                    help="compressed and batch modes: the model with widths that take "
+                         "groups of 64/128")
     ap.add_argument("--calibration", default="/usr/share/common-licenses/Apache-2.0",
                     help="calibration text for the trained model (fixtures use the built-in one)")
     ap.add_argument("--jobs", type=int, default=2)
@@ -613,7 +638,8 @@ def main():
             elif mode == "pipeline":
                 check_pipeline(tools, Path(args.fixtures), example, args.jobs, c)
             elif mode == "batch":
-                check_batch(tools, Path(args.fixtures), example, args.jobs, c)
+                check_batch(tools, Path(args.fixtures), example, Path(args.large_example),
+                            args.jobs, c)
             elif mode == "onnxruntime":
                 check_onnxruntime(tools, example, args.tie_margin, c)
             elif mode == "compressed":

@@ -328,7 +328,7 @@ SimSession::serve(llvm::ArrayRef<std::vector<int64_t>> prompts,
       return e;
   // A batched binary (flightllm-compile --batch) decodes its active users
   // together, up to its batch per run: one run's time serves them all.
-  const uint32_t batch = pl ? 1 : std::max<uint32_t>(modelInfo.batch, 1);
+  const uint32_t batch = decodeBatch();
   result.batch = batch;
   std::vector<float> batchLogits(batch > 1 ? size_t(batch) * vocab : 0);
   while (batch > 1 && done < prompts.size()) {

@@ -350,6 +350,8 @@ public:
     py::dict d;
     d["vocab_size"] = i.vocab_size;
     d["max_context"] = i.max_context;
+    d["batch"] = session->decodeBatch();
+    d["kv_slots"] = std::max<uint32_t>(i.kv_slots, 1);
     d["target"] = session->target().name;
     d["clock_mhz"] = session->target().clockMHz;
     d["has_tokenizer"] = codec.hasTokenizer();

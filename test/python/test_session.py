@@ -108,3 +108,17 @@ def test_every_engine_stops_at_eos(tmp_path):
         assert out.tokens == [116, 101, 114] and out.stopped_at_eos, engine
         assert out.logits.shape == (3, 256), engine
     assert np.array_equal(runs["quantized"].logits, runs["sim"].logits)
+
+
+def test_batched_binary(bundled_binary):
+    """A --batch=2 binary reports its batch, and one user decoding alone on
+    it gets the ordinary binary's tokens and logits bit for bit."""
+    batched = flightllm.compile(BUNDLED, calibration=CALIBRATION, batch=2)
+    session = flightllm.Session(batched)
+    assert session.info["batch"] == 2
+    assert session.info["kv_slots"] >= 2
+    assert flightllm.Session(bundled_binary).info["batch"] == 1
+    out = session.generate(PROMPT, max_new_tokens=8)
+    alone = flightllm.Session(bundled_binary).generate(PROMPT, max_new_tokens=8)
+    assert out.tokens == alone.tokens
+    assert np.array_equal(out.logits, alone.logits)

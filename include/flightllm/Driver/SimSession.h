@@ -21,6 +21,7 @@
 #include "llvm/Support/Error.h"
 #include "llvm/Support/JSON.h"
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
@@ -131,6 +132,11 @@ public:
   unsigned cards() const { return unsigned(sims.size()); }
   /// The pipeline's plan (cards == 1: none).
   const flight_pipeline_info &pipelineInfo() const { return plInfo; }
+  /// Sequences one decode run serves (flightllm-compile --batch; a
+  /// pipeline decodes one at a time).
+  uint32_t decodeBatch() const {
+    return pl ? 1 : std::max<uint32_t>(modelInfo.batch, 1);
+  }
 
   /// flight_prefill / flight_decode_step / flight_reset, or the pipeline's.
   int prefill(const int32_t *tokens, uint32_t count, float *logits);
