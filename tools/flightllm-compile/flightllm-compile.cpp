@@ -878,9 +878,12 @@ static LogicalResult compile(MLIRContext &context,
     bool calibrate = quantizeWeights && stopAfter != "llm-quantize-weights";
     if (emit == EmitKind::LLM || accelerator)
       addSparsification(pm);
+    // Without a calibration run the lowering quantizes float weights
+    // itself, densely: pruned weights are quantized here to keep their
+    // sparsity claims.
     if (quantizeWeights &&
         (quantize == Quantization::W8A8 || compressionQuantizes() ||
-         (accelerator && !noCalibration())))
+         (accelerator && (!noCalibration() || sparsityPattern != "none"))))
       addAcceleratorQuantization(pm, calibrate);
     if (failed(pm.run(*module)))
       return failure();
