@@ -130,6 +130,10 @@ BUILT = {
     # QKV, whose reference is onnxruntime on the unpacked model.
     ("gpt2-nopast", "fp32"): 1e-4,
     ("gpt2mha-nopast", "fp32"): 1e-4,
+    # Exported without a cache (logits only): onnxruntime runs the same
+    # model with its presents returned (the -nopast build, same weights).
+    ("gpt2-nocache", "fp32"): 1e-4,
+    ("gpt2mha-nocache", "fp32"): 1e-4,
     ("gpt2mha-packed", "fp32"): 1e-4,
     ("gpt2mha-packed", "qdq8"): 1e-4,
 }
@@ -142,6 +146,7 @@ BUILT_SIM = {("llama", "fp32"), ("phi3", "fp32"), ("phi3", "qdq8"), ("gpt2", "fp
              ("llama", "nbits4-32"), ("llama", "nbits4-128"), ("phi3", "nbits4-32"),
              ("phi3", "nbits4-128"), ("llama", "fp16"), ("phi3", "fp16"), ("gpt2", "fp16"),
              ("gpt2mha", "fp16"), ("gpt2-nopast", "fp32"), ("gpt2mha-nopast", "fp32"),
+             ("gpt2-nocache", "fp32"), ("gpt2mha-nocache", "fp32"),
              ("gpt2mha-packed", "fp32"), ("gpt2mha-packed", "qdq8")}
 # One model per attention operator: a left-padded attention_mask (which
 # onnxruntime applies) is refused by flightllm-run --case, as for the
@@ -180,7 +185,7 @@ def built_cases(model_path: Path, out: Path, dtype, ref_path: Path):
     `ref_path`. A prefill-only model's case with past is its run on the
     whole sequence, the logits of the new tokens."""
     model = onnx.load(str(model_path), load_external_data=False)
-    caches = list(_cache_names(model))
+    caches = list(_cache_names(onnx.load(str(ref_path), load_external_data=False)))
     inputs = {vi.name for vi in model.graph.input}
     prefill_only = not any(past in inputs for past, _, _, _ in caches)
     rng = np.random.default_rng(3)
@@ -330,6 +335,10 @@ def built_checks(bin_dir: Path, work: Path, key, atol: float, sim: bool):
     if family.endswith("-packed"):  # onnxruntime's CPU kernel: unpacked only
         ref_path = out / "ref-model.onnx"
         onnx.save(unpack_mha_qkv(model), str(ref_path))
+    elif family.endswith("-nocache"):  # the presents to compare with
+        ref_path = out / "ref-model.onnx"
+        onnx.save(build_ort(family.replace("-nocache", "-nopast"), weights, seed=1),
+                  str(ref_path))
     dtype = np.float16 if weights == "fp16" else np.float32
     results = []
     if key in BUILT_PADDED:

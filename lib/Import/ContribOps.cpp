@@ -64,7 +64,9 @@ const ContribOpInfo kContribOps[] = {
      "q, k, v side by side); bias [3 * hidden] (a constant); past_key and "
      "past_value [batch, num_heads, past, head size] with present_key and "
      "present_value, or no past (a prefill-only graph; the presents, if "
-     "returned, are the new keys and values); unidirectional=1 (causal); "
+     "returned, are the new keys and values; in a graph exported without "
+     "any cache, logits its only output, they become the outputs "
+     "present.N.key/value); unidirectional=1 (causal); "
      "scale; key_padding_mask [batch, past + sequence] applied (zeros "
      "masked) when it is the model's attention_mask (or a Cast of it)",
      "unidirectional=0; packed KV or cross attention (key of another shape); "
@@ -77,7 +79,9 @@ const ContribOpInfo kContribOps[] = {
      "qkv_hidden_sizes absent or three equal sizes); the packed past graph "
      "input [2, batch, num_heads, past, head size] and present output become "
      "past_key_values.N.key/value and present.N.key/value; no past (a "
-     "prefill-only graph) with or without the present; mask_index applied "
+     "prefill-only graph) with or without the present (without any cache, "
+     "logits the graph's only output, the presents become outputs as for "
+     "MultiHeadAttention); mask_index applied "
      "(zeros masked) when it is the model's attention_mask (or a Cast of it)",
      "unidirectional=0; unequal qkv_hidden_sizes; a past or present that is "
      "not a [2, ...] graph input/output of this node alone; attention_bias; "

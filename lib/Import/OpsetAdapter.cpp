@@ -210,6 +210,9 @@ private:
                                      std::vector<onnx::NodeProto> &expansion);
 
 public:
+  /// Returns the keys and values of a graph exported without its cache
+  /// (see addPresentOutputs below).
+  void addPresentOutputs(onnx::GraphProto &graph);
   /// Replaces Attention's packed caches by separate key and value graph
   /// inputs and outputs (see splitPackedCaches below).
   void splitPackedCaches(onnx::GraphProto &graph);
@@ -279,6 +282,68 @@ private:
     return false;
   }
 };
+
+/// A graph exported without its cache (no past inputs, logits its only
+/// output) whose attention is onnxruntime's MultiHeadAttention or Attention
+/// without past and present: the llm program returns each layer's keys and
+/// values (the cache a prompt leaves), so the fused operators' own present
+/// outputs become graph outputs present.L.key/value (Attention: present_L,
+/// split by splitPackedCaches), L counting the attention nodes, as an
+/// export with its cache returns them. An unfused export without a cache
+/// has no such outputs to name and is refused by the raising.
+void Adapter::addPresentOutputs(onnx::GraphProto &graph) {
+  if (graph.output_size() != 1 || graph.input_size() == 0)
+    return;
+  std::vector<onnx::NodeProto *> attention;
+  std::set<std::string> names;
+  for (auto &node : *graph.mutable_node()) {
+    for (const std::string &out : node.output())
+      names.insert(out);
+    if (node.domain() != "com.microsoft")
+      continue;
+    bool mha = node.op_type() == "MultiHeadAttention";
+    if (!mha && node.op_type() != "Attention")
+      continue;
+    for (int i = 1; i < node.output_size(); ++i)
+      if (!node.output(i).empty())
+        return;
+    for (int i : mha ? std::vector<int>{6, 7} : std::vector<int>{4})
+      if (i < node.input_size() && !node.input(i).empty())
+        return;
+    attention.push_back(&node);
+  }
+  const auto &logits = graph.output(0).type();
+  if (attention.empty() || !logits.has_tensor_type())
+    return;
+  auto addOutput = [&](const std::string &name, int rank, bool packed) {
+    onnx::ValueInfoProto *vi = graph.add_output();
+    vi->set_name(name);
+    auto *t = vi->mutable_type()->mutable_tensor_type();
+    t->set_elem_type(logits.tensor_type().elem_type());
+    for (int d = 0; d < rank; ++d) {
+      auto *dim = t->mutable_shape()->add_dim();
+      if (packed && d == 0)
+        dim->set_dim_value(2);
+    }
+  };
+  for (auto [layer, node] : llvm::enumerate(attention)) {
+    std::string l = std::to_string(layer);
+    bool mha = node->op_type() == "MultiHeadAttention";
+    std::vector<std::string> outs =
+        mha ? std::vector<std::string>{"present." + l + ".key",
+                                       "present." + l + ".value"}
+            : std::vector<std::string>{"present_" + l};
+    for (const std::string &out : outs)
+      if (names.count(out))
+        return; // the graph's own value: left as it is
+    while (node->output_size() < 1 + int(outs.size()))
+      node->add_output("");
+    for (auto [i, out] : llvm::enumerate(outs)) {
+      node->set_output(int(i) + 1, out);
+      addOutput(out, mha ? 4 : 5, !mha);
+    }
+  }
+}
 
 /// onnxruntime's GPT-2 models pass each layer's cache to Attention as one
 /// graph input past_N [2, B, H, P, Dh] (keys then values) and return
@@ -728,6 +793,7 @@ LogicalResult flightllm::adaptToSchemaOpset(
     onnx::ModelProto &model, int opset,
     const std::function<Location(const onnx::NodeProto &, size_t)> &nodeLoc) {
   Adapter adapter(opset, nodeLoc);
+  adapter.addPresentOutputs(*model.mutable_graph());
   adapter.splitPackedCaches(*model.mutable_graph());
   adapter.collectUses(model.graph());
   bool fusedAttention = llvm::any_of(

@@ -27,7 +27,9 @@ Two GPT-2 families in the forms of onnxruntime's transformer optimizer
 (_build_gpt2): gpt2 (Attention, onnxruntime GPT-2's packed past_N/present_N
 caches) and gpt2mha (MultiHeadAttention), weights fp32 or qdq8; their
 prefill-only forms gpt2-nopast and gpt2mha-nopast (no past inputs, the
-presents returned, as a GPT-2 exported without a cache input); and
+presents returned, as a GPT-2 exported without a cache input), and
+gpt2-nocache and gpt2mha-nocache (logits the only output: attention without
+past or present, as a GPT-2 exported without any cache); and
 gpt2mha-packed, MultiHeadAttention with packed QKV (query [B, S, N, 3, H],
 no key and value inputs), which onnxruntime's CPU kernel does not implement:
 unpack_mha_qkv() writes the same model with separate q, k, v for it.
@@ -159,7 +161,8 @@ def _linear(g, weights, with_zp, x, w, name):
                 K=k, N=n, bits=4, block_size=block, accuracy_level=0)
 
 
-GPT2_FAMILIES = ("gpt2", "gpt2mha", "gpt2-nopast", "gpt2mha-nopast", "gpt2mha-packed")
+GPT2_FAMILIES = ("gpt2", "gpt2mha", "gpt2-nopast", "gpt2mha-nopast", "gpt2-nocache",
+                 "gpt2mha-nocache", "gpt2mha-packed")
 
 
 def build(family: str, weights: str = "fp32", seed: int = 0,
@@ -294,7 +297,8 @@ def _build_gpt2(family: str, weights: str, seed: int, cfg: dict | None) -> onnx.
     I, Dh = 4 * D, D // H
     eps = c["eps"]
     packed = family.split("-")[0] == "gpt2"
-    no_past = family.endswith("-nopast")
+    no_cache = family.endswith("-nocache")
+    no_past = family.endswith("-nopast") or no_cache
     packed_qkv = family.endswith("-packed")
 
     def rand(*shape, scale=0.08):
@@ -320,7 +324,7 @@ def _build_gpt2(family: str, weights: str, seed: int, cfg: dict | None) -> onnx.
     inputs.append(helper.make_tensor_value_info("attention_mask", TensorProto.INT64,
                                                 ["batch", "total"]))
     outputs = [helper.make_tensor_value_info("logits", onnx_float, ["batch", "seq", V])]
-    for i in range(L):
+    for i in range(L if not no_cache else 0):
         if packed:
             if not no_past:
                 inputs.append(helper.make_tensor_value_info(
@@ -380,9 +384,10 @@ def _build_gpt2(family: str, weights: str, seed: int, cfg: dict | None) -> onnx.
                                  "DequantizeLinear weights)")
             attn = g.op("Attention", [h, w_in, g.init(attn_name + ".c_attn.bias", bqkv.astype(dtype)), mask]
                         + ([] if no_past else [f"past_{i}"]),
-                        outputs=[attn_name + "/out", f"present_{i}"], domain=MS,
+                        outputs=[attn_name + "/out"] + ([] if no_cache else [f"present_{i}"]),
+                        domain=MS,
                         num_heads=H, unidirectional=1, qkv_hidden_sizes=[D, D, D],
-                        name=p + "/attn/Attention")[0]
+                        name=p + "/attn/Attention")
         else:
             if packed_qkv:
                 # Columns (head n, q/k/v j, h): the [B, S, N, 3, H] query.
@@ -399,9 +404,11 @@ def _build_gpt2(family: str, weights: str, seed: int, cfg: dict | None) -> onnx.
             attn = g.op("MultiHeadAttention",
                         [q, k, v, g.init(attn_name + ".qkv_bias", bqkv.astype(dtype)), mask, ""]
                         + caches,
-                        outputs=[attn_name + "/out", f"present.{i}.key", f"present.{i}.value"],
+                        outputs=[attn_name + "/out"]
+                        + ([] if no_cache else [f"present.{i}.key", f"present.{i}.value"]),
                         domain=MS, num_heads=H, unidirectional=1, scale=0.15,
-                        name=p + "/attn/MultiHeadAttention")[0]
+                        name=p + "/attn/MultiHeadAttention")
+        attn = attn if isinstance(attn, str) else attn[0]  # the output, without presents
         o = linear(attn, rand(D, D), attn_name + ".c_proj")
         w2, b2 = ln_params(p + ".ln_2")
         # The projection's bias in SkipLayerNormalization's bias input.
