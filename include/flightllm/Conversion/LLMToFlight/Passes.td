@@ -224,7 +224,7 @@ def PartitionStagesPass : Pass<"flight-partition-stages", "mlir::ModuleOp"> {
       func.func @forward(...) { ... }
     }
     // After (system=u280x2):
-    module attributes {flight.system = {cards = 2 : i64, ...}} {
+    module attributes {flight.system = {card_link = {...}, host_link = {...}, name = "u280x2", num_layers = 2 : i64, target_fingerprint = ...}} {
       module @card0 attributes {flight.stage = {epilogue = false, first_layer = 0 : i64, layer_count = 1 : i64, prologue = true}, llm.max_positions = 64 : i64} {
         func.func @forward(...) { ... }
       }
