@@ -84,7 +84,18 @@ llvm::Expected<std::vector<uint8_t>> flightllm::system::systemBinary(
     llvm::ArrayRef<PipelineStagePlan> plan,
     llvm::ArrayRef<std::vector<uint8_t>> stageBinaries,
     llvm::ArrayRef<uint8_t> tokenizerSection) {
-  binary::BinaryWriter writer(system.target.fingerprint());
+  return systemBinary(system.target.fingerprint(), system.cardLink,
+                      system.hostLink, numLayers, rowBytes, plan,
+                      stageBinaries, tokenizerSection);
+}
+
+llvm::Expected<std::vector<uint8_t>> flightllm::system::systemBinary(
+    uint64_t targetFingerprint, const LinkDescription &cardLink,
+    const LinkDescription &hostLink, unsigned numLayers, uint32_t rowBytes,
+    llvm::ArrayRef<PipelineStagePlan> plan,
+    llvm::ArrayRef<std::vector<uint8_t>> stageBinaries,
+    llvm::ArrayRef<uint8_t> tokenizerSection) {
+  binary::BinaryWriter writer(targetFingerprint);
   writer.setFlags(binary::kFlagSystem);
   binary::PipelineHeader h;
   h.cardCount = static_cast<uint32_t>(plan.size());
@@ -96,10 +107,10 @@ llvm::Expected<std::vector<uint8_t>> flightllm::system::systemBinary(
   auto ns = [](const LinkDescription &l) {
     return static_cast<uint32_t>(l.latencyUs * 1e3 + 0.5);
   };
-  h.linkBandwidthMBps = mbps(system.cardLink);
-  h.linkLatencyNs = ns(system.cardLink);
-  h.hostBandwidthMBps = mbps(system.hostLink);
-  h.hostLatencyNs = ns(system.hostLink);
+  h.linkBandwidthMBps = mbps(cardLink);
+  h.linkLatencyNs = ns(cardLink);
+  h.hostBandwidthMBps = mbps(hostLink);
+  h.hostLatencyNs = ns(hostLink);
   std::vector<uint8_t> section(binary::kPipelineHeaderSize +
                                binary::kPipelineStageSize * plan.size());
   h.encode(section.data());

@@ -653,14 +653,16 @@ static std::vector<std::string> loweringSteps() {
 }
 
 /// The lowering as passes on the llm program, as flightllm-opt runs them,
-/// up to and including the step `last`.
-static LogicalResult buildLoweringPipeline(OpPassManager &pm, StringRef last) {
+/// up to and including the step `last`, for the target `target` (--target,
+/// or the --system's).
+static LogicalResult buildLoweringPipeline(OpPassManager &pm, StringRef last,
+                                           StringRef target = targetName) {
   // The bucket pipeline names flight passes.
   static const bool registered =
       (flightllm::flight::registerFlightTransformsPasses(), true);
   (void)registered;
   flightllm::SelectInstructionsPassOptions options;
-  options.target = targetName;
+  options.target = target.str();
   options.maxContext = maxContext;
   options.prefillBucket = prefillBucket;
   options.decodeBucket = decodeBucket;
@@ -668,6 +670,8 @@ static LogicalResult buildLoweringPipeline(OpPassManager &pm, StringRef last) {
   options.kvRange = noCalibration() ? 8.0f : 0.0f;
   options.cores = cores;
   options.batch = batch;
+  // 0: one slot per sequence of the batch, as kvSlotCount() gives.
+  options.kvSlots = kvSlots.getNumOccurrences() ? unsigned(kvSlots) : 0;
   pm.addPass(flightllm::createSelectInstructionsPass(options));
   if (last == "flight-select-instructions")
     return success();
@@ -685,14 +689,14 @@ static LogicalResult buildLoweringPipeline(OpPassManager &pm, StringRef last) {
   if (reached)
     return success();
   flightllm::HbmLayoutPassOptions layout;
-  layout.target = targetName;
+  layout.target = target.str();
   pm.addPass(flightllm::createHbmLayoutPass(layout));
   if (last == "flight-hbm-layout")
     return success();
   pm.nest<flightllm::flight::BucketOp>().addPass(
       flightllm::flight::createShareLayersPass());
   flightllm::PlanBuffersPassOptions plan;
-  plan.target = targetName;
+  plan.target = target.str();
   pm.addPass(flightllm::createPlanBuffersPass(plan));
   if (last == "flight-plan-buffers")
     return success();
@@ -732,35 +736,14 @@ struct CompileOutputs {
   std::vector<flightllm::binary::RomFormat> roms;
 };
 
-/// The weight bytes one decode step reads per decoder layer and for the LM
-/// head: the pipeline planner's cost model (decode is bound by HBM
-/// bandwidth, and every layer of a model lowers to the same stream).
-static flightllm::system::StageCosts stageCosts(ModuleOp module,
-                                                unsigned &layers) {
-  double linear = 0, head = 0;
-  layers = 0;
-  module.walk([&](Operation *op) {
-    if (llvm::isa<flightllm::llm::AttentionOp>(op))
-      ++layers;
-    else if (llvm::isa<flightllm::llm::LinearOp, flightllm::llm::LogitsOp>(op)) {
-      double bytes =
-          double(cast<ShapedType>(op->getOperand(1).getType()).getNumElements());
-      (llvm::isa<flightllm::llm::LogitsOp>(op) ? head : linear) += bytes;
-    }
-  });
-  flightllm::system::StageCosts costs;
-  costs.layer = layers ? linear / layers : 0;
-  costs.epilogue = head;
-  return costs;
-}
-
 /// --system: one stage binary per card, in one system binary.
 static LogicalResult compileSystem(ModuleOp module,
                                    const flightllm::system::SystemDescription &sys,
                                    CompileOutputs &out) {
+  // The plan of flight-partition-stages.
   unsigned layers = 0;
-  flightllm::system::StageCosts costs = stageCosts(module, layers);
-  auto plan = flightllm::system::planPipeline(layers, sys.cards, costs);
+  auto plan =
+      flightllm::lowering::planPipelineStages(module, sys.cards, layers);
   if (!plan) {
     errs() << "flightllm-compile: error: --system=" << systemName << ": "
            << llvm::toString(plan.takeError()) << "\n";
@@ -807,6 +790,29 @@ static LogicalResult compileSystem(ModuleOp module,
   return success();
 }
 
+/// The --system's description, checked against --target; none (an error
+/// printed) if it does not load or the targets differ.
+static std::optional<flightllm::system::SystemDescription> loadSystemOption() {
+  auto s = flightllm::system::loadSystem(systemName);
+  if (!s) {
+    errs() << "flightllm-compile: error: --system: "
+           << llvm::toString(s.takeError()) << "\n";
+    return std::nullopt;
+  }
+  if (targetName.getNumOccurrences()) {
+    auto t = flightllm::target::loadTarget(targetName);
+    if (!t || t->fingerprint() != s->target.fingerprint()) {
+      if (!t)
+        llvm::consumeError(t.takeError());
+      errs() << "flightllm-compile: error: --target=" << targetName
+             << " differs from the system's target '" << s->targetName
+             << "' (leave --target out with --system)\n";
+      return std::nullopt;
+    }
+  }
+  return std::move(*s);
+}
+
 /// Imports the model (from `input` when given, else from the file) and emits
 /// the requested stage into `out`.
 static LogicalResult compile(MLIRContext &context,
@@ -829,19 +835,9 @@ static LogicalResult compile(MLIRContext &context,
       errs() << "flightllm-compile: error: --system applies to --emit=bin\n";
       return failure();
     }
-    auto s = flightllm::system::loadSystem(systemName);
-    if (!s) {
-      errs() << "flightllm-compile: error: --system: "
-             << llvm::toString(s.takeError()) << "\n";
+    std::optional<flightllm::system::SystemDescription> s = loadSystemOption();
+    if (!s)
       return failure();
-    }
-    if (targetName.getNumOccurrences() && s->target.fingerprint() !=
-                                              target->fingerprint()) {
-      errs() << "flightllm-compile: error: --target=" << targetName
-             << " differs from the system's target '" << s->targetName
-             << "' (leave --target out with --system)\n";
-      return failure();
-    }
     target = s->target;
     systemDesc = std::move(*s);
   }
@@ -1192,20 +1188,35 @@ static int runParsedCommand() {
   maxContext.setValue(contextLimit);
   if (printPipeline) {
     // The binary's options only: everything else --emit=bin does is the
-    // passes' defaults.
-    if (emit != EmitKind::Bin || !systemName.empty() ||
-        kvSlots != 1 || !offload.empty()) {
+    // passes' defaults. --offload does not change the lowering (a plan that
+    // keeps the model in HBM compiles as without it, others are refused).
+    if (emit != EmitKind::Bin) {
       errs() << "flightllm-compile: error: --print-pipeline prints the "
-                "pipeline of --emit=bin for one card and one KV-cache slot "
-                "without --offload\n";
+                "pipeline of --emit=bin\n";
       return 1;
     }
     DialectRegistry registry;
     flightllm::registerAllDialects(registry);
     MLIRContext context(registry);
     PassManager pm(&context, ModuleOp::getOperationName());
-    if (failed(buildLoweringPipeline(pm, "flight-insert-tokens")))
-      return 1;
+    if (systemName.empty()) {
+      if (failed(buildLoweringPipeline(pm, "flight-insert-tokens")))
+        return 1;
+    } else {
+      // --system: the partition into one module per card, then the
+      // lowering on each card's module.
+      std::optional<flightllm::system::SystemDescription> sys =
+          loadSystemOption();
+      if (!sys)
+        return 1;
+      flightllm::PartitionStagesPassOptions partition;
+      partition.system = systemName;
+      pm.addPass(flightllm::createPartitionStagesPass(partition));
+      if (failed(buildLoweringPipeline(pm.nest<ModuleOp>(),
+                                       "flight-insert-tokens",
+                                       sys->targetName)))
+        return 1;
+    }
     pm.printAsTextualPipeline(outs());
     outs() << "\n";
     return 0;

@@ -50,6 +50,15 @@ systemBinary(const SystemDescription &system, unsigned numLayers,
              llvm::ArrayRef<std::vector<uint8_t>> stageBinaries,
              llvm::ArrayRef<uint8_t> tokenizerSection);
 
+/// The same for the target with `targetFingerprint` and the system's links
+/// (what a partitioned flight module carries instead of the description).
+llvm::Expected<std::vector<uint8_t>>
+systemBinary(uint64_t targetFingerprint, const LinkDescription &cardLink,
+             const LinkDescription &hostLink, unsigned numLayers,
+             uint32_t rowBytes, llvm::ArrayRef<PipelineStagePlan> plan,
+             llvm::ArrayRef<std::vector<uint8_t>> stageBinaries,
+             llvm::ArrayRef<uint8_t> tokenizerSection);
+
 /// "card 0: layers 0-6 + prologue, cost ..." lines for the compile report.
 void printPlan(const SystemDescription &system,
                llvm::ArrayRef<PipelineStagePlan> plan, llvm::raw_ostream &os);

@@ -977,6 +977,9 @@ LogicalResult ModelLowering::prepare() {
            << "batch " << options.batch << " is not 1 to " << isa::kMaxBatch
            << " (the ISA's MaxBatch: one SEQ_P and SEQ_B2_ORIGIN register "
               "per sequence)";
+  if (options.kvSlots < 1 || options.kvSlots > binary::kMaxKVSlots)
+    return s.func.emitError() << "kv-slots " << options.kvSlots
+                              << " is not 1 to " << binary::kMaxKVSlots;
   if (options.batch > 1) {
     if (!options.stage.wholeModel())
       return s.func.emitError() << "batched decode is not supported in a "

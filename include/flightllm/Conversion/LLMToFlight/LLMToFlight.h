@@ -17,6 +17,7 @@
 #include "flightllm/Binary/Format.h"
 #include "flightllm/Binary/Rom.h"
 #include "flightllm/Dialect/Flight/Transforms/DependencyTokens.h"
+#include "flightllm/System/PipelinePlan.h"
 #include "flightllm/Target/TargetDescription.h"
 
 #include "mlir/IR/Builders.h"
@@ -49,6 +50,31 @@ struct PipelineStageRange {
   bool prologue = true, epilogue = true;
   bool wholeModel() const { return layerCount == 0 && prologue && epilogue; }
 };
+
+/// The module attribute that makes a module one card's pipeline stage
+/// (flight-partition-stages sets it on each card's module; the lowering
+/// passes read it): first_layer, layer_count, prologue, epilogue.
+inline constexpr llvm::StringLiteral kStageAttrName = "flight.stage";
+/// The module attribute of a partitioned program (the outer module of the
+/// cards' modules): what the system binary needs besides the cards.
+inline constexpr llvm::StringLiteral kSystemAttrName = "flight.system";
+
+/// The pipeline stage `module` lowers: its flight.stage attribute, or the
+/// whole model without one; an error at the module if it is malformed.
+mlir::FailureOr<PipelineStageRange> moduleStage(mlir::ModuleOp module);
+
+/// The pipeline plan of --system for the llm program `module`: the
+/// planner's cost model is the weight bytes one decode step reads per
+/// decoder layer and for the LM head (decode is bound by HBM bandwidth, and
+/// every layer lowers to the same stream). `layers` is set to the model's
+/// decoder layers.
+llvm::Expected<std::vector<system::PipelineStagePlan>>
+planPipelineStages(mlir::ModuleOp module, unsigned cards, unsigned &layers);
+
+/// The system binary of a module flight-partition-stages split and the
+/// lowering lowered card by card (each card module's streams and binary
+/// data); errors name the module or attribute.
+mlir::FailureOr<std::vector<uint8_t>> readSystemModule(mlir::ModuleOp module);
 
 /// The passes every bucket runs at the buffer level after
 /// flight-select-instructions: a textual pipeline on `flight.bucket`
