@@ -44,8 +44,11 @@ struct ModelFootprint {
 
 /// Measures a raised (optionally quantized) `llm` program's @forward. Fails
 /// with an error at the offending op when the decoder layers differ in size
-/// or the program has no attention.
-mlir::FailureOr<ModelFootprint> measureFootprint(mlir::ModuleOp module);
+/// or the program has no attention. `layerWeightBits` sizes the decoder
+/// layers' linears that carry no `weight_bits` (what a compile with
+/// --weight-bits would give, without quantizing a model too large to hold).
+mlir::FailureOr<ModelFootprint> measureFootprint(mlir::ModuleOp module,
+                                                 unsigned layerWeightBits = 8);
 
 } // namespace flightllm::offload
 
