@@ -108,12 +108,22 @@ def context(args) -> int:
     return -(-(args.prompt + args.generate) // 128) * 128
 
 
+def buckets(args) -> str:
+    """The buckets the run uses: the prompt's prefill bucket and the decode
+    buckets of contexts prompt + 1 .. prompt + generated (the others would
+    only cost compile time)."""
+    up = lambda v, m: -(-v // m) * m
+    ends = sorted({up(c, 16) for c in range(args.prompt + 1, args.prompt + args.generate + 1)})
+    return ",".join([f"prefill:{up(args.prompt, 128)}"] + [f"decode:{e}" for e in ends])
+
+
 def simulate(args, spec, model: Path, flb: Path, hbm: int, ddr: int, batch: int) -> dict | str:
     """Compiles and simulates one placement; seconds of the block and, at
     batch 1, the decode seconds per token."""
     r = run([args.build / "bin/flightllm-compile", model, "--no-verify-raising", "--calibration=none",
              f"--target={args.target}", f"--max-context={context(args)}", f"--batch={batch}",
-             f"--offload={hbm},{ddr},100,0", "--quiet", "-o", flb, *spec["compile"]])
+             f"--buckets={buckets(args)}", f"--offload={hbm},{ddr},100,0", "--quiet", "-o", flb,
+             *spec["compile"]])
     if r.returncode != 0:
         return "compile: " + last_line(r)
     tokens = ",".join(str(1 + i % 500) for i in range(args.prompt))
@@ -212,9 +222,8 @@ def bench_model(args, key: str) -> dict:
             "baseline: all layer weights in DDR, b=1": (0, 100, 1),
             f"hand: planner's split at b=1": (h, d, 1),
             f"hand: 10 points more DDR at b={b}": (max(0, h - 10), min(100, d + 10), b)}
-    for bb in (4, 8, 16):
-        if bb != b:
-            rows[f"hand: planner's split at b={bb}"] = (h, d, bb)
+    other = 8 if b != 8 else 4
+    rows[f"hand: planner's split at b={other}"] = (h, d, other)
     for label, (hh, dd, bb) in rows.items():
         t0 = time.perf_counter()
         row = placement_row(args, spec, key, work, layer_models, full, layers, hh, dd, bb)

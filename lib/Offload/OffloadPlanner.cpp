@@ -117,6 +117,12 @@ struct BlockModel {
         b == 1 ? std::max(double(m.linearMacsPerToken) / mv, portCycles)
                : tiles * std::max(double(m.linearMacsPerToken) / mmPerCycle,
                                   portCycles);
+    if (w.emitted && b > 1)
+      // The binary's batched decode: one MV per sequence on each weight
+      // tile, loaded once and read by each (docs/lowering.md, "Batched
+      // decode").
+      linearCycles = std::max(double(b) * double(m.linearMacsPerToken) / mv,
+                              double(1 + b) * W / weightPort);
     double attentionCycles =
         double(b) * double(m.attentionMacsPerPosition) * meanContext / mv;
     computeDecode = double(k) * (linearCycles + attentionCycles) / hz;
@@ -162,14 +168,15 @@ struct BlockModel {
     // tile of sequences, or its compute.
     double headBytes = double(m.globalWeightBytes);
     double headPort = 2 * headBytes / weightPort;
+    double headCycles =
+        b == 1 ? std::max(double(m.headMacsPerToken) / mv, headPort)
+               : tiles * std::max(double(m.headMacsPerToken) / mmPerCycle,
+                                  headPort);
+    if (w.emitted && b > 1)
+      headCycles = std::max(double(b) * double(m.headMacsPerToken) / mv,
+                            double(1 + b) * headBytes / weightPort);
     head = std::max(double(k) * tiles * headBytes / hbmBW,
-                    double(k) *
-                        (b == 1 ? std::max(double(m.headMacsPerToken) / mv,
-                                           headPort)
-                                : tiles * std::max(double(m.headMacsPerToken) /
-                                                       mmPerCycle,
-                                                   headPort)) /
-                        hz);
+                    double(k) * headCycles / hz);
 
     // Capacities: weights and the whole KV cache of the block at its
     // longest; HBM also holds the global weights and, for staged layers,
