@@ -113,16 +113,18 @@ struct BlockModel {
     // batch 1 that, not the MACs, bounds the MV engine.
     double weightPort = double(t.bufferPortBytesPerCycle(isa::Buffer::weight));
     double portCycles = 2 * W / weightPort;
-    double linearCycles =
-        b == 1 ? std::max(double(m.linearMacsPerToken) / mv, portCycles)
-               : tiles * std::max(double(m.linearMacsPerToken) / mmPerCycle,
-                                  portCycles);
-    if (w.emitted && b > 1)
-      // The binary's batched decode: one MV per sequence on each weight
-      // tile, loaded once and read by each (docs/lowering.md, "Batched
-      // decode").
-      linearCycles = std::max(double(b) * double(m.linearMacsPerToken) / mv,
-                              double(1 + b) * W / weightPort);
+    // One decode step's cycles of a matrix of `bytes` and `macs` per token.
+    auto decodeCycles = [&](double macs, double bytes) {
+      if (w.emitted && b > 1)
+        // The binary's batched decode: one MV per sequence on each weight
+        // tile, loaded once and read by each (docs/lowering.md, "Batched
+        // decode").
+        return std::max(double(b) * macs / mv, double(1 + b) * bytes / weightPort);
+      double ports = 2 * bytes / weightPort;
+      return b == 1 ? std::max(macs / mv, ports)
+                    : tiles * std::max(macs / mmPerCycle, ports);
+    };
+    double linearCycles = decodeCycles(double(m.linearMacsPerToken), W);
     double attentionCycles =
         double(b) * double(m.attentionMacsPerPosition) * meanContext / mv;
     computeDecode = double(k) * (linearCycles + attentionCycles) / hz;
@@ -167,14 +169,7 @@ struct BlockModel {
     // The LM head stays in HBM: per step, one stream of its weights per
     // tile of sequences, or its compute.
     double headBytes = double(m.globalWeightBytes);
-    double headPort = 2 * headBytes / weightPort;
-    double headCycles =
-        b == 1 ? std::max(double(m.headMacsPerToken) / mv, headPort)
-               : tiles * std::max(double(m.headMacsPerToken) / mmPerCycle,
-                                  headPort);
-    if (w.emitted && b > 1)
-      headCycles = std::max(double(b) * double(m.headMacsPerToken) / mv,
-                            double(1 + b) * headBytes / weightPort);
+    double headCycles = decodeCycles(double(m.headMacsPerToken), headBytes);
     head = std::max(double(k) * tiles * headBytes / hbmBW,
                     double(k) * headCycles / hz);
 
