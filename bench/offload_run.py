@@ -18,8 +18,9 @@ For LLaMA2-13B-shaped W8A8 and OPT-30B-shaped W4A8 models on u280, a prompt of
    (the layer loop is one body, each iteration starting from drained queues);
 3. prints, per placement, the simulated generated tokens/s (block of B
    sequences: prefills and 32 decode steps) and the planner's prediction of
-   the same placement, and at batch 1 the decode time per token predicted vs
-   simulated.
+   the same placement, and the time of one decode step (one token per
+   sequence) predicted vs simulated; for B > 1 the simulated step is the
+   difference between runs of 32 and 2 generated tokens over 30 steps.
 
     /usr/bin/python3 bench/offload_run.py --build build [--work /tmp/offload2-run] [--keep]
 
@@ -127,21 +128,33 @@ def simulate(args, spec, model: Path, flb: Path, hbm: int, ddr: int, batch: int)
     if r.returncode != 0:
         return "compile: " + last_line(r)
     tokens = ",".join(str(1 + i % 500) for i in range(args.prompt))
-    if batch == 1:
-        cmd = ["--tokens", tokens]
-    else:
-        cmd = ["--users", str(batch), "--prompt-length", str(args.prompt)]
-    r = run([args.build / "bin/flightllm-run", flb, "--timing-only", "--json",
-             "--max-new-tokens", str(args.generate), *cmd])
-    if r.returncode != 0:
-        return "run: " + last_line(r)
-    d = json.loads(r.stdout)
+
+    def simulate_run(generate: int) -> dict | str:
+        if batch == 1:
+            cmd = ["--tokens", tokens]
+        else:
+            cmd = ["--users", str(batch), "--prompt-length", str(args.prompt)]
+        r = run([args.build / "bin/flightllm-run", flb, "--timing-only", "--json",
+                 "--max-new-tokens", str(generate), *cmd])
+        if r.returncode != 0:
+            return "run: " + last_line(r)
+        return json.loads(r.stdout)
+
+    d = simulate_run(args.generate)
+    if isinstance(d, str):
+        return d
     if batch == 1:
         hz = d["clock_mhz"] * 1e6
         steps = d["decode_step_cycles"]
         return {"block_s": (d["prefill_cycles"] + sum(steps)) / hz,
                 "decode_s": sum(steps) / len(steps) / hz if steps else 0.0}
-    return {"block_s": d["seconds"], "decode_s": None}
+    # A batch's decode step (one run for all its sequences): the difference
+    # to a run that stops after the first decode step.
+    short = simulate_run(2)
+    if isinstance(short, str):
+        return short
+    return {"block_s": d["seconds"],
+            "decode_s": (d["seconds"] - short["seconds"]) / (args.generate - 2)}
 
 
 def extrapolate(one: dict, two: dict, layers: int) -> dict:
@@ -193,7 +206,7 @@ def print_row(label: str, row: dict) -> None:
         print(f"  {label:<40} {row['placement']:<22} b={row['batch']:<3} {row['error']}")
         return
     s, p = row["simulated"], row["predicted"]
-    dec = (f"decode {1e3 * p['decode_s']:.2f} / {1e3 * s['decode_s']:.2f} ms/token "
+    dec = (f"decode step {1e3 * p['decode_s']:.2f} / {1e3 * s['decode_s']:.2f} ms "
            f"({row['decode_ratio']:.3f})" if s["decode_s"] else "")
     print(f"  {label:<40} {row['placement']:<22} b={row['batch']:<3} "
           f"sim {s['tokens_per_s']:7.2f} tok/s, predicted {p['tokens_per_s']:7.2f} "
