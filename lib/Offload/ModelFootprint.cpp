@@ -144,6 +144,7 @@ FailureOr<ModelFootprint> measureFootprint(ModuleOp module,
   f.linearMacsPerToken = linearMacs / f.layers;
   f.kvBytesPerToken =
       2 * uint64_t(numKVHeads) * roundUp(uint64_t(headDim), kRowBytes);
+  f.kvHeads = uint64_t(numKVHeads);
   f.attentionMacsPerPosition = 2 * uint64_t(numHeads) * uint64_t(headDim);
   return f;
 }

@@ -183,6 +183,13 @@ struct BlockModel {
       used[tier].coef[WH + tier] = allWeights;
       used[tier].coef[KH + tier] = allKV;
     }
+    // The layout keeps K and V of KV head g in HBM channels 2g and 2g + 1
+    // (mod the channels): the fullest channel holds ceil(2 Hkv / channels)
+    // of them, and every channel must have that room (LLaMA2-13B's 80 over
+    // 32 channels: 3 in some, 1.2x the even share).
+    if (m.kvHeads && t.hbmChannels)
+      used[0].coef[KH] *= double(ceilDiv(2 * m.kvHeads, t.hbmChannels)) *
+                          double(t.hbmChannels) / double(2 * m.kvHeads);
     used[0].constant = headBytes;
     if (!w.emitted)
       used[0].coef[WD] += 2 * W;

@@ -29,6 +29,9 @@ struct ModelFootprint {
   /// K and V of one token in one layer, INT8 rows padded to 128 bytes per
   /// head (the lowering's KV layout, docs/lowering.md).
   uint64_t kvBytesPerToken = 0;
+  /// KV heads per layer (their K and V rows are the layout's per-channel
+  /// units of the KV cache).
+  uint64_t kvHeads = 0;
   /// Multiply-accumulates of one token's linears in one layer.
   uint64_t linearMacsPerToken = 0;
   /// Multiply-accumulates of one token's attention per cached position
