@@ -39,7 +39,9 @@ std::pair<uint64_t, uint64_t> reductionAndChannels(Value weight,
 uint64_t quantizedWeightBytes(Operation *op, Value weight, bool transposed,
                               uint64_t bits = 8) {
   auto [k, n] = reductionAndChannels(weight, transposed);
-  if (auto attr = op->getAttrOfType<IntegerAttr>("weight_bits"))
+  // An op's own width counts once it is quantized (weight_scales).
+  if (auto attr = op->getAttrOfType<IntegerAttr>("weight_bits");
+      attr && op->hasAttr("weight_scales"))
     bits = uint64_t(attr.getInt());
   uint64_t scales = n;
   if (auto attr = op->getAttrOfType<ElementsAttr>("weight_scales"))
