@@ -40,6 +40,7 @@
 
 #include "mlir/IR/AsmState.h"
 
+#include <cmath>
 #include <chrono>
 #include <mutex>
 #include <unistd.h>
@@ -301,6 +302,20 @@ cl::opt<unsigned> planBatches(
     cl::desc("Batches per block of the offload plan (default: searched)"),
     cl::init(0), cl::cat(category));
 
+cl::opt<bool> planEmitted(
+    "plan-emitted",
+    cl::desc("--emit=offload-plan: plan what --emit=bin emits (the KV cache "
+             "in HBM, weights in HBM and DDR read in place, one block of at "
+             "most 16 sequences)"),
+    cl::init(false), cl::cat(category));
+
+cl::opt<unsigned> planWeightBits(
+    "plan-weight-bits",
+    cl::desc("--emit=offload-plan: size the layers' weights at 8 or 4 bits "
+             "without quantizing them (for models too large to quantize "
+             "here; --weight-bits quantizes and sizes them exactly)"),
+    cl::init(8), cl::cat(category));
+
 cl::opt<bool> printTiming(
     "timing", cl::desc("Print the wall time of each compilation phase to stderr"),
     cl::init(false), cl::cat(category));
@@ -505,12 +520,33 @@ static void addAcceleratorQuantization(PassManager &pm, bool calibrate = true) {
   pm.addPass(flightllm::llm::createCalibratePass(options));
 }
 
+/// Percent of each layer's weight tiles --emit=bin puts in DDR
+/// (flight-hbm-layout{ddr-weights=}), from --offload.
+static unsigned ddrWeightPercent = 0;
+
+/// The DDR share --emit=bin emits for `placement`, or an error for what it
+/// cannot emit yet (host memory, the KV cache outside HBM).
+static llvm::Expected<unsigned>
+emittedDDRPercent(const flightllm::offload::Placement &placement) {
+  if (placement.weights[2] > 1e-9 || placement.kv[0] < 1 - 1e-9)
+    return llvm::createStringError(llvm::formatv(
+        "the placement puts {0:F1}% of the weights in host memory and "
+        "{1:F1}% of the KV cache outside HBM; --emit=bin emits weights in HBM "
+        "and DDR with the KV cache in HBM (host-tier staging and an "
+        "offloaded KV cache are not emitted yet; see the plan with "
+        "--emit=offload-plan)",
+        100 * placement.weights[2], 100 * (1 - placement.kv[0])));
+  // Whole tiles: round the DDR share up so that HBM holds no more than
+  // planned.
+  return unsigned(std::ceil(100 * placement.weights[1] - 1e-6));
+}
+
 /// The offload plan of the raised program for --offload/--emit=offload-plan.
 static llvm::Expected<flightllm::offload::OffloadPlan>
 planOffload(ModuleOp module, const flightllm::target::TargetDescription &target,
             bool forBinary) {
   FailureOr<flightllm::offload::ModelFootprint> footprint =
-      flightllm::offload::measureFootprint(module);
+      flightllm::offload::measureFootprint(module, planWeightBits);
   if (failed(footprint))
     return llvm::createStringError("cannot measure the model");
   flightllm::offload::Workload workload;
@@ -518,6 +554,11 @@ planOffload(ModuleOp module, const flightllm::target::TargetDescription &target,
   workload.generatedTokens = planGenerate;
   workload.batch = planBatch;
   workload.batches = planBatches;
+  if (planEmitted) {
+    workload.emitted = true;
+    workload.maxBatch = flightllm::binary::kMaxDecodeBatch;
+    workload.maxBatches = 1;
+  }
   if (!offload.empty() && offload != "auto") {
     auto placement = flightllm::offload::parsePlacement(offload);
     if (!placement)
@@ -537,6 +578,12 @@ planOffload(ModuleOp module, const flightllm::target::TargetDescription &target,
       return inHBM;
     if (!inHBM)
       llvm::consumeError(inHBM.takeError());
+    // Otherwise the placement the binary emits, for its batch: one run of
+    // --batch sequences, the DDR weights read in place.
+    workload.emitted = true;
+    workload.batch = batch;
+    workload.batches = 1;
+    workload.kvCapacityTokens = one.promptTokens;
   }
   return flightllm::offload::planOffload(*footprint, target, workload);
 }
@@ -555,6 +602,7 @@ lowerModule(ModuleOp module, const flightllm::target::TargetDescription &target,
   options.cores = cores;
   options.kvSlots = kvSlotCount();
   options.batch = batch;
+  options.ddrWeightPercent = ddrWeightPercent;
   options.runnable = emit == EmitKind::Bin;
   options.bucketPipeline = bucketPipeline;
   options.configurePassManager = [](PassManager &pm) {
@@ -690,6 +738,7 @@ static LogicalResult buildLoweringPipeline(OpPassManager &pm, StringRef last,
     return success();
   flightllm::HbmLayoutPassOptions layout;
   layout.target = target.str();
+  layout.ddrWeights = ddrWeightPercent;
   pm.addPass(flightllm::createHbmLayoutPass(layout));
   if (last == "flight-hbm-layout")
     return success();
@@ -908,16 +957,24 @@ static LogicalResult compile(MLIRContext &context,
                     << "\n";
       return success();
     }
-    // A model the plan keeps in HBM compiles exactly as without --offload.
+    // A model the plan keeps in HBM compiles exactly as without --offload;
+    // otherwise the layout puts the plan's DDR share of every layer's
+    // weight tiles in DDR.
     if (!plan->fitsInHBM()) {
-      errs() << "flightllm-compile: error: --offload: the plan puts "
-                   << llvm::format("%.1f%%", 100 * (1 - plan->placement.weights[0]))
-                   << " of the weights and "
-                   << llvm::format("%.1f%%", 100 * (1 - plan->placement.kv[0]))
-                   << " of the KV cache outside HBM; the lowering does not "
-                      "emit DDR- or host-resident placements yet (see it with "
-                      "--emit=offload-plan)\n";
-      return failure();
+      llvm::Expected<unsigned> percent = emittedDDRPercent(plan->placement);
+      if (!percent) {
+        errs() << "flightllm-compile: error: --offload: "
+               << llvm::toString(percent.takeError()) << "\n";
+        return failure();
+      }
+      ddrWeightPercent = *percent;
+      if (printTiming)
+        errs() << "offload: " << ddrWeightPercent
+               << "% of each layer's weight tiles in DDR; predicted "
+               << llvm::format("%.3f", 1e3 * (double(plan->model.layers) *
+                                                  plan->decode.time() +
+                                              plan->headSeconds))
+               << " ms per decode step\n";
     }
   }
   llvm::raw_ostream &os = out.main;
@@ -1188,12 +1245,30 @@ static int runParsedCommand() {
   maxContext.setValue(contextLimit);
   if (printPipeline) {
     // The binary's options only: everything else --emit=bin does is the
-    // passes' defaults. --offload does not change the lowering (a plan that
-    // keeps the model in HBM compiles as without it, others are refused).
+    // passes' defaults. --offload percentages are flight-hbm-layout's
+    // ddr-weights; auto's placement depends on the model.
     if (emit != EmitKind::Bin) {
       errs() << "flightllm-compile: error: --print-pipeline prints the "
                 "pipeline of --emit=bin\n";
       return 1;
+    }
+    if (offload == "auto") {
+      errs() << "flightllm-compile: error: --print-pipeline cannot print "
+                "--offload=auto (its placement needs the model's plan; give "
+                "the percentages that --emit=offload-plan prints)\n";
+      return 1;
+    }
+    if (!offload.empty()) {
+      auto placement = flightllm::offload::parsePlacement(offload);
+      llvm::Expected<unsigned> percent =
+          placement ? emittedDDRPercent(*placement)
+                    : llvm::Expected<unsigned>(placement.takeError());
+      if (!percent) {
+        errs() << "flightllm-compile: error: --offload: "
+               << llvm::toString(percent.takeError()) << "\n";
+        return 1;
+      }
+      ddrWeightPercent = *percent;
     }
     DialectRegistry registry;
     flightllm::registerAllDialects(registry);
@@ -1269,6 +1344,17 @@ static int runParsedCommand() {
       emit != EmitKind::OffloadPlan && !reportFile.empty()) {
     errs() << "flightllm-compile: error: --report applies to --emit=bin, "
               "--emit=llm and --emit=offload-plan\n";
+    return 1;
+  }
+  if (planWeightBits != 8 && planWeightBits != 4) {
+    errs() << "flightllm-compile: error: --plan-weight-bits=" << planWeightBits
+           << ": expected 8 or 4\n";
+    return 1;
+  }
+  if ((planEmitted || planWeightBits.getNumOccurrences()) &&
+      emit != EmitKind::OffloadPlan) {
+    errs() << "flightllm-compile: error: --plan-emitted and "
+              "--plan-weight-bits apply to --emit=offload-plan\n";
     return 1;
   }
   if (!offload.empty() && emit != EmitKind::Bin &&

@@ -31,6 +31,7 @@ constexpr llvm::StringLiteral kBases = "flight.bases";
 constexpr llvm::StringLiteral kDeviceMap = "flight.device_map";
 constexpr llvm::StringLiteral kQuantParams = "flight.quant_params";
 constexpr llvm::StringLiteral kHbmImage = "flight.hbm_image";
+constexpr llvm::StringLiteral kDdrImage = "flight.ddr_image";
 constexpr llvm::StringLiteral kEmbeddingTable = "flight.embedding_table";
 constexpr llvm::StringLiteral kTokenizer = "flight.tokenizer";
 
@@ -243,6 +244,19 @@ void flightllm::lowering::attachImageData(const LoweredModel &model,
   for (size_t c = 0; c < model.hbm.size(); ++c)
     images.push_back(bytesAttr(b, "flight_hbm_" + std::to_string(c), model.hbm[c]));
   module->setAttr(kHbmImage, b.getArrayAttr(images));
+  // Only with weights in DDR, so other modules print as before.
+  if (!model.ddr.empty()) {
+    SmallVector<Attribute> ddrImages;
+    for (size_t c = 0; c < model.ddr.size(); ++c)
+      ddrImages.push_back(
+          bytesAttr(b, "flight_ddr_" + std::to_string(c), model.ddr[c]));
+    module->setAttr(
+        kDdrImage,
+        b.getDictionaryAttr(
+            {b.getNamedAttr("offset",
+                            b.getI64IntegerAttr(int64_t(model.ddrOffset))),
+             b.getNamedAttr("channels", b.getArrayAttr(ddrImages))}));
+  }
   module->setAttr(kEmbeddingTable,
                   bytesAttr(b, "flight_embedding_table", model.embeddingTable));
 }
@@ -343,6 +357,26 @@ FailureOr<LoweredModel> flightllm::lowering::readFlightModule(
     if (failed(bytes))
       return failure();
     model.hbm.push_back(std::move(*bytes));
+  }
+  if (Attribute ddrAttr = op->getAttr(kDdrImage)) {
+    auto ddr = dyn_cast<DictionaryAttr>(ddrAttr);
+    auto offset = ddr ? ddr.getAs<IntegerAttr>("offset") : IntegerAttr();
+    auto channels = ddr ? ddr.getAs<ArrayAttr>("channels") : ArrayAttr();
+    if (!offset || !channels || offset.getValue().isNegative() ||
+        offset.getValue().getActiveBits() > 64 ||
+        offset.getValue().getZExtValue() % 32 != 0)
+      return op->emitError()
+             << kDdrImage
+             << ": expected {offset = N (a multiple of 32), channels = [one "
+                "dense_resource per DDR channel]}";
+    model.ddrOffset = offset.getValue().getZExtValue();
+    for (auto [c, image] : llvm::enumerate(channels)) {
+      auto bytes = readBytes(op, kDdrImage + (".channels[" + Twine(c) + "]"),
+                             image);
+      if (failed(bytes))
+        return failure();
+      model.ddr.push_back(std::move(*bytes));
+    }
   }
   auto table = readBytes(op, kEmbeddingTable, op->getAttr(kEmbeddingTable));
   if (failed(table))

@@ -239,6 +239,11 @@ struct HbmLayoutPass
                          << ": a weight tile is striped over 1 to 64 channels";
       return signalPassFailure();
     }
+    if (ddrWeights > 100) {
+      module.emitError() << "ddr-weights = " << static_cast<uint64_t>(ddrWeights)
+                         << ": a percentage of the layer weights (0-100)";
+      return signalPassFailure();
+    }
     auto selected = module->getAttrOfType<DictionaryAttr>(kLoweringOptions);
     if (!selected) {
       module.emitError() << "no '" << kLoweringOptions
@@ -272,6 +277,7 @@ struct HbmLayoutPass
     if (auto range = selected.getAs<FloatAttr>("kv_range"))
       options.uncalibratedKVRange = range.getValueAsDouble();
     options.weightStripes = stripes;
+    options.ddrWeightPercent = ddrWeights;
     FailureOr<ModelStructure> structure = analyzeModelStructure(module);
     if (failed(structure))
       return signalPassFailure();

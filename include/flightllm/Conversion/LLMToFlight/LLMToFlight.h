@@ -101,6 +101,10 @@ struct LoweringOptions {
   /// Channels each weight tile is striped over in HBM (flight-hbm-layout's
   /// `stripes`).
   unsigned weightStripes = 8;
+  /// Percent of each layer's weight-tile bytes the layout puts in the
+  /// board's DDR (flight-hbm-layout's `ddr-weights`; docs/offloading.md):
+  /// those tiles are read with LD mem = ddr through base register B3.
+  unsigned ddrWeightPercent = 0;
   /// The buffer-level passes run on each bucket (a textual pipeline on
   /// flight.bucket, parsed once, run bucket by bucket).
   std::string bucketPipeline = kDefaultBucketPipeline.str();
@@ -154,6 +158,8 @@ struct StreamInfo {
   /// Bytes one run moves, by kind (the layer loop counted as many times as
   /// it runs).
   uint64_t weightLoadBytes = 0, kvLoadBytes = 0, kvStoreBytes = 0;
+  /// Weight bytes loaded from DDR (weightLoadBytes counts HBM's).
+  uint64_t ddrWeightLoadBytes = 0;
   uint64_t activationStoreBytes = 0, activationLoadBytes = 0;
   uint64_t outputStoreBytes = 0, inputLoadBytes = 0;
   /// Instructions of the layer bodies and of the rest, and of the bodies
@@ -226,6 +232,14 @@ struct LoweredModel {
   std::vector<uint8_t> embeddingTable;
   /// One image per HBM channel.
   std::vector<std::vector<uint8_t>> hbm;
+  /// With weights in DDR: one image per DDR channel, loaded at byte
+  /// `ddrOffset` of the channel (B3 = ddrOffset / 32 + L * stride).
+  std::vector<std::vector<uint8_t>> ddr;
+  uint64_t ddrOffset = 0;
+  /// The option, and one layer's weight-tile bytes in DDR and in all (the
+  /// largest layer group's), for the compile report.
+  uint32_t ddrWeightPercent = 0;
+  uint64_t ddrLayerBytes = 0, layerTileBytes = 0;
   uint64_t quantizedWeightBytes = 0;
   uint64_t kvCacheBytes = 0;
   /// KV-cache code width (8 or 4) and HBM bytes one token adds to the cache

@@ -154,6 +154,14 @@ def HbmLayoutPass : Pass<"flight-hbm-layout", "mlir::ModuleOp"> {
     flight.tile_load %s1[0] -> %t[32] length 4096 base <B1> : ...
     ```
 
+    With `ddr-weights=P`, about P% of every layer's weight-tile bytes (whole
+    tiles, interleaved with the HBM ones, the same tiles in every layer of a
+    layer group) go to the board's DDR instead: striped over the DDR
+    channels from the end of the instruction memory's share of each, one
+    slot per layer addressed by B3 (`flight.layer_body ... ddr_stride`), and
+    their loads read DDR (`!flight.buffer<..., ddr>` regions, `base <B3>`);
+    the module gets `flight.ddr_image`.
+
     Errors: a model that does not fit the target's channels, a region the
     layout does not have or of another size, a partial load of a striped
     tile, a target other than the one instructions were selected for.
@@ -163,7 +171,11 @@ def HbmLayoutPass : Pass<"flight-hbm-layout", "mlir::ModuleOp"> {
            "Hardware description (HBM channels and their size): u280, "
            "vhk158 or a JSON file; the one flight-select-instructions used">,
     Option<"stripes", "stripes", "unsigned", /*default=*/"8",
-           "Channels each weight tile is striped over (1-64)">
+           "Channels each weight tile is striped over (1-64)">,
+    Option<"ddrWeights", "ddr-weights", "unsigned", /*default=*/"0",
+           "Percent (0-100) of each layer's weight-tile bytes placed in the "
+           "board's DDR, read with LD mem = ddr through B3 "
+           "(docs/offloading.md)">
   ];
 }
 
