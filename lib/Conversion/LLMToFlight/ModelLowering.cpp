@@ -978,9 +978,6 @@ LogicalResult ModelLowering::prepare() {
            << " (the ISA's MaxBatch: one SEQ_P and SEQ_B2_ORIGIN register "
               "per sequence)";
   if (options.batch > 1) {
-    if (!options.stage.wholeModel())
-      return s.func.emitError() << "batched decode is not supported in a "
-                                   "pipeline stage yet";
     if (options.kvSlots < options.batch)
       return s.func.emitError()
              << "batch " << options.batch << " needs at least as many "
