@@ -5,6 +5,7 @@
 #include "flightllm/Binary/Writer.h"
 
 #include "llvm/Support/Format.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
 #include <cmath>
@@ -79,11 +80,11 @@ flightllm::system::planPipeline(unsigned layers, unsigned cards,
   return plan;
 }
 
-llvm::Expected<std::vector<uint8_t>> flightllm::system::systemBinary(
+llvm::Error flightllm::system::writeSystemBinary(
     const SystemDescription &system, unsigned numLayers, uint32_t rowBytes,
     llvm::ArrayRef<PipelineStagePlan> plan,
     llvm::ArrayRef<std::vector<uint8_t>> stageBinaries,
-    llvm::ArrayRef<uint8_t> tokenizerSection) {
+    llvm::ArrayRef<uint8_t> tokenizerSection, llvm::raw_pwrite_stream &os) {
   binary::BinaryWriter writer(system.target.fingerprint());
   writer.setFlags(binary::kFlagSystem);
   binary::PipelineHeader h;
@@ -120,7 +121,20 @@ llvm::Expected<std::vector<uint8_t>> flightllm::system::systemBinary(
   if (!tokenizerSection.empty())
     writer.addRawSection(static_cast<uint32_t>(binary::SectionKind::Tokenizer),
                          0, tokenizerSection);
-  return writer.writeToBuffer();
+  return writer.writeTo(os);
+}
+
+llvm::Expected<std::vector<uint8_t>> flightllm::system::systemBinary(
+    const SystemDescription &system, unsigned numLayers, uint32_t rowBytes,
+    llvm::ArrayRef<PipelineStagePlan> plan,
+    llvm::ArrayRef<std::vector<uint8_t>> stageBinaries,
+    llvm::ArrayRef<uint8_t> tokenizerSection) {
+  llvm::SmallVector<char, 0> buffer;
+  llvm::raw_svector_ostream os(buffer);
+  if (llvm::Error e = writeSystemBinary(system, numLayers, rowBytes, plan,
+                                        stageBinaries, tokenizerSection, os))
+    return e;
+  return std::vector<uint8_t>(buffer.begin(), buffer.end());
 }
 
 void flightllm::system::printPlan(const SystemDescription &system,

@@ -784,14 +784,12 @@ static LogicalResult compileSystem(ModuleOp module,
   FailureOr<std::vector<uint8_t>> tokenizer = tokenizerSection(vocab);
   if (failed(tokenizer))
     return failure();
-  auto file = flightllm::system::systemBinary(sys, layers, rowBytes, *plan,
-                                               cards, *tokenizer);
-  if (!file) {
+  if (llvm::Error e = flightllm::system::writeSystemBinary(
+          sys, layers, rowBytes, *plan, cards, *tokenizer, out.main)) {
     errs() << "flightllm-compile: error: " << out.binaryPath << ": "
-           << llvm::toString(file.takeError()) << "\n";
+           << llvm::toString(std::move(e)) << "\n";
     return failure();
   }
-  out.main.write(reinterpret_cast<const char *>(file->data()), file->size());
   if (!quietReport)
     flightllm::system::printPlan(sys, *plan, outs());
   return success();
