@@ -81,6 +81,10 @@ def main():
                     "(e.g. examples/tiny-llama-bytes, served functionally: no --timing-only)")
     ap.add_argument("--model-dir", help="where the generated model goes (default under "
                     f"{SHARED})")
+    ap.add_argument("--also-generate", type=int, default=0,
+                    help="also serve the same users with this many generated tokens on the "
+                         "same binary: the difference of the two runs is the steady decode "
+                         "rate, prefill excluded (columns 'decode tokens/s', 'decode ms')")
     ap.add_argument("--keep", action="store_true", help="keep the binaries")
     ap.add_argument("--json", help="write every figure here")
     args = ap.parse_args()
@@ -122,6 +126,18 @@ def main():
                               args.generate, "--json", "--quiet"], work / f"run-x{n}-b{batch}.log")
             r = json.loads(out)
             r.update(compile_s=compile_s, run_s=run_s)
+            if 0 < args.also_generate < args.generate:
+                out2, _ = run([bin_dir / "flightllm-run", flb, *timing, "--users", args.users,
+                               "--prompt-length", args.prompt, "--max-new-tokens",
+                               args.also_generate, "--json", "--quiet"],
+                              work / f"run-x{n}-b{batch}-g{args.also_generate}.log")
+                r2 = json.loads(out2)
+                extra = args.generate - args.also_generate
+                dt = r["seconds"] - r2["seconds"]
+                # Every user got `extra` more tokens in `dt` more seconds.
+                r.update(short_run={k: v for k, v in r2.items() if k != "user_tokens"},
+                         decode_tokens_per_s=min(r["users"], r["kv_slots"]) * extra / dt,
+                         decode_ms_per_token_per_user=1e3 * dt / extra)
         except RuntimeError as e:
             r = {"cards": n, "decode_batch": batch, "error": str(e)}
         finally:
@@ -137,7 +153,7 @@ def main():
           f"{args.generate} generated, greedy, {'functional' if args.model else 'timing-only'} "
           "simulation of u280 cards")
     head = ("cards", "B", "n", "m", "tokens/s", "x 1 card", "ms/token/user", "W", "tokens/s/W",
-            "tokens/s/card", "busiest card", "links ms")
+            "tokens/s/card", "busiest card", "links ms", "decode tokens/s", "decode ms")
     print(" | ".join(head))
     for r in rows:
         if "error" in r:
@@ -155,7 +171,9 @@ def main():
               f"{r['ms_per_token_per_user']:.2f} | {r['watts']:.0f} | "
               f"{r['tokens_per_s_per_w']:.3f} | {r['per_card_tokens_per_s']:.1f} | "
               f"card {busy.index(max(busy))} {100 * busiest:.0f}% busy | "
-              f"{1e3 * r['link_seconds']:.2f}")
+              f"{1e3 * r['link_seconds']:.2f} | "
+              f"{r.get('decode_tokens_per_s', float('nan')):.1f} | "
+              f"{r.get('decode_ms_per_token_per_user', float('nan')):.2f}")
     np = NORTHPOLE
     print(f"NorthPole 16 | 2 | 28 | 14 | {np['tokens_per_s']:.0f} | - | <{np['ms_per_token']:.0f} | "
           f"{np['watts']:.0f} | {np['tokens_per_s'] / np['watts']:.1f} | "
