@@ -83,7 +83,7 @@ flightllm::system::planPipeline(unsigned layers, unsigned cards,
 llvm::Error flightllm::system::writeSystemBinary(
     const SystemDescription &system, unsigned numLayers, uint32_t rowBytes,
     llvm::ArrayRef<PipelineStagePlan> plan,
-    llvm::ArrayRef<std::vector<uint8_t>> stageBinaries,
+    llvm::ArrayRef<llvm::ArrayRef<uint8_t>> stageBinaries,
     llvm::ArrayRef<uint8_t> tokenizerSection, llvm::raw_pwrite_stream &os) {
   binary::BinaryWriter writer(system.target.fingerprint());
   writer.setFlags(binary::kFlagSystem);
@@ -131,8 +131,10 @@ llvm::Expected<std::vector<uint8_t>> flightllm::system::systemBinary(
     llvm::ArrayRef<uint8_t> tokenizerSection) {
   llvm::SmallVector<char, 0> buffer;
   llvm::raw_svector_ostream os(buffer);
+  std::vector<llvm::ArrayRef<uint8_t>> cards(stageBinaries.begin(),
+                                             stageBinaries.end());
   if (llvm::Error e = writeSystemBinary(system, numLayers, rowBytes, plan,
-                                        stageBinaries, tokenizerSection, os))
+                                        cards, tokenizerSection, os))
     return e;
   return std::vector<uint8_t>(buffer.begin(), buffer.end());
 }

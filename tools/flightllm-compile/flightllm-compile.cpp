@@ -49,6 +49,7 @@
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/ToolUtilities.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/SmallString.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
@@ -744,6 +745,35 @@ static flightllm::system::StageCosts stageCosts(ModuleOp module,
   return costs;
 }
 
+/// `bytes` (freed) in an unlinked temporary file, mapped read-only.
+static llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>>
+spillToFile(std::vector<uint8_t> &bytes) {
+  int fd = -1;
+  llvm::SmallString<128> path;
+  if (std::error_code ec =
+          llvm::sys::fs::createTemporaryFile("flightllm-card", "flb", fd, path))
+    return llvm::createStringError(ec, "cannot create a temporary file: " +
+                                           ec.message());
+  llvm::scope_exit removeFile([&] { llvm::sys::fs::remove(path); });
+  {
+    llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
+    os.write(reinterpret_cast<const char *>(bytes.data()), bytes.size());
+    os.close();
+    if (os.has_error())
+      return llvm::createStringError(os.error(), "cannot write " + path +
+                                                     ": " + os.error().message());
+  }
+  std::vector<uint8_t>().swap(bytes);
+  llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> mapped =
+      llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                  /*RequiresNullTerminator=*/false);
+  if (!mapped)
+    return llvm::createStringError(mapped.getError(),
+                                   "cannot map " + path + ": " +
+                                       mapped.getError().message());
+  return std::move(*mapped);
+}
+
 /// --system: one stage binary per card, in one system binary.
 static LogicalResult compileSystem(ModuleOp module,
                                    const flightllm::system::SystemDescription &sys,
@@ -756,7 +786,10 @@ static LogicalResult compileSystem(ModuleOp module,
            << llvm::toString(plan.takeError()) << "\n";
     return failure();
   }
-  std::vector<std::vector<uint8_t>> cards;
+  // Each card's program goes to an unlinked temporary file, mapped back
+  // for the final write: the page cache holds the cards, not the heap (a
+  // 3B model's cards are as large as its weights, which are in memory).
+  std::vector<std::unique_ptr<llvm::MemoryBuffer>> cards;
   uint32_t rowBytes = 0, vocab = 0;
   for (const auto &[c, stage] : llvm::enumerate(*plan)) {
     flightllm::lowering::PipelineStageRange range;
@@ -775,7 +808,14 @@ static LogicalResult compileSystem(ModuleOp module,
              << llvm::toString(image.takeError()) << "\n";
       return failure();
     }
-    cards.push_back(std::move(*image));
+    llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> mapped =
+        spillToFile(*image);
+    if (!mapped) {
+      errs() << "flightllm-compile: error: card " << c << ": "
+             << llvm::toString(mapped.takeError()) << "\n";
+      return failure();
+    }
+    cards.push_back(std::move(*mapped));
     if (!quietReport) {
       outs() << "== card " << c << "\n";
       flightllm::lowering::printReport(*model, sys.target, outs());
@@ -784,8 +824,11 @@ static LogicalResult compileSystem(ModuleOp module,
   FailureOr<std::vector<uint8_t>> tokenizer = tokenizerSection(vocab);
   if (failed(tokenizer))
     return failure();
+  std::vector<llvm::ArrayRef<uint8_t>> cardBytes;
+  for (const auto &card : cards)
+    cardBytes.push_back(llvm::arrayRefFromStringRef<uint8_t>(card->getBuffer()));
   if (llvm::Error e = flightllm::system::writeSystemBinary(
-          sys, layers, rowBytes, *plan, cards, *tokenizer, out.main)) {
+          sys, layers, rowBytes, *plan, cardBytes, *tokenizer, out.main)) {
     errs() << "flightllm-compile: error: " << out.binaryPath << ": "
            << llvm::toString(std::move(e)) << "\n";
     return failure();

@@ -48,7 +48,7 @@ planPipeline(unsigned layers, unsigned cards, const StageCosts &costs);
 llvm::Error writeSystemBinary(const SystemDescription &system,
                               unsigned numLayers, uint32_t rowBytes,
                               llvm::ArrayRef<PipelineStagePlan> plan,
-                              llvm::ArrayRef<std::vector<uint8_t>> stageBinaries,
+                              llvm::ArrayRef<llvm::ArrayRef<uint8_t>> stageBinaries,
                               llvm::ArrayRef<uint8_t> tokenizerSection,
                               llvm::raw_pwrite_stream &os);
 /// The same in memory.
