@@ -93,6 +93,10 @@ SETTINGS = {
     "4:16 SparseGPT + W4 GPTQ": ["--sparsity=4:16"] + SPARSEGPT + W4 + GPTQ,
     "auto 4.5 bits": ["--weight-bits=auto", "--budget=4.5"],
     "auto 6 bits": ["--weight-bits=auto", "--budget=6"],
+    # Bits and the N:16 sparsity chosen per linear (dense, 8:16, 4:16 at 8
+    # and 4 bits; SparseGPT pruning), under the same stored-bits budget.
+    "auto 4.5 bits + N:16": ["--weight-bits=auto", "--budget=4.5", "--auto-sparsity=8:16,4:16"]
+                            + SPARSEGPT,
 }
 # The targets: largest perplexity increase over fp32, in percent (KV8 is the
 # default; each method of a targeted setting is held to it).

@@ -308,10 +308,12 @@ def per_layer_rows(model, target, cores, setting, extra, cases, args, check_line
                 return
             print(f"  compiled in {secs:.0f} s", flush=True)
         bins.append((flb, json.loads(rep.read_text())))
-    cfg = dict(num_layers=FULL_LAYERS, hidden_size=bins[0][1]["hidden_size"])
+    # The full model's config, else the 1-layer model's at the full depth (the
+    # same widths and heads: the 4-bit KV count needs the head size).
     full_cfg = Path(args.shared) / MODELS[model]["dir"] / "config.json"
-    if full_cfg.exists():
-        cfg = json.loads(full_cfg.read_text())
+    cfg = json.loads((full_cfg if full_cfg.exists() else
+                      per_layer_model(model, 1, args) / "config.json").read_text())
+    cfg["num_layers"] = FULL_LAYERS
     clock = t["clock_mhz"] * 1e6
     peak_per_cycle = t["hbm"]["channels"] * t["hbm"]["gb_per_s_per_channel"] * GB / clock
     mm = t["mm"]["channels"] * t["mm"]["k"] * t["mm"]["tokens"] * cores

@@ -39,7 +39,8 @@ Modes (positional; default: all four):
                2:4, 8:16, 4:16 and 8:16 + 4-bit g128 on examples/llama-bytes-4m
                (20 prompt bytes, 20 generated); and mixed precision across
                layers there (--weight-bits=auto --budget=6; 4-bit with layer 0
-               kept at 8 bits), one layer body per run of layers with the same
+               kept at 8 bits; --budget=4.5 --auto-sparsity=8:16,4:16, N:16
+               and bits chosen per linear), one layer body per run of layers with the same
                formats, also on 3 cores with a two-tile prompt. The 4-bit KV cache
                (--kv-bits=4) on the three fixtures (one and three cores) and
                on examples/llama-bytes-4m with INT8 and with 4-bit g128
@@ -361,6 +362,9 @@ LARGE_NEW_TOKENS = 20
 MIXED_FORMATS = (
     ("--weight-bits=auto", "--budget=6"),
     ("--keep-8bit=layers.0.*", "--weight-bits=4"),
+    # ... and the N:16 sparsity chosen per linear too (8:16 and 4:16 beside
+    # dense, at 8 and 4 bits).
+    ("--weight-bits=auto", "--budget=4.5", "--auto-sparsity=8:16,4:16", MAGNITUDE),
 )
 # The 4-bit KV cache (docs/execution-model.md, section 2).
 KV4 = ("--kv-bits=4",)

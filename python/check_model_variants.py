@@ -26,6 +26,12 @@ Checks per variant:
              variant's tolerance. bf16 cannot run on onnxruntime's CPU; its
              reference is onnxruntime on the fp32 graph with the weights
              rounded to bfloat16.
+  built      python/hf_export/ort_builder.py's models (BUILT): a prefill and
+             a with-past case against onnxruntime (a prefill-only model's
+             with-past case: onnxruntime on the whole sequence, the new
+             tokens' logits), the program's weight integers against the
+             model's, and for one model per attention operator a
+             left-padded attention_mask, which flightllm-run --case refuses
   sim        (--sim) the binary generates on the simulator bit-identically to
              the host quantized reference (`--engine=quantized`), as
              check_accelerator.py's bit-exact mode does; fp16/bf16 programs
@@ -55,7 +61,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from hf_export.fuse_ort import fuse  # noqa: E402
-from hf_export.ort_builder import build as build_ort  # noqa: E402
+from hf_export.ort_builder import build as build_ort, unpack_mha_qkv  # noqa: E402
 from hf_export.reduced_precision import convert, round_to  # noqa: E402
 from hf_export.upgrade_opset import upgrade  # noqa: E402
 from ortref import OrtRunner, ort_run  # noqa: E402
@@ -120,6 +126,16 @@ BUILT = {
     ("gpt2mha", "qdq8"): 1e-4,
     ("gpt2", "fp16"): 3e-2,
     ("gpt2mha", "fp16"): 3e-2,
+    # Prefill-only exports (no past inputs) and MultiHeadAttention's packed
+    # QKV, whose reference is onnxruntime on the unpacked model.
+    ("gpt2-nopast", "fp32"): 1e-4,
+    ("gpt2mha-nopast", "fp32"): 1e-4,
+    # Exported without a cache (logits only): onnxruntime runs the same
+    # model with its presents returned (the -nopast build, same weights).
+    ("gpt2-nocache", "fp32"): 1e-4,
+    ("gpt2mha-nocache", "fp32"): 1e-4,
+    ("gpt2mha-packed", "fp32"): 1e-4,
+    ("gpt2mha-packed", "qdq8"): 1e-4,
 }
 # Built models the simulator runs (every weight format the lowering encodes
 # exactly: INT8 per channel or in groups, INT4 groups, zero points), checked
@@ -129,19 +145,26 @@ BUILT_SIM = {("llama", "fp32"), ("phi3", "fp32"), ("phi3", "qdq8"), ("gpt2", "fp
              ("llama", "qdq8"), ("llama", "qdq8-b32"), ("phi3", "qdq8-b32"),
              ("llama", "nbits4-32"), ("llama", "nbits4-128"), ("phi3", "nbits4-32"),
              ("phi3", "nbits4-128"), ("llama", "fp16"), ("phi3", "fp16"), ("gpt2", "fp16"),
-             ("gpt2mha", "fp16")}
+             ("gpt2mha", "fp16"), ("gpt2-nopast", "fp32"), ("gpt2mha-nopast", "fp32"),
+             ("gpt2-nocache", "fp32"), ("gpt2mha-nocache", "fp32"),
+             ("gpt2mha-packed", "fp32"), ("gpt2mha-packed", "qdq8")}
+# One model per attention operator: a left-padded attention_mask (which
+# onnxruntime applies) is refused by flightllm-run --case, as for the
+# fixtures' HF exports (test/Tools/flightllm-run/hf-exports.test).
+BUILT_PADDED = {("llama", "fp32"), ("gpt2", "fp32"), ("gpt2mha", "fp32"),
+                ("gpt2mha-packed", "fp32")}
 
 
 def _cache_names(model: onnx.ModelProto):
-    """(past input, present output, packed) per cache of a built model:
-    past_key_values.N.key/value or onnxruntime GPT-2's packed past_N."""
-    outs = {o.name for o in model.graph.output}
-    for vi in model.graph.input:
+    """(past input, present output, dims, packed) per cache of a built model:
+    past_key_values.N.key/value or onnxruntime GPT-2's packed past_N, named
+    after the present outputs (a prefill-only model has no past inputs)."""
+    for vi in model.graph.output:
         dims = [d.dim_value for d in vi.type.tensor_type.shape.dim]
-        if vi.name.startswith("past_key_values."):
-            yield vi.name, vi.name.replace("past_key_values.", "present."), dims, False
-        elif vi.name.startswith("past_") and f"present_{vi.name[5:]}" in outs:
-            yield vi.name, f"present_{vi.name[5:]}", dims, True
+        if vi.name.startswith("present."):
+            yield vi.name.replace("present.", "past_key_values."), vi.name, dims, False
+        elif vi.name.startswith("present_"):
+            yield f"past_{vi.name[8:]}", vi.name, dims, True
 
 
 def _split_packed(name: str, a: np.ndarray) -> dict:
@@ -156,14 +179,22 @@ def _split_packed(name: str, a: np.ndarray) -> dict:
     return {base + ".key": a[0], base + ".value": a[1]}
 
 
-def built_cases(model_path: Path, out: Path, dtype):
+def built_cases(model_path: Path, out: Path, dtype, ref_path: Path):
     """A prefill case (B=2, S=5) and a case with past (B=1, P=3, S=2), the
-    past being onnxruntime's presents for the prefix."""
+    past being onnxruntime's presents for the prefix; onnxruntime runs
+    `ref_path`. A prefill-only model's case with past is its run on the
+    whole sequence, the logits of the new tokens."""
     model = onnx.load(str(model_path), load_external_data=False)
-    caches = list(_cache_names(model))
+    caches = list(_cache_names(onnx.load(str(ref_path), load_external_data=False)))
     inputs = {vi.name for vi in model.graph.input}
+    prefill_only = not any(past in inputs for past, _, _, _ in caches)
     rng = np.random.default_rng(3)
     cases = []
+
+    def run_ort(feeds):
+        if prefill_only:
+            feeds = {k: a for k, a in feeds.items() if k in inputs}
+        return ort_run_unoptimized(str(ref_path), feeds)
 
     def empty_pasts(batch):
         pasts = {}
@@ -186,11 +217,16 @@ def built_cases(model_path: Path, out: Path, dtype):
         pasts = empty_pasts(batch)
         if past:
             prefix = rng.integers(0, 90, (batch, past)).astype(np.int64)
-            pres = ort_run_unoptimized(str(model_path), dict(feeds_for(prefix, 0), **pasts))
+            pres = run_ort(dict(feeds_for(prefix, 0), **pasts))
             pasts = {p: pres[q] for p, q, _, _ in caches}
-        feeds = feeds_for(rng.integers(0, 90, (batch, seq)).astype(np.int64), past)
+        ids = rng.integers(0, 90, (batch, seq)).astype(np.int64)
+        feeds = feeds_for(ids, past)
         feeds.update(pasts)
-        outputs = ort_run_unoptimized(str(model_path), feeds)
+        if past and prefill_only:
+            outputs = run_ort(feeds_for(np.concatenate([prefix, ids], 1), 0))
+            outputs["logits"] = outputs["logits"][:, past:]
+        else:
+            outputs = run_ort(feeds)
         case = out / "cases" / name
         (case / "inputs").mkdir(parents=True, exist_ok=True)
         (case / "outputs").mkdir(parents=True, exist_ok=True)
@@ -231,11 +267,33 @@ def mlir_weights(text: str) -> dict:
     return found
 
 
-def model_codes(model: onnx.ModelProto) -> dict:
+def packed_qkv_order(model: onnx.ModelProto) -> dict:
+    """codes name -> output channel order of each projection feeding a
+    packed-QKV MultiHeadAttention through DequantizeLinear, MatMul and a
+    Reshape to [B, S, N, 3, H]: the program splits its channels (n, j, h) as
+    q, k and v, (j, n, h)."""
+    producer = {o: n for n in model.graph.node for o in n.output}
+    order = {}
+    for n in model.graph.node:
+        if n.op_type != "MultiHeadAttention" or (len(n.input) > 1 and n.input[1]):
+            continue
+        heads = next(a.i for a in n.attribute if a.name == "num_heads")
+        matmul = producer[producer[n.input[0]].input[0]]
+        deq = producer.get(matmul.input[1])
+        if deq is None or deq.op_type != "DequantizeLinear":
+            continue
+        width = [vi for vi in model.graph.initializer if vi.name == deq.input[0]][0].dims[1]
+        order[deq.input[0]] = (np.arange(width).reshape(heads, 3, width // (3 * heads))
+                               .transpose(1, 0, 2).reshape(-1))
+    return order
+
+
+def model_codes(model: onnx.ModelProto, reorder: dict | None = None) -> dict:
     """name -> the codes of every pre-quantized weight of the model, in
     llm.linear's form (docs/compression.md): uint8 codes of a per-channel
     weight shifted by -128, blocked DequantizeLinear codes as [N, K],
-    MatMulNBits codes unpacked to [N, K], minus 8 without zero points."""
+    MatMulNBits codes unpacked to [N, K], minus 8 without zero points.
+    `reorder`: name -> output channel order of a per-channel weight."""
     from onnx import numpy_helper
     inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
     codes = {}
@@ -246,6 +304,8 @@ def model_codes(model: onnx.ModelProto) -> dict:
             # Blocked along K (opset 21): [N, K] like MatMulNBits' codes.
             blocked = any(a.name == "block_size" and a.i for a in n.attribute)
             codes[n.input[0]] = np.ascontiguousarray(q.T) if blocked else q
+            if reorder and n.input[0] in reorder and not blocked:
+                codes[n.input[0]] = q[:, reorder[n.input[0]]]
         elif n.op_type == "MatMulNBits":
             b = inits[n.input[1]]
             q = np.stack([b & 15, b >> 4], -1).reshape(b.shape[0], -1).astype(np.int8)
@@ -271,9 +331,19 @@ def built_checks(bin_dir: Path, work: Path, key, atol: float, sim: bool):
     model = build_ort(family, weights, seed=1)
     path = out / "model.onnx"
     onnx.save(model, str(path))
+    ref_path = path
+    if family.endswith("-packed"):  # onnxruntime's CPU kernel: unpacked only
+        ref_path = out / "ref-model.onnx"
+        onnx.save(unpack_mha_qkv(model), str(ref_path))
+    elif family.endswith("-nocache"):  # the presents to compare with
+        ref_path = out / "ref-model.onnx"
+        onnx.save(build_ort(family.replace("-nocache", "-nopast"), weights, seed=1),
+                  str(ref_path))
     dtype = np.float16 if weights == "fp16" else np.float32
     results = []
-    for case in built_cases(path, out, dtype):
+    if key in BUILT_PADDED:
+        results.append(padded_check(bin_dir, path, ref_path, out))
+    for case in built_cases(path, out, dtype, ref_path):
         label = f"{out.name} {case.name} (atol {atol:g})"
         # Pre-quantized weights: the graph's arithmetic (dequantized weights,
         # f32 activations), then the accelerator's on the simulator.
@@ -292,12 +362,48 @@ def built_checks(bin_dir: Path, work: Path, key, atol: float, sim: bool):
         try:
             text = run([bin_dir / "flightllm-compile", path, "--emit=llm", "-o", "-",
                         "--quiet"], label)
-            got, want = mlir_weights(text), model_codes(model)
+            got, want = mlir_weights(text), model_codes(model, packed_qkv_order(model))
             bad = [n for n, codes in want.items() if n not in got or not codes_equal(got[n], codes)]
             results.append((label, f"differ or missing: {bad}" if bad or not want else None))
         except RuntimeError as e:
             results.append((label, str(e)))
     return results
+
+
+def padded_check(bin_dir: Path, path: Path, ref_path: Path, out: Path):
+    """A left-padded batch (row 0's first two tokens padding): onnxruntime
+    runs it, and flightllm-run --case refuses the mask, naming it."""
+    label = f"{out.name} a left-padded attention_mask is refused"
+    model = onnx.load(str(path), load_external_data=False)
+    inputs = {vi.name for vi in model.graph.input}
+    ids = np.array([[0, 0, 5, 9, 13], [4, 8, 12, 16, 20]], np.int64)
+    mask = np.ones_like(ids)
+    mask[0, :2] = 0
+    feeds = {"input_ids": ids, "attention_mask": mask}
+    if "position_ids" in inputs:
+        feeds["position_ids"] = np.maximum(np.cumsum(mask, 1) - 1, 0)
+    for past, _, dims, packed in _cache_names(model):
+        if past in inputs:
+            shape = [2, 2] + dims[2:] if packed else [2] + dims[1:]
+            shape[-2] = 0
+            feeds[past] = np.zeros(shape, np.float32)
+    outputs = ort_run_unoptimized(str(ref_path), feeds)
+    case = out / "cases" / "padded"
+    (case / "inputs").mkdir(parents=True, exist_ok=True)
+    (case / "outputs").mkdir(parents=True, exist_ok=True)
+    meta = {"name": "padded", "model": path.name, "inputs": {}, "outputs": {}}
+    for kind, tensors, keep in (("inputs", feeds, ("input_ids", "attention_mask")),
+                                ("outputs", outputs, ("logits",))):
+        for k in keep:
+            np.save(case / kind / f"{k}.npy", tensors[k])
+            meta[kind][k] = {"shape": list(tensors[k].shape), "dtype": tensors[k].dtype.name}
+    (case / "case.json").write_text(json.dumps(meta, indent=1))
+    p = subprocess.run([str(bin_dir / "flightllm-run"), str(path), "--case", str(case)],
+                       capture_output=True, text=True)
+    want = "input 'attention_mask' is tensor<2x5xi64> with other values than the program assumes"
+    if p.returncode == 0 or want not in p.stderr:
+        return (label, f"exit {p.returncode}: {(p.stdout + p.stderr).strip()[-800:]}")
+    return (label, None)
 
 
 def bf16_reference(model: onnx.ModelProto) -> onnx.ModelProto:

@@ -85,6 +85,26 @@ double llm::denseBitsPerWeight(int64_t weights, int64_t outputs, int64_t k,
   return total / double(weights);
 }
 
+/// Stored code bits: all, or S of M with an index each.
+static double codeBits(int64_t weights, int64_t bits, int64_t keep,
+                       int64_t run) {
+  if (!run)
+    return double(weights) * double(bits);
+  int64_t indexBits = llvm::Log2_64_Ceil(uint64_t(run));
+  return double(weights) * double(keep) / double(run) *
+         double(bits + indexBits);
+}
+
+double llm::storedWeightBits(int64_t weights, int64_t outputs, int64_t k,
+                             int64_t bits, int64_t groupSize, bool zeroPoints,
+                             int64_t keep, int64_t run) {
+  double extraBits =
+      (denseBitsPerWeight(weights, outputs, k, bits, groupSize, zeroPoints) -
+       double(bits)) *
+      double(weights);
+  return codeBits(weights, bits, keep, run) + extraBits;
+}
+
 llm::ProjectionFootprint llm::projectionFootprint(Operation *op) {
   ProjectionFootprint f;
   auto type = cast<RankedTensorType>(op->getOperand(1).getType());
@@ -119,17 +139,13 @@ llm::ProjectionFootprint llm::projectionFootprint(Operation *op) {
     f.blockRun = blocks[3];
   }
   // Stored codes: all, S of M with an index each, or the kept blocks.
-  double codeBits = double(f.weights) * double(f.bits);
-  if (f.run) {
-    int64_t indexBits = llvm::Log2_64_Ceil(uint64_t(f.run));
-    codeBits = double(f.weights) * double(f.keep) / double(f.run) *
-               double(f.bits + indexBits);
-  } else if (f.blockRun) {
-    codeBits = codeBits * double(f.blockKeep) / double(f.blockRun);
-  }
+  double code = codeBits(f.weights, f.bits, f.keep, f.run);
+  if (!f.run && f.blockRun)
+    code = code * double(f.blockKeep) / double(f.blockRun);
   double extraBits =
       (f.bitsPerWeight - (integer ? double(f.bits) : f.bitsPerWeight)) *
       double(f.weights);
-  f.bytes = int64_t(std::ceil((codeBits + extraBits) / 8.0));
+  f.storedBits = code + extraBits;
+  f.bytes = int64_t(std::ceil(f.storedBits / 8.0));
   return f;
 }

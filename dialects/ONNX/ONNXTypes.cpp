@@ -79,7 +79,11 @@ llvm::StringRef getDataTypeName(int64_t dataType) {
                                 "uint16",    "int16",   "int32",  "int64",
                                 "string",    "bool",    "float16", "double",
                                 "uint32",    "uint64",  "complex64",
-                                "complex128", "bfloat16"};
+                                "complex128", "bfloat16",
+                                // Added after ONNX 1.12 (opsets 19-23).
+                                "float8e4m3fn", "float8e4m3fnuz", "float8e5m2",
+                                "float8e5m2fnuz", "uint4", "int4",
+                                "float4e2m1"};
   if (dataType < 0 || dataType >= int64_t(std::size(names)))
     return "";
   return names[dataType];

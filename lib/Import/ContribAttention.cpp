@@ -163,8 +163,9 @@ float lowest(int32_t type) {
 }
 
 /// The query, key and value parts of a packed projection [B, S, q + k + v]
-/// (`sizes`, 1-D int64), split on the last axis under `node`'s name. The
-/// split is the projection's only reader, so the raising cuts it in three.
+/// (`sizes`, 1-D int64; empty: three equal parts), split on the last axis
+/// under `node`'s name. The split is the projection's only reader, so the
+/// raising cuts it in three.
 std::array<std::string, 3>
 splitPackedQKV(const onnx::NodeProto &node, const std::string &qkv,
                const std::string &sizes,
@@ -173,7 +174,8 @@ splitPackedQKV(const onnx::NodeProto &node, const std::string &qkv,
   split.set_op_type("Split");
   split.set_name(node.name().empty() ? node.output(0) : node.name());
   split.add_input(qkv);
-  split.add_input(sizes);
+  if (!sizes.empty())
+    split.add_input(sizes);
   for (const char *part : {"/query", "/key", "/value"})
     split.add_output(split.name() + part);
   *split.add_attribute() = intAttr("axis", 2);
@@ -197,7 +199,8 @@ std::string headsFirst(NodeEmitter &emit, const std::string &x) {
 }
 
 /// Where the new tokens sit, from the cache [B, H, P, Dh] and the query
-/// [B, S, ...] shapes: new token s at position P + s.
+/// [B, S, ...] shapes: new token s at position P + s (s without a cache,
+/// a prefill-only graph's attention).
 struct CachePositions {
   std::string total;     // [1]: P + S
   std::string positions; // [S]: P, ..., P + S - 1
@@ -205,9 +208,14 @@ struct CachePositions {
 
 CachePositions cachePositions(NodeEmitter &emit, const std::string &pastKey,
                               const std::string &query) {
+  std::string newTokens = dims(emit, emit.op("Shape", {query}), 1, 2);
+  if (pastKey.empty())
+    return {newTokens,
+            emit.op("Range", {int64Scalar(emit, 0),
+                              emit.op("Squeeze", {newTokens}),
+                              int64Scalar(emit, 1)})};
   std::string past = dims(emit, emit.op("Shape", {pastKey}), 2, 3);
-  std::string total =
-      emit.op("Add", {past, dims(emit, emit.op("Shape", {query}), 1, 2)});
+  std::string total = emit.op("Add", {past, newTokens});
   std::string positions =
       emit.op("Range", {emit.op("Squeeze", {past}), emit.op("Squeeze", {total}),
                         int64Scalar(emit, 1)});
@@ -224,17 +232,28 @@ struct AttentionCore {
   float scale;
   std::string headSize; // [1]
   CachePositions at;
+  /// A [B, P + S] key padding mask the operator reads (MultiHeadAttention's
+  /// key_padding_mask, Attention's mask_index), applied as onnxruntime
+  /// defines it (zeros masked). The importer accepts only the model's
+  /// attention_mask there, which the raising replaces by ones and folds as
+  /// it folds an unfused export's mask.
+  std::string keyPaddingMask;
 
   /// q [B, Hq, S, Dh], k and v [B, Hkv, S, Dh] into `output`; the present
-  /// caches are named `presentKey` / `presentValue` when given.
+  /// caches are named `presentKey` / `presentValue` when given. Without a
+  /// past cache (empty names) the keys and values are the new ones.
   void emit(NodeEmitter &emit, const std::string &q, const std::string &k,
             const std::string &v, const std::string &pastKey,
             const std::string &pastValue, const std::string &presentKey,
             const std::string &presentValue, const std::string &output) const {
-    std::string keys = emit.op("Concat", {pastKey, k}, {intAttr("axis", 2)},
-                               presentKey);
-    std::string values = emit.op("Concat", {pastValue, v}, {intAttr("axis", 2)},
-                                 presentValue);
+    auto appended = [&](const std::string &past, const std::string &next,
+                        const std::string &present) {
+      if (!past.empty())
+        return emit.op("Concat", {past, next}, {intAttr("axis", 2)}, present);
+      return present.empty() ? next : emit.op("Identity", {next}, {}, present);
+    };
+    std::string keys = appended(pastKey, k, presentKey);
+    std::string values = appended(pastValue, v, presentValue);
     std::string scores = emit.op(
         "MatMul", {q, emit.op("Transpose", {repeated(emit, keys)},
                               {intsAttr("perm", {0, 1, 3, 2})})});
@@ -254,6 +273,14 @@ struct AttentionCore {
         {keyPositions, emit.op("Unsqueeze", {at.positions, emit.int64s({1})})});
     scores = emit.op("Where",
                      {future, emit.scalar(lowest(emit.floatType())), scores});
+    if (!keyPaddingMask.empty()) {
+      std::string padding = emit.op(
+          "Equal", {emit.op("Cast", {keyPaddingMask},
+                            {intAttr("to", onnx::TensorProto::INT64)}),
+                    emit.int64s({0})});
+      scores = emit.op("Where", {emit.op("Unsqueeze", {padding, emit.int64s({1, 2})}),
+                                 emit.scalar(lowest(emit.floatType())), scores});
+    }
     std::string probs = emit.op("Softmax", {scores}, {intAttr("axis", -1)});
     std::string context =
         emit.op("Transpose", {emit.op("MatMul", {probs, repeated(emit, values)})},
@@ -473,8 +500,27 @@ LogicalResult expandGroupQueryAttention(onnx::NodeProto &node,
     q4 = applyRotary(emit, q4, c, s, half, interleaved, 4);
     k4 = applyRotary(emit, k4, c, s, half, interleaved, 4);
   }
+  // seqlens_k and total_sequence_length describe the padding: like a mask,
+  // they must come from the model's attention_mask. For the ones the
+  // program assumes they are P + S - 1 and P + S, which the expansion
+  // computes from the shapes (the mask arithmetic, a ReduceSum, is not
+  // imported).
+  static const char *const kLengthInputs[] = {"seqlens_k",
+                                              "total_sequence_length"};
+  for (int i : {5, 6})
+    if (std::string length = input(node, i);
+        !length.empty() && graph.otherInputRead)
+      if (std::string other = graph.otherInputRead(length); !other.empty()) {
+        emitError(loc) << "GroupQueryAttention input " << kLengthInputs[i - 5]
+                       << " ('" << length
+                       << "') is not supported: it must be computed from the "
+                          "model's attention_mask input alone (assumed all "
+                          "ones: one unpadded sequence), but it reads '"
+                       << other << "'";
+        return failure();
+      }
   AttentionCore core{numHeads, kvHeads, floatAttrOr(node, "scale", 0.0f),
-                     headSize, at};
+                     headSize, at, /*keyPaddingMask=*/""};
   core.emit(emit, headsFirst(emit, q4), headsFirst(emit, k4), v4, pastKey,
             pastValue, output(node, 1), output(node, 2), node.output(0));
   return success();
@@ -562,7 +608,8 @@ LogicalResult emitMultiHeadAttention(onnx::NodeProto &node, NodeEmitter &emit,
                                      const std::string &pastKey,
                                      const std::string &pastValue,
                                      const std::string &presentKey,
-                                     const std::string &presentValue) {
+                                     const std::string &presentValue,
+                                     const std::string &mask) {
   if (!bias.empty()) {
     std::string *parts[] = {&q, &k, &v};
     for (int i = 0; i < 3; ++i) {
@@ -578,9 +625,15 @@ LogicalResult emitMultiHeadAttention(onnx::NodeProto &node, NodeEmitter &emit,
     }
   }
   int64_t numHeads = intAttrOr(node, "num_heads", 0);
-  std::string headSize = dims(emit, emit.op("Shape", {pastKey}), 3, 4);
+  // [B, H, P, Dh] caches give the head size; else q's width / num_heads.
+  std::string headSize =
+      pastKey.empty()
+          ? emit.op("Div", {dims(emit, emit.op("Shape", {q}), 2, 3),
+                            emit.int64s({numHeads})})
+          : dims(emit, emit.op("Shape", {pastKey}), 3, 4);
   AttentionCore core{numHeads, numHeads, floatAttrOr(node, "scale", 0.0f),
-                     headSize, cachePositions(emit, pastKey, q)};
+                     headSize, cachePositions(emit, pastKey, q),
+                     /*keyPaddingMask=*/mask};
   auto heads = [&](const std::string &x) {
     return headsFirst(emit, splitHeads(emit, x, numHeads, headSize));
   };
@@ -597,12 +650,25 @@ LogicalResult expandMultiHeadAttention(onnx::NodeProto &node, int32_t floatType,
                                  "key_padding_mask", /*attentionBiasInput=*/5)))
     return failure();
   std::string q = input(node, 0), k = input(node, 1), v = input(node, 2);
-  if (k.empty() || v.empty()) {
-    emitError(loc) << "MultiHeadAttention with packed QKV or KV (no separate "
-                      "key and value inputs) is not supported";
+  int64_t numHeads = intAttrOr(node, "num_heads", 0);
+  std::optional<std::vector<int64_t>> queryDims =
+      graph.shape ? graph.shape(q) : std::nullopt;
+  bool packedQKV = k.empty() && v.empty();
+  if (packedQKV && queryDims &&
+      (queryDims->size() != 5 || (*queryDims)[2] != numHeads ||
+       (*queryDims)[3] != 3)) {
+    emitError(loc) << "MultiHeadAttention with packed QKV needs query '" << q
+                   << "' of shape [batch, sequence, num_heads=" << numHeads
+                   << ", 3, head size]";
     return failure();
   }
-  for (const std::string &x : {q, k, v})
+  if (!packedQKV && (k.empty() || v.empty())) {
+    emitError(loc) << "MultiHeadAttention with packed KV (key '" << k
+                   << "' without value) is not supported (cross attention)";
+    return failure();
+  }
+  for (const std::string &x : packedQKV ? std::vector<std::string>{}
+                                        : std::vector<std::string>{q, k, v})
     if (graph.shape)
       if (auto shape = graph.shape(x); shape && shape->size() != 3) {
         emitError(loc) << "MultiHeadAttention input '" << x << "' of rank "
@@ -624,13 +690,18 @@ LogicalResult expandMultiHeadAttention(onnx::NodeProto &node, int32_t floatType,
                    << "') is not supported";
     return failure();
   }
+  // With a cache: past and present both. Without (a prefill-only graph):
+  // the presents, if returned, are the new keys and values.
   std::string pastKey = input(node, 6), pastValue = input(node, 7);
-  if (pastKey.empty() || pastValue.empty() || output(node, 1).empty() ||
-      output(node, 2).empty()) {
-    emitError(loc) << "MultiHeadAttention without past_key, past_value, "
-                      "present_key and present_value is not supported (the "
-                      "llm program takes and returns the cache, empty for a "
-                      "prompt)";
+  bool past = !pastKey.empty() || !pastValue.empty();
+  bool present = !output(node, 1).empty() || !output(node, 2).empty();
+  if (pastKey.empty() != pastValue.empty() ||
+      output(node, 1).empty() != output(node, 2).empty() ||
+      (past && !present)) {
+    emitError(loc) << "MultiHeadAttention needs past_key and past_value with "
+                      "present_key and present_value, or no past (a "
+                      "prefill-only graph: present_key and present_value "
+                      "both or neither)";
     return failure();
   }
   // The bias is [3 * hidden] (q, k and v of equal sizes with a past cache).
@@ -646,9 +717,32 @@ LogicalResult expandMultiHeadAttention(onnx::NodeProto &node, int32_t floatType,
     return failure();
   }
   NodeEmitter emit(node, floatType, expansion);
+  if (packedQKV) {
+    // query [B, S, N, 3, H] holds head n's q, k and v side by side (the
+    // BSN3H layout of onnxruntime's docs). As [B, S, 3, N, H] flattened, it
+    // is the [q | k | v] projection an unpacked export splits, which the
+    // raising cuts in three (permuting the projection's columns).
+    std::string grouped = emit.op(
+        "Reshape", {emit.op("Transpose", {q}, {intsAttr("perm", {0, 1, 3, 2, 4})}),
+                    emit.int64s({0, 0, -1})});
+    int64_t headDim = queryDims ? (*queryDims)[4] : -1;
+    if (hidden > 0 && headDim > 0 && hidden != numHeads * headDim) {
+      emitError(loc) << "MultiHeadAttention bias '" << bias << "' must be [3 * "
+                     << numHeads * headDim << "] for the packed query '" << q
+                     << "'";
+      return failure();
+    }
+    // Three equal parts (no sizes: the query's only reader is the
+    // Transpose, which the raising folds into the projection).
+    std::array<std::string, 3> parts =
+        splitPackedQKV(node, grouped, /*sizes=*/"", expansion);
+    q = parts[0];
+    k = parts[1];
+    v = parts[2];
+  }
   return emitMultiHeadAttention(node, emit, loc, graph, q, k, v, bias, hidden,
                                 pastKey, pastValue, output(node, 1),
-                                output(node, 2));
+                                output(node, 2), /*mask=*/input(node, 4));
 }
 
 LogicalResult expandAttention(onnx::NodeProto &node, int32_t floatType,
@@ -702,17 +796,22 @@ LogicalResult expandAttention(onnx::NodeProto &node, int32_t floatType,
       return std::nullopt;
     return it->second;
   };
+  // With a cache: past and present. Without (a prefill-only graph): the
+  // present, if returned, holds the new keys and values.
   std::optional<std::pair<std::string, std::string>>
       past = separateCaches(input(node, 4)),
       present = separateCaches(output(node, 1));
-  if (!past || !present) {
+  bool hasPast = !input(node, 4).empty(), hasPresent = !output(node, 1).empty();
+  if ((hasPast && (!past || !present)) || (hasPresent && !present)) {
     emitError(loc) << "Attention needs its past and present to be a graph "
                       "input and output of shape [2, batch, num_heads, "
                       "length, head size], read and written by it alone (the "
                       "llm program takes and returns the cache, empty for a "
-                      "prompt)";
+                      "prompt; a prefill-only graph has no past and may "
+                      "return the present)";
     return failure();
   }
+  std::pair<std::string, std::string> none;
   NodeEmitter emit(node, floatType, expansion);
   // The projection and its bias as an unfused export writes them.
   std::string qkv = emit.op("MatMul", {input(node, 0), weights});
@@ -721,8 +820,11 @@ LogicalResult expandAttention(onnx::NodeProto &node, int32_t floatType,
   auto [q, k, v] = splitPackedQKV(node, qkv, emit.int64s({hidden, hidden, hidden}),
                                  expansion);
   return emitMultiHeadAttention(node, emit, loc, graph, q, k, v,
-                                /*bias=*/"", hidden, past->first, past->second,
-                                present->first, present->second);
+                                /*bias=*/"", hidden, past.value_or(none).first,
+                                past.value_or(none).second,
+                                present.value_or(none).first,
+                                present.value_or(none).second,
+                                /*mask=*/input(node, 3));
 }
 
 } // namespace

@@ -21,45 +21,80 @@ using namespace flightllm;
 namespace {
 
 const ContribOpInfo kContribOps[] = {
-    {"com.microsoft", "BiasGelu", "Add, then GELU (Erf)"},
-    {"com.microsoft", "FastGelu", "Add of the optional bias, then GELU (Tanh)"},
-    {"com.microsoft", "Gelu", "GELU (Erf)"},
-    {"com.microsoft", "SkipLayerNormalization",
-     "Add of input, skip and the optional bias, then LayerNormalization; "
-     "the sum is its 4th output (mean and inv_std_var outputs refused)"},
-    {"com.microsoft", "SkipSimplifiedLayerNormalization",
-     "Add of input, skip and the optional bias, then RMS normalization; the "
-     "sum is its 4th output (mean output refused)"},
-    {"ai.onnx, com.microsoft", "SimplifiedLayerNormalization",
-     "RMS normalization over the last axis (stash_type 1)"},
-    {"com.microsoft", "RotaryEmbedding",
-     "rotate_half or interleaved rotation of each head by the cos/sin caches "
-     "at position_ids ([batch, sequence, hidden] input, whole head rotated)"},
-    {"com.microsoft", "GroupQueryAttention",
-     "q, k, v (or packed QKV split), optional rotary embedding (do_rotary, "
-     "rotary_interleaved, whole head), past cache concatenated with the new "
-     "keys and values (the present outputs), kv heads repeated, causal mask, "
-     "Softmax; seqlens_k and total_sequence_length are taken as P+S-1 and P+S "
-     "(no padding, like attention_mask); local_window_size -1, softcap 0 "
-     "only"},
-    {"com.microsoft", "MultiHeadAttention",
-     "q, k, v [batch, sequence, hidden] (+ the bias input, a constant), past "
-     "cache concatenated with the new keys and values (present_key, "
-     "present_value), causal mask (unidirectional=1 only), Softmax; "
-     "key_padding_mask only as the model's attention_mask (all ones); no "
-     "packed QKV/KV, attention_bias, shared buffers or qk output"},
-    {"com.microsoft", "Attention",
-     "MatMul by the packed QKV weights (+ bias), split in three, then as "
-     "MultiHeadAttention (unidirectional=1, equal qkv_hidden_sizes); the "
-     "packed past/present graph input and output [2, batch, heads, length, "
-     "head size] become past_key_values.N.key/value and present.N.key/value; "
-     "mask_index only as the model's attention_mask (all ones); no "
-     "attention_bias, do_rotary or shared buffers"},
-    {"com.microsoft", "MatMulNBits",
+    {"com.microsoft", "BiasGelu", "1", "Add, then GELU (Erf)", "-"},
+    {"com.microsoft", "FastGelu", "1",
+     "Add of the optional bias, then GELU (Tanh)", "-"},
+    {"com.microsoft", "Gelu", "1", "GELU (Erf)", "-"},
+    {"com.microsoft", "SkipLayerNormalization", "1",
+     "Add of input, skip and the optional bias, then LayerNormalization "
+     "(epsilon); the sum is its 4th output",
+     "the mean and inv_std_var outputs"},
+    {"com.microsoft", "SkipSimplifiedLayerNormalization", "1",
+     "Add of input, skip and the optional bias, then RMS normalization "
+     "(epsilon); the sum is its 4th output, inv_std_var its 3rd",
+     "the mean output"},
+    {"ai.onnx, com.microsoft", "SimplifiedLayerNormalization", "1",
+     "RMS normalization over the last axis (epsilon, stash_type 1); the "
+     "optional inv_std_var output",
+     "an axis other than -1; stash_type other than 1"},
+    {"com.microsoft", "RotaryEmbedding", "1",
+     "rotate_half (interleaved=0) or interleaved rotation of each head by "
+     "the constant cos/sin caches [max positions, head size / 2] at "
+     "position_ids; input [batch, sequence, hidden]; rotary_embedding_dim "
+     "equal to the head size",
+     "a 4-D input; partial rotation (rotary_embedding_dim below the head "
+     "size); is_packed_batching=1"},
+    {"com.microsoft", "GroupQueryAttention", "1",
+     "q, k, v [batch, sequence, hidden] or packed QKV (key and value absent, "
+     "split by num_heads and kv_num_heads); do_rotary with "
+     "rotary_interleaved 0 or 1 (constant caches, whole head); past_key and "
+     "past_value [batch, kv_num_heads, past, head size] concatenated with "
+     "the new keys and values (present_key, present_value); kv heads "
+     "repeated; causal; scale; seqlens_k and total_sequence_length computed "
+     "from the model's attention_mask alone, hence P + S - 1 and P + S for "
+     "the one unpadded sequence the program assumes, which the expansion "
+     "takes from the shapes (see Masks)",
+     "no past_key/past_value; local_window_size other than -1; softcap; "
+     "smooth_softmax; qk_output or the output_qk output; position_ids, "
+     "attention_bias and head_sink inputs; partial rotary; seqlens_k or "
+     "total_sequence_length computed from another graph input"},
+    {"com.microsoft", "MultiHeadAttention", "1",
+     "q, k, v [batch, sequence, hidden], or packed QKV in query [batch, "
+     "sequence, num_heads, 3, head size] (key and value absent: head n's "
+     "q, k, v side by side); bias [3 * hidden] (a constant); past_key and "
+     "past_value [batch, num_heads, past, head size] with present_key and "
+     "present_value, or no past (a prefill-only graph; the presents, if "
+     "returned, are the new keys and values; in a graph exported without "
+     "any cache, logits its only output, they become the outputs "
+     "present.N.key/value); unidirectional=1 (causal); "
+     "scale; key_padding_mask [batch, past + sequence] applied (zeros "
+     "masked) when it is the model's attention_mask (or a Cast of it)",
+     "unidirectional=0; packed KV or cross attention (key of another shape); "
+     "a past without presents; attention_bias; past_present_share_buffer; "
+     "do_rotary; mask_filter_value above -1000; past_sequence_length and "
+     "cache_indirection inputs; the qk output; any other key_padding_mask"},
+    {"com.microsoft", "Attention", "1",
+     "MatMul by the packed QKV weights [hidden, 3 * hidden] (+ bias), split "
+     "in three, then as MultiHeadAttention (unidirectional=1, "
+     "qkv_hidden_sizes absent or three equal sizes); the packed past graph "
+     "input [2, batch, num_heads, past, head size] and present output become "
+     "past_key_values.N.key/value and present.N.key/value; no past (a "
+     "prefill-only graph) with or without the present (without any cache, "
+     "logits the graph's only output, the presents become outputs as for "
+     "MultiHeadAttention); mask_index applied "
+     "(zeros masked) when it is the model's attention_mask (or a Cast of it)",
+     "unidirectional=0; unequal qkv_hidden_sizes; a past or present that is "
+     "not a [2, ...] graph input/output of this node alone; attention_bias; "
+     "past_present_share_buffer; do_rotary; mask_filter_value above -1000; "
+     "past_sequence_length; any other mask_index (1-D key lengths, 3-D, 4-D)"},
+    {"com.microsoft", "MatMulNBits", "1",
      "the codes unpacked and dequantized per block by DequantizeLinear, then "
-     "MatMul (+ bias); raised to llm.linear with those codes and scales "
-     "(bits 4 and 8, uint8 zero points or none, K a multiple of block_size, "
-     "no g_idx)"},
+     "MatMul (+ bias); raised to llm.linear with those codes, scales and "
+     "zero points (bits 4 and 8; block_size a multiple of 16 dividing K; "
+     "constant B, scales and optional uint8 zero_points)",
+     "bits other than 4 and 8; a block_size that is not a multiple of 16 or "
+     "does not divide K (padded last block); float zero_points; g_idx; "
+     "computed (non-constant) B, scales or zero_points"},
 };
 
 bool isMicrosoft(const onnx::NodeProto &node) {

@@ -39,6 +39,9 @@ struct ContribGraphInfo {
   /// Whether a value is the model's attention_mask input (or a Cast of it),
   /// which the llm program assumes all ones.
   std::function<bool(const std::string &)> isAttentionMask;
+  /// The first graph input other than attention_mask whose values a value
+  /// depends on (Shape reads aside), or "": a mask computed from it.
+  std::function<std::string(const std::string &)> otherInputRead;
   /// Packed [2, B, H, T, Dh] caches (Attention's past and present) the
   /// importer replaced by separate key and value graph inputs and outputs:
   /// packed name -> (key name, value name). See splitPackedCaches.
@@ -85,7 +88,9 @@ std::optional<std::string> floatTensorBytes(const onnx::TensorProto &t);
 struct ContribOpInfo {
   const char *domain;
   const char *op;
-  const char *expansion;
+  const char *opsets;    ///< the domain versions accepted
+  const char *expansion; ///< the supported forms and what they become
+  const char *refused;   ///< the forms refused with an error
 };
 llvm::ArrayRef<ContribOpInfo> getExpandedContribOps();
 

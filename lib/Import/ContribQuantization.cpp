@@ -15,6 +15,8 @@
 
 #include "NodeEmitter.h"
 
+#include "flightllm/ISA/ISA.h"
+
 #include "mlir/IR/Diagnostics.h"
 
 #include "onnx/onnx_pb.h"
@@ -75,9 +77,13 @@ LogicalResult flightllm::expandMatMulNBits(
                    << " (a padded last block is not supported)";
     return failure();
   }
-  if (bits == 4 && *blockSize % 2) {
+  // As for DequantizeLinear's blocks (OpsetAdapter.cpp): the group-wise
+  // format scales whole K blocks of the accelerator, so a block size it
+  // cannot represent is refused here, naming the node, not by the lowering.
+  if (*blockSize % isa::kKBlock) {
     emitError(loc) << "MatMulNBits attribute block_size=" << *blockSize
-                   << " is odd (4-bit codes are packed in pairs)";
+                   << " is not supported (a multiple of " << isa::kKBlock
+                   << ", the accelerator's K block, dividing K=" << *k << ")";
     return failure();
   }
   for (int i : {4}) // g_idx: act-order GPTQ, a permuted block map.

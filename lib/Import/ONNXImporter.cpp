@@ -120,10 +120,7 @@ Type GraphImporter::convertType(const onnx::TypeProto &type, Location loc,
   const auto &tt = type.tensor_type();
   Type elementType = onnxir::getElementType(ctx, tt.elem_type());
   if (!elementType) {
-    StringRef name = onnxir::getDataTypeName(tt.elem_type());
-    emitError(loc) << what << " has unsupported element type "
-                   << (name.empty() ? std::to_string(tt.elem_type())
-                                    : name.str());
+    emitError(loc) << what << " has " << unsupportedElementType(tt.elem_type());
     return {};
   }
   if (!tt.has_shape())

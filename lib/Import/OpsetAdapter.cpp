@@ -32,12 +32,15 @@ namespace {
 const OpsetRevision kRevisions[] = {
     {"Cast", 19, "`saturate` attribute (float8 targets only), float8 types",
      "`saturate` dropped (no float8 type is accepted)"},
-    {"Cast", 21, "int4/uint4 types", "same form"},
+    {"Cast", 21, "int4/uint4 types",
+     "same form (an int4/uint4 tensor is refused: Element types)"},
     {"Constant", 19, "float8 types", "same form"},
-    {"Constant", 21, "int4/uint4 types", "same form"},
+    {"Constant", 21, "int4/uint4 types",
+     "same form (an int4/uint4 tensor is refused: Element types)"},
     {"ConstantOfShape", 20, "bfloat16 and float8 types",
      "a bfloat16 fill becomes an f32 one and a Cast"},
-    {"ConstantOfShape", 21, "int4/uint4 types", "same form"},
+    {"ConstantOfShape", 21, "int4/uint4 types",
+     "same form (an int4/uint4 tensor is refused: Element types)"},
     {"DequantizeLinear", 19,
      "float8 types; x_scale may be float16/bfloat16",
      "same form (a float16/bfloat16 scale is refused by the opset-13 type)"},
@@ -49,24 +52,31 @@ const OpsetRevision kRevisions[] = {
     {"Gelu", 20, "new operator",
      "expanded to its definition (Erf, or Tanh when approximate=\"tanh\")"},
     {"Identity", 19, "float8 types", "same form"},
-    {"Identity", 21, "int4/uint4 types", "same form"},
+    {"Identity", 21, "int4/uint4 types",
+     "same form (an int4/uint4 tensor is refused: Element types)"},
     {"If", 19, "float8 types", "same form"},
-    {"If", 21, "int4/uint4 types", "same form"},
+    {"If", 21, "int4/uint4 types",
+     "same form (an int4/uint4 tensor is refused: Element types)"},
     {"ReduceMean", 18, "`axes` is an input; `noop_with_empty_axes` attribute",
      "constant `axes` become the attribute; none reduce all axes (or, with "
      "noop_with_empty_axes=1, nothing); computed axes are refused"},
     {"Reshape", 19, "float8 types", "same form"},
-    {"Reshape", 21, "int4/uint4 types", "same form"},
+    {"Reshape", 21, "int4/uint4 types",
+     "same form (an int4/uint4 tensor is refused: Element types)"},
     {"ScatterND", 18, "reduction max/min",
      "same form; max/min are refused"},
     {"Shape", 19, "float8 types", "same form"},
-    {"Shape", 21, "int4/uint4 types", "same form"},
+    {"Shape", 21, "int4/uint4 types",
+     "same form (an int4/uint4 tensor is refused: Element types)"},
     {"Split", 18, "`num_outputs` attribute (last chunk may be smaller)",
      "dropped when it equals the outputs (equal chunks: the axis must divide, "
      "checked by shape inference and at run time)"},
-    {"Squeeze", 21, "int4/uint4 types", "same form"},
-    {"Transpose", 21, "int4/uint4 types", "same form"},
-    {"Unsqueeze", 21, "int4/uint4 types", "same form"},
+    {"Squeeze", 21, "int4/uint4 types",
+     "same form (an int4/uint4 tensor is refused: Element types)"},
+    {"Transpose", 21, "int4/uint4 types",
+     "same form (an int4/uint4 tensor is refused: Element types)"},
+    {"Unsqueeze", 21, "int4/uint4 types",
+     "same form (an int4/uint4 tensor is refused: Element types)"},
 };
 
 /// The accelerator's K block (include/flightllm/ISA): group sizes the DSP
@@ -200,6 +210,9 @@ private:
                                      std::vector<onnx::NodeProto> &expansion);
 
 public:
+  /// Returns the keys and values of a graph exported without its cache
+  /// (see addPresentOutputs below).
+  void addPresentOutputs(onnx::GraphProto &graph);
   /// Replaces Attention's packed caches by separate key and value graph
   /// inputs and outputs (see splitPackedCaches below).
   void splitPackedCaches(onnx::GraphProto &graph);
@@ -228,6 +241,33 @@ private:
   /// by output name, as they were before the adaptation.
   std::set<std::string> graphInputs;
   std::map<std::string, std::pair<std::string, std::string>> producers;
+  std::map<std::string, std::vector<std::string>> producerInputs;
+
+  /// The first graph input other than attention_mask whose values `name`
+  /// depends on (inputs read only through Shape do not count; initializers
+  /// are constants), or "" when there is none.
+  std::string otherInputRead(const std::string &name,
+                             const Constants &constants) const {
+    std::set<std::string> seen;
+    std::vector<std::string> work = {name};
+    while (!work.empty()) {
+      std::string v = work.back();
+      work.pop_back();
+      if (v.empty() || !seen.insert(v).second || constants.tensor(v))
+        continue;
+      auto it = producers.find(v);
+      if (it == producers.end()) {
+        if (v != "attention_mask")
+          return v; // a graph input, or a value of an enclosing graph
+        continue;
+      }
+      if (it->second.first == "Shape")
+        continue;
+      for (const std::string &in : producerInputs.at(v))
+        work.push_back(in);
+    }
+    return "";
+  }
 
   bool isAttentionMask(std::string name) const {
     for (int depth = 0; depth < 8; ++depth) {
@@ -243,6 +283,68 @@ private:
   }
 };
 
+/// A graph exported without its cache (no past inputs, logits its only
+/// output) whose attention is onnxruntime's MultiHeadAttention or Attention
+/// without past and present: the llm program returns each layer's keys and
+/// values (the cache a prompt leaves), so the fused operators' own present
+/// outputs become graph outputs present.L.key/value (Attention: present_L,
+/// split by splitPackedCaches), L counting the attention nodes, as an
+/// export with its cache returns them. An unfused export without a cache
+/// has no such outputs to name and is refused by the raising.
+void Adapter::addPresentOutputs(onnx::GraphProto &graph) {
+  if (graph.output_size() != 1 || graph.input_size() == 0)
+    return;
+  std::vector<onnx::NodeProto *> attention;
+  std::set<std::string> names;
+  for (auto &node : *graph.mutable_node()) {
+    for (const std::string &out : node.output())
+      names.insert(out);
+    if (node.domain() != "com.microsoft")
+      continue;
+    bool mha = node.op_type() == "MultiHeadAttention";
+    if (!mha && node.op_type() != "Attention")
+      continue;
+    for (int i = 1; i < node.output_size(); ++i)
+      if (!node.output(i).empty())
+        return;
+    for (int i : mha ? std::vector<int>{6, 7} : std::vector<int>{4})
+      if (i < node.input_size() && !node.input(i).empty())
+        return;
+    attention.push_back(&node);
+  }
+  const auto &logits = graph.output(0).type();
+  if (attention.empty() || !logits.has_tensor_type())
+    return;
+  auto addOutput = [&](const std::string &name, int rank, bool packed) {
+    onnx::ValueInfoProto *vi = graph.add_output();
+    vi->set_name(name);
+    auto *t = vi->mutable_type()->mutable_tensor_type();
+    t->set_elem_type(logits.tensor_type().elem_type());
+    for (int d = 0; d < rank; ++d) {
+      auto *dim = t->mutable_shape()->add_dim();
+      if (packed && d == 0)
+        dim->set_dim_value(2);
+    }
+  };
+  for (auto [layer, node] : llvm::enumerate(attention)) {
+    std::string l = std::to_string(layer);
+    bool mha = node->op_type() == "MultiHeadAttention";
+    std::vector<std::string> outs =
+        mha ? std::vector<std::string>{"present." + l + ".key",
+                                       "present." + l + ".value"}
+            : std::vector<std::string>{"present_" + l};
+    for (const std::string &out : outs)
+      if (names.count(out))
+        return; // the graph's own value: left as it is
+    while (node->output_size() < 1 + int(outs.size()))
+      node->add_output("");
+    for (auto [i, out] : llvm::enumerate(outs)) {
+      node->set_output(int(i) + 1, out);
+      addOutput(out, mha ? 4 : 5, !mha);
+    }
+  }
+}
+
 /// onnxruntime's GPT-2 models pass each layer's cache to Attention as one
 /// graph input past_N [2, B, H, P, Dh] (keys then values) and return
 /// present_N [2, B, H, P + S, Dh]. The llm program's signature has a key and
@@ -250,7 +352,9 @@ private:
 /// pair, read and written by one Attention alone, becomes
 /// past_key_values.L.key/value and present.L.key/value (L counting the
 /// Attention nodes), which the expansion reads and writes directly: the
-/// same tensors, split along their first axis.
+/// same tensors, split along their first axis. A prefill-only graph's
+/// Attention has no past and returns present_N alone, which is split the
+/// same way.
 void Adapter::splitPackedCaches(onnx::GraphProto &graph) {
   std::map<std::string, int> reads;
   for (const auto &node : graph.node())
@@ -296,14 +400,15 @@ void Adapter::splitPackedCaches(onnx::GraphProto &graph) {
   int layer = 0;
   for (const auto &node : graph.node()) {
     if (node.domain() != "com.microsoft" || node.op_type() != "Attention" ||
-        node.input_size() < 5 || node.input(4).empty() ||
         node.output_size() < 2 || node.output(1).empty())
       continue;
-    const std::string &past = node.input(4), &present = node.output(1);
-    const onnx::ValueInfoProto *in = find(graph.input(), past);
+    std::string past = node.input_size() > 4 ? node.input(4) : std::string();
+    const std::string &present = node.output(1);
+    const onnx::ValueInfoProto *in =
+        past.empty() ? nullptr : find(graph.input(), past);
     const onnx::ValueInfoProto *out = find(graph.output(), present);
-    if (!in || !out || !packedInfo(*in) || !packedInfo(*out) ||
-        reads[past] != 1 || reads.count(present))
+    if ((!past.empty() && (!in || !packedInfo(*in) || reads[past] != 1)) ||
+        !out || !packedInfo(*out) || reads.count(present))
       continue;
     std::string l = std::to_string(layer++);
     std::pair<std::string, std::string> pastNames{
@@ -317,11 +422,13 @@ void Adapter::splitPackedCaches(onnx::GraphProto &graph) {
         find(graph.output(), presentNames.first) ||
         find(graph.output(), presentNames.second))
       continue;
-    replaceInList(*graph.mutable_input(), past, pastNames.first,
-                  pastNames.second);
+    if (!past.empty()) {
+      replaceInList(*graph.mutable_input(), past, pastNames.first,
+                    pastNames.second);
+      packedCaches[past] = pastNames;
+    }
     replaceInList(*graph.mutable_output(), present, presentNames.first,
                   presentNames.second);
-    packedCaches[past] = pastNames;
     packedCaches[present] = presentNames;
   }
 }
@@ -336,9 +443,11 @@ LogicalResult Adapter::adaptGraph(onnx::GraphProto &graph,
     for (const auto &vi : graph.input())
       graphInputs.insert(vi.name());
     for (const auto &node : graph.node())
-      for (const std::string &out : node.output())
+      for (const std::string &out : node.output()) {
         producers[out] = {node.op_type(),
                           node.input_size() ? node.input(0) : std::string()};
+        producerInputs[out] = {node.input().begin(), node.input().end()};
+      }
   }
   for (auto [index, node] : llvm::enumerate(*graph.mutable_node())) {
     for (auto &attr : *node.mutable_attribute())
@@ -391,6 +500,9 @@ LogicalResult Adapter::adaptNode(onnx::NodeProto &node, size_t index,
       return isAttentionMask(name);
     };
     graph.packedCaches = &packedCaches;
+    graph.otherInputRead = [&](const std::string &name) {
+      return otherInputRead(name, constants);
+    };
     return expandContribOp(node, *type, loc, graph, expansion);
   }
   if (!isDefaultDomain(node.domain()) || opset <= kSchemaOpset)
@@ -681,6 +793,7 @@ LogicalResult flightllm::adaptToSchemaOpset(
     onnx::ModelProto &model, int opset,
     const std::function<Location(const onnx::NodeProto &, size_t)> &nodeLoc) {
   Adapter adapter(opset, nodeLoc);
+  adapter.addPresentOutputs(*model.mutable_graph());
   adapter.splitPackedCaches(*model.mutable_graph());
   adapter.collectUses(model.graph());
   bool fusedAttention = llvm::any_of(

@@ -74,12 +74,50 @@ void flightllm::printSupportedOperators(llvm::raw_ostream &os) {
   }
   os << "\n## onnxruntime's fused operators\n\n"
      << "Expanded at import into the default-domain subgraph that defines "
-        "them; the raising then finds the same llm op as in an unfused "
-        "export.\n\n"
-     << "| Operator | Domain | Expansion |\n|---|---|---|\n";
+        "them (onnxruntime's docs/ContribOperators.md and CPU kernels); the "
+        "raising then finds the same llm op as in an unfused export. "
+        "onnxruntime defines version 1 of each. Every refusal is an error "
+        "naming the node.\n\n"
+     << "| Operator | Domain | Opsets | Supported forms | Refused |\n"
+     << "|---|---|---|---|---|\n";
   for (const ContribOpInfo &info : getExpandedContribOps())
-    os << "| " << info.op << " | " << info.domain << " | " << info.expansion
-       << " |\n";
+    os << "| " << info.op << " | " << info.domain << " | " << info.opsets
+       << " | " << info.expansion << " | " << info.refused << " |\n";
+  os << "\n## Masks and padding\n\n"
+     << "The compiled program computes one unpadded sequence per call (the "
+        "runtime and the Python API take tokens only), so the only "
+        "attention_mask a caller can mean is all ones. Every import path "
+        "treats a mask alike: it must be the model's `attention_mask` input "
+        "or computed from it alone, and the program computes what the graph "
+        "computes for ones [batch, past + new tokens] (the raising replaces "
+        "`attention_mask`, `position_ids` and `cache_position` by their "
+        "values for one unpadded sequence):\n\n"
+     << "- unfused exports: the mask arithmetic of the graph;\n"
+     << "- GroupQueryAttention: seqlens_k and total_sequence_length must be "
+        "computed from attention_mask alone (other inputs only through "
+        "Shape); with the assumed mask they are P + S - 1 and P + S, which "
+        "the expansion computes from the shapes (their arithmetic is not "
+        "checked);\n"
+     << "- MultiHeadAttention's key_padding_mask and Attention's mask_index: "
+        "zeros masked, accepted only when the input is attention_mask itself "
+        "(or a Cast of it).\n\n"
+     << "A fused operator's mask or lengths computed from any other graph "
+        "input are refused with an error naming the node; an unfused "
+        "export's extra inputs are refused by name (\"unsupported model "
+        "input\"). `flightllm-run --case` refuses inputs that do not "
+        "hold the assumed values (a left-padded attention_mask: \"other "
+        "values than the program assumes\"); a batch of unequal prompts is "
+        "run as separate sequences (one slot each).\n";
+  os << "\n## Element types\n\n"
+     << "Graphs compute in float32, float16 or bfloat16 (Casts included); "
+        "pre-quantized weights are int8/uint8 codes (DequantizeLinear) or "
+        "MatMulNBits' packed 4- and 8-bit codes. Opset 21's int4/uint4 tensor "
+        "types cannot be read: the ONNX library this build uses (1.12) has no "
+        "such types, so a model holding them is refused when it loads; a "
+        "4-bit weight is accepted as MatMulNBits (bits=4). onnxruntime's CPU provider has no "
+        "bfloat16 kernels, so a bfloat16 model is checked against "
+        "onnxruntime running the float32 graph with the weights rounded to "
+        "bfloat16 (python/check_model_variants.py).\n";
   os << "\n## Changes after opset " << kSchemaOpset << "\n\n"
      << "| Operator | Version | Change | Import |\n|---|---|---|---|\n";
   for (const OpsetRevision &r : getOpsetRevisions())

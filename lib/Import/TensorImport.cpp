@@ -168,15 +168,24 @@ TensorImporter::mapFile(ExternalFile &file, Location loc,
   return file.mapping;
 }
 
+std::string flightllm::unsupportedElementType(int64_t dataType) {
+  llvm::StringRef name = onnxir::getDataTypeName(dataType);
+  std::string text = "unsupported element type " +
+                     (name.empty() ? std::to_string(dataType) : name.str());
+  // float8 (opset 19), uint4/int4 (opset 21), float4 (opset 23).
+  if (dataType > onnx::TensorProto::BFLOAT16 && !name.empty())
+    text += " (newer than the ONNX 1.12 library this build uses; a 4-bit "
+            "weight is accepted as com.microsoft MatMulNBits)";
+  return text;
+}
+
 ElementsAttr TensorImporter::importTensor(onnx::TensorProto &t, Location loc,
                                           const std::string &what) {
   static_assert(llvm::sys::IsLittleEndianHost,
                 "ONNX raw data is little-endian; big-endian hosts need swaps");
   Type elementType = onnxir::getElementType(ctx, t.data_type());
   if (!elementType) {
-    llvm::StringRef name = onnxir::getDataTypeName(t.data_type());
-    emitError(loc) << what << " has unsupported element type "
-                   << (name.empty() ? std::to_string(t.data_type()) : name.str());
+    emitError(loc) << what << " has " << unsupportedElementType(t.data_type());
     return {};
   }
   unsigned elemSize = onnxir::getDataTypeSize(t.data_type());

@@ -23,6 +23,10 @@ class TensorProto;
 
 namespace flightllm {
 
+/// "unsupported element type NAME" for an ONNX data type code the dialect
+/// has no type for, with why for the codes added after ONNX 1.12.
+std::string unsupportedElementType(int64_t dataType);
+
 class TensorImporter {
 public:
   /// `externalDataFiles`, when set, receives the path of each external data

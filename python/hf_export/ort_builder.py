@@ -25,7 +25,14 @@ is quantized too; embeddings and norms stay float.
 
 Two GPT-2 families in the forms of onnxruntime's transformer optimizer
 (_build_gpt2): gpt2 (Attention, onnxruntime GPT-2's packed past_N/present_N
-caches) and gpt2mha (MultiHeadAttention), weights fp32 or qdq8.
+caches) and gpt2mha (MultiHeadAttention), weights fp32 or qdq8; their
+prefill-only forms gpt2-nopast and gpt2mha-nopast (no past inputs, the
+presents returned, as a GPT-2 exported without a cache input), and
+gpt2-nocache and gpt2mha-nocache (logits the only output: attention without
+past or present, as a GPT-2 exported without any cache); and
+gpt2mha-packed, MultiHeadAttention with packed QKV (query [B, S, N, 3, H],
+no key and value inputs), which onnxruntime's CPU kernel does not implement:
+unpack_mha_qkv() writes the same model with separate q, k, v for it.
 
     from hf_export.ort_builder import build
     model = build("llama", weights="nbits4-32", seed=1)
@@ -154,9 +161,13 @@ def _linear(g, weights, with_zp, x, w, name):
                 K=k, N=n, bits=4, block_size=block, accuracy_level=0)
 
 
+GPT2_FAMILIES = ("gpt2", "gpt2mha", "gpt2-nopast", "gpt2mha-nopast", "gpt2-nocache",
+                 "gpt2mha-nocache", "gpt2mha-packed")
+
+
 def build(family: str, weights: str = "fp32", seed: int = 0,
           cfg: dict | None = None) -> onnx.ModelProto:
-    if family in ("gpt2", "gpt2mha"):
+    if family in GPT2_FAMILIES:
         return _build_gpt2(family, weights, seed, cfg)
     c = dict(CONFIG, **(cfg or {}))
     rng = np.random.default_rng(seed)
@@ -285,7 +296,10 @@ def _build_gpt2(family: str, weights: str, seed: int, cfg: dict | None) -> onnx.
     D, H, V, L = c["hidden"], c["heads"], c["vocab"], c["layers"]
     I, Dh = 4 * D, D // H
     eps = c["eps"]
-    packed = family == "gpt2"
+    packed = family.split("-")[0] == "gpt2"
+    no_cache = family.endswith("-nocache")
+    no_past = family.endswith("-nopast") or no_cache
+    packed_qkv = family.endswith("-packed")
 
     def rand(*shape, scale=0.08):
         return (rng.standard_normal(shape) * scale).astype(np.float32)
@@ -310,21 +324,26 @@ def _build_gpt2(family: str, weights: str, seed: int, cfg: dict | None) -> onnx.
     inputs.append(helper.make_tensor_value_info("attention_mask", TensorProto.INT64,
                                                 ["batch", "total"]))
     outputs = [helper.make_tensor_value_info("logits", onnx_float, ["batch", "seq", V])]
-    for i in range(L):
+    for i in range(L if not no_cache else 0):
         if packed:
-            inputs.append(helper.make_tensor_value_info(
-                f"past_{i}", onnx_float, [2, "batch", H, "past", Dh]))
+            if not no_past:
+                inputs.append(helper.make_tensor_value_info(
+                    f"past_{i}", onnx_float, [2, "batch", H, "past", Dh]))
             outputs.append(helper.make_tensor_value_info(
                 f"present_{i}", onnx_float, [2, "batch", H, "total", Dh]))
             continue
         for kind in ("key", "value"):
-            inputs.append(helper.make_tensor_value_info(
-                f"past_key_values.{i}.{kind}", onnx_float, ["batch", H, "past", Dh]))
+            if not no_past:
+                inputs.append(helper.make_tensor_value_info(
+                    f"past_key_values.{i}.{kind}", onnx_float, ["batch", H, "past", Dh]))
             outputs.append(helper.make_tensor_value_info(
                 f"present.{i}.{kind}", onnx_float, ["batch", H, "total", Dh]))
 
     if packed:
         pos = "position_ids"
+    elif no_past:
+        seq = g.op("Gather", [g.op("Shape", ["input_ids"]), g.i64(1)])
+        pos = g.op("Unsqueeze", [g.op("Range", [g.i64(0), seq, g.i64(1)]), g.i64([0])])
     else:
         past = g.op("Gather", [g.op("Shape", ["past_key_values.0.key"]), g.i64(2)])
         seq = g.op("Gather", [g.op("Shape", ["input_ids"]), g.i64(1)])
@@ -363,21 +382,33 @@ def _build_gpt2(family: str, weights: str, seed: int, cfg: dict | None) -> onnx.
             else:
                 raise ValueError(f"{family}: weights {weights} (Attention takes float or "
                                  "DequantizeLinear weights)")
-            attn = g.op("Attention", [h, w_in, g.init(attn_name + ".c_attn.bias", bqkv.astype(dtype)), mask,
-                                      f"past_{i}"],
-                        outputs=[attn_name + "/out", f"present_{i}"], domain=MS,
+            attn = g.op("Attention", [h, w_in, g.init(attn_name + ".c_attn.bias", bqkv.astype(dtype)), mask]
+                        + ([] if no_past else [f"past_{i}"]),
+                        outputs=[attn_name + "/out"] + ([] if no_cache else [f"present_{i}"]),
+                        domain=MS,
                         num_heads=H, unidirectional=1, qkv_hidden_sizes=[D, D, D],
-                        name=p + "/attn/Attention")[0]
+                        name=p + "/attn/Attention")
         else:
-            q = linear(h, wq, attn_name + ".q_proj")
-            k = linear(h, wk, attn_name + ".k_proj")
-            v = linear(h, wv, attn_name + ".v_proj")
+            if packed_qkv:
+                # Columns (head n, q/k/v j, h): the [B, S, N, 3, H] query.
+                w_packed = np.stack([w.reshape(D, H, Dh) for w in (wq, wk, wv)], 2)
+                qkv = linear(h, w_packed.reshape(D, 3 * D), attn_name + ".qkv_proj")
+                q = g.op("Reshape", [qkv, g.i64([0, 0, H, 3, Dh])],
+                         name=attn_name + "/qkv/Reshape")
+                k = v = ""
+            else:
+                q = linear(h, wq, attn_name + ".q_proj")
+                k = linear(h, wk, attn_name + ".k_proj")
+                v = linear(h, wv, attn_name + ".v_proj")
+            caches = [] if no_past else [f"past_key_values.{i}.key", f"past_key_values.{i}.value"]
             attn = g.op("MultiHeadAttention",
-                        [q, k, v, g.init(attn_name + ".qkv_bias", bqkv.astype(dtype)), mask, "",
-                         f"past_key_values.{i}.key", f"past_key_values.{i}.value"],
-                        outputs=[attn_name + "/out", f"present.{i}.key", f"present.{i}.value"],
+                        [q, k, v, g.init(attn_name + ".qkv_bias", bqkv.astype(dtype)), mask, ""]
+                        + caches,
+                        outputs=[attn_name + "/out"]
+                        + ([] if no_cache else [f"present.{i}.key", f"present.{i}.value"]),
                         domain=MS, num_heads=H, unidirectional=1, scale=0.15,
-                        name=p + "/attn/MultiHeadAttention")[0]
+                        name=p + "/attn/MultiHeadAttention")
+        attn = attn if isinstance(attn, str) else attn[0]  # the output, without presents
         o = linear(attn, rand(D, D), attn_name + ".c_proj")
         w2, b2 = ln_params(p + ".ln_2")
         # The projection's bias in SkipLayerNormalization's bias input.
@@ -401,4 +432,38 @@ def _build_gpt2(family: str, weights: str, seed: int, cfg: dict | None) -> onnx.
                                                     helper.make_opsetid(MS, 1)],
                               producer_name="ort_builder")
     model.ir_version = 8
+    return model
+
+
+def unpack_mha_qkv(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The model with every packed-QKV MultiHeadAttention (query [B, S, N, 3,
+    H], no key and value) given q, k and v [B, S, N * H] instead: query[..., j,
+    :] for j = 0, 1, 2, the layout of onnxruntime's contrib operator docs.
+    onnxruntime's CPU kernel runs this form only, so it is the reference for
+    gpt2mha-packed."""
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    nodes = []
+    for n in model.graph.node:
+        if n.op_type != "MultiHeadAttention" or (len(n.input) > 1 and n.input[1]):
+            nodes.append(n)
+            continue
+        parts = []
+        for j in range(3):
+            base = f"{n.name}/unpack{j}"
+            consts = [numpy_helper.from_array(np.array(v, np.int64), f"{base}/{k}")
+                      for k, v in (("starts", [j]), ("ends", [j + 1]), ("axes", [3]),
+                                   ("shape", [0, 0, -1]))]
+            model.graph.initializer.extend(consts)
+            nodes.append(helper.make_node("Slice", [n.input[0]] + [c.name for c in consts[:3]],
+                                          [base + "/slice"], name=base + "/Slice"))
+            nodes.append(helper.make_node("Reshape", [base + "/slice", consts[3].name],
+                                          [base + "/out"], name=base + "/Reshape"))
+            parts.append(base + "/out")
+        unpacked = onnx.NodeProto()
+        unpacked.CopyFrom(n)
+        del unpacked.input[:3]
+        unpacked.input[0:0] = parts
+        nodes.append(unpacked)
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
     return model

@@ -23,6 +23,8 @@ struct Summary {
   std::vector<Row> rows;
   int64_t weights = 0, bytes = 0;
   double bits = 0;
+  /// Stored bits (codes with their N:M indices, scales, zero points).
+  double storedBits = 0;
   /// kv_bits of the attention ops (0: none).
   int64_t kvBits = 0;
 };
@@ -38,6 +40,7 @@ Summary summarize(ModuleOp module) {
     s.weights += r.f.weights;
     s.bytes += r.f.bytes;
     s.bits += r.f.bitsPerWeight * double(r.f.weights);
+    s.storedBits += r.f.storedBits;
     s.rows.push_back(std::move(r));
   });
   return s;
@@ -64,7 +67,9 @@ void flightllm::printCompressionReport(ModuleOp module, llvm::raw_ostream &os) {
   os << "compression: " << s.rows.size() << " projections, " << s.weights
      << " weights, " << s.bytes << " bytes, "
      << llvm::format("%.3f", s.weights ? s.bits / double(s.weights) : 0.0)
-     << " bits per weight (dense codes, scales, zero points)";
+     << " bits per weight (dense codes, scales, zero points), "
+     << llvm::format("%.3f", s.weights ? s.storedBits / double(s.weights) : 0.0)
+     << " stored";
   if (s.kvBits)
     os << ", KV cache " << s.kvBits << " bits";
   os << "\n";
@@ -84,7 +89,10 @@ void flightllm::printCompressionReportJSON(ModuleOp module,
                          {"zero_points", r.f.zeroPoints},
                          {"weights", r.f.weights},
                          {"bytes", r.f.bytes},
-                         {"bits_per_weight", r.f.bitsPerWeight}};
+                         {"bits_per_weight", r.f.bitsPerWeight},
+                         {"stored_bits_per_weight",
+                          r.f.weights ? r.f.storedBits / double(r.f.weights)
+                                      : 0.0}};
     if (r.f.run)
       o["sparsity"] = llvm::json::Array{r.f.keep, r.f.run};
     if (r.f.blockRun)
@@ -95,7 +103,9 @@ void flightllm::printCompressionReportJSON(ModuleOp module,
       {"projections", std::move(rows)},
       {"weights", s.weights},
       {"weight_bytes", s.bytes},
-      {"bits_per_weight", s.weights ? s.bits / double(s.weights) : 0.0}};
+      {"bits_per_weight", s.weights ? s.bits / double(s.weights) : 0.0},
+      {"stored_bits_per_weight",
+       s.weights ? s.storedBits / double(s.weights) : 0.0}};
   if (s.kvBits)
     report["kv_bits"] = s.kvBits;
   os << llvm::formatv("{0:2}", llvm::json::Value(llvm::json::Object{

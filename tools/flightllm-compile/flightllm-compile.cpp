@@ -136,7 +136,8 @@ cl::OptionCategory compressionCategory(
 cl::opt<std::string> weightBits(
     "weight-bits",
     cl::desc("Weight bits of the projections: 8 (default), 4, or auto "
-             "(8 or 4 per projection under --budget)"),
+             "(8 or 4, and with --auto-sparsity N:M, per projection under "
+             "--budget)"),
     cl::value_desc("8|4|auto"), cl::init("8"), cl::cat(compressionCategory));
 
 cl::opt<int64_t> groupSize(
@@ -157,14 +158,21 @@ cl::opt<std::string> weightMethod(
 
 cl::opt<double> bitsBudget(
     "budget",
-    cl::desc("--weight-bits=auto: average bits per weight to stay under "
-             "(codes, scales and zero points)"),
+    cl::desc("--weight-bits=auto: average stored bits per weight to stay "
+             "under (codes, N:M indices, scales and zero points)"),
     cl::value_desc("bits"), cl::init(0), cl::cat(compressionCategory));
 
 cl::list<std::string> keep8Bit(
     "keep-8bit",
     cl::desc("Projections kept at 8 bits per channel, by name pattern "
              "(lm_head,layers.0.*)"),
+    cl::CommaSeparated, cl::value_desc("patterns"),
+    cl::cat(compressionCategory));
+
+cl::list<std::string> autoSparsity(
+    "auto-sparsity",
+    cl::desc("--weight-bits=auto: N:M patterns each linear may also take, "
+             "pruned by --sparsity-method (8:16,4:16)"),
     cl::CommaSeparated, cl::value_desc("patterns"),
     cl::cat(compressionCategory));
 
@@ -483,6 +491,8 @@ static void addAcceleratorQuantization(PassManager &pm, bool calibrate = true) {
   weights.method = weightMethod;
   weights.budget = bitsBudget;
   weights.keep8Bit.assign(keep8Bit.begin(), keep8Bit.end());
+  weights.sparsityCandidates.assign(autoSparsity.begin(), autoSparsity.end());
+  weights.sparsityMethod = sparsityMethod;
   if (weightMethod != "rtn" || weightBits == "auto")
     setCalibration(weights);
   pm.addPass(flightllm::llm::createQuantizeWeightsPass(weights));
@@ -909,9 +919,12 @@ static LogicalResult compile(MLIRContext &context,
     bool calibrate = quantizeWeights && stopAfter != "llm-quantize-weights";
     if (emit == EmitKind::LLM || accelerator)
       addSparsification(pm);
+    // Without a calibration run the lowering quantizes float weights
+    // itself, densely: pruned weights are quantized here to keep their
+    // sparsity claims.
     if (quantizeWeights &&
         (quantize == Quantization::W8A8 || compressionQuantizes() ||
-         (accelerator && !noCalibration())))
+         (accelerator && (!noCalibration() || sparsityPattern != "none"))))
       addAcceleratorQuantization(pm, calibrate);
     if (failed(pm.run(*module)))
       return failure();
@@ -1122,6 +1135,16 @@ static int runParsedCommand() {
                            "bits per weight, e.g. 4.5)"
                          : "--budget applies to --weight-bits=auto")
                  << "\n";
+    return 1;
+  }
+  if (!autoSparsity.empty() && weightBits != "auto") {
+    errs() << "flightllm-compile: error: --auto-sparsity applies to "
+              "--weight-bits=auto\n";
+    return 1;
+  }
+  if (!autoSparsity.empty() && sparsityPattern != "none") {
+    errs() << "flightllm-compile: error: --auto-sparsity chooses the "
+              "sparsity per linear; it takes no --sparsity\n";
     return 1;
   }
   if (kvBits != 8 && kvBits != 4) {

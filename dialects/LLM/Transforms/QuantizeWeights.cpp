@@ -2,11 +2,14 @@
 //
 // Rounds (rtn) or GPTQ-quantizes the float weights of llm.linear and
 // llm.logits into the formats of llm.linear's description, and with
-// bits=auto chooses 8 or 4 bits per projection under an average
-// bits-per-weight budget from the measured output error.
+// bits=auto chooses 8 or 4 bits (and optionally an N:M sparsity) per
+// projection under an average bits-per-weight budget from the measured
+// output error.
 //
 //===----------------------------------------------------------------------===//
 
+#include "FormatChoice.h"
+#include "Pruning.h"
 #include "SecondOrder.h"
 #include "flightllm/Dialect/LLM/Compression.h"
 #include "flightllm/Dialect/LLM/Transforms/Calibration.h"
@@ -155,8 +158,25 @@ struct Projection {
   /// Weights that are zero under a sparsity claim, [N][K] (empty if none).
   std::vector<bool> zeros;
   Format chosen;
-  double error8 = 0, error4 = 0;
+  /// bits=auto: pinned to dense 8 bits by keep-8bit.
+  bool kept = false;
 };
+
+/// bits=auto: one candidate format of a projection, quantized.
+struct Candidate {
+  /// The N:M pattern it is pruned to (none: as the weight is).
+  std::optional<llm::pruning::SparsityPattern> pattern;
+  Quantized q;
+  llm::format_choice::Candidate cost;
+};
+
+/// The zeros of `w`, [N][K].
+std::vector<bool> zerosOf(const RowMatrix &w) {
+  std::vector<bool> zeros(w.values.size());
+  for (size_t i = 0; i < w.values.size(); ++i)
+    zeros[i] = w.values[i] == 0;
+  return zeros;
+}
 
 struct QuantizeWeightsPass
     : public flightllm::llm::impl::QuantizeWeightsPassBase<
@@ -165,7 +185,7 @@ struct QuantizeWeightsPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    pending4.clear();
+    candidates.clear();
     bool autoBits = bits == "auto";
     if (bits != "8" && bits != "4" && !autoBits)
       return fail(module, "bits must be 8, 4 or auto, got '" + bits + "'");
@@ -178,6 +198,21 @@ struct QuantizeWeightsPass
                           "weight (for example 4.5)");
     if (!autoBits && budget != 0)
       return fail(module, "budget applies to bits=auto");
+    if (!autoBits && !sparsityCandidates.empty())
+      return fail(module, "sparsity-candidates applies to bits=auto");
+    if (!llm::pruning::isMethod(sparsityMethod))
+      return fail(module, "sparsity-method must be magnitude, wanda or "
+                          "sparsegpt, got '" +
+                              sparsityMethod + "'");
+    patterns.clear();
+    for (const std::string &text : sparsityCandidates) {
+      FailureOr<llm::pruning::SparsityPattern> parsed =
+          llm::pruning::parsePattern(text);
+      if (failed(parsed) || parsed->block)
+        return fail(module, "sparsity-candidates: '" + text +
+                                "' is not S:M with 0 < S < M (8:16, 4:16)");
+      patterns.push_back(*parsed);
+    }
     for (const std::string &pattern : keep8Bit)
       if (llvm::Error e = llvm::GlobPattern::create(pattern).takeError()) {
         llvm::consumeError(std::move(e));
@@ -208,16 +243,20 @@ struct QuantizeWeightsPass
         ok = false;
         return;
       }
-      Projection p{
-          op,         weightOp,
-          transposed, llm::second_order::rowsOfWeight(*value, transposed),
-          {},         requested,
-          0,          0};
+      Projection p{op,
+                   weightOp,
+                   transposed,
+                   llm::second_order::rowsOfWeight(*value, transposed),
+                   {},
+                   requested,
+                   false};
       bool kept = llvm::any_of(keep8Bit, [&](const std::string &pattern) {
         return llm::matchesProjectionPattern(pattern, op);
       });
-      if (kept)
+      if (kept) {
         p.chosen = eight;
+        p.kept = true;
+      }
       if (p.chosen.groupSize && p.w.cols % p.chosen.groupSize != 0) {
         op->emitError() << "group-size " << p.chosen.groupSize
                         << " does not divide the " << p.w.cols << " inputs of '"
@@ -225,11 +264,19 @@ struct QuantizeWeightsPass
         ok = false;
         return;
       }
-      if (op->getAttr("sparsity") || op->getAttr("block_sparsity")) {
-        p.zeros.resize(p.w.values.size());
-        for (size_t i = 0; i < p.w.values.size(); ++i)
-          p.zeros[i] = p.w.values[i] == 0;
-      }
+      if (op->getAttr("sparsity") || op->getAttr("block_sparsity"))
+        p.zeros = zerosOf(p.w);
+      if (autoBits && !kept && isa<llm::LinearOp>(op) && p.zeros.empty())
+        for (const llm::pruning::SparsityPattern &pattern : patterns)
+          if (std::string why =
+                  llm::pruning::misfit(pattern, p.w.cols, p.w.rows);
+              !why.empty()) {
+            op->emitError() << "sparsity candidate " << pattern.str()
+                            << " does not fit '" << weightOp.getName()
+                            << "' (" << p.w.cols << " inputs): " << why;
+            ok = false;
+            return;
+          }
       projections.push_back(std::move(p));
     });
     if (!ok)
@@ -279,30 +326,22 @@ struct QuantizeWeightsPass
           return signalPassFailure();
         }
       }
-      auto run = [&](Format f) {
-        return method == "gptq" ? quantizeGptq(p.w, f, *u, dead, p.zeros)
-                                : quantizeRtn(p.w, f);
+      auto quantize = [&](const RowMatrix &w, Format f,
+                          const std::vector<bool> &zeros) {
+        return method == "gptq" ? quantizeGptq(w, f, *u, dead, zeros)
+                                : quantizeRtn(w, f);
       };
       if (!autoBits) {
-        results[i] = run(p.chosen);
+        results[i] = quantize(p.w, p.chosen, p.zeros);
         continue;
       }
-      Quantized q8 = run(eight);
-      p.error8 = llm::second_order::relativeOutputError(p.w, q8.dequantized(),
-                                                        s->secondMoment);
-      if (p.chosen.grid.bits == 8) {
-        results[i] = std::move(q8);
-        continue;
-      }
-      Quantized q4 = run(requested);
-      p.error4 = llm::second_order::relativeOutputError(p.w, q4.dequantized(),
-                                                        s->secondMoment);
-      // Starts at 8 bits; the budget search may switch it to 4.
-      p.chosen = eight;
-      results[i] = std::move(q8);
-      pending4.push_back({i, std::move(q4)});
+      FailureOr<std::vector<Candidate>> measured =
+          measureCandidates(p, *s, eight, requested, quantize);
+      if (failed(measured))
+        return signalPassFailure();
+      candidates.push_back(std::move(*measured));
     }
-    if (autoBits && failed(chooseBits(module, projections, results, requested)))
+    if (autoBits && failed(choose(module, projections, results)))
       return signalPassFailure();
 
     OpBuilder b(&getContext());
@@ -310,49 +349,92 @@ struct QuantizeWeightsPass
       replaceWeight(b, p, *q);
   }
 
-  /// Moves projections to 4 bits, least error per saved bit first, until
-  /// the average bits per weight is within the budget.
-  LogicalResult chooseBits(ModuleOp module, MutableArrayRef<Projection> ps,
-                           MutableArrayRef<std::optional<Quantized>> results,
-                           Format four) {
-    auto bitsOf = [&](const Projection &p, const Format &f) {
-      int64_t weights = p.w.rows * p.w.cols;
-      return llm::denseBitsPerWeight(weights, p.w.rows, p.w.cols, f.grid.bits,
-                                     f.groupSize, !f.grid.symmetric) *
-             double(weights);
+  /// bits=auto: each candidate format of `p`, quantized, with its stored
+  /// bits and output error against the float weight.
+  FailureOr<std::vector<Candidate>> measureCandidates(
+      Projection &p, const llm::InputStatistics &s, Format eight,
+      Format four,
+      llvm::function_ref<Quantized(const RowMatrix &, Format,
+                                   const std::vector<bool> &)>
+          quantize) {
+    std::vector<Candidate> out;
+    auto add = [&](std::optional<llm::pruning::SparsityPattern> pattern,
+                   const RowMatrix &w, const std::vector<bool> &zeros,
+                   Format f) {
+      Quantized q = quantize(w, f, zeros);
+      double error = llm::second_order::relativeOutputError(
+          p.w, q.dequantized(), s.secondMoment);
+      out.push_back({pattern, std::move(q), {storedBits(p, f, pattern), error}});
     };
-    double totalBits = 0, totalWeights = 0, floorBits = 0;
-    for (const Projection &p : ps) {
-      totalBits += bitsOf(p, p.chosen);
-      totalWeights += double(p.w.rows * p.w.cols);
+    add(std::nullopt, p.w, p.zeros, eight);
+    if (p.kept)
+      return out;
+    add(std::nullopt, p.w, p.zeros, four);
+    if (!isa<llm::LinearOp>(p.op) || !p.zeros.empty())
+      return out;
+    for (const llm::pruning::SparsityPattern &pattern : patterns) {
+      RowMatrix pruned = p.w;
+      std::string error;
+      if (failed(llm::pruning::prune(pruned, pattern, sparsityMethod, &s, damp,
+                                     error)))
+        return p.op->emitError() << "sparsity candidate " << pattern.str()
+                                 << " of '" << p.weightOp.getName()
+                                 << "': " << error;
+      std::vector<bool> zeros = zerosOf(pruned);
+      add(pattern, pruned, zeros, eight);
+      add(pattern, pruned, zeros, four);
     }
-    floorBits = totalBits;
-    for (auto &[index, q] : pending4)
-      floorBits +=
-          bitsOf(ps[index], four) - bitsOf(ps[index], ps[index].chosen);
-    if (floorBits / totalWeights > budget + 1e-9)
+    return out;
+  }
+
+  /// The stored bits of `p`'s weight in format `f`, pruned to `pattern` or
+  /// with the sparsity claim it has (the compile report's count).
+  static double storedBits(const Projection &p, const Format &f,
+                           std::optional<llm::pruning::SparsityPattern> pattern) {
+    llm::ProjectionFootprint claim = llm::projectionFootprint(p.op);
+    int64_t keep = pattern ? pattern->keep : claim.keep;
+    int64_t run = pattern ? pattern->run : claim.run;
+    int64_t weights = p.w.rows * p.w.cols;
+    double bits =
+        llm::storedWeightBits(weights, p.w.rows, p.w.cols, f.grid.bits,
+                              f.groupSize, !f.grid.symmetric, keep, run);
+    if (!run && claim.blockRun) {
+      // Block sparsity stores the kept blocks' codes.
+      double code = double(weights) * double(f.grid.bits);
+      bits -= code - code * double(claim.blockKeep) / double(claim.blockRun);
+    }
+    return bits;
+  }
+
+  /// Chooses one candidate per projection: least summed output error with
+  /// the average stored bits per weight within the budget.
+  LogicalResult choose(ModuleOp module, MutableArrayRef<Projection> ps,
+                       MutableArrayRef<std::optional<Quantized>> results) {
+    std::vector<std::vector<llm::format_choice::Candidate>> items;
+    double weights = 0;
+    for (auto [p, cs] : llvm::zip(ps, candidates)) {
+      weights += double(p.w.rows * p.w.cols);
+      items.emplace_back();
+      for (const Candidate &c : cs)
+        items.back().push_back(c.cost);
+    }
+    std::optional<std::vector<size_t>> chosen =
+        llm::format_choice::choose(items, budget * weights);
+    if (!chosen)
       return module.emitError()
-             << "budget " << shortNumber(budget) << " bits per weight is below the "
-             << "smallest this model reaches, "
-             << llvm::formatv("{0:F3}", floorBits / totalWeights).str()
-             << " (every projection not kept at 8 bits at 4 bits)";
-    std::vector<size_t> order(pending4.size());
-    std::iota(order.begin(), order.end(), 0);
-    auto cost = [&](size_t i) {
-      const Projection &p = ps[pending4[i].first];
-      double saved = bitsOf(p, p.chosen) - bitsOf(p, four);
-      return (p.error4 - p.error8) / saved;
-    };
-    std::stable_sort(order.begin(), order.end(),
-                     [&](size_t a, size_t b) { return cost(a) < cost(b); });
-    for (size_t i : order) {
-      if (totalBits / totalWeights <= budget)
-        break;
-      auto &[index, q] = pending4[i];
-      Projection &p = ps[index];
-      totalBits += bitsOf(p, four) - bitsOf(p, p.chosen);
-      p.chosen = four;
-      results[index] = std::move(q);
+             << "budget " << shortNumber(budget)
+             << " bits per weight is below the smallest this model reaches, "
+             << llvm::formatv("{0:F3}",
+                              llm::format_choice::floorBits(items) / weights)
+                    .str()
+             << " (every projection in its smallest candidate format)";
+    for (auto [i, p] : llvm::enumerate(ps)) {
+      Candidate &c = candidates[i][(*chosen)[i]];
+      p.chosen = c.q.format;
+      if (c.pattern)
+        cast<llm::LinearOp>(p.op).setSparsity(
+            ArrayRef<int64_t>{c.pattern->keep, c.pattern->run});
+      results[i] = std::move(c.q);
     }
     return success();
   }
@@ -405,8 +487,10 @@ struct QuantizeWeightsPass
     signalPassFailure();
   }
 
-  /// bits=auto: the 4-bit candidate of each projection that may switch.
-  std::vector<std::pair<size_t, Quantized>> pending4;
+  /// bits=auto: the parsed sparsity-candidates.
+  SmallVector<llm::pruning::SparsityPattern> patterns;
+  /// bits=auto: the candidates of each projection, in order.
+  std::vector<std::vector<Candidate>> candidates;
 };
 
 } // namespace

@@ -189,9 +189,80 @@ struct LinearRaiser {
     return build(at, x, *w, bias, result);
   }
 
-  /// One linear per part of a split output (fused QKV), slicing the weight.
+  /// The projection columns a Reshape -> Transpose -> Reshape of `v`
+  /// reads, in order, when that chain only reorders the last axis of a
+  /// linear's output (each op the previous one's only use); the ops are
+  /// appended to `chain`. MultiHeadAttention's packed QKV, [B, S, N, 3, H]
+  /// regrouped to [B, S, 3, N, H], is such a reordering.
+  std::optional<SmallVector<int64_t>>
+  reorderedColumns(Value v, llm::LinearOp &linear,
+                   SmallVector<Operation *> &chain) {
+    auto outer = v.getDefiningOp<onnxir::ReshapeOp>();
+    auto transpose =
+        outer ? outer.getData().getDefiningOp<onnxir::TransposeOp>() : nullptr;
+    auto inner = transpose
+                     ? transpose.getData().getDefiningOp<onnxir::ReshapeOp>()
+                     : nullptr;
+    auto source =
+        inner ? inner.getData().getDefiningOp<llm::LinearOp>() : nullptr;
+    if (!source || !transpose.getPerm() || !source.getResult().hasOneUse() ||
+        !inner.getReshaped().hasOneUse() || !transpose->hasOneUse())
+      return std::nullopt;
+    auto in = probes.shapes(source.getResult());
+    auto split = probes.shapes(inner.getReshaped());
+    auto out = probes.shapes(outer.getReshaped());
+    if (failed(in) || failed(split) || failed(out))
+      return std::nullopt;
+    // Leading axes kept; the last one split into `dims`, permuted, merged.
+    int64_t lead = int64_t(in->front().size()) - 1;
+    ArrayRef<int64_t> perm = *transpose.getPerm();
+    SmallVector<int64_t> dims(split->front().begin() + std::min<int64_t>(
+                                  lead, split->front().size()),
+                              split->front().end());
+    for (size_t i = 0; i < in->size(); ++i) {
+      ArrayRef<int64_t> a = (*in)[i], b = (*split)[i];
+      if ((*out)[i] != (*in)[i] || int64_t(b.size()) != lead + int64_t(dims.size()) ||
+          a.drop_back() != b.take_front(lead) ||
+          b.drop_front(lead) != ArrayRef<int64_t>(dims))
+        return std::nullopt;
+    }
+    if (int64_t(perm.size()) != lead + int64_t(dims.size()))
+      return std::nullopt;
+    for (int64_t i = 0; i < lead; ++i)
+      if (perm[i] != i)
+        return std::nullopt;
+    // Column of the output position (row-major over the permuted dims).
+    int64_t n = in->front().back(), k = int64_t(dims.size());
+    SmallVector<int64_t> strides(k, 1);
+    for (int64_t i = k - 2; i >= 0; --i)
+      strides[i] = strides[i + 1] * dims[i + 1];
+    SmallVector<int64_t> columns;
+    columns.reserve(n);
+    SmallVector<int64_t> index(k, 0); // over the permuted dims
+    for (int64_t j = 0; j < n; ++j) {
+      int64_t column = 0;
+      for (int64_t i = 0; i < k; ++i)
+        column += index[i] * strides[perm[lead + i] - lead];
+      columns.push_back(column);
+      for (int64_t i = k - 1; i >= 0; --i) {
+        if (++index[i] < dims[perm[lead + i] - lead])
+          break;
+        index[i] = 0;
+      }
+    }
+    chain = {outer, transpose, inner};
+    linear = source;
+    return columns;
+  }
+
+  /// One linear per part of a split output (fused QKV), slicing the weight
+  /// (its columns reordered first when the split reads them so).
   bool raiseSplitOf(onnxir::SplitOp split) {
     auto linear = split.getInput().getDefiningOp<llm::LinearOp>();
+    SmallVector<Operation *> chain;
+    std::optional<SmallVector<int64_t>> order;
+    if (!linear)
+      order = reorderedColumns(split.getInput(), linear, chain);
     if (!linear || !linear.getResult().hasOneUse())
       return false;
     auto type = cast<RankedTensorType>(linear.getResult().getType());
@@ -201,6 +272,8 @@ struct LinearRaiser {
     if (axis != type.getRank() - 1)
       return false;
     int64_t n = type.getShape().back();
+    // Output column c of the split input is the linear's column at(c).
+    auto at = [&](int64_t c) { return order ? (*order)[c] : c; };
     SmallVector<int64_t> sizes;
     if (split.getSplit()) {
       auto values = probe(model, split.getSplit());
@@ -244,8 +317,8 @@ struct LinearRaiser {
         return {};
       }
       int64_t perRow = t->getNumElements() / n;
-      HostTensor rows = sliceColumns(t->reshaped({n, perRow}), start, size,
-                                     /*transposed=*/true);
+      HostTensor rows = gatherColumns(t->reshaped({n, perRow}), start, size,
+                                      at, /*transposed=*/true);
       SmallVector<int64_t> shape(dense.getType().getShape());
       shape[0] = size;
       return cast<DenseElementsAttr>(rows.toDenseElementsAttr(b.getContext()))
@@ -255,17 +328,23 @@ struct LinearRaiser {
     b.setInsertionPoint(split);
     int64_t start = 0;
     for (auto [i, size] : llvm::enumerate(sizes)) {
-      HostTensor part = sliceColumns(*weight, start, size, transposed);
+      HostTensor part = gatherColumns(*weight, start, size, at, transposed);
       auto attr = part.toDenseElementsAttr(b.getContext());
       std::string name = weightOp.getName().str() + ".part" + std::to_string(i);
       Value w = createWeight(name, attr, linear.getLoc());
       Value bw;
+      // A part's own constant bias (MultiHeadAttention's, added after the
+      // split) becomes the part linear's when the projection has none.
+      auto [partBias, partAdd] =
+          bias ? std::pair<Value, Operation *>() : matchBias(split.getResult(i), size);
       if (bias) {
-        HostTensor bpart = sliceColumns(bias->reshaped({1, n}), start, size,
-                                        /*transposed=*/false)
+        HostTensor bpart = gatherColumns(bias->reshaped({1, n}), start, size,
+                                         at, /*transposed=*/false)
                                .reshaped({size});
         bw = createWeight(name + ".bias", bpart.toDenseElementsAttr(b.getContext()),
                           linear.getLoc());
+      } else if (partBias) {
+        bw = getOrCreateWeight(b, func, partBias, ArrayRef<int64_t>{size});
       }
       SmallVector<int64_t> shape(type.getShape());
       shape.back() = size;
@@ -286,10 +365,21 @@ struct LinearRaiser {
           else
             partLinear->removeAttr(name);
         }
-      split.getResult(i).replaceAllUsesWith(partLinear.getResult());
+      if (partAdd) {
+        partAdd->getResult(0).replaceAllUsesWith(partLinear.getResult());
+        probes.forget(partAdd->getResult(0));
+        partAdd->erase();
+      } else {
+        split.getResult(i).replaceAllUsesWith(partLinear.getResult());
+      }
       start += size;
     }
     split.erase();
+    for (Operation *op : chain) {
+      probes.forget(op->getResult(0));
+      op->erase();
+    }
+    probes.forget(linear.getResult());
     linear.erase();
     return true;
   }
@@ -302,22 +392,36 @@ struct LinearRaiser {
         .getResult();
   }
 
-  /// Columns [start, start + size) of a [K, N] matrix (rows of [N, K]).
-  static HostTensor sliceColumns(const HostTensor &w, int64_t start,
-                                 int64_t size, bool transposed) {
+  /// Output channels at(start), ..., at(start + size - 1) of the weight
+  /// `w` ([K, N], or [N, K] when `transposed`).
+  static HostTensor gatherColumns(const HostTensor &w, int64_t start,
+                                  int64_t size,
+                                  function_ref<int64_t(int64_t)> at,
+                                  bool transposed) {
     int64_t rows = w.getDim(0), cols = w.getDim(1);
     unsigned elem = w.getElementSize();
     ArrayRef<char> src = w.getRawData();
+    char *dst = nullptr;
     if (transposed) {
       HostTensor out(w.getKind(), {size, cols});
-      std::memcpy(out.getMutableRawData().data(),
-                  src.data() + start * cols * elem, size * cols * elem);
+      dst = out.getMutableRawData().data();
+      for (int64_t c = 0; c < size; ++c)
+        std::memcpy(dst + c * cols * elem, src.data() + at(start + c) * cols * elem,
+                    cols * elem);
       return out;
     }
     HostTensor out(w.getKind(), {rows, size});
-    for (int64_t r = 0; r < rows; ++r)
-      std::memcpy(out.getMutableRawData().data() + r * size * elem,
-                  src.data() + (r * cols + start) * elem, size * elem);
+    dst = out.getMutableRawData().data();
+    // Runs of consecutive columns are copied whole (all of a plain split).
+    for (int64_t c = 0; c < size;) {
+      int64_t from = at(start + c), run = 1;
+      while (c + run < size && at(start + c + run) == from + run)
+        ++run;
+      for (int64_t r = 0; r < rows; ++r)
+        std::memcpy(dst + (r * size + c) * elem,
+                    src.data() + (r * cols + from) * elem, run * elem);
+      c += run;
+    }
     return out;
   }
 };

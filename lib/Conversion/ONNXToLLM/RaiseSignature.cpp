@@ -361,7 +361,9 @@ struct RaiseSignaturePass
     }
     if (presentTypes.empty() || presentTypes.size() % 2)
       return func.emitError(
-          "expected present.N.key/value outputs for every layer");
+          "expected present.N.key/value outputs for every layer (the llm "
+          "program returns the KV cache: export the model with its cache, "
+          "as optimum's decoder_model.onnx)");
 
     // A prefill graph gets the past arguments the program always has. Their
     // head count and head size are the presents'; exporters often leave

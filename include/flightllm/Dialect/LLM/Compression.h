@@ -43,9 +43,11 @@ struct ProjectionFootprint {
   /// Dense codes, scales and zero points, per weight (what bits=auto
   /// budgets).
   double bitsPerWeight = 32;
-  /// Bytes of the stored form: sparse weights keep S of M codes with a
+  /// Bits of the stored form: sparse weights keep S of M codes with a
   /// ceil(log2 M)-bit index each (FlightLLM's 4-bit indices for M = 16);
-  /// block-sparse weights keep S of M blocks.
+  /// block-sparse weights keep S of M blocks. What bits=auto budgets.
+  double storedBits = 0;
+  /// storedBits in whole bytes.
   int64_t bytes = 0;
 };
 
@@ -58,6 +60,15 @@ ProjectionFootprint projectionFootprint(mlir::Operation *op);
 /// (and zero points).
 double denseBitsPerWeight(int64_t weights, int64_t outputs, int64_t k,
                           int64_t bits, int64_t groupSize, bool zeroPoints);
+
+/// The stored bits (before rounding to bytes) of a quantized weight of
+/// `weights` elements, `outputs` output channels and reduction size `k`
+/// with `bits`-bit codes, `groupSize` and zero points, and, when `run` > 0,
+/// `keep`:`run` sparsity: S of M codes with a ceil(log2 M)-bit index each.
+/// ProjectionFootprint::bytes is its ceiling in bytes.
+double storedWeightBits(int64_t weights, int64_t outputs, int64_t k,
+                        int64_t bits, int64_t groupSize, bool zeroPoints,
+                        int64_t keep = 0, int64_t run = 0);
 
 } // namespace flightllm::llm
 

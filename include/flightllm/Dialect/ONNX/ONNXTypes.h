@@ -43,8 +43,8 @@ mlir::Type getElementType(mlir::MLIRContext *ctx, int64_t dataType);
 /// The ONNX data type code for an MLIR element type, if it has one.
 std::optional<DataType> getDataType(mlir::Type elementType);
 
-/// The ONNX spelling of a data type code ("float", "int64", ...), or "" for
-/// codes outside the enumeration.
+/// The ONNX spelling of a data type code ("float", "int64", ..., and the
+/// float8/int4 codes newer ONNX versions added), or "" for unknown codes.
 llvm::StringRef getDataTypeName(int64_t dataType);
 
 /// Size in bytes of one element of a data type code the dialect supports, or

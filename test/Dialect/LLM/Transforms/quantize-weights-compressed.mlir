@@ -1,6 +1,10 @@
 // RUN: flightllm-opt %s -split-input-file "-llm-quantize-weights=bits=4 group-size=4" | FileCheck %s
 // RUN: flightllm-opt %s -split-input-file "-llm-quantize-weights=bits=4 group-size=4 symmetric=false" | FileCheck %s --check-prefix=ASYM
 // RUN: flightllm-opt %s -split-input-file "-llm-quantize-weights=bits=4 keep-8bit=layers.1.*" | FileCheck %s --check-prefix=KEEP
+// RUN: not flightllm-opt %s "-llm-quantize-weights=bits=4 sparsity-candidates=8:16" 2>&1 | FileCheck %s --check-prefix=CANDIDATES
+// RUN: not flightllm-opt %s "-llm-quantize-weights=bits=auto budget=4 sparsity-candidates=8:16 sparsity-method=random" 2>&1 | FileCheck %s --check-prefix=CANDIDATE-METHOD
+// CANDIDATES: error: sparsity-candidates applies to bits=auto
+// CANDIDATE-METHOD: error: sparsity-method must be magnitude, wanda or sparsegpt, got 'random'
 
 // Symmetric 4-bit groups of 4: scale max |w| / 7, codes rne(w / scale)
 // (-3.5 rounds to even, -4). An all-zero group gets scale 1.

@@ -72,3 +72,15 @@ onnx.save(bad, os.path.join(out, "bad-raw.onnx"))
 s = helper.make_tensor("names", TensorProto.STRING, [1], [b"a"])
 onnx.save(model([helper.make_node("Identity", ["X"], ["Y"], name="/id")], [s]),
           os.path.join(out, "string.onnx"))
+
+# An opset-21 int4 weight (TensorProto type 22, which the onnx 1.12 package
+# cannot write: its int8 tensor is patched to that type in the bytes).
+w4 = helper.make_tensor("W4", TensorProto.INT8, [64, 2], [1] * 128)
+w4_bytes = w4.SerializeToString()
+int4 = model([helper.make_node("DequantizeLinear", ["W4", "s4"], ["D"], name="/dq4", axis=1),
+              helper.make_node("MatMul", ["X", "D"], ["Y"], name="/mm4")],
+             [w4, numpy_helper.from_array(np.ones(2, np.float32), "s4")], opset=21)
+patched = w4_bytes.replace(b"\x10\x03", b"\x10\x16", 1)
+assert len(patched) == len(w4_bytes) and patched != w4_bytes
+with open(os.path.join(out, "int4.onnx"), "wb") as f:
+    f.write(int4.SerializeToString().replace(w4_bytes, patched, 1))

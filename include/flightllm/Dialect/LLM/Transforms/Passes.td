@@ -39,12 +39,20 @@ def QuantizeWeightsPass : Pass<"llm-quantize-weights", "mlir::ModuleOp"> {
       lazy batch updates over blocks of 128 columns, dampening
       `damp` * mean(diag H). Zeros of a sparse weight (`sparsity`,
       `block_sparsity`) stay zero.
-    - `bits=auto budget=B`: mixed precision. Each projection's output error
-      at 8 and at 4 bits is measured on the calibration inputs
-      (tr(dW H dW^T) / tr(W H W^T)); starting from 8 bits everywhere, the
-      projections with the least error per saved bit go to 4 bits until
-      the average bits per weight (codes, scales and zero points) is at
-      most B. `keep-8bit` patterns pin projections to 8 bits.
+    - `bits=auto budget=B`: mixed precision. Each projection's candidate
+      formats are 8 bits per channel and 4 bits (the requested group size
+      and symmetry), and with `sparsity-candidates=8:16,4:16` also each
+      of those N:M patterns (pruned by `sparsity-method`, `llm.linear`
+      only; the LM head stays dense) at both widths. Every candidate's
+      output error is measured on the calibration inputs
+      (tr(dW H dW^T) / tr(W H W^T), dW against the float weight) and its
+      storage counted as the accelerator stores it (codes, 4-bit N:16
+      indices, 32-bit scales, zero points). The formats are chosen per
+      projection to minimise the summed error with the average stored
+      bits per weight at most B (multiple-choice knapsack: the greedy of
+      its LP relaxation, least error increase per saved bit first, then a
+      repair step that spends the remaining slack). `keep-8bit` patterns
+      pin projections to dense 8 bits.
 
     Projections are named by their location (the ONNX node
     `/model/layers.0/mlp/up_proj/MatMul` gives
@@ -67,7 +75,13 @@ def QuantizeWeightsPass : Pass<"llm-quantize-weights", "mlir::ModuleOp"> {
     Option<"budget", "budget", "double", /*default=*/"0",
            "bits=auto: the average bits per weight to stay under">,
     ListOption<"keep8Bit", "keep-8bit", "std::string",
-               "Name patterns of projections kept at 8 bits (per channel)">
+               "Name patterns of projections kept at 8 bits (per channel)">,
+    ListOption<"sparsityCandidates", "sparsity-candidates", "std::string",
+               "bits=auto: N:M patterns each linear may also take (8:16,4:16)">,
+    Option<"sparsityMethod", "sparsity-method", "std::string",
+           /*default=*/"\"wanda\"",
+           "bits=auto: pruning criterion of the sparse candidates "
+           "(magnitude, wanda or sparsegpt)">
   ], LLM_CalibrationOptions);
   let dependentDialects = ["flightllm::llm::LLMDialect"];
 }
