@@ -36,7 +36,13 @@ weights to pack shrink (2 layers of LLaMA2-7B: 2.7 GB of files instead of
 27 GB).  --baseline-build DIR compiles each model a second time with DIR's
 flightllm-compile in the same run and prints wall time, CPU time and peak RSS
 side by side with their ratios (this build / baseline) and whether the two
-binaries are byte-identical.
+binaries are byte-identical.  --read-baseline times `cat` of the model's files
+first (the ratio compile / read); --cold evicts the files from the page cache
+(posix_fadvise DONTNEED, only those files) before that read and before each
+compile, so all of them read the weights cold:
+
+    /usr/bin/python3 bench/compile_7b.py --build build --models llama --reuse \
+        --workdir /tmp/NAME-bench --read-baseline --cold --baseline-build OLD/build
 
 The two full-size models take ~27 GB of disk each (--delete-after removes each
 model once it is measured).  Exit status 1 if a compile fails or, with
@@ -107,6 +113,19 @@ def run_measured(cmd, log_path):
     p.returncode = os.waitstatus_to_exitcode(status)
     run_measured.cpu_seconds = usage.ru_utime + usage.ru_stime
     return p.returncode, seconds, usage.ru_maxrss * 1024, peaks
+
+
+def drop_cached(files):
+    """Evicts the files' pages from the page cache (posix_fadvise DONTNEED after
+    an fsync, so no dirty page stays): the next read of them is cold, without
+    dropping the whole machine's cache."""
+    for f in files:
+        fd = os.open(f, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
 
 
 def compiler_supports(compiler, option):
@@ -287,6 +306,9 @@ def main():
     ap.add_argument("--read-baseline", action="store_true",
                     help="before each compile, time `cat` of the model's files to /dev/null "
                          "(issue 12's baseline: compile <= 1.5x reading the weights once)")
+    ap.add_argument("--cold", action="store_true",
+                    help="evict the model's files from the page cache before the read baseline "
+                         "and before each compile (posix_fadvise), so every one reads them cold")
     args = ap.parse_args()
 
     compiler = str(Path(args.build) / "bin" / "flightllm-compile")
@@ -315,14 +337,18 @@ def main():
         if report_path.exists():
             report_path.unlink()
         read_s = None
+        files = sorted(str(f) for f in d.iterdir() if f.name == glm.PREFILL_FILE
+                       or f.suffix not in (".onnx", ".json"))
         if args.read_baseline:
-            files = sorted(str(f) for f in d.iterdir() if f.name == glm.PREFILL_FILE
-                           or f.suffix not in (".onnx", ".json"))
+            if args.cold:
+                drop_cached(files)
             t0 = time.perf_counter()
             subprocess.run(["cat"] + files, stdout=subprocess.DEVNULL, check=True)
             read_s = time.perf_counter() - t0
             print(f"{name}: read baseline: cat {' '.join(files)} > /dev/null: {read_s:.1f} s", flush=True)
         print(f"{name}: {' '.join(cmd)}", flush=True)
+        if args.cold:
+            drop_cached(files)
         status, seconds, rss, sampled = run_measured(cmd, f"{stem}.log")
         cpu = run_measured.cpu_seconds
         baseline = None
@@ -330,6 +356,8 @@ def main():
             base_cmd = [str(Path(args.baseline_build) / "bin" / "flightllm-compile")] + cmd[1:]
             base_cmd = [a.replace(str(stem), f"{stem}-baseline") for a in base_cmd]
             print(f"{name}: baseline: {' '.join(base_cmd)}", flush=True)
+            if args.cold:
+                drop_cached(files)
             b_status, b_seconds, b_rss, _ = run_measured(base_cmd, f"{stem}-baseline.log")
             same = (b_status == 0 and status == 0 and
                     Path(f"{stem}.flb").read_bytes() == Path(f"{stem}-baseline.flb").read_bytes())
@@ -337,6 +365,9 @@ def main():
                             peak_rss_bytes=b_rss, identical_binary=same)
         if read_s:
             print(f"{name}: compile {seconds:.1f} s = {seconds / read_s:.2f}x the read", flush=True)
+            if baseline:
+                print(f"{name}: baseline compile {baseline['seconds']:.1f} s = "
+                      f"{baseline['seconds'] / read_s:.2f}x the read", flush=True)
         if status != 0:
             print(f"{name}: flightllm-compile failed (exit {status}); log {stem}.log:")
             print(Path(f"{stem}.log").read_text()[-3000:])

@@ -39,7 +39,14 @@ Checks per variant:
              program's float type: the accelerator computes them like f32
              ones and returns f32 logits).
 
-    /usr/bin/python3 python/check_model_variants.py --build build --work /tmp/variants [--sim]
+    /usr/bin/python3 python/check_model_variants.py --build build --work /tmp/variants [--sim] [--quick]
+
+--quick (the sanitizer build's run, docs/testing.md): every variant and every
+built form still imports, raises and runs, on fewer inputs: the reference
+check runs two of the five cases of each fixture (QUICK_CASES: batch 2 with
+a past, a 7-token prefill; the others change shapes, not code paths), and the
+simulator check runs on QUICK_SIM (every weight format and every family
+once, every variant kind once on the Llama fixture): 16 of the 36.
 
 Prints one line per check and "N passed, N failed" last; exits non-zero on a
 failure.
@@ -153,6 +160,20 @@ BUILT_SIM = {("llama", "fp32"), ("phi3", "fp32"), ("phi3", "qdq8"), ("gpt2", "fp
 # fixtures' HF exports (test/Tools/flightllm-run/hf-exports.test).
 BUILT_PADDED = {("llama", "fp32"), ("gpt2", "fp32"), ("gpt2mha", "fp32"),
                 ("gpt2mha-packed", "fp32")}
+
+# --quick's simulator checks: every variant kind (on llama-op17), every
+# weight format the lowering encodes (fp32, fp16, INT8 per channel and in
+# groups, INT4 groups of 32 and 128) and every family of the built models.
+QUICK_SIM = {"llama-op17-fp16", "llama-op17-bf16", "llama-op17-op18", "llama-op17-op21",
+             "llama-op17-fused", ("llama", "nbits4-32"), ("phi3", "nbits4-128"),
+             ("phi3", "qdq8"), ("llama", "qdq8-b32"), ("gpt2", "fp16"), ("gpt2mha", "fp32"),
+             ("gpt2-nopast", "fp32"), ("gpt2mha-nopast", "fp32"), ("gpt2-nocache", "fp32"),
+             ("gpt2mha-nocache", "fp32"), ("gpt2mha-packed", "qdq8")}
+
+
+# --quick's reference cases of a fixture: batch 2 with a past, and a
+# 7-token prefill (the other three change shapes, not code paths).
+QUICK_CASES = ("past_b2_p3_s2", "prefill_b1_s7")
 
 
 def _cache_names(model: onnx.ModelProto):
@@ -323,7 +344,7 @@ def codes_equal(got, want) -> bool:
     return got.shape == want.shape and np.array_equal(got, want)
 
 
-def built_checks(bin_dir: Path, work: Path, key, atol: float, sim: bool):
+def built_checks(bin_dir: Path, work: Path, key, atol: float, sim: bool, quick: bool = False):
     family, weights = key
     out = work / f"built-{family}-{weights}"
     shutil.rmtree(out, ignore_errors=True)
@@ -354,7 +375,7 @@ def built_checks(bin_dir: Path, work: Path, key, atol: float, sim: bool):
             results.append((label, None))
         except RuntimeError as e:
             results.append((label, str(e)))
-    if sim and key in BUILT_SIM:
+    if sim and key in BUILT_SIM and (not quick or key in QUICK_SIM):
         results += sim_check(bin_dir, out, 96, model="model.onnx")
     if weights not in ("fp32", "fp16"):
         # Without --quantize: the program's codes are the model's own.
@@ -434,10 +455,12 @@ def write_variant(fixture_dir: Path, variant: str, out: Path):
             onnx.save(bf16_reference(src), str(out / ("ref-" + g)))
 
 
-def reference_checks(bin_dir: Path, fixture_dir: Path, variant: str, out: Path):
+def reference_checks(bin_dir: Path, fixture_dir: Path, variant: str, out: Path,
+                     quick: bool = False):
     _, io_dtype, atol = VARIANTS[variant]
     results = []
-    for case_dir in sorted((fixture_dir / "ref").iterdir()):
+    case_dirs = sorted((fixture_dir / "ref").iterdir())
+    for case_dir in [d for d in case_dirs if d.name in QUICK_CASES] if quick else case_dirs:
         meta = json.loads((case_dir / "case.json").read_text())
         graph = meta["model"]
         if variant == "bf16" and graph != GRAPHS[0]:
@@ -507,6 +530,8 @@ def main():
     ap.add_argument("--work", type=Path, required=True)
     ap.add_argument("--sim", action="store_true", help="also the simulator check")
     ap.add_argument("--only", nargs="*", help="fixture-variant names")
+    ap.add_argument("--quick", action="store_true",
+                    help="fewer cases and simulator checks, every variant (sanitizer builds)")
     args = ap.parse_args()
     bin_dir = args.build / "bin"
     results = []
@@ -518,8 +543,9 @@ def main():
             out = args.work / name
             shutil.rmtree(out, ignore_errors=True)
             write_variant(args.fixtures / fixture, variant, out)
-            results += reference_checks(bin_dir, args.fixtures / fixture, variant, out)
-            if args.sim:
+            results += reference_checks(bin_dir, args.fixtures / fixture, variant, out,
+                                        args.quick)
+            if args.sim and (not args.quick or name in QUICK_SIM):
                 vocab = onnx.load(str(out / "decoder_model.onnx")).graph.output[0] \
                     .type.tensor_type.shape.dim[-1].dim_value
                 results += sim_check(bin_dir, out, vocab)
@@ -527,7 +553,7 @@ def main():
         name = "built-" + "-".join(key)
         if args.only and name not in args.only:
             continue
-        results += built_checks(bin_dir, args.work, key, atol, args.sim)
+        results += built_checks(bin_dir, args.work, key, atol, args.sim, args.quick)
     failed = 0
     for label, error in results:
         print(("PASS " if error is None else "FAIL ") + label)

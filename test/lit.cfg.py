@@ -26,6 +26,13 @@ llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 # Scripts run from tests (%python ...) find our tools on PATH.
 llvm_config.with_environment("PATH", config.flightllm_tools_dir, append_path=True)
 
+# A FLIGHTLLM_SANITIZE build (ASan + UBSan, 5-40x slower): the tests whose
+# inputs are long runs of one code path take a shorter input there with
+# `%if sanitized %{ ... %} %else %{ ... %}` (docs/testing.md, "sanitized-quick").
+# `lit -Dsanitized-quick=1` runs those forms in any build.
+if getattr(config, "flightllm_sanitize", "") or lit_config.params.get("sanitized-quick"):
+    config.available_features.add("sanitized")
+
 tool_dirs = [config.flightllm_tools_dir, config.llvm_tools_dir]
 tools = ["flightllm-opt", "flightllm-compile", "flightllm-run", "flightllm-objdump", "flightllm-translate"]
 llvm_config.add_tool_substitutions(

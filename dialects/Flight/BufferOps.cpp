@@ -275,5 +275,9 @@ LogicalResult LayerBodyOp::verify() {
   if (getWeightStrideAttr() && (getWeightStrideAttr().getInt() < 0 ||
                                 getKvStrideAttr().getInt() < 0))
     return emitOpError() << "base register strides must be >= 0";
+  if (getDdrStrideAttr() &&
+      (!getWeightStrideAttr() || getDdrStrideAttr().getInt() < 0))
+    return emitOpError() << "ddr_stride needs the other strides and must be "
+                            ">= 0";
   return success();
 }

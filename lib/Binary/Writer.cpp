@@ -101,6 +101,19 @@ void BinaryWriter::takeWeightImage(uint32_t channel,
   addWeightImage(channel, *ownedBytes.back());
 }
 
+void BinaryWriter::addDDRWeightImage(uint32_t channel, uint64_t loadOffset,
+                                     llvm::ArrayRef<uint8_t> bytes) {
+  auto section = std::make_unique<std::vector<uint8_t>>(
+      kDDRWeightsHeaderSize + bytes.size(), 0);
+  writeU64(section->data(), ddr_weights_offset::LoadOffset, loadOffset);
+  std::copy(bytes.begin(), bytes.end(),
+            section->begin() + kDDRWeightsHeaderSize);
+  ownedBytes.push_back(std::move(section));
+  addRawSection(static_cast<uint32_t>(SectionKind::DDRWeights), channel,
+                *ownedBytes.back());
+  addFlags(kFlagDDRWeights);
+}
+
 void BinaryWriter::addRawSection(uint32_t kind, uint32_t index,
                                  llvm::ArrayRef<uint8_t> bytes) {
   sections.push_back({kind, index, bytes, {}});
@@ -229,7 +242,8 @@ llvm::Expected<BinaryWriter::Layout> BinaryWriter::layout() const {
   if (llvm::any_of(buckets, [](const BucketEntry &b) { return b.cores > 1; }))
     h.flags |= kFlagMultiCore;
   // The lowest minor version that holds the contents (Format.h).
-  h.versionMinor = (flags & kFlagKV4Cache) != 0   ? kVersionMinorKV4
+  h.versionMinor = (flags & kFlagDDRWeights) != 0 ? kVersionMinorDDRWeights
+                   : (flags & kFlagKV4Cache) != 0 ? kVersionMinorKV4
                    : (flags & kFlagBatched) != 0 ? kVersionMinorBatched
                    : (flags & (kFlagPipelineStage | kFlagSystem)) != 0
                        ? kVersionMinorPipeline

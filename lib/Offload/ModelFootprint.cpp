@@ -36,10 +36,12 @@ std::pair<uint64_t, uint64_t> reductionAndChannels(Value weight,
 /// Integer weights at their bit width (the binary's INT8 unless the op says
 /// `weight_bits`) plus one fp32 scale per output channel, or per group when
 /// `weight_scales` has one per group.
-uint64_t quantizedWeightBytes(Operation *op, Value weight, bool transposed) {
+uint64_t quantizedWeightBytes(Operation *op, Value weight, bool transposed,
+                              uint64_t bits = 8) {
   auto [k, n] = reductionAndChannels(weight, transposed);
-  uint64_t bits = 8;
-  if (auto attr = op->getAttrOfType<IntegerAttr>("weight_bits"))
+  // An op's own width counts once it is quantized (weight_scales).
+  if (auto attr = op->getAttrOfType<IntegerAttr>("weight_bits");
+      attr && op->hasAttr("weight_scales"))
     bits = uint64_t(attr.getInt());
   uint64_t scales = n;
   if (auto attr = op->getAttrOfType<ElementsAttr>("weight_scales"))
@@ -49,7 +51,8 @@ uint64_t quantizedWeightBytes(Operation *op, Value weight, bool transposed) {
 
 } // namespace
 
-FailureOr<ModelFootprint> measureFootprint(ModuleOp module) {
+FailureOr<ModelFootprint> measureFootprint(ModuleOp module,
+                                           unsigned layerWeightBits) {
   auto forward = module.lookupSymbol<func::FuncOp>("forward");
   if (!forward)
     return module.emitError("no @forward function to plan for"), failure();
@@ -65,7 +68,8 @@ FailureOr<ModelFootprint> measureFootprint(ModuleOp module) {
       auto [k, n] = reductionAndChannels(lin.getWeight(),
                                          lin.getTransposeWeight());
       linearBytes += quantizedWeightBytes(op, lin.getWeight(),
-                                          lin.getTransposeWeight());
+                                          lin.getTransposeWeight(),
+                                          layerWeightBits);
       if (lin.getBias())
         linearBytes += f32Bytes(lin.getBias());
       linearMacs += k * n;
@@ -142,6 +146,7 @@ FailureOr<ModelFootprint> measureFootprint(ModuleOp module) {
   f.linearMacsPerToken = linearMacs / f.layers;
   f.kvBytesPerToken =
       2 * uint64_t(numKVHeads) * roundUp(uint64_t(headDim), kRowBytes);
+  f.kvHeads = uint64_t(numKVHeads);
   f.attentionMacsPerPosition = 2 * uint64_t(numHeads) * uint64_t(headDim);
   return f;
 }

@@ -84,12 +84,13 @@ struct BlockModel {
   std::array<Affine, kTiers> used;
   std::array<double, kTiers> capacity{};
   uint64_t layers = 0, steps = 0, tokens = 0;
+  bool emitted = false;
 
   ModelFootprint footprint;
 
   BlockModel(const ModelFootprint &m, const target::TargetDescription &t,
              const Workload &w, uint64_t b, uint64_t k)
-      : footprint(m) {
+      : emitted(w.emitted), footprint(m) {
     double hz = t.clockMHz * 1e6;
     // The efficiencies the simulator's timing uses.
     double hbmBW = t.hbmPeakGBPerS() * 1e9 * t.hbmEfficiencyWithinChannel;
@@ -107,9 +108,23 @@ struct BlockModel {
     // per sequence, MV for a single sequence, else an MM tile of up to
     // mm.tokens sequences; attention per sequence on the MV engine.
     double tiles = double(ceilDiv(b, t.mmTokens));
-    double linearCycles = b == 1 ? double(m.linearMacsPerToken) / mv
-                                 : tiles * double(m.linearMacsPerToken) /
-                                       mmPerCycle;
+    // Every weight byte crosses the weight buffer's ports twice, written by
+    // its LD and read by the MV/MM (docs/simulator.md, "Buffer ports"): at
+    // batch 1 that, not the MACs, bounds the MV engine.
+    double weightPort = double(t.bufferPortBytesPerCycle(isa::Buffer::weight));
+    double portCycles = 2 * W / weightPort;
+    // One decode step's cycles of a matrix of `bytes` and `macs` per token.
+    auto decodeCycles = [&](double macs, double bytes) {
+      if (w.emitted && b > 1)
+        // The binary's batched decode: one MV per sequence on each weight
+        // tile, loaded once and read by each (docs/lowering.md, "Batched
+        // decode").
+        return std::max(double(b) * macs / mv, double(1 + b) * bytes / weightPort);
+      double ports = 2 * bytes / weightPort;
+      return b == 1 ? std::max(macs / mv, ports)
+                    : tiles * std::max(macs / mmPerCycle, ports);
+    };
+    double linearCycles = decodeCycles(double(m.linearMacsPerToken), W);
     double attentionCycles =
         double(b) * double(m.attentionMacsPerPosition) * meanContext / mv;
     computeDecode = double(k) * (linearCycles + attentionCycles) / hz;
@@ -119,7 +134,7 @@ struct BlockModel {
     double prefillCycles = 0;
     for (uint64_t j = 0; j < promptTiles; ++j)
       prefillCycles +=
-          double(m.linearMacsPerToken) / mmPerCycle +
+          std::max(double(m.linearMacsPerToken) / mmPerCycle, portCycles) +
           double(t.mmTokens) * double(m.attentionMacsPerPosition) *
               double(std::min(p, (j + 1) * t.mmTokens)) / mm;
     computePrefill = double(k * b) * prefillCycles / hz;
@@ -139,6 +154,12 @@ struct BlockModel {
       ddr.coef[KD] = kvRead / ddrBW;
       host.coef[WC] = W / hostBW;
       host.coef[KC] = kvRead / hostBW;
+      if (w.emitted) {
+        // Read in place: every weight stream reads the DDR share from DDR
+        // and only the rest from HBM.
+        hbm.coef[WD] = -weightStreams * W / hbmBW;
+        ddr.coef[WD] = weightStreams * W / ddrBW;
+      }
     };
     traffic(double(k * b * promptTiles), 0, double(k * b * p) * kv,
             hbmPrefill, ddrPrefill, hostPrefill);
@@ -148,23 +169,30 @@ struct BlockModel {
     // The LM head stays in HBM: per step, one stream of its weights per
     // tile of sequences, or its compute.
     double headBytes = double(m.globalWeightBytes);
+    double headCycles = decodeCycles(double(m.headMacsPerToken), headBytes);
     head = std::max(double(k) * tiles * headBytes / hbmBW,
-                    double(k) * (b == 1 ? double(m.headMacsPerToken) / mv
-                                        : tiles * double(m.headMacsPerToken) /
-                                              mmPerCycle) /
-                        hz);
+                    double(k) * headCycles / hz);
 
     // Capacities: weights and the whole KV cache of the block at its
     // longest; HBM also holds the global weights and, for staged layers,
     // two layers' staging buffers (double buffering).
     double allWeights = double(m.layers) * W;
-    double allKV = double(m.layers) * kv * double(k * b * (p + n));
+    uint64_t kvTokens = w.kvCapacityTokens ? w.kvCapacityTokens : p + n;
+    double allKV = double(m.layers) * kv * double(k * b * kvTokens);
     for (int tier = 0; tier < kTiers; ++tier) {
       used[tier].coef[WH + tier] = allWeights;
       used[tier].coef[KH + tier] = allKV;
     }
+    // The layout keeps K and V of KV head g in HBM channels 2g and 2g + 1
+    // (mod the channels): the fullest channel holds ceil(2 Hkv / channels)
+    // of them, and every channel must have that room (LLaMA2-13B's 80 over
+    // 32 channels: 3 in some, 1.2x the even share).
+    if (m.kvHeads && t.hbmChannels)
+      used[0].coef[KH] *= double(ceilDiv(2 * m.kvHeads, t.hbmChannels)) *
+                          double(t.hbmChannels) / double(2 * m.kvHeads);
     used[0].constant = headBytes;
-    used[0].coef[WD] += 2 * W;
+    if (!w.emitted)
+      used[0].coef[WD] += 2 * W;
     used[0].coef[WC] += 2 * W;
     double fraction = w.capacityFraction;
     capacity[0] = fraction * double(t.hbmBytes());
@@ -193,7 +221,7 @@ struct BlockModel {
     r.tokensPerSecond = double(tokens) / r.blockSeconds;
     for (int t = 0; t < kTiers; ++t) {
       r.bytesUsed[t] = uint64_t(std::llround(used[t].at(p)));
-      r.capacity[t] = uint64_t(capacity[t]);
+      r.capacity[t] = uint64_t(std::llround(capacity[t]));
     }
     return r;
   }
@@ -221,6 +249,10 @@ std::optional<Placement> solve(const BlockModel &m,
   for (int c = 0; c < kFractions; ++c) {
     if (fixed) {
       double v = c < KH ? fixed->weights[c - WH] : fixed->kv[c - KH];
+      glp_set_col_bnds(lp, c + 1, GLP_FX, v, v);
+    } else if (m.emitted && (c == WC || c >= KH)) {
+      // What the binary emits: the KV cache in HBM, no host tier.
+      double v = c == KH ? 1 : 0;
       glp_set_col_bnds(lp, c + 1, GLP_FX, v, v);
     } else {
       glp_set_col_bnds(lp, c + 1, GLP_DB, 0, 1);
@@ -405,6 +437,12 @@ Expected<OffloadPlan> planOffload(const ModelFootprint &model,
                                                      (workload.promptTokens +
                                                       workload.generatedTokens)));
   double have = m.capacity[0] + m.capacity[1] + m.capacity[2];
+  if (workload.emitted && !workload.placement)
+    return createStringError(
+        "no placement the binary can run fits: it keeps the LM head, the "
+        "global tables (" + gib(m.used[0].constant) + ") and the KV cache of " +
+        std::to_string(b) + " sequences (" + gib(m.used[0].coef[KH]) +
+        ") in HBM, which has " + gib(m.capacity[0]) + " usable");
   if (workload.placement) {
     int t = m.overflow(*workload.placement);
     return createStringError(

@@ -5,7 +5,6 @@
 #include "flightllm/Binary/Writer.h"
 
 #include "llvm/Support/Format.h"
-#include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
 #include <cmath>
@@ -80,12 +79,23 @@ flightllm::system::planPipeline(unsigned layers, unsigned cards,
   return plan;
 }
 
-llvm::Error flightllm::system::writeSystemBinary(
+llvm::Expected<std::vector<uint8_t>> flightllm::system::systemBinary(
     const SystemDescription &system, unsigned numLayers, uint32_t rowBytes,
     llvm::ArrayRef<PipelineStagePlan> plan,
-    llvm::ArrayRef<llvm::ArrayRef<uint8_t>> stageBinaries,
-    llvm::ArrayRef<uint8_t> tokenizerSection, llvm::raw_pwrite_stream &os) {
-  binary::BinaryWriter writer(system.target.fingerprint());
+    llvm::ArrayRef<std::vector<uint8_t>> stageBinaries,
+    llvm::ArrayRef<uint8_t> tokenizerSection) {
+  return systemBinary(system.target.fingerprint(), system.cardLink,
+                      system.hostLink, numLayers, rowBytes, plan,
+                      stageBinaries, tokenizerSection);
+}
+
+llvm::Expected<std::vector<uint8_t>> flightllm::system::systemBinary(
+    uint64_t targetFingerprint, const LinkDescription &cardLink,
+    const LinkDescription &hostLink, unsigned numLayers, uint32_t rowBytes,
+    llvm::ArrayRef<PipelineStagePlan> plan,
+    llvm::ArrayRef<std::vector<uint8_t>> stageBinaries,
+    llvm::ArrayRef<uint8_t> tokenizerSection) {
+  binary::BinaryWriter writer(targetFingerprint);
   writer.setFlags(binary::kFlagSystem);
   binary::PipelineHeader h;
   h.cardCount = static_cast<uint32_t>(plan.size());
@@ -97,10 +107,10 @@ llvm::Error flightllm::system::writeSystemBinary(
   auto ns = [](const LinkDescription &l) {
     return static_cast<uint32_t>(l.latencyUs * 1e3 + 0.5);
   };
-  h.linkBandwidthMBps = mbps(system.cardLink);
-  h.linkLatencyNs = ns(system.cardLink);
-  h.hostBandwidthMBps = mbps(system.hostLink);
-  h.hostLatencyNs = ns(system.hostLink);
+  h.linkBandwidthMBps = mbps(cardLink);
+  h.linkLatencyNs = ns(cardLink);
+  h.hostBandwidthMBps = mbps(hostLink);
+  h.hostLatencyNs = ns(hostLink);
   std::vector<uint8_t> section(binary::kPipelineHeaderSize +
                                binary::kPipelineStageSize * plan.size());
   h.encode(section.data());
@@ -121,22 +131,7 @@ llvm::Error flightllm::system::writeSystemBinary(
   if (!tokenizerSection.empty())
     writer.addRawSection(static_cast<uint32_t>(binary::SectionKind::Tokenizer),
                          0, tokenizerSection);
-  return writer.writeTo(os);
-}
-
-llvm::Expected<std::vector<uint8_t>> flightllm::system::systemBinary(
-    const SystemDescription &system, unsigned numLayers, uint32_t rowBytes,
-    llvm::ArrayRef<PipelineStagePlan> plan,
-    llvm::ArrayRef<std::vector<uint8_t>> stageBinaries,
-    llvm::ArrayRef<uint8_t> tokenizerSection) {
-  llvm::SmallVector<char, 0> buffer;
-  llvm::raw_svector_ostream os(buffer);
-  std::vector<llvm::ArrayRef<uint8_t>> cards(stageBinaries.begin(),
-                                             stageBinaries.end());
-  if (llvm::Error e = writeSystemBinary(system, numLayers, rowBytes, plan,
-                                        cards, tokenizerSection, os))
-    return e;
-  return std::vector<uint8_t>(buffer.begin(), buffer.end());
+  return writer.writeToBuffer();
 }
 
 void flightllm::system::printPlan(const SystemDescription &system,

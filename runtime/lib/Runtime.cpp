@@ -353,6 +353,34 @@ int loadWeights(flight_runtime *rt) {
     if (status != FLIGHT_OK)
       return status;
   }
+  // Weight tiles in the board's DDR (format 1.5): behind a 64-byte header
+  // naming where they go, never over the streams in DDR channel 0.
+  uint64_t streamEnd = 0;
+  for (uint32_t i = 0; i < rt->streamCount; ++i) {
+    const uint64_t end = static_cast<uint64_t>(rt->streams[i].offset) +
+                         4ull * rt->streams[i].words;
+    streamEnd = end > streamEnd ? end : streamEnd;
+  }
+  for (uint32_t i = 0; i < sections; ++i) {
+    SectionEntry s = view.section(i);
+    if (s.kind != static_cast<uint32_t>(SectionKind::DDRWeights) ||
+        s.size <= kDDRWeightsHeaderSize)
+      continue;
+    const uint8_t *data = view.sectionData(s);
+    const uint64_t at = readU64(data, ddr_weights_offset::LoadOffset);
+    if (s.index == rt->map.streamChannel && at < streamEnd) {
+      Message(rt) << "bad binary: the weights of DDR channel " << s.index
+                  << " start at byte " << at
+                  << ", below the end of the instruction streams ("
+                  << streamEnd << ")";
+      return FLIGHT_ERR_BAD_BINARY;
+    }
+    int status = memWrite(rt, FLIGHT_MEM_DDR, s.index, at,
+                          data + kDDRWeightsHeaderSize,
+                          s.size - kDDRWeightsHeaderSize);
+    if (status != FLIGHT_OK)
+      return status;
+  }
   return FLIGHT_OK;
 }
 

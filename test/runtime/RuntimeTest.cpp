@@ -61,6 +61,10 @@ struct ModelSpec {
   /// KV-cache slots and the decode batch (0: one), with the batched flag.
   uint32_t kvSlots = 0, batch = 0;
   bool batchedFlag = true;
+  /// A ddr_weights section of DDR channel ddrChannel loading ddrBytes bytes
+  /// at ddrOffset (none when ddrBytes is 0).
+  uint32_t ddrChannel = 1, ddrBytes = 0;
+  uint64_t ddrOffset = 32768;
 };
 
 /// Row t of the embedding table: its marker 1000 + t, then bytes t.
@@ -153,6 +157,11 @@ std::vector<uint8_t> buildBinary(const ModelSpec &spec,
     w.setDeviceMap(deviceMapOf(spec));
   if (spec.batch > 1 && spec.batchedFlag)
     w.setFlags(kFlagBatched);
+  std::vector<uint8_t> ddrImage(spec.ddrBytes);
+  for (uint32_t i = 0; i < spec.ddrBytes; ++i)
+    ddrImage[i] = static_cast<uint8_t>(7 * i + 5);
+  if (spec.ddrBytes)
+    w.addDDRWeightImage(spec.ddrChannel, spec.ddrOffset, ddrImage);
   std::vector<uint8_t> table; // alive until writeToBuffer
   if (spec.embeddingSection) {
     for (uint32_t t = 0; t < spec.vocab; ++t) {
@@ -257,6 +266,39 @@ TEST(Runtime, SkipWeightsWritesOnlyStreams) {
   EXPECT_EQ(h.device.memWrites, 4u); // the four streams
   const auto &hbm = h.device.memory(FLIGHT_MEM_HBM, 1);
   EXPECT_TRUE(std::all_of(hbm.begin(), hbm.end(), [](uint8_t b) { return b == 0; }));
+}
+
+TEST(Runtime, DDRWeightsGoToTheirOffset) {
+  // Format 1.5: a ddr_weights section is written to its DDR channel from
+  // the header's load offset, unless the open skips the weights.
+  ModelSpec spec;
+  spec.ddrBytes = 200;
+  Harness h(spec);
+  ASSERT_EQ(h.open(), FLIGHT_OK) << h.error();
+  const auto &ddr = h.device.memory(FLIGHT_MEM_DDR, 1);
+  for (uint32_t i = 0; i < spec.ddrBytes; ++i)
+    ASSERT_EQ(ddr[spec.ddrOffset + i], static_cast<uint8_t>(7 * i + 5)) << i;
+  EXPECT_EQ(ddr[spec.ddrOffset - 1], 0);
+  Harness skip(spec);
+  ASSERT_EQ(skip.open(kFingerprint, FLIGHT_OPEN_SKIP_WEIGHTS), FLIGHT_OK);
+  const auto &none = skip.device.memory(FLIGHT_MEM_DDR, 1);
+  EXPECT_TRUE(std::all_of(none.begin(), none.end(),
+                          [](uint8_t b) { return b == 0; }));
+
+  // In the streams' channel, below the end of the streams: refused.
+  spec.ddrChannel = 0;
+  spec.ddrOffset = 64;
+  Harness over(spec);
+  EXPECT_EQ(over.open(), FLIGHT_ERR_BAD_BINARY);
+  EXPECT_NE(over.error().find("the weights of DDR channel 0 start at byte 64, "
+                              "below the end of the instruction streams"),
+            std::string::npos)
+      << over.error();
+  // Beyond them: loaded.
+  spec.ddrOffset = 4096;
+  Harness after(spec);
+  ASSERT_EQ(after.open(), FLIGHT_OK) << after.error();
+  EXPECT_EQ(after.device.memory(FLIGHT_MEM_DDR, 0)[4096], 5);
 }
 
 TEST(Runtime, ModelInfo) {

@@ -204,7 +204,7 @@ TEST(BinaryFormat, DeviceMapUsesTheDocumentedOffsets) {
   EXPECT_EQ(static_cast<uint32_t>(SectionKind::DeviceMap), 7u);
   EXPECT_STREQ(sectionKindName(7), "devicemap");
   EXPECT_EQ(kVersionMajor, 1u);
-  EXPECT_EQ(kVersionMinor, 4u);
+  EXPECT_EQ(kVersionMinor, 5u);
   EXPECT_EQ(kVersionMinorSingleCard, 1u);
 }
 

@@ -8,6 +8,7 @@
 
 #include <iterator>
 #include <random>
+#include <tuple>
 
 using namespace flightllm::binary;
 using namespace flightllm::binary::test;
@@ -132,7 +133,8 @@ TEST(BinaryValidator, HeaderRules) {
   Error err;
   EXPECT_EQ(validateGuarded(bad, err), Status::Ok) << err.message;
   // Bit 16 is the multi-core flag, bits 17 and 18 are 1.2's pipeline flags,
-  // bit 19 1.3's batched flag, bit 20 1.4's 4-bit KV cache; an unknown
+  // bit 19 1.3's batched flag, bit 20 1.4's 4-bit KV cache, bit 21 1.5's
+  // DDR weights; an unknown
   // required bit is refused.
   writeU32(bad.data(), ho::Flags, kFlagPipelineStage | kFlagSystem);
   reseal(bad);
@@ -141,7 +143,12 @@ TEST(BinaryValidator, HeaderRules) {
   writeU32(bad.data(), ho::Flags, kFlagKV4Cache);
   reseal(bad);
   EXPECT_EQ(validateGuarded(bad, err), Status::Ok) << err.message;
-  writeU32(bad.data(), ho::Flags, 0x00200000u);
+  // Bit 21: 1.5's weights in DDR.
+  EXPECT_EQ(kFlagDDRWeights, 0x00200000u);
+  writeU32(bad.data(), ho::Flags, kFlagDDRWeights);
+  reseal(bad);
+  EXPECT_EQ(validateGuarded(bad, err), Status::Ok) << err.message;
+  writeU32(bad.data(), ho::Flags, 0x00400000u);
   reseal(bad);
   expectError(bad, Status::UnsupportedFlags, ho::Flags);
 
@@ -399,6 +406,62 @@ TEST(BinaryValidator, DeviceMapRules) {
   ASSERT_EQ(view.open(other.data(), other.size(), err), Status::Ok);
   DeviceMap read;
   EXPECT_FALSE(view.deviceMap(read));
+}
+
+TEST(BinaryValidator, DDRWeightsRules) {
+  // The writer's DDR image: header with the load offset, the flag, 1.5.
+  BinaryWriter w(kFingerprint);
+  fillSmallBinary(w);
+  const std::vector<uint8_t> image = {9, 8, 7, 6, 5};
+  w.addDDRWeightImage(1, 4096, image);
+  auto written = w.writeToBuffer();
+  ASSERT_TRUE(static_cast<bool>(written));
+  std::vector<uint8_t> f = *written;
+  Error err;
+  ASSERT_EQ(validateGuarded(f, err), Status::Ok) << err.message;
+  FileHeader h = FileHeader::decode(f.data());
+  EXPECT_EQ(h.versionMinor, kVersionMinorDDRWeights);
+  EXPECT_NE(h.flags & kFlagDDRWeights, 0u);
+  const SectionEntry ddr = entry(f, entryOf(f, SectionKind::DDRWeights, 1));
+  ASSERT_EQ(ddr.size, kDDRWeightsHeaderSize + image.size());
+  EXPECT_EQ(readU64(f.data(), ddr.offset + ddr_weights_offset::LoadOffset),
+            4096u);
+  EXPECT_EQ(std::vector<uint8_t>(f.begin() + ddr.offset + kDDRWeightsHeaderSize,
+                                 f.begin() + ddr.offset + ddr.size),
+            image);
+  EXPECT_STREQ(sectionKindName(uint32_t(SectionKind::DDRWeights)),
+               "ddr_weights");
+  EXPECT_STREQ(statusName(Status::BadDDRWeights), "bad-ddr-weights");
+
+  // A misaligned load offset, a section without the flag, one shorter than
+  // its header, a channel beyond 63: bad-ddr-weights at the section.
+  std::vector<uint8_t> misaligned = f;
+  writeU64(misaligned.data(), ddr.offset + ddr_weights_offset::LoadOffset,
+           4097);
+  reseal(misaligned);
+  expectError(misaligned, Status::BadDDRWeights, ddr.offset);
+  auto raw = [](std::vector<uint8_t> bytes, uint32_t index, bool flag) {
+    BinaryWriter w(kFingerprint);
+    fillSmallBinary(w);
+    w.addRawSection(static_cast<uint32_t>(SectionKind::DDRWeights), index,
+                    bytes);
+    if (flag)
+      w.addFlags(kFlagDDRWeights);
+    auto f = w.writeToBuffer();
+    EXPECT_TRUE(static_cast<bool>(f));
+    return f ? *f : std::vector<uint8_t>();
+  };
+  std::vector<uint8_t> header(kDDRWeightsHeaderSize, 0);
+  for (auto [bytes, index, flag] :
+       {std::make_tuple(header, 0u, false),
+        std::make_tuple(std::vector<uint8_t>(32, 0), 0u, true),
+        std::make_tuple(header, 64u, true)}) {
+    std::vector<uint8_t> bad = raw(bytes, index, flag);
+    expectError(bad, Status::BadDDRWeights,
+                entry(bad, entryOf(bad, SectionKind::DDRWeights, index)).offset);
+  }
+  EXPECT_EQ(validateGuarded(raw(header, 0, true), err), Status::Ok)
+      << err.message;
 }
 
 /// Forward compatibility: a hand-built file of a later minor version with a

@@ -40,6 +40,7 @@
 
 #include "mlir/IR/AsmState.h"
 
+#include <cmath>
 #include <chrono>
 #include <mutex>
 #include <unistd.h>
@@ -49,7 +50,6 @@
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/ToolUtilities.h"
-#include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/SmallString.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
@@ -302,6 +302,20 @@ cl::opt<unsigned> planBatches(
     cl::desc("Batches per block of the offload plan (default: searched)"),
     cl::init(0), cl::cat(category));
 
+cl::opt<bool> planEmitted(
+    "plan-emitted",
+    cl::desc("--emit=offload-plan: plan what --emit=bin emits (the KV cache "
+             "in HBM, weights in HBM and DDR read in place, one block of at "
+             "most 16 sequences)"),
+    cl::init(false), cl::cat(category));
+
+cl::opt<unsigned> planWeightBits(
+    "plan-weight-bits",
+    cl::desc("--emit=offload-plan: size the layers' weights at 8 or 4 bits "
+             "without quantizing them (for models too large to quantize "
+             "here; --weight-bits quantizes and sizes them exactly)"),
+    cl::init(8), cl::cat(category));
+
 cl::opt<bool> printTiming(
     "timing", cl::desc("Print the wall time of each compilation phase to stderr"),
     cl::init(false), cl::cat(category));
@@ -506,12 +520,33 @@ static void addAcceleratorQuantization(PassManager &pm, bool calibrate = true) {
   pm.addPass(flightllm::llm::createCalibratePass(options));
 }
 
+/// Percent of each layer's weight tiles --emit=bin puts in DDR
+/// (flight-hbm-layout{ddr-weights=}), from --offload.
+static unsigned ddrWeightPercent = 0;
+
+/// The DDR share --emit=bin emits for `placement`, or an error for what it
+/// cannot emit yet (host memory, the KV cache outside HBM).
+static llvm::Expected<unsigned>
+emittedDDRPercent(const flightllm::offload::Placement &placement) {
+  if (placement.weights[2] > 1e-9 || placement.kv[0] < 1 - 1e-9)
+    return llvm::createStringError(llvm::formatv(
+        "the placement puts {0:F1}% of the weights in host memory and "
+        "{1:F1}% of the KV cache outside HBM; --emit=bin emits weights in HBM "
+        "and DDR with the KV cache in HBM (host-tier staging and an "
+        "offloaded KV cache are not emitted yet; see the plan with "
+        "--emit=offload-plan)",
+        100 * placement.weights[2], 100 * (1 - placement.kv[0])));
+  // Whole tiles: round the DDR share up so that HBM holds no more than
+  // planned.
+  return unsigned(std::ceil(100 * placement.weights[1] - 1e-6));
+}
+
 /// The offload plan of the raised program for --offload/--emit=offload-plan.
 static llvm::Expected<flightllm::offload::OffloadPlan>
 planOffload(ModuleOp module, const flightllm::target::TargetDescription &target,
             bool forBinary) {
   FailureOr<flightllm::offload::ModelFootprint> footprint =
-      flightllm::offload::measureFootprint(module);
+      flightllm::offload::measureFootprint(module, planWeightBits);
   if (failed(footprint))
     return llvm::createStringError("cannot measure the model");
   flightllm::offload::Workload workload;
@@ -519,6 +554,11 @@ planOffload(ModuleOp module, const flightllm::target::TargetDescription &target,
   workload.generatedTokens = planGenerate;
   workload.batch = planBatch;
   workload.batches = planBatches;
+  if (planEmitted) {
+    workload.emitted = true;
+    workload.maxBatch = flightllm::binary::kMaxDecodeBatch;
+    workload.maxBatches = 1;
+  }
   if (!offload.empty() && offload != "auto") {
     auto placement = flightllm::offload::parsePlacement(offload);
     if (!placement)
@@ -538,6 +578,12 @@ planOffload(ModuleOp module, const flightllm::target::TargetDescription &target,
       return inHBM;
     if (!inHBM)
       llvm::consumeError(inHBM.takeError());
+    // Otherwise the placement the binary emits, for its batch: one run of
+    // --batch sequences, the DDR weights read in place.
+    workload.emitted = true;
+    workload.batch = batch;
+    workload.batches = 1;
+    workload.kvCapacityTokens = one.promptTokens;
   }
   return flightllm::offload::planOffload(*footprint, target, workload);
 }
@@ -556,6 +602,7 @@ lowerModule(ModuleOp module, const flightllm::target::TargetDescription &target,
   options.cores = cores;
   options.kvSlots = kvSlotCount();
   options.batch = batch;
+  options.ddrWeightPercent = ddrWeightPercent;
   options.runnable = emit == EmitKind::Bin;
   options.bucketPipeline = bucketPipeline;
   options.configurePassManager = [](PassManager &pm) {
@@ -654,14 +701,16 @@ static std::vector<std::string> loweringSteps() {
 }
 
 /// The lowering as passes on the llm program, as flightllm-opt runs them,
-/// up to and including the step `last`.
-static LogicalResult buildLoweringPipeline(OpPassManager &pm, StringRef last) {
+/// up to and including the step `last`, for the target `target` (--target,
+/// or the --system's).
+static LogicalResult buildLoweringPipeline(OpPassManager &pm, StringRef last,
+                                           StringRef target = targetName) {
   // The bucket pipeline names flight passes.
   static const bool registered =
       (flightllm::flight::registerFlightTransformsPasses(), true);
   (void)registered;
   flightllm::SelectInstructionsPassOptions options;
-  options.target = targetName;
+  options.target = target.str();
   options.maxContext = maxContext;
   options.prefillBucket = prefillBucket;
   options.decodeBucket = decodeBucket;
@@ -669,6 +718,8 @@ static LogicalResult buildLoweringPipeline(OpPassManager &pm, StringRef last) {
   options.kvRange = noCalibration() ? 8.0f : 0.0f;
   options.cores = cores;
   options.batch = batch;
+  // 0: one slot per sequence of the batch, as kvSlotCount() gives.
+  options.kvSlots = kvSlots.getNumOccurrences() ? unsigned(kvSlots) : 0;
   pm.addPass(flightllm::createSelectInstructionsPass(options));
   if (last == "flight-select-instructions")
     return success();
@@ -686,14 +737,15 @@ static LogicalResult buildLoweringPipeline(OpPassManager &pm, StringRef last) {
   if (reached)
     return success();
   flightllm::HbmLayoutPassOptions layout;
-  layout.target = targetName;
+  layout.target = target.str();
+  layout.ddrWeights = ddrWeightPercent;
   pm.addPass(flightllm::createHbmLayoutPass(layout));
   if (last == "flight-hbm-layout")
     return success();
   pm.nest<flightllm::flight::BucketOp>().addPass(
       flightllm::flight::createShareLayersPass());
   flightllm::PlanBuffersPassOptions plan;
-  plan.target = targetName;
+  plan.target = target.str();
   pm.addPass(flightllm::createPlanBuffersPass(plan));
   if (last == "flight-plan-buffers")
     return success();
@@ -733,73 +785,20 @@ struct CompileOutputs {
   std::vector<flightllm::binary::RomFormat> roms;
 };
 
-/// The weight bytes one decode step reads per decoder layer and for the LM
-/// head: the pipeline planner's cost model (decode is bound by HBM
-/// bandwidth, and every layer of a model lowers to the same stream).
-static flightllm::system::StageCosts stageCosts(ModuleOp module,
-                                                unsigned &layers) {
-  double linear = 0, head = 0;
-  layers = 0;
-  module.walk([&](Operation *op) {
-    if (llvm::isa<flightllm::llm::AttentionOp>(op))
-      ++layers;
-    else if (llvm::isa<flightllm::llm::LinearOp, flightllm::llm::LogitsOp>(op)) {
-      double bytes =
-          double(cast<ShapedType>(op->getOperand(1).getType()).getNumElements());
-      (llvm::isa<flightllm::llm::LogitsOp>(op) ? head : linear) += bytes;
-    }
-  });
-  flightllm::system::StageCosts costs;
-  costs.layer = layers ? linear / layers : 0;
-  costs.epilogue = head;
-  return costs;
-}
-
-/// `bytes` (freed) in an unlinked temporary file, mapped read-only.
-static llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>>
-spillToFile(std::vector<uint8_t> &bytes) {
-  int fd = -1;
-  llvm::SmallString<128> path;
-  if (std::error_code ec =
-          llvm::sys::fs::createTemporaryFile("flightllm-card", "flb", fd, path))
-    return llvm::createStringError(ec, "cannot create a temporary file: " +
-                                           ec.message());
-  llvm::scope_exit removeFile([&] { llvm::sys::fs::remove(path); });
-  {
-    llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
-    os.write(reinterpret_cast<const char *>(bytes.data()), bytes.size());
-    os.close();
-    if (os.has_error())
-      return llvm::createStringError(os.error(), "cannot write " + path +
-                                                     ": " + os.error().message());
-  }
-  std::vector<uint8_t>().swap(bytes);
-  llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> mapped =
-      llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                  /*RequiresNullTerminator=*/false);
-  if (!mapped)
-    return llvm::createStringError(mapped.getError(),
-                                   "cannot map " + path + ": " +
-                                       mapped.getError().message());
-  return std::move(*mapped);
-}
-
 /// --system: one stage binary per card, in one system binary.
 static LogicalResult compileSystem(ModuleOp module,
                                    const flightllm::system::SystemDescription &sys,
                                    CompileOutputs &out) {
+  // The plan of flight-partition-stages.
   unsigned layers = 0;
-  flightllm::system::StageCosts costs = stageCosts(module, layers);
-  auto plan = flightllm::system::planPipeline(layers, sys.cards, costs);
+  auto plan =
+      flightllm::lowering::planPipelineStages(module, sys.cards, layers);
   if (!plan) {
     errs() << "flightllm-compile: error: --system=" << systemName << ": "
            << llvm::toString(plan.takeError()) << "\n";
     return failure();
   }
-  // Each card's program goes to an unlinked temporary file, mapped back
-  // for the final write: the page cache holds the cards, not the heap (a
-  // 3B model's cards are as large as its weights, which are in memory).
-  std::vector<std::unique_ptr<llvm::MemoryBuffer>> cards;
+  std::vector<std::vector<uint8_t>> cards;
   uint32_t rowBytes = 0, vocab = 0;
   for (const auto &[c, stage] : llvm::enumerate(*plan)) {
     flightllm::lowering::PipelineStageRange range;
@@ -818,14 +817,7 @@ static LogicalResult compileSystem(ModuleOp module,
              << llvm::toString(image.takeError()) << "\n";
       return failure();
     }
-    llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> mapped =
-        spillToFile(*image);
-    if (!mapped) {
-      errs() << "flightllm-compile: error: card " << c << ": "
-             << llvm::toString(mapped.takeError()) << "\n";
-      return failure();
-    }
-    cards.push_back(std::move(*mapped));
+    cards.push_back(std::move(*image));
     if (!quietReport) {
       outs() << "== card " << c << "\n";
       flightllm::lowering::printReport(*model, sys.target, outs());
@@ -834,18 +826,40 @@ static LogicalResult compileSystem(ModuleOp module,
   FailureOr<std::vector<uint8_t>> tokenizer = tokenizerSection(vocab);
   if (failed(tokenizer))
     return failure();
-  std::vector<llvm::ArrayRef<uint8_t>> cardBytes;
-  for (const auto &card : cards)
-    cardBytes.push_back(llvm::arrayRefFromStringRef<uint8_t>(card->getBuffer()));
-  if (llvm::Error e = flightllm::system::writeSystemBinary(
-          sys, layers, rowBytes, *plan, cardBytes, *tokenizer, out.main)) {
+  auto file = flightllm::system::systemBinary(sys, layers, rowBytes, *plan,
+                                               cards, *tokenizer);
+  if (!file) {
     errs() << "flightllm-compile: error: " << out.binaryPath << ": "
-           << llvm::toString(std::move(e)) << "\n";
+           << llvm::toString(file.takeError()) << "\n";
     return failure();
   }
+  out.main.write(reinterpret_cast<const char *>(file->data()), file->size());
   if (!quietReport)
     flightllm::system::printPlan(sys, *plan, outs());
   return success();
+}
+
+/// The --system's description, checked against --target; none (an error
+/// printed) if it does not load or the targets differ.
+static std::optional<flightllm::system::SystemDescription> loadSystemOption() {
+  auto s = flightllm::system::loadSystem(systemName);
+  if (!s) {
+    errs() << "flightllm-compile: error: --system: "
+           << llvm::toString(s.takeError()) << "\n";
+    return std::nullopt;
+  }
+  if (targetName.getNumOccurrences()) {
+    auto t = flightllm::target::loadTarget(targetName);
+    if (!t || t->fingerprint() != s->target.fingerprint()) {
+      if (!t)
+        llvm::consumeError(t.takeError());
+      errs() << "flightllm-compile: error: --target=" << targetName
+             << " differs from the system's target '" << s->targetName
+             << "' (leave --target out with --system)\n";
+      return std::nullopt;
+    }
+  }
+  return std::move(*s);
 }
 
 /// Imports the model (from `input` when given, else from the file) and emits
@@ -870,19 +884,9 @@ static LogicalResult compile(MLIRContext &context,
       errs() << "flightllm-compile: error: --system applies to --emit=bin\n";
       return failure();
     }
-    auto s = flightllm::system::loadSystem(systemName);
-    if (!s) {
-      errs() << "flightllm-compile: error: --system: "
-             << llvm::toString(s.takeError()) << "\n";
+    std::optional<flightllm::system::SystemDescription> s = loadSystemOption();
+    if (!s)
       return failure();
-    }
-    if (targetName.getNumOccurrences() && s->target.fingerprint() !=
-                                              target->fingerprint()) {
-      errs() << "flightllm-compile: error: --target=" << targetName
-             << " differs from the system's target '" << s->targetName
-             << "' (leave --target out with --system)\n";
-      return failure();
-    }
     target = s->target;
     systemDesc = std::move(*s);
   }
@@ -953,16 +957,24 @@ static LogicalResult compile(MLIRContext &context,
                     << "\n";
       return success();
     }
-    // A model the plan keeps in HBM compiles exactly as without --offload.
+    // A model the plan keeps in HBM compiles exactly as without --offload;
+    // otherwise the layout puts the plan's DDR share of every layer's
+    // weight tiles in DDR.
     if (!plan->fitsInHBM()) {
-      errs() << "flightllm-compile: error: --offload: the plan puts "
-                   << llvm::format("%.1f%%", 100 * (1 - plan->placement.weights[0]))
-                   << " of the weights and "
-                   << llvm::format("%.1f%%", 100 * (1 - plan->placement.kv[0]))
-                   << " of the KV cache outside HBM; the lowering does not "
-                      "emit DDR- or host-resident placements yet (see it with "
-                      "--emit=offload-plan)\n";
-      return failure();
+      llvm::Expected<unsigned> percent = emittedDDRPercent(plan->placement);
+      if (!percent) {
+        errs() << "flightllm-compile: error: --offload: "
+               << llvm::toString(percent.takeError()) << "\n";
+        return failure();
+      }
+      ddrWeightPercent = *percent;
+      if (printTiming)
+        errs() << "offload: " << ddrWeightPercent
+               << "% of each layer's weight tiles in DDR; predicted "
+               << llvm::format("%.3f", 1e3 * (double(plan->model.layers) *
+                                                  plan->decode.time() +
+                                              plan->headSeconds))
+               << " ms per decode step\n";
     }
   }
   llvm::raw_ostream &os = out.main;
@@ -1233,20 +1245,53 @@ static int runParsedCommand() {
   maxContext.setValue(contextLimit);
   if (printPipeline) {
     // The binary's options only: everything else --emit=bin does is the
-    // passes' defaults.
-    if (emit != EmitKind::Bin || !systemName.empty() ||
-        kvSlots != 1 || !offload.empty()) {
+    // passes' defaults. --offload percentages are flight-hbm-layout's
+    // ddr-weights; auto's placement depends on the model.
+    if (emit != EmitKind::Bin) {
       errs() << "flightllm-compile: error: --print-pipeline prints the "
-                "pipeline of --emit=bin for one card and one KV-cache slot "
-                "without --offload\n";
+                "pipeline of --emit=bin\n";
       return 1;
+    }
+    if (offload == "auto") {
+      errs() << "flightllm-compile: error: --print-pipeline cannot print "
+                "--offload=auto (its placement needs the model's plan; give "
+                "the percentages that --emit=offload-plan prints)\n";
+      return 1;
+    }
+    if (!offload.empty()) {
+      auto placement = flightllm::offload::parsePlacement(offload);
+      llvm::Expected<unsigned> percent =
+          placement ? emittedDDRPercent(*placement)
+                    : llvm::Expected<unsigned>(placement.takeError());
+      if (!percent) {
+        errs() << "flightllm-compile: error: --offload: "
+               << llvm::toString(percent.takeError()) << "\n";
+        return 1;
+      }
+      ddrWeightPercent = *percent;
     }
     DialectRegistry registry;
     flightllm::registerAllDialects(registry);
     MLIRContext context(registry);
     PassManager pm(&context, ModuleOp::getOperationName());
-    if (failed(buildLoweringPipeline(pm, "flight-insert-tokens")))
-      return 1;
+    if (systemName.empty()) {
+      if (failed(buildLoweringPipeline(pm, "flight-insert-tokens")))
+        return 1;
+    } else {
+      // --system: the partition into one module per card, then the
+      // lowering on each card's module.
+      std::optional<flightllm::system::SystemDescription> sys =
+          loadSystemOption();
+      if (!sys)
+        return 1;
+      flightllm::PartitionStagesPassOptions partition;
+      partition.system = systemName;
+      pm.addPass(flightllm::createPartitionStagesPass(partition));
+      if (failed(buildLoweringPipeline(pm.nest<ModuleOp>(),
+                                       "flight-insert-tokens",
+                                       sys->targetName)))
+        return 1;
+    }
     pm.printAsTextualPipeline(outs());
     outs() << "\n";
     return 0;
@@ -1293,6 +1338,17 @@ static int runParsedCommand() {
       emit != EmitKind::OffloadPlan && !reportFile.empty()) {
     errs() << "flightllm-compile: error: --report applies to --emit=bin, "
               "--emit=llm and --emit=offload-plan\n";
+    return 1;
+  }
+  if (planWeightBits != 8 && planWeightBits != 4) {
+    errs() << "flightllm-compile: error: --plan-weight-bits=" << planWeightBits
+           << ": expected 8 or 4\n";
+    return 1;
+  }
+  if ((planEmitted || planWeightBits.getNumOccurrences()) &&
+      emit != EmitKind::OffloadPlan) {
+    errs() << "flightllm-compile: error: --plan-emitted and "
+              "--plan-weight-bits apply to --emit=offload-plan\n";
     return 1;
   }
   if (!offload.empty() && emit != EmitKind::Bin &&

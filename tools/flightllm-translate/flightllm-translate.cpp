@@ -13,7 +13,9 @@
 //   --flight-to-flb    the .flb of a lowered module: its streams (with
 //                      dependency tokens) and the binary's data in module
 //                      attributes (docs/lowering.md, "Pass pipeline"); the
-//                      same bytes as flightllm-compile --emit=bin.
+//                      same bytes as flightllm-compile --emit=bin; of a
+//                      module flight-partition-stages split, the system
+//                      binary of its lowered card modules (--system).
 //
 // -o is written through OutputFiles: only on success, never over the input.
 //===----------------------------------------------------------------------===//
@@ -141,6 +143,14 @@ static LogicalResult flightToFlb(Operation *root, llvm::raw_ostream &os) {
   auto module = dyn_cast<ModuleOp>(root);
   if (!module)
     return root->emitError("flight-to-flb: expected a builtin.module");
+  // A module flight-partition-stages split: the system binary of its cards.
+  if (module->hasAttr(lowering::kSystemAttrName)) {
+    FailureOr<std::vector<uint8_t>> file = lowering::readSystemModule(module);
+    if (failed(file))
+      return failure();
+    os.write(reinterpret_cast<const char *>(file->data()), file->size());
+    return success();
+  }
   uint64_t fingerprint = 0;
   std::vector<uint8_t> tokenizerSection;
   FailureOr<lowering::LoweredModel> model =

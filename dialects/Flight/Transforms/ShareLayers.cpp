@@ -1,7 +1,7 @@
 //===- ShareLayers.cpp - The flight-share-layers pass ---------------------===//
 //
 // One decoder-layer body serves every layer through the base registers
-// (B1 += weight stride, B2 += KV stride per iteration). This checks that the
+// (B1 += weight stride, B2 += KV stride, B3 += DDR stride per iteration). This checks that the
 // body's per-layer data stays inside one layer slot, which is what makes
 // the sharing correct, or unrolls the body into one copy per layer that
 // addresses its layer's slot directly (docs/lowering.md, "Layer sharing").
@@ -56,6 +56,8 @@ int64_t strideOf(LayerBodyOp layer, BaseRegister base) {
     return int64_t(*layer.getWeightStride()) * kUnit;
   if (base == BaseRegister::B2)
     return int64_t(*layer.getKvStride()) * kUnit;
+  if (base == BaseRegister::B3 && layer.getDdrStride())
+    return int64_t(*layer.getDdrStride()) * kUnit;
   return 0;
 }
 
@@ -68,8 +70,10 @@ LogicalResult checkSlots(LayerBodyOp layer) {
     std::optional<Transfer> t = transferOf(&op);
     if (!t || t->base == BaseRegister::Zero)
       continue;
-    if (t->base == BaseRegister::B3)
-      return op.emitOpError() << "uses B3, which layer sharing does not set";
+    if (t->base == BaseRegister::B3 && !layer.getDdrStride())
+      return op.emitOpError() << "uses B3 but the layer body has no "
+                                 "ddr_stride (flight-hbm-layout sets it for "
+                                 "weights in DDR)";
     auto region = t->hbm->get().getDefiningOp<HbmRegionOp>();
     if (!region || !region.isPlaced())
       return op.emitOpError() << "needs a placed flight.hbm_region (run "
@@ -103,7 +107,7 @@ void unroll(LayerBodyOp layer, llvm::ArrayRef<int64_t> origins) {
     Value &v = copies[{region.getOperation(), l}];
     if (v)
       return v;
-    int64_t origin = origins[base == BaseRegister::B1 ? 0 : 1] * kUnit;
+    int64_t origin = origins[int(base) - int(BaseRegister::B1)] * kUnit;
     Operation *&after = lastCopy[region.getOperation()];
     OpBuilder rb(region);
     rb.setInsertionPointAfter(after ? after : region.getOperation());
@@ -148,7 +152,7 @@ struct ShareLayersPass
                           : DictionaryAttr();
       auto origin =
           bases ? bases.getAs<DenseI64ArrayAttr>("origin") : DenseI64ArrayAttr();
-      if (!origin || origin.size() < 2) {
+      if (!origin || origin.size() < 3) {
         bucket.emitOpError() << "needs the module's flight.bases (origin) to "
                                 "unroll its layers (run flight-hbm-layout first)";
         return signalPassFailure();

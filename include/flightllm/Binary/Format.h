@@ -167,11 +167,14 @@ inline constexpr uint16_t kVersionMajor = 1;
 /// 1.1 adds the DeviceMap section (kind 7); 1.2 the multi-card pipeline
 /// (flags kFlagPipelineStage and kFlagSystem, the device map's stage fields,
 /// kinds 10 and 11); 1.3 batched decode (flag kFlagBatched, the device map's
-/// decode_batch); 1.4 the 4-bit KV cache (flag kFlagKV4Cache). The writer
+/// decode_batch); 1.4 the 4-bit KV cache (flag kFlagKV4Cache); 1.5 weights
+/// in the board's DDR (flag kFlagDDRWeights, kind 12). The writer
 /// stamps the lowest minor version that holds a file's contents: 1.2 only
 /// with the pipeline flags, 1.3 only with kFlagBatched, 1.4 only with
-/// kFlagKV4Cache, so single-card INT8-cache files stay 1.1.
-inline constexpr uint16_t kVersionMinor = 4;
+/// kFlagKV4Cache, 1.5 only with kFlagDDRWeights, so single-card INT8-cache
+/// files stay 1.1.
+inline constexpr uint16_t kVersionMinor = 5;
+inline constexpr uint16_t kVersionMinorDDRWeights = 5;
 inline constexpr uint16_t kVersionMinorKV4 = 4;
 inline constexpr uint16_t kVersionMinorBatched = 3;
 inline constexpr uint16_t kVersionMinorPipeline = 2;
@@ -204,8 +207,13 @@ inline constexpr uint32_t kFlagBatched = 1u << 19;
 /// LD row_align bit and the MISC kinds quantize4, quantize_value4 and place,
 /// which an older reader's simulator would reject mid-run.
 inline constexpr uint32_t kFlagKV4Cache = 1u << 20;
+/// Part of the weights lives in the board's DDR (DDRWeights sections, read by
+/// LD mem = ddr through base register B3): a reader that would not load them
+/// must refuse the file rather than run on zeros.
+inline constexpr uint32_t kFlagDDRWeights = 1u << 21;
 inline constexpr uint32_t kKnownRequiredFlags = kFlagMultiCore |
-    kFlagPipelineStage | kFlagSystem | kFlagBatched | kFlagKV4Cache;
+    kFlagPipelineStage | kFlagSystem | kFlagBatched | kFlagKV4Cache |
+    kFlagDDRWeights;
 /// The most sequences a batched decode run may serve (the ISA's MaxBatch:
 /// one SEQ_P and one SEQ_B2_ORIGIN register each).
 inline constexpr uint32_t kMaxDecodeBatch = 16;
@@ -319,7 +327,16 @@ enum class SectionKind : uint32_t {
   Tokenizer = 9,      // index 0; host-only: tokenizer.json and EOS ids
   Pipeline = 10,      // index 0; the pipeline plan (system binaries, 1.2)
   Card = 11,          // index = card; that card's stage binary (1.2)
+  DDRWeights = 12,    // index = DDR channel; header + the bytes (1.5)
 };
+
+/// A DDRWeights section: this header, then the bytes the runtime writes into
+/// DDR channel `index` from byte `load_offset` (a multiple of 32).
+inline constexpr uint32_t kDDRWeightsHeaderSize = 64;
+namespace ddr_weights_offset {
+inline constexpr size_t LoadOffset = 0; // u64 bytes in the channel
+// 8..63 reserved, 0.
+} // namespace ddr_weights_offset
 
 /// The short name of a section kind ("metadata", "buckets", "strings",
 /// "quant", "stream", "weights", "devicemap", "embeddings", "tokenizer"), or
@@ -348,6 +365,8 @@ inline const char *sectionKindName(uint32_t kind) {
     return "pipeline";
   case SectionKind::Card:
     return "card";
+  case SectionKind::DDRWeights:
+    return "ddr_weights";
   }
   return nullptr;
 }

@@ -40,6 +40,7 @@ enum class Status : uint32_t {
   BadStream,
   BadDeviceMap, // since 1.1
   MissingSection, // a model binary lacks a section its version requires
+  BadDDRWeights,  // since 1.5
 };
 
 /// A short stable name of a status ("ok", "truncated", ...).
@@ -91,6 +92,8 @@ inline const char *statusName(Status status) {
     return "bad-device-map";
   case Status::MissingSection:
     return "missing-section";
+  case Status::BadDDRWeights:
+    return "bad-ddr-weights";
   }
   return "unknown";
 }
@@ -514,6 +517,19 @@ inline Status BinaryView::open(const uint8_t *data, size_t size, Error &err,
       break;
     }
     case SectionKind::WeightImage:
+      break;
+    case SectionKind::DDRWeights:
+      // The header says where the bytes go; the flag makes older readers
+      // refuse the file instead of running without them.
+      if (s.size < kDDRWeightsHeaderSize || s.index >= kMaxDeviceChannels ||
+          readU64(p, ddr_weights_offset::LoadOffset) % 32 != 0 ||
+          (h.flags & kFlagDDRWeights) == 0)
+        status = fail(err, Status::BadDDRWeights,
+                      "DDR weights section is shorter than its 64-byte "
+                      "header, names a channel above 63, has a load offset "
+                      "that is not a multiple of 32 or lacks the ddr_weights "
+                      "flag",
+                      s.offset);
       break;
     case SectionKind::DeviceMap: {
       if (!singleton)

@@ -68,6 +68,11 @@ public:
   /// The weight image of HBM channel `channel` (not copied, as addStream).
   void addWeightImage(uint32_t channel, llvm::ArrayRef<uint8_t> bytes);
   void takeWeightImage(uint32_t channel, std::vector<uint8_t> bytes);
+  /// The DDRWeights section of DDR channel `channel`: `bytes` go to the
+  /// channel from byte `loadOffset` (copied behind the section's header);
+  /// sets kFlagDDRWeights.
+  void addDDRWeightImage(uint32_t channel, uint64_t loadOffset,
+                         llvm::ArrayRef<uint8_t> bytes);
 
   /// Any section given as bytes (not copied): a kind this writer has no
   /// builder for, or a deliberately odd one in tests. A raw section replaces

@@ -29,6 +29,9 @@ struct ModelFootprint {
   /// K and V of one token in one layer, INT8 rows padded to 128 bytes per
   /// head (the lowering's KV layout, docs/lowering.md).
   uint64_t kvBytesPerToken = 0;
+  /// KV heads per layer (their K and V rows are the layout's per-channel
+  /// units of the KV cache).
+  uint64_t kvHeads = 0;
   /// Multiply-accumulates of one token's linears in one layer.
   uint64_t linearMacsPerToken = 0;
   /// Multiply-accumulates of one token's attention per cached position
@@ -44,8 +47,11 @@ struct ModelFootprint {
 
 /// Measures a raised (optionally quantized) `llm` program's @forward. Fails
 /// with an error at the offending op when the decoder layers differ in size
-/// or the program has no attention.
-mlir::FailureOr<ModelFootprint> measureFootprint(mlir::ModuleOp module);
+/// or the program has no attention. `layerWeightBits` sizes the decoder
+/// layers' linears that carry no `weight_bits` (what a compile with
+/// --weight-bits would give, without quantizing a model too large to hold).
+mlir::FailureOr<ModelFootprint> measureFootprint(mlir::ModuleOp module,
+                                                 unsigned layerWeightBits = 8);
 
 } // namespace flightllm::offload
 

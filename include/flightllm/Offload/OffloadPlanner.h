@@ -49,6 +49,14 @@ struct Workload {
   double capacityFraction = 0.9;
   /// A fixed placement (FlexGen's --percent); unset = chosen by the LP.
   std::optional<Placement> placement;
+  /// Plan what `--emit=bin` emits today (docs/offloading.md, "Emission"):
+  /// the KV cache in HBM, weights in HBM and DDR only, the DDR weights read
+  /// in place by every MM tile or decode step (LD mem = ddr) instead of
+  /// staged into HBM once per block.
+  bool emitted = false;
+  /// KV-cache positions per sequence the capacities must hold (0: prompt +
+  /// generated tokens); a binary reserves its whole context.
+  uint64_t kvCapacityTokens = 0;
 };
 
 /// The cost-model terms of one stage; the plan's time for the stage is

@@ -42,18 +42,19 @@ struct PipelineStagePlan {
 llvm::Expected<std::vector<PipelineStagePlan>>
 planPipeline(unsigned layers, unsigned cards, const StageCosts &costs);
 
-/// Writes the system binary to `os`: `stageBinaries[c]` (complete stage
-/// .flb files) as card sections, the plan, and the tokenizer section when
-/// not empty. Streamed, so a 3B model's cards are not held twice.
-llvm::Error writeSystemBinary(const SystemDescription &system,
-                              unsigned numLayers, uint32_t rowBytes,
-                              llvm::ArrayRef<PipelineStagePlan> plan,
-                              llvm::ArrayRef<llvm::ArrayRef<uint8_t>> stageBinaries,
-                              llvm::ArrayRef<uint8_t> tokenizerSection,
-                              llvm::raw_pwrite_stream &os);
-/// The same in memory.
+/// The system binary: `stageBinaries[c]` (complete stage .flb files) as
+/// card sections, the plan, and the tokenizer section when not empty.
 llvm::Expected<std::vector<uint8_t>>
 systemBinary(const SystemDescription &system, unsigned numLayers,
+             uint32_t rowBytes, llvm::ArrayRef<PipelineStagePlan> plan,
+             llvm::ArrayRef<std::vector<uint8_t>> stageBinaries,
+             llvm::ArrayRef<uint8_t> tokenizerSection);
+
+/// The same for the target with `targetFingerprint` and the system's links
+/// (what a partitioned flight module carries instead of the description).
+llvm::Expected<std::vector<uint8_t>>
+systemBinary(uint64_t targetFingerprint, const LinkDescription &cardLink,
+             const LinkDescription &hostLink, unsigned numLayers,
              uint32_t rowBytes, llvm::ArrayRef<PipelineStagePlan> plan,
              llvm::ArrayRef<std::vector<uint8_t>> stageBinaries,
              llvm::ArrayRef<uint8_t> tokenizerSection);

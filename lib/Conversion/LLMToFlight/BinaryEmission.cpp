@@ -67,6 +67,10 @@ static void fillWriter(const LoweredModel &model, binary::BinaryWriter &writer,
   }
   for (size_t c = 0; c < model.hbm.size(); ++c)
     writer.addWeightImage(static_cast<uint32_t>(c), model.hbm[c]);
+  // Weight tiles in the board's DDR (format 1.5).
+  for (size_t c = 0; c < model.ddr.size(); ++c)
+    writer.addDDRWeightImage(static_cast<uint32_t>(c), model.ddrOffset,
+                             model.ddr[c]);
   const auto &dm = model.deviceMap;
   binary::DeviceMap map;
   map.embedRowBytes = dm.embedRowBytes;

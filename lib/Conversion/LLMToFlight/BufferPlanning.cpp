@@ -162,10 +162,16 @@ LogicalResult BufferPlanner::transfer(Operation *op, bool load, Value onChip,
   Access a;
   uint64_t *stat = nullptr;
   flight::HbmData holds = region->getHolds();
+  bool ddr = cast<flight::BufferType>(region->getType()).getSpace() ==
+             flight::MemorySpace::Ddr;
+  if (ddr && !load)
+    return op->emitOpError() << "stores to '" << region->getName()
+                             << "' in DDR: ST writes HBM only";
   isa::Instruction i(load ? isa::Opcode::LD : isa::Opcode::ST);
   if (load) {
     i.set(isa::LD::onchip_addr, onchipRow).set(isa::LD::buf, r->buffer)
-        .set(isa::LD::addr, addr).set(isa::LD::mem, isa::Memory::hbm)
+        .set(isa::LD::addr, addr)
+        .set(isa::LD::mem, ddr ? isa::Memory::ddr : isa::Memory::hbm)
         .set(isa::LD::channel, *region->getChannel())
         .set(isa::LD::base, baseReg(base)).set(isa::LD::param, paramReg(param))
         .set(isa::LD::scale, stride / int64_t(kUnitBytes))
@@ -181,6 +187,7 @@ LogicalResult BufferPlanner::transfer(Operation *op, bool load, Value onChip,
     stat = holds == flight::HbmData::Input     ? &info.inputLoadBytes
            : holds == flight::HbmData::KVCache ? &info.kvLoadBytes
            : holds == flight::HbmData::Scratch ? &info.activationLoadBytes
+           : ddr                               ? &info.ddrWeightLoadBytes
                                                : &info.weightLoadBytes;
   } else {
     i.set(isa::ST::onchip_addr, onchipRow).set(isa::ST::buf, r->buffer)

@@ -31,6 +31,7 @@ constexpr llvm::StringLiteral kBases = "flight.bases";
 constexpr llvm::StringLiteral kDeviceMap = "flight.device_map";
 constexpr llvm::StringLiteral kQuantParams = "flight.quant_params";
 constexpr llvm::StringLiteral kHbmImage = "flight.hbm_image";
+constexpr llvm::StringLiteral kDdrImage = "flight.ddr_image";
 constexpr llvm::StringLiteral kEmbeddingTable = "flight.embedding_table";
 constexpr llvm::StringLiteral kTokenizer = "flight.tokenizer";
 
@@ -243,6 +244,19 @@ void flightllm::lowering::attachImageData(const LoweredModel &model,
   for (size_t c = 0; c < model.hbm.size(); ++c)
     images.push_back(bytesAttr(b, "flight_hbm_" + std::to_string(c), model.hbm[c]));
   module->setAttr(kHbmImage, b.getArrayAttr(images));
+  // Only with weights in DDR, so other modules print as before.
+  if (!model.ddr.empty()) {
+    SmallVector<Attribute> ddrImages;
+    for (size_t c = 0; c < model.ddr.size(); ++c)
+      ddrImages.push_back(
+          bytesAttr(b, "flight_ddr_" + std::to_string(c), model.ddr[c]));
+    module->setAttr(
+        kDdrImage,
+        b.getDictionaryAttr(
+            {b.getNamedAttr("offset",
+                            b.getI64IntegerAttr(int64_t(model.ddrOffset))),
+             b.getNamedAttr("channels", b.getArrayAttr(ddrImages))}));
+  }
   module->setAttr(kEmbeddingTable,
                   bytesAttr(b, "flight_embedding_table", model.embeddingTable));
 }
@@ -344,6 +358,26 @@ FailureOr<LoweredModel> flightllm::lowering::readFlightModule(
       return failure();
     model.hbm.push_back(std::move(*bytes));
   }
+  if (Attribute ddrAttr = op->getAttr(kDdrImage)) {
+    auto ddr = dyn_cast<DictionaryAttr>(ddrAttr);
+    auto offset = ddr ? ddr.getAs<IntegerAttr>("offset") : IntegerAttr();
+    auto channels = ddr ? ddr.getAs<ArrayAttr>("channels") : ArrayAttr();
+    if (!offset || !channels || offset.getValue().isNegative() ||
+        offset.getValue().getActiveBits() > 64 ||
+        offset.getValue().getZExtValue() % 32 != 0)
+      return op->emitError()
+             << kDdrImage
+             << ": expected {offset = N (a multiple of 32), channels = [one "
+                "dense_resource per DDR channel]}";
+    model.ddrOffset = offset.getValue().getZExtValue();
+    for (auto [c, image] : llvm::enumerate(channels)) {
+      auto bytes = readBytes(op, kDdrImage + (".channels[" + Twine(c) + "]"),
+                             image);
+      if (failed(bytes))
+        return failure();
+      model.ddr.push_back(std::move(*bytes));
+    }
+  }
   auto table = readBytes(op, kEmbeddingTable, op->getAttr(kEmbeddingTable));
   if (failed(table))
     return failure();
@@ -403,4 +437,94 @@ FailureOr<LoweredModel> flightllm::lowering::readFlightModule(
   if (model.streams.empty())
     return op->emitError() << "the module has no flight.stream";
   return model;
+}
+
+/// A link of flight.system: {raw_gbps, efficiency, latency_us}.
+static FailureOr<system::LinkDescription> readLink(Operation *at,
+                                                   DictionaryAttr systemAttr,
+                                                   StringRef name) {
+  auto dict = systemAttr.getAs<DictionaryAttr>(name);
+  system::LinkDescription link;
+  for (auto [field, out] :
+       {std::make_pair("raw_gbps", &link.rawGBps),
+        std::make_pair("efficiency", &link.efficiency),
+        std::make_pair("latency_us", &link.latencyUs)}) {
+    auto value = dict ? dict.getAs<FloatAttr>(field) : FloatAttr();
+    if (!value)
+      return at->emitError() << kSystemAttrName << "." << name
+                             << ": missing number '" << field << "'";
+    *out = value.getValueAsDouble();
+  }
+  if (link.rawGBps <= 0 || link.efficiency <= 0 || link.efficiency > 1)
+    return at->emitError() << kSystemAttrName << "." << name
+                           << ": expected raw_gbps > 0 and efficiency in (0, 1]";
+  return link;
+}
+
+FailureOr<std::vector<uint8_t>>
+flightllm::lowering::readSystemModule(ModuleOp module) {
+  Operation *op = module.getOperation();
+  auto sys = dyn_cast_or_null<DictionaryAttr>(op->getAttr(kSystemAttrName));
+  if (!sys)
+    return op->emitError() << "module attribute '" << kSystemAttrName
+                           << "' (a dictionary) is missing";
+  auto fingerprint = sys.getAs<IntegerAttr>("target_fingerprint");
+  auto layers = sys.getAs<IntegerAttr>("num_layers");
+  if (!fingerprint || !layers || layers.getInt() < 1 ||
+      layers.getInt() > UINT32_MAX)
+    return op->emitError() << kSystemAttrName
+                           << ": needs integers target_fingerprint and "
+                              "num_layers >= 1";
+  FailureOr<system::LinkDescription> cardLink = readLink(op, sys, "card_link");
+  FailureOr<system::LinkDescription> hostLink = readLink(op, sys, "host_link");
+  if (failed(cardLink) || failed(hostLink))
+    return failure();
+  uint64_t systemFingerprint = fingerprint.getValue().getZExtValue();
+  std::vector<system::PipelineStagePlan> plan;
+  std::vector<std::vector<uint8_t>> cards;
+  uint32_t rowBytes = 0;
+  for (ModuleOp card : module.getBody()->getOps<ModuleOp>()) {
+    FailureOr<PipelineStageRange> stage = moduleStage(card);
+    if (failed(stage))
+      return failure();
+    if (stage->wholeModel())
+      return card.emitError() << "a card's module needs a '" << kStageAttrName
+                              << "' attribute (flight-partition-stages)";
+    uint64_t cardFingerprint = 0;
+    std::vector<uint8_t> cardTokenizer;
+    FailureOr<LoweredModel> model =
+        readFlightModule(card, cardFingerprint, cardTokenizer);
+    if (failed(model))
+      return failure();
+    if (cardFingerprint != systemFingerprint)
+      return card.emitError() << "the card was lowered for another target than "
+                                 "the system's";
+    llvm::Expected<std::vector<uint8_t>> image =
+        binaryImage(*model, cardFingerprint);
+    if (!image)
+      return card.emitError() << llvm::toString(image.takeError());
+    rowBytes = model->deviceMap.embedRowBytes;
+    system::PipelineStagePlan s;
+    s.firstLayer = stage->firstLayer;
+    s.layerCount = stage->layerCount;
+    s.prologue = stage->prologue;
+    s.epilogue = stage->epilogue;
+    plan.push_back(s);
+    cards.push_back(std::move(*image));
+  }
+  if (cards.empty())
+    return op->emitError() << "the system module has no card modules";
+  std::vector<uint8_t> tokenizer;
+  if (Attribute attr = op->getAttr(kTokenizer)) {
+    auto bytes = readBytes(op, kTokenizer, attr);
+    if (failed(bytes))
+      return failure();
+    tokenizer = std::move(*bytes);
+  }
+  llvm::Expected<std::vector<uint8_t>> file = system::systemBinary(
+      systemFingerprint, *cardLink, *hostLink,
+      static_cast<unsigned>(layers.getInt()), rowBytes, plan, cards, tokenizer);
+  if (!file)
+    return op->emitError() << llvm::toString(file.takeError());
+  return std::move(*file);
 }

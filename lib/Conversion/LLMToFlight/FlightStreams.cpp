@@ -127,10 +127,17 @@ struct LoweringPass : public GeneratedBase<Derived> {
     options.decodeBucket = this->decodeBucket;
     options.uncalibratedKVRange = this->kvRange;
     options.cores = this->cores;
-    // One KV-cache slot per sequence (flightllm-compile --kv-slots may give
-    // more; the passes do not take slots yet).
+    // By default one KV-cache slot per sequence.
     options.batch = this->batch;
-    options.kvSlots = std::max<uint32_t>(this->batch, 1);
+    options.kvSlots =
+        this->kvSlots ? this->kvSlots : std::max<uint32_t>(this->batch, 1);
+    // A card's module (flight-partition-stages) lowers its stage's layers.
+    FailureOr<PipelineStageRange> stage = moduleStage(module);
+    if (failed(stage)) {
+      this->signalPassFailure();
+      return std::nullopt;
+    }
+    options.stage = *stage;
     if (llvm::Error e = parseBucketList(
             std::vector<std::string>(this->buckets.begin(), this->buckets.end()),
             options)) {
@@ -212,6 +219,9 @@ struct SelectInstructionsPass
     if (options.batch > 1)
       selected.push_back(
           b.getNamedAttr("batch", b.getI64IntegerAttr(options.batch)));
+    if (options.kvSlots != std::max<uint32_t>(options.batch, 1))
+      selected.push_back(
+          b.getNamedAttr("kv_slots", b.getI64IntegerAttr(options.kvSlots)));
     module->setAttr(kLoweringOptions, b.getDictionaryAttr(selected));
   }
 };
@@ -227,6 +237,11 @@ struct HbmLayoutPass
     if (stripes < 1 || stripes > 64) {
       module.emitError() << "stripes = " << static_cast<uint64_t>(stripes)
                          << ": a weight tile is striped over 1 to 64 channels";
+      return signalPassFailure();
+    }
+    if (ddrWeights > 100) {
+      module.emitError() << "ddr-weights = " << static_cast<uint64_t>(ddrWeights)
+                         << ": a percentage of the layer weights (0-100)";
       return signalPassFailure();
     }
     auto selected = module->getAttrOfType<DictionaryAttr>(kLoweringOptions);
@@ -254,10 +269,15 @@ struct HbmLayoutPass
     options.prefillBucket = integer("prefill_bucket");
     options.decodeBucket = integer("decode_bucket");
     options.batch = std::max<uint32_t>(integer("batch"), 1);
-    options.kvSlots = options.batch;
+    options.kvSlots = integer("kv_slots") ? integer("kv_slots") : options.batch;
+    FailureOr<PipelineStageRange> stage = moduleStage(module);
+    if (failed(stage))
+      return signalPassFailure();
+    options.stage = *stage;
     if (auto range = selected.getAs<FloatAttr>("kv_range"))
       options.uncalibratedKVRange = range.getValueAsDouble();
     options.weightStripes = stripes;
+    options.ddrWeightPercent = ddrWeights;
     FailureOr<ModelStructure> structure = analyzeModelStructure(module);
     if (failed(structure))
       return signalPassFailure();

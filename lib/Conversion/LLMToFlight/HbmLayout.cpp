@@ -5,7 +5,8 @@
 // an offset; ModelLowering::layout() decides the places (ModelLowering.cpp,
 // with the image), and this gives them to the regions of a bucket: a region
 // of one place gets its channel and offset, a weight tile's region becomes
-// one region per stripe and each load of it one load per stripe.
+// one region per stripe and each load of it one load per stripe (a tile the
+// layout put in DDR: stripes in DDR channels, loaded through B3).
 //===----------------------------------------------------------------------===//
 
 #include "Lowering.h"
@@ -51,7 +52,7 @@ LogicalResult ModelLowering::placeRegions(Operation *root) {
     for (const RegionPiece &p : pieces) {
       auto type = flight::BufferType::get(
           {int64_t(std::max<uint64_t>(p.loc.bytes, 1))}, b.getIntegerType(8),
-          flight::MemorySpace::Hbm);
+          p.loc.ddr ? flight::MemorySpace::Ddr : flight::MemorySpace::Hbm);
       stripeRegions.push_back(flight::HbmRegionOp::create(
           b, r.getLoc(), type, p.name, r.getHolds(),
           attrs.getI64IntegerAttr(p.loc.channel),
@@ -68,10 +69,15 @@ LogicalResult ModelLowering::placeRegions(Operation *root) {
                << " channels";
       OpBuilder lb(ld);
       for (auto [p, stripe] : llvm::zip(pieces, stripeRegions)) {
+        // A layer's DDR slot moves with B3 as its HBM slot with B1.
+        flight::BaseRegister base =
+            p.loc.ddr && ld.getBase() == flight::BaseRegister::B1
+                ? flight::BaseRegister::B3
+                : ld.getBase();
         auto part = flight::TileLoadOp::create(
             lb, ld.getLoc(), stripe, ld.getDest(), 0,
             ld.getRow() + int64_t(p.within / kRowBytes),
-            int64_t(roundUp(p.loc.bytes, kUnitBytes)), ld.getBase(),
+            int64_t(roundUp(p.loc.bytes, kUnitBytes)), base,
             ld.getParam(), ld.getStride());
         part->setDiscardableAttrs(ld->getDiscardableAttrDictionary());
       }
@@ -94,6 +100,8 @@ LogicalResult ModelLowering::placeRegions(Operation *root) {
     Builder attrs(layer.getContext());
     layer.setWeightStrideAttr(attrs.getI64IntegerAttr(weight));
     layer.setKvStrideAttr(attrs.getI64IntegerAttr(kv));
+    if (result.baseStride[2])
+      layer.setDdrStrideAttr(attrs.getI64IntegerAttr(result.baseStride[2]));
     return WalkResult::advance();
   });
   return failure(strides.wasInterrupted());

@@ -884,7 +884,8 @@ InstructionSelection::select(const BucketRange &range) {
       const ModelStructure::LayerGroup &g = m.s.groups[group];
       auto layer = flight::LayerBodyOp::create(
           b, m.s.func.getLoc(), g.count, IntegerAttr(), IntegerAttr(),
-          g.first ? b.getI64IntegerAttr(g.first) : IntegerAttr());
+          g.first ? b.getI64IntegerAttr(g.first) : IntegerAttr(),
+          IntegerAttr());
       b.setInsertionPointToStart(&layer.getBody().emplaceBlock());
       vals.clear();
       vals[m.s.layerInputs[g.first]] = xIn;

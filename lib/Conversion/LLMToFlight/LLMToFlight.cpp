@@ -96,7 +96,8 @@ flightllm::lowering::lowerToFlight(ModuleOp module,
     if (failed(lowering.placeRegions(*bucket)) ||
         failed(flight::shareLayers(
             *bucket, share,
-            {int64_t(model.baseOrigin[0]), int64_t(model.baseOrigin[1])})) ||
+            {int64_t(model.baseOrigin[0]), int64_t(model.baseOrigin[1]),
+             int64_t(model.baseOrigin[2])})) ||
         failed(verify(*bucket)))
       return failure();
     auto selected = Clock::now();
@@ -116,5 +117,17 @@ flightllm::lowering::lowerToFlight(ModuleOp module,
   model.peakMetaBytes = uint64_t(peaks.meta) * kRowBytes;
   if (failed(checkInstructionMemory(model.streams, target, func)))
     return failure();
+  // With weights in DDR the streams must stay below them in DDR channel 0
+  // (the runtime writes them there consecutively, 64-byte aligned).
+  if (!model.ddr.empty()) {
+    uint64_t streamBytes = 0;
+    for (const StreamInfo &s : model.streams)
+      streamBytes += roundUp(4 * s.allWords(), 64) + 64 * s.otherCoreWords.size();
+    if (streamBytes > model.ddrOffset)
+      return func->emitError()
+             << "the instruction streams take " << streamBytes
+             << " bytes of DDR channel 0, beyond the " << model.ddrOffset
+             << " before the weights placed in DDR";
+  }
   return std::move(model);
 }

@@ -164,6 +164,21 @@ private:
                    const std::string &piece = "", uint64_t within = 0);
   unsigned stripes = LinearPlan::kDefaultStripes;
 
+  // Weights in the board's DDR (flight-hbm-layout{ddr-weights=}).
+  /// Whether the next weight tile of `bytes` of the layer being packed goes
+  /// to DDR: the tiles are dealt in order so that the DDR share of the
+  /// layer's tile bytes so far stays nearest the option's percentage (the
+  /// same choice in every layer of a group, interleaved with HBM tiles so
+  /// the two memories' loads overlap).
+  bool takeForDDR(uint64_t bytes);
+  /// The packer of the layer's DDR tiles (null: every tile in HBM).
+  ImagePacker *ddrPacker = nullptr;
+  bool packingLayerBody = false;
+  uint64_t ddrSeen = 0, ddrTaken = 0;
+  /// Bytes of one layer's DDR slot (every DDR channel), where the DDR
+  /// image starts in each DDR channel.
+  uint64_t ddrLayerStride = 0, ddrBase = 0;
+
   // Streams.
   /// Keeps the buckets options.onlyBuckets selects; an error when a
   /// selection names no bucket, or a runnable binary would lack a stage.

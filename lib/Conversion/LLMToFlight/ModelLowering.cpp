@@ -11,6 +11,8 @@
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 
+#include "llvm/ADT/ScopeExit.h"
+
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -458,11 +460,18 @@ LogicalResult ModelLowering::packLinear(Operation *op, uintptr_t key,
     static const std::vector<uint8_t> none;
     const std::vector<uint8_t> &tileBytes = packing ? tileData[t] : none;
     HBMLoc wl;
-    int64_t rows = p.stripeRows(n);
+    // A DDR tile is striped over the DDR channels instead.
+    bool toDDR = packingLayerBody && ddrPacker &&
+                 takeForDDR(uint64_t(n) * p.rowBytes);
+    LinearPlan sp = p;
+    if (toDDR)
+      sp.stripesPerTile = ddrPacker->channels();
+    ImagePacker &tilePacker = toDDR ? *ddrPacker : packer;
+    int64_t rows = sp.stripeRows(n);
     std::string tileName = name + ".w" + std::to_string(t);
-    for (int64_t st = 0; st < p.stripes(n); ++st) {
+    for (int64_t st = 0; st < sp.stripes(n); ++st) {
       int64_t r0 = st * rows, r1 = std::min(n, r0 + rows);
-      HBMLoc sl = packer.place((r1 - r0) * p.rowBytes, [&](uint8_t *dst) {
+      HBMLoc sl = tilePacker.place((r1 - r0) * p.rowBytes, [&](uint8_t *dst) {
         std::memcpy(dst, tileBytes.data() + r0 * p.rowBytes, (r1 - r0) * p.rowBytes);
       });
       locs[{key, 0, LinearPlan::stripeKey(t, st)}] = sl;
@@ -471,7 +480,8 @@ LogicalResult ModelLowering::packLinear(Operation *op, uintptr_t key,
       if (st == 0)
         wl = sl;
     }
-    // The scales and biases go with their tile, in the same channel.
+    // The scales and biases go with their tile, in the same channel (those
+    // of a DDR tile stay in HBM, dealt round-robin).
     uint32_t un = uint32_t(n), ug = uint32_t(groups);
     uint64_t scalesAt = p.grouped() ? numerics::groupedScalesOffset() : 0;
     uint64_t biasAt = p.grouped()
@@ -492,7 +502,7 @@ LogicalResult ModelLowering::packLinear(Operation *op, uintptr_t key,
       for (int64_t i = 0; p.bias && i < n; ++i)
         if (logical[i] >= 0)
           putF32(dst + biasAt + 4 * i, bias[logical[i]]);
-    }, static_cast<int>(wl.channel));
+    }, toDDR ? -1 : static_cast<int>(wl.channel));
     recordPlace(name + ".scales" + std::to_string(t), locs[{key, 1, int(t)}]);
     if (packing)
       std::vector<uint8_t>().swap(tileData[t]);
@@ -676,7 +686,22 @@ LogicalResult ModelLowering::packGlobals(ImagePacker &packer) {
   return success();
 }
 
+bool ModelLowering::takeForDDR(uint64_t bytes) {
+  uint64_t percent = options.ddrWeightPercent;
+  ddrSeen += bytes;
+  // taken + bytes / 2 <= percent / 100 * seen, in integers.
+  if (200 * ddrTaken + 100 * bytes > 2 * percent * ddrSeen)
+    return false;
+  ddrTaken += bytes;
+  return true;
+}
+
 LogicalResult ModelLowering::packLayer(unsigned layer, ImagePacker &packer) {
+  // Every layer deals its tiles to DDR from the same start, so the layers
+  // of a group share one placement.
+  ddrSeen = ddrTaken = 0;
+  packingLayerBody = true;
+  llvm::scope_exit done([&] { packingLayerBody = false; });
   llvm::ArrayRef<Operation *> ops = s.layerOps(layer);
   unsigned group = s.groupOf(layer);
   std::string prefix = layerPrefix(group);
@@ -977,6 +1002,9 @@ LogicalResult ModelLowering::prepare() {
            << "batch " << options.batch << " is not 1 to " << isa::kMaxBatch
            << " (the ISA's MaxBatch: one SEQ_P and SEQ_B2_ORIGIN register "
               "per sequence)";
+  if (options.kvSlots < 1 || options.kvSlots > binary::kMaxKVSlots)
+    return s.func.emitError() << "kv-slots " << options.kvSlots
+                              << " is not 1 to " << binary::kMaxKVSlots;
   if (options.batch > 1) {
     if (options.kvSlots < options.batch)
       return s.func.emitError()
@@ -1049,15 +1077,26 @@ FailureOr<uint64_t> ModelLowering::layerSlotBytes() {
   // The sizes of every group's regions (instruction selection's, before
   // the layout places them) come with it.
   uint64_t slot = 0;
+  ddrLayerStride = 0;
   groupLocs.assign(s.groups.size(), {});
   for (auto [g, group] : llvm::enumerate(s.groups)) {
     ImagePacker sizeLayer(target.hbmChannels, true);
+    ImagePacker sizeDDR(unsigned(target.ddrChannels), true, /*ddr=*/true);
+    ddrPacker = options.ddrWeightPercent ? &sizeDDR : nullptr;
     layerLocs.clear();
-    if (failed(packLayer(group.first, sizeLayer)))
+    LogicalResult packed = packLayer(group.first, sizeLayer);
+    ddrPacker = nullptr;
+    if (failed(packed))
       return failure();
     groupLocs[g] = std::move(layerLocs);
     slot = std::max(slot, sizeLayer.maxUsed());
+    ddrLayerStride = std::max(ddrLayerStride, sizeDDR.maxUsed());
+    if (ddrSeen > result.layerTileBytes) {
+      result.layerTileBytes = ddrSeen;
+      result.ddrLayerBytes = ddrTaken;
+    }
   }
+  ddrLayerStride = roundUp(ddrLayerStride, kUnitBytes);
   return slot;
 }
 
@@ -1080,6 +1119,30 @@ LogicalResult ModelLowering::layout(unsigned stripesPerTile) {
                               << "HBM channel (weights, KV cache for context "
                               << maxContext << ", I/O) but the target's channels "
                               << "hold " << target.hbmBytesPerChannel;
+  // DDR tiles: from the end of the instruction memory's share of every DDR
+  // channel (channel 0's holds the streams), one slot per layer.
+  if (ddrLayerStride) {
+    ddrBase = roundUp(target.instructionMemoryBytes / target.ddrChannels,
+                      kUnitBytes);
+    uint64_t end = ddrBase + uint64_t(s.numLayers) * ddrLayerStride;
+    if (end > target.ddrBytesPerChannel)
+      return s.func.emitError()
+             << "the weights placed in DDR (ddr-weights="
+             << options.ddrWeightPercent << ") need " << end
+             << " bytes of each DDR channel (from " << ddrBase
+             << ", after the instruction memory's share) but the target's "
+                "channels hold "
+             << target.ddrBytesPerChannel;
+    if (ddrBase / kUnitBytes + uint64_t(s.numLayers) * ddrLayerStride /
+                                   kUnitBytes > UINT32_MAX)
+      return s.func.emitError()
+             << "the weights placed in DDR end beyond the 32-bit base "
+                "register B3";
+    result.ddrOffset = ddrBase;
+    result.ddrWeightPercent = options.ddrWeightPercent;
+    result.ddr.assign(target.ddrChannels,
+                      std::vector<uint8_t>(s.numLayers * ddrLayerStride, 0));
+  }
 
   // Fill.
   packing = true;
@@ -1108,9 +1171,14 @@ LogicalResult ModelLowering::layout(unsigned stripesPerTile) {
     packingLayer = static_cast<int>(l);
     ImagePacker layer(nch, true);
     layer.fillInto(&result.hbm, globalBytes + l * layerStride);
+    ImagePacker ddrLayer(unsigned(target.ddrChannels), true, /*ddr=*/true);
+    ddrLayer.fillInto(&result.ddr, l * ddrLayerStride);
+    ddrPacker = ddrLayerStride ? &ddrLayer : nullptr;
     // The layers of a group share its first layer's places.
     layerLocs.clear();
-    if (failed(packLayer(l, layer)))
+    LogicalResult packed = packLayer(l, layer);
+    ddrPacker = nullptr;
+    if (failed(packed))
       return failure();
     if (packingGroupLeader())
       groupLocs[s.groupOf(l)] = std::move(layerLocs);
@@ -1121,5 +1189,7 @@ LogicalResult ModelLowering::layout(unsigned stripesPerTile) {
   result.baseStride[0] = layerStride / kUnitBytes;
   result.baseOrigin[1] = kvOrigin / kUnitBytes;
   result.baseStride[1] = kvStride / kUnitBytes;
+  result.baseOrigin[2] = uint32_t(ddrBase / kUnitBytes);
+  result.baseStride[2] = uint32_t(ddrLayerStride / kUnitBytes);
   return success();
 }

@@ -32,6 +32,9 @@ struct HBMLoc {
   uint64_t offset = 0;
   uint64_t bytes = 0;
   bool perLayer = false;
+  /// In a DDR channel (a weight tile the layout put in the board's DDR,
+  /// read through B3) rather than an HBM one.
+  bool ddr = false;
   uint32_t units() const { return static_cast<uint32_t>(roundUp(bytes, kUnitBytes) / kUnitBytes); }
   uint32_t offsetUnits() const { return static_cast<uint32_t>(offset / kUnitBytes); }
 };
@@ -43,14 +46,16 @@ using ParamKey = std::tuple<uintptr_t, int, int>;
 /// filling pass it also writes the bytes at their final place.
 class ImagePacker {
 public:
-  ImagePacker(unsigned channels, bool perLayer) : cursor(channels, 0), perLayer(perLayer) {}
+  ImagePacker(unsigned channels, bool perLayer, bool ddr = false)
+      : cursor(channels, 0), perLayer(perLayer), ddr(ddr) {}
+  unsigned channels() const { return static_cast<unsigned>(cursor.size()); }
 
   /// `channel` < 0: the next channel round-robin.
   HBMLoc place(uint64_t bytes, llvm::function_ref<void(uint8_t *)> fill,
                int channel = -1) {
     unsigned ch = channel >= 0 ? static_cast<unsigned>(channel)
                                : roundRobin++ % cursor.size();
-    HBMLoc loc{ch, cursor[ch], bytes, perLayer};
+    HBMLoc loc{ch, cursor[ch], bytes, perLayer, ddr};
     cursor[ch] += roundUp(bytes, 64);
     if (target)
       fill((*target)[ch].data() + base + loc.offset);
@@ -71,7 +76,7 @@ public:
 private:
   std::vector<uint64_t> cursor;
   unsigned roundRobin = 0;
-  bool perLayer;
+  bool perLayer, ddr;
   std::vector<std::vector<uint8_t>> *target = nullptr;
   uint64_t base = 0;
 };

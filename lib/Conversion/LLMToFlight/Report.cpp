@@ -139,6 +139,17 @@ void flightllm::lowering::printReport(const LoweredModel &m,
      << "x)\n";
   os << "HBM activation bytes written per decode step: "
      << t.decodeActivationStoreMax << "\n";
+  if (!m.ddr.empty())
+    os << llvm::format("weights in DDR: %.2f KiB per layer (%.1f%% of the "
+                       "layer's weight tiles; ddr-weights=%u), %zu DDR "
+                       "channels x %llu bytes from byte %llu\n",
+                       double(m.ddrLayerBytes) / 1024,
+                       m.layerTileBytes ? 100.0 * double(m.ddrLayerBytes) /
+                                              double(m.layerTileBytes)
+                                        : 0.0,
+                       m.ddrWeightPercent, m.ddr.size(),
+                       (unsigned long long)m.ddr.front().size(),
+                       (unsigned long long)m.ddrOffset);
   printWeightFormats(m, os);
 }
 
@@ -188,6 +199,8 @@ void flightllm::lowering::printReportJSON(const LoweredModel &m,
           j.attribute("activation_load_bytes", int64_t(s.activationLoadBytes));
           j.attribute("input_load_bytes", int64_t(s.inputLoadBytes));
           j.attribute("output_store_bytes", int64_t(s.outputStoreBytes));
+          if (s.ddrWeightLoadBytes)
+            j.attribute("ddr_weight_load_bytes", int64_t(s.ddrWeightLoadBytes));
         });
     });
     j.attribute("total_instructions", int64_t(t.instructions));
@@ -218,6 +231,16 @@ void flightllm::lowering::printReportJSON(const LoweredModel &m,
             j.attribute("layers", layerRange(f.firstLayer, f.layers));
         });
     });
+    if (!m.ddr.empty())
+      j.attributeObject("offload", [&] {
+        j.attribute("ddr_weight_percent", int64_t(m.ddrWeightPercent));
+        j.attribute("ddr_bytes_per_layer", int64_t(m.ddrLayerBytes));
+        j.attribute("layer_tile_bytes", int64_t(m.layerTileBytes));
+        j.attribute("ddr_channels", int64_t(m.ddr.size()));
+        j.attribute("ddr_image_bytes_per_channel",
+                    int64_t(m.ddr.front().size()));
+        j.attribute("ddr_offset", int64_t(m.ddrOffset));
+      });
     j.attributeArray("layer_bodies", [&] {
       for (auto [first, count] : m.layerGroups)
         j.object([&] {

@@ -288,6 +288,17 @@ struct LinearRaiser {
     }
     if (sizes.size() != split.getNumResults())
       return false;
+    // The parts must tile the n columns exactly: a split input of the graph
+    // is only a value, and sizes beyond n made sliceColumns allocate and
+    // copy past the weight (found by fuzz-onnx-proto-raise).
+    int64_t covered = 0;
+    for (int64_t size : sizes) {
+      if (size < 0 || size > n - covered)
+        return false;
+      covered += size;
+    }
+    if (covered != n)
+      return false;
     auto weight = HostTensor::fromElementsAttr(
         getConstant(linear.getWeight()));
     std::optional<HostTensor> bias;

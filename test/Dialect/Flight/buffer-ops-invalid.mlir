@@ -347,3 +347,20 @@ flight.select_seq 16
 %y = flight.buf_alloc <value> : !flight.buffer<2x128xi8, act>
 // expected-error @+1 {{'flight.buf_mv' op x: rows [2, 3) are not within the buffer's 2 rows}}
 flight.buf_mv %x, %w, %s[0] -> %y[0] {k_blocks = 1 : i64, n = 2 : i64, out_stride = 1 : i64, x_row = 2 : i64} : !flight.buffer<2x128xi8, act>, !flight.buffer<2x128xi8, weight>, !flight.buffer<1x128xi8, meta> -> !flight.buffer<2x128xi8, act>
+
+// -----
+
+// The custom syntax takes the strides together; the generic form can give
+// one without the other.
+flight.bucket @b stage <decode> min_length = 1 max_length = 16 {
+  // expected-error @+1 {{'flight.layer_body' op needs both base register strides, or neither}}
+  "flight.layer_body"() <{layers = 2 : i64, weight_stride = 40 : i64}> ({
+  ^bb0:
+  }) : () -> ()
+}
+
+// -----
+
+// A channel without an offset (generic form, as above).
+// expected-error @+1 {{'flight.hbm_region' op needs both a channel and an offset, or neither}}
+%h = "flight.hbm_region"() <{channel = 0 : i64, holds = #flight.holds<params>, name = "w"}> : () -> !flight.buffer<128xi8, hbm>

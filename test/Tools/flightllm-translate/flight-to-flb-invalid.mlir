@@ -106,3 +106,37 @@ module attributes {flight.target_fingerprint = 1 : i64,
     }
   }
 #-}
+
+// -----
+
+// A partitioned module (flight-partition-stages) needs its cards.
+// expected-error @+1 {{the system module has no card modules}}
+module attributes {flight.system = {name = "s", target_fingerprint = 1 : i64, num_layers = 2 : i64,
+    card_link = {raw_gbps = 8.0 : f64, efficiency = 0.8 : f64, latency_us = 2.0 : f64},
+    host_link = {raw_gbps = 8.0 : f64, efficiency = 0.8 : f64, latency_us = 2.0 : f64}}} {
+}
+
+// -----
+
+// expected-error @+1 {{flight.system.host_link: missing number 'raw_gbps'}}
+module attributes {flight.system = {name = "s", target_fingerprint = 1 : i64, num_layers = 2 : i64,
+    card_link = {raw_gbps = 8.0 : f64, efficiency = 0.8 : f64, latency_us = 2.0 : f64}}} {
+}
+
+// -----
+
+module attributes {flight.system = {name = "s", target_fingerprint = 1 : i64, num_layers = 2 : i64,
+    card_link = {raw_gbps = 8.0 : f64, efficiency = 0.8 : f64, latency_us = 2.0 : f64},
+    host_link = {raw_gbps = 8.0 : f64, efficiency = 0.8 : f64, latency_us = 2.0 : f64}}} {
+  // expected-error @+1 {{a card's module needs a 'flight.stage' attribute (flight-partition-stages)}}
+  module @card0 {
+  }
+}
+
+// -----
+
+// expected-error @+1 {{flight.system: needs integers target_fingerprint and num_layers >= 1}}
+module attributes {flight.system = {name = "s", target_fingerprint = 1 : i64, num_layers = 0 : i64,
+    card_link = {raw_gbps = 8.0 : f64, efficiency = 0.8 : f64, latency_us = 2.0 : f64},
+    host_link = {raw_gbps = 8.0 : f64, efficiency = 0.8 : f64, latency_us = 2.0 : f64}}} {
+}

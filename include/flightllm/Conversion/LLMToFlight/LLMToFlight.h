@@ -17,6 +17,7 @@
 #include "flightllm/Binary/Format.h"
 #include "flightllm/Binary/Rom.h"
 #include "flightllm/Dialect/Flight/Transforms/DependencyTokens.h"
+#include "flightllm/System/PipelinePlan.h"
 #include "flightllm/Target/TargetDescription.h"
 
 #include "mlir/IR/Builders.h"
@@ -50,6 +51,31 @@ struct PipelineStageRange {
   bool wholeModel() const { return layerCount == 0 && prologue && epilogue; }
 };
 
+/// The module attribute that makes a module one card's pipeline stage
+/// (flight-partition-stages sets it on each card's module; the lowering
+/// passes read it): first_layer, layer_count, prologue, epilogue.
+inline constexpr llvm::StringLiteral kStageAttrName = "flight.stage";
+/// The module attribute of a partitioned program (the outer module of the
+/// cards' modules): what the system binary needs besides the cards.
+inline constexpr llvm::StringLiteral kSystemAttrName = "flight.system";
+
+/// The pipeline stage `module` lowers: its flight.stage attribute, or the
+/// whole model without one; an error at the module if it is malformed.
+mlir::FailureOr<PipelineStageRange> moduleStage(mlir::ModuleOp module);
+
+/// The pipeline plan of --system for the llm program `module`: the
+/// planner's cost model is the weight bytes one decode step reads per
+/// decoder layer and for the LM head (decode is bound by HBM bandwidth, and
+/// every layer lowers to the same stream). `layers` is set to the model's
+/// decoder layers.
+llvm::Expected<std::vector<system::PipelineStagePlan>>
+planPipelineStages(mlir::ModuleOp module, unsigned cards, unsigned &layers);
+
+/// The system binary of a module flight-partition-stages split and the
+/// lowering lowered card by card (each card module's streams and binary
+/// data); errors name the module or attribute.
+mlir::FailureOr<std::vector<uint8_t>> readSystemModule(mlir::ModuleOp module);
+
 /// The passes every bucket runs at the buffer level after
 /// flight-select-instructions: a textual pipeline on `flight.bucket`
 /// (docs/lowering.md, "Pass pipeline").
@@ -75,6 +101,10 @@ struct LoweringOptions {
   /// Channels each weight tile is striped over in HBM (flight-hbm-layout's
   /// `stripes`).
   unsigned weightStripes = 8;
+  /// Percent of each layer's weight-tile bytes the layout puts in the
+  /// board's DDR (flight-hbm-layout's `ddr-weights`; docs/offloading.md):
+  /// those tiles are read with LD mem = ddr through base register B3.
+  unsigned ddrWeightPercent = 0;
   /// The buffer-level passes run on each bucket (a textual pipeline on
   /// flight.bucket, parsed once, run bucket by bucket).
   std::string bucketPipeline = kDefaultBucketPipeline.str();
@@ -128,6 +158,8 @@ struct StreamInfo {
   /// Bytes one run moves, by kind (the layer loop counted as many times as
   /// it runs).
   uint64_t weightLoadBytes = 0, kvLoadBytes = 0, kvStoreBytes = 0;
+  /// Weight bytes loaded from DDR (weightLoadBytes counts HBM's).
+  uint64_t ddrWeightLoadBytes = 0;
   uint64_t activationStoreBytes = 0, activationLoadBytes = 0;
   uint64_t outputStoreBytes = 0, inputLoadBytes = 0;
   /// Instructions of the layer bodies and of the rest, and of the bodies
@@ -200,6 +232,14 @@ struct LoweredModel {
   std::vector<uint8_t> embeddingTable;
   /// One image per HBM channel.
   std::vector<std::vector<uint8_t>> hbm;
+  /// With weights in DDR: one image per DDR channel, loaded at byte
+  /// `ddrOffset` of the channel (B3 = ddrOffset / 32 + L * stride).
+  std::vector<std::vector<uint8_t>> ddr;
+  uint64_t ddrOffset = 0;
+  /// The option, and one layer's weight-tile bytes in DDR and in all (the
+  /// largest layer group's), for the compile report.
+  uint32_t ddrWeightPercent = 0;
+  uint64_t ddrLayerBytes = 0, layerTileBytes = 0;
   uint64_t quantizedWeightBytes = 0;
   uint64_t kvCacheBytes = 0;
   /// KV-cache code width (8 or 4) and HBM bytes one token adds to the cache

@@ -22,7 +22,9 @@ def ConvertLLMToFlightPass : Pass<"convert-llm-to-flight", "mlir::ModuleOp"> {
     `flightllm-compile --emit=bin` runs the same steps and writes the binary
     instead. Weights must be INT8 with `weight_scales` (or float, then
     quantized per output channel) and every `llm.attention` needs calibrated
-    `k_scales`/`v_scales` unless `kv-range` is set.
+    `k_scales`/`v_scales` unless `kv-range` is set. A module with a
+    `flight.stage` attribute (`flight-partition-stages`) lowers that pipeline
+    stage's layers only.
   }];
   let options = [
     Option<"target", "target", "std::string", /*default=*/"\"u280\"",
@@ -42,6 +44,9 @@ def ConvertLLMToFlightPass : Pass<"convert-llm-to-flight", "mlir::ModuleOp"> {
     Option<"batch", "batch", "unsigned", /*default=*/"1",
            "Sequences per decode run (1 to 16), each with its own KV-cache "
            "slot (docs/lowering.md, Batched decode)">,
+    Option<"kvSlots", "kv-slots", "unsigned", /*default=*/"0",
+           "KV-cache slots: sequences with their own cache (0: one per "
+           "sequence of the batch)">,
     Option<"insertTokens", "insert-tokens", "bool", /*default=*/"true",
            "Set the dependency tokens (else annotate every instruction with "
            "what it accesses, for flight-insert-tokens)">,
@@ -74,7 +79,10 @@ def SelectInstructionsPass
     `flight-fuse-in-place`), a SwiGLU is a MISC over its gate and up
     linears' full results (`flight-fuse-swiglu`), a ReLU a MISC after its
     linear (`flight-fuse`), and the layer's output is copied back to the
-    input rows (`flight-fuse-in-place` drops the copy).
+    input rows (`flight-fuse-in-place` drops the copy). A module with a
+    `flight.stage` attribute (`flight-partition-stages`) selects that
+    pipeline stage's layers only, with or without the prologue and the
+    epilogue.
 
     ```mlir
     // After: (decode, one layer op shown)
@@ -109,7 +117,11 @@ def SelectInstructionsPass
     Option<"batch", "batch", "unsigned", /*default=*/"1",
            "Sequences per decode run (1 to 16), each with its own KV-cache "
            "slot: one MV per sequence per weight tile, attention per "
-           "sequence after flight.select_seq">
+           "sequence after flight.select_seq">,
+    Option<"kvSlots", "kv-slots", "unsigned", /*default=*/"0",
+           "KV-cache slots: sequences with their own cache, which the "
+           "runtime selects by moving B2 one slot (0: one per sequence of "
+           "the batch)">
   ];
   let dependentDialects = ["flightllm::flight::FlightDialect"];
 }
@@ -142,6 +154,14 @@ def HbmLayoutPass : Pass<"flight-hbm-layout", "mlir::ModuleOp"> {
     flight.tile_load %s1[0] -> %t[32] length 4096 base <B1> : ...
     ```
 
+    With `ddr-weights=P`, about P% of every layer's weight-tile bytes (whole
+    tiles, interleaved with the HBM ones, the same tiles in every layer of a
+    layer group) go to the board's DDR instead: striped over the DDR
+    channels from the end of the instruction memory's share of each, one
+    slot per layer addressed by B3 (`flight.layer_body ... ddr_stride`), and
+    their loads read DDR (`!flight.buffer<..., ddr>` regions, `base <B3>`);
+    the module gets `flight.ddr_image`.
+
     Errors: a model that does not fit the target's channels, a region the
     layout does not have or of another size, a partial load of a striped
     tile, a target other than the one instructions were selected for.
@@ -151,7 +171,11 @@ def HbmLayoutPass : Pass<"flight-hbm-layout", "mlir::ModuleOp"> {
            "Hardware description (HBM channels and their size): u280, "
            "vhk158 or a JSON file; the one flight-select-instructions used">,
     Option<"stripes", "stripes", "unsigned", /*default=*/"8",
-           "Channels each weight tile is striped over (1-64)">
+           "Channels each weight tile is striped over (1-64)">,
+    Option<"ddrWeights", "ddr-weights", "unsigned", /*default=*/"0",
+           "Percent (0-100) of each layer's weight-tile bytes placed in the "
+           "board's DDR, read with LD mem = ddr through B3 "
+           "(docs/offloading.md)">
   ];
 }
 
@@ -187,6 +211,48 @@ def PlanBuffersPass : Pass<"flight-plan-buffers", "mlir::ModuleOp"> {
     Option<"target", "target", "std::string", /*default=*/"\"u280\"",
            "Hardware description (on-chip buffer sizes, instruction memory): "
            "u280, vhk158 or a JSON file">
+  ];
+}
+
+def PartitionStagesPass : Pass<"flight-partition-stages", "mlir::ModuleOp"> {
+  let summary = "Split an llm program into one pipeline stage per card";
+  let description = [{
+    The whole-system step of `flightllm-compile --system=...`
+    (docs/lowering.md, "Pipeline stages"): plans the pipeline of the
+    system's cards over the `llm` program's decoder layers (contiguous
+    stages of whole layers, the largest stage's decode weight bytes
+    minimised; `lib/System/PipelinePlan.cpp`) and moves the program into one
+    nested `builtin.module @cardC` per card, each a copy of the program with
+    a `flight.stage` attribute (its layers, and whether it runs the prologue
+    and the epilogue). The lowering then runs on each card's module (a
+    nested `builtin.module(...)` pipeline), and `flightllm-translate
+    --flight-to-flb` writes the system binary from the outer module's
+    `flight.system` attribute (target, links, layers) and the cards'
+    lowered modules.
+
+    ```mlir
+    // Before: the llm program of a 2-layer model
+    module attributes {llm.max_positions = 64 : i64} {
+      func.func @forward(...) { ... }
+    }
+    // After (system=u280x2):
+    module attributes {flight.system = {card_link = {...}, host_link = {...}, name = "u280x2", num_layers = 2 : i64, target_fingerprint = ...}} {
+      module @card0 attributes {flight.stage = {epilogue = false, first_layer = 0 : i64, layer_count = 1 : i64, prologue = true}, llm.max_positions = 64 : i64} {
+        func.func @forward(...) { ... }
+      }
+      module @card1 attributes {flight.stage = {epilogue = true, first_layer = 1 : i64, layer_count = 1 : i64, prologue = false}, llm.max_positions = 64 : i64} {
+        func.func @forward(...) { ... }
+      }
+    }
+    ```
+
+    Errors: a system that does not load, more cards than decoder layers, a
+    module that is already partitioned.
+  }];
+  let options = [
+    Option<"system", "system", "std::string", /*default=*/"\"\"",
+           "The system: u280x2, u280x4, u280x8, u280x16 or a system "
+           "description JSON file (docs/targets.md)">
   ];
 }
 

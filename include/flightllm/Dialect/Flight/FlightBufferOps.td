@@ -439,6 +439,9 @@ def Flight_LayerBodyOp : Flight_Op<"layer_body", [
     flight.layer_body layers = 32 weight_stride = 344 kv_stride = 1024 { ... }
     ```
 
+    With weight tiles in the board's DDR (`flight-hbm-layout{ddr-weights=}`)
+    B3 advances by `ddr_stride` too and those tiles load with `base <B3>`.
+
     A model whose layers differ in their weight formats (mixed precision)
     has one body per run of consecutive layers with the same formats, each
     starting at its `first_layer` (the layer register `L` it sets; absent:
@@ -451,12 +454,14 @@ def Flight_LayerBodyOp : Flight_Op<"layer_body", [
   }];
   let arguments = (ins I64Attr:$layers, OptionalAttr<I64Attr>:$weight_stride,
                        OptionalAttr<I64Attr>:$kv_stride,
-                       OptionalAttr<I64Attr>:$first_layer);
+                       OptionalAttr<I64Attr>:$first_layer,
+                       OptionalAttr<I64Attr>:$ddr_stride);
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = [{
     `layers` `=` $layers (`first_layer` `=` $first_layer^)?
     (`weight_stride` `=` $weight_stride^
-    `kv_stride` `=` $kv_stride)? attr-dict-with-keyword $body
+    `kv_stride` `=` $kv_stride)? (`ddr_stride` `=` $ddr_stride^)?
+    attr-dict-with-keyword $body
   }];
   let extraClassDeclaration = [{
     /// The layer register of the first iteration.

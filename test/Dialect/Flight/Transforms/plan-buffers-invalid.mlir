@@ -45,3 +45,14 @@ flight.bucket @decode_48 stage <decode> min_length = 33 max_length = 48 {
   // expected-error @+1 {{'flight.buf_alloc' op runs on core -1 of a bucket of 1 cores}}
   %y = flight.buf_alloc <value> {flight.core = -1 : i64} : !flight.buffer<2x128xi8, act>
 }
+
+// -----
+
+// Regions get their places from flight-hbm-layout.
+flight.bucket @decode_16 stage <decode> min_length = 1 max_length = 16 {
+  // expected-error @below {{'flight.hbm_region' op has no place in HBM (run flight-hbm-layout before flight-plan-buffers)}}
+  %w = flight.hbm_region "w" holds <params> : !flight.buffer<1024xi8, hbm>
+  %t = flight.buf_alloc <temporary> : !flight.buffer<8x128xi8, weight>
+  flight.tile_load %w[0] -> %t[0] length 1024 : !flight.buffer<1024xi8, hbm>, !flight.buffer<8x128xi8, weight>
+  flight.buf_dealloc %t : !flight.buffer<8x128xi8, weight>
+}

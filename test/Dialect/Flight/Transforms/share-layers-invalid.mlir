@@ -46,3 +46,16 @@ flight.bucket @decode_16 stage <decode> min_length = 1 max_length = 16 {
     flight.buf_dealloc %t : !flight.buffer<8x128xi8, weight>
   }
 }
+
+// -----
+
+// B3 is not a per-layer register: the layer loop advances B1 and B2 only.
+flight.bucket @decode_16 stage <decode> min_length = 1 max_length = 16 {
+  %w = flight.hbm_region "layer.linear0.w0.s0" holds <params> channel 3 offset 0 : !flight.buffer<1024xi8, hbm>
+  flight.layer_body layers = 2 weight_stride = 40 kv_stride = 512 {
+    %t = flight.buf_alloc <temporary> : !flight.buffer<8x128xi8, weight>
+    // expected-error @below {{'flight.tile_load' op uses B3, which layer sharing does not set}}
+    flight.tile_load %w[0] -> %t[0] length 1024 base <B3> : !flight.buffer<1024xi8, hbm>, !flight.buffer<8x128xi8, weight>
+    flight.buf_dealloc %t : !flight.buffer<8x128xi8, weight>
+  }
+}
