@@ -73,6 +73,13 @@ Modes (positional; default: all four):
                formats, 5 users on --batch=4 against the ordinary binary of the
                same flags: the trained model with --kv-bits=4 (also --cores=3)
                and the 4M model with --keep-8bit=layers.0.* --weight-bits=4.
+               Pipelines with micro-batches (--batch=B with --system): the
+               fixtures on 2 cards (their 2 layers allow no more) with
+               micro-batches of 2 and of 4, the trained model on 4 cards with
+               micro-batches of 2 (4 slots: the second micro-batch padded), of
+               4, and of 2 on 3 cores; with --kv-bits=4 on 4 cards, batch 4.
+               Every user's tokens and logits equal its prompt decoded alone
+               on one card.
 
 --quick (the sanitizer build's run, docs/testing.md): every code path of each
 mode once, on smaller inputs: the opset-17 fixture of each family instead of
@@ -481,14 +488,18 @@ def check_batch(tools: Tools, fixtures: Path, example: Path, large: Path, jobs: 
             vocab = fx["config"]["vocab_size"]
             prompts = [fixture_prompt(vocab), [(5 * i + 1) % vocab for i in range(11)], [7],
                        [(3 * i + 2) % vocab for i in range(25)], fixture_prompt(vocab)[::-1]]
-            binaries = [("--batch=4",), ("--batch=4", "--cores=3")]
+            binaries = [("--batch=4",), ("--batch=4", "--cores=3"),
+                        ("--batch=2", "--system=u280x2"), ("--batch=4", "--system=u280x2")]
             if fx["dir"].startswith("gpt2"):
                 binaries.append(("--batch=2", "--kv-slots=3"))
             work.append((fx["dir"], fixtures / fx["dir"] / "decoder_model.onnx", False,
                          binaries, prompts, FIXTURE_NEW_TOKENS))
     held = (example / "heldout.txt").read_bytes()
     work.append((example.name, example / "decoder_model.onnx", True,
-                 [("--batch=4",), ("--batch=2",), ("--batch=4", "--cores=3")],
+                 [("--batch=4",), ("--batch=2",), ("--batch=4", "--cores=3"),
+                  ("--batch=2", "--system=u280x4", "--kv-slots=4"),
+                  ("--batch=4", "--system=u280x4"),
+                  ("--batch=2", "--system=u280x4", "--cores=3")],
                  [list(b"Licensed under the "), list(b"The "), list(held[40:200])],
                  TRAINED_NEW_TOKENS))
     # Batched decode with the compressed formats: 5 users on 4 slots (full
@@ -499,8 +510,8 @@ def check_batch(tools: Tools, fixtures: Path, example: Path, large: Path, jobs: 
     users = [list(b"Licensed under the "), list(b"The "), list(held[40:200]), [7],
              list(held[1000:1030])]
     work.append((example.name, example / "decoder_model.onnx", True,
-                 [("--batch=4",), ("--batch=4", "--cores=3")], users, TRAINED_NEW_TOKENS,
-                 KV4))
+                 [("--batch=4",), ("--batch=4", "--cores=3"), ("--batch=4", "--system=u280x4")],
+                 users, TRAINED_NEW_TOKENS, KV4))
     held_large = (large / "heldout.txt").read_bytes()
     users_large = [list(b"Licensed under the "), list(b"The "), list(held_large[40:200]),
                    [7], list(held_large[1000:1030])]

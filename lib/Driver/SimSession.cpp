@@ -215,6 +215,13 @@ int SimSession::decodeStep(int32_t token, float *logits) {
             : flight_decode_step(rt, token, logits);
 }
 
+int SimSession::decodeBatchStep(uint32_t count, const int32_t *tokens,
+                                const uint32_t *slots, float *logits) {
+  stage = 1;
+  return pl ? flight_pipeline_decode_batch(pl, count, tokens, slots, logits)
+            : flight_decode_batch(rt, count, tokens, slots, logits);
+}
+
 int SimSession::reset() {
   return pl ? flight_pipeline_reset(pl) : flight_reset(rt);
 }
@@ -330,6 +337,8 @@ SimSession::serve(llvm::ArrayRef<std::vector<int64_t>> prompts,
   // together, up to its batch per run: one run's time serves them all.
   const uint32_t batch = decodeBatch();
   result.batch = batch;
+  const size_t together = std::min<size_t>(prompts.size(), result.slots);
+  result.microBatches = unsigned((together + batch - 1) / batch);
   std::vector<float> batchLogits(batch > 1 ? size_t(batch) * vocab : 0);
   while (batch > 1 && done < prompts.size()) {
     for (uint32_t s = 0; s < result.slots; ++s)
@@ -350,10 +359,8 @@ SimSession::serve(llvm::ArrayRef<std::vector<int64_t>> prompts,
         ready = std::max(ready, userReady[u]);
       }
       clearRequest();
-      stage = 1;
-      int status = flight_decode_batch(rt, uint32_t(count), tokens.data(),
-                                       slots.data() + first,
-                                       batchLogits.data());
+      int status = decodeBatchStep(uint32_t(count), tokens.data(),
+                                   slots.data() + first, batchLogits.data());
       if (status != FLIGHT_OK)
         return runtimeError("users in slots " +
                                 std::to_string(slots[first]) + ".." +

@@ -33,6 +33,10 @@ struct flight_pipeline {
   uint32_t cards;
   flight_link link;
   flight_pipeline_info info;
+  /// Sequences per decode run on every card (1 unless --batch), and the
+  /// logits per sequence.
+  uint32_t batch;
+  uint32_t vocab;
   flight_runtime *rt[FLIGHT_PIPELINE_MAX_CARDS];
   StageIO io[FLIGHT_PIPELINE_MAX_CARDS];
   char error[FLIGHT_RUNTIME_ERROR_BYTES];
@@ -148,6 +152,14 @@ int openCard(flight_pipeline *pl, const BinaryView &view, uint8_t *arena,
                 << " KV-cache slots, card 0 " << first.kv_slots;
     return FLIGHT_ERR_BAD_BINARY;
   }
+  // A micro-batch is the same B rows on every card.
+  if (info.batch != first.batch) {
+    Message(pl) << "bad binary: card " << c << " decodes " << info.batch
+                << " sequences per run, card 0 " << first.batch;
+    return FLIGHT_ERR_BAD_BINARY;
+  }
+  pl->batch = first.batch > 1 ? first.batch : 1;
+  pl->vocab = info.vocab_size;
   if (c > 0 && (io.rowBytes != pl->io[c - 1].rowBytes ||
                 io.inputRows > pl->io[c - 1].inputRows)) {
     Message(pl) << "bad binary: card " << c
@@ -173,15 +185,16 @@ int handOver(flight_pipeline *pl, uint32_t c, uint32_t count) {
   return FLIGHT_OK;
 }
 
-/// One request through every card.
-int step(flight_pipeline *pl, const int32_t *tokens, uint32_t count,
-         float *logits, bool prefill) {
+/// Runs `runCard` on every card in turn, handing `rows` output rows to the
+/// next card after each run.
+template <typename RunCard>
+int throughCards(flight_pipeline *pl, uint32_t rows, bool prefill,
+                 RunCard runCard) {
   for (uint32_t c = 0; c < pl->cards; ++c) {
-    int status = prefill ? flight_prefill(pl->rt[c], tokens, count, logits)
-                         : flight_decode_step(pl->rt[c], tokens[0], logits);
+    int status = runCard(pl->rt[c]);
     if (status != FLIGHT_OK) {
-      // Keep the cards' contexts in step: a failure leaves every card where
-      // it was before the request.
+      // Keep the cards' contexts in step: a failed prefill leaves every
+      // card where it was before the request.
       for (uint32_t d = 0; d < c; ++d)
         if (prefill)
           flight_reset(pl->rt[d]);
@@ -194,13 +207,34 @@ int step(flight_pipeline *pl, const int32_t *tokens, uint32_t count,
       return status;
     }
     if (c + 1 < pl->cards) {
-      status = handOver(pl, c, count);
+      status = handOver(pl, c, rows);
       if (status != FLIGHT_OK)
         return status;
     }
   }
   Message(pl) << "ok";
   return FLIGHT_OK;
+}
+
+/// One request through every card. A batched decode run computes B rows
+/// whatever the request (padding rows included), and hands them all on.
+int step(flight_pipeline *pl, const int32_t *tokens, uint32_t count,
+         float *logits, bool prefill) {
+  return throughCards(pl, prefill ? count : pl->batch, prefill,
+                      [&](flight_runtime *rt) {
+                        return prefill
+                                   ? flight_prefill(rt, tokens, count, logits)
+                                   : flight_decode_step(rt, tokens[0], logits);
+                      });
+}
+
+/// One micro-batch of `count` sequences (at most the batch) through every
+/// card: each card's flight_decode_batch, then its B rows to the next card.
+int microBatch(flight_pipeline *pl, uint32_t count, const int32_t *tokens,
+               const uint32_t *slots, float *logits) {
+  return throughCards(pl, pl->batch, false, [&](flight_runtime *rt) {
+    return flight_decode_batch(rt, count, tokens, slots, logits);
+  });
 }
 
 } // namespace
@@ -274,6 +308,7 @@ int flight_pipeline_open(flight_pipeline **out, void *arena, size_t arena_bytes,
     if (result != FLIGHT_OK)
       return result;
   }
+  pl->info.batch = pl->batch;
   pl->magic = kPipelineMagic;
   pl->open = true;
   Message(pl) << "ok";
@@ -305,6 +340,32 @@ int flight_pipeline_decode_step(flight_pipeline *pl, int32_t token,
   if (!isLive(pl))
     return pl == nullptr ? FLIGHT_ERR_INVALID_ARGUMENT : FLIGHT_ERR_STATE;
   return step(pl, &token, 1, logits, /*prefill=*/false);
+}
+
+int flight_pipeline_decode_batch(flight_pipeline *pl, uint32_t count,
+                                 const int32_t *tokens, const uint32_t *slots,
+                                 float *logits) {
+  if (!isLive(pl))
+    return pl == nullptr ? FLIGHT_ERR_INVALID_ARGUMENT : FLIGHT_ERR_STATE;
+  if (tokens == nullptr || slots == nullptr || logits == nullptr ||
+      count == 0) {
+    Message(pl) << "flight_pipeline_decode_batch: "
+                << (count == 0 ? "no sequences"
+                               : "NULL tokens, slots or logits");
+    return FLIGHT_ERR_INVALID_ARGUMENT;
+  }
+  // Batched cards take the whole micro-batch in one run each (card 0
+  // checks it first, before anything advances); unbatched ones take the
+  // sequences one after another through the whole pipeline.
+  if (pl->batch > 1)
+    return microBatch(pl, count, tokens, slots, logits);
+  for (uint32_t i = 0; i < count; ++i) {
+    int status = microBatch(pl, 1, tokens + i, slots + i,
+                            logits + static_cast<uint64_t>(i) * pl->vocab);
+    if (status != FLIGHT_OK)
+      return status;
+  }
+  return FLIGHT_OK;
 }
 
 uint32_t flight_pipeline_context_length(const flight_pipeline *pl) {

@@ -236,11 +236,11 @@ int checkModel(flight_runtime *rt) {
   }
   if (map.batch > 1 &&
       (map.batch > FLIGHT_MAX_BATCH || meta.kvSlots < map.batch ||
-       map.inputRows < map.batch || stage)) {
+       map.inputRows < map.batch)) {
     m << "bad binary: decode batch of " << map.batch << " with "
       << meta.kvSlots << " KV-cache slots and " << map.inputRows
       << " input rows (at most " << static_cast<uint32_t>(FLIGHT_MAX_BATCH)
-      << ", one slot and one input row per sequence, not a pipeline stage)";
+      << ", one slot and one input row per sequence)";
     return FLIGHT_ERR_BAD_BINARY;
   }
   if (map.vocab != meta.vocabSize || map.logitsCount != meta.vocabSize) {
@@ -625,8 +625,10 @@ int runBatch(flight_runtime *rt, uint32_t count, const int32_t *tokens,
                 << " tokens";
     return FLIGHT_ERR_NO_BUCKET;
   }
+  // A pipeline stage's B input rows are the previous card's output rows
+  // (padding included), and only the last card computes logits.
   int status = checkTokens(rt, rowToken, batch);
-  if (status == FLIGHT_OK)
+  if (status == FLIGHT_OK && (rt->map.stageFlags & kStageHiddenInput) == 0)
     status = writeInputs(rt, rowToken, batch);
   for (uint32_t i = 0; i < batch && status == FLIGHT_OK; ++i) {
     status = regWrite(rt, FLIGHT_REG_SEQ_P0 + i, rt->past[rowSlot[i]]);
@@ -637,7 +639,8 @@ int runBatch(flight_runtime *rt, uint32_t count, const int32_t *tokens,
   }
   if (status == FLIGHT_OK)
     status = runBucket(rt, Stage::Decode, bucket, index, 1);
-  for (uint32_t i = 0; i < count && status == FLIGHT_OK; ++i)
+  const bool logitsHere = (rt->map.stageFlags & kStageHiddenOutput) == 0;
+  for (uint32_t i = 0; i < count && logitsHere && status == FLIGHT_OK; ++i)
     status = readLogits(rt, logits + static_cast<uint64_t>(i) *
                                          rt->map.logitsCount,
                         i);

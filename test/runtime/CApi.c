@@ -18,6 +18,7 @@ int flightRuntimeCApiCompilesAsC(void) {
       (void *)&flight_pipeline_arena_bytes, (void *)&flight_pipeline_open,
       (void *)&flight_pipeline_info_get,   (void *)&flight_pipeline_card,
       (void *)&flight_pipeline_prefill,    (void *)&flight_pipeline_decode_step,
+      (void *)&flight_pipeline_decode_batch,
       (void *)&flight_pipeline_context_length,
       (void *)&flight_pipeline_select_slot, (void *)&flight_pipeline_reset,
       (void *)&flight_pipeline_close,      (void *)&flight_pipeline_last_error};

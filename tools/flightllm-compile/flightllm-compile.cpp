@@ -1329,12 +1329,6 @@ static int runParsedCommand() {
            << " (the ISA's per-sequence registers)\n";
     return 1;
   }
-  if (batch > 1 && !systemName.empty()) {
-    errs() << "flightllm-compile: error: --batch=" << batch
-           << " with --system: batched decode in a pipeline is not supported "
-              "yet\n";
-    return 1;
-  }
   if (kvSlots < 1 || kvSlots > flightllm::binary::kMaxKVSlots) {
     errs() << "flightllm-compile: error: --kv-slots=" << kvSlots
            << ": expected 1 to " << flightllm::binary::kMaxKVSlots << "\n";

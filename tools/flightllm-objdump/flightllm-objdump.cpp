@@ -229,6 +229,9 @@ void printPipeline(const BinaryView &view, llvm::raw_ostream &os) {
       else if (s.kind == static_cast<uint32_t>(SectionKind::WeightImage))
         hbm += s.size;
     }
+    DeviceMap dm;
+    if (inner.deviceMap(dm) && dm.decodeBatch > 1)
+      os << ", micro-batches of " << dm.decodeBatch;
     os << "; program of " << card.size << " bytes (" << streams
        << " streams, " << hbm << " bytes of HBM image; --rom=bin --section=card:" << c
        << " extracts it)\n";

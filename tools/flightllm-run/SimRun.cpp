@@ -98,6 +98,7 @@ int serveUsers(SimSession &session, const SimRunConfig &config,
       json.attribute("users", int64_t(r.users.size()));
       json.attribute("kv_slots", int64_t(r.slots));
       json.attribute("decode_batch", int64_t(r.batch));
+      json.attribute("micro_batches", int64_t(r.microBatches));
       json.attribute("generated_tokens", r.generatedTokens);
       json.attribute("seconds", r.seconds);
       json.attribute("system_tokens_per_s", r.systemTokensPerS());

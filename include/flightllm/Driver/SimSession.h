@@ -60,7 +60,8 @@ struct SimGeneration {
 /// functional one request at a time, and its time is the schedule in which
 /// each card takes a user's next request (a prefill or one decode step) as
 /// soon as the card is free and the request's input has arrived: a GPipe
-/// pipeline whose micro-batches are single sequences.
+/// pipeline whose micro-batches are single sequences, or up to B sequences
+/// decoded in one run on a batched binary (--batch=B).
 struct ServeResult {
   struct User {
     std::vector<int64_t> prompt, tokens;
@@ -73,8 +74,10 @@ struct ServeResult {
   };
   std::vector<User> users;
   unsigned cards = 1, slots = 1;
-  /// Sequences per decode run (a --batch binary's; 1 otherwise).
-  unsigned batch = 1;
+  /// Sequences per decode run (a --batch binary's; 1 otherwise), and the
+  /// micro-batches the first wave of users makes (NorthPole's m; its n is
+  /// the users served at once, min(users, slots)).
+  unsigned batch = 1, microBatches = 1;
   double seconds = 0;          ///< first request to last token, prefill included
   double prefillSeconds = 0;   ///< until every first wave prompt was prefilled
   int64_t generatedTokens = 0;
@@ -132,15 +135,18 @@ public:
   unsigned cards() const { return unsigned(sims.size()); }
   /// The pipeline's plan (cards == 1: none).
   const flight_pipeline_info &pipelineInfo() const { return plInfo; }
-  /// Sequences one decode run serves (flightllm-compile --batch; a
-  /// pipeline decodes one at a time).
+  /// Sequences one decode run serves (flightllm-compile --batch; in a
+  /// pipeline, the micro-batch every card decodes in one run).
   uint32_t decodeBatch() const {
-    return pl ? 1 : std::max<uint32_t>(modelInfo.batch, 1);
+    return std::max<uint32_t>(modelInfo.batch, 1);
   }
 
   /// flight_prefill / flight_decode_step / flight_reset, or the pipeline's.
   int prefill(const int32_t *tokens, uint32_t count, float *logits);
   int decodeStep(int32_t token, float *logits);
+  /// flight_decode_batch, or the pipeline's (one micro-batch).
+  int decodeBatchStep(uint32_t count, const int32_t *tokens,
+                      const uint32_t *slots, float *logits);
   int reset();
   /// flight_select_slot (on every card).
   int selectSlot(uint32_t slot);

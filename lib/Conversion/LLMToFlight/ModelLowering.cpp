@@ -1006,9 +1006,6 @@ LogicalResult ModelLowering::prepare() {
     return s.func.emitError() << "kv-slots " << options.kvSlots
                               << " is not 1 to " << binary::kMaxKVSlots;
   if (options.batch > 1) {
-    if (!options.stage.wholeModel())
-      return s.func.emitError() << "batched decode is not supported in a "
-                                   "pipeline stage yet";
     if (options.kvSlots < options.batch)
       return s.func.emitError()
              << "batch " << options.batch << " needs at least as many "

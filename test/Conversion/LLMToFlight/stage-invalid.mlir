@@ -1,6 +1,4 @@
 // RUN: flightllm-opt %s --flight-select-instructions -split-input-file -verify-diagnostics
-// RUN: not flightllm-opt %s --flight-select-instructions=batch=2 -split-input-file 2>&1 | FileCheck %s --check-prefix=BATCH
-// BATCH: error: batched decode is not supported in a pipeline stage yet
 
 // A card's stage as flight-partition-stages writes it, and nothing else.
 // expected-error @+1 {{'flight.stage' must be {first_layer = F, layer_count = N >= 1, prologue = true|false, epilogue = true|false} (flight-partition-stages sets it)}}

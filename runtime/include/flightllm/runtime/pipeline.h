@@ -42,6 +42,9 @@ typedef struct flight_pipeline flight_pipeline; /* opaque, inside the arena */
 
 typedef struct flight_pipeline_info {
   uint32_t cards, num_layers;
+  /* Sequences per decode run on every card (the micro-batch; 1 unless the
+   * stages were compiled with --batch). */
+  uint32_t batch;
   uint32_t first_layer[FLIGHT_PIPELINE_MAX_CARDS];
   uint32_t layer_count[FLIGHT_PIPELINE_MAX_CARDS];
   /* The plan's links: effective MB/s and ns per transfer. */
@@ -69,6 +72,15 @@ int flight_pipeline_prefill(flight_pipeline *pl, const int32_t *tokens,
                             uint32_t count, float *logits);
 int flight_pipeline_decode_step(flight_pipeline *pl, int32_t token,
                                 float *logits);
+/* As flight_decode_batch, through every card: one micro-batch. On a
+ * batched system binary (--batch=B with --system) each card decodes the
+ * `count` sequences (count <= B, distinct slots) in one run and hands its
+ * B hidden-state rows to the next card; otherwise the sequences go through
+ * the pipeline one after another. A failure on a card after card 0 leaves
+ * the cards out of step (flight_pipeline_reset). */
+int flight_pipeline_decode_batch(flight_pipeline *pl, uint32_t count,
+                                 const int32_t *tokens, const uint32_t *slots,
+                                 float *logits);
 uint32_t flight_pipeline_context_length(const flight_pipeline *pl);
 /* flight_select_slot on every card. */
 int flight_pipeline_select_slot(flight_pipeline *pl, uint32_t slot);
