@@ -982,7 +982,10 @@ void Engine::executeMatrix(const Entry &e) {
   };
   uint32_t K = static_cast<uint32_t>(kKBlock * get(MM::k_blocks, MV::k_blocks));
   uint32_t n = static_cast<uint32_t>(get(MM::n, MV::n));
-  if (n == 0)
+  // An empty matrix (no channels or no K) writes nothing: prepareMatrix
+  // checked none of its operands (found by fuzz-flb-runtime: k_blocks 0
+  // with n > 0 wrote n outputs at an unchecked address).
+  if (n == 0 || K == 0)
     return;
   uint64_t tokens = mm ? t.mmTokens : 1;
   bool int4 = get(MM::wbits, MV::wbits) == 1;

@@ -961,6 +961,25 @@ TEST(Simulator, ConsumerThatWaitsSeesTheProducersData) {
   }
 }
 
+// k_blocks 0 is an empty product: prepareMatrix checks no operand, so
+// nothing may be written (found by fuzz-flb-runtime: with n > 0 the
+// simulator wrote n outputs, at an address nothing had checked).
+TEST(Simulator, EmptyKMatrixWritesNothing) {
+  for (OutFormat format : {OutFormat::i32, OutFormat::f16, OutFormat::f32}) {
+    Simulator sim(u280());
+    std::memset(sim.buffer(Buffer::act), 0x5A, kRow);
+    std::memset(sim.buffer(Buffer::acc), 0x5A, kRow);
+    Instruction mv(Opcode::MV);
+    mv.set(MV::k_blocks, 0).set(MV::n, 64).set(MV::out_format, format);
+    mv.set(MV::out_addr, 0).set(MV::scale_addr, 0);
+    Stream s;
+    s.add(mv).end();
+    ASSERT_EQ(runStream(sim, s), 0) << sim.faultMessage();
+    EXPECT_EQ(sim.buffer(Buffer::act)[0], 0x5A);
+    EXPECT_EQ(sim.buffer(Buffer::acc)[0], 0x5A);
+  }
+}
+
 TEST(Simulator, UnconsumedTokenFaultsAtEnd) {
   Simulator sim(u280());
   Stream s;

@@ -62,6 +62,34 @@ FailureOr<ModelInterface> ModelInterface::get(func::FuncOp func) {
   if (!m.inputIds)
     return func.emitError(
         "expected the llm program signature (run -llm-raise-signature first)");
+  // argShape and the numeric checks bind these with concrete shapes:
+  // input_ids [B, S], caches [B, Hkv, P, Dh] with the heads and head size
+  // known (a rank or a dimension elsewhere is another model, refused here
+  // rather than bound with a dynamic size).
+  auto checkArg = [&](BlockArgument arg, int64_t rank,
+                      ArrayRef<unsigned> staticDims,
+                      StringRef form) -> LogicalResult {
+    auto name =
+        func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "llm.name");
+    auto type = dyn_cast<RankedTensorType>(arg.getType());
+    bool ok = type && type.getRank() == rank;
+    for (unsigned d : staticDims)
+      ok = ok && !type.isDynamicDim(d) && type.getDimSize(d) > 0;
+    if (ok)
+      return success();
+    return emitError(arg.getLoc())
+           << "graph input '" << (name ? name.getValue() : StringRef("?"))
+           << "' has type " << arg.getType() << ": expected " << form;
+  };
+  if (failed(checkArg(m.inputIds, 2, {}, "[batch, sequence_length]")))
+    return failure();
+  for (auto *cache : {&keys, &vals})
+    for (auto &[layer, arg] : *cache)
+      if (failed(checkArg(arg, 4, {1, 3},
+                          "a past cache [batch, kv_heads, "
+                          "past_sequence_length, head_size] with kv_heads "
+                          "and head_size fixed")))
+        return failure();
   for (auto &[layer, arg] : keys)
     m.pastKeys.push_back(arg);
   for (auto &[layer, arg] : vals)
